@@ -1,0 +1,67 @@
+// kiemidi diagnostics: the human-readable side of an error_code.
+//
+// Every async operation takes a `diagnostics&` and fills it on failure with what kiemidi knows:
+// KIE's own `msg` verbatim (server_message), KIE's numeric `code`, the HTTP status, the endpoint
+// and the pipeline stage, plus kiemidi's own explanation (client_message).
+// It never contains the API key: the transport redacts credentials before anything reaches it.
+#ifndef KIEMIDI_DIAGNOSTICS_HPP
+#define KIEMIDI_DIAGNOSTICS_HPP
+
+#include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kiemidi {
+
+class diagnostics
+{
+public:
+    diagnostics() = default;
+
+    /// KIE's own words (`msg`), verbatim; empty when the failure did not come from KIE.
+    const std::string& server_message() const noexcept { return server_message_; }
+    /// kiemidi's explanation (e.g. "read timed out after 30s", "missing field data.taskId").
+    const std::string& client_message() const noexcept { return client_message_; }
+    /// KIE's body `code`, when a body was read.
+    std::optional<int> kie_code() const noexcept { return kie_code_; }
+    /// The HTTP status of the last answer, when one was read.
+    std::optional<unsigned> http_status() const noexcept { return http_status_; }
+    /// The request, e.g. "POST /api/v1/vocal-removal/generate"; empty when not applicable.
+    const std::string& endpoint() const noexcept { return endpoint_; }
+    /// The pipeline stage, e.g. "separation", "midi"; empty outside a pipeline.
+    const std::string& stage() const noexcept { return stage_; }
+
+    void set_server_message(std::string m) { server_message_ = std::move(m); }
+    void set_client_message(std::string m) { client_message_ = std::move(m); }
+    void set_kie_code(int c) noexcept { kie_code_ = c; }
+    void set_http_status(unsigned s) noexcept { http_status_ = s; }
+    void set_endpoint(std::string e) { endpoint_ = std::move(e); }
+    void set_stage(std::string s) { stage_ = std::move(s); }
+
+    /// Resets every field (operations call this when they start).
+    void clear() noexcept;
+
+    /// One line for logs: "[stage] endpoint: HTTP 200, KIE code 402: <msg> (<client message>)".
+    std::string to_string() const;
+
+    friend bool operator==(const diagnostics&, const diagnostics&) = default;
+
+private:
+    std::string server_message_;
+    std::string client_message_;
+    std::optional<int> kie_code_;
+    std::optional<unsigned> http_status_;
+    std::string endpoint_;
+    std::string stage_;
+};
+
+/// Throws boost::system::system_error(ec, diag.to_string()) when ec is set.
+/// Used by the awaitable conveniences, so a thrown error's what() keeps KIE's message.
+KIEMIDI_DECL void throw_on_error(const error_code& ec, const diagnostics& diag);
+
+}  // namespace kiemidi
+
+#endif

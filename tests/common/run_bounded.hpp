@@ -1,0 +1,47 @@
+// Runs a test coroutine on its own io_context, bounded in time: if the coroutine has not
+// finished within `limit`, it is cancelled and the test fails (never hangs CI).
+#ifndef KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
+#define KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+
+namespace kiemidi::test {
+
+/// Runs `make_body(ioc)` (a function returning asio::awaitable<void>) to completion on a fresh
+/// io_context with `threads` threads; fails the current test if it throws or exceeds `limit`.
+template <class MakeBody>
+void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
+{
+    namespace asio = boost::asio;
+    using namespace boost::asio::experimental::awaitable_operators;
+    asio::io_context ioc;
+    bool timed_out = false;
+    std::exception_ptr failure;
+    auto guarded = [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(ioc, limit);
+        auto which = co_await (make_body(ioc) || timer.async_wait(asio::use_awaitable));
+        if (which.index() == 1) timed_out = true;
+    };
+    asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
+    ioc.run();
+    if (failure)
+    {
+        try { std::rethrow_exception(failure); }
+        catch (const std::exception& e) { BOOST_FAIL(std::string("test coroutine threw: ") + e.what()); }
+    }
+    BOOST_TEST_REQUIRE(!timed_out, "test exceeded its time bound");
+}
+
+}  // namespace kiemidi::test
+
+#endif
