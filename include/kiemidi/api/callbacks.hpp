@@ -46,6 +46,12 @@ KIEMIDI_DECL std::optional<std::string> find_callback_task_id(const boost::json:
 /// Parses `body`, then behaves like the overload above; nullopt when the body is not valid JSON.
 KIEMIDI_DECL std::optional<std::string> find_callback_task_id(std::string_view body);
 
+/// Text overload: without it a string literal would be ambiguous (json::value is constructible from it).
+inline std::optional<std::string> find_callback_task_id(const char* body)
+{
+    return find_callback_task_id(std::string_view(body));
+}
+
 /// Parses a separation callback. A callback whose `code` is not 200 is not a parse error: the
 /// fields are filled and success is returned; the caller looks at `out.code`.
 /// Errors: client_errc::bad_json, missing_field or invalid_field, with diag.client_message naming
