@@ -5,7 +5,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <iterator>
 #include <string>
 
 using namespace kiemidi;
@@ -48,7 +50,7 @@ BOOST_AUTO_TEST_CASE(midi_request_serializes_to_the_documented_body)
 
 BOOST_AUTO_TEST_CASE(midi_request_without_audio_id_omits_the_key)
 {
-    midi_request req{.task_id = "t", .callback_url = "https://cb"};
+    midi_request req{.task_id = "t", .callback_url = "https://cb", .audio_id = std::nullopt};
     BOOST_TEST(serialize(req) == R"({"taskId":"t","callBackUrl":"https://cb"})");
     req.audio_id = "";
     BOOST_TEST(!boost::json::parse(serialize(req)).as_object().contains("audioId"));
@@ -251,6 +253,29 @@ BOOST_AUTO_TEST_CASE(instruments_of_the_wrong_type_are_an_invalid_field)
         R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":1,"midiData":{"instruments":{"name":"Drums"}}}})", diag);
     BOOST_TEST((ec == client_errc::invalid_field));
     BOOST_TEST(diag.client_message() == "invalid field data.midiData.instruments: expected an array, got an object");
+}
+
+BOOST_AUTO_TEST_CASE(note_times_round_trip_exactly_through_json_text)
+{
+    // Shortest round-trip text of doubles that a naive decimal parser gets one ULP wrong.
+    const double times[] = {0.036458333333333336, 0.18229166666666666, 0.19270833333333334, 7.911458333333333,
+                            0.4895833333333333, 123.456789012345678, 1e-7, 0.1 + 0.2};
+    std::string notes;
+    for (double t : times)
+    {
+        if (!notes.empty()) notes += ',';
+        char buf[64];
+        const auto res = std::to_chars(buf, buf + sizeof buf, t);
+        notes += R"({"pitch":60,"start":)" + std::string(buf, res.ptr) + R"(,"end":)" + std::string(buf, res.ptr) +
+                 R"(,"velocity":1})";
+    }
+    const auto rec = parse_ok(record_with_note(notes));
+    BOOST_TEST_REQUIRE(rec.midi.instruments.at(0).notes.size() == std::size(times));
+    for (std::size_t i = 0; i < std::size(times); ++i)
+    {
+        BOOST_TEST(rec.midi.instruments[0].notes[i].start == times[i], "exact bits for note " << i);
+        BOOST_TEST(rec.midi.instruments[0].notes[i].end == times[i]);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(twenty_thousand_note_record_parses_quickly)

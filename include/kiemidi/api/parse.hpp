@@ -30,16 +30,17 @@ namespace kiemidi::api {
 ///    e.g. "missing field data.taskId" or "invalid field data.midiData.instruments[1].notes[3].pitch: ...".
 KIEMIDI_DECL error_code parse_response(std::string_view body, task_created& out, diagnostics& diag);
 
-/// Parses GET /api/v1/vocal-removal/record-info. \copydoc parse_response(std::string_view,task_created&,diagnostics&)
+/// Parses GET /api/v1/vocal-removal/record-info; errors as for the task_created overload.
 KIEMIDI_DECL error_code parse_response(std::string_view body, separation_record& out, diagnostics& diag);
 
-/// Parses GET /api/v1/midi/record-info; notes are validated (see api::note).
+/// Parses GET /api/v1/midi/record-info; errors as for the task_created overload, and a note out of
+/// range (see api::note) is client_errc::invalid_field naming the note's path.
 KIEMIDI_DECL error_code parse_response(std::string_view body, midi_record& out, diagnostics& diag);
 
-/// Parses GET /api/v1/chat/credit (`data` is a bare number, or a numeric string).
+/// Parses GET /api/v1/chat/credit (`data` is a bare number, or a numeric string); `data: null` is missing_field.
 KIEMIDI_DECL error_code parse_response(std::string_view body, credits& out, diagnostics& diag);
 
-/// Parses GET /api/v1/generate/record-info (music task details).
+/// Parses GET /api/v1/generate/record-info (music task details); errors as for the task_created overload.
 KIEMIDI_DECL error_code parse_response(std::string_view body, music_task_record& out, diagnostics& diag);
 
 }  // namespace kiemidi::api
