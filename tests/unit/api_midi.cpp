@@ -307,8 +307,10 @@ BOOST_AUTO_TEST_CASE(twenty_thousand_note_record_parses_quickly)
     BOOST_TEST(note_count(rec.midi) == std::size_t(instruments * notes_per_instrument));
     BOOST_TEST(rec.midi.instruments[3].notes[4999].pitch == 36 + 4999 % 60);
     BOOST_TEST(rec.midi.instruments[3].notes[4999].velocity == 0.75);
-    // Typically a few milliseconds; the bound only catches accidental quadratic work on a busy machine.
-    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < 1000);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    BOOST_TEST_MESSAGE("parsed 20,000 notes in " << ms << " ms");
+    // Typically ~10 ms optimised; the generous bound also holds for sanitizer builds on a busy machine.
+    BOOST_TEST(ms < 2000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
