@@ -324,6 +324,7 @@ private:
             }
             if (answer.delay.count() > 0)
             {
+                if (self->stopped_) co_return;
                 c->timer.expires_after(answer.delay);
                 co_await c->timer.async_wait(nothrow);
                 if (self->stopped_) co_return;
@@ -419,6 +420,7 @@ private:
     static asio::awaitable<void> release_held_later(std::shared_ptr<impl> self, std::shared_ptr<callback_state> st,
                                                     std::uint64_t seq, std::chrono::milliseconds wait)
     {
+        if (st->cancelled || self->stopped_) co_return;
         st->timer.expires_after(wait);
         co_await st->timer.async_wait(nothrow);
         if (st->cancelled || self->stopped_) co_return;
@@ -437,6 +439,7 @@ private:
     {
         for (auto& job : jobs)
         {
+            if (st->cancelled || self->stopped_) co_return;
             if (job.delay.count() > 0)
             {
                 st->timer.expires_after(job.delay);
@@ -461,6 +464,7 @@ private:
         if (!url || !loopback) co_return;  // checked by the model already; never leave the machine
         for (unsigned attempt = 0; attempt <= self->opts_.callback_max_retries; ++attempt)
         {
+            if (st->cancelled || self->stopped_) co_return;  // a cancel that ran between waits is not lost
             if (attempt > 0)
             {
                 st->timer.expires_after(self->opts_.callback_retry_delay);
