@@ -1,0 +1,372 @@
+// Path-tracking JSON reader used by every KIE mapping.
+#include <kiemidi/detail/json_reader.hpp>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_stack.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <system_error>
+
+namespace kiemidi::detail {
+namespace {
+
+std::string_view trim(std::string_view s) noexcept
+{
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::string_view kind_name(const boost::json::value& v) noexcept
+{
+    switch (v.kind())
+    {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+    }
+    return "a value";
+}
+
+// Quotes a short excerpt of the offending value so the message shows what KIE sent.
+std::string describe(const boost::json::value& v)
+{
+    if (v.is_string())
+    {
+        std::string_view s = v.get_string();
+        constexpr std::size_t max = 40;
+        std::string out = "\"";
+        out.append(s.substr(0, max));
+        if (s.size() > max) out += "...";
+        out += '"';
+        return out;
+    }
+    if (v.is_array() || v.is_object()) return std::string(kind_name(v));
+    return boost::json::serialize(v);
+}
+
+std::optional<std::int64_t> to_int64(double d) noexcept
+{
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    constexpr double limit = 9223372036854775808.0;
+    if (!std::isfinite(d) || d != std::trunc(d) || d >= limit || d < -limit) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+}
+
+std::string number_text(const boost::json::value& v)
+{
+    if (v.is_int64()) return std::to_string(v.get_int64());
+    if (v.is_uint64()) return std::to_string(v.get_uint64());
+    char buf[32];
+    auto res = std::to_chars(buf, buf + sizeof buf, v.get_double());
+    return std::string(buf, res.ptr);
+}
+
+}  // namespace
+
+std::optional<double> parse_double_text(std::string_view text) noexcept
+{
+    text = trim(text);
+    if (text.empty()) return std::nullopt;
+    if (text.front() == '+') text.remove_prefix(1);  // from_chars rejects a leading '+'
+    double d = 0;
+    auto res = std::from_chars(text.data(), text.data() + text.size(), d, std::chars_format::general);
+    if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || !std::isfinite(d)) return std::nullopt;
+    return d;
+}
+
+std::optional<std::int64_t> parse_int64_text(std::string_view text) noexcept
+{
+    std::string_view t = trim(text);
+    if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+    std::int64_t i = 0;
+    auto res = std::from_chars(t.data(), t.data() + t.size(), i);
+    if (!t.empty() && res.ec == std::errc{} && res.ptr == t.data() + t.size()) return i;
+    if (auto d = parse_double_text(text)) return to_int64(*d);
+    return std::nullopt;
+}
+
+// ---- json_path ----
+
+void json_path::append_to(std::string& out) const
+{
+    if (parent_) parent_->append_to(out);
+    switch (kind_)
+    {
+    case kind::root: break;
+    case kind::key:
+        if (!out.empty()) out += '.';
+        out.append(key_);
+        break;
+    case kind::index:
+        out += '[';
+        out += std::to_string(index_);
+        out += ']';
+        break;
+    }
+}
+
+std::string json_path::to_string() const
+{
+    std::string out;
+    append_to(out);
+    if (out.empty()) out = "(body)";
+    return out;
+}
+
+// ---- json_status ----
+
+void json_status::fail(client_errc e, const json_path& at, std::string_view detail)
+{
+    if (error_) return;
+    error_ = e;
+    message_ = e == client_errc::missing_field ? "missing field " : "invalid field ";
+    message_ += at.to_string();
+    if (!detail.empty())
+    {
+        message_ += ": ";
+        message_.append(detail);
+    }
+}
+
+// ---- json_document ----
+
+namespace {
+
+// Builds a value like boost::json::parser, except that doubles are re-read from their text with
+// std::from_chars: Boost.JSON 1.81 can be one ULP off, and note times must survive a round trip.
+class exact_number_handler
+{
+public:
+    static constexpr std::size_t max_object_size = boost::json::object::max_size();
+    static constexpr std::size_t max_array_size = boost::json::array::max_size();
+    static constexpr std::size_t max_key_size = boost::json::string::max_size();
+    static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+    boost::json::value_stack st;
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code&) { return true; }
+    bool on_object_end(std::size_t n, error_code&) { st.push_object(n); return true; }
+    bool on_array_begin(error_code&) { return true; }
+    bool on_array_end(std::size_t n, error_code&) { st.push_array(n); return true; }
+    bool on_key_part(boost::json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
+    bool on_key(boost::json::string_view s, std::size_t, error_code&) { st.push_key(s); return true; }
+    bool on_string_part(boost::json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
+    bool on_string(boost::json::string_view s, std::size_t, error_code&) { st.push_string(s); return true; }
+    bool on_number_part(boost::json::string_view s, error_code&)
+    {
+        number_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_int64(std::int64_t i, boost::json::string_view, error_code&)
+    {
+        number_.clear();
+        st.push_int64(i);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, boost::json::string_view, error_code&)
+    {
+        number_.clear();
+        st.push_uint64(u);
+        return true;
+    }
+    bool on_double(double d, boost::json::string_view s, error_code&)
+    {
+        std::string_view text(s.data(), s.size());
+        if (!number_.empty())
+        {
+            number_.append(text);
+            text = number_;
+        }
+        double exact = 0;
+        auto res = std::from_chars(text.data(), text.data() + text.size(), exact);
+        // Out-of-range literals keep Boost's value (e.g. infinity); the readers reject those.
+        st.push_double(res.ec == std::errc{} ? exact : d);
+        number_.clear();
+        return true;
+    }
+    bool on_bool(bool b, error_code&) { st.push_bool(b); return true; }
+    bool on_null(error_code&) { st.push_null(); return true; }
+    bool on_comment_part(boost::json::string_view, error_code&) { return true; }
+    bool on_comment(boost::json::string_view, error_code&) { return true; }
+
+private:
+    std::string number_;
+};
+
+}  // namespace
+
+json_document::json_document(std::string_view body)
+    : arena_(initial_buffer_, sizeof initial_buffer_)
+{
+    boost::json::parse_options opts;
+    // Text fields (titles, prompts) come from users; a stray invalid byte must not cost the answer.
+    opts.allow_invalid_utf8 = true;
+    boost::json::basic_parser<exact_number_handler> parser(opts);
+    parser.handler().st.reset(boost::json::storage_ptr(&arena_));
+    boost::system::error_code ec;
+    const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+    if (!ec && used < body.size()) ec = boost::json::error::extra_data;
+    if (!ec && !parser.done()) ec = boost::json::error::incomplete;
+    if (!ec)
+    {
+        root_ = parser.handler().st.release();
+        return;
+    }
+    error_ = client_errc::bad_json;
+    // An excerpt helps when a proxy or CDN answered with text or HTML instead of KIE's JSON.
+    constexpr std::size_t excerpt = 60;
+    message_ = "body is not valid JSON (" + ec.message() + "); it starts with \"";
+    message_.append(body.substr(0, excerpt));
+    if (body.size() > excerpt) message_ += "...";
+    message_ += '"';
+}
+
+// ---- json_reader ----
+
+json_reader json_reader::operator[](std::string_view key) const noexcept
+{
+    const boost::json::value* child = nullptr;
+    if (value_ && value_->is_object()) child = value_->get_object().if_contains(key);
+    return json_reader(child, json_path(path_, key), *status_);
+}
+
+json_reader json_reader::any_of(std::initializer_list<std::string_view> keys) const noexcept
+{
+    if (value_ && value_->is_object())
+    {
+        const auto& obj = value_->get_object();
+        for (std::string_view key : keys)
+        {
+            const boost::json::value* child = obj.if_contains(key);
+            if (child && !child->is_null()) return json_reader(child, json_path(path_, key), *status_);
+        }
+    }
+    return (*this)[*keys.begin()];
+}
+
+json_reader json_reader::operator[](std::size_t i) const noexcept
+{
+    const boost::json::value* child = nullptr;
+    if (value_ && value_->is_array() && i < value_->get_array().size()) child = &value_->get_array()[i];
+    return json_reader(child, json_path(path_, i), *status_);
+}
+
+bool json_reader::require_object() const
+{
+    if (is_object()) return true;
+    if (missing_or_null())
+        fail_missing();
+    else
+        fail_invalid("expected an object, got " + describe(*value_));
+    return false;
+}
+
+bool json_reader::optional_object() const
+{
+    if (is_object()) return true;
+    if (!missing_or_null()) fail_invalid("expected an object, got " + describe(*value_));
+    return false;
+}
+
+bool json_reader::optional_array() const
+{
+    if (is_array()) return true;
+    if (!missing_or_null()) fail_invalid("expected an array, got " + describe(*value_));
+    return false;
+}
+
+std::optional<std::string> json_reader::opt_string() const
+{
+    if (missing_or_null()) return std::nullopt;
+    if (value_->is_string()) return std::string(value_->get_string());
+    fail_invalid("expected a string, got " + describe(*value_));
+    return std::nullopt;
+}
+
+std::optional<std::string> json_reader::opt_text() const
+{
+    if (missing_or_null()) return std::nullopt;
+    if (value_->is_string()) return std::string(value_->get_string());
+    if (value_->is_number()) return number_text(*value_);
+    fail_invalid("expected a string or a number, got " + describe(*value_));
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> json_reader::opt_int64() const
+{
+    if (missing_or_null()) return std::nullopt;
+    const auto& v = *value_;
+    std::optional<std::int64_t> out;
+    if (v.is_int64())
+        out = v.get_int64();
+    else if (v.is_uint64())
+    {
+        if (v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            out = static_cast<std::int64_t>(v.get_uint64());
+    }
+    else if (v.is_double())
+        out = to_int64(v.get_double());
+    else if (v.is_string())
+        out = parse_int64_text(v.get_string());
+    if (!out) fail_invalid("expected an integer, got " + describe(v));
+    return out;
+}
+
+std::optional<double> json_reader::opt_double() const
+{
+    if (missing_or_null()) return std::nullopt;
+    const auto& v = *value_;
+    std::optional<double> out;
+    if (v.is_number())
+        out = v.to_number<double>();
+    else if (v.is_string())
+        out = parse_double_text(v.get_string());
+    if (!out) fail_invalid("expected a number, got " + describe(v));
+    return out;
+}
+
+std::string json_reader::as_string() const
+{
+    if (missing_or_null())
+    {
+        fail_missing();
+        return {};
+    }
+    return opt_string().value_or(std::string());
+}
+
+std::int64_t json_reader::as_int64() const
+{
+    if (missing_or_null())
+    {
+        fail_missing();
+        return 0;
+    }
+    return opt_int64().value_or(0);
+}
+
+double json_reader::as_double() const
+{
+    if (missing_or_null())
+    {
+        fail_missing();
+        return 0;
+    }
+    return opt_double().value_or(0);
+}
+
+}  // namespace kiemidi::detail

@@ -1,0 +1,143 @@
+// The {code, msg, data} envelope of KIE's REST answers, and the parse_response entry points.
+#include <kiemidi/api/parse.hpp>
+
+#include "readers.hpp"
+
+#include <limits>
+
+namespace kiemidi::api {
+namespace detail {
+
+std::string read_task_id(const json_reader& r)
+{
+    if (r.missing_or_null())
+    {
+        r.fail_missing();
+        return {};
+    }
+    const auto& v = *r.value();
+    if (v.is_string() && v.get_string().empty())
+    {
+        r.fail_invalid("empty id");
+        return {};
+    }
+    // Integers are accepted because every other KIE number may arrive in the other type too.
+    if (v.is_double())
+    {
+        r.fail_invalid("expected a string id, got a fractional number");
+        return {};
+    }
+    return r.opt_text().value_or(std::string());
+}
+
+int read_int(const json_reader& r, int min, int max)
+{
+    const std::int64_t v = r.as_int64();
+    if (!r.ok()) return 0;
+    if (v < min || v > max)
+    {
+        r.fail_invalid("expected " + std::to_string(min) + ".." + std::to_string(max) + ", got " + std::to_string(v));
+        return 0;
+    }
+    return static_cast<int>(v);
+}
+
+error_code report(const json_status& status, diagnostics& diag)
+{
+    if (!status.ok()) diag.set_client_message(status.message());
+    return status.error();
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
+enum class data_kind
+{
+    record,  ///< `data: null` means KIE has no such task.
+    value,   ///< `data: null` is a missing field.
+};
+
+// Checks the envelope, then hands `data` to read(). KIE's body `code` is authoritative even when
+// the HTTP status was 200, so a non-200 code is an error whatever `data` holds.
+template <class Read>
+error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind kind, Read read)
+{
+    json_document doc(body);
+    if (!doc.ok())
+    {
+        diag.set_client_message(doc.message());
+        return doc.error();
+    }
+    if (!doc.root().is_object())
+    {
+        diag.set_client_message("body is not a JSON object");
+        return client_errc::bad_json;
+    }
+    json_status status;
+    const json_path root_path;
+    const json_reader root(&doc.root(), root_path, status);
+
+    int code = 0;
+    {
+        json_reader code_field = root["code"];
+        code = read_int(code_field, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+    }
+    if (!status.ok()) return report(status, diag);
+    diag.set_kie_code(code);
+    if (code != 200)
+    {
+        json_reader msg = root.any_of({"msg", "message"});
+        // A malformed msg must not hide KIE's code: fall back to an empty message.
+        if (msg.value() && msg.value()->is_string()) diag.set_server_message(std::string(msg.value()->get_string()));
+        return to_api_errc(code);
+    }
+
+    json_reader data = root["data"];
+    if (kind == data_kind::record && data.missing_or_null())
+    {
+        diag.set_client_message("KIE has no record for this task id (data is null)");
+        return api_errc::unknown_task;
+    }
+    read(data);
+    return report(status, diag);
+}
+
+}  // namespace
+
+error_code parse_response(std::string_view body, task_created& out, diagnostics& diag)
+{
+    return parse_envelope(body, diag, data_kind::value, [&out](const json_reader& data) {
+        out = task_created{};
+        if (!data.require_object()) return;
+        out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
+    });
+}
+
+error_code parse_response(std::string_view body, separation_record& out, diagnostics& diag)
+{
+    return parse_envelope(body, diag, data_kind::record,
+                          [&out](const json_reader& data) { read_separation_record(data, out); });
+}
+
+error_code parse_response(std::string_view body, midi_record& out, diagnostics& diag)
+{
+    return parse_envelope(body, diag, data_kind::record,
+                          [&out](const json_reader& data) { read_midi_record(data, out); });
+}
+
+error_code parse_response(std::string_view body, credits& out, diagnostics& diag)
+{
+    return parse_envelope(body, diag, data_kind::value,
+                          [&out](const json_reader& data) { out.remaining = data.as_int64(); });
+}
+
+error_code parse_response(std::string_view body, music_task_record& out, diagnostics& diag)
+{
+    return parse_envelope(body, diag, data_kind::record,
+                          [&out](const json_reader& data) { read_music_task_record(data, out); });
+}
+
+}  // namespace kiemidi::api

@@ -1,0 +1,239 @@
+#include "api_fixture.hpp"
+
+#include <kiemidi/api.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace kiemidi;
+using namespace kiemidi::api;
+using kiemidi::test::fixture;
+
+BOOST_AUTO_TEST_SUITE(api_callbacks)
+
+BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_separation_info)
+{
+    separation_callback cb;
+    diagnostics diag;
+    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_separation_info.json"), cb, diag);
+    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    BOOST_TEST(cb.code == 200);
+    BOOST_TEST(cb.msg == "vocal separation generated successfully.");
+    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    BOOST_TEST_REQUIRE(cb.urls.has_value());
+    BOOST_TEST(cb.urls->instrumental.value_or("") ==
+               "https://file.aiquickdraw.com/s/d92a13bf-c6f4-4ade-bb47-f69738435528_Instrumental.mp3");
+    BOOST_TEST(cb.urls->vocal.value_or("") ==
+               "https://file.aiquickdraw.com/s/3d7021c9-fa8b-4eda-91d1-3b9297ddb172_Vocals.mp3");
+    BOOST_TEST(!cb.urls->origin);  // "" is no file
+    BOOST_TEST(!cb.urls->drums);
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_removal_info)
+{
+    separation_callback cb;
+    diagnostics diag;
+    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_removal_info.json"), cb, diag);
+    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    BOOST_TEST(cb.code == 200);
+    BOOST_TEST(cb.msg == "vocal Removal generated successfully.");
+    BOOST_TEST(cb.task_id == "e649edb7abfd759285bd41a47a634b10");
+    BOOST_TEST_REQUIRE(cb.urls.has_value());
+    const auto& u = *cb.urls;
+    BOOST_TEST(!u.instrumental);
+    BOOST_TEST(u.vocal.value_or("") == "https://file.aiquickdraw.com/s/07420749-..._Vocals.mp3");
+    BOOST_TEST(u.backing_vocals.value_or("") == "https://file.aiquickdraw.com/s/aadc51a3-..._Backing_Vocals.mp3");
+    BOOST_TEST(u.drums.value_or("") == "https://file.aiquickdraw.com/s/ac75c5ea-..._Drums.mp3");
+    BOOST_TEST(u.bass.value_or("") == "https://file.aiquickdraw.com/s/a3c2da5a-..._Bass.mp3");
+    BOOST_TEST(u.guitar.value_or("") == "https://file.aiquickdraw.com/s/064dd08e-..._Guitar.mp3");
+    BOOST_TEST(u.keyboard.value_or("") == "https://file.aiquickdraw.com/s/adc934e0-..._Keyboard.mp3");
+    BOOST_TEST(u.percussion.value_or("") == "https://file.aiquickdraw.com/s/0f70884d-..._Percussion.mp3");
+    BOOST_TEST(u.strings.value_or("") == "https://file.aiquickdraw.com/s/49829425-..._Strings.mp3");
+    BOOST_TEST(u.synth.value_or("") == "https://file.aiquickdraw.com/s/56b2d94a-..._Synth.mp3");
+    BOOST_TEST(u.fx.value_or("") == "https://file.aiquickdraw.com/s/a8822c73-..._FX.mp3");
+    BOOST_TEST(u.brass.value_or("") == "https://file.aiquickdraw.com/s/334b2d23-..._Brass.mp3");
+    BOOST_TEST(u.woodwinds.value_or("") == "https://file.aiquickdraw.com/s/d81545b1-..._Woodwinds.mp3");
+    BOOST_TEST(!u.piano);
+}
+
+BOOST_AUTO_TEST_CASE(separation_failure_callback_is_not_a_parse_error)
+{
+    separation_callback cb;
+    diagnostics diag;
+    const auto ec = parse_separation_callback(fixture("separation_callback_failure.json"), cb, diag);
+    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    BOOST_TEST(cb.code == 500);
+    BOOST_TEST(cb.msg == "Vocal separation failed");
+    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    BOOST_TEST(!cb.urls.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
+{
+    separation_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_data_task_id_camel_case.json"), cb, diag));
+    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    BOOST_TEST_REQUIRE(cb.urls.has_value());
+    BOOST_TEST(cb.urls->instrumental.value_or("") == "https://example/Instrumental.mp3");
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_accepts_top_level_task_id_and_code_as_text)
+{
+    separation_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_top_level_task_id.json"), cb, diag));
+    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    BOOST_TEST(cb.code == 200);
+    BOOST_TEST_REQUIRE(cb.urls.has_value());
+    BOOST_TEST(cb.urls->vocal.value_or("") == "https://example/Vocals.mp3");
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_without_task_id_names_data_task_id)
+{
+    separation_callback cb;
+    diagnostics diag;
+    const auto ec = parse_separation_callback(R"({"code":200,"msg":"ok","data":{"vocal_removal_info":null}})", cb, diag);
+    BOOST_TEST((ec == client_errc::missing_field));
+    BOOST_TEST(diag.client_message() == "missing field data.task_id");
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_without_code_names_the_field)
+{
+    separation_callback cb;
+    diagnostics diag;
+    const auto ec = parse_separation_callback(R"({"msg":"ok","data":{"task_id":"t"}})", cb, diag);
+    BOOST_TEST((ec == client_errc::missing_field));
+    BOOST_TEST(diag.client_message() == "missing field code");
+}
+
+BOOST_AUTO_TEST_CASE(callback_that_is_not_json_is_bad_json)
+{
+    separation_callback scb;
+    midi_callback mcb;
+    diagnostics diag;
+    BOOST_TEST((parse_separation_callback("{\"code\":200,", scb, diag) == client_errc::bad_json));
+    BOOST_TEST(!diag.client_message().empty());
+    BOOST_TEST((parse_midi_callback("", mcb, diag) == client_errc::bad_json));
+    BOOST_TEST((parse_midi_callback("[1,2]", mcb, diag) == client_errc::bad_json));
+}
+
+BOOST_AUTO_TEST_CASE(midi_callback_with_top_level_task_id_and_mixed_number_types_parses)
+{
+    midi_callback cb;
+    diagnostics diag;
+    const auto ec = parse_midi_callback(fixture("midi_callback_top_level_task_id.json"), cb, diag);
+    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    BOOST_TEST(cb.code == 200);
+    BOOST_TEST(cb.msg == "success");
+    BOOST_TEST(cb.task_id == "5c79****be8e");
+    BOOST_TEST_REQUIRE(cb.midi.has_value());
+    BOOST_TEST(cb.midi->state == "complete");
+    BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
+    const auto& drums = cb.midi->instruments[0].notes;
+    BOOST_TEST_REQUIRE(drums.size() == 3u);
+    BOOST_TEST((drums[0] == note{73, 0.036458333333333336, 0.18229166666666666, 1.0}));
+    BOOST_TEST((drums[1] == note{61, 0.046875, 0.19270833333333334, 1.0}));
+    BOOST_TEST((drums[2] == note{73, 0.1875, 0.4895833333333333, 1.0}));
+    BOOST_TEST((cb.midi->instruments[1].notes.at(0) == note{44, 7.6875, 7.911458333333333, 1.0}));
+}
+
+BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
+{
+    midi_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_data_task_id.json"), cb, diag), diag.to_string());
+    BOOST_TEST(cb.task_id == "5c79****be8e");
+    BOOST_TEST_REQUIRE(cb.midi.has_value());
+    BOOST_TEST(note_count(*cb.midi) == 3u);
+    BOOST_TEST(cb.midi->instruments[1].name == "Electric Bass (finger)");
+}
+
+BOOST_AUTO_TEST_CASE(midi_failure_callback_with_task_id_in_data_has_no_result)
+{
+    midi_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_task_id.json"), cb, diag));
+    BOOST_TEST(cb.code == 500);
+    BOOST_TEST(cb.msg == "MIDI generation failed");
+    BOOST_TEST(cb.task_id == "5c79****be8e");
+    BOOST_TEST(!cb.midi.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(midi_failure_callback_with_null_data_has_no_result)
+{
+    midi_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_null.json"), cb, diag));
+    BOOST_TEST(cb.code == 500);
+    BOOST_TEST(cb.task_id == "5c79****be8e");
+    BOOST_TEST(!cb.midi.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_result)
+{
+    midi_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_success_without_notes.json"), cb, diag));
+    BOOST_TEST_REQUIRE(cb.midi.has_value());
+    BOOST_TEST(cb.midi->state == "complete");
+    BOOST_TEST(cb.midi->instruments.empty());
+}
+
+BOOST_AUTO_TEST_CASE(midi_callback_with_a_bad_note_names_the_note)
+{
+    midi_callback cb;
+    diagnostics diag;
+    const auto ec = parse_midi_callback(
+        R"({"task_id":"t","code":200,"msg":"success","data":{"instruments":[{"name":"Drums","notes":[
+            {"pitch":36,"start":"0","end":"x","velocity":1}]}]}})",
+        cb, diag);
+    BOOST_TEST((ec == client_errc::invalid_field));
+    BOOST_TEST(diag.client_message().find("data.instruments[0].notes[0].end") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_is_found_in_data_task_id)
+{
+    BOOST_TEST(find_callback_task_id(fixture("separation_callback_vocal_separation_info.json")) ==
+               std::optional<std::string>("3e63b4cc88d52611159371f6af5571e7"));
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_is_found_in_data_camel_case_task_id)
+{
+    BOOST_TEST(find_callback_task_id(fixture("midi_callback_data_task_id.json")) ==
+               std::optional<std::string>("5c79****be8e"));
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_is_found_at_top_level_task_id)
+{
+    BOOST_TEST(find_callback_task_id(fixture("midi_callback_top_level_task_id.json")) ==
+               std::optional<std::string>("5c79****be8e"));
+    BOOST_TEST(find_callback_task_id(fixture("midi_callback_failure_data_null.json")) ==
+               std::optional<std::string>("5c79****be8e"));
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_is_found_at_top_level_camel_case_task_id)
+{
+    const auto body = boost::json::parse(fixture("separation_callback_top_level_task_id.json"));
+    BOOST_TEST(find_callback_task_id(body) == std::optional<std::string>("3e63b4cc88d52611159371f6af5571e7"));
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_prefers_data_task_id_over_other_placements)
+{
+    BOOST_TEST(find_callback_task_id(R"({"taskId":"d","task_id":"c","data":{"taskId":"b","task_id":"a"}})") ==
+               std::optional<std::string>("a"));
+    BOOST_TEST(find_callback_task_id(R"({"taskId":"d","task_id":"c","data":{"taskId":"b"}})") ==
+               std::optional<std::string>("b"));
+    BOOST_TEST(find_callback_task_id(R"({"taskId":"d","task_id":"c","data":null})") == std::optional<std::string>("c"));
+    BOOST_TEST(find_callback_task_id(R"({"task_id":"","taskId":42})") == std::optional<std::string>("42"));
+}
+
+BOOST_AUTO_TEST_CASE(callback_task_id_is_absent_from_bad_json_and_idless_bodies)
+{
+    BOOST_TEST(!find_callback_task_id(std::string_view("not json")));
+    BOOST_TEST(!find_callback_task_id(std::string_view(R"({"code":200,"data":{"state":"complete"}})")));
+    BOOST_TEST(!find_callback_task_id(std::string_view(R"(["task_id"])")));
+    BOOST_TEST(!find_callback_task_id(std::string_view(R"({"task_id":null,"data":{"taskId":{}}})")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
