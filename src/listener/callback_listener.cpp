@@ -6,38 +6,7 @@
 // registry sit behind one mutex so stop() can close everything from any thread.
 #include <kiemidi/callback_listener.hpp>
 
-#if __has_include(<kiemidi/api/callbacks.hpp>)
 #include <kiemidi/api/callbacks.hpp>
-#else
-// Until kiemidi::api provides it: the same lookup order (data.task_id, data.taskId, task_id, taskId).
-#include <boost/json/parse.hpp>
-#include <optional>
-#include <string>
-#include <boost/json/value.hpp>
-namespace kiemidi::api {
-inline std::optional<std::string> find_callback_task_id(std::string_view body)
-{
-    boost::system::error_code ec;
-    auto v = boost::json::parse(body, ec);
-    if (ec || !v.is_object()) return std::nullopt;
-    auto pick = [](const boost::json::object& o, const char* key) -> std::optional<std::string> {
-        auto it = o.find(key);
-        if (it == o.end()) return std::nullopt;
-        if (it->value().is_string()) return std::string(it->value().as_string());
-        if (it->value().is_int64()) return std::to_string(it->value().as_int64());
-        return std::nullopt;
-    };
-    const auto& top = v.as_object();
-    if (auto d = top.find("data"); d != top.end() && d->value().is_object())
-    {
-        if (auto id = pick(d->value().as_object(), "task_id")) return id;
-        if (auto id = pick(d->value().as_object(), "taskId")) return id;
-    }
-    if (auto id = pick(top, "task_id")) return id;
-    return pick(top, "taskId");
-}
-}  // namespace kiemidi::api
-#endif
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
