@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,7 +27,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -238,6 +241,32 @@ struct watched_wait
         });
     }
 };
+
+// run_bounded's counterpart for an io_context run by `threads` threads: the body runs as a
+// coroutine, the whole run is bounded by `limit`, and every thread is joined before returning.
+template <class MakeBody>
+void run_bounded_on_threads(MakeBody make_body, int threads, std::chrono::steady_clock::duration limit = 20s)
+{
+    asio::io_context ioc(threads);
+    std::atomic<bool> timed_out{false};
+    std::exception_ptr failure;
+    auto guarded = [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(ioc, limit);
+        auto which = co_await (make_body(ioc) || timer.async_wait(asio::use_awaitable));
+        if (which.index() == 1) timed_out = true;
+    };
+    asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+    ioc.run();
+    for (auto& t : pool) t.join();
+    if (failure)
+    {
+        try { std::rethrow_exception(failure); }
+        catch (const std::exception& e) { BOOST_FAIL(std::string("test coroutine threw: ") + e.what()); }
+    }
+    BOOST_TEST_REQUIRE(!timed_out, "test exceeded its time bound");
+}
 
 }  // namespace
 
@@ -708,6 +737,65 @@ BOOST_AUTO_TEST_CASE(start_reports_a_port_in_use_and_callback_urls_carry_the_sec
         BOOST_TEST((ec == asio::error::invalid_argument));
         co_return;
     });
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_each_waiter_exactly_once)
+{
+    run_bounded_on_threads(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            constexpr int clients = 8;
+            constexpr int per_client = 40;
+            constexpr int total = clients * per_client;
+            callback_hub hub(ioc.get_executor());
+            callback_listener listener(ioc.get_executor(), test_options(), hub);
+            listener.start();
+            auto id_of = [](int c, int i) { return "mt-" + std::to_string(c) + "-" + std::to_string(i); };
+
+            // Even-numbered tasks are awaited before their callbacks arrive, odd ones after.
+            auto resumed = std::make_shared<std::vector<std::atomic<int>>>(total);
+            auto pending = std::make_shared<std::atomic<int>>(total / 2);
+            asio::experimental::concurrent_channel<void(error_code)> all_resumed(ioc, 1);
+            for (int c = 0; c < clients; ++c)
+                for (int i = 0; i < per_client; i += 2)
+                    hub.async_wait(id_of(c, i), [&, resumed, pending, n = c * per_client + i](error_code ec, callback_message) {
+                        if (!ec) ++(*resumed)[n];
+                        if (--*pending == 0) all_resumed.try_send(error_code{});
+                    });
+
+            // Boost.Test is not thread-safe: concurrent clients only count, the checks come at the end.
+            std::atomic<int> not_200{0};
+            auto client = [&](int c) -> asio::awaitable<void> {
+                auto s = co_await connect_to(listener.port());
+                beast::flat_buffer buf;
+                for (int i = 0; i < per_client; ++i)
+                {
+                    auto res = co_await exchange(s, buf, make_post(listener, callback_kind::midi, midi_cn(id_of(c, i))));
+                    if (res.result_int() != 200u) ++not_200;
+                }
+            };
+            co_await (client(0) && client(1) && client(2) && client(3) && client(4) && client(5) && client(6) &&
+                      client(7));
+            co_await all_resumed.async_receive(asio::use_awaitable);
+
+            for (int c = 0; c < clients; ++c)
+                for (int i = 1; i < per_client; i += 2)
+                {
+                    auto msg = co_await hub.async_wait(id_of(c, i), asio::use_awaitable);
+                    if (msg.task_id == id_of(c, i)) ++(*resumed)[c * per_client + i];
+                }
+            int not_once = 0;
+            for (auto& r : *resumed)
+                if (r != 1) ++not_once;
+            BOOST_TEST(not_once == 0);
+            BOOST_TEST(not_200 == 0);
+            BOOST_TEST(listener.stats().callbacks_accepted == static_cast<std::uint64_t>(total));
+            BOOST_TEST(listener.stats().accepted_connections == static_cast<std::uint64_t>(clients));
+            const auto hs = hub.stats();
+            BOOST_TEST(hs.delivered_total == static_cast<std::uint64_t>(total));
+            BOOST_TEST(hs.buffered == 0u);
+            BOOST_TEST(hs.waiting == 0u);
+        },
+        4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
