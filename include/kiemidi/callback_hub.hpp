@@ -47,7 +47,7 @@ enum class deliver_result
 {
     delivered,  ///< A waiter was registered for the task; its handler has been posted.
     buffered,   ///< Nobody waits yet; kept for the first later async_wait (until buffer_ttl).
-    duplicate,  ///< The task was already delivered or buffered; this callback was dropped.
+    duplicate,  ///< The task was already delivered or buffered (or the hub is closed); this callback was dropped.
 };
 
 /// Limits of the hub's memory. All bounds are enforced lazily, on each call.

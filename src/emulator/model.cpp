@@ -677,10 +677,16 @@ api_answer model::separation_generate(std::string_view body)
 
 api_answer model::separation_info(std::string_view task_id)
 {
-    std::lock_guard lk(m_);
-    auto it = separations_.find(std::string(task_id));
-    if (it == separations_.end()) return unknown_task();
-    const auto& t = it->second;
+    separation_task t;
+    std::string file_base;
+    {
+        // copy out, render without holding the lock
+        std::lock_guard lk(m_);
+        auto it = separations_.find(std::string(task_id));
+        if (it == separations_.end()) return unknown_task();
+        t = it->second;
+        file_base = file_base_;
+    }
     std::string d;
     d.reserve(2048);
     d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
@@ -696,7 +702,7 @@ api_answer model::separation_info(std::string_view task_id)
         for (std::size_t i = 0; i < t.stems.size(); ++i)
         {
             const auto& s = t.stems[i];
-            const std::string url = s.url.empty() ? file_base_ + s.id + stem_kinds[s.kind].file : s.url;
+            const std::string url = s.url.empty() ? file_base + s.id + stem_kinds[s.kind].file : s.url;
             if (i) d += ',';
             d += "{\"duration\":" + number_text(s.duration) + ",\"audio_url\":" + quoted(url) +
                  ",\"stem_type_group_name\":" + quoted(stem_kinds[s.kind].group) + ",\"id\":" + quoted(s.id) + "}";
@@ -710,7 +716,7 @@ api_answer model::separation_info(std::string_view task_id)
             auto st = std::find_if(t.stems.begin(), t.stems.end(),
                                    [&](const stem_rec& s) { return std::string_view(stem_kinds[s.kind].camel) == field; });
             if (st == t.stems.end()) d += "null";
-            else d += quoted(st->url.empty() ? file_base_ + st->id + stem_kinds[st->kind].file : st->url);
+            else d += quoted(st->url.empty() ? file_base + st->id + stem_kinds[st->kind].file : st->url);
         }
         d += '}';
     }
@@ -878,19 +884,23 @@ api_answer model::midi_generate(std::string_view body)
 
 api_answer model::midi_info(std::string_view task_id)
 {
-    std::lock_guard lk(m_);
-    auto it = midis_.find(std::string(task_id));
-    if (it == midis_.end()) return unknown_task();
-    const auto& t = it->second;
+    midi_task t;
+    {
+        // copy out (the note data is shared, not copied), render without holding the lock
+        std::lock_guard lk(m_);
+        auto it = midis_.find(std::string(task_id));
+        if (it == midis_.end()) return unknown_task();
+        t = it->second;
+    }
     std::string d;
-    d.reserve(t.instruments_json.size() + 512);
+    d.reserve((t.instruments_json ? t.instruments_json->size() : 0) + 512);
     d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
     d += ",\"recordTaskId\":-1";
     d += ",\"audioId\":" + quoted(t.audio_id.value_or(""));
     d += ",\"callbackUrl\":" + quoted(t.callback_url);
     d += ",\"completeTime\":" + opt_int(t.complete_ms);
     d += ",\"midiData\":";
-    if (t.flag == 1) d += R"({"state":"complete","instruments":)" + t.instruments_json + "}";
+    if (t.flag == 1 && t.instruments_json) d += R"({"state":"complete","instruments":)" + *t.instruments_json + "}";
     else d += "null";
     d += ",\"successFlag\":" + std::to_string(t.flag);
     d += ",\"createTime\":" + std::to_string(t.create_ms);
@@ -908,10 +918,10 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
 {
     const auto f = faults();
     callback_job job;
+    if (kind == task_kind::separation)
     {
-        std::lock_guard lk(m_);
-        if (kind == task_kind::separation)
         {
+            std::lock_guard lk(m_);
             auto it = separations_.find(task_id);
             if (it == separations_.end() || it->second.flag != "PENDING") return std::nullopt;
             auto& t = it->second;
@@ -930,30 +940,40 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
             job.url = t.callback_url;
             job.body = separation_callback_body(t);
         }
-        else
+    }
+    else
+    {
+        // Generating and rendering notes is the heavy part: done outside the lock.
+        midi_task t;
+        separation_task sep;
         {
+            std::lock_guard lk(m_);
             auto it = midis_.find(task_id);
             if (it == midis_.end() || it->second.flag != 0) return std::nullopt;
-            auto& t = it->second;
-            t.complete_ms = now_ms();
-            std::vector<instrument_data> instr;
-            if (hit(f.midi_failure_rate))
-            {
-                t.flag = (hash_text(opts_.seed, t.id) & 1) ? 3 : 2;
-                t.error_message = t.flag == 2 ? "Task creation failed" : "MIDI generation failed";
-                ++stats_.tasks_failed;
-            }
-            else
-            {
-                auto sep = separations_.find(t.separation_id);
-                if (sep != separations_.end()) instr = make_midi(sep->second, t.audio_id);
-                t.instruments_json = instruments_json(instr, std::nullopt);
-                t.flag = 1;
-                ++stats_.tasks_completed;
-            }
-            job.url = t.callback_url;
-            job.body = midi_callback_body(t, instr);
+            t = it->second;
+            auto s = separations_.find(t.separation_id);
+            if (s != separations_.end()) sep = s->second;
         }
+        std::vector<instrument_data> instr;
+        if (hit(f.midi_failure_rate))
+        {
+            t.flag = (hash_text(opts_.seed, t.id) & 1) ? 3 : 2;
+            t.error_message = t.flag == 2 ? "Task creation failed" : "MIDI generation failed";
+        }
+        else
+        {
+            instr = make_midi(sep, t.audio_id);
+            t.instruments_json = std::make_shared<const std::string>(instruments_json(instr, std::nullopt));
+            t.flag = 1;
+        }
+        t.complete_ms = now_ms();
+        job.url = t.callback_url;
+        job.body = midi_callback_body(t, instr);
+        std::lock_guard lk(m_);
+        auto it = midis_.find(task_id);
+        if (it == midis_.end() || it->second.flag != 0 || it->second.create_ms != t.create_ms) return std::nullopt;
+        it->second = std::move(t);
+        ++(it->second.flag == 1 ? stats_.tasks_completed : stats_.tasks_failed);
     }
     job.task_id = task_id;
     bool loopback = false;

@@ -141,7 +141,7 @@ public:
         int flag = 0;
         std::int64_t create_ms = 0;
         std::optional<std::int64_t> complete_ms;
-        std::string instruments_json;  ///< rendered once at completion
+        std::shared_ptr<const std::string> instruments_json;  ///< rendered once at completion, shared with readers
         std::optional<std::string> error_message;
     };
 

@@ -247,8 +247,8 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-            const auto age = now - ts_value;
-            if (age > opts.freshness_window.count() || -age > opts.freshness_window.count())
+            const std::int64_t window = opts.freshness_window.count();
+            if (ts_value < now - window || ts_value > now + window)
             {
                 bump(stats.rejected_stale);
                 note("kiemidi listener: 401 callback timestamp outside the freshness window");
