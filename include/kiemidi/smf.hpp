@@ -4,6 +4,7 @@
 // track name, a program change and its notes. Pure code: write_smf returns bytes, and
 // write_smf_file only replaces one file atomically. The 128 General MIDI program names and a
 // small alias table map KIE's instrument names to programs; drum kits play on MIDI channel 10.
+// Thread safety: every function is reentrant and shares no state; call them from any thread.
 #ifndef KIEMIDI_SMF_HPP
 #define KIEMIDI_SMF_HPP
 
@@ -75,14 +76,18 @@ KIEMIDI_DECL std::vector<channel_assignment> assign_channels(std::span<const api
 ///   the previous one (latest end, loudest velocity). Result: every note-on has exactly one
 ///   note-off, and no note is left sounding.
 /// - order: at equal ticks within a track, note-offs come before note-ons.
+/// Throws std::length_error for more than 65534 instruments (the header counts tracks in 16 bits).
 KIEMIDI_DECL std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments,
                                                  const smf_options& opts = {});
 
 /// Writes write_smf's bytes to `path`, atomically: a temporary file in the same directory is
 /// written, fsync'ed and renamed over `path` (then the directory is fsync'ed), so a crash leaves
 /// either the old file or the complete new one, never half a file. On failure the temporary
-/// file is removed, an OS error code is returned, and diag's client message names the path.
-/// The new file has mode 0644.
+/// file is removed, an OS error code is returned (errc::value_too_large for more than 65534
+/// instruments), and diag (cleared first) gets a client message naming the path.
+/// The new file has mode 0644. Only a crash between creating and renaming the temporary file
+/// can leave a stray `<path>.tmp-XXXXXX` behind; `path` itself is never partial. A symbolic
+/// link at `path` is replaced by the file, not followed. POSIX only (mkostemp, fsync, rename).
 KIEMIDI_DECL error_code write_smf_file(const std::filesystem::path& path,
                                        std::span<const api::instrument> instruments,
                                        const smf_options& opts,
