@@ -1,0 +1,86 @@
+// kiemidi callback listener: the HTTP(S) endpoint KIE POSTs task callbacks to.
+//
+// It accepts POST only on /kiemidi/callback/<secret>/{separation|midi}, enforces size and time
+// limits, verifies KIE's webhook signature when a key is configured, hands each verified callback
+// to a callback_hub and answers 200 at once (KIE allows 15 s). It never waits on user code:
+// waiters are resumed by the hub through their own executors.
+#ifndef KIEMIDI_CALLBACK_LISTENER_HPP
+#define KIEMIDI_CALLBACK_LISTENER_HPP
+
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
+#include <kiemidi/listener_options.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace kiemidi {
+
+/// Counters since construction (a snapshot; each field is read atomically).
+struct listener_stats
+{
+    std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).
+    std::uint64_t open_connections = 0;       ///< Connections open right now.
+    std::uint64_t refused_over_capacity = 0;  ///< Connections closed at once because max_connections were open.
+    std::uint64_t tls_handshake_failures = 0; ///< HTTPS connections whose handshake failed or timed out.
+    std::uint64_t callbacks_accepted = 0;     ///< Verified callbacks answered 200 (including duplicates).
+    std::uint64_t duplicates = 0;             ///< Verified callbacks the hub dropped as duplicates.
+    std::uint64_t buffered = 0;               ///< Verified callbacks the hub buffered (nobody waited yet).
+    std::uint64_t rejected_forged = 0;        ///< 401: missing or wrong webhook signature.
+    std::uint64_t rejected_stale = 0;         ///< 401: signature timestamp outside the freshness window.
+    std::uint64_t not_found = 0;              ///< 404: unknown path or wrong secret.
+    std::uint64_t method_not_allowed = 0;     ///< 405: right path, method other than POST.
+    std::uint64_t too_large = 0;              ///< 413 (body) or 431 (headers) answers.
+    std::uint64_t timeouts = 0;               ///< Connections closed because a header, body or write deadline passed.
+    std::uint64_t malformed = 0;              ///< 400: unparsable HTTP, invalid JSON, or no task id in the body.
+};
+
+/// An embedded HTTP(S) server for KIE callbacks.
+///
+/// @par Thread safety
+/// start(), stop(), port(), callback_url() and stats() may be called from any thread. Each
+/// connection runs on its own strand, so the executor's io_context may run on several threads.
+///
+/// @par Object lifetimes
+/// The hub must outlive the listener. stop() (also run by the destructor) closes the acceptor
+/// and every connection; the listener never calls the hub after stop() has returned.
+class callback_listener
+{
+public:
+    /// Prepares a listener (nothing is bound yet). `opts` is copied.
+    KIEMIDI_DECL callback_listener(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
+    /// Runs stop().
+    KIEMIDI_DECL ~callback_listener();
+    callback_listener(const callback_listener&) = delete;
+    callback_listener& operator=(const callback_listener&) = delete;
+
+    /// Loads TLS material, binds and listens synchronously, then accepts in the background.
+    /// Errors: bind/listen failures (e.g. address_in_use), invalid_argument for a bad address or
+    /// path_secret, SSL errors for unusable certificate or key, already_started if called twice.
+    KIEMIDI_DECL void start(error_code& ec);
+    /// Same as start(error_code&), but throws boost::system::system_error on failure.
+    KIEMIDI_DECL void start();
+    /// Closes the acceptor and every open connection. Idempotent.
+    KIEMIDI_DECL void stop();
+
+    /// The bound TCP port (valid after start()).
+    KIEMIDI_DECL std::uint16_t port() const;
+    /// True when serving HTTPS (a certificate and key were configured).
+    KIEMIDI_DECL bool uses_tls() const;
+    /// The URL to send as callBackUrl: public base + "/kiemidi/callback/" + secret + "/separation" or "/midi".
+    KIEMIDI_DECL std::string callback_url(callback_kind kind) const;
+    /// A snapshot of the counters.
+    KIEMIDI_DECL listener_stats stats() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace kiemidi
+
+#endif

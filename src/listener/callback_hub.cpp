@@ -1,0 +1,290 @@
+// The in-process callback hub: one mutex guards the waiter map, the early-callback buffer and
+// the remembered (already delivered) task ids. Handlers are always posted, never run inline.
+#include <kiemidi/callback_hub.hpp>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace kiemidi {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+using handler_type = asio::any_completion_handler<callback_hub::wait_signature>;
+
+// A completion to run after the mutex is released.
+struct pending_completion
+{
+    handler_type handler;
+    error_code ec;
+    callback_message msg;
+    // Released only after the handler is posted, so the io_context never runs out of work in between.
+    asio::any_completion_executor work{};
+};
+}  // namespace
+
+struct callback_hub::state
+{
+    struct waiter
+    {
+        handler_type handler;
+        asio::any_completion_executor work;  // keeps the handler's executor busy while waiting
+        std::uint64_t serial = 0;
+    };
+    struct buffered_entry
+    {
+        callback_message msg;
+        clock_type::time_point expires;
+        std::uint64_t seq = 0;
+    };
+    struct remembered_entry
+    {
+        clock_type::time_point expires;
+        std::uint64_t seq = 0;
+    };
+
+    asio::any_io_executor ex;
+    callback_hub_options opts;
+
+    mutable std::mutex mtx;
+    bool closed = false;
+    std::uint64_t next_seq = 1;
+    std::unordered_map<std::string, waiter> waiters;
+    std::unordered_map<std::string, buffered_entry> buffered;
+    std::map<std::uint64_t, std::string> buffered_order;  // seq → id; seq order is arrival (= expiry) order
+    std::unordered_map<std::string, remembered_entry> remembered;
+    std::map<std::uint64_t, std::string> remembered_order;
+    callback_hub_stats counters;
+
+    state(asio::any_io_executor e, callback_hub_options o) : ex(std::move(e)), opts(std::move(o)) {}
+
+    clock_type::time_point now() const { return opts.clock ? opts.clock() : clock_type::now(); }
+
+    // Drops expired entries (oldest first). Caller holds mtx.
+    void prune(clock_type::time_point t)
+    {
+        while (!buffered_order.empty())
+        {
+            auto it = buffered_order.begin();
+            auto b = buffered.find(it->second);
+            if (b != buffered.end() && b->second.expires > t) break;
+            if (b != buffered.end())
+            {
+                buffered.erase(b);
+                ++counters.expired_total;
+            }
+            buffered_order.erase(it);
+        }
+        while (!remembered_order.empty())
+        {
+            auto it = remembered_order.begin();
+            auto r = remembered.find(it->second);
+            if (r != remembered.end() && r->second.expires > t) break;
+            if (r != remembered.end()) remembered.erase(r);
+            remembered_order.erase(it);
+        }
+    }
+
+    // Records that `id` was delivered, so a repeated callback is recognised. Caller holds mtx.
+    void remember(const std::string& id, clock_type::time_point t)
+    {
+        if (opts.max_remembered_delivered == 0) return;
+        if (auto old = remembered.find(id); old != remembered.end())
+        {
+            remembered_order.erase(old->second.seq);
+            remembered.erase(old);
+        }
+        while (remembered.size() >= opts.max_remembered_delivered && !remembered_order.empty())
+        {
+            auto it = remembered_order.begin();
+            remembered.erase(it->second);
+            remembered_order.erase(it);
+        }
+        const auto seq = next_seq++;
+        remembered.emplace(id, remembered_entry{t + opts.remember_delivered_ttl, seq});
+        remembered_order.emplace(seq, id);
+    }
+
+    // Removes and returns the buffered callback for `id`, if any. Caller holds mtx.
+    std::optional<callback_message> take_buffered(const std::string& id)
+    {
+        auto it = buffered.find(id);
+        if (it == buffered.end()) return std::nullopt;
+        std::optional<callback_message> msg(std::move(it->second.msg));
+        buffered_order.erase(it->second.seq);
+        buffered.erase(it);
+        return msg;
+    }
+
+    // Posts the handler (through its associated executor); never invokes it inline.
+    void post(pending_completion c)
+    {
+        asio::post(ex, asio::append(std::move(c.handler), c.ec, std::move(c.msg)));
+    }
+
+    // Called from the waiter's cancellation slot.
+    void cancel_wait(const std::string& id, std::uint64_t serial)
+    {
+        std::optional<pending_completion> done;
+        {
+            std::lock_guard lk(mtx);
+            auto it = waiters.find(id);
+            if (it == waiters.end() || it->second.serial != serial) return;  // already completed
+            done.emplace(pending_completion{std::move(it->second.handler), asio::error::operation_aborted, {},
+                                            std::move(it->second.work)});
+            waiters.erase(it);
+            ++counters.cancelled_total;
+        }
+        post(std::move(*done));
+    }
+
+    // Completes every waiter with shut_down and refuses later waits.
+    void shut_down()
+    {
+        std::vector<pending_completion> done;
+        {
+            std::lock_guard lk(mtx);
+            closed = true;
+            for (auto& [id, w] : waiters)
+                done.push_back(pending_completion{std::move(w.handler), client_errc::shut_down, {}, std::move(w.work)});
+            waiters.clear();
+            buffered.clear();
+            buffered_order.clear();
+        }
+        for (auto& c : done) post(std::move(c));
+    }
+};
+
+callback_hub::callback_hub(asio::any_io_executor ex, callback_hub_options opts)
+    : state_(std::make_shared<state>(std::move(ex), std::move(opts)))
+{
+}
+
+callback_hub::~callback_hub() { state_->shut_down(); }
+
+callback_hub::executor_type callback_hub::get_executor() const noexcept { return state_->ex; }
+
+void callback_hub::start_wait(std::string task_id, handler_type handler)
+{
+    auto& st = *state_;
+    std::optional<pending_completion> now_done;
+    {
+        std::lock_guard lk(st.mtx);
+        const auto t = st.now();
+        st.prune(t);
+        if (st.closed)
+        {
+            now_done.emplace(pending_completion{std::move(handler), client_errc::shut_down, {}});
+        }
+        else if (auto msg = st.take_buffered(task_id))
+        {
+            // KIE called back before anyone waited: hand over the buffered callback.
+            st.remember(task_id, t);
+            ++st.counters.delivered_total;
+            now_done.emplace(pending_completion{std::move(handler), error_code{}, std::move(*msg)});
+        }
+        else if (st.waiters.count(task_id) != 0)
+        {
+            // At most one waiter per task: the second one is refused, the first keeps waiting.
+            now_done.emplace(pending_completion{std::move(handler), asio::error::already_started, {}});
+        }
+        else
+        {
+            const auto serial = st.next_seq++;
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected())
+            {
+                // The slot's handler holds only a weak reference: it is harmless after completion.
+                std::weak_ptr<state> weak = state_;
+                slot.assign([weak, id = task_id, serial](asio::cancellation_type type) {
+                    constexpr auto honoured = asio::cancellation_type::terminal | asio::cancellation_type::partial |
+                                              asio::cancellation_type::total;
+                    if ((type & honoured) == asio::cancellation_type::none) return;
+                    if (auto s = weak.lock()) s->cancel_wait(id, serial);
+                });
+            }
+            auto work = asio::prefer(asio::get_associated_executor(handler, asio::any_completion_executor(st.ex)),
+                                     asio::execution::outstanding_work.tracked);
+            st.waiters.emplace(std::move(task_id), state::waiter{std::move(handler), std::move(work), serial});
+        }
+    }
+    if (now_done) st.post(std::move(*now_done));
+}
+
+deliver_result callback_hub::deliver(callback_message msg)
+{
+    auto& st = *state_;
+    std::optional<pending_completion> done;
+    deliver_result result;
+    {
+        std::lock_guard lk(st.mtx);
+        const auto t = st.now();
+        st.prune(t);
+        if (auto it = st.waiters.find(msg.task_id); it != st.waiters.end())
+        {
+            st.remember(msg.task_id, t);
+            ++st.counters.delivered_total;
+            done.emplace(pending_completion{std::move(it->second.handler), error_code{}, std::move(msg),
+                                            std::move(it->second.work)});
+            st.waiters.erase(it);
+            result = deliver_result::delivered;
+        }
+        else if (st.closed || st.remembered.count(msg.task_id) != 0 || st.buffered.count(msg.task_id) != 0)
+        {
+            // KIE may call back more than once; the first callback wins.
+            ++st.counters.duplicates_total;
+            result = deliver_result::duplicate;
+        }
+        else if (st.opts.max_buffered == 0)
+        {
+            ++st.counters.overflowed_total;
+            result = deliver_result::buffered;
+        }
+        else
+        {
+            while (st.buffered.size() >= st.opts.max_buffered && !st.buffered_order.empty())
+            {
+                auto oldest = st.buffered_order.begin();
+                st.buffered.erase(oldest->second);
+                st.buffered_order.erase(oldest);
+                ++st.counters.overflowed_total;
+            }
+            const auto seq = st.next_seq++;
+            std::string id = msg.task_id;
+            st.buffered_order.emplace(seq, id);
+            st.buffered.emplace(std::move(id), state::buffered_entry{std::move(msg), t + st.opts.buffer_ttl, seq});
+            ++st.counters.buffered_total;
+            result = deliver_result::buffered;
+        }
+    }
+    if (done) st.post(std::move(*done));
+    return result;
+}
+
+void callback_hub::close() { state_->shut_down(); }
+
+callback_hub_stats callback_hub::stats() const
+{
+    auto& st = *state_;
+    std::lock_guard lk(st.mtx);
+    st.prune(st.now());
+    callback_hub_stats s = st.counters;
+    s.waiting = st.waiters.size();
+    s.buffered = st.buffered.size();
+    s.remembered = st.remembered.size();
+    return s;
+}
+
+}  // namespace kiemidi

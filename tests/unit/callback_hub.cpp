@@ -1,0 +1,365 @@
+// callback_hub without sockets: buffering, duplicates, cancellation, bounds, threads.
+#include <kiemidi/callback_hub.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+using namespace kiemidi;
+using namespace std::chrono_literals;
+
+namespace {
+
+callback_message make_message(std::string id, callback_kind kind = callback_kind::midi)
+{
+    callback_message m;
+    m.kind = kind;
+    m.task_id = std::move(id);
+    m.body = R"({"code":200,"msg":"success","data":{"taskId":")" + m.task_id + R"("}})";
+    m.received_at = std::chrono::system_clock::now();
+    return m;
+}
+
+// Records one wait's outcome.
+struct outcome
+{
+    int calls = 0;
+    error_code ec;
+    callback_message msg;
+
+    auto handler()
+    {
+        return [this](error_code e, callback_message m) {
+            ++calls;
+            ec = e;
+            msg = std::move(m);
+        };
+    }
+};
+
+// A manually advanced clock for TTL tests.
+struct fake_clock
+{
+    std::shared_ptr<std::chrono::steady_clock::time_point> now =
+        std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::time_point{} + 1h);
+    std::function<std::chrono::steady_clock::time_point()> fn() const
+    {
+        return [n = now] { return *n; };
+    }
+    void advance(std::chrono::steady_clock::duration d) { *now += d; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(callback_hub_suite)
+
+BOOST_AUTO_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    outcome o;
+    hub.async_wait("task-1", o.handler());
+    BOOST_TEST((hub.deliver(make_message("task-1", callback_kind::separation)) == deliver_result::delivered));
+    ioc.run();
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST(!o.ec);
+    BOOST_TEST(o.msg.task_id == "task-1");
+    BOOST_TEST((o.msg.kind == callback_kind::separation));
+    BOOST_TEST(o.msg.body.find("task-1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    BOOST_TEST((hub.deliver(make_message("early")) == deliver_result::buffered));
+    BOOST_TEST(hub.stats().buffered == 1u);
+
+    outcome o;
+    hub.async_wait("early", o.handler());
+    BOOST_TEST(o.calls == 0);  // posted, not inline
+    ioc.run();
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST(!o.ec);
+    BOOST_TEST(o.msg.task_id == "early");
+    const auto s = hub.stats();
+    BOOST_TEST(s.buffered == 0u);
+    BOOST_TEST(s.delivered_total == 1u);
+    BOOST_TEST(s.waiting == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    outcome o;
+    hub.async_wait("dup", o.handler());
+    BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::delivered));
+    BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::duplicate));
+    ioc.run();
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::duplicate));
+    BOOST_TEST(hub.stats().duplicates_total == 2u);
+    BOOST_TEST(hub.stats().buffered == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(second_buffered_callback_for_the_same_task_is_a_duplicate)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    auto first = make_message("twice");
+    first.body = "first";
+    auto second = make_message("twice");
+    second.body = "second";
+    BOOST_TEST((hub.deliver(first) == deliver_result::buffered));
+    BOOST_TEST((hub.deliver(second) == deliver_result::duplicate));
+    outcome o;
+    hub.async_wait("twice", o.handler());
+    ioc.run();
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST(o.msg.body == "first");
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_removes_the_waiter_and_a_later_callback_is_buffered)
+{
+    for (auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial, asio::cancellation_type::total})
+    {
+        asio::io_context ioc;
+        callback_hub hub(ioc.get_executor());
+        asio::cancellation_signal sig;
+        outcome o;
+        hub.async_wait("cancel-me", asio::bind_cancellation_slot(sig.slot(), o.handler()));
+        BOOST_TEST(hub.stats().waiting == 1u);
+        sig.emit(type);
+        BOOST_TEST(o.calls == 0);  // posted, not inline
+        ioc.run();
+        BOOST_TEST(o.calls == 1);
+        BOOST_TEST((o.ec == asio::error::operation_aborted));
+        BOOST_TEST(hub.stats().waiting == 0u);
+        BOOST_TEST(hub.stats().cancelled_total == 1u);
+
+        BOOST_TEST((hub.deliver(make_message("cancel-me")) == deliver_result::buffered));
+        sig.emit(type);  // a stale emission after completion is harmless
+        ioc.restart();
+        ioc.run();
+        BOOST_TEST(o.calls == 1);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_keeps_waiting)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    outcome first, second;
+    hub.async_wait("one", first.handler());
+    hub.async_wait("one", second.handler());
+    ioc.poll();
+    BOOST_TEST(second.calls == 1);
+    BOOST_TEST((second.ec == asio::error::already_started));
+    BOOST_TEST(first.calls == 0);
+    BOOST_TEST((hub.deliver(make_message("one")) == deliver_result::delivered));
+    ioc.run();
+    BOOST_TEST(first.calls == 1);
+    BOOST_TEST(!first.ec);
+}
+
+BOOST_AUTO_TEST_CASE(buffered_callback_expires_after_its_ttl)
+{
+    asio::io_context ioc;
+    fake_clock clock;
+    callback_hub hub(ioc.get_executor(), {.buffer_ttl = 10s, .clock = clock.fn()});
+    BOOST_TEST((hub.deliver(make_message("old")) == deliver_result::buffered));
+    clock.advance(5s);
+    BOOST_TEST((hub.deliver(make_message("young")) == deliver_result::buffered));
+    clock.advance(6s);  // "old" is 11 s old, "young" 6 s
+    auto s = hub.stats();
+    BOOST_TEST(s.buffered == 1u);
+    BOOST_TEST(s.expired_total == 1u);
+
+    asio::cancellation_signal sig;
+    outcome old_wait, young_wait;
+    hub.async_wait("old", asio::bind_cancellation_slot(sig.slot(), old_wait.handler()));
+    hub.async_wait("young", young_wait.handler());
+    ioc.poll();
+    BOOST_TEST(old_wait.calls == 0);  // expired: nothing to hand over
+    BOOST_TEST(young_wait.calls == 1);
+    sig.emit(asio::cancellation_type::terminal);
+    ioc.run();
+    BOOST_TEST((old_wait.ec == asio::error::operation_aborted));
+}
+
+BOOST_AUTO_TEST_CASE(remembered_task_ids_expire_so_memory_stays_bounded)
+{
+    asio::io_context ioc;
+    fake_clock clock;
+    callback_hub hub(ioc.get_executor(), {.remember_delivered_ttl = 60s, .max_remembered_delivered = 2, .clock = clock.fn()});
+    for (const char* id : {"a", "b", "c"})
+    {
+        outcome o;
+        hub.async_wait(id, o.handler());
+        hub.deliver(make_message(id));
+        ioc.restart();
+        ioc.run();
+    }
+    BOOST_TEST(hub.stats().remembered == 2u);  // "a" forgotten (size bound)
+    BOOST_TEST((hub.deliver(make_message("c")) == deliver_result::duplicate));
+    BOOST_TEST((hub.deliver(make_message("a")) == deliver_result::buffered));
+    clock.advance(61s);
+    BOOST_TEST(hub.stats().remembered == 0u);  // TTL
+    BOOST_TEST((hub.deliver(make_message("b")) == deliver_result::buffered));
+}
+
+BOOST_AUTO_TEST_CASE(oldest_buffered_callback_is_evicted_beyond_max_buffered)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor(), {.max_buffered = 3});
+    for (const char* id : {"1", "2", "3", "4"})
+        BOOST_TEST((hub.deliver(make_message(id)) == deliver_result::buffered));
+    auto s = hub.stats();
+    BOOST_TEST(s.buffered == 3u);
+    BOOST_TEST(s.overflowed_total == 1u);
+
+    asio::cancellation_signal sig;
+    outcome evicted, kept;
+    hub.async_wait("1", asio::bind_cancellation_slot(sig.slot(), evicted.handler()));
+    hub.async_wait("4", kept.handler());
+    ioc.poll();
+    BOOST_TEST(evicted.calls == 0);
+    BOOST_TEST(kept.calls == 1);
+    BOOST_TEST(kept.msg.task_id == "4");
+    sig.emit(asio::cancellation_type::terminal);
+    ioc.run();
+}
+
+BOOST_AUTO_TEST_CASE(handlers_are_never_invoked_inline)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    outcome waiting, buffered, pending, refused;
+    hub.async_wait("w", waiting.handler());
+    hub.deliver(make_message("w"));
+    BOOST_TEST(waiting.calls == 0);
+    hub.deliver(make_message("b"));
+    hub.async_wait("b", buffered.handler());
+    BOOST_TEST(buffered.calls == 0);
+    hub.async_wait("p", pending.handler());
+    hub.close();
+    BOOST_TEST(pending.calls == 0);
+    hub.async_wait("after-close", refused.handler());
+    BOOST_TEST(refused.calls == 0);
+    ioc.run();
+    BOOST_TEST(waiting.calls == 1);
+    BOOST_TEST(buffered.calls == 1);
+    BOOST_TEST(pending.calls == 1);
+    BOOST_TEST((pending.ec == client_errc::shut_down));
+    BOOST_TEST(refused.calls == 1);
+    BOOST_TEST((refused.ec == client_errc::shut_down));
+}
+
+BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destroyed)
+{
+    asio::io_context ioc;
+    outcome o;
+    {
+        callback_hub hub(ioc.get_executor());
+        hub.async_wait("never", o.handler());
+    }
+    ioc.run();
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST((o.ec == client_errc::shut_down));
+}
+
+BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives)
+{
+    asio::io_context ioc;
+    callback_hub hub(ioc.get_executor());
+    outcome o;
+    hub.async_wait("busy", o.handler());
+    std::thread deliverer;
+    asio::steady_timer t(ioc, 10ms);
+    t.async_wait([&](error_code) { deliverer = std::thread([&] { hub.deliver(make_message("busy")); }); });
+    ioc.run();  // returns only once the waiter has been resumed
+    deliverer.join();
+    BOOST_TEST(o.calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_delivery)
+{
+    constexpr int tasks = 10000;
+    constexpr int threads = 4;
+    asio::io_context ioc(threads);
+    callback_hub hub(ioc.get_executor());
+    std::vector<std::atomic<int>> resumed(tasks);
+    std::atomic<int> wrong_id{0}, errors{0}, done{0};
+    auto guard = asio::make_work_guard(ioc);
+
+    // A bound on the test: if not every waiter is resumed in time, stop and fail.
+    std::atomic<bool> timed_out{false};
+    asio::steady_timer limit(ioc, 20s);
+    limit.async_wait([&](error_code ec) {
+        if (!ec)
+        {
+            timed_out = true;
+            ioc.stop();
+        }
+    });
+
+    auto wait_for = [&](int i) {
+        hub.async_wait("task-" + std::to_string(i), [&, i](error_code ec, callback_message m) {
+            if (ec) ++errors;
+            if (m.task_id != "task-" + std::to_string(i)) ++wrong_id;
+            ++resumed[i];
+            if (++done == tasks)
+            {
+                limit.cancel();
+                guard.reset();
+            }
+        });
+    };
+
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back([&] { ioc.run(); });
+
+    // Thread t waits for slice t while thread (t+1)%threads delivers it (twice): waits and
+    // deliveries for the same task race in both orders.
+    std::vector<std::thread> actors;
+    for (int t = 0; t < threads; ++t)
+    {
+        actors.emplace_back([&, t] {
+            for (int i = t; i < tasks; i += threads) wait_for(i);
+        });
+        actors.emplace_back([&, t] {
+            const int slice = (t + 1) % threads;
+            for (int i = slice; i < tasks; i += threads)
+            {
+                hub.deliver(make_message("task-" + std::to_string(i)));
+                hub.deliver(make_message("task-" + std::to_string(i)));
+            }
+        });
+    }
+    for (auto& a : actors) a.join();
+    for (auto& p : pool) p.join();
+
+    BOOST_TEST_REQUIRE(!timed_out);
+    BOOST_TEST(errors == 0);
+    BOOST_TEST(wrong_id == 0);
+    int not_once = 0;
+    for (auto& r : resumed)
+        if (r != 1) ++not_once;
+    BOOST_TEST(not_once == 0);
+    const auto s = hub.stats();
+    BOOST_TEST(s.delivered_total == static_cast<std::uint64_t>(tasks));
+    BOOST_TEST(s.duplicates_total == static_cast<std::uint64_t>(tasks));
+    BOOST_TEST(s.waiting == 0u);
+    BOOST_TEST(s.buffered == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
