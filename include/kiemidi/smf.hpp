@@ -1,10 +1,9 @@
 // Standard MIDI File writer: KIE's per-instrument notes → format-1 .mid bytes.
 //
-// Track 0 is the conductor (title, tempo, 4/4); every instrument gets its own track with a
-// track name, a program change and its notes. Pure code: write_smf returns bytes, and
-// write_smf_file only replaces one file atomically. The 128 General MIDI program names and a
-// small alias table map KIE's instrument names to programs; drum kits play on MIDI channel 10.
-// Thread safety: every function is reentrant and shares no state; call them from any thread.
+// Track 0 is the conductor (title, tempo, 4/4); each instrument gets a track with its name, a
+// program change and its notes. General MIDI names plus a small alias table pick programs;
+// drum kits play on MIDI channel 10. Pure code: write_smf returns bytes; write_smf_file only
+// replaces one file atomically. Thread safety: no shared state; call from any thread.
 #ifndef KIEMIDI_SMF_HPP
 #define KIEMIDI_SMF_HPP
 
@@ -31,7 +30,7 @@ struct smf_options
     /// Tempo of the conductor track; non-finite or <= 0 means 120. The tempo written is
     /// round(60e6 / bpm) µs per quarter clamped to 1..0xFFFFFF, and note times use that exact value.
     double bpm = 120.0;
-    /// 0-based General MIDI program for melodic instruments whose name is unknown (0 = Acoustic Grand Piano).
+    /// 0-based GM program for melodic instruments with unknown names (0 = Acoustic Grand Piano; >127 → 127).
     std::uint8_t default_program = 0;
     /// Name of the conductor track (e.g. the song title); empty writes "kiemidi".
     std::string title;
