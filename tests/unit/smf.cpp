@@ -284,6 +284,8 @@ BOOST_AUTO_TEST_CASE(unknown_instrument_name_uses_the_default_program)
     const auto chosen = parse(smf::write_smf(input, {.default_program = 73}));
     BOOST_TEST(chosen.tracks[1].program_changes().at(0).second == 73);
     BOOST_TEST(chosen.tracks[2].program_changes().at(0).second == 73);
+    const auto too_high = parse(smf::write_smf(input, {.default_program = 200}));
+    BOOST_TEST(too_high.tracks[1].program_changes().at(0).second == 127);
 }
 
 BOOST_AUTO_TEST_CASE(melodic_instruments_skip_the_drum_channel_and_wrap_after_fifteen)
