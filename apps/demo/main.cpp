@@ -1,114 +1,124 @@
-// kiemidi-demo: the main job. With no KIE_API_KEY in the environment it starts the embedded KIE
-// emulator in-process and walks every endpoint once: credits, a music task's tracks, stem
-// separation (submit + record-info until done), MIDI generation from one stem (submit +
-// record-info until done), then prints the instruments and notes it got back.
-// With KIE_API_KEY (and optionally KIE_BASE_URL) set, the same program talks to the real service;
-// pass a music task id and audio id as arguments then (they are paid requests).
+// kiemidi-demo: the main job. Runs song → MIDI pipelines concurrently with
+// `client::async_generate_midi`, one line per track and a summary.
+//
+// With no KIE_API_KEY in the environment it starts the embedded KIE emulator and a callback
+// listener in-process, and runs a few dozen tracks (the emulator's music tasks). With KIE_API_KEY
+// (and optionally KIE_BASE_URL) it talks to the real service: give the tracks as TASK_ID:AUDIO_ID
+// arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
+// --poll-only. Separation and MIDI generation are paid requests.
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct run_args
+struct track
 {
-    kiemidi::client_options client;
-    std::string music_task_id;
+    std::string task_id;
     std::string audio_id;
 };
 
-void fail(const char* step, kiemidi::error_code ec, const kiemidi::diagnostics& diag)
+struct demo_args
 {
-    throw std::runtime_error(std::string(step) + " failed: " + ec.message() + " " + diag.to_string());
+    std::vector<track> tracks;
+    int emulated_tracks = 36;
+    bool poll_only = false;
+    std::uint16_t listen_port = 0;
+    std::string listen_address = "127.0.0.1";
+    std::string public_url;
+};
+
+void usage()
+{
+    std::cout << "usage: kiemidi-demo [--tracks N] [--poll-only] [--listen-address A] [--listen-port P]\n"
+                 "                    [--public-url URL] [TASK_ID:AUDIO_ID ...]\n"
+                 "Without KIE_API_KEY: runs N (default 36) tracks on the embedded emulator.\n"
+                 "With KIE_API_KEY (and KIE_BASE_URL): runs the given tracks on that service (paid).\n";
 }
 
-asio::awaitable<void> tour(kiemidi::client& kie, std::string music_task_id, std::string audio_id, std::string callback_url)
+std::optional<demo_args> parse_args(int argc, char** argv)
 {
-    auto tok = asio::as_tuple(asio::use_awaitable);
-    kiemidi::diagnostics diag;
-    auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer timer(ex);
-
-    auto [ec_c, credits] = co_await kie.async_get_credits(diag, tok);
-    if (ec_c) fail("credits", ec_c, diag);
-    std::cout << "credits            " << credits.remaining << '\n';
-
-    auto [ec_m, music] = co_await kie.async_get_music_task(music_task_id, diag, tok);
-    if (ec_m) fail("music task", ec_m, diag);
-    std::cout << "music task         " << music.task_id << " (" << music.status << ", " << music.tracks.size() << " tracks)\n";
-    if (audio_id.empty())
+    demo_args a;
+    for (int i = 1; i < argc; ++i)
     {
-        if (music.tracks.empty()) throw std::runtime_error("the music task has no tracks");
-        audio_id = music.tracks.front().id;
+        std::string arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") { usage(); return std::nullopt; }
+        else if (arg == "--tracks") a.emulated_tracks = std::stoi(value());
+        else if (arg == "--poll-only") a.poll_only = true;
+        else if (arg == "--listen-address") a.listen_address = value();
+        else if (arg == "--listen-port") a.listen_port = static_cast<std::uint16_t>(std::stoi(value()));
+        else if (arg == "--public-url") a.public_url = value();
+        else if (auto colon = arg.find(':'); colon != std::string::npos && arg[0] != '-')
+            a.tracks.push_back({arg.substr(0, colon), arg.substr(colon + 1)});
+        else throw std::invalid_argument("unknown argument: " + arg);
     }
+    return a;
+}
 
-    auto t0 = std::chrono::steady_clock::now();
-    kiemidi::api::separation_request sep_req{.task_id = music_task_id, .audio_id = audio_id,
-                                             .type = kiemidi::api::separation_type::separate_vocal, .callback_url = callback_url};
-    auto [ec_s, sep_task] = co_await kie.async_submit_separation(std::move(sep_req), diag, tok);
-    if (ec_s) fail("separation submit", ec_s, diag);
-    std::cout << "separation task    " << sep_task.task_id << '\n';
-
-    kiemidi::api::separation_record sep;
-    for (auto delay = 50ms;; delay = std::min(delay * 2, std::chrono::milliseconds(10s)))
-    {
-        auto [ec, rec] = co_await kie.async_get_separation(sep_task.task_id, diag, tok);
-        if (ec) fail("separation record-info", ec, diag);
-        if (rec.state == kiemidi::api::separation_state::success) { sep = std::move(rec); break; }
-        if (rec.state != kiemidi::api::separation_state::pending)
-            throw std::runtime_error("separation failed: " + rec.raw_state + " " + rec.error_message.value_or(""));
-        timer.expires_after(delay);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
-    std::cout << "stems              ";
-    for (const auto& s : sep.origin_data) std::cout << s.stem_type_group_name << " (" << s.id << ") ";
-    std::cout << '\n';
-
-    // MIDI from the instrumental stem when there is one, else from all stems.
-    std::optional<std::string> stem_id;
-    for (const auto& s : sep.origin_data)
-        if (s.stem_type_group_name == "Instrumental") stem_id = s.id;
-
-    kiemidi::api::midi_request midi_req{.task_id = sep_task.task_id, .callback_url = callback_url, .audio_id = stem_id};
-    auto [ec_g, midi_task] = co_await kie.async_submit_midi(std::move(midi_req), diag, tok);
-    if (ec_g) fail("midi submit", ec_g, diag);
-    std::cout << "midi task          " << midi_task.task_id << '\n';
-
-    kiemidi::api::midi_record midi;
-    for (auto delay = 50ms;; delay = std::min(delay * 2, std::chrono::milliseconds(10s)))
-    {
-        auto [ec, rec] = co_await kie.async_get_midi(midi_task.task_id, diag, tok);
-        if (ec) fail("midi record-info", ec, diag);
-        if (rec.state == kiemidi::api::midi_state::success) { midi = std::move(rec); break; }
-        if (rec.state != kiemidi::api::midi_state::pending)
-            throw std::runtime_error("midi generation failed: " + rec.error_message.value_or("(no message)"));
-        timer.expires_after(delay);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+struct totals
+{
+    int done = 0;
+    int failed = 0;
     std::size_t notes = 0;
-    for (const auto& inst : midi.midi.instruments)
+};
+
+asio::awaitable<void> run_track(kiemidi::client& kie, track t, kiemidi::wait_options wait, totals& sum)
+{
+    kiemidi::midi_params params{.task_id = t.task_id, .audio_id = t.audio_id};
+    params.wait = wait;
+    kiemidi::diagnostics diag;
+    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, asio::as_tuple(asio::use_awaitable));
+    char line[256];
+    if (ec)
     {
-        notes += inst.notes.size();
-        std::cout << "  instrument       " << inst.name << ": " << inst.notes.size() << " notes\n";
+        ++sum.failed;
+        std::cout << "FAIL " << t.task_id << ':' << t.audio_id << "  " << ec.message() << "  " << diag.to_string() << '\n';
+        co_return;
     }
-    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto stats = kie.transport().stats();
-    std::cout << "summary            " << midi.midi.instruments.size() << " instruments, " << notes << " notes, "
-              << stats.requests_sent << " requests over " << stats.connections_opened << " connection(s), "
-              << elapsed << " s\n";
+    ++sum.done;
+    sum.notes += midi.note_count();
+    std::snprintf(line, sizeof line, "ok   %-14s %-28s %2zu instruments %5zu notes  %6.3f s  %s", t.task_id.c_str(),
+                  t.audio_id.c_str(), midi.instruments.size(), midi.note_count(),
+                  std::chrono::duration<double>(midi.total_time).count(), midi.callbacks == 2 ? "callbacks" : "polled");
+    std::cout << line << '\n';
+}
+
+asio::awaitable<void> run_all(kiemidi::client& kie, std::vector<track> tracks, kiemidi::wait_options wait, totals& sum)
+{
+    // Every track is its own coroutine; all run concurrently on this one thread. The group ends
+    // when the last one does (none outlives this function).
+    auto ex = co_await asio::this_coro::executor;
+    std::size_t remaining = tracks.size();
+    asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+    for (auto& t : tracks)
+    {
+        asio::co_spawn(ex, run_track(kie, std::move(t), wait, sum), [&](std::exception_ptr) {
+            if (--remaining == 0) all_done.cancel();
+        });
+    }
+    if (remaining) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace
@@ -117,44 +127,86 @@ int main(int argc, char** argv)
 {
     try
     {
+        auto args = parse_args(argc, argv);
+        if (!args) return 0;
+
         asio::io_context ioc;
         std::unique_ptr<kiemidi::emulator::server> emu;
-        std::string music_task = argc > 1 ? argv[1] : "5c79****be8e";
-        std::string audio_id = argc > 2 ? argv[2] : "";
-        std::string callback_url = argc > 3 ? argv[3] : "";
-
         auto opts = kiemidi::client_options::from_environment();
         if (!opts)
         {
+            // The embedded KIE: HTTPS with a CA generated at start-up, callbacks to our listener.
             kiemidi::emulator::emulator_options eo;
+            eo.separation_delay = 300ms;
+            eo.midi_delay = 300ms;
             emu = std::make_unique<kiemidi::emulator::server>(ioc.get_executor(), eo);
             emu->start();
             opts.emplace();
             opts->base_url = emu->https_base_url();
             opts->api_key = eo.api_key;
             opts->transport.tls.ca_pem = emu->ca_certificate_pem();
-            std::cout << "KIE                embedded emulator at " << opts->base_url << " (set KIE_API_KEY to use the real service)\n";
-            if (callback_url.empty()) callback_url = "https://example.callback";  // never called: not a loopback host
+            // The emulator does not enforce KIE's 20-per-10-s submission limit, so the demo need
+            // not wait for it; against the real service the client keeps its default of 19.
+            opts->transport.rate_limit.submissions_per_window = 1000;
+            std::cout << "KIE: embedded emulator at " << opts->base_url << " (set KIE_API_KEY to use the real service)\n";
+            for (int i = 0; i < args->emulated_tracks; ++i)
+                args->tracks.push_back({"music-" + std::to_string(i / 2), "track-" + std::to_string(i)});
         }
         else
         {
-            std::cout << "KIE                " << opts->base_url << '\n';
-            if (argc < 4)
+            std::cout << "KIE: " << opts->base_url << '\n';
+            if (args->tracks.empty()) { usage(); return 2; }
+            if (!args->poll_only && args->public_url.empty())
             {
-                std::cerr << "usage with a real key: kiemidi-demo MUSIC_TASK_ID AUDIO_ID CALLBACK_URL (paid requests)\n";
+                std::cerr << "kiemidi-demo: with a real service, give --public-url (reaching the listener) or --poll-only\n";
                 return 2;
             }
         }
+
+        kiemidi::callback_hub hub(ioc.get_executor());
+        kiemidi::listener_options lo;
+        lo.bind_address = args->listen_address;
+        lo.port = args->listen_port;
+        lo.public_base_url = args->public_url;
+        kiemidi::callback_listener listener(ioc.get_executor(), lo, hub);
         kiemidi::client kie(ioc.get_executor(), std::move(*opts));
+        kiemidi::wait_options wait;
+        if (args->poll_only)
+        {
+            wait.strategy = kiemidi::wait_strategy::polling;
+            if (emu) wait.poll_interval = 200ms;
+        }
+        else
+        {
+            listener.start();
+            kie.attach_callbacks(hub, listener);
+            std::cout << "callbacks: listener on " << args->listen_address << ':' << listener.port() << '\n';
+        }
+
+        totals sum;
+        const auto t0 = std::chrono::steady_clock::now();
         std::exception_ptr failure;
-        asio::co_spawn(ioc, tour(kie, music_task, audio_id, callback_url), [&](std::exception_ptr e) {
+        asio::co_spawn(ioc, run_all(kie, args->tracks, wait, sum), [&](std::exception_ptr e) {
             failure = e;
             kie.close();
+            listener.stop();
+            hub.close();
             if (emu) emu->stop();
         });
         ioc.run();
         if (failure) std::rethrow_exception(failure);
-        return 0;
+
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto stats = kie.transport().stats();
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "summary: %zu tracks, %d ok, %d failed, %zu notes, %llu requests over %llu connection(s), %llu callbacks, %.2f s",
+                      args->tracks.size(), sum.done, sum.failed, sum.notes,
+                      static_cast<unsigned long long>(stats.requests_sent),
+                      static_cast<unsigned long long>(stats.connections_opened),
+                      static_cast<unsigned long long>(listener.stats().callbacks_accepted), seconds);
+        std::cout << line << '\n';
+        return sum.failed == 0 ? 0 : 1;
     }
     catch (const std::exception& e)
     {

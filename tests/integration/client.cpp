@@ -285,4 +285,56 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_is_reported_with_kie_message)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_reset_read_is_retried_until_it_succeeds)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.connection_reset_rate = 1.0;
+        env.server->set_faults(f);
+        asio::steady_timer lift(ioc, 20ms);
+        lift.async_wait([&](auto) { env.server->set_faults({}); });
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(env.server->snapshot().connection_resets >= 1u);
+        BOOST_TEST(env.requests("GET /api/v1/chat/credit") >= 2u);
+    }, 30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_reset_paid_submission_is_not_resent_blindly)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.connection_reset_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        // The request was written before the connection dropped: the client cannot know whether
+        // KIE processed it, so it reports that instead of paying again.
+        BOOST_TEST((ec == client_errc::outcome_unknown));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.transport.timeouts.read = 50ms;
+        c.transport.retry.max_attempts = 2;
+        emulated_kie env(ioc, false, {}, c);
+        emulator::fault_options f;
+        f.slow_response_rate = 1.0;
+        f.slow_response = 2s;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST((ec == client_errc::timeout || ec == client_errc::retries_exhausted));
+        BOOST_TEST(diag.to_string().find("read") != std::string::npos, diag.to_string());
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
