@@ -35,7 +35,6 @@
 #include <atomic>
 #include <cctype>
 #include <deque>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -756,6 +755,9 @@ http_client_stats http_client::stats() const
     s.retries = impl_->retries_;
     s.throttled = impl_->throttled_;
     s.stale_discarded = impl_->stale_discarded_;
+    const auto ls = impl_->limiter_.stats();
+    s.limiter_penalties = ls.penalties;
+    s.limiter_waiting = ls.waiting;
     s.in_flight = impl_->in_flight_;
     s.open_connections = impl_->open_count_;
     s.idle_connections = impl_->idle_count_;

@@ -403,6 +403,61 @@ BOOST_AUTO_TEST_CASE(tls_handshake_timeout_names_the_step)
     });
 }
 
+BOOST_AUTO_TEST_CASE(write_timeout_names_the_step_and_makes_a_paid_outcome_unknown)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        test_http_server server(ioc.get_executor(), {.stall = true});  // accepts, never reads
+        server.start();
+        auto opts = options_for(server.base_url());
+        opts.timeouts.write = 200ms;
+        opts.retry.max_attempts = 1;
+        http_client cli(ioc.get_executor(), opts);
+        diagnostics diag;
+        // far larger than the loopback socket buffers, so the write cannot finish
+        auto req = paid(std::string(48u * 1024u * 1024u, ' '));
+        auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
+        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());
+        BOOST_TEST(diag.client_message().find("write to") != std::string::npos, diag.client_message());
+        BOOST_TEST(diag.client_message().find("timed out after 200ms") != std::string::npos);
+        auto req2 = get();
+        req2.body = std::string(48u * 1024u * 1024u, ' ');
+        auto [ec2, res2] = co_await cli.async_execute(std::move(req2), diag, use_tuple);
+        BOOST_TEST((ec2 == client_errc::timeout), ec2.message());
+        check_no_token(ec, diag);
+        server.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(connect_timeout_names_the_step)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A listener that never accepts, with its accept queue filled: further SYNs are dropped.
+        using asio::ip::tcp;
+        tcp::acceptor acceptor(ioc);
+        acceptor.open(tcp::v4());
+        acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        acceptor.listen(0);
+        const auto ep = acceptor.local_endpoint();
+        std::vector<std::unique_ptr<tcp::socket>> fillers;
+        for (int i = 0; i < 4; ++i)
+        {
+            fillers.push_back(std::make_unique<tcp::socket>(ioc));
+            fillers.back()->async_connect(ep, [](error_code) {});
+        }
+        auto opts = options_for("http://127.0.0.1:" + std::to_string(ep.port()));
+        opts.timeouts.connect = 200ms;
+        opts.retry.max_attempts = 1;
+        http_client cli(ioc.get_executor(), opts);
+        diagnostics diag;
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        BOOST_TEST((ec == client_errc::timeout), ec.message() + " " + diag.to_string());
+        BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
+        BOOST_TEST(cli.stats().requests_sent == 0u);
+        for (auto& f : fillers) f->close();
+        acceptor.close();
+    });
+}
+
 BOOST_AUTO_TEST_CASE(connection_refused_is_retried_even_for_paid_requests)
 {
     kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
@@ -463,6 +518,7 @@ BOOST_AUTO_TEST_CASE(throttled_answers_with_retry_after_are_retried_for_reads_an
         const auto s = cli.stats();
         BOOST_TEST(s.throttled == 3u);
         BOOST_TEST(s.retries == 3u);
+        BOOST_TEST(s.limiter_penalties == 2u);  // only the paid request's throttled answers close the window
         server.stop();
     });
 }
