@@ -435,7 +435,10 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             {
                 conn->close();
                 hand_over(nullptr);  // free the reserved slot
-                r.failure = stop_reason(op) ? attempt_failure::local : attempt_failure::not_sent;
+                if (stop_reason(op))
+                    r.failure = attempt_failure::local;
+                else if (r.failure == attempt_failure::none)
+                    r.failure = attempt_failure::not_sent;  // nothing was written: safe to resend, even if paid
                 co_return r;
             }
         }
@@ -582,7 +585,11 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 {
                     r.what = "TLS handshake with " + origin_.display + " failed: " + hec.message();
                     const long vr = SSL_get_verify_result(ssl_handle);
-                    if (vr != X509_V_OK) r.what += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+                    if (vr != X509_V_OK)
+                    {
+                        r.what += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+                        r.failure = attempt_failure::local;  // a rejected certificate will not improve by retrying
+                    }
                 }
                 co_return r;
             }
