@@ -471,6 +471,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         }
         http::response_parser<http::string_body> parser;
         parser.body_limit(opts_.max_response_body);
+        parser.header_limit(64 * 1024);  // CDNs can send more than Beast's 8 KiB default
         conn.lowest().expires_after(opts_.timeouts.read);
         auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
         conn.lowest().expires_never();

@@ -550,6 +550,35 @@ BOOST_AUTO_TEST_CASE(throttling_that_persists_hands_over_the_last_answer)
     });
 }
 
+BOOST_AUTO_TEST_CASE(burst_of_paid_submissions_queues_for_the_limiter_instead_of_failing)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        test_http_server server(ioc.get_executor());
+        server.start();
+        auto opts = options_for(server.base_url());
+        opts.rate_limit.submissions_per_window = 10;
+        opts.rate_limit.window = 10ms;
+        http_client cli(ioc.get_executor(), opts);
+        progress prog(ioc);
+        std::size_t ok = 0;
+        std::vector<diagnostics> diags(100);
+        for (std::size_t i = 0; i < 100; ++i)
+        {
+            auto req = paid("{\"n\":" + std::to_string(i) + "}");
+            cli.async_execute(std::move(req), diags[i], [&](error_code ec, http_response res) {
+                if (!ec && res.status == 200) ++ok;
+                prog.tick();
+            });
+        }
+        co_await prog.wait(100);
+        BOOST_TEST(ok == 100u);
+        BOOST_TEST(server.requests_received() == 100u);
+        BOOST_TEST(cli.stats().retries == 0u);
+        BOOST_TEST(cli.stats().limiter_waiting == 0u);
+        server.stop();
+    });
+}
+
 BOOST_AUTO_TEST_CASE(server_errors_are_retried_for_reads_but_surfaced_for_paid)
 {
     kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
