@@ -35,7 +35,6 @@
 #include <atomic>
 #include <cctype>
 #include <deque>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -436,7 +435,10 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             {
                 conn->close();
                 hand_over(nullptr);  // free the reserved slot
-                r.failure = stop_reason(op) ? attempt_failure::local : attempt_failure::not_sent;
+                if (stop_reason(op))
+                    r.failure = attempt_failure::local;
+                else if (r.failure == attempt_failure::none)
+                    r.failure = attempt_failure::not_sent;  // nothing was written: safe to resend, even if paid
                 co_return r;
             }
         }
@@ -469,6 +471,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         }
         http::response_parser<http::string_body> parser;
         parser.body_limit(opts_.max_response_body);
+        parser.header_limit(64 * 1024);  // CDNs can send more than Beast's 8 KiB default
         conn.lowest().expires_after(opts_.timeouts.read);
         auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
         conn.lowest().expires_never();
@@ -583,7 +586,11 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 {
                     r.what = "TLS handshake with " + origin_.display + " failed: " + hec.message();
                     const long vr = SSL_get_verify_result(ssl_handle);
-                    if (vr != X509_V_OK) r.what += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+                    if (vr != X509_V_OK)
+                    {
+                        r.what += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+                        r.failure = attempt_failure::local;  // a rejected certificate will not improve by retrying
+                    }
                 }
                 co_return r;
             }
@@ -756,6 +763,9 @@ http_client_stats http_client::stats() const
     s.retries = impl_->retries_;
     s.throttled = impl_->throttled_;
     s.stale_discarded = impl_->stale_discarded_;
+    const auto ls = impl_->limiter_.stats();
+    s.limiter_penalties = ls.penalties;
+    s.limiter_waiting = ls.waiting;
     s.in_flight = impl_->in_flight_;
     s.open_connections = impl_->open_count_;
     s.idle_connections = impl_->idle_count_;

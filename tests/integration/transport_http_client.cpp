@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_for_an_untrusted_ca)
         for (bool system_store : {false, true})
         {
             auto opts = options_for(server.base_url());
-            opts.retry.max_attempts = 1;
+            opts.retry.max_attempts = 3;  // a rejected certificate is not retried
             if (!system_store) opts.tls.ca_pem = other.ca_cert_pem;
             http_client cli(ioc.get_executor(), opts);
             diagnostics diag;
@@ -266,12 +266,15 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_for_an_untrusted_ca)
             BOOST_TEST(ec.failed());
             BOOST_TEST((ec != client_errc::outcome_unknown));  // nothing was sent
             BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
+            BOOST_TEST(diag.client_message().find("certificate") != std::string::npos);
             BOOST_TEST(cli.stats().tls_handshakes == 0u);
             BOOST_TEST(cli.stats().requests_sent == 0u);
+            BOOST_TEST(cli.stats().retries == 0u);
             check_no_token(ec, diag);
         }
         BOOST_TEST(server.requests_received() == 0u);
         BOOST_TEST(server.tls_handshakes() == 0u);
+        BOOST_TEST(server.connections_accepted() == 2u);  // one per client, no retries
         server.stop();
     });
 }
@@ -283,14 +286,16 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_on_a_wrong_host_name)
         test_http_server server(ioc.get_executor(), {.tls = true, .cert_pem = pki.cert_pem, .key_pem = pki.key_pem});
         server.start();
         auto opts = options_for(server.base_url());
-        opts.retry.max_attempts = 1;
+        opts.retry.max_attempts = 3;
         opts.tls.ca_pem = pki.ca_cert_pem;  // trusted CA, but the certificate names another host
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
         auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
         BOOST_TEST(ec.failed());
         BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
+        BOOST_TEST(diag.client_message().find("mismatch") != std::string::npos, diag.client_message());
         BOOST_TEST(server.requests_received() == 0u);
+        BOOST_TEST(server.connections_accepted() == 1u);  // not retried
         server.stop();
     });
 }
@@ -403,6 +408,61 @@ BOOST_AUTO_TEST_CASE(tls_handshake_timeout_names_the_step)
     });
 }
 
+BOOST_AUTO_TEST_CASE(write_timeout_names_the_step_and_makes_a_paid_outcome_unknown)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        test_http_server server(ioc.get_executor(), {.stall = true});  // accepts, never reads
+        server.start();
+        auto opts = options_for(server.base_url());
+        opts.timeouts.write = 200ms;
+        opts.retry.max_attempts = 1;
+        http_client cli(ioc.get_executor(), opts);
+        diagnostics diag;
+        // far larger than the loopback socket buffers, so the write cannot finish
+        auto req = paid(std::string(48u * 1024u * 1024u, ' '));
+        auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
+        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());
+        BOOST_TEST(diag.client_message().find("write to") != std::string::npos, diag.client_message());
+        BOOST_TEST(diag.client_message().find("timed out after 200ms") != std::string::npos);
+        auto req2 = get();
+        req2.body = std::string(48u * 1024u * 1024u, ' ');
+        auto [ec2, res2] = co_await cli.async_execute(std::move(req2), diag, use_tuple);
+        BOOST_TEST((ec2 == client_errc::timeout), ec2.message());
+        check_no_token(ec, diag);
+        server.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(connect_timeout_names_the_step)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A listener that never accepts, with its accept queue filled: further SYNs are dropped.
+        using asio::ip::tcp;
+        tcp::acceptor acceptor(ioc);
+        acceptor.open(tcp::v4());
+        acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        acceptor.listen(0);
+        const auto ep = acceptor.local_endpoint();
+        std::vector<std::unique_ptr<tcp::socket>> fillers;
+        for (int i = 0; i < 4; ++i)
+        {
+            fillers.push_back(std::make_unique<tcp::socket>(ioc));
+            fillers.back()->async_connect(ep, [](error_code) {});
+        }
+        auto opts = options_for("http://127.0.0.1:" + std::to_string(ep.port()));
+        opts.timeouts.connect = 200ms;
+        opts.retry.max_attempts = 1;
+        http_client cli(ioc.get_executor(), opts);
+        diagnostics diag;
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        BOOST_TEST((ec == client_errc::timeout), ec.message() + " " + diag.to_string());
+        BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
+        BOOST_TEST(cli.stats().requests_sent == 0u);
+        for (auto& f : fillers) f->close();
+        acceptor.close();
+    });
+}
+
 BOOST_AUTO_TEST_CASE(connection_refused_is_retried_even_for_paid_requests)
 {
     kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
@@ -463,6 +523,7 @@ BOOST_AUTO_TEST_CASE(throttled_answers_with_retry_after_are_retried_for_reads_an
         const auto s = cli.stats();
         BOOST_TEST(s.throttled == 3u);
         BOOST_TEST(s.retries == 3u);
+        BOOST_TEST(s.limiter_penalties == 2u);  // only the paid request's throttled answers close the window
         server.stop();
     });
 }
@@ -485,6 +546,35 @@ BOOST_AUTO_TEST_CASE(throttling_that_persists_hands_over_the_last_answer)
         BOOST_TEST(diag.http_status().value_or(0) == 429u);
         BOOST_TEST(server.requests_received() == 3u);
         check_no_token(ec, diag);
+        server.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(burst_of_paid_submissions_queues_for_the_limiter_instead_of_failing)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        test_http_server server(ioc.get_executor());
+        server.start();
+        auto opts = options_for(server.base_url());
+        opts.rate_limit.submissions_per_window = 10;
+        opts.rate_limit.window = 10ms;
+        http_client cli(ioc.get_executor(), opts);
+        progress prog(ioc);
+        std::size_t ok = 0;
+        std::vector<diagnostics> diags(100);
+        for (std::size_t i = 0; i < 100; ++i)
+        {
+            auto req = paid("{\"n\":" + std::to_string(i) + "}");
+            cli.async_execute(std::move(req), diags[i], [&](error_code ec, http_response res) {
+                if (!ec && res.status == 200) ++ok;
+                prog.tick();
+            });
+        }
+        co_await prog.wait(100);
+        BOOST_TEST(ok == 100u);
+        BOOST_TEST(server.requests_received() == 100u);
+        BOOST_TEST(cli.stats().retries == 0u);
+        BOOST_TEST(cli.stats().limiter_waiting == 0u);
         server.stop();
     });
 }
@@ -775,7 +865,11 @@ BOOST_AUTO_TEST_CASE(token_never_appears_in_diagnostics_on_any_error_path)
         add(same, paid());
         co_await run(cases[4].first, cases[4].second);
         BOOST_TEST(texts.size() == 10u);
-        for (const auto& t : texts) BOOST_TEST(t.find(token) == std::string::npos, t);
+        for (const auto& t : texts)
+        {
+            BOOST_TEST_MESSAGE(t);
+            BOOST_TEST(t.find(token) == std::string::npos, t);
+        }
         server.stop();
         tls_server.stop();
     });

@@ -31,6 +31,8 @@ struct http_client_stats
     std::uint64_t retries = 0;             ///< Attempts after the first one.
     std::uint64_t throttled = 0;           ///< Answers classified as throttled.
     std::uint64_t stale_discarded = 0;     ///< Idle connections found closed by the peer and discarded before reuse.
+    std::uint64_t limiter_penalties = 0;   ///< Times the rate limiter was closed for a window after a throttled paid submission.
+    std::size_t limiter_waiting = 0;       ///< Paid submissions waiting for the rate limiter now.
     std::size_t in_flight = 0;             ///< async_execute operations not yet completed.
     std::size_t open_connections = 0;      ///< Connections open or being opened now.
     std::size_t idle_connections = 0;      ///< Open connections waiting in the pool now.
@@ -55,8 +57,8 @@ public:
     using executor_type = boost::asio::any_io_executor;
     using execute_signature = void(error_code, http_response);
 
-    /// A client for opts.base_url. Never throws for a bad URL (see class notes); throws only on
-    /// resource exhaustion or an unreadable tls.ca_file.
+    /// A client for opts.base_url. Never throws for a bad URL (see class notes); throws
+    /// boost::system::system_error only for an unreadable tls.ca_file or malformed tls.ca_pem.
     KIEMIDI_DECL http_client(executor_type ex, transport_options opts);
     /// Calls close().
     KIEMIDI_DECL ~http_client();

@@ -25,7 +25,7 @@ enum class attempt_failure
     none,              ///< An answer was read; its verdict decides.
     not_sent,          ///< Resolve, connect or TLS failed: no byte of the request left this process.
     sent_no_answer,    ///< Failed (error or timeout) after the request was (partly) written: outcome unknown.
-    local,             ///< A failure resending cannot fix (body too large, cancelled, shut down, bad URL).
+    local,             ///< A failure resending cannot fix (body too large, rejected certificate, cancelled, shut down, bad URL).
 };
 
 /// The outcome of one attempt.
