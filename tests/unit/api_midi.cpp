@@ -300,15 +300,12 @@ BOOST_AUTO_TEST_CASE(twenty_thousand_note_record_parses_quickly)
 
     midi_record rec;
     diagnostics diag;
-    const auto t0 = std::chrono::steady_clock::now();
     const auto ec = parse_response(body, rec, diag);
-    const auto elapsed = std::chrono::steady_clock::now() - t0;
     BOOST_TEST_REQUIRE(!ec, diag.to_string());
     BOOST_TEST(note_count(rec.midi) == std::size_t(instruments * notes_per_instrument));
     BOOST_TEST(rec.midi.instruments[3].notes[4999].pitch == 36 + 4999 % 60);
     BOOST_TEST(rec.midi.instruments[3].notes[4999].velocity == 0.75);
-    // Typically a few milliseconds; the bound only catches accidental quadratic work on a busy machine.
-    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < 1000);
+    // Its speed is measured in benchmarks/, not asserted here.
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,7 +13,7 @@
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 
-#include <boost/json/value.hpp>
+#include <boost/json/fwd.hpp>
 
 #include <optional>
 #include <string>

@@ -1,0 +1,216 @@
+// kiemidi-demo: the main job. Runs song → MIDI pipelines concurrently with
+// `client::async_generate_midi`, one line per track and a summary.
+//
+// With no KIE_API_KEY in the environment it starts the embedded KIE emulator and a callback
+// listener in-process, and runs a few dozen tracks (the emulator's music tasks). With KIE_API_KEY
+// (and optionally KIE_BASE_URL) it talks to the real service: give the tracks as TASK_ID:AUDIO_ID
+// arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
+// --poll-only. Separation and MIDI generation are paid requests.
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
+#include <kiemidi/client.hpp>
+#include <kiemidi/emulator.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct track
+{
+    std::string task_id;
+    std::string audio_id;
+};
+
+struct demo_args
+{
+    std::vector<track> tracks;
+    int emulated_tracks = 36;
+    bool poll_only = false;
+    std::uint16_t listen_port = 0;
+    std::string listen_address = "127.0.0.1";
+    std::string public_url;
+};
+
+void usage()
+{
+    std::cout << "usage: kiemidi-demo [--tracks N] [--poll-only] [--listen-address A] [--listen-port P]\n"
+                 "                    [--public-url URL] [TASK_ID:AUDIO_ID ...]\n"
+                 "Without KIE_API_KEY: runs N (default 36) tracks on the embedded emulator.\n"
+                 "With KIE_API_KEY (and KIE_BASE_URL): runs the given tracks on that service (paid).\n";
+}
+
+std::optional<demo_args> parse_args(int argc, char** argv)
+{
+    demo_args a;
+    for (int i = 1; i < argc; ++i)
+    {
+        std::string arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") { usage(); return std::nullopt; }
+        else if (arg == "--tracks") a.emulated_tracks = std::stoi(value());
+        else if (arg == "--poll-only") a.poll_only = true;
+        else if (arg == "--listen-address") a.listen_address = value();
+        else if (arg == "--listen-port") a.listen_port = static_cast<std::uint16_t>(std::stoi(value()));
+        else if (arg == "--public-url") a.public_url = value();
+        else if (auto colon = arg.find(':'); colon != std::string::npos && arg[0] != '-')
+            a.tracks.push_back({arg.substr(0, colon), arg.substr(colon + 1)});
+        else throw std::invalid_argument("unknown argument: " + arg);
+    }
+    return a;
+}
+
+struct totals
+{
+    int done = 0;
+    int failed = 0;
+    std::size_t notes = 0;
+};
+
+asio::awaitable<void> run_track(kiemidi::client& kie, track t, kiemidi::wait_options wait, totals& sum)
+{
+    kiemidi::midi_params params{.task_id = t.task_id, .audio_id = t.audio_id};
+    params.wait = wait;
+    kiemidi::diagnostics diag;
+    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, asio::as_tuple(asio::use_awaitable));
+    char line[256];
+    if (ec)
+    {
+        ++sum.failed;
+        std::cout << "FAIL " << t.task_id << ':' << t.audio_id << "  " << ec.message() << "  " << diag.to_string() << '\n';
+        co_return;
+    }
+    ++sum.done;
+    sum.notes += midi.note_count();
+    std::snprintf(line, sizeof line, "ok   %-14s %-28s %2zu instruments %5zu notes  %6.3f s  %s", t.task_id.c_str(),
+                  t.audio_id.c_str(), midi.instruments.size(), midi.note_count(),
+                  std::chrono::duration<double>(midi.total_time).count(), midi.callbacks == 2 ? "callbacks" : "polled");
+    std::cout << line << '\n';
+}
+
+asio::awaitable<void> run_all(kiemidi::client& kie, std::vector<track> tracks, kiemidi::wait_options wait, totals& sum)
+{
+    // Every track is its own coroutine; all run concurrently on this one thread. The group ends
+    // when the last one does (none outlives this function).
+    auto ex = co_await asio::this_coro::executor;
+    std::size_t remaining = tracks.size();
+    asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+    for (auto& t : tracks)
+    {
+        asio::co_spawn(ex, run_track(kie, std::move(t), wait, sum), [&](std::exception_ptr) {
+            if (--remaining == 0) all_done.cancel();
+        });
+    }
+    if (remaining) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    try
+    {
+        auto args = parse_args(argc, argv);
+        if (!args) return 0;
+
+        asio::io_context ioc;
+        std::unique_ptr<kiemidi::emulator::server> emu;
+        auto opts = kiemidi::client_options::from_environment();
+        if (!opts)
+        {
+            // The embedded KIE: HTTPS with a CA generated at start-up, callbacks to our listener.
+            kiemidi::emulator::emulator_options eo;
+            eo.separation_delay = 300ms;
+            eo.midi_delay = 300ms;
+            emu = std::make_unique<kiemidi::emulator::server>(ioc.get_executor(), eo);
+            emu->start();
+            opts.emplace();
+            opts->base_url = emu->https_base_url();
+            opts->api_key = eo.api_key;
+            opts->transport.tls.ca_pem = emu->ca_certificate_pem();
+            // The emulator does not enforce KIE's 20-per-10-s submission limit, so the demo need
+            // not wait for it; against the real service the client keeps its default of 19.
+            opts->transport.rate_limit.submissions_per_window = 1000;
+            std::cout << "KIE: embedded emulator at " << opts->base_url << " (set KIE_API_KEY to use the real service)\n";
+            for (int i = 0; i < args->emulated_tracks; ++i)
+                args->tracks.push_back({"music-" + std::to_string(i / 2), "track-" + std::to_string(i)});
+        }
+        else
+        {
+            std::cout << "KIE: " << opts->base_url << '\n';
+            if (args->tracks.empty()) { usage(); return 2; }
+            if (!args->poll_only && args->public_url.empty())
+            {
+                std::cerr << "kiemidi-demo: with a real service, give --public-url (reaching the listener) or --poll-only\n";
+                return 2;
+            }
+        }
+
+        kiemidi::callback_hub hub(ioc.get_executor());
+        kiemidi::listener_options lo;
+        lo.bind_address = args->listen_address;
+        lo.port = args->listen_port;
+        lo.public_base_url = args->public_url;
+        kiemidi::callback_listener listener(ioc.get_executor(), lo, hub);
+        kiemidi::client kie(ioc.get_executor(), std::move(*opts));
+        kiemidi::wait_options wait;
+        if (args->poll_only)
+        {
+            wait.strategy = kiemidi::wait_strategy::polling;
+            if (emu) wait.poll_interval = 200ms;
+        }
+        else
+        {
+            listener.start();
+            kie.attach_callbacks(hub, listener);
+            std::cout << "callbacks: listener on " << args->listen_address << ':' << listener.port() << '\n';
+        }
+
+        totals sum;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::exception_ptr failure;
+        asio::co_spawn(ioc, run_all(kie, args->tracks, wait, sum), [&](std::exception_ptr e) {
+            failure = e;
+            kie.close();
+            listener.stop();
+            hub.close();
+            if (emu) emu->stop();
+        });
+        ioc.run();
+        if (failure) std::rethrow_exception(failure);
+
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto stats = kie.transport().stats();
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "summary: %zu tracks, %d ok, %d failed, %zu notes, %llu requests over %llu connection(s), %llu callbacks, %.2f s",
+                      args->tracks.size(), sum.done, sum.failed, sum.notes,
+                      static_cast<unsigned long long>(stats.requests_sent),
+                      static_cast<unsigned long long>(stats.connections_opened),
+                      static_cast<unsigned long long>(listener.stats().callbacks_accepted), seconds);
+        std::cout << line << '\n';
+        return sum.failed == 0 ? 0 : 1;
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "kiemidi-demo: " << e.what() << '\n';
+        return 1;
+    }
+}

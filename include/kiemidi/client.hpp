@@ -1,0 +1,214 @@
+// kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
+// separation → MIDI pipeline built on them (async_generate_midi).
+//
+// One long-lived client per KIE account and process: it owns the connection pool, the TLS
+// context and the submission rate limiter shared by every coroutine that uses it. Each operation
+// is one KIE request (with the transport's retry policy), parsed into kiemidi::api types; KIE's
+// body `code` decides success, never the HTTP status alone.
+#ifndef KIEMIDI_CLIENT_HPP
+#define KIEMIDI_CLIENT_HPP
+
+#include <kiemidi/api.hpp>
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/client_options.hpp>
+#include <kiemidi/config.hpp>
+#include <kiemidi/diagnostics.hpp>
+#include <kiemidi/error.hpp>
+#include <kiemidi/pipeline_options.hpp>
+#include <kiemidi/transport/http_client.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+namespace kiemidi {
+
+class callback_listener;
+
+/// Typed KIE operations and the separation → MIDI pipeline.
+///
+/// @par Handler signatures
+/// `void(error_code, R)` where R is the operation's api:: result type. On failure `R` is
+/// value-initialised and `diag` says why (KIE's `msg`, code, HTTP status, endpoint).
+///
+/// @par Object lifetimes
+/// Parameters are copied. `diag` and the client must outlive the operation.
+///
+/// @par Cancellation
+/// Every operation honours terminal and partial cancellation through its completion handler's
+/// cancellation slot (e.g. `asio::bind_cancellation_slot`, or `||` in awaitable_operators); it
+/// then completes with `asio::error::operation_aborted`. Cancelling a paid submission after its
+/// bytes were sent cannot un-send it: the outcome is then reported as client_errc::outcome_unknown.
+///
+/// @par Thread safety
+/// Distinct operations may be started concurrently from any thread, also when the io_context
+/// runs on several threads. The client itself must not be destroyed while operations are pending.
+class client
+{
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    KIEMIDI_DECL client(executor_type ex, client_options opts);
+    KIEMIDI_DECL ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    executor_type get_executor() const noexcept { return ex_; }
+
+    /// The transport (for its statistics, e.g. connections opened).
+    http_client& transport() noexcept { return *http_; }
+
+    /// Cancels pending requests and closes pooled connections.
+    KIEMIDI_DECL void close();
+
+    /// POST /api/v1/vocal-removal/generate (paid). Result: the separation task id.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_submit_separation(api::separation_request req, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::task_created>(&client::start_submit_separation, std::move(req), diag, std::forward<Token>(token));
+    }
+
+    /// GET /api/v1/vocal-removal/record-info. An unknown task gives api_errc::unknown_task.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_get_separation(std::string task_id, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::separation_record>(&client::start_get_separation, std::move(task_id), diag, std::forward<Token>(token));
+    }
+
+    /// POST /api/v1/midi/generate (paid). Result: the MIDI task id.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_submit_midi(api::midi_request req, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::task_created>(&client::start_submit_midi, std::move(req), diag, std::forward<Token>(token));
+    }
+
+    /// GET /api/v1/midi/record-info. An unknown task gives api_errc::unknown_task.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_get_midi(std::string task_id, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::midi_record>(&client::start_get_midi, std::move(task_id), diag, std::forward<Token>(token));
+    }
+
+    /// GET /api/v1/chat/credit: the account's remaining credits.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_get_credits(diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::credits>(&client::start_get_credits, std::string{}, diag, std::forward<Token>(token));
+    }
+
+    /// GET /api/v1/generate/record-info: a music task and its tracks (their ids are the audioIds
+    /// to separate).
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_get_music_task(std::string task_id, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::music_task_record>(&client::start_get_music_task, std::move(task_id), diag, std::forward<Token>(token));
+    }
+
+    // ---- pipeline -------------------------------------------------------------------------
+
+    /// Routes this client's callbacks through `listener` (whose callback URLs are sent to KIE)
+    /// and `hub` (where waits pick them up). Both must outlive the client. Without this, every
+    /// wait polls and KIE is given client_options::polling_callback_url.
+    KIEMIDI_DECL void attach_callbacks(callback_hub& hub, const callback_listener& listener);
+
+    /// Submits a separation (paid) with this client's callback URL filled in when
+    /// `req.callback_url` is empty. Result: the separation task id.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_separate(api::separation_request req, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::task_created>(&client::start_separate, std::move(req), diag, std::forward<Token>(token));
+    }
+
+    /// Submits MIDI generation (paid) for a finished separation, callback URL filled in as above.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_transcribe(api::midi_request req, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::task_created>(&client::start_transcribe, std::move(req), diag, std::forward<Token>(token));
+    }
+
+    /// Waits until separation task `task_id` is finished (callback, polls or both, per `w`).
+    /// Completes with the record on success, api_errc::task_failed (or KIE's callback code) on failure.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_wait_separation(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::separation_record>(&client::start_wait_separation, wait_args{std::move(task_id), w}, diag,
+                                                std::forward<Token>(token));
+    }
+
+    /// Waits until MIDI task `task_id` is finished; see async_wait_separation.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_wait_midi(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<api::midi_record>(&client::start_wait_midi, wait_args{std::move(task_id), w}, diag,
+                                          std::forward<Token>(token));
+    }
+
+    /// The whole pipeline: separate → wait → transcribe → wait. Exactly two paid POSTs when all
+    /// goes well. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
+    /// KIE's code and message.
+    /// @par Cancellation
+    /// terminal: the pipeline stops at its next step, releases its callback registration and
+    /// sends no further paid POST; completes with asio::error::operation_aborted.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_generate_midi(midi_params p, diagnostics& diag, Token&& token = {})
+    {
+        return initiate<midi_result>(&client::start_generate_midi, std::move(p), diag, std::forward<Token>(token));
+    }
+
+    /// The coroutine spelling: `co_await kie.generate_midi(task_id, audio_id)`. Throws
+    /// boost::system::system_error whose what() carries KIE's message and the stage.
+    KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(std::string task_id, std::string audio_id);
+    /// \copydoc generate_midi(std::string, std::string)
+    KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(midi_params p);
+
+    /// The hub waits use, or nullptr when no listener is attached.
+    callback_hub* hub() const noexcept { return hub_; }
+
+    /// The callBackUrl sent to KIE for each kind of task.
+    KIEMIDI_DECL std::string callback_url(callback_kind kind) const;
+
+private:
+    struct wait_args
+    {
+        std::string task_id;
+        wait_options wait;
+    };
+
+    template <class R>
+    using handler_t = boost::asio::any_completion_handler<void(error_code, R)>;
+
+    template <class R, class Start, class Arg, class Token>
+    auto initiate(Start start, Arg arg, diagnostics& diag, Token&& token)
+    {
+        return boost::asio::async_initiate<Token, void(error_code, R)>(
+            [this, start](auto handler, Arg a, diagnostics* d) { (this->*start)(std::move(a), *d, std::move(handler)); },
+            token, std::move(arg), &diag);
+    }
+
+    KIEMIDI_DECL void start_submit_separation(api::separation_request, diagnostics&, handler_t<api::task_created>);
+    KIEMIDI_DECL void start_get_separation(std::string, diagnostics&, handler_t<api::separation_record>);
+    KIEMIDI_DECL void start_submit_midi(api::midi_request, diagnostics&, handler_t<api::task_created>);
+    KIEMIDI_DECL void start_get_midi(std::string, diagnostics&, handler_t<api::midi_record>);
+    KIEMIDI_DECL void start_get_credits(std::string, diagnostics&, handler_t<api::credits>);
+    KIEMIDI_DECL void start_get_music_task(std::string, diagnostics&, handler_t<api::music_task_record>);
+    KIEMIDI_DECL void start_separate(api::separation_request, diagnostics&, handler_t<api::task_created>);
+    KIEMIDI_DECL void start_transcribe(api::midi_request, diagnostics&, handler_t<api::task_created>);
+    KIEMIDI_DECL void start_wait_separation(wait_args, diagnostics&, handler_t<api::separation_record>);
+    KIEMIDI_DECL void start_wait_midi(wait_args, diagnostics&, handler_t<api::midi_record>);
+    KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);
+
+    executor_type ex_;
+    std::unique_ptr<http_client> http_;
+    callback_hub* hub_ = nullptr;
+    std::string separation_callback_url_;
+    std::string midi_callback_url_;
+    std::string polling_callback_url_;
+};
+
+}  // namespace kiemidi
+
+#endif

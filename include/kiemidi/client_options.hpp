@@ -1,0 +1,39 @@
+// Options of kiemidi::client: where KIE is, which key to use, and how to talk to it.
+// A real base URL and API key talk to the real service; the emulator's base URL and key talk to
+// the embedded emulator. Nothing else changes.
+#ifndef KIEMIDI_CLIENT_OPTIONS_HPP
+#define KIEMIDI_CLIENT_OPTIONS_HPP
+
+#include <kiemidi/config.hpp>
+#include <kiemidi/transport/transport_options.hpp>
+
+#include <optional>
+#include <string>
+
+namespace kiemidi {
+
+struct client_options
+{
+    /// KIE's base URL. https:// in production; http:// is accepted only for loopback hosts
+    /// unless transport.allow_plain_http_to_non_loopback is set.
+    std::string base_url = "https://api.kie.ai";
+
+    /// The KIE API key. Sent only in the Authorization header; never logged or put in diagnostics.
+    std::string api_key;
+
+    /// Pool, TLS, timeouts, retry and rate limiting. Its base_url and bearer_token are taken
+    /// from the two fields above; an empty `classify` gets KIE's classifier (which reads the body `code`).
+    transport_options transport;
+
+    /// The callBackUrl sent when no listener is attached (KIE requires one). The .invalid domain
+    /// never resolves, so KIE's attempt to call it is harmless; waits then poll record-info.
+    std::string polling_callback_url = "https://callback.invalid/kiemidi-polling";
+
+    /// Reads KIE_BASE_URL and KIE_API_KEY from the environment. Returns nullopt when
+    /// KIE_API_KEY is not set (the caller then decides, e.g. to use the embedded emulator).
+    KIEMIDI_DECL static std::optional<client_options> from_environment();
+};
+
+}  // namespace kiemidi
+
+#endif

@@ -1,0 +1,80 @@
+// Inputs and outputs of the separation → MIDI pipeline (client::async_generate_midi) and of its
+// separate steps: how to wait for a KIE task, how long to wait, and what comes back.
+#ifndef KIEMIDI_PIPELINE_OPTIONS_HPP
+#define KIEMIDI_PIPELINE_OPTIONS_HPP
+
+#include <kiemidi/api/midi.hpp>
+#include <kiemidi/api/separation.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiemidi {
+
+/// How a client learns that a KIE task finished.
+enum class wait_strategy
+{
+    callback,  ///< Only the callback (needs an attached listener); no record-info reads at all.
+    polling,   ///< Only record-info polls, with backoff; works without a reachable listener.
+    hybrid,    ///< The callback, and polls only once the callback is overdue (the default).
+};
+
+struct wait_options
+{
+    wait_strategy strategy = wait_strategy::hybrid;
+    /// Hybrid: how long to wait for the callback before polling starts. KIE's separation and
+    /// MIDI tasks usually take tens of seconds, so a callback later than this is presumed lost.
+    std::chrono::milliseconds callback_overdue{std::chrono::seconds(90)};
+    /// Delay before the first poll (polling strategy) and between polls at first.
+    std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};
+    /// Polls back off (×1.5 with jitter) up to this interval.
+    std::chrono::milliseconds max_poll_interval{std::chrono::seconds(30)};
+    /// Read record-info once before trusting a callback. The webhook signature does not cover the
+    /// body, so this is the way to make a forged-but-signed body harmless.
+    bool confirm_callbacks = false;
+};
+
+/// One song → MIDI job.
+struct midi_params
+{
+    std::string task_id;   ///< The KIE music task id.
+    std::string audio_id;  ///< The track of that music task.
+    /// separate_vocal (2 stems, the cheaper call) is the default; split_stem gives up to 12 stems
+    /// but KIE documents that MIDI after it may be empty.
+    api::separation_type separation = api::separation_type::separate_vocal;
+    /// Transcribe only the stem with this `stem_type_group_name` (e.g. "Instrumental"). Empty:
+    /// transcribe all stems, which needs no extra record-info read.
+    std::string stem;
+    /// The whole pipeline must finish within this.
+    std::chrono::milliseconds deadline{std::chrono::minutes(30)};
+    /// Each wait (separation, MIDI) must finish within this.
+    std::chrono::milliseconds stage_timeout{std::chrono::minutes(15)};
+    wait_options wait;
+};
+
+/// What a pipeline produced.
+struct midi_result
+{
+    std::string separation_task_id;        ///< KIE's separation task id.
+    std::string midi_task_id;              ///< KIE's MIDI task id.
+    api::stem_urls stems;                  ///< The separated stems' file URLs.
+    std::vector<api::stem> stem_list;      ///< Per-stem ids (only when a record-info read happened).
+    std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.
+    std::vector<api::instrument> instruments;  ///< Every detected instrument and its notes.
+    std::chrono::milliseconds separation_time{0}, midi_time{0}, total_time{0};
+    unsigned polls = 0;                    ///< record-info reads made while waiting.
+    unsigned callbacks = 0;                ///< Callbacks that completed a wait.
+
+    std::size_t note_count() const noexcept
+    {
+        std::size_t n = 0;
+        for (const auto& i : instruments) n += i.notes.size();
+        return n;
+    }
+};
+
+}  // namespace kiemidi
+
+#endif

@@ -1,0 +1,391 @@
+// Standard MIDI File writer: channel assignment, note → event conversion, atomic file output.
+#include <kiemidi/detail/smf_vlq.hpp>
+#include <kiemidi/smf.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/system/errc.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kiemidi::smf {
+
+namespace detail {
+
+void append_vlq(std::vector<std::uint8_t>& out, std::uint32_t value)
+{
+    value = std::min(value, max_vlq);
+    std::array<std::uint8_t, 4> groups{};
+    std::size_t n = 0;
+    do
+    {
+        groups[n++] = static_cast<std::uint8_t>(value & 0x7F);
+        value >>= 7;
+    } while (value != 0);
+    while (n > 1) out.push_back(static_cast<std::uint8_t>(groups[--n] | 0x80));
+    out.push_back(groups[0]);
+}
+
+}  // namespace detail
+
+namespace {
+
+constexpr std::int64_t max_tick = detail::max_vlq;
+// Channels for melodic instruments, in the order they are handed out (9 is the drum channel).
+constexpr std::array<std::uint8_t, 15> melodic_channels{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15};
+
+struct timing
+{
+    std::uint16_t ticks_per_quarter;
+    std::uint32_t tempo_us;  // microseconds per quarter note
+};
+
+timing effective_timing(const smf_options& opts) noexcept
+{
+    timing t{};
+    t.ticks_per_quarter = std::clamp<std::uint16_t>(opts.ticks_per_quarter, 1, 0x7FFF);
+    const double bpm = std::isfinite(opts.bpm) && opts.bpm > 0 ? opts.bpm : 120.0;
+    const double us = std::round(60e6 / bpm);
+    t.tempo_us = static_cast<std::uint32_t>(std::clamp(us, 1.0, double(0xFFFFFF)));
+    return t;
+}
+
+std::int64_t to_ticks(double seconds, const timing& t) noexcept
+{
+    const double x = seconds * t.ticks_per_quarter * 1e6 / t.tempo_us;
+    if (!(x > 0)) return 0;  // negative, zero and NaN
+    if (x >= double(max_tick)) return max_tick;
+    return std::llround(x);
+}
+
+std::uint8_t to_velocity(double v) noexcept
+{
+    if (!(v > 0)) v = 0;  // NaN too
+    if (v > 1) v = 1;
+    return static_cast<std::uint8_t>(std::lround(v * 126) + 1);
+}
+
+std::uint8_t to_pitch(int p) noexcept { return static_cast<std::uint8_t>(std::clamp(p, 0, 127)); }
+
+struct tick_note
+{
+    std::int64_t start;
+    std::int64_t end;
+    std::uint8_t pitch;
+    std::uint8_t velocity;
+    std::size_t track;  // index of the instrument
+    bool kept = true;
+};
+
+// Makes same-pitch notes on one channel strictly sequential (see write_smf's documentation).
+void resolve_overlaps(std::vector<std::vector<tick_note>>& tracks, const std::vector<channel_assignment>& assign)
+{
+    std::vector<std::vector<tick_note*>> keys(16 * 128);
+    for (std::size_t i = 0; i < tracks.size(); ++i)
+        for (auto& n : tracks[i]) keys[assign[i].channel * 128u + n.pitch].push_back(&n);
+
+    for (auto& key : keys)
+    {
+        // Inserted by track then input order, so the stable sort keeps that order among equal starts.
+        std::stable_sort(key.begin(), key.end(), [](const tick_note* a, const tick_note* b) { return a->start < b->start; });
+        tick_note* last = nullptr;
+        for (tick_note* n : key)
+        {
+            if (last == nullptr)
+            {
+                last = n;
+                continue;
+            }
+            // Within one track "off before on" orders equal ticks; across tracks keep a 1-tick gap.
+            const std::int64_t limit = n->start - (n->track == last->track ? 0 : 1);
+            if (last->end <= limit)
+                last = n;
+            else if (limit > last->start)
+            {
+                last->end = limit;
+                last = n;
+            }
+            else
+            {
+                last->end = std::max(last->end, n->end);
+                last->velocity = std::max(last->velocity, n->velocity);
+                n->kept = false;
+            }
+        }
+    }
+}
+
+void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v)
+{
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+void put_u16(std::vector<std::uint8_t>& out, std::uint16_t v)
+{
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// Builds one MTrk body from events given in non-decreasing tick order.
+class track_builder
+{
+public:
+    void event(std::int64_t tick, std::initializer_list<std::uint8_t> bytes)
+    {
+        delta(tick);
+        data_.insert(data_.end(), bytes);
+    }
+
+    void meta(std::int64_t tick, std::uint8_t type, std::string_view payload)
+    {
+        delta(tick);
+        data_.push_back(0xFF);
+        data_.push_back(type);
+        detail::append_vlq(data_, static_cast<std::uint32_t>(std::min<std::size_t>(payload.size(), detail::max_vlq)));
+        data_.insert(data_.end(), payload.begin(), payload.begin() + std::min<std::size_t>(payload.size(), detail::max_vlq));
+    }
+
+    void append_to(std::vector<std::uint8_t>& file)
+    {
+        meta(last_tick_, 0x2F, {});  // End of Track
+        file.insert(file.end(), {'M', 'T', 'r', 'k'});
+        put_u32(file, static_cast<std::uint32_t>(data_.size()));
+        file.insert(file.end(), data_.begin(), data_.end());
+    }
+
+private:
+    void delta(std::int64_t tick)
+    {
+        detail::append_vlq(data_, static_cast<std::uint32_t>(tick - last_tick_));
+        last_tick_ = tick;
+    }
+
+    std::vector<std::uint8_t> data_;
+    std::int64_t last_tick_ = 0;
+};
+
+std::string bytes_of(std::initializer_list<std::uint8_t> b) { return std::string(b.begin(), b.end()); }
+
+struct midi_event
+{
+    std::int64_t tick;
+    bool on;
+    std::uint8_t pitch;
+    std::uint8_t velocity;
+};
+
+}  // namespace
+
+std::vector<channel_assignment> assign_channels(std::span<const api::instrument> instruments, const smf_options& opts)
+{
+    std::vector<channel_assignment> out;
+    out.reserve(instruments.size());
+    std::size_t melodic = 0;
+    for (const auto& inst : instruments)
+    {
+        channel_assignment a;
+        if (is_drum_instrument(inst.name))
+        {
+            a.channel = drum_channel;
+            a.program = 0;  // GM standard kit
+            a.drums = true;
+        }
+        else
+        {
+            a.channel = melodic_channels[melodic++ % melodic_channels.size()];
+            a.program = std::min<std::uint8_t>(gm_program_for(inst.name).value_or(opts.default_program), 127);
+        }
+        out.push_back(a);
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments, const smf_options& opts)
+{
+    if (instruments.size() > 0xFFFE) throw std::length_error("kiemidi::smf: a MIDI file holds at most 65534 instruments");
+
+    const timing t = effective_timing(opts);
+    const auto assign = assign_channels(instruments, opts);
+
+    std::vector<std::vector<tick_note>> tracks(instruments.size());
+    for (std::size_t i = 0; i < instruments.size(); ++i)
+    {
+        tracks[i].reserve(instruments[i].notes.size());
+        for (const auto& n : instruments[i].notes)
+        {
+            tick_note tn{};
+            tn.start = std::min(to_ticks(n.start, t), max_tick - 1);
+            tn.end = std::clamp(to_ticks(n.end, t), tn.start + 1, max_tick);
+            tn.pitch = to_pitch(n.pitch);
+            tn.velocity = to_velocity(n.velocity);
+            tn.track = i;
+            tracks[i].push_back(tn);
+        }
+    }
+    resolve_overlaps(tracks, assign);
+
+    std::vector<std::uint8_t> file;
+    file.insert(file.end(), {'M', 'T', 'h', 'd'});
+    put_u32(file, 6);
+    put_u16(file, 1);  // format 1: simultaneous tracks
+    put_u16(file, static_cast<std::uint16_t>(instruments.size() + 1));
+    put_u16(file, t.ticks_per_quarter);
+
+    {
+        track_builder conductor;
+        conductor.meta(0, 0x03, opts.title.empty() ? std::string_view("kiemidi") : std::string_view(opts.title));
+        conductor.meta(0, 0x51,
+                       bytes_of({static_cast<std::uint8_t>(t.tempo_us >> 16), static_cast<std::uint8_t>(t.tempo_us >> 8),
+                                 static_cast<std::uint8_t>(t.tempo_us)}));
+        conductor.meta(0, 0x58, bytes_of({4, 2, 24, 8}));  // 4/4, 24 clocks per click, 8 32nds per quarter
+        conductor.append_to(file);
+    }
+
+    std::vector<midi_event> events;
+    for (std::size_t i = 0; i < instruments.size(); ++i)
+    {
+        const std::uint8_t ch = assign[i].channel;
+        track_builder track;
+        track.meta(0, 0x03, instruments[i].name);
+        track.event(0, {static_cast<std::uint8_t>(0xC0 | ch), assign[i].program});
+
+        events.clear();
+        events.reserve(tracks[i].size() * 2);
+        for (const auto& n : tracks[i])
+        {
+            if (!n.kept) continue;
+            events.push_back({n.start, true, n.pitch, n.velocity});
+            events.push_back({n.end, false, n.pitch, 0x40});
+        }
+        // Note-offs first at equal ticks, so a note ending where the next begins never cuts it.
+        std::stable_sort(events.begin(), events.end(), [](const midi_event& a, const midi_event& b) {
+            return a.tick != b.tick ? a.tick < b.tick : (!a.on && b.on);
+        });
+        for (const auto& e : events)
+            track.event(e.tick, {static_cast<std::uint8_t>((e.on ? 0x90 : 0x80) | ch), e.pitch, e.velocity});
+        track.append_to(file);
+    }
+    return file;
+}
+
+namespace {
+
+error_code last_os_error() { return error_code(errno, boost::system::system_category()); }
+
+error_code fail(diagnostics& diag, error_code ec, const std::string& what)
+{
+    diag.set_client_message(what + ": " + ec.message());
+    return ec;
+}
+
+// Writes everything, retrying on EINTR and short writes.
+bool write_all(int fd, const std::uint8_t* p, std::size_t n)
+{
+    while (n > 0)
+    {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0)
+        {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+}  // namespace
+
+error_code write_smf_file(const std::filesystem::path& path,
+                          std::span<const api::instrument> instruments,
+                          const smf_options& opts,
+                          diagnostics& diag)
+{
+    diag.clear();
+    std::vector<std::uint8_t> bytes;
+    try
+    {
+        bytes = write_smf(instruments, opts);
+    }
+    catch (const std::length_error& e)
+    {
+        diag.set_client_message(std::string(e.what()) + " (writing " + path.string() + ")");
+        return make_error_code(boost::system::errc::value_too_large);
+    }
+
+    // The temporary file lives next to the target so that rename() stays within one file system.
+    std::string tmp = path.string() + ".tmp-XXXXXX";
+    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) return fail(diag, last_os_error(), "cannot create a temporary file for " + path.string());
+
+    auto abandon = [&](const std::string& what) {
+        const error_code ec = last_os_error();
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return fail(diag, ec, what);
+    };
+    if (::fchmod(fd, 0644) != 0) return abandon("cannot set the mode of " + tmp);
+    if (!write_all(fd, bytes.data(), bytes.size())) return abandon("cannot write " + tmp + " (for " + path.string() + ")");
+    if (::fsync(fd) != 0) return abandon("cannot flush " + tmp + " (for " + path.string() + ")");
+    if (::close(fd) != 0)
+    {
+        const error_code ec = last_os_error();
+        ::unlink(tmp.c_str());
+        return fail(diag, ec, "cannot close " + tmp + " (for " + path.string() + ")");
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+    {
+        const error_code ec = last_os_error();
+        ::unlink(tmp.c_str());
+        return fail(diag, ec, "cannot rename " + tmp + " to " + path.string());
+    }
+
+    // Make the rename itself durable; the file is complete either way, so failures here are ignored.
+    std::filesystem::path dir = path.parent_path();
+    if (dir.empty()) dir = ".";
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0)
+    {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts)
+{
+    const auto assign = assign_channels(instruments, opts);
+    boost::json::array list;
+    list.reserve(instruments.size());
+    for (std::size_t i = 0; i < instruments.size(); ++i)
+    {
+        boost::json::array notes;
+        notes.reserve(instruments[i].notes.size());
+        for (const auto& n : instruments[i].notes)
+            notes.push_back(boost::json::object{{"pitch", n.pitch}, {"start", n.start}, {"end", n.end}, {"velocity", n.velocity}});
+        boost::json::object inst;
+        inst["name"] = instruments[i].name;
+        inst["program"] = assign[i].program;
+        inst["channel"] = assign[i].channel;
+        inst["drums"] = assign[i].drums;
+        inst["notes"] = std::move(notes);
+        list.push_back(std::move(inst));
+    }
+    boost::json::object root;
+    root["instruments"] = std::move(list);
+    return boost::json::serialize(root);
+}
+
+}  // namespace kiemidi::smf

@@ -1,0 +1,775 @@
+// The pooled HTTP(S) client: origin parsing, TLS context, connection pool, attempts and retries.
+// All Beast and OpenSSL code of the transport lives in this one translation unit.
+//
+// Concurrency model: every operation is a coroutine on the client's strand; the pool, the
+// operation list and the retry policy are touched only there. Counters are atomics so stats()
+// can be read from any thread.
+#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/transport/rate_limiter.hpp>
+#include <kiemidi/transport/retry_policy.hpp>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <deque>
+#include <set>
+#include <string>
+#include <vector>
+
+#ifndef _WIN32
+#include <cerrno>
+#include <sys/socket.h>
+#endif
+
+namespace kiemidi {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// The scheme, host and port every request of a client goes to.
+struct origin
+{
+    bool tls = false;
+    std::string host;         // for connecting, SNI and certificate checks (IPv6 without brackets)
+    bool host_is_ip = false;
+    std::string port;         // service string
+    std::string host_header;  // value of the Host header
+    std::string prefix;       // base URL path, without trailing '/'
+    std::string display;      // "host:port" for messages (never userinfo)
+};
+
+bool is_loopback_host(const std::string& host)
+{
+    if (iequals(host, "localhost")) return true;
+    error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    return !ec && addr.is_loopback();
+}
+
+error_code parse_origin(const transport_options& opts, origin& o, std::string& why)
+{
+    auto parsed = boost::urls::parse_absolute_uri(opts.base_url);
+    if (!parsed)
+    {
+        why = "base URL is not an absolute URL";
+        return client_errc::invalid_url;
+    }
+    const auto& u = *parsed;
+    const std::string scheme(u.scheme());
+    if (iequals(scheme, "https"))
+        o.tls = true;
+    else if (iequals(scheme, "http"))
+        o.tls = false;
+    else
+    {
+        why = "base URL scheme must be http or https";
+        return client_errc::invalid_url;
+    }
+    if (u.has_userinfo())
+    {
+        why = "base URL must not contain user information";  // credentials belong in bearer_token
+        return client_errc::invalid_url;
+    }
+    if (u.has_query() || u.has_fragment())
+    {
+        why = "base URL must not have a query or fragment";
+        return client_errc::invalid_url;
+    }
+    const auto ht = u.host_type();
+    if (ht == boost::urls::host_type::ipv4 || ht == boost::urls::host_type::ipv6)
+    {
+        o.host = u.host_address();
+        o.host_is_ip = true;
+    }
+    else if (ht == boost::urls::host_type::name)
+        o.host = u.host_name();
+    if (o.host.empty())
+    {
+        why = "base URL has no usable host";
+        return client_errc::invalid_url;
+    }
+    const std::string default_port = o.tls ? "443" : "80";
+    o.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : default_port;
+    const std::string bracketed = ht == boost::urls::host_type::ipv6 ? "[" + o.host + "]" : o.host;
+    o.host_header = o.port == default_port ? bracketed : bracketed + ":" + o.port;
+    o.display = bracketed + ":" + o.port;
+    o.prefix = std::string(u.encoded_path());
+    while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
+    if (!o.tls && !opts.allow_plain_http_to_non_loopback && !is_loopback_host(o.host))
+    {
+        why = "plain http:// to non-loopback host " + o.display +
+              " refused (use https, or set allow_plain_http_to_non_loopback)";
+        return client_errc::insecure_scheme;
+    }
+    return {};
+}
+
+// One keep-alive connection (plain or TLS). Its streams run on the client's strand.
+struct connection
+{
+    std::unique_ptr<beast::tcp_stream> tcp;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    beast::flat_buffer buffer;
+    bool keep = true;  // the last answer allowed keep-alive
+
+    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
+
+    // True when the peer has not closed the idle connection and sent nothing unsolicited.
+    bool still_open()
+    {
+        auto& sock = lowest().socket();
+        if (!sock.is_open() || buffer.size() != 0) return false;
+        if (tls && SSL_pending(tls->native_handle()) > 0) return false;
+#ifndef _WIN32
+        char c;
+        const auto n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) return false;                                       // orderly close by the peer
+        if (n > 0) return false;                                        // unsolicited bytes (close_notify, junk)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+#else
+        error_code ec;
+        const auto avail = sock.available(ec);
+        return !ec && avail == 0;
+#endif
+    }
+
+    void close()
+    {
+        error_code ec;
+        lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+        lowest().close();
+    }
+};
+
+// One async_execute operation.
+struct op_state
+{
+    http_request req;
+    diagnostics* diag = nullptr;       // the caller's; valid until the handler runs
+    asio::cancellation_signal signal;  // cancels whatever the coroutine awaits
+    bool cancelled = false;
+    bool done = false;
+    connection* current = nullptr;      // the connection in use, closed on cancellation
+    std::shared_ptr<tcp::resolver> resolver;
+
+    void cancel()
+    {
+        if (cancelled || done) return;
+        cancelled = true;
+        if (current) current->lowest().cancel();
+        if (resolver) resolver->cancel();
+        signal.emit(asio::cancellation_type::terminal);
+    }
+};
+
+struct pool_waiter
+{
+    explicit pool_waiter(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool granted = false;
+    std::unique_ptr<connection> conn;  // null with granted: a reserved slot to open a new connection
+};
+
+struct attempt_result
+{
+    error_code ec;
+    attempt_failure failure = attempt_failure::none;
+    http_response response;
+    std::string what;  // explanation for diagnostics (never the token)
+};
+
+using execute_result = std::pair<error_code, http_response>;
+
+}  // namespace
+
+struct http_client::impl : std::enable_shared_from_this<impl>
+{
+    impl(asio::any_io_executor ex, transport_options opts)
+        : ex_(ex),
+          strand_(asio::make_strand(ex)),
+          opts_(std::move(opts)),
+          limiter_(strand_, opts_.rate_limit),
+          policy_(opts_.retry)
+    {
+        if (opts_.pool_size == 0) opts_.pool_size = 1;
+        config_ec_ = parse_origin(opts_, origin_, config_why_);
+        if (!config_ec_ && origin_.tls) setup_tls();
+    }
+
+    void setup_tls()
+    {
+        ssl_ctx_.emplace(ssl::context::tls_client);
+        ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                              ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        const auto& t = opts_.tls;
+        if (t.insecure_skip_verify_do_not_use_in_production)
+        {
+            ssl_ctx_->set_verify_mode(ssl::verify_none);
+            return;
+        }
+        ssl_ctx_->set_verify_mode(ssl::verify_peer);
+        if (t.ca_file.empty() && t.ca_pem.empty())
+            ssl_ctx_->set_default_verify_paths();
+        if (!t.ca_file.empty()) ssl_ctx_->load_verify_file(t.ca_file);  // throws if unreadable
+        if (!t.ca_pem.empty()) ssl_ctx_->add_certificate_authority(asio::buffer(t.ca_pem));
+    }
+
+    // ---- operations ----
+
+    void start(http_request req, diagnostics& diag, asio::any_completion_handler<execute_signature> h)
+    {
+        auto op = std::make_shared<op_state>();
+        ++in_flight_;
+        auto uslot = asio::get_associated_cancellation_slot(h);
+        if (uslot.is_connected())
+        {
+            uslot.assign([w = weak_from_this(), op](asio::cancellation_type) {
+                if (auto self = w.lock()) asio::post(self->strand_, [op] { op->cancel(); });
+            });
+        }
+        auto self = shared_from_this();
+        op->req = std::move(req);
+        op->diag = &diag;
+        asio::co_spawn(strand_, execute(self.get(), op.get()),
+                       asio::bind_cancellation_slot(
+                           op->signal.slot(),
+                           [self, op, h = std::move(h)](std::exception_ptr e, execute_result r) mutable {
+                               op->done = true;
+                               if (e) r = {asio::error::operation_aborted, {}};  // not expected: nothing throws
+                               auto slot = asio::get_associated_cancellation_slot(h);
+                               if (slot.is_connected()) slot.clear();
+                               --self->in_flight_;
+                               // runs through the handler's associated executor (ex_ when it has none)
+                               asio::dispatch(self->ex_, asio::append(std::move(h), r.first, std::move(r.second)));
+                           }));
+    }
+
+    std::string endpoint_text(const http_request& req) const
+    {
+        std::string_view target = req.target;
+        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+        return std::string(to_string(req.method)) + " " + origin_.prefix + std::string(target);
+    }
+
+    // Removes the token from anything headed for diagnostics (defence in depth: nothing should carry it).
+    std::string scrub(std::string s) const
+    {
+        const auto& tok = opts_.bearer_token;
+        if (tok.empty()) return s;
+        for (auto p = s.find(tok); p != std::string::npos; p = s.find(tok, p)) s.replace(p, tok.size(), "<redacted>");
+        return s;
+    }
+
+    error_code stop_reason(const op_state& op) const
+    {
+        if (closed_) return client_errc::shut_down;
+        if (op.cancelled) return asio::error::operation_aborted;
+        return {};
+    }
+
+    // `self` and `op` are kept alive by the completion handler, which outlives the coroutine.
+    static asio::awaitable<execute_result> execute(impl* self, op_state* op)
+    {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+        self->ops_.insert(op);
+        auto r = co_await self->run(*op, op->req, *op->diag);
+        self->ops_.erase(op);
+        op->done = true;
+        co_return r;
+    }
+
+    asio::awaitable<execute_result> run(op_state& op, const http_request& req, diagnostics& diag)
+    {
+        diag.clear();
+        diag.set_endpoint(scrub(endpoint_text(req)));
+        auto fail = [&](error_code ec, std::string why) -> execute_result {
+            diag.set_client_message(scrub(std::move(why)));
+            return {ec, {}};
+        };
+        if (config_ec_) co_return fail(config_ec_, config_why_);
+        if (closed_ || close_requested_) co_return fail(client_errc::shut_down, "the client was closed");
+
+        const bool paid = req.kind == request_kind::paid_submission;
+        const auto message = build_message(req);
+        for (unsigned attempt = 1;; ++attempt)
+        {
+            if (auto ec = stop_reason(op))
+                co_return fail(ec, ec == client_errc::shut_down ? "the client was closed" : "cancelled");
+            if (paid && opts_.rate_limit.enabled)
+            {
+                auto [ec] = co_await limiter_.async_acquire(use_tuple);
+                if (auto stop = stop_reason(op))
+                    co_return fail(stop, stop == client_errc::shut_down ? "the client was closed"
+                                                                       : "cancelled while waiting for the rate limiter");
+                if (ec) co_return fail(ec, "rate limiter wait failed");
+            }
+            if (attempt > 1) ++retries_;
+            attempt_result r = co_await attempt_once(op, message);
+
+            attempt_outcome outcome;
+            outcome.failure = r.failure;
+            if (!r.ec)
+            {
+                diag.set_http_status(r.response.status);
+                outcome.verdict = opts_.classify ? opts_.classify(r.response) : classify_by_status(r.response);
+                outcome.retry_after = r.response.retry_after;
+                if (outcome.verdict == response_verdict::throttled)
+                {
+                    ++throttled_;
+                    if (paid && opts_.rate_limit.enabled) limiter_.penalize(opts_.rate_limit.window);
+                }
+            }
+            if (auto stop = stop_reason(op))
+            {
+                std::string why = stop == client_errc::shut_down ? "the client was closed" : "cancelled";
+                if (paid && r.failure == attempt_failure::sent_no_answer)
+                    why += " after the request was written; it may have been processed";
+                co_return fail(stop, std::move(why));
+            }
+
+            const auto decision = policy_.decide(req.kind, attempt, outcome);
+            if (!decision.retry)
+            {
+                const std::string suffix =
+                    attempt > 1 ? " (after " + std::to_string(attempt) + " attempts)" : std::string();
+                if (!r.ec)
+                {
+                    if (outcome.verdict != response_verdict::final)
+                        diag.set_client_message(scrub("HTTP " + std::to_string(r.response.status) +
+                                                      " was not resolved by retrying" + suffix));
+                    co_return execute_result{{}, std::move(r.response)};
+                }
+                if (paid && r.failure == attempt_failure::sent_no_answer)
+                    co_return fail(client_errc::outcome_unknown,
+                                   r.what + "; the request was sent and may have been processed, so it was not resent" +
+                                       suffix);
+                co_return fail(r.ec, r.what + suffix);
+            }
+            if (decision.delay.count() > 0)
+            {
+                asio::steady_timer t(strand_, decision.delay);
+                co_await t.async_wait(use_tuple);
+            }
+        }
+    }
+
+    http::request<http::string_body> build_message(const http_request& req) const
+    {
+        http::request<http::string_body> m{req.method == http_method::post ? http::verb::post : http::verb::get,
+                                           origin_.prefix + (req.target.empty() ? "/" : req.target), 11};
+        m.set(http::field::host, origin_.host_header);
+        m.set(http::field::user_agent, opts_.user_agent.empty() ? std::string("kiemidi") : opts_.user_agent);
+        m.set(http::field::accept, "application/json");
+        if (!opts_.bearer_token.empty()) m.set(http::field::authorization, "Bearer " + opts_.bearer_token);
+        if (!req.body.empty() || req.method == http_method::post)
+        {
+            m.set(http::field::content_type, "application/json");
+            m.body() = req.body;
+        }
+        m.keep_alive(true);
+        m.prepare_payload();
+        return m;
+    }
+
+    // ---- one attempt ----
+
+    asio::awaitable<attempt_result> attempt_once(op_state& op, const http::request<http::string_body>& message)
+    {
+        attempt_result r;
+        std::unique_ptr<connection> conn;
+        if (auto ec = co_await checkout(op, conn))
+        {
+            r.ec = ec;
+            r.failure = attempt_failure::local;
+            r.what = ec == client_errc::shut_down ? "the client was closed" : "cancelled while waiting for a connection";
+            co_return r;
+        }
+        if (!conn)
+        {
+            conn = std::make_unique<connection>();
+            op.current = conn.get();
+            r = co_await open(op, *conn);
+            op.current = nullptr;
+            op.resolver.reset();
+            if (r.ec)
+            {
+                conn->close();
+                hand_over(nullptr);  // free the reserved slot
+                if (stop_reason(op))
+                    r.failure = attempt_failure::local;
+                else if (r.failure == attempt_failure::none)
+                    r.failure = attempt_failure::not_sent;  // nothing was written: safe to resend, even if paid
+                co_return r;
+            }
+        }
+        op.current = conn.get();
+        if (conn->tls)
+            co_await exchange(*conn->tls, *conn, message, r);
+        else
+            co_await exchange(*conn->tcp, *conn, message, r);
+        op.current = nullptr;
+        release(std::move(conn), r.ec ? false : r.failure == attempt_failure::none && !op.cancelled);
+        co_return r;
+    }
+
+    template <class Stream>
+    asio::awaitable<void> exchange(Stream& stream, connection& conn, const http::request<http::string_body>& message,
+                                   attempt_result& r)
+    {
+        ++requests_sent_;
+        conn.lowest().expires_after(opts_.timeouts.write);
+        auto [wec, wn] = co_await http::async_write(stream, message, use_tuple);
+        if (wec)
+        {
+            r.ec = wec == beast::error::timeout ? error_code(client_errc::timeout) : wec;
+            r.failure = attempt_failure::sent_no_answer;
+            r.what = wec == beast::error::timeout
+                         ? "write to " + origin_.display + " timed out after " + ms_text(opts_.timeouts.write)
+                         : "write to " + origin_.display + " failed: " + wec.message();
+            conn.keep = false;
+            co_return;
+        }
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(opts_.max_response_body);
+        parser.header_limit(64 * 1024);  // CDNs can send more than Beast's 8 KiB default
+        conn.lowest().expires_after(opts_.timeouts.read);
+        auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
+        conn.lowest().expires_never();
+        if (rec)
+        {
+            conn.keep = false;
+            if (rec == http::error::body_limit)
+            {
+                r.ec = client_errc::response_too_large;
+                r.failure = attempt_failure::local;
+                r.what = "response body from " + origin_.display + " exceeds the limit of " +
+                         std::to_string(opts_.max_response_body) + " bytes";
+                co_return;
+            }
+            r.ec = rec == beast::error::timeout ? error_code(client_errc::timeout) : rec;
+            r.failure = attempt_failure::sent_no_answer;
+            r.what = rec == beast::error::timeout
+                         ? "read from " + origin_.display + " timed out after " + ms_text(opts_.timeouts.read)
+                         : "read from " + origin_.display + " failed: " + rec.message();
+            co_return;
+        }
+        auto& res = parser.get();
+        r.response.status = res.result_int();
+        r.response.body = std::move(res.body());
+        if (auto it = res.find(http::field::retry_after); it != res.end())
+            r.response.retry_after = parse_retry_after(std::string_view(it->value().data(), it->value().size()));
+        conn.keep = res.keep_alive();
+    }
+
+    asio::awaitable<attempt_result> open(op_state& op, connection& conn)
+    {
+        attempt_result r;
+        const auto deadline = std::chrono::steady_clock::now() + opts_.timeouts.connect;
+        if (origin_.tls)
+            conn.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(strand_, *ssl_ctx_);
+        else
+            conn.tcp = std::make_unique<beast::tcp_stream>(strand_);
+
+        tcp::resolver::results_type endpoints;
+        error_code addr_ec;
+        const auto addr = asio::ip::make_address(origin_.host, addr_ec);
+        unsigned short port_num = 0;
+        {
+            const auto p = std::strtoul(origin_.port.c_str(), nullptr, 10);
+            port_num = p <= 65535 ? static_cast<unsigned short>(p) : 0;
+        }
+        if (!addr_ec)
+            endpoints = tcp::resolver::results_type::create(tcp::endpoint(addr, port_num), origin_.host, origin_.port);
+        else
+        {
+            op.resolver = std::make_shared<tcp::resolver>(strand_);
+            asio::steady_timer guard(strand_, deadline);
+            guard.async_wait([res = op.resolver](error_code ec) {
+                if (!ec) res->cancel();
+            });
+            auto [rec, results] = co_await op.resolver->async_resolve(origin_.host, origin_.port, use_tuple);
+            guard.cancel();
+            if (rec)
+            {
+                const bool timed_out = rec == asio::error::operation_aborted && !op.cancelled;
+                r.ec = timed_out ? error_code(client_errc::timeout) : rec;
+                r.what = timed_out ? "resolving " + origin_.display + " timed out after " + ms_text(opts_.timeouts.connect)
+                                   : "resolving " + origin_.display + " failed: " + rec.message();
+                co_return r;
+            }
+            endpoints = std::move(results);
+        }
+
+        const auto remaining = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now()),
+                                        std::chrono::milliseconds{1});
+        conn.lowest().expires_after(remaining);
+        auto [cec, ep] = co_await conn.lowest().async_connect(endpoints, use_tuple);
+        if (cec)
+        {
+            r.ec = cec == beast::error::timeout ? error_code(client_errc::timeout) : cec;
+            r.what = cec == beast::error::timeout
+                         ? "connect to " + origin_.display + " timed out after " + ms_text(opts_.timeouts.connect)
+                         : "connect to " + origin_.display + " failed: " + cec.message();
+            co_return r;
+        }
+        ++connections_opened_;
+        conn.lowest().socket().set_option(tcp::no_delay(true), addr_ec);
+
+        if (conn.tls)
+        {
+            SSL* ssl_handle = conn.tls->native_handle();
+            if (!opts_.tls.insecure_skip_verify_do_not_use_in_production)
+            {
+                X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+                X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                const int ok = origin_.host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, origin_.host.c_str())
+                                                  : X509_VERIFY_PARAM_set1_host(param, origin_.host.c_str(), 0);
+                if (ok != 1)
+                {
+                    r.ec = ssl::error::stream_errors::unspecified_system_error;
+                    r.what = "cannot set up host-name verification for " + origin_.display;
+                    co_return r;
+                }
+            }
+            if (!origin_.host_is_ip) SSL_set_tlsext_host_name(ssl_handle, origin_.host.c_str());
+            conn.lowest().expires_after(opts_.timeouts.tls_handshake);
+            auto [hec] = co_await conn.tls->async_handshake(ssl::stream_base::client, use_tuple);
+            conn.lowest().expires_never();
+            if (hec)
+            {
+                r.ec = hec == beast::error::timeout ? error_code(client_errc::timeout) : hec;
+                if (hec == beast::error::timeout)
+                    r.what = "TLS handshake with " + origin_.display + " timed out after " +
+                             ms_text(opts_.timeouts.tls_handshake);
+                else
+                {
+                    r.what = "TLS handshake with " + origin_.display + " failed: " + hec.message();
+                    const long vr = SSL_get_verify_result(ssl_handle);
+                    if (vr != X509_V_OK)
+                    {
+                        r.what += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+                        r.failure = attempt_failure::local;  // a rejected certificate will not improve by retrying
+                    }
+                }
+                co_return r;
+            }
+            ++tls_handshakes_;
+        }
+        else
+            conn.lowest().expires_never();
+        co_return r;
+    }
+
+    // ---- pool (strand only) ----
+
+    // Gives `out` an idle connection, or leaves it null with a slot reserved for a new one.
+    asio::awaitable<error_code> checkout(op_state& op, std::unique_ptr<connection>& out)
+    {
+        for (;;)
+        {
+            if (auto ec = stop_reason(op)) co_return ec;
+            while (!idle_.empty())
+            {
+                auto c = std::move(idle_.back());
+                idle_.pop_back();
+                idle_count_ = idle_.size();
+                if (c->still_open())
+                {
+                    out = std::move(c);
+                    co_return error_code{};
+                }
+                ++stale_discarded_;
+                c->close();
+                --open_;
+                open_count_ = open_;
+            }
+            if (open_ < opts_.pool_size)
+            {
+                ++open_;
+                open_count_ = open_;
+                co_return error_code{};
+            }
+            pool_waiter w(strand_);
+            waiters_.push_back(&w);
+            co_await w.timer.async_wait(use_tuple);
+            if (!w.granted)
+            {
+                waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), &w), waiters_.end());
+                continue;  // cancelled or closed: the loop reports it
+            }
+            if (stop_reason(op))
+            {
+                hand_over(std::move(w.conn));  // pass it on to the next in line
+                continue;
+            }
+            if (w.conn && !w.conn->still_open())
+            {
+                ++stale_discarded_;
+                w.conn->close();
+                w.conn.reset();  // keep the slot: the caller opens a fresh connection
+            }
+            out = std::move(w.conn);
+            co_return error_code{};
+        }
+    }
+
+    // Passes a connection (or, when null, a free slot) to the first waiter, else to the idle list.
+    void hand_over(std::unique_ptr<connection> c)
+    {
+        if (closed_ && c)
+        {
+            c->close();
+            c.reset();
+        }
+        if (!waiters_.empty() && !closed_)
+        {
+            pool_waiter* w = waiters_.front();
+            waiters_.pop_front();
+            w->granted = true;
+            w->conn = std::move(c);
+            w->timer.cancel();
+            return;
+        }
+        if (c)
+        {
+            idle_.push_back(std::move(c));
+            idle_count_ = idle_.size();
+        }
+        else
+        {
+            --open_;
+            open_count_ = open_;
+        }
+    }
+
+    void release(std::unique_ptr<connection> c, bool reusable)
+    {
+        if (!reusable || !c->keep || closed_)
+        {
+            c->close();
+            c.reset();
+        }
+        hand_over(std::move(c));
+    }
+
+    void close_all()
+    {
+        closed_ = true;
+        for (auto* op : std::vector<op_state*>(ops_.begin(), ops_.end())) op->cancel();
+        limiter_.cancel();
+        for (auto& c : idle_)
+        {
+            c->close();
+            --open_;
+        }
+        idle_.clear();
+        idle_count_ = 0;
+        open_count_ = open_;
+        for (auto* w : waiters_) w->timer.cancel();
+    }
+
+    asio::any_io_executor ex_;
+    asio::strand<asio::any_io_executor> strand_;
+    transport_options opts_;
+    error_code config_ec_;
+    std::string config_why_;
+    origin origin_;
+    std::optional<ssl::context> ssl_ctx_;
+    rate_limiter limiter_;
+    retry_policy policy_;
+
+    // strand-only state
+    std::vector<std::unique_ptr<connection>> idle_;
+    std::deque<pool_waiter*> waiters_;
+    std::size_t open_ = 0;
+    bool closed_ = false;
+    std::set<op_state*> ops_;  // running operations (each removes itself before completing)
+
+    // counters, readable from any thread
+    std::atomic<bool> close_requested_{false};
+    std::atomic<std::uint64_t> connections_opened_{0}, tls_handshakes_{0}, requests_sent_{0}, retries_{0},
+        throttled_{0}, stale_discarded_{0};
+    std::atomic<std::size_t> in_flight_{0}, open_count_{0}, idle_count_{0};
+};
+
+http_client::http_client(executor_type ex, transport_options opts)
+    : ex_(ex), impl_(std::make_shared<impl>(std::move(ex), std::move(opts)))
+{
+}
+
+http_client::~http_client() { close(); }
+
+http_client::executor_type http_client::get_executor() const noexcept { return ex_; }
+
+void http_client::initiate_execute(http_request req, diagnostics& diag,
+                                   asio::any_completion_handler<execute_signature> h)
+{
+    impl_->start(std::move(req), diag, std::move(h));
+}
+
+void http_client::close()
+{
+    if (impl_->close_requested_.exchange(true)) return;
+    asio::post(impl_->strand_, [self = impl_] { self->close_all(); });
+}
+
+http_client_stats http_client::stats() const
+{
+    http_client_stats s;
+    s.connections_opened = impl_->connections_opened_;
+    s.tls_handshakes = impl_->tls_handshakes_;
+    s.requests_sent = impl_->requests_sent_;
+    s.retries = impl_->retries_;
+    s.throttled = impl_->throttled_;
+    s.stale_discarded = impl_->stale_discarded_;
+    const auto ls = impl_->limiter_.stats();
+    s.limiter_penalties = ls.penalties;
+    s.limiter_waiting = ls.waiting;
+    s.in_flight = impl_->in_flight_;
+    s.open_connections = impl_->open_count_;
+    s.idle_connections = impl_->idle_count_;
+    return s;
+}
+
+}  // namespace kiemidi

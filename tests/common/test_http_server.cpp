@@ -1,0 +1,340 @@
+// Scriptable HTTP/HTTPS test server and run-time PKI (see test_http_server.hpp).
+#include "common/test_http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <list>
+#include <stdexcept>
+
+namespace kiemidi::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+// ---- PKI ----
+
+namespace {
+
+void check(bool ok, const char* what)
+{
+    if (!ok) throw std::runtime_error(std::string("test PKI: ") + what);
+}
+
+struct pkey_deleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
+struct x509_deleter { void operator()(X509* p) const { X509_free(p); } };
+struct bio_deleter { void operator()(BIO* p) const { BIO_free(p); } };
+using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_deleter>;
+using x509_ptr = std::unique_ptr<X509, x509_deleter>;
+using bio_ptr = std::unique_ptr<BIO, bio_deleter>;
+
+void add_ext(X509* cert, X509* issuer, int nid, const std::string& value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    check(ext != nullptr, "extension");
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+}
+
+x509_ptr make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key, long serial)
+{
+    x509_ptr cert(X509_new());
+    check(cert != nullptr, "X509_new");
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+    X509_set_pubkey(cert.get(), key);
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
+    (void)issuer_key;
+    return cert;
+}
+
+std::string to_pem(X509* cert)
+{
+    bio_ptr bio(BIO_new(BIO_s_mem()));
+    check(PEM_write_bio_X509(bio.get(), cert) == 1, "PEM cert");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+}
+
+std::string to_pem(EVP_PKEY* key)
+{
+    bio_ptr bio(BIO_new(BIO_s_mem()));
+    check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1, "PEM key");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+test_pki make_test_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses)
+{
+    static long serial = 1000;
+    pkey_ptr ca_key(EVP_EC_gen("P-256"));
+    check(ca_key != nullptr, "CA key");
+    auto ca = make_cert(ca_key.get(), "kiemidi test CA " + std::to_string(serial), nullptr, nullptr, ++serial);
+    add_ext(ca.get(), ca.get(), NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(ca.get(), ca.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_ext(ca.get(), ca.get(), NID_subject_key_identifier, "hash");
+    check(X509_sign(ca.get(), ca_key.get(), EVP_sha256()) > 0, "CA sign");
+
+    pkey_ptr key(EVP_EC_gen("P-256"));
+    check(key != nullptr, "server key");
+    const std::string cn = !dns_names.empty() ? dns_names.front() : (!ip_addresses.empty() ? ip_addresses.front() : "server");
+    auto cert = make_cert(key.get(), cn, ca.get(), ca_key.get(), ++serial);
+    std::string san;
+    for (const auto& d : dns_names) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
+    for (const auto& ip : ip_addresses) san += (san.empty() ? "" : ",") + std::string("IP:") + ip;
+    add_ext(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
+    add_ext(cert.get(), ca.get(), NID_ext_key_usage, "serverAuth");
+    add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid");
+    if (!san.empty()) add_ext(cert.get(), ca.get(), NID_subject_alt_name, san);
+    check(X509_sign(cert.get(), ca_key.get(), EVP_sha256()) > 0, "server sign");
+
+    return test_pki{to_pem(ca.get()), to_pem(cert.get()), to_pem(key.get())};
+}
+
+// ---- server ----
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct session_state
+{
+    explicit session_state(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    tcp::socket socket;
+    asio::steady_timer timer;
+};
+}  // namespace
+
+struct test_http_server::impl : std::enable_shared_from_this<impl>
+{
+    impl(asio::any_io_executor ex, test_server_options opts) : ex_(ex), opts_(std::move(opts)), acceptor_(ex)
+    {
+        if (opts_.tls)
+        {
+            ctx_.emplace(ssl::context::tls_server);
+            ctx_->use_certificate_chain(asio::buffer(opts_.cert_pem));
+            ctx_->use_private_key(asio::buffer(opts_.key_pem), ssl::context::pem);
+        }
+    }
+
+    void notify()
+    {
+        for (auto* t : waiters_) t->cancel();
+    }
+
+    scripted_response next()
+    {
+        if (script_.empty()) return default_;
+        auto r = std::move(script_.front());
+        script_.pop_front();
+        return r;
+    }
+
+    asio::awaitable<void> accept_loop()
+    {
+        auto self = shared_from_this();
+        for (;;)
+        {
+            auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
+            if (ec || stopped_) co_return;
+            ++accepted_;
+            ++current_;
+            max_current_ = std::max(max_current_, current_);
+            auto st = std::make_shared<session_state>(std::move(sock));
+            sessions_.push_back(st);
+            notify();
+            // the completion handler keeps both alive for as long as the session runs
+            asio::co_spawn(ex_, session(self.get(), st.get()), [self, st](std::exception_ptr) {});
+        }
+    }
+
+    static asio::awaitable<void> session(impl* self, session_state* st)
+    {
+        if (self->opts_.stall)
+        {
+            st->timer.expires_at(asio::steady_timer::time_point::max());
+            co_await st->timer.async_wait(use_tuple);
+        }
+        else if (self->ctx_)
+        {
+            ssl::stream<tcp::socket&> stream(st->socket, *self->ctx_);
+            auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+            if (ec)
+                ++self->failed_tls_;
+            else
+            {
+                ++self->tls_ok_;
+                self->notify();
+                co_await serve(*self, *st, stream);
+            }
+        }
+        else
+            co_await serve(*self, *st, st->socket);
+        error_code ignored;
+        st->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        st->socket.close(ignored);
+        --self->current_;
+        ++self->closed_;
+        self->sessions_.remove_if([&](const std::weak_ptr<session_state>& w) { return w.lock().get() == st || w.expired(); });
+        self->notify();
+    }
+
+    template <class Stream>
+    static asio::awaitable<void> serve(impl& self, session_state& st, Stream& stream)
+    {
+        beast::flat_buffer buffer;
+        for (;;)
+        {
+            if (self.stopped_) co_return;
+            if (!self.script_.empty() && self.script_.front().action == server_action::close_before_reading)
+            {
+                self.script_.pop_front();
+                co_return;
+            }
+            http::request<http::string_body> req;
+            auto [ec, n] = co_await http::async_read(stream, buffer, req, use_tuple);
+            if (ec) co_return;
+            recorded_request rec;
+            rec.method = std::string(req.method_string());
+            rec.target = std::string(req.target());
+            rec.body = req.body();
+            for (const auto& f : req)
+            {
+                std::string name(f.name_string());
+                std::transform(name.begin(), name.end(), name.begin(),
+                               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+                rec.headers[name] = std::string(f.value());
+            }
+            self.requests_.push_back(std::move(rec));
+            self.notify();
+            auto script = self.next();
+            if (script.action == server_action::close_after_reading_request) co_return;
+            if (script.delay.count() > 0)
+            {
+                st.timer.expires_after(script.delay);
+                auto [tec] = co_await st.timer.async_wait(use_tuple);
+                if (tec || self.stopped_) co_return;
+            }
+            http::response<http::string_body> res{static_cast<http::status>(script.status), 11};
+            res.set(http::field::server, "kiemidi-test");
+            res.set(http::field::content_type, "application/json");
+            if (script.retry_after) res.set(http::field::retry_after, *script.retry_after);
+            res.body() = script.body;
+            res.keep_alive(script.keep_alive && req.keep_alive());
+            res.prepare_payload();
+            auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+            if (wec || !res.keep_alive() || script.close_after_answer) co_return;
+        }
+    }
+
+    asio::any_io_executor ex_;
+    test_server_options opts_;
+    std::optional<ssl::context> ctx_;
+    tcp::acceptor acceptor_;
+    std::list<asio::steady_timer*> waiters_;  // wait_until timers, cancelled on every event
+    std::deque<scripted_response> script_;
+    scripted_response default_;
+    std::list<std::weak_ptr<session_state>> sessions_;
+    std::vector<recorded_request> requests_;
+    std::size_t accepted_ = 0, closed_ = 0, current_ = 0, max_current_ = 0, tls_ok_ = 0, failed_tls_ = 0;
+    bool stopped_ = false;
+    std::uint16_t port_ = 0;
+};
+
+test_http_server::test_http_server(asio::any_io_executor ex, test_server_options opts)
+    : impl_(std::make_shared<impl>(ex, std::move(opts)))
+{
+}
+
+test_http_server::~test_http_server() { stop(); }
+
+void test_http_server::start()
+{
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    impl_->acceptor_.open(ep.protocol());
+    impl_->acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    impl_->acceptor_.bind(ep);
+    impl_->acceptor_.listen();
+    impl_->port_ = impl_->acceptor_.local_endpoint().port();
+    asio::co_spawn(impl_->ex_, impl_->accept_loop(), asio::detached);
+}
+
+void test_http_server::stop()
+{
+    if (impl_->stopped_) return;
+    impl_->stopped_ = true;
+    error_code ignored;
+    impl_->acceptor_.close(ignored);
+    for (auto& w : impl_->sessions_)
+        if (auto st = w.lock())
+        {
+            st->timer.cancel();
+            st->socket.shutdown(tcp::socket::shutdown_both, ignored);
+            st->socket.close(ignored);
+        }
+    impl_->notify();
+}
+
+std::uint16_t test_http_server::port() const { return impl_->port_; }
+
+std::string test_http_server::base_url() const
+{
+    return std::string(impl_->opts_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(impl_->port_);
+}
+
+void test_http_server::push(scripted_response r) { impl_->script_.push_back(std::move(r)); }
+void test_http_server::set_default(scripted_response r) { impl_->default_ = std::move(r); }
+std::size_t test_http_server::connections_accepted() const { return impl_->accepted_; }
+std::size_t test_http_server::connections_closed() const { return impl_->closed_; }
+std::size_t test_http_server::tls_handshakes() const { return impl_->tls_ok_; }
+std::size_t test_http_server::failed_tls_handshakes() const { return impl_->failed_tls_; }
+std::size_t test_http_server::requests_received() const { return impl_->requests_.size(); }
+std::size_t test_http_server::max_concurrent_connections() const { return impl_->max_current_; }
+std::vector<recorded_request> test_http_server::requests() const { return impl_->requests_; }
+
+asio::awaitable<void> test_http_server::wait_until(const std::function<bool()>& pred)
+{
+    auto self = impl_;
+    asio::steady_timer timer(self->ex_);
+    while (!pred())
+    {
+        // Every server event cancels this timer; the hour is only a backstop (run_bounded ends tests sooner).
+        timer.expires_after(std::chrono::hours(1));
+        self->waiters_.push_back(&timer);
+        co_await timer.async_wait(use_tuple);
+        self->waiters_.remove(&timer);
+    }
+}
+
+}  // namespace kiemidi::test

@@ -1,0 +1,340 @@
+// kiemidi::client against the emulator on 127.0.0.1, over HTTP and HTTPS: every endpoint,
+// KIE's error conventions, and the fault knobs as the client sees them.
+#include <kiemidi/client.hpp>
+#include <kiemidi/emulator.hpp>
+
+#include "common/run_bounded.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace asio = boost::asio;
+using namespace kiemidi;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+struct emulated_kie
+{
+    emulator::emulator_options options;
+    std::unique_ptr<emulator::server> server;
+    std::unique_ptr<client> kie;
+
+    emulated_kie(asio::io_context& ioc, bool https, emulator::emulator_options o = {}, client_options c = {})
+        : options(std::move(o))
+    {
+        server = std::make_unique<emulator::server>(ioc.get_executor(), options);
+        server->start();
+        c.base_url = https ? server->https_base_url() : server->http_base_url();
+        if (c.api_key.empty()) c.api_key = options.api_key;
+        c.transport.tls.ca_pem = server->ca_certificate_pem();
+        c.transport.retry.base_delay = 1ms;
+        c.transport.retry.max_delay = 5ms;
+        kie = std::make_unique<client>(ioc.get_executor(), std::move(c));
+    }
+    ~emulated_kie()
+    {
+        kie->close();
+        server->stop();
+    }
+    std::size_t requests(const std::string& endpoint) const
+    {
+        auto snap = server->snapshot();
+        auto it = snap.requests.find(endpoint);
+        return it == snap.requests.end() ? 0 : it->second;
+    }
+};
+
+const std::string sep_post = "POST /api/v1/vocal-removal/generate";
+const std::string midi_post = "POST /api/v1/midi/generate";
+
+api::separation_request sample_separation(std::string callback = "http://127.0.0.1:9/unused")
+{
+    return {.task_id = "5c79****be8e", .audio_id = "e231****-****-****-****-****8cadc7dc",
+            .type = api::separation_type::separate_vocal, .callback_url = std::move(callback)};
+}
+
+template <class Get>
+asio::awaitable<void> wait_until_done(Get get)
+{
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (int i = 0; i < 400; ++i)
+    {
+        if (co_await get()) co_return;
+        t.expires_after(5ms);
+        co_await t.async_wait(asio::use_awaitable);
+    }
+    BOOST_FAIL("task did not finish");
+}
+
+asio::awaitable<void> full_round_trip(emulated_kie& env)
+{
+    diagnostics diag;
+    auto& kie = *env.kie;
+
+    auto [ec_c, credits] = co_await kie.async_get_credits(diag, tok);
+    BOOST_TEST_REQUIRE(!ec_c, diag.to_string());
+    BOOST_TEST(credits.remaining > 0);
+
+    auto [ec_m, music] = co_await kie.async_get_music_task("5c79****be8e", diag, tok);
+    BOOST_TEST_REQUIRE(!ec_m, diag.to_string());
+    BOOST_TEST_REQUIRE(!music.tracks.empty());
+
+    auto [ec_s, sep] = co_await kie.async_submit_separation(sample_separation(), diag, tok);
+    BOOST_TEST_REQUIRE(!ec_s, diag.to_string());
+    BOOST_TEST(!sep.task_id.empty());
+
+    api::separation_record record;
+    co_await wait_until_done([&]() -> asio::awaitable<bool> {
+        auto [ec, r] = co_await kie.async_get_separation(sep.task_id, diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        record = std::move(r);
+        co_return record.state != api::separation_state::pending;
+    });
+    BOOST_TEST_REQUIRE((record.state == api::separation_state::success));
+    BOOST_TEST_REQUIRE(record.origin_data.size() >= 2u);
+    BOOST_TEST(record.urls.vocal.has_value());
+
+    // A named request: g++ 12 destroys braced temporaries inside co_await twice.
+    api::midi_request midi_req{.task_id = sep.task_id, .callback_url = "http://127.0.0.1:9/unused", .audio_id = record.origin_data[1].id};
+    auto [ec_g, midi_task] = co_await kie.async_submit_midi(std::move(midi_req), diag, tok);
+    BOOST_TEST_REQUIRE(!ec_g, diag.to_string());
+
+    api::midi_record midi;
+    co_await wait_until_done([&]() -> asio::awaitable<bool> {
+        auto [ec, r] = co_await kie.async_get_midi(midi_task.task_id, diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        midi = std::move(r);
+        co_return midi.state != api::midi_state::pending;
+    });
+    BOOST_TEST_REQUIRE((midi.state == api::midi_state::success));
+    BOOST_TEST(!midi.midi.instruments.empty());
+    std::size_t notes = 0;
+    for (const auto& i : midi.midi.instruments)
+    {
+        notes += i.notes.size();
+        for (const auto& n : i.notes)
+        {
+            BOOST_TEST((n.pitch >= 0 && n.pitch <= 127));
+            BOOST_TEST(n.end >= n.start);
+            BOOST_TEST((n.velocity >= 0.0 && n.velocity <= 1.0));
+        }
+    }
+    BOOST_TEST(notes > 0u);
+    BOOST_TEST(env.requests(sep_post) == 1u);
+    BOOST_TEST(env.requests(midi_post) == 1u);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(client_against_emulator)
+
+BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_http)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        co_await full_round_trip(env);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, true);
+        co_await full_round_trip(env);
+        BOOST_TEST(env.server->snapshot().tls_connections_accepted == 1u);
+        BOOST_TEST(env.kie->transport().stats().connections_opened == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(wrong_api_key_is_reported_from_the_body_code_and_never_echoed)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.api_key = "sk-secret-wrong-key-0123456789";
+        emulated_kie env(ioc, false, {}, c);
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST((ec == api_errc::unauthorized));
+        BOOST_TEST(diag.kie_code().value_or(0) == 401);
+        BOOST_TEST(diag.server_message() == "You do not have access permissions");
+        BOOST_TEST(diag.to_string().find("sk-secret-wrong-key") == std::string::npos);
+        BOOST_TEST(ec.message().find("sk-secret-wrong-key") == std::string::npos);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(unknown_task_is_reported_as_unknown_task)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        diagnostics diag;
+        auto [ec1, r1] = co_await env.kie->async_get_separation("no-such-task", diag, tok);
+        BOOST_TEST((ec1 == api_errc::unknown_task));
+        auto [ec2, r2] = co_await env.kie->async_get_midi("no-such-task", diag, tok);
+        BOOST_TEST((ec2 == api_errc::unknown_task));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(seed_doc_midi_example_answers_as_documented)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        diagnostics diag;
+        api::midi_request req{.task_id = "5c79****be8e", .callback_url = "https://example.callback",
+                              .audio_id = "8ca376e7-******-08aaf2c6dd27"};
+        auto [ec, task] = co_await env.kie->async_submit_midi(std::move(req), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(task.task_id == "5c79****be8e");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(throttled_submission_is_resent_and_paid_once)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.http_429_rate = 1.0;
+        env.server->set_faults(f);
+        // Let the first attempt be throttled, then lift the fault from a timer while the
+        // client is backing off.
+        asio::steady_timer lift(ioc, 20ms);
+        lift.async_wait([&](auto) { env.server->set_faults({}); });
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(env.requests(sep_post) >= 2u);
+        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
+    }, 30s);
+}
+
+BOOST_AUTO_TEST_CASE(server_error_on_a_paid_submission_is_surfaced_not_resent)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.http_500_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        BOOST_TEST(!!ec);
+        BOOST_TEST(env.requests(sep_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(server_errors_on_reads_are_retried)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.http_500_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST(!!ec);
+        BOOST_TEST(env.requests("GET /api/v1/chat/credit") > 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(maintenance_answers_are_retried_for_paid_submissions)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.http_455_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        BOOST_TEST((ec == api_errc::maintenance || ec == client_errc::retries_exhausted));
+        BOOST_TEST(env.requests(sep_post) > 1u);
+        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(reset_after_processing_leaves_a_paid_submission_unknown_and_unsent)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.reset_after_processing_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        BOOST_TEST((ec == client_errc::outcome_unknown));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(insufficient_credits_is_reported_with_kie_message)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options o;
+        o.initial_credits = 0;
+        emulated_kie env(ioc, false, o);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        BOOST_TEST((ec == api_errc::insufficient_credits));
+        BOOST_TEST(!diag.server_message().empty());
+        BOOST_TEST(diag.endpoint().find("/api/v1/vocal-removal/generate") != std::string::npos);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_reset_read_is_retried_until_it_succeeds)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.connection_reset_rate = 1.0;
+        env.server->set_faults(f);
+        asio::steady_timer lift(ioc, 20ms);
+        lift.async_wait([&](auto) { env.server->set_faults({}); });
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(env.server->snapshot().connection_resets >= 1u);
+        BOOST_TEST(env.requests("GET /api/v1/chat/credit") >= 2u);
+    }, 30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_reset_paid_submission_is_not_resent_blindly)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.connection_reset_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        // The request was written before the connection dropped: the client cannot know whether
+        // KIE processed it, so it reports that instead of paying again.
+        BOOST_TEST((ec == client_errc::outcome_unknown));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.transport.timeouts.read = 50ms;
+        c.transport.retry.max_attempts = 2;
+        emulated_kie env(ioc, false, {}, c);
+        emulator::fault_options f;
+        f.slow_response_rate = 1.0;
+        f.slow_response = 2s;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        BOOST_TEST((ec == client_errc::timeout || ec == client_errc::retries_exhausted));
+        BOOST_TEST(diag.to_string().find("read") != std::string::npos, diag.to_string());
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

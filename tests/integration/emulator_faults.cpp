@@ -1,0 +1,255 @@
+// kiemidi::emulator::server fault knobs: throttling, maintenance, server errors, connection resets
+// before and after processing, slow answers, the simulated rate limit and failing tasks.
+// Rates are 1.0 (or 0) so every outcome is deterministic.
+#include "common/emulator_support.hpp"
+#include "common/raw_http.hpp"
+#include "common/run_bounded.hpp"
+
+#include <kiemidi/emulator.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace emu = kiemidi::emulator;
+using namespace kiemidi::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+raw_request separation_post(const std::string& audio, const std::string& cb = "http://127.0.0.1:9/cb")
+{
+    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, "separate_vocal", cb));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(emulator_faults)
+
+BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_processed)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::server srv(ioc.get_executor());
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+
+        emu::fault_options f;
+        f.http_429_rate = 1;
+        srv.set_faults(f);
+        BOOST_TEST(srv.faults().http_429_rate == 1.0);
+        auto r429 = co_await cli.request(separation_post("a1"));
+        BOOST_TEST(r429.status == 429u);
+        BOOST_TEST(r429.body == R"({"code":429,"msg":"Your call frequency is too high. Please try again later.","data":null})");
+        BOOST_TEST(r429.headers["retry-after"] == "1");
+        auto read429 = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(read429.status == 429u);
+
+        f = {};
+        f.http_455_rate = 1;
+        srv.set_faults(f);
+        auto r455 = co_await cli.request(separation_post("a1"));
+        BOOST_TEST(r455.status == 455u);
+        BOOST_TEST(r455.code() == 455);
+
+        f = {};
+        f.http_500_rate = 1;
+        srv.set_faults(f);
+        auto r500 = co_await cli.request(separation_post("a1"));
+        BOOST_TEST(r500.status == 500u);
+        BOOST_TEST(r500.code() == 500);
+
+        srv.set_faults({});
+        auto ok = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(ok.code() == 200);
+        BOOST_TEST(ok.json().at("data").as_int64() == 1000000);  // nothing was charged
+        auto c = srv.snapshot();
+        BOOST_TEST(c.tasks_created == 0u);
+        BOOST_TEST(c.separation_submissions.empty());
+        BOOST_TEST(c.responses_by_http_status[429] == 2u);
+        BOOST_TEST(c.responses_with_code(455) == 1u);
+        BOOST_TEST(c.responses_with_code(500) == 1u);
+        BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 3u);
+        BOOST_TEST(c.tcp_connections_accepted == 1u);  // fault answers keep the connection
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(reset_before_processing_charges_nothing)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.faults.connection_reset_rate = 1;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        raw_response out;
+        auto ec = co_await cli.try_request(separation_post("a1"), out);
+        BOOST_TEST(static_cast<bool>(ec));
+        BOOST_TEST(out.status == 0u);
+        srv.set_faults({});
+        auto credit = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(credit.json().at("data").as_int64() == 1000000);
+        auto c = srv.snapshot();
+        BOOST_TEST(c.connection_resets == 1u);
+        BOOST_TEST(c.separation_submissions.empty());
+        BOOST_TEST(c.tasks_created == 0u);
+        BOOST_TEST(c.tcp_connections_accepted == 2u);
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(reset_after_processing_charges_and_creates_the_task)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.faults.reset_after_processing_rate = 1;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        raw_response out;
+        auto ec = co_await cli.try_request(separation_post("a1"), out);
+        BOOST_TEST(static_cast<bool>(ec));
+        srv.set_faults({});
+        auto credit = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(credit.json().at("data").as_int64() == 1000000 - 10);
+        auto c = srv.snapshot();
+        BOOST_TEST(c.connection_resets == 1u);
+        BOOST_TEST(c.tasks_created == 1u);
+        BOOST_TEST((c.separation_submissions.at({"music-1", "a1"}) == 1u));
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(slow_responses_are_delayed)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.faults.slow_response_rate = 1;
+        o.faults.slow_response = 300ms;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(r.code() == 200);
+        BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 300ms));
+        BOOST_TEST(srv.snapshot().slow_responses == 1u);
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(simulated_rate_limit_refuses_paid_posts_beyond_the_window)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.rate_limit_per_10s = 3;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        for (int i = 0; i < 3; ++i)
+        {
+            auto r = co_await cli.request(separation_post("a" + std::to_string(i)));
+            BOOST_TEST(r.code() == 200);
+        }
+        auto refused = co_await cli.request(separation_post("a9"));
+        BOOST_TEST(refused.status == 429u);
+        BOOST_TEST(refused.code() == 429);
+        BOOST_TEST(!refused.headers["retry-after"].empty());
+        auto read = co_await cli.request(get_path("/api/v1/chat/credit"));  // reads are not limited
+        BOOST_TEST(read.code() == 200);
+        BOOST_TEST(read.json().at("data").as_int64() == 1000000 - 30);
+        auto c = srv.snapshot();
+        BOOST_TEST(c.rate_limited == 1u);
+        BOOST_TEST(c.separation_submissions.count({"music-1", "a9"}) == 0u);
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(failing_separation_reports_a_failure_state_and_callback)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.faults.separation_failure_rate = 1;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        callback_receiver rx(ioc.get_executor());
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        auto r = co_await cli.request(separation_post("a1", rx.url()));
+        const auto task = str(r.json().at("data").at("taskId"));
+        auto cb = (co_await rx.next()).json();
+        BOOST_TEST(cb.at("code").as_int64() == 500);
+        BOOST_TEST(str(cb.at("msg")) == "Vocal separation failed");
+        BOOST_TEST(str(cb.at("data").at("task_id")) == task);
+        BOOST_TEST(cb.at("data").at("vocal_separation_info").is_null());
+        auto rec = co_await cli.request(get_path("/api/v1/vocal-removal/record-info?taskId=" + task));
+        const auto flag = sep_flag(rec);
+        BOOST_TEST((flag == "CREATE_TASK_FAILED" || flag == "GENERATE_AUDIO_FAILED"));
+        const auto d = rec.json().at("data");
+        BOOST_TEST(d.at("response").is_null());
+        BOOST_TEST(d.at("errorMessage").is_string());
+        auto m = co_await cli.request(post_json("/api/v1/midi/generate", midi_body(task, rx.url())));
+        BOOST_TEST(m.code() == 422);
+        auto c = srv.snapshot();
+        BOOST_TEST(c.tasks_failed == 1u);
+        BOOST_TEST(c.tasks_completed == 0u);
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(failing_midi_reports_flag_2_or_3_and_a_failure_callback)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.faults.midi_failure_rate = 1;
+        emu::server srv(ioc.get_executor(), o);
+        srv.start();
+        callback_receiver rx(ioc.get_executor());
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        auto m = co_await cli.request(post_json("/api/v1/midi/generate", midi_body("3e63b4cc88d52611159371f6af5571e7", rx.url())));
+        BOOST_TEST(m.code() == 200);
+        const auto task = str(m.json().at("data").at("taskId"));
+        auto cb = (co_await rx.next()).json();
+        BOOST_TEST(cb.at("code").as_int64() == 500);
+        BOOST_TEST(str(cb.at("msg")) == "MIDI generation failed");
+        BOOST_TEST(str(cb.at("task_id")) == task);
+        BOOST_TEST(cb.at("data").is_null());
+        auto rec = co_await cli.request(get_path("/api/v1/midi/record-info?taskId=" + task));
+        const auto flag = midi_flag(rec);
+        BOOST_TEST((flag == 2 || flag == 3));
+        BOOST_TEST(rec.json().at("data").at("midiData").is_null());
+        BOOST_TEST(rec.json().at("data").at("errorMessage").is_string());
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_paid_submissions_are_counted_per_key)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::server srv(ioc.get_executor());
+        srv.start();
+        raw_client cli(ioc.get_executor(), srv.http_port());
+        (void)co_await cli.request(separation_post("a1"));
+        (void)co_await cli.request(separation_post("a2"));
+        auto c = srv.snapshot();
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(c.max_paid_per_key() == 1u);
+        (void)co_await cli.request(separation_post("a1"));
+        const std::string stem = "8ca376e7-******-08aaf2c6dd27";
+        (void)co_await cli.request(post_json("/api/v1/midi/generate", midi_body("3e63b4cc88d52611159371f6af5571e7", "http://127.0.0.1:9/c")));
+        (void)co_await cli.request(post_json("/api/v1/midi/generate", midi_body("3e63b4cc88d52611159371f6af5571e7", "http://127.0.0.1:9/c")));
+        (void)co_await cli.request(post_json("/api/v1/midi/generate", midi_body("5c79****be8e", "http://127.0.0.1:9/c", stem)));
+        c = srv.snapshot();
+        BOOST_TEST((c.separation_submissions.at({"music-1", "a1"}) == 2u));
+        BOOST_TEST((c.midi_submissions.at({"3e63b4cc88d52611159371f6af5571e7", ""}) == 2u));
+        BOOST_TEST((c.midi_submissions.at({"5c79****be8e", stem}) == 1u));
+        BOOST_TEST(c.duplicate_paid_submissions() == 2u);
+        BOOST_TEST(c.max_paid_per_key() == 2u);
+        srv.stop();
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

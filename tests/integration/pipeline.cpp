@@ -1,0 +1,324 @@
+// generate_midi end to end: emulator (KIE) + callback listener + hub + client, on 127.0.0.1.
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
+#include <kiemidi/client.hpp>
+#include <kiemidi/emulator.hpp>
+
+#include "common/run_bounded.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace kiemidi;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+const std::string sep_post = "POST /api/v1/vocal-removal/generate";
+const std::string midi_post = "POST /api/v1/midi/generate";
+const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
+const std::string midi_get = "GET /api/v1/midi/record-info";
+
+/// KIE (emulated) + a listener + a hub + a client, wired like an embedding backend would.
+struct pipeline_env
+{
+    std::unique_ptr<emulator::server> kie;
+    callback_hub hub;
+    callback_listener listener;
+    std::unique_ptr<client> cli;
+
+    explicit pipeline_env(asio::any_io_executor ex, emulator::emulator_options eo = {}, bool attach = true)
+        : hub(ex), listener(ex, listener_options{}, hub)
+    {
+        eo.enable_https = false;
+        kie = std::make_unique<emulator::server>(ex, eo);
+        kie->start();
+        listener.start();
+        client_options co;
+        co.base_url = kie->http_base_url();
+        co.api_key = eo.api_key;
+        co.transport.retry.base_delay = 1ms;
+        co.transport.retry.max_delay = 10ms;
+        co.transport.rate_limit.enabled = false;
+        cli = std::make_unique<client>(ex, std::move(co));
+        if (attach) cli->attach_callbacks(hub, listener);
+    }
+    ~pipeline_env()
+    {
+        cli->close();
+        listener.stop();
+        hub.close();
+        kie->stop();
+    }
+    std::size_t requests(const std::string& e) const
+    {
+        auto s = kie->snapshot();
+        auto it = s.requests.find(e);
+        return it == s.requests.end() ? 0 : it->second;
+    }
+};
+
+midi_params params_for(int i, wait_options w = {})
+{
+    midi_params p;
+    p.task_id = "music" + std::to_string(i);
+    p.audio_id = "audio" + std::to_string(i);
+    p.wait = w;
+    p.stage_timeout = 20s;
+    p.deadline = 30s;
+    return p;
+}
+
+wait_options fast_polls(wait_strategy s, std::chrono::milliseconds overdue = 90s)
+{
+    wait_options w;
+    w.strategy = s;
+    w.callback_overdue = overdue;
+    w.poll_interval = 10ms;
+    w.max_poll_interval = 50ms;
+    return w;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pipeline)
+
+BOOST_AUTO_TEST_CASE(callbacks_complete_a_pipeline_with_two_paid_posts_and_no_polls)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        pipeline_env env(ioc.get_executor());
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(r.note_count() > 0u);
+        BOOST_TEST(!r.instruments.empty());
+        BOOST_TEST(!r.separation_task_id.empty());
+        BOOST_TEST(!r.midi_task_id.empty());
+        BOOST_TEST(r.stems.vocal.has_value());
+        BOOST_TEST(r.polls == 0u);
+        BOOST_TEST(r.callbacks == 2u);
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.requests(midi_post) == 1u);
+        BOOST_TEST(env.requests(sep_get) == 0u);
+        BOOST_TEST(env.requests(midi_get) == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_notes)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        pipeline_env env(ioc.get_executor());
+        midi_result r = co_await env.cli->generate_midi("music-a", "audio-a");
+        BOOST_TEST(r.note_count() > 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(dropped_callbacks_are_replaced_by_polls_in_hybrid_mode)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.callback_drop_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(2, fast_polls(wait_strategy::hybrid, 100ms)), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(r.note_count() > 0u);
+        BOOST_TEST(r.callbacks == 0u);
+        BOOST_TEST(r.polls >= 2u);
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.requests(midi_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(polling_works_without_any_listener)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        pipeline_env env(ioc.get_executor(), {}, /*attach=*/false);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(3, fast_polls(wait_strategy::polling)), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(r.note_count() > 0u);
+        BOOST_TEST(r.callbacks == 0u);
+        BOOST_TEST(env.listener.stats().callbacks_accepted == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(duplicated_callbacks_deliver_each_result_once)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.callback_duplicate_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(4), diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(r.callbacks == 2u);
+        BOOST_TEST(env.requests(midi_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_separation_names_the_stage_and_carries_kie_message)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.separation_failure_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5), diag, tok);
+        BOOST_TEST(!!ec);
+        BOOST_TEST(diag.stage() == "separation");
+        BOOST_TEST(!diag.server_message().empty());
+        BOOST_TEST(env.requests(midi_post) == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_midi_generation_names_the_stage)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.midi_failure_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(6), diag, tok);
+        BOOST_TEST(!!ec);
+        BOOST_TEST(diag.stage() == "midi");
+        BOOST_TEST(!diag.server_message().empty());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(insufficient_credits_stop_the_pipeline_before_midi)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.initial_credits = 0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(7), diag, tok);
+        BOOST_TEST((ec == api_errc::insufficient_credits));
+        BOOST_TEST(diag.stage() == "separation");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(one_stem_is_transcribed_when_asked)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        pipeline_env env(ioc.get_executor());
+        auto p = params_for(8);
+        p.stem = "Instrumental";
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(!r.transcribed_stem_id.empty());
+        BOOST_TEST(r.stem_list.size() >= 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_pipeline_sends_no_further_paid_post)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.separation_delay = 500ms;
+        pipeline_env env(ioc.get_executor(), eo);
+        asio::cancellation_signal cancel;
+        diagnostics diag;
+        asio::steady_timer t(ioc, 100ms);
+        t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(9), diag,
+                                                             asio::bind_cancellation_slot(cancel.slot(), tok));
+        BOOST_TEST((ec == asio::error::operation_aborted));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.requests(midi_post) == 0u);
+        BOOST_TEST(env.hub.stats().waiting == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_stage_timeout_is_reported_as_timeout_naming_the_stage)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.separation_delay = 10s;
+        pipeline_env env(ioc.get_executor(), eo);
+        auto p = params_for(10);
+        p.stage_timeout = 100ms;
+        diagnostics diag;
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST((ec == client_errc::timeout));
+        BOOST_TEST(diag.stage() == "separation");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_concurrent_pipelines_on_one_thread_each_pay_twice)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.separation_delay = 50ms;
+        eo.midi_delay = 50ms;
+        pipeline_env env(ioc.get_executor(), eo);
+        constexpr int n = 1000;
+        int ok = 0, done = 0;
+        asio::steady_timer all_done(ioc, std::chrono::steady_clock::time_point::max());
+        for (int i = 0; i < n; ++i)
+        {
+            asio::co_spawn(ioc, [&, i]() -> asio::awaitable<void> {
+                diagnostics diag;
+                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1000 + i), diag, tok);
+                if (!ec && r.note_count() > 0 && r.polls == 0) ++ok;
+                if (++done == n) all_done.cancel();
+            }, asio::detached);
+        }
+        co_await all_done.async_wait(tok);
+        BOOST_TEST(ok == n);
+        BOOST_TEST(env.requests(sep_post) == std::size_t(n));
+        BOOST_TEST(env.requests(midi_post) == std::size_t(n));
+        BOOST_TEST(env.kie->snapshot().duplicate_paid_submissions() == 0u);
+    }, 60s);
+}
+
+BOOST_AUTO_TEST_CASE(pipelines_complete_when_the_io_context_runs_on_four_threads)
+{
+    asio::io_context ioc;
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&] { ioc.run(); });
+    std::atomic<int> ok{0}, done{0};
+    std::promise<void> finished;
+    constexpr int n = 200;
+    {
+        emulator::emulator_options eo;
+        pipeline_env env(ioc.get_executor(), eo);
+        for (int i = 0; i < n; ++i)
+        {
+            asio::co_spawn(ioc, [&, i]() -> asio::awaitable<void> {
+                diagnostics diag;
+                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5000 + i), diag, tok);
+                if (!ec && r.note_count() > 0) ++ok;
+                if (++done == n) finished.set_value();
+            }, asio::detached);
+        }
+        auto status = finished.get_future().wait_for(60s);
+        BOOST_TEST_REQUIRE((status == std::future_status::ready), "pipelines did not finish in time");
+        BOOST_TEST(ok.load() == n);
+        BOOST_TEST(env.kie->snapshot().duplicate_paid_submissions() == 0u);
+    }
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads) t.join();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
