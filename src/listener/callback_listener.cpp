@@ -2,7 +2,7 @@
 //
 // Each connection lives on its own strand and reads request after request (keep-alive and
 // pipelining), each step under a deadline. Only POST /kiemidi/callback/<secret>/<kind> reaches
-// the hub; everything else is answered without touching it. The acceptor and the session
+// the hub; everything else is answered without touching it. The acceptor and the connection
 // registry sit behind one mutex so stop() can close everything from any thread.
 #include <kiemidi/callback_listener.hpp>
 
@@ -133,9 +133,9 @@ struct counters
 
 void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
-struct session_base
+struct connection_base
 {
-    virtual ~session_base() = default;
+    virtual ~connection_base() = default;
     /// Closes the connection on its strand (callable from any thread).
     virtual void close() = 0;
 };
@@ -151,13 +151,13 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     counters stats;
     std::atomic<std::uint16_t> bound_port{0};
 
-    std::mutex mtx;  // acceptor, retry timer, session registry, lifecycle flags
+    std::mutex mtx;  // acceptor, retry timer, connection registry, lifecycle flags
     tcp::acceptor acceptor;
     asio::steady_timer accept_retry;
     bool started = false;
     bool stopped = false;
-    std::uint64_t next_session = 1;
-    std::unordered_map<std::uint64_t, std::weak_ptr<session_base>> sessions;
+    std::uint64_t next_connection = 1;
+    std::unordered_map<std::uint64_t, std::weak_ptr<connection_base>> connections;
 
     std::mutex hub_mtx;  // stop() waits for an in-progress deliver(), then the hub is never touched again
     callback_hub* hub;
@@ -178,11 +178,11 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     void stop();
     void do_accept();
     void on_accept(error_code ec, tcp::socket socket);
-    void start_session(tcp::socket socket);
+    void start_connection(tcp::socket socket);
     void unregister(std::uint64_t id)
     {
         std::lock_guard lk(mtx);
-        sessions.erase(id);
+        connections.erase(id);
     }
 
     // Route of a request target: the callback kind when it is exactly our secret path.
@@ -271,14 +271,14 @@ struct listener_core : std::enable_shared_from_this<listener_core>
 };
 
 template <class Stream>
-struct session final : session_base, std::enable_shared_from_this<session<Stream>>
+struct connection final : connection_base, std::enable_shared_from_this<connection<Stream>>
 {
     std::shared_ptr<listener_core> owner;
     Stream stream;
     std::uint64_t id = 0;
     bool closed = false;  // touched on the strand only
 
-    session(std::shared_ptr<listener_core> o, Stream s) : owner(std::move(o)), stream(std::move(s)) {}
+    connection(std::shared_ptr<listener_core> o, Stream s) : owner(std::move(o)), stream(std::move(s)) {}
 
     void close() override
     {
@@ -586,14 +586,14 @@ void listener_core::on_accept(error_code ec, tcp::socket socket)
     }
     else
     {
-        start_session(std::move(socket));
+        start_connection(std::move(socket));
     }
     do_accept();
 }
 
-void listener_core::start_session(tcp::socket socket)
+void listener_core::start_connection(tcp::socket socket)
 {
-    std::shared_ptr<session_base> base;
+    std::shared_ptr<connection_base> base;
     asio::any_io_executor strand = socket.get_executor();
     auto spawn = [&](auto s) {
         base = s;
@@ -605,8 +605,8 @@ void listener_core::start_session(tcp::socket socket)
                 beast::get_lowest_layer(s->stream).socket().close(ignored);
                 return;
             }
-            s->id = next_session++;
-            sessions.emplace(s->id, s);
+            s->id = next_connection++;
+            connections.emplace(s->id, s);
             stats.open_connections.fetch_add(1);
         }
         asio::co_spawn(strand, s->run(), [s, self = shared_from_this()](std::exception_ptr e) {
@@ -616,14 +616,14 @@ void listener_core::start_session(tcp::socket socket)
         });
     };
     if (tls)
-        spawn(std::make_shared<session<tls_stream>>(shared_from_this(), tls_stream(beast::tcp_stream(std::move(socket)), *tls)));
+        spawn(std::make_shared<connection<tls_stream>>(shared_from_this(), tls_stream(beast::tcp_stream(std::move(socket)), *tls)));
     else
-        spawn(std::make_shared<session<beast::tcp_stream>>(shared_from_this(), beast::tcp_stream(std::move(socket))));
+        spawn(std::make_shared<connection<beast::tcp_stream>>(shared_from_this(), beast::tcp_stream(std::move(socket))));
 }
 
 void listener_core::stop()
 {
-    std::vector<std::shared_ptr<session_base>> live;
+    std::vector<std::shared_ptr<connection_base>> live;
     {
         std::lock_guard lk(mtx);
         if (stopped) return;
@@ -632,9 +632,9 @@ void listener_core::stop()
         acceptor.cancel(ignored);
         acceptor.close(ignored);
         accept_retry.cancel();
-        for (auto& [id, w] : sessions)
+        for (auto& [id, w] : connections)
             if (auto s = w.lock()) live.push_back(std::move(s));
-        sessions.clear();
+        connections.clear();
     }
     {
         std::lock_guard lk(hub_mtx);  // waits for a deliver() in progress

@@ -9,6 +9,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -359,7 +360,10 @@ BOOST_AUTO_TEST_CASE(malformed_json_or_missing_task_id_is_rejected_with_400)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        std::vector<std::string> notices;
+        auto o = test_options();
+        o.log = [&](std::string_view line) { notices.emplace_back(line); };
+        callback_listener listener(ioc.get_executor(), o, hub);
         listener.start();
         auto bad = co_await send(listener.port(), make_post(listener, callback_kind::midi, R"({"code":200,"data":{)"));
         BOOST_TEST(bad.result_int() == 400u);
@@ -369,6 +373,8 @@ BOOST_AUTO_TEST_CASE(malformed_json_or_missing_task_id_is_rejected_with_400)
         BOOST_TEST(garbage.result_int() == 400u);
         BOOST_TEST(listener.stats().malformed == 3u);
         BOOST_TEST(hub.stats().buffered == 0u);
+        BOOST_TEST(notices.size() == 3u);
+        BOOST_TEST(notices.front().find("400") != std::string::npos);
     });
 }
 
@@ -736,6 +742,52 @@ BOOST_AUTO_TEST_CASE(start_reports_a_port_in_use_and_callback_urls_carry_the_sec
         d.start(ec);
         BOOST_TEST((ec == asio::error::invalid_argument));
         co_return;
+    });
+}
+
+BOOST_AUTO_TEST_CASE(client_expecting_100_continue_gets_it_before_sending_the_body)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        callback_hub hub(ioc.get_executor());
+        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        listener.start();
+        const auto body = midi_cn("continued");
+        const std::string head = "POST " + path_of(listener.callback_url(callback_kind::midi)) +
+                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+        auto s = co_await connect_to(listener.port());
+        co_await asio::async_write(s, asio::buffer(head), asio::use_awaitable);
+        std::string interim;
+        const auto n = co_await asio::async_read_until(s, asio::dynamic_buffer(interim), "\r\n\r\n", asio::use_awaitable);
+        BOOST_TEST(interim.substr(0, 12) == "HTTP/1.1 100");
+        interim.erase(0, n);
+        co_await asio::async_write(s, asio::buffer(body), asio::use_awaitable);
+        beast::flat_buffer buf;
+        buf.commit(asio::buffer_copy(buf.prepare(interim.size()), asio::buffer(interim)));
+        response res;
+        co_await http::async_read(s, buf, res, asio::use_awaitable);
+        BOOST_TEST(res.result_int() == 200u);
+        BOOST_TEST(hub.stats().buffered == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(callbacks_arrive_with_or_without_the_public_base_url_path_prefix)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        callback_hub hub(ioc.get_executor());
+        auto o = test_options();
+        o.public_base_url = "https://proxy.example/hooks/";
+        callback_listener listener(ioc.get_executor(), o, hub);
+        listener.start();
+        const auto url = listener.callback_url(callback_kind::separation);
+        BOOST_TEST(url.rfind("https://proxy.example/hooks/kiemidi/callback/", 0) == 0u);
+        // A proxy that forwards the full path...
+        auto full = co_await send(listener.port(), make_request(http::verb::post, path_of(url), separation_en("p-full")));
+        BOOST_TEST(full.result_int() == 200u);
+        // ...and one that strips its prefix both reach the listener.
+        auto stripped = co_await send(listener.port(), make_request(http::verb::post, path_of(url).substr(6), separation_en("p-strip")));
+        BOOST_TEST(stripped.result_int() == 200u);
+        BOOST_TEST(hub.stats().buffered == 2u);
     });
 }
 
