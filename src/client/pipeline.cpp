@@ -44,10 +44,14 @@ bool is_permanent(const error_code& ec)
            ec == client_errc::invalid_field || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
 }
 
-/// The error for a failure callback: KIE's code when it is a documented one, else task_failed.
-error_code callback_failure(int kie_code)
+/// A failure callback's error: KIE's code when it is a documented one, else task_failed; KIE's
+/// code and message go to diagnostics.
+template <class Callback>
+error_code callback_failure(const Callback& cb, diagnostics& diag)
 {
-    auto e = to_api_errc(kie_code);
+    diag.set_kie_code(cb.code);
+    diag.set_server_message(cb.msg);
+    auto e = to_api_errc(cb.code);
     return e == api_errc::unknown_code ? error_code(api_errc::task_failed) : error_code(e);
 }
 
@@ -81,10 +85,8 @@ struct separation_kind
         out.task_id = cb.task_id;
         if (cb.code != 200)
         {
-            diag.set_kie_code(cb.code);
-            diag.set_server_message(cb.msg);
             out.state = api::separation_state::generate_audio_failed;
-            return callback_failure(cb.code);
+            return callback_failure(cb, diag);
         }
         out.state = api::separation_state::success;
         out.raw_state = "SUCCESS";
@@ -119,10 +121,8 @@ struct midi_kind
         out.task_id = cb.task_id;
         if (cb.code != 200)
         {
-            diag.set_kie_code(cb.code);
-            diag.set_server_message(cb.msg);
             out.state = api::midi_state::generation_failed;
-            return callback_failure(cb.code);
+            return callback_failure(cb, diag);
         }
         out.state = api::midi_state::success;
         if (cb.midi) out.midi = std::move(*cb.midi);
