@@ -275,11 +275,15 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                            [self, op, h = std::move(h)](std::exception_ptr e, execute_result r) mutable {
                                op->done = true;
                                if (e) r = {asio::error::operation_aborted, {}};  // not expected: nothing throws
-                               auto slot = asio::get_associated_cancellation_slot(h);
-                               if (slot.is_connected()) slot.clear();
                                --self->in_flight_;
-                               // runs through the handler's associated executor (ex_ when it has none)
-                               asio::dispatch(self->ex_, asio::append(std::move(h), r.first, std::move(r.second)));
+                               // The caller's cancellation slot is not thread-safe: clear it on the
+                               // handler's own executor (where the caller may emit), never on our strand.
+                               auto hex = asio::get_associated_executor(h, self->ex_);
+                               asio::dispatch(hex, [h = std::move(h), r = std::move(r)]() mutable {
+                                   auto slot = asio::get_associated_cancellation_slot(h);
+                                   if (slot.is_connected()) slot.clear();
+                                   std::move(h)(r.first, std::move(r.second));
+                               });
                            }));
     }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <exception>
@@ -40,8 +41,11 @@ void spawn_with_handler(Executor ex, boost::asio::awaitable<std::tuple<error_cod
     namespace asio = boost::asio;
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto handler_ex = asio::get_associated_executor(handler, ex);
+    // Each operation runs on its own strand: its inner `||` races and the cancellation signals
+    // they emit then never run concurrently with the operation's own steps, even when the
+    // io_context runs on several threads (cancellation slots are not thread-safe).
     asio::co_spawn(
-        ex, std::move(op),
+        asio::make_strand(ex), std::move(op),
         asio::bind_cancellation_slot(
             slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e, std::tuple<error_code, T> r) mutable {
                 if (e) std::move(h)(exception_code(e), T{});
