@@ -41,6 +41,13 @@ struct listener_stats
 
 /// An embedded HTTP(S) server for KIE callbacks.
 ///
+/// @par Answers
+/// 200 `{"code":200,"msg":"success"}` for every verified callback (also duplicates and callbacks
+/// nobody waits for yet); 400 unparsable HTTP, invalid JSON or no task id; 401 bad, missing or
+/// stale webhook signature; 404 any other path, including a wrong secret (nothing else is
+/// revealed); 405 a method other than POST on the callback path; 413 body over max_body; 431
+/// headers over 16 KiB; 503 after stop(). Slow or silent peers are disconnected without an answer.
+///
 /// @par Thread safety
 /// start(), stop(), port(), callback_url() and stats() may be called from any thread. Each
 /// connection runs on its own strand, so the executor's io_context may run on several threads.
