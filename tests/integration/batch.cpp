@@ -171,6 +171,11 @@ BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_not
             BOOST_TEST(events[batch_event::kind::track_failed] == summary.failed + summary.outcome_unknown);
             BOOST_TEST(events[batch_event::kind::track_started] == 500u);
             BOOST_TEST(events[batch_event::kind::progress] >= 1u);
+            // Progress is throttled (200 ms): one at the start, one at the end, the rest spaced out.
+            BOOST_TEST(events[batch_event::kind::progress] <= 2u + static_cast<std::size_t>(summary.elapsed / 200ms) + 1u);
+            BOOST_TEST_MESSAGE("500 tracks: " << summary.done << " done, " << summary.failed << " failed, "
+                                              << summary.outcome_unknown << " outcome unknown in " << summary.elapsed.count()
+                                              << " ms");
 
             auto counters = env.kie->snapshot();
             BOOST_TEST(counters.duplicate_paid_submissions() == 0u);
