@@ -85,6 +85,8 @@ struct batch_summary
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',
 /// control characters and ".." replaced, never empty nor starting with '.', at most 200 bytes.
+/// Within one journal, a name already used by an earlier track (lower id) gets "-<journal id>"
+/// appended by the runner, so no two tracks write the same file.
 KIEMIDI_DECL std::string output_name(const track_spec& track);
 /// The sanitising step of output_name().
 KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
