@@ -17,6 +17,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
@@ -138,6 +139,11 @@ public:
             },
             token, std::move(tracks), std::move(on_event));
     }
+
+    /// The coroutine spelling of async_run: throws boost::system::system_error (what() carries
+    /// last_diagnostics()) when the batch could not run or was cancelled.
+    KIEMIDI_DECL boost::asio::awaitable<batch_summary> run(std::vector<track_spec> tracks,
+                                                           std::function<void(const batch_event&)> on_event = {});
 
     /// Why the last async_run failed as a whole (journal or output directory errors).
     const diagnostics& last_diagnostics() const noexcept { return diag_; }

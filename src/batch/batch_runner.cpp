@@ -633,6 +633,13 @@ batch_runner::~batch_runner()
     pool_->join();
 }
 
+asio::awaitable<batch_summary> batch_runner::run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event)
+{
+    auto [ec, summary] = co_await async_run(std::move(tracks), std::move(on_event), tok);
+    throw_on_error(ec, diag_);
+    co_return summary;
+}
+
 std::filesystem::path batch_runner::journal_path() const
 {
     return opts_.journal_path.empty() ? opts_.output_dir / "kiemidi-journal.sqlite" : opts_.journal_path;

@@ -13,6 +13,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -416,6 +417,35 @@ BOOST_AUTO_TEST_CASE(tracks_with_the_same_name_write_separate_files)
         BOOST_TEST(fs::exists(opts.output_dir / "same.mid"));
         BOOST_TEST(fs::exists(opts.output_dir / ("same-" + std::to_string(entries.at(1).id) + ".mid")));
         BOOST_TEST(done_names.size() == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_summary_and_throws_when_the_batch_cannot_run)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 2);
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(2);
+        batch_summary s = co_await runner.run(std::move(tracks));
+        BOOST_TEST(s.done == 2u);
+
+        auto bad = opts;
+        bad.journal_path = dir.path / "no-such-dir" / "j.sqlite";
+        batch_runner broken(*env.cli, bad);
+        bool threw = false;
+        try
+        {
+            auto more = make_tracks(1);
+            co_await broken.run(std::move(more));
+        }
+        catch (const boost::system::system_error& e)
+        {
+            threw = true;
+            BOOST_TEST(std::string(e.what()).find("journal") != std::string::npos, e.what());
+        }
+        BOOST_TEST(threw);
     });
 }
 
