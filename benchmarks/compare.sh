@@ -3,16 +3,24 @@
 # clients on the same scenarios against the same kiemidi-emulator executable, and prints a table
 # with ratios (peer / kiemidi). Everything stays on 127.0.0.1.
 #
-#   benchmarks/compare.sh            full sizes (2,000 pipelines per scenario, 10,000 in flight)
-#   benchmarks/compare.sh --tiny     small sizes (a minute; checks that everything works)
+#   benchmarks/compare.sh              full sizes (2,000 pipelines per scenario; 2,000 in flight at once)
+#   benchmarks/compare.sh --with-10k   the same, plus kiemidi's 10,000-in-flight scale scenario
+#   benchmarks/compare.sh --tiny       small sizes (a minute; checks that everything works)
 #
 # Needs: cmake + ninja + g++ (kiemidi), node >= 20, python3 with aiohttp (python3-aiohttp).
-# JSON lines of every run are kept in build/release/bench-results.jsonl.
+# CLIENTS="kiemidi node python" (default) selects the clients. JSON lines of every run are kept in
+# build/release/bench-results.jsonl (RESULTS=FILE to change; TABLE_ONLY=1 only prints the table of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-tiny=""
-[[ "${1:-}" == "--tiny" ]] && tiny="--tiny"
+tiny=""; with_10k=""
+for a in "$@"; do
+  case $a in
+    --tiny) tiny="--tiny" ;;
+    --with-10k) with_10k="scale" ;;  # also kiemidi's 10,000-in-flight run (minutes on a busy machine)
+    *) echo "usage: benchmarks/compare.sh [--tiny] [--with-10k]" >&2; exit 2 ;;
+  esac
+done
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target kiemidi-bench-load kiemidi-emulator
@@ -20,21 +28,28 @@ bin=$root/build/release
 # Debian's python3 (python3-aiohttp); another interpreter with aiohttp works too.
 python=${PYTHON:-/usr/bin/python3}
 emulator=$bin/apps/emulator/kiemidi-emulator
-results=$bin/bench-results.jsonl
+results=${RESULTS:-$bin/bench-results.jsonl}
+if [[ -z "${TABLE_ONLY:-}" ]]; then
 : >"$results"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "== kiemidi" >&2
-"$bin/benchmarks/kiemidi-bench-load" --all $tiny | tee -a "$results"
+clients=${CLIENTS:-"kiemidi node python"}
+if [[ " $clients " == *" kiemidi "* ]]; then
+  echo "== kiemidi" >&2
+  # One process per scenario, as for the peers, so peak RSS and RSS growth are per scenario.
+  for name in callback-http callback-https polling-http polling-https callback-latency scale-2k $with_10k; do
+    "$bin/benchmarks/kiemidi-bench-load" --all $tiny --scenario "$name" | tee -a "$results" || true
+  done
+fi
 
 # name pipelines concurrency mode scheme delay_ms  (the same set as kiemidi-bench-load --all)
-if [[ -n "$tiny" ]]; then n=40; c=8; sn=200; sc=200; sd=500; else n=2000; c=256; sn=10000; sc=10000; sd=3000; fi
+if [[ -n "$tiny" ]]; then n=40; c=8; sn=100; sc=100; sd=500; else n=2000; c=256; sn=2000; sc=2000; sd=3000; fi
 scenarios=(
   "callback-http $n $c callback http 0"
   "callback-https $n $c callback https 0"
   "polling-http $n $c polling http 0"
   "polling-https $n $c polling https 0"
-  "scale $sn $sc callback http $sd"
+  "scale-2k $sn $sc callback http $sd"
 )
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -58,7 +73,8 @@ start_emulator() {
   http_url=http://127.0.0.1:$hp; https_url=https://127.0.0.1:$sp
 }
 
-for peer in node python; do
+for peer in $clients; do
+  [[ $peer == kiemidi ]] && continue
   echo "== $peer" >&2
   for s in "${scenarios[@]}"; do
     read -r name pipelines conc mode scheme delay <<<"$s"
@@ -73,6 +89,8 @@ for peer in node python; do
     stop_emulator
   done
 done
+
+fi  # TABLE_ONLY
 
 python3 - "$results" <<'EOF'
 import json, sys
