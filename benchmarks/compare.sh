@@ -9,7 +9,8 @@
 #
 # Needs: cmake + ninja + g++ (kiemidi), node >= 20, python3 with aiohttp (python3-aiohttp).
 # CLIENTS="kiemidi node python" (default) selects the clients. JSON lines of every run are kept in
-# build/release/bench-results.jsonl (RESULTS=FILE to change; TABLE_ONLY=1 only prints the table of it).
+# build/release/bench-results.jsonl (RESULTS=FILE to change; TABLE_ONLY=1 only prints the table of it;
+# ONLY=NAME runs one scenario).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -38,6 +39,7 @@ if [[ " $clients " == *" kiemidi "* ]]; then
   echo "== kiemidi" >&2
   # One process per scenario, as for the peers, so peak RSS and RSS growth are per scenario.
   for name in callback-http callback-https polling-http polling-https callback-latency scale-2k $with_10k; do
+    [[ -n "${ONLY:-}" && "$name" != "$ONLY" ]] && continue
     "$bin/benchmarks/kiemidi-bench-load" --all $tiny --scenario "$name" | tee -a "$results" || true
   done
 fi
@@ -78,6 +80,7 @@ for peer in $clients; do
   echo "== $peer" >&2
   for s in "${scenarios[@]}"; do
     read -r name pipelines conc mode scheme delay <<<"$s"
+    [[ -n "${ONLY:-}" && "$name" != "$ONLY" ]] && continue
     start_emulator "$delay"
     url=$http_url; [[ $scheme == https ]] && url=$https_url
     common=(--base-url "$url" --pipelines "$pipelines" --concurrency "$conc" --mode "$mode" --delay-ms "$delay" --scenario "$name")
@@ -100,8 +103,8 @@ def f(v, d=2): return '-' if v is None else f'{v:.{d}f}'
 def ratio(p, k):
     return None if p is None or k in (None, 0) else p / k
 print()
-print('| scenario | client | ok/failed | pipelines/s | CPU s/1000 | peak RSS MiB | RSS/in-flight KiB | POSTs/pipe | polls/pipe | conns | CPU ratio | RSS/in-flight ratio | throughput ratio |')
-print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+print('| scenario | client | ok/failed | pipelines/s | CPU s/1000 | peak RSS MiB | RSS/in-flight KiB (at peak in-flight) | peak RSS growth/in-flight KiB | POSTs/pipe | polls/pipe | conns | CPU ratio | RSS/in-flight ratio | peak growth ratio | throughput ratio |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for name in dict.fromkeys(r['scenario'] for r in rows):
     k = by.get(('kiemidi', name))
     for client in ('kiemidi', 'node', 'python'):
@@ -111,14 +114,16 @@ for name in dict.fromkeys(r['scenario'] for r in rows):
         posts = sum(v for e, v in req.items() if e.startswith('POST'))
         polls = sum(v for e, v in req.items() if 'record-info' in e)
         conns = r.get('emulator_connections_accepted', r.get('connections_opened'))
-        cr = rr = tr = None
+        cr = rr = gr = tr = None
+        growth = r.get('peak_rss_growth_per_inflight_kib')
         if k and client != 'kiemidi':
             cr = ratio(r['client_cpu_s_per_1000'], k['client_cpu_s_per_1000'])
             rr = ratio(r['rss_per_inflight_kib'], k['rss_per_inflight_kib'])
             tr = ratio(r['pipelines_per_s'], k['pipelines_per_s'])
+            gr = ratio(growth, k.get('peak_rss_growth_per_inflight_kib'))
         print(f"| {name} | {client} | {r['ok']}/{r['failed']} | {f(r['pipelines_per_s'],0)} | {f(r['client_cpu_s_per_1000'],3)} | "
-              f"{f(r['peak_rss_kib']/1024,1)} | {f(r['rss_per_inflight_kib'],2)} | {f(posts)} | {f(polls)} | {conns} | "
-              f"{f(cr,1) + '×' if cr else ''} | {f(rr,1) + '×' if rr else ''} | {f(tr,2) + '×' if tr else ''} |")
+              f"{f(r['peak_rss_kib']/1024,1)} | {f(r['rss_per_inflight_kib'],2)} | {f(growth,2)} | {f(posts)} | {f(polls)} | {conns} | "
+              f"{f(cr,1) + '×' if cr else ''} | {f(rr,1) + '×' if rr else ''} | {f(gr,1) + '×' if gr else ''} | {f(tr,2) + '×' if tr else ''} |")
 lat = by.get(('kiemidi', 'callback-latency'))
 if lat:
     print(f"\nkiemidi callback → resume latency: p50 {lat['callback_resume_us_p50']} µs, p99 {lat['callback_resume_us_p99']} µs, "

@@ -577,7 +577,9 @@ bool run_scenario(const driver_args& args, const scenario& sc)
       << ",\"ok\":" << t.done << ",\"failed\":" << t.failed << ",\"elapsed_s\":" << fmt(secs)
       << ",\"pipelines_per_s\":" << fmt(static_cast<double>(t.done) / secs, 1)
       << ",\"client_cpu_s_per_1000\":" << fmt((cpu1 - cpu0) / n * 1000.0, 4)
-      << ",\"peak_rss_kib\":" << proc_status_kib("VmHWM")
+      << ",\"peak_rss_kib\":" << proc_status_kib("VmHWM") << ",\"rss_base_kib\":" << rss_base
+      << ",\"peak_rss_growth_per_inflight_kib\":"
+      << fmt(in_flight_at_peak ? static_cast<double>(proc_status_kib("VmHWM") - rss_base) / static_cast<double>(in_flight_at_peak) : 0.0, 2)
       << ",\"peak_in_flight\":" << in_flight_at_peak
       << ",\"rss_delta_at_peak_kib\":" << rss_peak_delta
       << ",\"rss_per_inflight_kib\":" << fmt(in_flight_at_peak ? static_cast<double>(rss_peak_delta) / static_cast<double>(in_flight_at_peak) : 0.0, 2);

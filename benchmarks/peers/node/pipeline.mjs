@@ -191,6 +191,8 @@ async function main() {
     client_cpu_s_per_1000: Number((cpu / n * 1000).toFixed(4)), peak_rss_kib: statusKib('VmHWM'),
     peak_in_flight: peakInFlight, rss_delta_at_peak_kib: rssAtPeak,
     rss_per_inflight_kib: Number((peakInFlight ? rssAtPeak / peakInFlight : 0).toFixed(2)),
+    rss_base_kib: rssBase,
+    peak_rss_growth_per_inflight_kib: Number((peakInFlight ? (statusKib('VmHWM') - rssBase) / peakInFlight : 0).toFixed(2)),
     pool_size: null /* undici's default Agent: no per-origin connection limit */,
     requests_per_pipeline: perPipeline, emulator_connections_accepted: accepted, callbacks_sent: callbacksSent,
     duplicate_paid_submissions: duplicatePaid,

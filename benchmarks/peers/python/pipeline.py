@@ -210,6 +210,9 @@ class Bench:
             'client_cpu_s_per_1000': round(cpu / n * 1000, 4), 'peak_rss_kib': status_kib('VmHWM'),
             'peak_in_flight': peak['in_flight'], 'rss_delta_at_peak_kib': peak['rss'],
             'rss_per_inflight_kib': round(peak['rss'] / peak['in_flight'], 2) if peak['in_flight'] else 0,
+            'rss_base_kib': rss_base,
+            'peak_rss_growth_per_inflight_kib':
+                round((status_kib('VmHWM') - rss_base) / peak['in_flight'], 2) if peak['in_flight'] else 0,
             'requests_per_pipeline': {}, 'pool_size': a.pool_size,
             'polls_per_pipeline': round(self.polls / n, 3), 'callbacks_per_pipeline': round(self.callbacks / n, 3),
             'overhead_ms_p50': round(percentile(self.overhead, 50), 3),
