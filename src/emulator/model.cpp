@@ -3,6 +3,8 @@
 #include "model.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 
@@ -466,6 +468,27 @@ counters model::snapshot() const
     return c;
 }
 
+api_answer model::counters_answer() const
+{
+    const auto c = snapshot();
+    boost::json::object requests;
+    for (const auto& [k, n] : c.requests) requests[k] = n;
+    boost::json::object o;
+    o["requests"] = std::move(requests);
+    o["tcp_connections_accepted"] = c.tcp_connections_accepted;
+    o["tls_connections_accepted"] = c.tls_connections_accepted;
+    o["callbacks_sent"] = c.callbacks_sent;
+    o["callbacks_failed"] = c.callbacks_failed;
+    o["tasks_created"] = c.tasks_created;
+    o["tasks_completed"] = c.tasks_completed;
+    o["tasks_failed"] = c.tasks_failed;
+    o["duplicate_paid_submissions"] = c.duplicate_paid_submissions();
+    o["credits"] = c.credits;
+    api_answer a;
+    a.body = boost::json::serialize(o);
+    return a;
+}
+
 std::string model::new_task_id()
 {
     auto n = id_counter_.fetch_add(1) + 1;
@@ -522,6 +545,10 @@ api_answer model::handle(const api_request& req)
     auto path = req.target.substr(0, qpos);
     auto query = qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
     const bool get = req.method == "GET", post = req.method == "POST";
+
+    // The counters as JSON, for load drivers running the emulator as a separate process. Not a KIE
+    // endpoint: not counted, never faulted, needs no key.
+    if (get && path == "/emulator/counters") return counters_answer();
 
     auto ep = stats::other;
     if (post && path == "/api/v1/vocal-removal/generate") ep = stats::sep_generate;

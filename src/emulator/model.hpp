@@ -118,6 +118,8 @@ public:
     void set_credits(std::int64_t c);
     bool hit(double rate);
     counters snapshot() const;
+    /// GET /emulator/counters: snapshot() as JSON (requests per endpoint, connections, callbacks, tasks).
+    api_answer counters_answer() const;
 
     stats& counters_() noexcept { return stats_; }
     const emulator_options& options() const noexcept { return opts_; }
