@@ -281,4 +281,118 @@ BOOST_AUTO_TEST_CASE(credits_prints_the_balance_and_a_refused_key_exits_four)
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(cli_batch)
+
+BOOST_AUTO_TEST_CASE(batch_with_a_bad_row_runs_the_rest_and_exits_one)
+{
+    temp_dir dir;
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "task_id,audio_id,name\n"
+                           "music-1,track-1,first\n"
+                           "this row has one field\n"
+                           "music-2,track-2,\"second, live\"\n"
+                           "music-3,track-3\n";
+    std::string out;
+    int code = run_cli({"batch", list.string(), "-o", (dir.path / "out").string(), "--concurrency", "2"}, dir.path, out);
+    BOOST_TEST(code == 1, out);
+    BOOST_TEST(out.find("tracks.csv:3:") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "first.mid"), out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "second, live.mid"), out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "music-3_track-3.mid"), out);
+    BOOST_TEST(fs::exists(dir.path / "out" / "first.json"));
+
+    // status reads the journal the batch left behind.
+    BOOST_TEST(run_cli({"status", (dir.path / "out" / "kiemidi-journal.sqlite").string()}, dir.path, out) == 0, out);
+    BOOST_TEST(out.find("done: 3") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(batch_of_good_json_lines_exits_zero_and_a_missing_list_exits_two)
+{
+    temp_dir dir;
+    auto list = dir.path / "tracks.jsonl";
+    std::ofstream(list) << "{\"task_id\":\"music-7\",\"audio_id\":\"track-7\",\"name\":\"seven\"}\n"
+                           "{\"task_id\":\"music-8\",\"audio_id\":\"track-8\"}\n";
+    std::string out;
+    BOOST_TEST(run_cli({"batch", list.string(), "-o", dir.path.string(), "--poll-only"}, dir.path, out) == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "seven.mid"));
+    BOOST_TEST(is_midi_file(dir.path / "music-8_track-8.mid"));
+    BOOST_TEST(run_cli({"batch", (dir.path / "missing.csv").string(), "-o", dir.path.string()}, dir.path, out) == 2, out);
+    BOOST_TEST(out.find("missing.csv") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying_twice)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = 300ms;
+    eo.midi_delay = 300ms;
+    external_kie kie(dir.path, eo);
+    constexpr int tracks = 60;
+    auto list = dir.path / "tracks.csv";
+    {
+        std::ofstream l(list);
+        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+    }
+    const auto out_dir = dir.path / "out";
+    const auto journal = dir.path / "journal.sqlite";
+    const std::vector<std::string> batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(),
+                                                                    "--journal", journal.string(), "--concurrency", "8",
+                                                                    "--poll-only", "--poll-interval-ms", "50"} +
+                                           kie.flags();
+    const unsigned seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("kill points seed " << seed);
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> after_ms(150, 900);
+    int kills = 0;
+    bool finished_early = false;
+    for (int round = 0; round < 8 && kills < 5; ++round)
+    {
+        child_process child(batch, dir.path / ("killed-" + std::to_string(round) + ".log"));
+        if (child.wait_for(std::chrono::milliseconds(after_ms(rng))))
+        {
+            finished_early = true;
+            break;
+        }
+        child.kill_hard();
+        ++kills;
+    }
+    BOOST_TEST_MESSAGE("killed " << kills << " times" << (finished_early ? ", then it finished" : ""));
+    BOOST_TEST(kills >= 5);
+
+    std::string out;
+    int code = run_cli(batch, dir.path, out, 90s);
+    BOOST_TEST_REQUIRE((code == 0 || code == 3), out);
+    // Nothing was paid twice: resumed tracks waited on their KIE task instead of resubmitting.
+    BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
+    std::size_t unknown = 0;
+    if (code == 3)
+    {
+        // A kill between sending a paid POST and reading its answer leaves that track's outcome
+        // unknown: it is reported, not resubmitted, until the user asks for it explicitly.
+        std::string status;
+        BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 3, status);
+        auto pos = status.find("outcome_unknown: ");
+        BOOST_TEST_REQUIRE(pos != std::string::npos, status);
+        unknown = std::stoul(status.substr(pos + 17));
+        BOOST_TEST(unknown > 0u);
+        BOOST_TEST_MESSAGE(unknown << " track(s) with an unknown outcome; resubmitting them explicitly");
+        code = run_cli(batch + std::vector<std::string>{"--resubmit-unknown"}, dir.path, out, 90s);
+        BOOST_TEST_REQUIRE(code == 0, out);
+    }
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.duplicate_paid_submissions() <= unknown);
+    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
+    for (int i = 0; i < tracks; ++i)
+        BOOST_TEST(is_midi_file(out_dir / ("song-" + std::to_string(i) + ".mid")), "song-" << i);
+
+    std::string status;
+    BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
+    BOOST_TEST(status.find("done: " + std::to_string(tracks)) != std::string::npos, status);
+    // Running it again does nothing: every track is already done.
+    BOOST_TEST(run_cli(batch, dir.path, out) == 0, out);
+    BOOST_TEST(kie.server->snapshot().tasks_created == c.tasks_created);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 #endif

@@ -1,0 +1,158 @@
+// kiemidi::batch_runner: many songs → MIDI files, with bounded concurrency, progress events and
+// resume after a restart.
+//
+// Every track goes separation → MIDI through a kiemidi::client; a SQLite journal (journal.hpp)
+// records each paid step before and after it, so re-running a batch with the same journal never
+// pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
+// known KIE task are resumed by waiting on that task, and lost submissions are reported.
+#ifndef KIEMIDI_BATCH_HPP
+#define KIEMIDI_BATCH_HPP
+
+#include <kiemidi/client.hpp>
+#include <kiemidi/config.hpp>
+#include <kiemidi/diagnostics.hpp>
+#include <kiemidi/error.hpp>
+#include <kiemidi/journal.hpp>
+#include <kiemidi/pipeline_options.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiemidi {
+
+/// Something that happened in a running batch, for a progress display or a log.
+struct batch_event
+{
+    enum class kind
+    {
+        track_started,  ///< A worker took the track (new or resumed).
+        track_done,     ///< The track's files are written and the journal says done.
+        track_failed,   ///< The track failed, or its outcome is unknown (`state` tells which); `message` says why.
+        track_skipped,  ///< Not processed in this run: done before, or failed / outcome_unknown and not retried.
+        progress,       ///< Periodic counts (throttled to batch_options::progress_interval).
+    } what = kind::progress;
+    std::string track_name;      ///< The output base name (empty for progress).
+    std::string message;         ///< Why a track failed or was skipped; "resumed ..." for resumed starts.
+    std::size_t total = 0;       ///< Tracks in the journal.
+    std::size_t done = 0;        ///< Done (before and during this run).
+    std::size_t failed = 0;      ///< Failed or outcome unknown.
+    std::size_t in_flight = 0;   ///< Being processed now.
+    std::size_t skipped = 0;     ///< Skipped in this run.
+    track_state state = track_state::pending;  ///< The track's journal state after the event (track events).
+    std::size_t outcome_unknown = 0;           ///< Tracks whose paid submission has an unknown outcome.
+};
+
+struct batch_options
+{
+    std::filesystem::path output_dir;    ///< Where <name>.mid and <name>.json go (created if missing).
+    std::filesystem::path journal_path;  ///< The batch's journal; empty → output_dir / "kiemidi-journal.sqlite".
+    unsigned concurrency = 16;           ///< Tracks processed at once (0 is treated as 1).
+    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait and
+    /// stage_timeout (bounding each wait) are used.
+    midi_params pipeline;
+    bool write_json = true;              ///< Also write <name>.json (smf::notes_to_json).
+    /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
+    bool resubmit_unknown = false;
+    /// Try failed tracks again, from the latest state their task ids allow (journal::requeue).
+    bool retry_failed = false;
+    /// Progress events at most this often (track end events are never throttled).
+    std::chrono::milliseconds progress_interval{200};
+};
+
+/// What a batch run did. "This run" counts exclude tracks handled in earlier runs.
+struct batch_summary
+{
+    std::size_t total = 0;                 ///< Tracks in the journal.
+    std::size_t done = 0;                  ///< Tracks completed in this run.
+    std::size_t failed = 0;                ///< Tracks failed at the end (this run or earlier, not retried).
+    std::size_t skipped_already_done = 0;  ///< Tracks done before this run.
+    std::size_t resumed = 0;               ///< Tracks resumed from a recorded KIE task id (not resubmitted).
+    std::size_t outcome_unknown = 0;       ///< Tracks whose paid submission has an unknown outcome (need attention).
+    std::size_t notes = 0;                 ///< Notes written in this run.
+    std::chrono::milliseconds elapsed{0};  ///< Wall time of the run.
+    std::size_t unfinished = 0;            ///< Tracks left pending or in progress (the run was cancelled); resumable.
+};
+
+/// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',
+/// control characters and ".." replaced, never empty nor starting with '.', at most 200 bytes.
+KIEMIDI_DECL std::string output_name(const track_spec& track);
+/// The sanitising step of output_name().
+KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
+
+/// Runs batches of tracks through a client, journaled.
+///
+/// @par Handler signature
+/// `void(error_code, batch_summary)`. The error is set only when the batch itself could not run
+/// (journal or output directory unusable: see last_diagnostics()) or was cancelled
+/// (asio::error::operation_aborted; the summary is still filled). Track failures are counted in
+/// the summary and reported through events and the journal, not through the error.
+///
+/// @par Object lifetimes
+/// `tracks` and `on_event` are moved into the operation. The runner and the client must outlive
+/// it. `on_event` is called on the client's executor (through a strand), never concurrently,
+/// and must not block.
+///
+/// @par Cancellation
+/// terminal / partial / total: no new track is started, waits in flight are cancelled (their
+/// tracks stay separating / transcribing with the task id recorded, so the next run resumes
+/// them), and a paid submission already sent is allowed to finish so that its task id is
+/// recorded. Then the operation completes with asio::error::operation_aborted.
+///
+/// @par Thread safety
+/// One async_run at a time per runner. The client's io_context may run on several threads.
+/// Journal I/O and file writes run on the runner's own single-thread pool, never on the
+/// io_context's threads.
+class batch_runner
+{
+public:
+    using executor_type = client::executor_type;
+
+    KIEMIDI_DECL batch_runner(client& c, batch_options opts);
+    KIEMIDI_DECL ~batch_runner();
+    batch_runner(const batch_runner&) = delete;
+    batch_runner& operator=(const batch_runner&) = delete;
+
+    executor_type get_executor() const noexcept { return client_.get_executor(); }
+    const batch_options& options() const noexcept { return opts_; }
+
+    /// Adds `tracks` to the journal (existing ones are kept as they are), then processes every
+    /// track of the journal that is not done. An empty `tracks` resumes the journal as it is.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
+    {
+        return boost::asio::async_initiate<Token, void(error_code, batch_summary)>(
+            [this](auto handler, std::vector<track_spec> t, std::function<void(const batch_event&)> ev) {
+                start_run(std::move(t), std::move(ev), std::move(handler));
+            },
+            token, std::move(tracks), std::move(on_event));
+    }
+
+    /// Why the last async_run failed as a whole (journal or output directory errors).
+    const diagnostics& last_diagnostics() const noexcept { return diag_; }
+
+    /// The journal path used by async_run (batch_options::journal_path or its default).
+    KIEMIDI_DECL std::filesystem::path journal_path() const;
+
+private:
+    KIEMIDI_DECL void start_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                                boost::asio::any_completion_handler<void(error_code, batch_summary)> handler);
+
+    client& client_;
+    batch_options opts_;
+    diagnostics diag_;
+    std::unique_ptr<boost::asio::thread_pool> pool_;
+};
+
+}  // namespace kiemidi
+
+#endif

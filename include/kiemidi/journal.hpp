@@ -1,0 +1,200 @@
+// kiemidi::journal: the durable state of one batch, one SQLite file per batch.
+//
+// A paid KIE submission is a one-way door: before it the journal records the intent, after it
+// the KIE task id, and only once the result files are written the track is marked done. Every
+// state change is one fsync'd transaction (WAL, synchronous=FULL), so after a crash or restart
+// the journal says exactly which tracks are done, which can be resumed by waiting on a known
+// task, and which submissions have an unknown outcome. Calls block: run them off the io thread.
+#ifndef KIEMIDI_JOURNAL_HPP
+#define KIEMIDI_JOURNAL_HPP
+
+#include <kiemidi/config.hpp>
+#include <kiemidi/diagnostics.hpp>
+#include <kiemidi/error.hpp>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace kiemidi {
+
+/// One song to turn into MIDI.
+struct track_spec
+{
+    std::string task_id;   ///< The KIE music task id.
+    std::string audio_id;  ///< The track of that music task.
+    std::string name;      ///< Output base name; empty → "<task_id>_<audio_id>" (sanitised either way).
+};
+
+/// A track's place in the journal's state machine.
+///
+///     pending ──intent──► separation_intent ──task id──► separating ──intent──► midi_intent
+///        ▲                      │                                                  │
+///        │                      └──────────► outcome_unknown ◄─────────────────────┘
+///        │                                                          task id
+///        │                                   midi_intent ────────────────────► transcribing ──► done
+///        └── requeue (failed / outcome_unknown → latest resumable state)
+///
+/// Any state but done may go to failed. An intent without a task id means a paid POST may have
+/// been sent without its answer being recorded; it becomes outcome_unknown and is never sent
+/// again unless the user asks for it (requeue).
+enum class track_state
+{
+    pending,            ///< Nothing paid yet: the separation will be submitted.
+    separation_intent,  ///< The separation POST is about to be (or was) sent; no task id recorded.
+    separating,         ///< The separation task id is recorded; waiting for its stems.
+    midi_intent,        ///< The MIDI POST is about to be (or was) sent; no task id recorded.
+    transcribing,       ///< The MIDI task id is recorded; waiting for its notes.
+    done,               ///< The .mid (and .json) files are written.
+    failed,             ///< Failed; `error` and `failed_stage` say where and why.
+    outcome_unknown,    ///< A paid POST was sent but its answer was lost; not resubmitted without consent.
+};
+
+inline constexpr std::size_t track_state_count = 8;
+
+/// The state's name as stored in the journal ("pending", "separation_intent", ...).
+KIEMIDI_DECL std::string_view to_string(track_state s) noexcept;
+/// The inverse of to_string; nullopt for an unknown name.
+KIEMIDI_DECL std::optional<track_state> track_state_from_string(std::string_view s) noexcept;
+
+/// The paid step a journal call is about.
+enum class journal_stage
+{
+    separation,  ///< POST /api/v1/vocal-removal/generate
+    midi,        ///< POST /api/v1/midi/generate
+};
+
+/// "separation" or "midi".
+KIEMIDI_DECL std::string_view to_string(journal_stage s) noexcept;
+
+/// Journal failures other than SQLite's own (those use sqlite_category(), value = SQLite's
+/// extended result code, SQLite's message in diagnostics::client_message()).
+enum class journal_errc : int
+{
+    invalid_transition = 1,  ///< The track is not in a state that allows this change; diagnostics names both.
+    unknown_track,           ///< No track has this id.
+    newer_schema,            ///< The file was written by a newer kiemidi (PRAGMA user_version); upgrade kiemidi.
+    not_open,                ///< The journal is not open (open() failed or it was moved from).
+};
+
+KIEMIDI_DECL const boost::system::error_category& get_journal_category() noexcept;
+/// The category of SQLite result codes ("kiemidi.sqlite").
+KIEMIDI_DECL const boost::system::error_category& get_sqlite_category() noexcept;
+inline error_code make_error_code(journal_errc e) noexcept { return {static_cast<int>(e), get_journal_category()}; }
+
+/// One track as the journal knows it.
+struct journal_entry
+{
+    std::int64_t id = 0;                  ///< Row id; stable for the life of the journal.
+    track_spec track;                     ///< As added.
+    track_state state = track_state::pending;
+    std::string separation_task_id;       ///< KIE's separation task id, once recorded.
+    std::string midi_task_id;             ///< KIE's MIDI task id, once recorded.
+    std::string error;                    ///< Why it failed or why its outcome is unknown (KIE's message included).
+    unsigned attempts = 0;                ///< Paid submissions intended for this track (both stages).
+    std::string failed_stage;             ///< "separation", "midi" or "output" for failed / outcome_unknown tracks.
+};
+
+/// How many tracks are in each state.
+struct journal_counts
+{
+    std::array<std::size_t, track_state_count> by_state{};  ///< Indexed by track_state.
+    std::size_t total = 0;                                   ///< All tracks.
+
+    std::size_t operator[](track_state s) const noexcept { return by_state[static_cast<std::size_t>(s)]; }
+};
+
+/// The SQLite journal of one batch.
+///
+/// Every member returning error_code also exists in a throwing spelling without `diagnostics&`
+/// (it throws boost::system::system_error whose what() carries the diagnostics).
+///
+/// @par Thread safety
+/// Calls are serialised by an internal mutex, so one journal may be used from several threads;
+/// each call blocks on disk I/O (fsync), so never call it on an io_context thread. Two processes
+/// may open the same file (SQLite locking, 5 s busy timeout), but running two batches on one
+/// journal at once is not supported.
+class journal
+{
+public:
+    /// The schema version written to PRAGMA user_version.
+    static constexpr int schema_version = 1;
+
+    /// Opens (creating if needed) the journal at `path`. On failure `ec` is set and the returned
+    /// journal is not open.
+    KIEMIDI_DECL static journal open(const std::filesystem::path& path, error_code& ec, diagnostics& diag);
+    /// Throwing spelling of open().
+    KIEMIDI_DECL static journal open(const std::filesystem::path& path);
+
+    KIEMIDI_DECL journal() noexcept;
+    KIEMIDI_DECL journal(journal&&) noexcept;
+    KIEMIDI_DECL journal& operator=(journal&&) noexcept;
+    KIEMIDI_DECL ~journal();
+
+    /// True when open() succeeded.
+    KIEMIDI_DECL bool is_open() const noexcept;
+    /// The file this journal was opened from.
+    KIEMIDI_DECL const std::filesystem::path& path() const noexcept;
+
+    /// Adds tracks in one transaction; a track already present (same task_id, audio_id, name) is left as it is.
+    KIEMIDI_DECL error_code add_tracks(std::span<const track_spec> tracks, diagnostics& diag);
+    KIEMIDI_DECL void add_tracks(std::span<const track_spec> tracks);
+
+    /// Every track, in insertion order.
+    KIEMIDI_DECL error_code entries(std::vector<journal_entry>& out, diagnostics& diag) const;
+    KIEMIDI_DECL std::vector<journal_entry> entries() const;
+
+    /// One track.
+    KIEMIDI_DECL error_code get(std::int64_t id, journal_entry& out, diagnostics& diag) const;
+    KIEMIDI_DECL journal_entry get(std::int64_t id) const;
+
+    /// Before a paid POST: pending → separation_intent, or separating → midi_intent. Counts an attempt.
+    KIEMIDI_DECL error_code record_intent(std::int64_t id, journal_stage stage, diagnostics& diag);
+    KIEMIDI_DECL void record_intent(std::int64_t id, journal_stage stage);
+
+    /// After a paid POST answered: separation_intent → separating, or midi_intent → transcribing.
+    KIEMIDI_DECL error_code record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id, diagnostics& diag);
+    KIEMIDI_DECL void record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id);
+
+    /// After the output files are written: transcribing → done.
+    KIEMIDI_DECL error_code mark_done(std::int64_t id, diagnostics& diag);
+    KIEMIDI_DECL void mark_done(std::int64_t id);
+
+    /// Any state but done → failed, with the stage ("separation", "midi", "output") and the reason.
+    KIEMIDI_DECL error_code mark_failed(std::int64_t id, std::string_view stage, std::string_view error, diagnostics& diag);
+    KIEMIDI_DECL void mark_failed(std::int64_t id, std::string_view stage, std::string_view error);
+
+    /// separation_intent / midi_intent → outcome_unknown (a paid POST whose answer was lost).
+    KIEMIDI_DECL error_code mark_outcome_unknown(std::int64_t id, std::string_view error, diagnostics& diag);
+    KIEMIDI_DECL void mark_outcome_unknown(std::int64_t id, std::string_view error);
+
+    /// The user's explicit choice to try a failed / outcome_unknown track again: it goes back to
+    /// the latest state its recorded task ids allow (transcribing if a MIDI task id is known,
+    /// separating if a separation task id is known, else pending), so a known paid task is waited
+    /// on again rather than paid again. The error is cleared; `out_state` receives the new state.
+    KIEMIDI_DECL error_code requeue(std::int64_t id, track_state& out_state, diagnostics& diag);
+    KIEMIDI_DECL track_state requeue(std::int64_t id);
+
+    /// How many tracks are in each state.
+    KIEMIDI_DECL error_code counts(journal_counts& out, diagnostics& diag) const;
+    KIEMIDI_DECL journal_counts counts() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kiemidi
+
+namespace boost::system {
+template <> struct is_error_code_enum<kiemidi::journal_errc> : std::true_type {};
+}  // namespace boost::system
+
+#endif

@@ -1,0 +1,633 @@
+// batch_runner: N worker coroutines pull tracks from a queue and take each one through
+// journal intent → paid POST → journal task id → wait, twice, then write the files and mark done.
+//
+// Workers and the counters they share live on one strand of the client's executor. Journal calls
+// and file writes are blocking, so they run on the runner's single-thread pool and the worker
+// resumes on the strand afterwards. Paid POSTs are shielded from cancellation: once the intent is
+// recorded, the submission runs until KIE answers, so its task id is journaled rather than lost.
+#include <kiemidi/batch.hpp>
+#include <kiemidi/detail/async_bridge.hpp>
+#include <kiemidi/smf.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+namespace kiemidi {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+std::string sanitize_file_name(std::string_view name)
+{
+    std::string out;
+    out.reserve(name.size());
+    for (char ch : name)
+    {
+        const auto u = static_cast<unsigned char>(ch);
+        out += (ch == '/' || ch == '\\' || u < 0x20 || u == 0x7f) ? '_' : ch;
+    }
+    for (std::size_t p; (p = out.find("..")) != std::string::npos;) out.replace(p, 2, "__");
+    if (out.size() > 200) out.resize(200);
+    if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
+    return out;
+}
+
+std::string output_name(const track_spec& track)
+{
+    if (!track.name.empty()) return sanitize_file_name(track.name);
+    return sanitize_file_name(track.task_id + "_" + track.audio_id);
+}
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+/// A completion token whose operation ignores cancellation (paid POSTs, journal writes).
+auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(), tok); }
+
+using strand_type = asio::strand<asio::any_io_executor>;
+
+enum class track_outcome { done, failed, unknown, stopped };
+
+/// "what: diagnostics" for the journal and events; KIE's message is in the diagnostics.
+std::string describe(const error_code& ec, const diagnostics& diag)
+{
+    std::string m = ec.message();
+    auto d = diag.to_string();
+    if (!d.empty()) m += ": " + d;
+    return m;
+}
+
+/// A submission error after which KIE may have processed (and charged) the request.
+bool outcome_may_be_paid(const error_code& ec)
+{
+    return ec == client_errc::outcome_unknown || ec == api_errc::server_error || ec == client_errc::timeout ||
+           ec == client_errc::shut_down || ec == asio::error::operation_aborted;
+}
+
+/// Writes `data` to `path` atomically: temporary file in the same directory, fsync, rename,
+/// then fsync of the directory so the rename itself survives a power loss.
+error_code write_file_atomically(const std::filesystem::path& path, std::string_view data, diagnostics& diag)
+{
+    std::string tmp = path.string() + ".tmp-XXXXXX";
+    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    auto sys_fail = [&](const std::string& what) {
+        error_code ec(errno, boost::system::system_category());
+        diag.set_client_message(what + ": " + ec.message());
+        diag.set_stage("output");
+        return ec;
+    };
+    if (fd < 0) return sys_fail("cannot create a temporary file next to " + path.string());
+    auto abandon = [&](const std::string& what) {
+        auto ec = sys_fail(what);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return ec;
+    };
+    if (::fchmod(fd, 0644) != 0) return abandon("cannot set the mode of " + tmp);
+    std::size_t off = 0;
+    while (off < data.size())
+    {
+        auto n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return abandon("cannot write " + tmp);
+        off += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) return abandon("cannot flush " + tmp);
+    if (::close(fd) != 0)
+    {
+        auto ec = sys_fail("cannot close " + tmp);
+        ::unlink(tmp.c_str());
+        return ec;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+    {
+        auto ec = sys_fail("cannot rename " + tmp + " to " + path.string());
+        ::unlink(tmp.c_str());
+        return ec;
+    }
+    const int dfd = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0)
+    {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+/// State of one async_run, shared by its workers; touched only on `strand` (journal: pool only).
+struct run_state
+{
+    client& cli;
+    const batch_options& opts;
+    asio::thread_pool::executor_type pool_ex;
+    strand_type strand;
+    std::function<void(const batch_event&)> on_event;
+    journal jnl;
+
+    std::vector<journal_entry> queue;
+    std::size_t next = 0;
+    bool stopping = false;
+
+    std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
+                resumed = 0, notes = 0, finished_from_queue = 0;
+    clock_type::time_point last_progress{};
+
+    run_state(client& c, const batch_options& o, asio::thread_pool::executor_type p, strand_type s,
+              std::function<void(const batch_event&)> ev)
+        : cli(c), opts(o), pool_ex(p), strand(std::move(s)), on_event(std::move(ev))
+    {
+    }
+
+    void emit(batch_event::kind k, std::string name, std::string message, track_state state)
+    {
+        if (!on_event) return;
+        batch_event e;
+        e.what = k;
+        e.track_name = std::move(name);
+        e.message = std::move(message);
+        e.total = total;
+        e.done = done_before + done_now;
+        e.failed = failed + unknown;
+        e.in_flight = in_flight;
+        e.skipped = skipped;
+        e.state = state;
+        e.outcome_unknown = unknown;
+        try { on_event(e); }
+        catch (...) {}  // an event sink must not break the batch
+        if (k == batch_event::kind::progress) last_progress = clock_type::now();
+    }
+
+    void maybe_progress(bool force = false)
+    {
+        if (force || clock_type::now() - last_progress >= opts.progress_interval)
+            emit(batch_event::kind::progress, {}, {}, track_state::pending);
+    }
+
+    /// Runs `f` (returning error_code) on the pool thread; resumes on the strand. Not cancellable:
+    /// a journal write, once started, completes.
+    template <class F>
+    asio::awaitable<error_code> blocking(F f)
+    {
+        // Named, not a temporary inside co_await: g++ 12 would destroy the closure twice.
+        auto body = [fn = std::move(f)]() mutable -> asio::awaitable<error_code> { co_return fn(); };
+        auto [ep, ec] = co_await asio::co_spawn(pool_ex, std::move(body), shielded());
+        if (ep) co_return detail::exception_code(ep);
+        co_return ec;
+    }
+};
+
+/// Wait bounded by the stage timeout; a cancelled wait gives operation_aborted, a timeout client_errc::timeout.
+template <class Record, class Start>
+asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, Start start, const char* stage, diagnostics& diag)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, st.opts.pipeline.stage_timeout);
+    auto r = co_await (start() || timer.async_wait(tok));
+    if (r.index() == 0) co_return std::move(std::get<0>(r));
+    auto [tec] = std::get<1>(r);
+    if (tec) co_return std::tuple<error_code, Record>{asio::error::operation_aborted, Record{}};
+    diag.set_stage(stage);
+    diag.set_client_message(std::string(stage) + " wait exceeded " + std::to_string(st.opts.pipeline.stage_timeout.count()) + " ms");
+    co_return std::tuple<error_code, Record>{client_errc::timeout, Record{}};
+}
+
+bool separation_succeeded(const api::separation_record& r)
+{
+    return r.state == api::separation_state::success ||
+           (r.state == api::separation_state::callback_exception && (r.urls.vocal || r.urls.instrumental || !r.origin_data.empty()));
+}
+
+/// One track, from whatever state the journal has it in, to done / failed / unknown, or stopped.
+asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std::string& message)
+{
+    const std::string name = output_name(e.track);
+    const auto id = e.id;
+    diagnostics diag;
+    auto& cli = st.cli;
+    const auto& p = st.opts.pipeline;
+
+    auto journal_failed = [&](const error_code& ec) {
+        message = "journal: " + describe(ec, diag);
+        return track_outcome::failed;
+    };
+    // Coroutine helpers take only trivially destructible arguments (see the note in blocking()).
+    auto fail = [&](error_code ec, const char* stage_name) -> asio::awaitable<track_outcome> {
+        std::string stage = stage_name;
+        diag.set_stage(stage);
+        message = describe(ec, diag);
+        diagnostics jd;
+        std::string msg = message;
+        auto write = [&st, id, stage, msg, &jd] { return st.jnl.mark_failed(id, stage, msg, jd); };
+        auto jec = co_await st.blocking(std::move(write));
+        if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+        co_return track_outcome::failed;
+    };
+    // `why` is the message; it is read before the first suspension.
+    auto unknown = [&](const std::string* why) -> asio::awaitable<track_outcome> {
+        message = *why;
+        diagnostics jd;
+        std::string msg = message;
+        auto write = [&st, id, msg, &jd] { return st.jnl.mark_outcome_unknown(id, msg, jd); };
+        auto jec = co_await st.blocking(std::move(write));
+        if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+        co_return track_outcome::unknown;
+    };
+
+    // ---- states left by an earlier run ----
+    if (e.state == track_state::separation_intent || e.state == track_state::midi_intent)
+    {
+        // A POST may have been sent without its answer being recorded: KIE cannot look it up.
+        std::string why = std::string("the ") + (e.state == track_state::separation_intent ? "separation" : "MIDI") +
+                          " submission of an earlier run was sent but its answer was not recorded; it may have been "
+                          "processed (and paid)";
+        auto o = co_await unknown(&why);
+        if (!st.opts.resubmit_unknown) co_return o;
+        e.state = track_state::outcome_unknown;
+    }
+    if (e.state == track_state::outcome_unknown || e.state == track_state::failed)
+    {
+        track_state ns{};
+        auto step0 = [&st, id, &ns, &diag] { return st.jnl.requeue(id, ns, diag); };
+        auto jec = co_await st.blocking(std::move(step0));
+        if (jec) co_return journal_failed(jec);
+        e.state = ns;
+        auto step1 = [&st, id, &e, &diag] { return st.jnl.get(id, e, diag); };
+        auto jec2 = co_await st.blocking(std::move(step1));
+        if (jec2) co_return journal_failed(jec2);
+    }
+    const bool resumed_separation = e.state == track_state::separating;
+    const bool resumed_midi = e.state == track_state::transcribing;
+    if (resumed_separation || resumed_midi) ++st.resumed;
+
+    // ---- separation ----
+    api::separation_record sep;
+    bool have_sep = false;
+    if (e.state == track_state::pending)
+    {
+        if (st.stopping) co_return track_outcome::stopped;
+        auto step2 = [&st, id, &diag] { return st.jnl.record_intent(id, journal_stage::separation, diag); };
+        auto jec = co_await st.blocking(std::move(step2));
+        if (jec) co_return journal_failed(jec);
+        api::separation_request req;
+        req.task_id = e.track.task_id;
+        req.audio_id = e.track.audio_id;
+        req.type = p.separation;
+        diag.clear();
+        auto [sec, created] = co_await cli.async_separate(std::move(req), diag, shielded());
+        if (sec && outcome_may_be_paid(sec))
+        {
+            std::string why = "separation submission: " + describe(sec, diag);
+            co_return co_await unknown(&why);
+        }
+        if (sec) co_return co_await fail(sec, "separation");
+        e.separation_task_id = created.task_id;
+        std::string tid = created.task_id;
+        auto step_sep_id = [&st, id, tid, &diag] { return st.jnl.record_task_id(id, journal_stage::separation, tid, diag); };
+        auto jec2 = co_await st.blocking(std::move(step_sep_id));
+        if (jec2) co_return journal_failed(jec2);
+        e.state = track_state::separating;
+    }
+    if (e.state == track_state::separating)
+    {
+        if (st.stopping) co_return track_outcome::stopped;
+        if (resumed_separation)
+        {
+            // The callback of a task finished while we were away is gone: ask KIE at once.
+            diag.clear();
+            auto [gec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
+            if (gec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+            if (gec == api_errc::unknown_task) co_return co_await fail(gec, "separation");
+            if (!gec && api::is_final(rec.state))
+            {
+                if (!separation_succeeded(rec))
+                {
+                    diag.set_server_message(rec.error_message.value_or("separation ended in state " + rec.raw_state));
+                    co_return co_await fail(error_code(api_errc::task_failed), "separation");
+                }
+                sep = std::move(rec);
+                have_sep = true;
+            }
+        }
+        if (!have_sep)
+        {
+            if (st.stopping) co_return track_outcome::stopped;
+            std::string sid = e.separation_task_id;
+            wait_options w = p.wait;
+            auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
+            auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
+            if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+            if (wec) co_return co_await fail(wec, "separation");
+            sep = std::move(rec);
+        }
+        // ---- MIDI submission ----
+        std::optional<std::string> stem_id;
+        if (!p.stem.empty())
+        {
+            if (sep.origin_data.empty())
+            {
+                auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
+                if (rec_ec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+                if (rec_ec) co_return co_await fail(rec_ec, "separation");
+                sep = std::move(rec);
+            }
+            for (const auto& s : sep.origin_data)
+                if (s.stem_type_group_name == p.stem) stem_id = s.id;
+            if (!stem_id)
+            {
+                diag.set_client_message("the separation has no stem named \"" + p.stem + "\"");
+                co_return co_await fail(error_code(client_errc::invalid_field), "midi");
+            }
+        }
+        if (st.stopping) co_return track_outcome::stopped;
+        auto step3 = [&st, id, &diag] { return st.jnl.record_intent(id, journal_stage::midi, diag); };
+        auto jec = co_await st.blocking(std::move(step3));
+        if (jec) co_return journal_failed(jec);
+        api::midi_request req;
+        req.task_id = e.separation_task_id;
+        req.audio_id = stem_id;
+        diag.clear();
+        auto [mec, created] = co_await cli.async_transcribe(std::move(req), diag, shielded());
+        if (mec && outcome_may_be_paid(mec))
+        {
+            std::string why = "MIDI submission: " + describe(mec, diag);
+            co_return co_await unknown(&why);
+        }
+        if (mec) co_return co_await fail(mec, "midi");
+        e.midi_task_id = created.task_id;
+        std::string tid = created.task_id;
+        auto step4 = [&st, id, tid, &diag] { return st.jnl.record_task_id(id, journal_stage::midi, tid, diag); };
+        auto jec2 = co_await st.blocking(std::move(step4));
+        if (jec2) co_return journal_failed(jec2);
+        e.state = track_state::transcribing;
+    }
+
+    // ---- MIDI result ----
+    if (e.state != track_state::transcribing)
+    {
+        message = "unexpected journal state " + std::string(to_string(e.state));
+        co_return track_outcome::failed;
+    }
+    if (st.stopping) co_return track_outcome::stopped;
+    api::midi_record midi;
+    bool have_midi = false;
+    if (resumed_midi)
+    {
+        diag.clear();
+        auto [gec, rec] = co_await cli.async_get_midi(e.midi_task_id, diag, tok);
+        if (gec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+        if (gec == api_errc::unknown_task) co_return co_await fail(gec, "midi");
+        if (!gec && rec.state != api::midi_state::pending)
+        {
+            if (rec.state != api::midi_state::success)
+            {
+                diag.set_server_message(rec.error_message.value_or("MIDI generation failed"));
+                co_return co_await fail(error_code(api_errc::task_failed), "midi");
+            }
+            midi = std::move(rec);
+            have_midi = true;
+        }
+    }
+    if (!have_midi)
+    {
+        if (st.stopping) co_return track_outcome::stopped;
+        std::string mid = e.midi_task_id;
+        wait_options w = p.wait;
+        auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
+        if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+        if (wec) co_return co_await fail(wec, "midi");
+        midi = std::move(rec);
+    }
+
+    // ---- files, then done ----
+    std::size_t notes = 0;
+    for (const auto& i : midi.midi.instruments) notes += i.notes.size();
+    const auto dir = st.opts.output_dir;
+    const bool json = st.opts.write_json;
+    auto instruments = std::move(midi.midi.instruments);
+    diagnostics out_diag;
+    auto step5 = [&, dir, json] {
+        smf::smf_options so;
+        so.title = name;
+        if (json)
+        {
+            if (auto ec = write_file_atomically(dir / (name + ".json"), smf::notes_to_json(instruments, so), out_diag)) return ec;
+        }
+        if (auto ec = smf::write_smf_file(dir / (name + ".mid"), instruments, so, out_diag)) return ec;
+        return error_code{};
+    };
+    auto wec = co_await st.blocking(std::move(step5));
+    if (wec)
+    {
+        diag = out_diag;
+        co_return co_await fail(wec, "output");
+    }
+    auto step6 = [&st, id, &diag] { return st.jnl.mark_done(id, diag); };
+    auto dec = co_await st.blocking(std::move(step6));
+    if (dec) co_return journal_failed(dec);
+    st.notes += notes;
+    message = std::to_string(notes) + " notes";
+    co_return track_outcome::done;
+}
+
+asio::awaitable<void> worker(run_state& st)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (!st.stopping && st.next < st.queue.size())
+    {
+        journal_entry e = st.queue[st.next++];
+        const std::string name = output_name(e.track);
+        const bool resuming = e.state == track_state::separating || e.state == track_state::transcribing;
+        ++st.in_flight;
+        st.emit(batch_event::kind::track_started, name,
+                resuming ? "resumed from " + std::string(to_string(e.state)) : std::string(), e.state);
+        std::string message;
+        auto outcome = co_await process_track(st, std::move(e), message);
+        --st.in_flight;
+        switch (outcome)
+        {
+        case track_outcome::done:
+            ++st.done_now;
+            ++st.finished_from_queue;
+            st.emit(batch_event::kind::track_done, name, message, track_state::done);
+            break;
+        case track_outcome::failed:
+            ++st.failed;
+            ++st.finished_from_queue;
+            st.emit(batch_event::kind::track_failed, name, message, track_state::failed);
+            break;
+        case track_outcome::unknown:
+            ++st.unknown;
+            ++st.finished_from_queue;
+            st.emit(batch_event::kind::track_failed, name, message, track_state::outcome_unknown);
+            break;
+        case track_outcome::stopped: break;
+        }
+        st.maybe_progress();
+    }
+}
+
+asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, const batch_options& opts,
+                                                                 std::filesystem::path journal_path,
+                                                                 asio::thread_pool::executor_type pool_ex, strand_type strand,
+                                                                 std::vector<track_spec> tracks,
+                                                                 std::function<void(const batch_event&)> on_event,
+                                                                 diagnostics& diag)
+{
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto t0 = clock_type::now();
+    diag.clear();
+    run_state st(cli, opts, pool_ex, strand, std::move(on_event));
+    batch_summary summary;
+
+    std::vector<journal_entry> entries;
+    auto step7 = [&] {
+        std::error_code fec;
+        std::filesystem::create_directories(opts.output_dir, fec);
+        if (fec)
+        {
+            diag.set_client_message("cannot create the output directory " + opts.output_dir.string() + ": " + fec.message());
+            diag.set_stage("output");
+            return error_code(fec.value(), boost::system::generic_category());
+        }
+        error_code ec;
+        st.jnl = journal::open(journal_path, ec, diag);
+        if (ec) return ec;
+        if ((ec = st.jnl.add_tracks(tracks, diag))) return ec;
+        return st.jnl.entries(entries, diag);
+    };
+    auto oec = co_await st.blocking(std::move(step7));
+    if (oec)
+    {
+        auto step8 = [&] { st.jnl = journal{}; return error_code{}; };
+        co_await st.blocking(std::move(step8));
+        co_return std::tuple<error_code, batch_summary>{oec, summary};
+    }
+
+    st.total = entries.size();
+    for (auto& e : entries)
+    {
+        const auto name = output_name(e.track);
+        switch (e.state)
+        {
+        case track_state::done:
+            ++st.done_before;
+            ++st.skipped;
+            st.emit(batch_event::kind::track_skipped, name, "already done", e.state);
+            break;
+        case track_state::failed:
+            if (opts.retry_failed) st.queue.push_back(std::move(e));
+            else
+            {
+                ++st.failed;
+                ++st.skipped;
+                st.emit(batch_event::kind::track_skipped, name, "failed in an earlier run: " + e.error, e.state);
+            }
+            break;
+        case track_state::outcome_unknown:
+            if (opts.resubmit_unknown) st.queue.push_back(std::move(e));
+            else
+            {
+                ++st.unknown;
+                ++st.skipped;
+                st.emit(batch_event::kind::track_skipped, name, "outcome unknown (not resubmitted): " + e.error, e.state);
+            }
+            break;
+        default: st.queue.push_back(std::move(e)); break;
+        }
+    }
+    st.maybe_progress(true);
+
+    // Workers; each can be cancelled through its own signal.
+    const std::size_t n = std::min<std::size_t>(std::max(1u, opts.concurrency), st.queue.size());
+    std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
+    asio::steady_timer all_done(strand, clock_type::time_point::max());
+    std::size_t running = 0;
+    bool cancelled = false;
+    auto stop_all = [&] {
+        st.stopping = true;
+        cancelled = true;
+        for (auto& s : signals) s->emit(asio::cancellation_type::terminal);
+    };
+    auto& cs_ref = st;  // workers reference the state, which outlives them (we wait for all below)
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        signals.push_back(std::make_unique<asio::cancellation_signal>());
+        ++running;
+        asio::co_spawn(strand, worker(cs_ref),
+                       asio::bind_cancellation_slot(signals.back()->slot(), [&running, &all_done](std::exception_ptr) {
+                           if (--running == 0) all_done.cancel();
+                       }));
+    }
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) stop_all();
+    while (running > 0)
+    {
+        co_await all_done.async_wait(tok);
+        if (running > 0 && !st.stopping && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            stop_all();
+    }
+    st.maybe_progress(true);
+
+    auto step9 = [&] { st.jnl = journal{}; return error_code{}; };
+    co_await st.blocking(std::move(step9));
+
+    summary.total = st.total;
+    summary.done = st.done_now;
+    summary.failed = st.failed;
+    summary.skipped_already_done = st.done_before;
+    summary.resumed = st.resumed;
+    summary.outcome_unknown = st.unknown;
+    summary.notes = st.notes;
+    summary.unfinished = st.queue.size() - st.finished_from_queue;
+    summary.elapsed = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
+    error_code ec;
+    if (cancelled) ec = asio::error::operation_aborted;
+    co_return std::tuple<error_code, batch_summary>{ec, summary};
+}
+
+}  // namespace
+
+batch_runner::batch_runner(client& c, batch_options opts)
+    : client_(c), opts_(std::move(opts)), pool_(std::make_unique<asio::thread_pool>(1))
+{
+}
+
+batch_runner::~batch_runner()
+{
+    pool_->join();
+}
+
+std::filesystem::path batch_runner::journal_path() const
+{
+    return opts_.journal_path.empty() ? opts_.output_dir / "kiemidi-journal.sqlite" : opts_.journal_path;
+}
+
+void batch_runner::start_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                             asio::any_completion_handler<void(error_code, batch_summary)> handler)
+{
+    auto strand = asio::make_strand(client_.get_executor());
+    detail::spawn_with_handler<batch_summary>(
+        strand,
+        run_batch(client_, opts_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag_),
+        std::move(handler));
+}
+
+}  // namespace kiemidi

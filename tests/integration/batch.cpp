@@ -1,0 +1,409 @@
+// batch_runner end to end: emulator (KIE) + callback listener + hub + client + journal, on 127.0.0.1.
+#include <kiemidi/batch.hpp>
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
+#include <kiemidi/client.hpp>
+#include <kiemidi/emulator.hpp>
+#include <kiemidi/journal.hpp>
+
+#include "common/run_bounded.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace kiemidi;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+const std::string sep_post = "POST /api/v1/vocal-removal/generate";
+
+struct temp_dir
+{
+    fs::path path;
+    temp_dir()
+    {
+        static std::atomic<int> n{0};
+        path = fs::temp_directory_path() / ("kiemidi-batch-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+/// KIE (emulated) + listener + hub + client, as an embedding backend would wire them.
+struct batch_env
+{
+    std::unique_ptr<emulator::server> kie;
+    callback_hub hub;
+    callback_listener listener;
+    std::unique_ptr<client> cli;
+
+    explicit batch_env(asio::any_io_executor ex, emulator::emulator_options eo = {})
+        : hub(ex), listener(ex, listener_options{}, hub)
+    {
+        eo.enable_https = false;
+        kie = std::make_unique<emulator::server>(ex, eo);
+        kie->start();
+        listener.start();
+        client_options co;
+        co.base_url = kie->http_base_url();
+        co.api_key = eo.api_key;
+        co.transport.retry.base_delay = 1ms;
+        co.transport.retry.max_delay = 10ms;
+        co.transport.retry.max_attempts = 8;
+        // The emulator does not limit; a raised limit keeps the limiter in the path without slowing the test.
+        co.transport.rate_limit.submissions_per_window = 100000;
+        co.transport.rate_limit.window = 50ms;
+        cli = std::make_unique<client>(ex, std::move(co));
+        cli->attach_callbacks(hub, listener);
+    }
+    ~batch_env()
+    {
+        cli->close();
+        listener.stop();
+        hub.close();
+        kie->stop();
+    }
+};
+
+batch_options fast_options(const temp_dir& dir, unsigned concurrency = 16)
+{
+    batch_options o;
+    o.output_dir = dir.path / "out";
+    o.journal_path = dir.path / "batch.journal";
+    o.concurrency = concurrency;
+    o.pipeline.wait.strategy = wait_strategy::hybrid;
+    o.pipeline.wait.callback_overdue = 100ms;
+    o.pipeline.wait.poll_interval = 10ms;
+    o.pipeline.wait.max_poll_interval = 40ms;
+    o.pipeline.stage_timeout = 15s;
+    return o;
+}
+
+std::vector<track_spec> make_tracks(int n)
+{
+    std::vector<track_spec> t;
+    for (int i = 0; i < n; ++i)
+        t.push_back({"music" + std::to_string(i), "audio" + std::to_string(i), "song " + std::to_string(i)});
+    return t;
+}
+
+std::string read_file(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<journal_entry> journal_entries(const fs::path& p)
+{
+    auto j = journal::open(p);
+    return j.entries();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(batch)
+
+BOOST_AUTO_TEST_CASE(output_names_never_escape_the_output_directory)
+{
+    BOOST_TEST(output_name({"t", "a", "../../etc/passwd"}).find('/') == std::string::npos);
+    BOOST_TEST(output_name({"t", "a", "../../etc/passwd"}).find("..") == std::string::npos);
+    BOOST_TEST(output_name({"t", "a", ".."}) != "..");
+    BOOST_TEST(output_name({"t", "a", ".hidden"}).front() != '.');
+    BOOST_TEST(output_name({"t", "a", "a\\b"}) == "a_b");
+    BOOST_TEST(output_name({"task/1", "audio", ""}) == "task_1_audio");
+    BOOST_TEST(output_name({"t", "a", "My Song"}) == "My Song");
+    BOOST_TEST(output_name({"t", "a", std::string(500, 'x')}).size() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_nothing_is_paid_twice)
+{
+    test::run_bounded(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.separation_delay = 10ms;
+            eo.midi_delay = 5ms;
+            eo.faults.http_500_rate = 0.05;
+            eo.faults.http_429_rate = 0.02;
+            eo.faults.callback_drop_rate = 0.10;
+            eo.faults.callback_duplicate_rate = 0.05;
+            eo.faults.separation_failure_rate = 0.02;
+            batch_env env(ioc.get_executor(), eo);
+            temp_dir dir;
+            auto opts = fast_options(dir, 32);
+            batch_runner runner(*env.cli, opts);
+            std::map<batch_event::kind, std::size_t> events;
+            // Arguments are named locals: g++ 12 mishandles temporaries inside co_await.
+            std::function<void(const batch_event&)> on_event = [&](const batch_event& e) { ++events[e.what]; };
+            auto tracks = make_tracks(500);
+            auto [ec, summary] = co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
+            BOOST_TEST_REQUIRE(!ec, ec.message() << " " << runner.last_diagnostics().to_string());
+
+            BOOST_TEST(summary.total == 500u);
+            BOOST_TEST(summary.done + summary.failed + summary.outcome_unknown == 500u);
+            BOOST_TEST(summary.unfinished == 0u);
+            BOOST_TEST(summary.done > 350u);
+            BOOST_TEST(summary.notes > 0u);
+            BOOST_TEST(events[batch_event::kind::track_done] == summary.done);
+            BOOST_TEST(events[batch_event::kind::track_failed] == summary.failed + summary.outcome_unknown);
+            BOOST_TEST(events[batch_event::kind::track_started] == 500u);
+            BOOST_TEST(events[batch_event::kind::progress] >= 1u);
+            // Progress is throttled (200 ms): one at the start, one at the end, the rest spaced out.
+            BOOST_TEST(events[batch_event::kind::progress] <= 2u + static_cast<std::size_t>(summary.elapsed / 200ms) + 1u);
+            BOOST_TEST_MESSAGE("500 tracks: " << summary.done << " done, " << summary.failed << " failed, "
+                                              << summary.outcome_unknown << " outcome unknown in " << summary.elapsed.count()
+                                              << " ms");
+
+            auto counters = env.kie->snapshot();
+            BOOST_TEST(counters.duplicate_paid_submissions() == 0u);
+            // Lost answers can only come from the injected HTTP 500s on submissions.
+            BOOST_TEST(summary.outcome_unknown <= counters.responses_with_code(500));
+
+            std::size_t failed_separations = 0;
+            for (const auto& e : journal_entries(opts.journal_path))
+            {
+                const auto name = output_name(e.track);
+                if (e.state == track_state::done)
+                {
+                    auto mid = read_file(opts.output_dir / (name + ".mid"));
+                    BOOST_TEST_REQUIRE(mid.size() > 14u, name);
+                    BOOST_TEST(mid.substr(0, 4) == "MThd", name);
+                    auto json = read_file(opts.output_dir / (name + ".json"));
+                    BOOST_TEST(!json.empty(), name);
+                    BOOST_TEST(!e.separation_task_id.empty());
+                    BOOST_TEST(!e.midi_task_id.empty());
+                }
+                else
+                {
+                    BOOST_TEST((e.state == track_state::failed || e.state == track_state::outcome_unknown), name);
+                    BOOST_TEST(!e.error.empty(), name);
+                    BOOST_TEST(!e.failed_stage.empty(), name);
+                    if (e.state == track_state::failed && e.failed_stage == "separation") ++failed_separations;
+                }
+            }
+            // The emulator's separation failures are reported as failed separations.
+            BOOST_TEST(failed_separations > 0u);
+            // No temporary file is left behind.
+            for (const auto& f : fs::directory_iterator(opts.output_dir))
+                BOOST_TEST(f.path().filename().string().find(".tmp-") == std::string::npos);
+        },
+        90s);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes_every_track)
+{
+    test::run_bounded(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.separation_delay = 20ms;
+            eo.midi_delay = 20ms;
+            eo.faults.callback_drop_rate = 0.10;
+            batch_env env(ioc.get_executor(), eo);
+            temp_dir dir;
+            auto opts = fast_options(dir, 8);
+            const auto tracks = make_tracks(60);
+
+            // First run: cancelled once 15 tracks are done.
+            std::size_t first_done = 0;
+            {
+                batch_runner runner(*env.cli, opts);
+                asio::cancellation_signal cancel;
+                bool cancel_sent = false;
+                std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+                    if (e.what == batch_event::kind::track_done && e.done >= 15 && !cancel_sent)
+                    {
+                        cancel_sent = true;
+                        asio::post(ioc, [&] { cancel.emit(asio::cancellation_type::terminal); });
+                    }
+                };
+                auto first_tracks = tracks;
+                auto [ec, s] = co_await runner.async_run(std::move(first_tracks), std::move(on_event),
+                                                         asio::bind_cancellation_slot(cancel.slot(), tok));
+                BOOST_TEST((ec == asio::error::operation_aborted));
+                BOOST_TEST(s.done >= 15u);
+                BOOST_TEST(s.done < 60u);
+                BOOST_TEST(s.unfinished == 60u - s.done);
+                first_done = s.done;
+            }
+            std::size_t in_progress = 0;
+            for (const auto& e : journal_entries(opts.journal_path))
+            {
+                // A stop never leaves an unanswered submission behind.
+                BOOST_TEST((e.state != track_state::separation_intent && e.state != track_state::midi_intent &&
+                            e.state != track_state::outcome_unknown && e.state != track_state::failed));
+                if (e.state == track_state::separating || e.state == track_state::transcribing) ++in_progress;
+            }
+
+            // Second run with the same journal.
+            batch_runner runner(*env.cli, opts);
+            std::size_t skipped_events = 0;
+            std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+                if (e.what == batch_event::kind::track_skipped) ++skipped_events;
+            };
+            auto second_tracks = tracks;
+            auto [ec, s] = co_await runner.async_run(std::move(second_tracks), std::move(on_event), tok);
+            BOOST_TEST_REQUIRE(!ec, ec.message());
+            BOOST_TEST(s.skipped_already_done == first_done);
+            BOOST_TEST(skipped_events == first_done);
+            BOOST_TEST(s.resumed == in_progress);
+            BOOST_TEST(s.done == 60u - first_done);
+            BOOST_TEST(s.failed == 0u);
+            BOOST_TEST(s.outcome_unknown == 0u);
+            for (const auto& e : journal_entries(opts.journal_path))
+                BOOST_TEST((e.state == track_state::done), e.track.name << " " << to_string(e.state) << " " << e.error);
+
+            auto counters = env.kie->snapshot();
+            BOOST_TEST(counters.separation_submissions.size() == 60u);
+            for (const auto& [key, n] : counters.separation_submissions) BOOST_TEST(n == 1u, key.first);
+            BOOST_TEST(counters.midi_submissions.size() == 60u);
+            BOOST_TEST(counters.duplicate_paid_submissions() == 0u);
+            BOOST_TEST(counters.requests_to(sep_post) == 60u);
+        },
+        60s);
+}
+
+BOOST_AUTO_TEST_CASE(an_intent_without_a_task_id_becomes_outcome_unknown_and_is_not_resubmitted)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 4);
+        std::vector<track_spec> tracks{{"music-lost", "audio-lost", "lost"}, {"music-ok", "audio-ok", "ok"}};
+        {
+            // A crash between sending the separation and recording its answer.
+            auto j = journal::open(opts.journal_path);
+            j.add_tracks(tracks);
+            j.record_intent(j.entries().at(0).id, journal_stage::separation);
+        }
+        batch_runner runner(*env.cli, opts);
+        std::vector<batch_event> failures;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_failed) failures.push_back(e);
+        };
+        auto run_tracks = tracks;
+        auto [ec, s] = co_await runner.async_run(std::move(run_tracks), std::move(on_event), tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.outcome_unknown == 1u);
+        BOOST_TEST(s.done == 1u);
+        BOOST_TEST_REQUIRE(failures.size() == 1u);
+        BOOST_TEST(failures[0].track_name == "lost");
+        BOOST_TEST((failures[0].state == track_state::outcome_unknown));
+        BOOST_TEST(failures[0].message.find("not recorded") != std::string::npos);
+
+        auto entries = journal_entries(opts.journal_path);
+        BOOST_TEST((entries.at(0).state == track_state::outcome_unknown));
+        BOOST_TEST(entries.at(0).failed_stage == "separation");
+        BOOST_TEST((entries.at(1).state == track_state::done));
+        auto counters = env.kie->snapshot();
+        BOOST_TEST(counters.separation_submissions.count({"music-lost", "audio-lost"}) == 0u);
+        BOOST_TEST(counters.requests_to(sep_post) == 1u);
+
+        // Running again leaves it alone...
+        batch_runner again(*env.cli, opts);
+        auto again_tracks = tracks;
+        std::function<void(const batch_event&)> no_events;
+        auto [ec2, s2] = co_await again.async_run(std::move(again_tracks), std::move(no_events), tok);
+        BOOST_TEST(!ec2);
+        BOOST_TEST(s2.outcome_unknown == 1u);
+        BOOST_TEST(s2.skipped_already_done == 1u);
+        BOOST_TEST(env.kie->snapshot().requests_to(sep_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(resubmit_unknown_sends_the_unknown_submission_again_by_explicit_choice)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 4);
+        opts.resubmit_unknown = true;
+        std::vector<track_spec> tracks{{"music-lost", "audio-lost", "lost"}};
+        {
+            auto j = journal::open(opts.journal_path);
+            j.add_tracks(tracks);
+            j.record_intent(j.entries().at(0).id, journal_stage::separation);
+        }
+        batch_runner runner(*env.cli, opts);
+        std::vector<track_spec> none;  // resume the journal as it is
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner.async_run(std::move(none), std::move(no_events), tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 1u);
+        BOOST_TEST(s.outcome_unknown == 0u);
+        auto entries = journal_entries(opts.journal_path);
+        BOOST_TEST((entries.at(0).state == track_state::done));
+        BOOST_TEST(entries.at(0).attempts == 3u);  // the lost separation, the new one, the MIDI
+        BOOST_TEST(fs::exists(opts.output_dir / "lost.mid"));
+        auto counters = env.kie->snapshot();
+        BOOST_TEST(counters.separation_submissions.count({"music-lost", "audio-lost"}) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_message)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.separation_failure_rate = 1.0;
+        batch_env env(ioc.get_executor(), eo);
+        temp_dir dir;
+        auto opts = fast_options(dir, 2);
+        batch_runner runner(*env.cli, opts);
+        std::string message;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_failed) message = e.message;
+        };
+        auto tracks = make_tracks(1);
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
+        BOOST_TEST_REQUIRE(!ec);
+        BOOST_TEST(s.failed == 1u);
+        BOOST_TEST(!message.empty());
+        auto e = journal_entries(opts.journal_path).at(0);
+        BOOST_TEST((e.state == track_state::failed));
+        BOOST_TEST(e.failed_stage == "separation");
+        BOOST_TEST(e.error == message);
+        BOOST_TEST(!e.separation_task_id.empty());
+        BOOST_TEST(!fs::exists(opts.output_dir / "song 0.mid"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir);
+        opts.journal_path = dir.path / "no-such-dir" / "j.sqlite";
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(2);
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        BOOST_TEST(ec.failed());
+        BOOST_TEST(!runner.last_diagnostics().client_message().empty());
+        BOOST_TEST(env.kie->snapshot().requests_to(sep_post) == 0u);
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

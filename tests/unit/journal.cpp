@@ -1,0 +1,252 @@
+// kiemidi::journal: the batch state machine in SQLite, persisted across close and reopen.
+#include <kiemidi/journal.hpp>
+
+#include <boost/system/system_error.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace kiemidi;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh directory for one test, removed afterwards.
+struct temp_dir
+{
+    fs::path path;
+    temp_dir()
+    {
+        static std::atomic<int> n{0};
+        path = fs::temp_directory_path() /
+               ("kiemidi-journal-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::vector<track_spec> three_tracks()
+{
+    return {{"music1", "audio1", "one"}, {"music2", "audio2", "two"}, {"music3", "audio3", ""}};
+}
+
+int pragma_int(const fs::path& p, const char* sql)
+{
+    sqlite3* db = nullptr;
+    BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    BOOST_TEST_REQUIRE(::sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK);
+    int v = -1;
+    if (::sqlite3_step(s) == SQLITE_ROW) v = ::sqlite3_column_int(s, 0);
+    ::sqlite3_finalize(s);
+    ::sqlite3_close(db);
+    return v;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(journal_tests)
+
+BOOST_AUTO_TEST_CASE(track_states_round_trip_through_their_names)
+{
+    for (std::size_t i = 0; i < track_state_count; ++i)
+    {
+        auto s = static_cast<track_state>(i);
+        BOOST_TEST((track_state_from_string(to_string(s)) == s));
+    }
+    BOOST_TEST(to_string(track_state::outcome_unknown) == "outcome_unknown");
+    BOOST_TEST(!track_state_from_string("bogus").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_new_journal_uses_wal_and_records_its_schema_version)
+{
+    temp_dir dir;
+    const auto p = dir.path / "batch.journal";
+    {
+        error_code ec;
+        diagnostics diag;
+        auto j = journal::open(p, ec, diag);
+        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        BOOST_TEST(j.is_open());
+        BOOST_TEST(j.entries().empty());
+    }
+    BOOST_TEST(pragma_int(p, "PRAGMA user_version") == journal::schema_version);
+    BOOST_TEST(fs::exists(p));
+    sqlite3* db = nullptr;
+    ::sqlite3_open(p.c_str(), &db);
+    sqlite3_stmt* s = nullptr;
+    ::sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, nullptr);
+    BOOST_TEST_REQUIRE(::sqlite3_step(s) == SQLITE_ROW);
+    BOOST_TEST(std::string(reinterpret_cast<const char*>(::sqlite3_column_text(s, 0))) == "wal");
+    ::sqlite3_finalize(s);
+    ::sqlite3_close(db);
+}
+
+BOOST_AUTO_TEST_CASE(adding_the_same_tracks_twice_keeps_one_row_each)
+{
+    temp_dir dir;
+    auto j = journal::open(dir.path / "j.db");
+    auto tracks = three_tracks();
+    j.add_tracks(tracks);
+    j.add_tracks(tracks);
+    auto all = j.entries();
+    BOOST_TEST_REQUIRE(all.size() == 3u);
+    BOOST_TEST(all[0].track.name == "one");
+    BOOST_TEST(all[2].track.task_id == "music3");
+    for (const auto& e : all) BOOST_TEST((e.state == track_state::pending));
+    BOOST_TEST(j.counts()[track_state::pending] == 3u);
+    BOOST_TEST(j.counts().total == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(state_transitions_persist_across_close_and_reopen)
+{
+    temp_dir dir;
+    const auto p = dir.path / "j.db";
+    std::int64_t a = 0, b = 0, c = 0;
+    {
+        auto j = journal::open(p);
+        auto tracks = three_tracks();
+        j.add_tracks(tracks);
+        auto all = j.entries();
+        a = all[0].id;
+        b = all[1].id;
+        c = all[2].id;
+        // a: all the way to done
+        j.record_intent(a, journal_stage::separation);
+        j.record_task_id(a, journal_stage::separation, "sep-a");
+        j.record_intent(a, journal_stage::midi);
+        j.record_task_id(a, journal_stage::midi, "midi-a");
+        j.mark_done(a);
+        // b: separating, then closed (a restart)
+        j.record_intent(b, journal_stage::separation);
+        j.record_task_id(b, journal_stage::separation, "sep-b");
+        // c: intent without answer
+        j.record_intent(c, journal_stage::separation);
+    }
+    auto j = journal::open(p);
+    auto ea = j.get(a);
+    BOOST_TEST((ea.state == track_state::done));
+    BOOST_TEST(ea.separation_task_id == "sep-a");
+    BOOST_TEST(ea.midi_task_id == "midi-a");
+    BOOST_TEST(ea.attempts == 2u);
+    auto eb = j.get(b);
+    BOOST_TEST((eb.state == track_state::separating));
+    BOOST_TEST(eb.separation_task_id == "sep-b");
+    BOOST_TEST(eb.midi_task_id.empty());
+    auto ec = j.get(c);
+    BOOST_TEST((ec.state == track_state::separation_intent));
+    BOOST_TEST(ec.separation_task_id.empty());
+
+    j.mark_outcome_unknown(c, "answer lost");
+    j.mark_failed(b, "separation", "KIE: audio too short");
+    auto counts = j.counts();
+    BOOST_TEST(counts[track_state::done] == 1u);
+    BOOST_TEST(counts[track_state::failed] == 1u);
+    BOOST_TEST(counts[track_state::outcome_unknown] == 1u);
+    j = journal{};  // close
+
+    auto again = journal::open(p);
+    auto fb = again.get(b);
+    BOOST_TEST((fb.state == track_state::failed));
+    BOOST_TEST(fb.error == "KIE: audio too short");
+    BOOST_TEST(fb.failed_stage == "separation");
+    auto fc = again.get(c);
+    BOOST_TEST((fc.state == track_state::outcome_unknown));
+    BOOST_TEST(fc.failed_stage == "separation");
+    BOOST_TEST(fc.error == "answer lost");
+}
+
+BOOST_AUTO_TEST_CASE(a_transition_from_the_wrong_state_is_refused_and_changes_nothing)
+{
+    temp_dir dir;
+    auto j = journal::open(dir.path / "j.db");
+    std::vector<track_spec> one{{"m", "a", "n"}};
+    j.add_tracks(one);
+    const auto id = j.entries().at(0).id;
+    diagnostics diag;
+    BOOST_TEST((j.record_task_id(id, journal_stage::separation, "t", diag) == journal_errc::invalid_transition));
+    BOOST_TEST(diag.client_message().find("pending") != std::string::npos);
+    BOOST_TEST((j.mark_done(id, diag) == journal_errc::invalid_transition));
+    BOOST_TEST((j.record_intent(id, journal_stage::midi, diag) == journal_errc::invalid_transition));
+    BOOST_TEST((j.mark_outcome_unknown(id, "x", diag) == journal_errc::invalid_transition));
+    BOOST_TEST((j.get(id).state == track_state::pending));
+    BOOST_TEST(j.get(id).attempts == 0u);
+    BOOST_TEST((j.record_intent(9999, journal_stage::separation, diag) == journal_errc::unknown_track));
+    BOOST_CHECK_THROW(j.mark_done(id), boost::system::system_error);
+}
+
+BOOST_AUTO_TEST_CASE(requeue_returns_to_the_latest_state_its_task_ids_allow)
+{
+    temp_dir dir;
+    auto j = journal::open(dir.path / "j.db");
+    auto tracks = three_tracks();
+    j.add_tracks(tracks);
+    auto all = j.entries();
+    // unknown outcome before any task id → pending
+    j.record_intent(all[0].id, journal_stage::separation);
+    j.mark_outcome_unknown(all[0].id, "lost");
+    BOOST_TEST((j.requeue(all[0].id) == track_state::pending));
+    BOOST_TEST(j.get(all[0].id).error.empty());
+    // unknown MIDI outcome with a separation task id → separating (wait, not pay again)
+    j.record_intent(all[1].id, journal_stage::separation);
+    j.record_task_id(all[1].id, journal_stage::separation, "s1");
+    j.record_intent(all[1].id, journal_stage::midi);
+    j.mark_outcome_unknown(all[1].id, "lost");
+    BOOST_TEST(j.get(all[1].id).failed_stage == "midi");
+    BOOST_TEST((j.requeue(all[1].id) == track_state::separating));
+    // failed while waiting for MIDI → transcribing
+    j.record_intent(all[2].id, journal_stage::separation);
+    j.record_task_id(all[2].id, journal_stage::separation, "s2");
+    j.record_intent(all[2].id, journal_stage::midi);
+    j.record_task_id(all[2].id, journal_stage::midi, "m2");
+    j.mark_failed(all[2].id, "midi", "timeout");
+    BOOST_TEST((j.requeue(all[2].id) == track_state::transcribing));
+    diagnostics diag;
+    track_state s{};
+    BOOST_TEST((j.requeue(all[2].id, s, diag) == journal_errc::invalid_transition));
+}
+
+BOOST_AUTO_TEST_CASE(opening_a_journal_from_a_newer_kiemidi_fails_with_a_clear_error)
+{
+    temp_dir dir;
+    const auto p = dir.path / "j.db";
+    {
+        auto j = journal::open(p);
+    }
+    sqlite3* db = nullptr;
+    ::sqlite3_open(p.c_str(), &db);
+    ::sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    ::sqlite3_close(db);
+    error_code ec;
+    diagnostics diag;
+    auto j = journal::open(p, ec, diag);
+    BOOST_TEST((ec == journal_errc::newer_schema));
+    BOOST_TEST(!j.is_open());
+    BOOST_TEST(diag.client_message().find("99") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unopenable_path_reports_the_sqlite_error)
+{
+    error_code ec;
+    diagnostics diag;
+    auto j = journal::open("/nonexistent-dir-kiemidi/x/j.db", ec, diag);
+    BOOST_TEST(ec.failed());
+    BOOST_TEST(&ec.category() == &get_sqlite_category());
+    BOOST_TEST(!diag.client_message().empty());
+    BOOST_TEST(!j.is_open());
+    std::vector<journal_entry> out;
+    BOOST_TEST((j.entries(out, diag) == journal_errc::not_open));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
