@@ -17,6 +17,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
@@ -85,6 +86,8 @@ struct batch_summary
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',
 /// control characters and ".." replaced, never empty nor starting with '.', at most 200 bytes.
+/// Within one journal, a name already used by an earlier track (lower id) gets "-<journal id>"
+/// appended by the runner, so no two tracks write the same file.
 KIEMIDI_DECL std::string output_name(const track_spec& track);
 /// The sanitising step of output_name().
 KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
@@ -136,6 +139,11 @@ public:
             },
             token, std::move(tracks), std::move(on_event));
     }
+
+    /// The coroutine spelling of async_run: throws boost::system::system_error (what() carries
+    /// last_diagnostics()) when the batch could not run or was cancelled.
+    KIEMIDI_DECL boost::asio::awaitable<batch_summary> run(std::vector<track_spec> tracks,
+                                                           std::function<void(const batch_event&)> on_event = {});
 
     /// Why the last async_run failed as a whole (journal or output directory errors).
     const diagnostics& last_diagnostics() const noexcept { return diag_; }

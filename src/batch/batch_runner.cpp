@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <optional>
+#include <set>
 
 namespace kiemidi {
 
@@ -143,6 +145,10 @@ struct run_state
 
     std::vector<journal_entry> queue;
     std::size_t next = 0;
+    /// File base name per journal id: output_name(), made unique within the journal.
+    std::map<std::int64_t, std::string> names;
+
+    const std::string& name_of(const journal_entry& e) { return names[e.id]; }
     bool stopping = false;
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
@@ -216,7 +222,7 @@ bool separation_succeeded(const api::separation_record& r)
 /// One track, from whatever state the journal has it in, to done / failed / unknown, or stopped.
 asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std::string& message)
 {
-    const std::string name = output_name(e.track);
+    const std::string name = st.name_of(e);
     const auto id = e.id;
     diagnostics diag;
     auto& cli = st.cli;
@@ -452,7 +458,7 @@ asio::awaitable<void> worker(run_state& st)
     while (!st.stopping && st.next < st.queue.size())
     {
         journal_entry e = st.queue[st.next++];
-        const std::string name = output_name(e.track);
+        const std::string name = st.name_of(e);
         const bool resuming = e.state == track_state::separating || e.state == track_state::transcribing;
         ++st.in_flight;
         st.emit(batch_event::kind::track_started, name,
@@ -522,9 +528,21 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     }
 
     st.total = entries.size();
+    // Two tracks with the same name must not overwrite each other's files: the first (by id)
+    // keeps the name, later ones get "-<id>". Ids never change, so names are stable across runs.
+    {
+        std::set<std::string> taken;
+        for (const auto& e : entries)
+        {
+            auto base = output_name(e.track);
+            auto name = taken.count(base) ? base + "-" + std::to_string(e.id) : base;
+            taken.insert(name);
+            st.names[e.id] = std::move(name);
+        }
+    }
     for (auto& e : entries)
     {
-        const auto name = output_name(e.track);
+        const auto name = st.name_of(e);
         switch (e.state)
         {
         case track_state::done:
@@ -613,6 +631,13 @@ batch_runner::batch_runner(client& c, batch_options opts)
 batch_runner::~batch_runner()
 {
     pool_->join();
+}
+
+asio::awaitable<batch_summary> batch_runner::run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event)
+{
+    auto [ec, summary] = co_await async_run(std::move(tracks), std::move(on_event), tok);
+    throw_on_error(ec, diag_);
+    co_return summary;
 }
 
 std::filesystem::path batch_runner::journal_path() const

@@ -13,6 +13,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -121,6 +122,15 @@ std::vector<journal_entry> journal_entries(const fs::path& p)
 {
     auto j = journal::open(p);
     return j.entries();
+}
+
+/// One run with a fresh runner.
+asio::awaitable<std::tuple<error_code, batch_summary>> runner_run(client& cli, const batch_options& opts,
+                                                                  std::vector<track_spec> tracks,
+                                                                  std::function<void(const batch_event&)> on_event)
+{
+    batch_runner runner(cli, opts);
+    co_return co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
 }
 
 }  // namespace
@@ -386,6 +396,56 @@ BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_messag
         BOOST_TEST(e.error == message);
         BOOST_TEST(!e.separation_task_id.empty());
         BOOST_TEST(!fs::exists(opts.output_dir / "song 0.mid"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(tracks_with_the_same_name_write_separate_files)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 4);
+        std::vector<track_spec> tracks{{"m1", "a1", "same"}, {"m2", "a2", "same"}};
+        std::vector<std::string> done_names;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_done) done_names.push_back(e.track_name);
+        };
+        auto [ec, s] = co_await runner_run(*env.cli, opts, std::move(tracks), std::move(on_event));
+        BOOST_TEST_REQUIRE(!ec);
+        BOOST_TEST(s.done == 2u);
+        auto entries = journal_entries(opts.journal_path);
+        BOOST_TEST(fs::exists(opts.output_dir / "same.mid"));
+        BOOST_TEST(fs::exists(opts.output_dir / ("same-" + std::to_string(entries.at(1).id) + ".mid")));
+        BOOST_TEST(done_names.size() == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_summary_and_throws_when_the_batch_cannot_run)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 2);
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(2);
+        batch_summary s = co_await runner.run(std::move(tracks));
+        BOOST_TEST(s.done == 2u);
+
+        auto bad = opts;
+        bad.journal_path = dir.path / "no-such-dir" / "j.sqlite";
+        batch_runner broken(*env.cli, bad);
+        bool threw = false;
+        try
+        {
+            auto more = make_tracks(1);
+            co_await broken.run(std::move(more));
+        }
+        catch (const boost::system::system_error& e)
+        {
+            threw = true;
+            BOOST_TEST(std::string(e.what()).find("journal") != std::string::npos, e.what());
+        }
+        BOOST_TEST(threw);
     });
 }
 
