@@ -1,0 +1,40 @@
+// The CLI's commands. Each returns the process exit code (see exit_code in session.hpp) and
+// writes results to stdout, problems and progress to stderr.
+#ifndef KIEMIDI_APPS_CLI_COMMANDS_HPP
+#define KIEMIDI_APPS_CLI_COMMANDS_HPP
+
+#include "session.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace kiemidi::cli {
+
+/// `kiemidi run`: one track → <out>/<name>.mid and <name>.json.
+struct run_args
+{
+    std::string task_id, audio_id, name;
+    std::filesystem::path output_dir = ".";
+};
+int run_command(const kie_flags& flags, const run_args& args);
+
+/// `kiemidi batch`: a track list through the batch runner, resumable through its journal.
+struct batch_args
+{
+    std::filesystem::path track_list;
+    std::filesystem::path output_dir = ".";
+    std::filesystem::path journal;  ///< empty → <output_dir>/kiemidi-journal.sqlite
+    unsigned concurrency = 16;
+    bool resubmit_unknown = false;
+};
+int batch_command(const kie_flags& flags, const batch_args& args);
+
+/// `kiemidi status JOURNAL`: counts per state, failed and outcome-unknown tracks with their errors.
+int status_command(const std::filesystem::path& journal);
+
+/// `kiemidi credits`: the account's remaining credits.
+int credits_command(const kie_flags& flags);
+
+}  // namespace kiemidi::cli
+
+#endif

@@ -1,0 +1,202 @@
+// kiemidi: songs → MIDI through KIE.AI from the command line. Parses arguments, hands them to
+// the command (commands.hpp) and returns its exit code; `kiemidi --help` and
+// `kiemidi COMMAND --help` describe everything.
+#include "commands.hpp"
+#include "emulator_cli.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+using namespace kiemidi::cli;
+
+namespace {
+
+constexpr const char* overview = R"(usage: kiemidi COMMAND [options]   (kiemidi COMMAND --help for details)
+
+commands:
+  run TASK_ID AUDIO_ID   one track: separation, MIDI generation, writes <out>/<name>.mid and .json
+  batch TRACKS           many tracks (CSV or JSON Lines), resumable through a journal
+  status JOURNAL         what a batch journal holds: counts per state, failed and unknown tracks
+  credits                the account's remaining credits
+  emulator               serve a local KIE emulator until SIGINT/SIGTERM
+
+KIE: --base-url/--api-key or KIE_BASE_URL/KIE_API_KEY; with neither, an embedded emulator
+(in this process) is used.
+)";
+
+constexpr const char* exit_codes = R"(
+exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadable list),
+            3 some paid submissions have an unknown outcome (see `kiemidi status`),
+            4 KIE cannot be reached or refused the API key
+)";
+
+po::options_description kie_options(kie_flags& f)
+{
+    po::options_description d("KIE and callbacks");
+    d.add_options()
+        ("base-url", po::value(&f.base_url)->value_name("URL"), "KIE base URL (default: KIE_BASE_URL, else https://api.kie.ai)")
+        ("api-key", po::value(&f.api_key)->value_name("KEY"), "KIE API key (default: KIE_API_KEY; prefer the variable)")
+        ("ca-file", po::value(&f.ca_file)->value_name("PEM"), "extra CA certificate to trust (e.g. a `kiemidi emulator --ca-out` file)")
+        ("listen-address", po::value(&f.listen_address)->value_name("ADDR"), "callback listener address (default 127.0.0.1)")
+        ("listen-port", po::value(&f.listen_port)->value_name("N"), "callback listener port (default 0 = any free port)")
+        ("public-url", po::value(&f.public_url)->value_name("URL"), "base URL at which KIE reaches the listener")
+        ("poll-only", po::bool_switch(&f.poll_only), "no listener: poll record-info for results")
+        ("poll-interval-ms", po::value(&f.poll_interval_ms)->value_name("N"), "first poll interval (default 5000; 200 on the embedded emulator)");
+    return d;
+}
+
+/// Parses `args` with `desc` (+ positionals); throws usage_error. Returns true when --help was asked.
+bool parse(const std::vector<std::string>& args, const po::options_description& desc,
+           const po::positional_options_description& pos, po::variables_map& vm)
+{
+    try
+    {
+        po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+        if (vm.count("help")) return true;
+        po::notify(vm);
+    }
+    catch (const po::error& e)
+    {
+        throw usage_error(e.what());
+    }
+    return false;
+}
+
+int usage_failure(const std::string& command, const std::string& what, const po::options_description* desc,
+                  const char* synopsis)
+{
+    std::cerr << "kiemidi" << (command.empty() ? "" : " " + command) << ": " << what << "\n";
+    if (synopsis) std::cerr << synopsis << "\n";
+    if (desc) std::cerr << *desc;
+    return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> all(argv + 1, argv + argc);
+    if (all.empty())
+    {
+        std::cerr << overview << exit_codes;
+        return exit_usage;
+    }
+    const std::string command = all.front();
+    std::vector<std::string> args(all.begin() + 1, all.end());
+    if (command == "--help" || command == "-h" || command == "help")
+    {
+        std::cout << overview << exit_codes;
+        return exit_ok;
+    }
+
+    kie_flags kie;
+    po::options_description help_opt("General");
+    help_opt.add_options()("help,h", "this text");
+    po::variables_map vm;
+    po::positional_options_description pos;
+    const char* synopsis = nullptr;
+    po::options_description desc;
+    try
+    {
+        if (command == "run")
+        {
+            synopsis = "usage: kiemidi run TASK_ID AUDIO_ID [-o DIR] [--name NAME] [options]\n"
+                       "Separates one track, generates its MIDI and writes <DIR>/<NAME>.mid and <NAME>.json.";
+            run_args r;
+            std::string out = ".";
+            po::options_description own("run");
+            own.add_options()
+                ("task-id", po::value(&r.task_id)->required(), "KIE music task id")
+                ("audio-id", po::value(&r.audio_id)->required(), "the track's audio id")
+                ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
+                ("name", po::value(&r.name)->value_name("NAME"), "output base name (default TASK_ID_AUDIO_ID)");
+            desc.add(help_opt).add(own).add(kie_options(kie));
+            pos.add("task-id", 1).add("audio-id", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            r.output_dir = out;
+            return run_command(kie, r);
+        }
+        if (command == "batch")
+        {
+            synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--resubmit-unknown] [options]\n"
+                       "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
+                       "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Bad rows are\n"
+                       "reported with their line and skipped; the rest runs. Rerun the same command to resume.";
+            batch_args b;
+            std::string out = ".", list, journal;
+            po::options_description own("batch");
+            own.add_options()
+                ("tracks", po::value(&list)->required(), "track list file")
+                ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
+                ("concurrency", po::value(&b.concurrency)->value_name("N"), "tracks in flight at once (default 16)")
+                ("journal", po::value(&journal)->value_name("FILE"), "journal (default <DIR>/kiemidi-journal.sqlite)")
+                ("resubmit-unknown", po::bool_switch(&b.resubmit_unknown),
+                 "resubmit tracks whose paid submission has an unknown outcome (may be charged twice)");
+            desc.add(help_opt).add(own).add(kie_options(kie));
+            pos.add("tracks", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            if (b.concurrency == 0) throw usage_error("--concurrency must be at least 1");
+            b.track_list = list;
+            b.output_dir = out;
+            b.journal = journal;
+            return batch_command(kie, b);
+        }
+        if (command == "status")
+        {
+            synopsis = "usage: kiemidi status JOURNAL\n"
+                       "Counts per state; lists failed and outcome-unknown tracks with their errors.";
+            std::string journal;
+            po::options_description own("status");
+            own.add_options()("journal", po::value(&journal)->required(), "batch journal file");
+            desc.add(help_opt).add(own);
+            pos.add("journal", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            return status_command(journal);
+        }
+        if (command == "credits")
+        {
+            synopsis = "usage: kiemidi credits [--base-url URL] [--api-key KEY] [--ca-file PEM]\n"
+                       "Prints the account's remaining credits.";
+            desc.add(help_opt).add(kie_options(kie));
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            return credits_command(kie);
+        }
+        if (command == "emulator")
+        {
+            using namespace kiemidi::apps;
+            emulator_cli_options eo;
+            try
+            {
+                eo = parse_emulator_args(args);
+            }
+            catch (const emulator_cli_error& e)
+            {
+                std::cerr << "kiemidi emulator: " << e.what() << "\nusage: kiemidi emulator [options]\n"
+                          << emulator_options_help;
+                return exit_usage;
+            }
+            if (eo.help)
+            {
+                std::cout << "usage: kiemidi emulator [options]\nServes a local KIE emulator until SIGINT/SIGTERM.\n"
+                          << emulator_options_help;
+                return exit_ok;
+            }
+            return serve_emulator(eo, "kiemidi emulator");
+        }
+        std::cerr << "kiemidi: unknown command '" << command << "'\n" << overview << exit_codes;
+        return exit_usage;
+    }
+    catch (const usage_error& e)
+    {
+        return usage_failure(command, e.what(), &desc, synopsis);
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "kiemidi " << command << ": " << e.what() << "\n";
+        return exit_failed;
+    }
+}

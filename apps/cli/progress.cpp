@@ -1,0 +1,94 @@
+// Progress drawing; see progress.hpp.
+#include "progress.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiemidi::cli {
+
+std::string format_progress_line(const progress_counts& c, std::chrono::steady_clock::duration elapsed)
+{
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    const std::size_t finished_now = c.done + c.failed - std::min(c.skipped, c.done + c.failed);
+    const double rate = seconds > 0 ? static_cast<double>(finished_now) / seconds : 0.0;
+    const std::size_t remaining = c.total > c.done + c.failed ? c.total - c.done - c.failed : 0;
+    char eta[32] = "--:--";
+    if (rate > 0 && remaining > 0)
+    {
+        auto s = static_cast<long long>(std::ceil(static_cast<double>(remaining) / rate));
+        if (s >= 3600) std::snprintf(eta, sizeof eta, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+        else std::snprintf(eta, sizeof eta, "%lld:%02lld", s / 60, s % 60);
+    }
+    else if (remaining == 0)
+        std::snprintf(eta, sizeof eta, "0:00");
+    char line[160];
+    std::snprintf(line, sizeof line, "%zu/%zu done, %zu failed, %zu in flight, %.1f tracks/s, ETA %s", c.done, c.total,
+                  c.failed, c.in_flight, rate, eta);
+    return line;
+}
+
+progress_printer::progress_printer(std::FILE* out, bool live) : out_(out), live_(live) {}
+
+void progress_printer::clear_line()
+{
+    if (live_ && drawn_) std::fputs("\r\033[K", out_);
+    drawn_ = false;
+}
+
+void progress_printer::draw(const progress_counts& c)
+{
+    std::fputs(("\r" + format_progress_line(c, std::chrono::steady_clock::now() - start_) + "\033[K").c_str(), out_);
+    std::fflush(out_);
+    drawn_ = true;
+    last_draw_ = std::chrono::steady_clock::now();
+}
+
+void progress_printer::track_line(std::string_view status, std::string_view track, std::string_view message,
+                                  const progress_counts& c)
+{
+    std::lock_guard lock(mutex_);
+    if (live_)
+    {
+        // Only failures leave a line behind on a terminal; successes just move the counter.
+        if (status != "ok" && status != "skip")
+        {
+            clear_line();
+            std::fprintf(out_, "%.*s %.*s: %.*s\n", int(status.size()), status.data(), int(track.size()), track.data(),
+                         int(message.size()), message.data());
+        }
+        draw(c);
+        return;
+    }
+    std::fprintf(out_, "%-4.*s %.*s%s%.*s  [%zu/%zu done, %zu failed]\n", int(status.size()), status.data(),
+                 int(track.size()), track.data(), message.empty() ? "" : ": ", int(message.size()), message.data(),
+                 c.done, c.total, c.failed);
+    std::fflush(out_);
+}
+
+void progress_printer::update(const progress_counts& c)
+{
+    std::lock_guard lock(mutex_);
+    if (!live_) return;
+    if (drawn_ && std::chrono::steady_clock::now() - last_draw_ < std::chrono::milliseconds(100)) return;
+    draw(c);
+}
+
+void progress_printer::note(std::string_view text)
+{
+    std::lock_guard lock(mutex_);
+    clear_line();
+    std::fprintf(out_, "%.*s\n", int(text.size()), text.data());
+    std::fflush(out_);
+}
+
+void progress_printer::finish(const progress_counts& c)
+{
+    std::lock_guard lock(mutex_);
+    if (!live_) return;
+    draw(c);
+    std::fputs("\n", out_);
+    std::fflush(out_);
+    drawn_ = false;
+}
+
+}  // namespace kiemidi::cli

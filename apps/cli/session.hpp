@@ -1,0 +1,84 @@
+// Where the CLI's KIE is and how results come back: the base URL and key (flags or
+// KIE_BASE_URL/KIE_API_KEY, else an embedded emulator in this process), the callback listener
+// and hub (or polling only), and the client wired to them.
+#ifndef KIEMIDI_APPS_CLI_SESSION_HPP
+#define KIEMIDI_APPS_CLI_SESSION_HPP
+
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
+#include <kiemidi/client.hpp>
+#include <kiemidi/emulator.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace kiemidi::cli {
+
+/// Exit codes of every command.
+enum exit_code : int
+{
+    exit_ok = 0,               ///< Every track done.
+    exit_failed = 1,           ///< Some tracks failed (or bad rows in the list).
+    exit_usage = 2,            ///< Bad flags, unreadable track list.
+    exit_outcome_unknown = 3,  ///< Some paid submissions have an unknown outcome; see `kiemidi status`.
+    exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
+};
+
+/// A command-line mistake; main prints it with the command's usage and exits 2.
+struct usage_error : std::runtime_error
+{
+    using std::runtime_error::runtime_error;
+};
+
+/// Flags shared by the commands that talk to KIE.
+struct kie_flags
+{
+    std::string base_url;          ///< --base-url, else KIE_BASE_URL, else https://api.kie.ai (with a key).
+    std::string api_key;           ///< --api-key, else KIE_API_KEY; neither → embedded emulator.
+    std::string ca_file;           ///< --ca-file: extra CA (PEM) to trust, e.g. a `kiemidi emulator`'s.
+    std::string listen_address = "127.0.0.1";
+    std::uint16_t listen_port = 0;
+    std::string public_url;
+    bool poll_only = false;
+    unsigned poll_interval_ms = 0;  ///< 0: the library's default (200 ms on the embedded emulator).
+};
+
+/// KIE (real or embedded), listener, hub and client for one command. Construct, use, close().
+class kie_session
+{
+public:
+    /// Throws usage_error for inconsistent flags; prints which KIE is used on stderr.
+    kie_session(boost::asio::io_context& ioc, const kie_flags& flags, bool want_callbacks);
+    ~kie_session();
+
+    client& kie() { return *client_; }
+    const wait_options& wait() const { return wait_; }
+    const std::string& base_url() const { return base_url_; }
+    bool embedded() const { return emulator_ != nullptr; }
+
+    /// One credits read: exit_ok, or exit_unreachable with the reason on stderr.
+    boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr);
+
+    /// Stops the listener, the client and the embedded emulator (their work ends; ioc.run() returns).
+    void close();
+
+private:
+    std::unique_ptr<emulator::server> emulator_;
+    std::unique_ptr<callback_hub> hub_;
+    std::unique_ptr<callback_listener> listener_;
+    std::unique_ptr<client> client_;
+    wait_options wait_;
+    std::string base_url_;
+};
+
+/// "<ec message>: <diagnostics>" for one stderr line.
+std::string describe(const error_code& ec, const diagnostics& diag);
+
+}  // namespace kiemidi::cli
+
+#endif

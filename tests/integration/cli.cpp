@@ -1,0 +1,398 @@
+// The `kiemidi` executable end to end: run as a child process against the embedded emulator or
+// an emulator in this test process (127.0.0.1 only). Every child is waited for with a deadline
+// and killed by its guard if it is still running.
+#ifdef KIEMIDI_CLI_PATH  // only when the kiemidi executable is built
+#include <kiemidi/emulator.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string cli_path = KIEMIDI_CLI_PATH;
+
+/// A child process; the destructor kills (SIGKILL) and reaps it if it is still running.
+class child_process
+{
+public:
+    /// Starts `cli_path args...` with KIE_* removed from the environment, stdout+stderr → `log`.
+    child_process(const std::vector<std::string>& args, const fs::path& log)
+    {
+        std::vector<std::string> env_strings;
+        for (char** e = environ; *e; ++e)
+            if (std::strncmp(*e, "KIE_", 4) != 0) env_strings.emplace_back(*e);
+        std::vector<char*> envp;
+        for (auto& s : env_strings) envp.push_back(s.data());
+        envp.push_back(nullptr);
+        std::vector<std::string> argv_strings{cli_path};
+        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& s : argv_strings) argv.push_back(s.data());
+        argv.push_back(nullptr);
+
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        int rc = posix_spawn(&pid_, cli_path.c_str(), &fa, nullptr, argv.data(), envp.data());
+        posix_spawn_file_actions_destroy(&fa);
+        BOOST_TEST_REQUIRE(rc == 0, "posix_spawn failed: " << std::strerror(rc));
+        pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    }
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+    ~child_process()
+    {
+        if (!reaped_)
+        {
+            ::kill(pid_, SIGKILL);
+            int status = 0;
+            ::waitpid(pid_, &status, 0);
+        }
+        if (pidfd_ >= 0) ::close(pidfd_);
+    }
+
+    /// Waits until the child exits or `limit` passes (then nullopt). Returns the exit code,
+    /// or 128 + signal number when a signal ended it.
+    std::optional<int> wait_for(std::chrono::milliseconds limit)
+    {
+        if (reaped_) return code_;
+        if (pidfd_ >= 0)
+        {
+            pollfd p{pidfd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return std::nullopt;
+            reap(0);
+        }
+        else
+        {
+            // No pidfd (old kernel): check in short steps until the deadline.
+            const auto deadline = std::chrono::steady_clock::now() + limit;
+            while (!reap(WNOHANG))
+            {
+                if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+                std::this_thread::sleep_for(10ms);
+            }
+        }
+        return reaped_ ? std::optional<int>(code_) : std::nullopt;
+    }
+
+    /// SIGKILL now, and reap.
+    void kill_hard()
+    {
+        if (reaped_) return;
+        ::kill(pid_, SIGKILL);
+        reap(0);
+    }
+
+private:
+    bool reap(int flags)
+    {
+        int status = 0;
+        pid_t r = ::waitpid(pid_, &status, flags);
+        if (r != pid_) return false;
+        reaped_ = true;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+    }
+
+    pid_t pid_ = -1;
+    int pidfd_ = -1;
+    bool reaped_ = false;
+    int code_ = -1;
+};
+
+/// A fresh directory under the temp dir, removed at the end.
+struct temp_dir
+{
+    fs::path path;
+    temp_dir()
+    {
+        static int n = 0;
+        path = fs::temp_directory_path() / ("kiemidi-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string read_file(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// Runs the CLI to completion (bounded); returns its exit code and fills `output`.
+int run_cli(const std::vector<std::string>& args, const fs::path& dir, std::string& output,
+            std::chrono::milliseconds limit = 60s)
+{
+    static int n = 0;
+    auto log = dir / ("cli-" + std::to_string(++n) + ".log");
+    child_process child(args, log);
+    auto code = child.wait_for(limit);
+    output = read_file(log);
+    BOOST_TEST_REQUIRE(code.has_value(), "kiemidi did not finish in time; output:\n" << output);
+    return *code;
+}
+
+bool is_midi_file(const fs::path& p)
+{
+    return read_file(p).starts_with("MThd");
+}
+
+/// An emulator in this test process on its own thread, with its CA written to a file.
+struct external_kie
+{
+    boost::asio::io_context ioc;
+    std::unique_ptr<kiemidi::emulator::server> server;
+    std::thread thread;
+    fs::path ca_file;
+
+    external_kie(const fs::path& dir, kiemidi::emulator::emulator_options eo = {})
+    {
+        server = std::make_unique<kiemidi::emulator::server>(ioc.get_executor(), eo);
+        server->start();
+        ca_file = dir / "kie-ca.pem";
+        std::ofstream(ca_file) << server->ca_certificate_pem();
+        thread = std::thread([this] { ioc.run(); });
+    }
+    ~external_kie()
+    {
+        boost::asio::post(ioc, [this] { server->stop(); });
+        thread.join();
+    }
+    std::vector<std::string> flags(const std::string& key = "kie-emulator-key") const
+    {
+        return {"--base-url", server->https_base_url(), "--api-key", key, "--ca-file", ca_file.string()};
+    }
+};
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b)
+{
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(every_command_has_help_that_exits_zero)
+{
+    temp_dir dir;
+    std::string out;
+    BOOST_TEST(run_cli({"--help"}, dir.path, out) == 0);
+    BOOST_TEST(out.find("exit codes") != std::string::npos);
+    for (std::string cmd : {"run", "batch", "status", "credits", "emulator"})
+    {
+        BOOST_TEST(run_cli({cmd, "--help"}, dir.path, out) == 0, cmd << " --help:\n" << out);
+        BOOST_TEST(out.find("usage: kiemidi " + cmd) != std::string::npos, out);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags_are_usage_errors)
+{
+    temp_dir dir;
+    std::string out;
+    BOOST_TEST(run_cli({}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"frobnicate"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"run", "only-task-id"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"run", "t", "a", "--no-such-flag"}, dir.path, out) == 2);
+    BOOST_TEST(out.find("no-such-flag") != std::string::npos, out);
+    BOOST_TEST(run_cli({"emulator", "--http-port", "x"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"credits", "--base-url", "https://127.0.0.1:1"}, dir.path, out) == 2);  // a URL but no key
+}
+
+BOOST_AUTO_TEST_CASE(run_writes_midi_and_json_with_the_embedded_emulator)
+{
+    temp_dir dir;
+    std::string out;
+    int code = run_cli({"run", "music-1", "track-1", "-o", (dir.path / "out").string(), "--name", "song"}, dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(out.find("embedded KIE emulator") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "song.mid"));
+    BOOST_TEST(read_file(dir.path / "out" / "song.json").find("\"instruments\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(run_polling_only_against_a_separate_emulator)
+{
+    temp_dir dir;
+    external_kie kie(dir.path);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-2", "track-2", "-o", dir.path.string(), "--poll-only",
+                                                "--poll-interval-ms", "20"} + kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "music-2_track-2.mid"));
+    BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(run_with_a_rejected_track_exits_one)
+{
+    temp_dir dir;
+    std::string out;
+    int code = run_cli({"run", "bad id!", "track-1", "-o", dir.path.string()}, dir.path, out);
+    BOOST_TEST(code == 1, out);
+    BOOST_TEST(out.find("taskId is invalid") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(credits_prints_the_balance_and_a_refused_key_exits_four)
+{
+    temp_dir dir;
+    std::string out;
+    BOOST_TEST(run_cli({"credits"}, dir.path, out) == 0, out);
+    BOOST_TEST(out.find("1000000") != std::string::npos, out);
+    external_kie kie(dir.path);
+    BOOST_TEST(run_cli(std::vector<std::string>{"credits"} + kie.flags("wrong-key"), dir.path, out) == 4, out);
+    BOOST_TEST(out.find("wrong-key") == std::string::npos, "the key must not be printed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cli_batch)
+
+BOOST_AUTO_TEST_CASE(batch_with_a_bad_row_runs_the_rest_and_exits_one)
+{
+    temp_dir dir;
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "task_id,audio_id,name\n"
+                           "music-1,track-1,first\n"
+                           "this row has one field\n"
+                           "music-2,track-2,\"second, live\"\n"
+                           "music-3,track-3\n";
+    std::string out;
+    int code = run_cli({"batch", list.string(), "-o", (dir.path / "out").string(), "--concurrency", "2"}, dir.path, out);
+    BOOST_TEST(code == 1, out);
+    BOOST_TEST(out.find("tracks.csv:3:") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "first.mid"), out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "second, live.mid"), out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "music-3_track-3.mid"), out);
+    BOOST_TEST(fs::exists(dir.path / "out" / "first.json"));
+
+    // status reads the journal the batch left behind.
+    BOOST_TEST(run_cli({"status", (dir.path / "out" / "kiemidi-journal.sqlite").string()}, dir.path, out) == 0, out);
+    BOOST_TEST(out.find("done: 3") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(batch_of_good_json_lines_exits_zero_and_a_missing_list_exits_two)
+{
+    temp_dir dir;
+    auto list = dir.path / "tracks.jsonl";
+    std::ofstream(list) << "{\"task_id\":\"music-7\",\"audio_id\":\"track-7\",\"name\":\"seven\"}\n"
+                           "{\"task_id\":\"music-8\",\"audio_id\":\"track-8\"}\n";
+    std::string out;
+    BOOST_TEST(run_cli({"batch", list.string(), "-o", dir.path.string(), "--poll-only"}, dir.path, out) == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "seven.mid"));
+    BOOST_TEST(is_midi_file(dir.path / "music-8_track-8.mid"));
+    BOOST_TEST(run_cli({"batch", (dir.path / "missing.csv").string(), "-o", dir.path.string()}, dir.path, out) == 2, out);
+    BOOST_TEST(out.find("missing.csv") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying_twice)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = 300ms;
+    eo.midi_delay = 300ms;
+    external_kie kie(dir.path, eo);
+    constexpr int tracks = 60;
+    auto list = dir.path / "tracks.csv";
+    {
+        std::ofstream l(list);
+        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+    }
+    const auto out_dir = dir.path / "out";
+    const auto journal = dir.path / "journal.sqlite";
+    const std::vector<std::string> batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(),
+                                                                    "--journal", journal.string(), "--concurrency", "8",
+                                                                    "--poll-only", "--poll-interval-ms", "50"} +
+                                           kie.flags();
+    const unsigned seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("kill points seed " << seed);
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> after_ms(150, 900);
+    int kills = 0;
+    bool finished_early = false;
+    for (int round = 0; round < 8 && kills < 5; ++round)
+    {
+        child_process child(batch, dir.path / ("killed-" + std::to_string(round) + ".log"));
+        if (child.wait_for(std::chrono::milliseconds(after_ms(rng))))
+        {
+            finished_early = true;
+            break;
+        }
+        child.kill_hard();
+        ++kills;
+    }
+    BOOST_TEST_MESSAGE("killed " << kills << " times" << (finished_early ? ", then it finished" : ""));
+    BOOST_TEST(kills >= 5);
+
+    std::string out;
+    int code = run_cli(batch, dir.path, out, 90s);
+    BOOST_TEST_REQUIRE((code == 0 || code == 3), out);
+    // Nothing was paid twice: resumed tracks waited on their KIE task instead of resubmitting.
+    BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
+    std::size_t unknown = 0;
+    if (code == 3)
+    {
+        // A kill between sending a paid POST and reading its answer leaves that track's outcome
+        // unknown: it is reported, not resubmitted, until the user asks for it explicitly.
+        std::string status;
+        BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 3, status);
+        auto pos = status.find("outcome_unknown: ");
+        BOOST_TEST_REQUIRE(pos != std::string::npos, status);
+        unknown = std::stoul(status.substr(pos + 17));
+        BOOST_TEST(unknown > 0u);
+        BOOST_TEST_MESSAGE(unknown << " track(s) with an unknown outcome; resubmitting them explicitly");
+        code = run_cli(batch + std::vector<std::string>{"--resubmit-unknown"}, dir.path, out, 90s);
+        BOOST_TEST_REQUIRE(code == 0, out);
+    }
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.duplicate_paid_submissions() <= unknown);
+    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
+    for (int i = 0; i < tracks; ++i)
+        BOOST_TEST(is_midi_file(out_dir / ("song-" + std::to_string(i) + ".mid")), "song-" << i);
+
+    std::string status;
+    BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
+    BOOST_TEST(status.find("done: " + std::to_string(tracks)) != std::string::npos, status);
+    // Running it again does nothing: every track is already done.
+    BOOST_TEST(run_cli(batch, dir.path, out) == 0, out);
+    BOOST_TEST(kie.server->snapshot().tasks_created == c.tasks_created);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+#endif

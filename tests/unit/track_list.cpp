@@ -1,0 +1,147 @@
+// Track lists of `kiemidi batch`: CSV and JSON Lines, bad rows reported with file and line.
+#include "../../apps/cli/progress.hpp"
+#include "../../apps/cli/track_list.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+using namespace kiemidi::cli;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_SUITE(track_list_parsing)
+
+BOOST_AUTO_TEST_CASE(csv_with_header_and_optional_names)
+{
+    auto l = parse_track_list("task_id,audio_id,name\nt1,a1,first\nt2,a2\n\n t3 , a3 , third \n", "x.csv");
+    BOOST_TEST(l.errors.empty());
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 3u);
+    BOOST_TEST(l.rows[0].task_id == "t1");
+    BOOST_TEST(l.rows[0].name == "first");
+    BOOST_TEST(l.rows[0].line == 2u);
+    BOOST_TEST(l.rows[1].name.empty());
+    BOOST_TEST(l.rows[2].task_id == "t3");
+    BOOST_TEST(l.rows[2].name == "third");
+    BOOST_TEST(l.rows[2].line == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(csv_without_header_and_crlf)
+{
+    auto l = parse_track_list("t1,a1\r\nt2,a2,n2\r\n", "x.csv");
+    BOOST_TEST(l.errors.empty());
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    BOOST_TEST(l.rows[0].audio_id == "a1");
+    BOOST_TEST(l.rows[1].name == "n2");
+}
+
+BOOST_AUTO_TEST_CASE(csv_quoted_fields_keep_commas_and_quotes)
+{
+    auto l = parse_track_list("t1,a1,\"Song, \"\"live\"\"\"\n\"t2\",\"a2\"\n", "x.csv");
+    BOOST_TEST(l.errors.empty());
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    BOOST_TEST(l.rows[0].name == "Song, \"live\"");
+    BOOST_TEST(l.rows[1].task_id == "t2");
+}
+
+BOOST_AUTO_TEST_CASE(csv_quoted_newline_keeps_later_line_numbers_right)
+{
+    auto l = parse_track_list("t1,a1,\"two\nlines\"\nt2,a2\nbad\n", "x.csv");
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 1u);  // a name with a newline is not a file name
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 2u);
+    BOOST_TEST(l.errors[0].line == 1u);
+    BOOST_TEST(l.rows[0].line == 3u);
+    BOOST_TEST(l.errors[1].line == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_csv_rows_name_file_and_line_and_the_rest_is_kept)
+{
+    auto l = parse_track_list("task_id,audio_id\nt1,a1\nonly-one-field\nt2,a2,n,extra\n,a3\nt4,a4,../escape\nt5,\"open\nt6,a6\n",
+                              "tracks.csv");
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 1u);
+    BOOST_TEST(l.rows[0].task_id == "t1");
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 5u);
+    BOOST_TEST(l.errors[0].to_string().starts_with("tracks.csv:3: expected 2 or 3 fields"));
+    BOOST_TEST(l.errors[1].line == 4u);
+    BOOST_TEST(l.errors[2].to_string() == "tracks.csv:5: empty task_id");
+    BOOST_TEST(l.errors[3].line == 6u);
+    BOOST_TEST(l.errors[3].message.find("'/'") != std::string::npos);
+    BOOST_TEST(l.errors[4].line == 7u);
+    BOOST_TEST(l.errors[4].message == "unterminated quoted field");
+}
+
+BOOST_AUTO_TEST_CASE(stray_quote_in_unquoted_field_is_a_row_error)
+{
+    auto l = parse_track_list("t1,a\"1\nt2,a2\n", "x.csv");
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 1u);
+    BOOST_TEST(l.errors[0].line == 1u);
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 1u);
+    BOOST_TEST(l.rows[0].line == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_detected_by_first_brace)
+{
+    auto l = parse_track_list("\n  {\"task_id\":\"t1\",\"audio_id\":\"a1\",\"name\":\"n1\"}\n{\"task_id\":\"t2\",\"audio_id\":\"a2\",\"x\":1}\n",
+                              "list.txt");
+    BOOST_TEST(l.errors.empty());
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    BOOST_TEST(l.rows[0].name == "n1");
+    BOOST_TEST(l.rows[0].line == 2u);
+    BOOST_TEST(l.rows[1].task_id == "t2");
+}
+
+BOOST_AUTO_TEST_CASE(bad_json_lines_are_reported_per_line)
+{
+    auto l = parse_track_list("{\"task_id\":\"t1\",\"audio_id\":\"a1\"}\n{not json\n[1]\n{\"task_id\":\"t3\"}\n"
+                              "{\"task_id\":\"t4\",\"audio_id\":[1]}\n{\"task_id\":5,\"audio_id\":\"a5\"}\n",
+                              "l.jsonl", track_list_format::json_lines);
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    BOOST_TEST(l.rows[1].task_id == "5");
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 4u);
+    BOOST_TEST(l.errors[0].to_string().starts_with("l.jsonl:2: invalid JSON"));
+    BOOST_TEST(l.errors[1].to_string() == "l.jsonl:3: expected a JSON object");
+    BOOST_TEST(l.errors[2].to_string() == "l.jsonl:4: missing \"audio_id\"");
+    BOOST_TEST(l.errors[3].line == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(extension_chooses_json_lines)
+{
+    auto dir = std::filesystem::temp_directory_path() / ("kiemidi-track-list-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+        std::ofstream(dir / "t.ndjson") << "# not csv\n";
+        std::ofstream(dir / "t.csv") << "t1,a1\n";
+    }
+    std::string why;
+    auto j = read_track_list(dir / "t.ndjson", why);
+    BOOST_REQUIRE(j);
+    BOOST_TEST(j->errors.size() == 1u);  // '#' is not a comment in JSON Lines
+    auto c = read_track_list(dir / "t.csv", why);
+    BOOST_REQUIRE(c);
+    BOOST_TEST(c->rows.size() == 1u);
+    BOOST_TEST(!read_track_list(dir / "missing.csv", why));
+    BOOST_TEST(why.find("missing.csv") != std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(default_output_names_are_safe_file_names)
+{
+    BOOST_TEST(default_output_name("5c79/be8e", "e231 x:y") == "5c79_be8e_e231_x_y");
+    BOOST_TEST(default_output_name(".hidden", "a") == "_hidden_a");
+    BOOST_TEST(check_output_name("ok name (live)").empty());
+    BOOST_TEST(!check_output_name("..").empty());
+    BOOST_TEST(!check_output_name("a/b").empty());
+}
+
+BOOST_AUTO_TEST_CASE(progress_line_shows_counts_rate_and_eta)
+{
+    progress_counts c{.total = 60, .done = 20, .failed = 1, .in_flight = 16, .skipped = 0};
+    auto line = format_progress_line(c, 7s);
+    BOOST_TEST(line == "20/60 done, 1 failed, 16 in flight, 3.0 tracks/s, ETA 0:13");
+    progress_counts resumed{.total = 10, .done = 10, .failed = 0, .in_flight = 0, .skipped = 10};
+    BOOST_TEST(format_progress_line(resumed, 1s) == "10/10 done, 0 failed, 0 in flight, 0.0 tracks/s, ETA 0:00");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
