@@ -7,7 +7,7 @@ packages=(
     g++ cmake ninja-build pkg-config openssl ca-certificates
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
     libboost-program-options1.81-dev
-    libssl-dev libsqlite3-dev
+    libssl-dev libsqlite3-dev libbenchmark-dev
 )
 
 missing=()
