@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds kiemidi and runs its main job against the embedded KIE emulator
-# (or against the real service when KIE_API_KEY is set; see README).
+# Builds kiemidi and runs its main job: a batch of 50 tracks through stem separation and MIDI
+# generation on the embedded KIE emulator (callbacks to the built-in listener), writing a .mid and
+# a .json per track and a crash-safe journal, then the journal's summary table.
+# With KIE_API_KEY (and KIE_BASE_URL) set, `kiemidi batch` talks to the real service instead: see README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +10,19 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$jobs" --target kiemidi-demo
-exec build/release/apps/demo/kiemidi-demo "$@"
+cmake --build --preset release -j "$jobs" --target kiemidi_cli kiemidi-demo
+
+work=build/demo
+rm -rf "$work"
+mkdir -p "$work"
+{
+    echo "task_id,audio_id,name"
+    for i in $(seq 1 50); do echo "music-$(( (i + 1) / 2 )),track-$i,song-$i"; done
+} > "$work/tracks.csv"
+
+status=0
+build/release/apps/cli/kiemidi batch "$work/tracks.csv" -o "$work/out" --concurrency 16 "$@" || status=$?
+echo
+build/release/apps/cli/kiemidi status "$work/out/kiemidi-journal.sqlite" || true
+echo "output: $work/out ($(ls "$work/out" | grep -c '\.mid$') MIDI files)"
+exit "$status"
