@@ -34,6 +34,9 @@ struct wait_options
     /// Read record-info once before trusting a callback. The webhook signature does not cover the
     /// body, so this is the way to make a forged-but-signed body harmless.
     bool confirm_callbacks = false;
+    /// Read record-info once before waiting. For a task submitted earlier (e.g. before a
+    /// restart), whose callback may already have come and gone.
+    bool read_record_first = false;
 };
 
 /// One song → MIDI job.

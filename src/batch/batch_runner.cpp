@@ -213,12 +213,6 @@ asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, Star
     co_return std::tuple<error_code, Record>{client_errc::timeout, Record{}};
 }
 
-bool separation_succeeded(const api::separation_record& r)
-{
-    return r.state == api::separation_state::success ||
-           (r.state == api::separation_state::callback_exception && (r.urls.vocal || r.urls.instrumental || !r.origin_data.empty()));
-}
-
 /// One track, from whatever state the journal has it in, to done / failed / unknown, or stopped.
 asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std::string& message)
 {
@@ -283,7 +277,6 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
 
     // ---- separation ----
     api::separation_record sep;
-    bool have_sep = false;
     if (e.state == track_state::pending)
     {
         if (st.stopping) co_return track_outcome::stopped;
@@ -312,35 +305,15 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     if (e.state == track_state::separating)
     {
         if (st.stopping) co_return track_outcome::stopped;
-        if (resumed_separation)
-        {
-            // The callback of a task finished while we were away is gone: ask KIE at once.
-            diag.clear();
-            auto [gec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
-            if (gec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
-            if (gec == api_errc::unknown_task) co_return co_await fail(gec, "separation");
-            if (!gec && api::is_final(rec.state))
-            {
-                if (!separation_succeeded(rec))
-                {
-                    diag.set_server_message(rec.error_message.value_or("separation ended in state " + rec.raw_state));
-                    co_return co_await fail(error_code(api_errc::task_failed), "separation");
-                }
-                sep = std::move(rec);
-                have_sep = true;
-            }
-        }
-        if (!have_sep)
-        {
-            if (st.stopping) co_return track_outcome::stopped;
-            std::string sid = e.separation_task_id;
-            wait_options w = p.wait;
-            auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
-            auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
-            if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
-            if (wec) co_return co_await fail(wec, "separation");
-            sep = std::move(rec);
-        }
+        std::string sid = e.separation_task_id;
+        wait_options w = p.wait;
+        // The callback of a task that finished while we were away is gone: ask KIE at once.
+        w.read_record_first = resumed_separation;
+        auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
+        if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+        if (wec) co_return co_await fail(wec, "separation");
+        sep = std::move(rec);
         // ---- MIDI submission ----
         std::optional<std::string> stem_id;
         if (!p.stem.empty())
@@ -391,29 +364,10 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     }
     if (st.stopping) co_return track_outcome::stopped;
     api::midi_record midi;
-    bool have_midi = false;
-    if (resumed_midi)
     {
-        diag.clear();
-        auto [gec, rec] = co_await cli.async_get_midi(e.midi_task_id, diag, tok);
-        if (gec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
-        if (gec == api_errc::unknown_task) co_return co_await fail(gec, "midi");
-        if (!gec && rec.state != api::midi_state::pending)
-        {
-            if (rec.state != api::midi_state::success)
-            {
-                diag.set_server_message(rec.error_message.value_or("MIDI generation failed"));
-                co_return co_await fail(error_code(api_errc::task_failed), "midi");
-            }
-            midi = std::move(rec);
-            have_midi = true;
-        }
-    }
-    if (!have_midi)
-    {
-        if (st.stopping) co_return track_outcome::stopped;
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
+        w.read_record_first = resumed_midi;
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
         if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;

@@ -199,6 +199,18 @@ template <class Kind>
 asio::awaitable<result_t<typename Kind::record>> wait_task(client& c, std::string id, wait_options w,
                                                            diagnostics& diag, wait_counters& counters)
 {
+    using record = typename Kind::record;
+    if (w.read_record_first)
+    {
+        ++counters.polls;
+        auto [ec, rec] = co_await Kind::get(c, id, diag);
+        if (!ec && Kind::finished(rec))
+        {
+            auto oec = Kind::outcome(rec, diag);
+            co_return result_t<record>{oec, std::move(rec)};
+        }
+        if (ec && is_permanent(ec)) co_return result_t<record>{ec, record{}};
+    }
     callback_hub* hub = c.hub();
     if (!hub || w.strategy == wait_strategy::polling)
         co_return co_await poll_until_finished<Kind>(c, std::move(id), w, w.poll_interval, diag, counters);
