@@ -6,7 +6,7 @@
 // 127.0.0.1 with free ports), so CPU and memory figures are the client's alone. With --base-url
 // an already running emulator is used instead. `--help` lists the flags; benchmarks/README.md
 // explains the scenarios and the numbers.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 
@@ -480,7 +480,7 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     }
 
     asio::io_context ioc(1);
-    kiemidi::callback_hub hub(ioc.get_executor());
+    kiemidi::in_process_callback_hub hub(ioc.get_executor());
     kiemidi::listener_options lo;
     lo.max_connections = 60000;
     kiemidi::callback_listener listener(ioc.get_executor(), lo, hub);

@@ -2,7 +2,7 @@
 // parsing a 20,000-note MIDI record-info answer, writing its Standard MIDI File, and routing a
 // callback through the callback hub (deliver → waiting handler runs).
 #include <kiemidi/api.hpp>
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/smf.hpp>
 
 #include <benchmark/benchmark.h>
@@ -85,7 +85,7 @@ void hub_deliver_to_waiter(benchmark::State& state)
     boost::asio::io_context ioc;
     // Keeps poll() from stopping the io_context when it runs out of work between iterations.
     auto work = boost::asio::make_work_guard(ioc);
-    kiemidi::callback_hub hub(ioc.get_executor());
+    kiemidi::in_process_callback_hub hub(ioc.get_executor());
     std::vector<std::string> ids(4096);
     for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = "task-" + std::to_string(i) + "-5c79be8e5c79be8e5c79be8e";
     const std::string body = R"({"code":200,"msg":"success","data":{"task_id":"x","callbackType":"complete"}})";

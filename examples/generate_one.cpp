@@ -3,7 +3,7 @@
 // Shows: the minimal wiring of a kiemidi client with its callback listener and hub, and the
 // throwing coroutine spelling. Needs: nothing; it starts the embedded KIE emulator on 127.0.0.1
 // (a real service needs client_options{.base_url, .api_key} and a listener KIE can reach).
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -34,7 +34,7 @@ int main()
         kie_emulator.start();
 
         // Where KIE's callbacks arrive, and where waiting coroutines pick them up.
-        kiemidi::callback_hub hub(ioc.get_executor());
+        kiemidi::in_process_callback_hub hub(ioc.get_executor());
         kiemidi::callback_listener listener(ioc.get_executor(), {}, hub);
         listener.start();
 

@@ -3,7 +3,7 @@
 // Shows: running hundreds of async_generate_midi operations concurrently on one io_context
 // thread, waiting for all of them, and cancelling one through its cancellation slot.
 // Needs: nothing; it starts the embedded KIE emulator on 127.0.0.1.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -22,7 +22,7 @@ int main()
     asio::io_context ioc;
     kiemidi::emulator::server kie_emulator(ioc.get_executor());
     kie_emulator.start();
-    kiemidi::callback_hub hub(ioc.get_executor());
+    kiemidi::in_process_callback_hub hub(ioc.get_executor());
     kiemidi::callback_listener listener(ioc.get_executor(), {}, hub);
     listener.start();
 

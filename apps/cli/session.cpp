@@ -76,7 +76,7 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
     client_ = std::make_unique<client>(ioc.get_executor(), std::move(co));
     if (callbacks)
     {
-        hub_ = std::make_unique<callback_hub>(ioc.get_executor());
+        hub_ = std::make_unique<in_process_callback_hub>(ioc.get_executor());
         listener_options lo;
         lo.bind_address = flags.listen_address;
         lo.port = flags.listen_port;

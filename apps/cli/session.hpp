@@ -4,7 +4,7 @@
 #ifndef KIEMIDI_APPS_CLI_SESSION_HPP
 #define KIEMIDI_APPS_CLI_SESSION_HPP
 
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -69,7 +69,7 @@ public:
 
 private:
     std::unique_ptr<emulator::server> emulator_;
-    std::unique_ptr<callback_hub> hub_;
+    std::unique_ptr<in_process_callback_hub> hub_;
     std::unique_ptr<callback_listener> listener_;
     std::unique_ptr<client> client_;
     wait_options wait_;

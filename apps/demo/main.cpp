@@ -6,7 +6,7 @@
 // (and optionally KIE_BASE_URL) it talks to the real service: give the tracks as TASK_ID:AUDIO_ID
 // arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
 // --poll-only. Separation and MIDI generation are paid requests.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -163,7 +163,7 @@ int main(int argc, char** argv)
             }
         }
 
-        kiemidi::callback_hub hub(ioc.get_executor());
+        kiemidi::in_process_callback_hub hub(ioc.get_executor());
         kiemidi::listener_options lo;
         lo.bind_address = args->listen_address;
         lo.port = args->listen_port;

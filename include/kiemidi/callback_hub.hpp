@@ -4,7 +4,8 @@
 // KIE may call back before the submit answer has even been read, so a callback nobody waits for
 // yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
 // back more than once: a callback for a task already delivered is reported duplicate and dropped.
-// The hub knows nothing about HTTP; a Redis-backed hub can implement the same small interface.
+// The hub knows nothing about HTTP. This header is the interface and its vocabulary; the
+// implementations are in_process_callback_hub.hpp and redis_callback_hub.hpp.
 #ifndef KIEMIDI_CALLBACK_HUB_HPP
 #define KIEMIDI_CALLBACK_HUB_HPP
 
@@ -19,7 +20,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 
 namespace kiemidi {
@@ -50,7 +50,7 @@ enum class deliver_result
     duplicate,  ///< The task was already delivered or buffered (or the hub is closed); this callback was dropped.
 };
 
-/// Limits of the hub's memory. All bounds are enforced lazily, on each call.
+/// Limits of a hub's local memory. All bounds are enforced lazily, on each call.
 struct callback_hub_options
 {
     /// How long a callback nobody waits for is kept.
@@ -79,31 +79,26 @@ struct callback_hub_stats
     std::uint64_t cancelled_total = 0;       ///< Waits that ended with operation_aborted.
 };
 
-/// In-process task id → waiter map with an early-callback buffer and duplicate suppression.
+/// Where verified callbacks go, and where waits pick them up: the seam between the listener
+/// (which only verifies) and the client (which only waits).
+///
+/// Two implementations ship: in_process_callback_hub (one process, no dependency) and, when
+/// built with Redis, redis_callback_hub (several instances behind one callback URL). Any other
+/// store can implement the same four operations.
 ///
 /// @par Thread safety
-/// Every member function may be called concurrently from any thread (state is behind a mutex).
-/// Handlers are never invoked from inside deliver() or async_wait(): they are posted to the
-/// handler's associated executor (default: the hub's executor), so the listener never runs user code.
-///
-/// @par Object lifetimes
-/// The hub must outlive calls to its member functions; pending handlers hold only a reference
-/// to internal shared state, so destroying the hub completes pending waits with client_errc::shut_down.
+/// Implementations allow every member function to be called concurrently from any thread and
+/// never invoke a handler from inside deliver() or async_wait(): handlers are posted.
 class callback_hub
 {
 public:
     using executor_type = asio::any_io_executor;
     using wait_signature = void(error_code, callback_message);
 
-    /// Creates an empty hub; handlers without an associated executor run on `ex`.
-    KIEMIDI_DECL explicit callback_hub(asio::any_io_executor ex, callback_hub_options opts = {});
-    /// Completes every pending wait with client_errc::shut_down.
-    KIEMIDI_DECL ~callback_hub();
-    callback_hub(const callback_hub&) = delete;
-    callback_hub& operator=(const callback_hub&) = delete;
+    virtual ~callback_hub() = default;
 
-    /// The hub's default executor.
-    KIEMIDI_DECL executor_type get_executor() const noexcept;
+    /// The executor handlers without an associated executor run on.
+    virtual executor_type get_executor() const noexcept = 0;
 
     /// Waits for the callback of `task_id`.
     ///
@@ -127,21 +122,23 @@ public:
             token, std::move(task_id));
     }
 
-    /// Hands a verified callback to its waiter, or buffers it, or drops it as a duplicate.
-    /// Never runs user code: a waiter's handler is posted.
-    KIEMIDI_DECL deliver_result deliver(callback_message msg);
+    /// Hands a verified callback to its waiter, or keeps it for a later one, or drops it as a
+    /// duplicate. Never runs user code: a waiter's handler is posted.
+    virtual deliver_result deliver(callback_message msg) = 0;
 
     /// Completes every pending wait with client_errc::shut_down; later waits fail the same way.
-    KIEMIDI_DECL void close();
+    virtual void close() = 0;
 
     /// A snapshot of sizes and counters.
-    KIEMIDI_DECL callback_hub_stats stats() const;
+    virtual callback_hub_stats stats() const = 0;
 
-private:
-    struct state;
-    KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler);
+protected:
+    callback_hub() = default;
+    callback_hub(const callback_hub&) = delete;
+    callback_hub& operator=(const callback_hub&) = delete;
 
-    std::shared_ptr<state> state_;
+    /// Registers `handler` as the waiter of `task_id` (the type-erased body of async_wait).
+    virtual void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) = 0;
 };
 
 }  // namespace kiemidi

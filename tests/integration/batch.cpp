@@ -1,6 +1,6 @@
 // batch_runner end to end: emulator (KIE) + callback listener + hub + client + journal, on 127.0.0.1.
 #include <kiemidi/batch.hpp>
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -58,7 +58,7 @@ struct temp_dir
 struct batch_env
 {
     std::unique_ptr<emulator::server> kie;
-    callback_hub hub;
+    in_process_callback_hub hub;
     callback_listener listener;
     std::unique_ptr<client> cli;
 

@@ -1,5 +1,5 @@
 // callback_listener over real sockets on 127.0.0.1: routing, limits, signatures, TLS, lifecycle.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 
 #include "common/run_bounded.hpp"
@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_SUITE(callback_listener_suite)
 BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         struct variant
@@ -309,7 +309,7 @@ BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
 BOOST_AUTO_TEST_CASE(callback_before_any_waiter_is_buffered_and_handed_to_the_later_waiter)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         auto res = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_cn("early")));
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(callback_before_any_waiter_is_buffered_and_handed_to_the_la
 BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_once)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         auto [msg, first] = co_await (hub.async_wait("dup", asio::use_awaitable) &&
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_o
 BOOST_AUTO_TEST_CASE(callback_for_an_unknown_task_is_acknowledged_with_200)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         auto res = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("nobody-waits")));
@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(callback_for_an_unknown_task_is_acknowledged_with_200)
 BOOST_AUTO_TEST_CASE(malformed_json_or_missing_task_id_is_rejected_with_400)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         std::vector<std::string> notices;
         auto o = test_options();
         o.log = [&](std::string_view line) { notices.emplace_back(line); };
@@ -381,7 +381,7 @@ BOOST_AUTO_TEST_CASE(malformed_json_or_missing_task_id_is_rejected_with_400)
 BOOST_AUTO_TEST_CASE(malformed_http_is_rejected_with_400)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         auto s = co_await connect_to(listener.port());
@@ -398,7 +398,7 @@ BOOST_AUTO_TEST_CASE(malformed_http_is_rejected_with_400)
 BOOST_AUTO_TEST_CASE(oversized_body_is_rejected_with_413)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.max_body = 1024;
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -435,7 +435,7 @@ BOOST_AUTO_TEST_CASE(oversized_body_is_rejected_with_413)
 BOOST_AUTO_TEST_CASE(slow_headers_are_cut_off_after_header_timeout)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.header_timeout = 200ms;
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -462,7 +462,7 @@ BOOST_AUTO_TEST_CASE(slow_headers_are_cut_off_after_header_timeout)
 BOOST_AUTO_TEST_CASE(wrong_secret_is_answered_404_and_the_waiter_is_not_resumed)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         watched_wait w(hub, "guarded");
@@ -487,7 +487,7 @@ BOOST_AUTO_TEST_CASE(wrong_secret_is_answered_404_and_the_waiter_is_not_resumed)
 BOOST_AUTO_TEST_CASE(methods_other_than_post_are_answered_405)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         auto res = co_await send(listener.port(),
@@ -504,7 +504,7 @@ BOOST_AUTO_TEST_CASE(methods_other_than_post_are_answered_405)
 BOOST_AUTO_TEST_CASE(validly_signed_callback_is_accepted)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.webhook_hmac_key = "whk-test-key";
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -529,7 +529,7 @@ BOOST_AUTO_TEST_CASE(validly_signed_callback_is_accepted)
 BOOST_AUTO_TEST_CASE(forged_or_missing_signature_is_rejected_with_401_and_the_waiter_is_not_resumed)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.webhook_hmac_key = "whk-test-key";
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -557,7 +557,7 @@ BOOST_AUTO_TEST_CASE(forged_or_missing_signature_is_rejected_with_401_and_the_wa
 BOOST_AUTO_TEST_CASE(stale_signature_timestamp_is_rejected_with_401)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.webhook_hmac_key = "whk-test-key";
         o.freshness_window = 300s;
@@ -582,7 +582,7 @@ BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callba
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         const auto cert = make_self_signed();
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.tls_certificate_pem = cert.cert_pem;
         o.tls_private_key_pem = cert.key_pem;
@@ -613,7 +613,7 @@ BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callba
 BOOST_AUTO_TEST_CASE(pipelined_requests_on_one_connection_are_answered_in_order)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         std::string batch;
@@ -648,7 +648,7 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_on_one_connection_are_answered_in_order)
 BOOST_AUTO_TEST_CASE(stop_closes_the_acceptor_and_every_open_connection)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         const auto port = listener.port();
@@ -678,7 +678,7 @@ BOOST_AUTO_TEST_CASE(stop_closes_the_acceptor_and_every_open_connection)
 BOOST_AUTO_TEST_CASE(connections_beyond_max_connections_are_closed_at_once)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.max_connections = 1;
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -715,7 +715,7 @@ BOOST_AUTO_TEST_CASE(connections_beyond_max_connections_are_closed_at_once)
 BOOST_AUTO_TEST_CASE(start_reports_a_port_in_use_and_callback_urls_carry_the_secret)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener a(ioc.get_executor(), test_options(), hub);
         a.start();
         auto o = test_options();
@@ -748,7 +748,7 @@ BOOST_AUTO_TEST_CASE(start_reports_a_port_in_use_and_callback_urls_carry_the_sec
 BOOST_AUTO_TEST_CASE(client_expecting_100_continue_gets_it_before_sending_the_body)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
         const auto body = midi_cn("continued");
@@ -774,7 +774,7 @@ BOOST_AUTO_TEST_CASE(client_expecting_100_continue_gets_it_before_sending_the_bo
 BOOST_AUTO_TEST_CASE(callbacks_arrive_with_or_without_the_public_base_url_path_prefix)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.public_base_url = "https://proxy.example/hooks/";
         callback_listener listener(ioc.get_executor(), o, hub);
@@ -798,7 +798,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_e
             constexpr int clients = 8;
             constexpr int per_client = 40;
             constexpr int total = clients * per_client;
-            callback_hub hub(ioc.get_executor());
+            in_process_callback_hub hub(ioc.get_executor());
             callback_listener listener(ioc.get_executor(), test_options(), hub);
             listener.start();
             auto id_of = [](int c, int i) { return "mt-" + std::to_string(c) + "-" + std::to_string(i); };

@@ -1,5 +1,5 @@
 // generate_midi end to end: emulator (KIE) + callback listener + hub + client, on 127.0.0.1.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
@@ -39,7 +39,7 @@ const std::string midi_get = "GET /api/v1/midi/record-info";
 struct pipeline_env
 {
     std::unique_ptr<emulator::server> kie;
-    callback_hub hub;
+    in_process_callback_hub hub;
     callback_listener listener;
     std::unique_ptr<client> cli;
 

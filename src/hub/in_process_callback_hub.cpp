@@ -1,6 +1,6 @@
 // The in-process callback hub: one mutex guards the waiter map, the early-callback buffer and
 // the remembered (already delivered) task ids. Handlers are always posted, never run inline.
-#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -35,7 +35,7 @@ struct pending_completion
 };
 }  // namespace
 
-struct callback_hub::state
+struct in_process_callback_hub::state
 {
     struct waiter
     {
@@ -167,16 +167,16 @@ struct callback_hub::state
     }
 };
 
-callback_hub::callback_hub(asio::any_io_executor ex, callback_hub_options opts)
+in_process_callback_hub::in_process_callback_hub(asio::any_io_executor ex, callback_hub_options opts)
     : state_(std::make_shared<state>(std::move(ex), std::move(opts)))
 {
 }
 
-callback_hub::~callback_hub() { state_->shut_down(); }
+in_process_callback_hub::~in_process_callback_hub() { state_->shut_down(); }
 
-callback_hub::executor_type callback_hub::get_executor() const noexcept { return state_->ex; }
+callback_hub::executor_type in_process_callback_hub::get_executor() const noexcept { return state_->ex; }
 
-void callback_hub::start_wait(std::string task_id, handler_type handler)
+void in_process_callback_hub::start_wait(std::string task_id, handler_type handler)
 {
     auto& st = *state_;
     std::optional<pending_completion> now_done;
@@ -223,7 +223,7 @@ void callback_hub::start_wait(std::string task_id, handler_type handler)
     if (now_done) st.post(std::move(*now_done));
 }
 
-deliver_result callback_hub::deliver(callback_message msg)
+deliver_result in_process_callback_hub::deliver(callback_message msg)
 {
     auto& st = *state_;
     std::optional<pending_completion> done;
@@ -273,9 +273,34 @@ deliver_result callback_hub::deliver(callback_message msg)
     return result;
 }
 
-void callback_hub::close() { state_->shut_down(); }
+void in_process_callback_hub::close() { state_->shut_down(); }
 
-callback_hub_stats callback_hub::stats() const
+bool in_process_callback_hub::deliver_if_waiting(callback_message& msg)
+{
+    auto& st = *state_;
+    std::optional<pending_completion> done;
+    {
+        std::lock_guard lk(st.mtx);
+        auto it = st.waiters.find(msg.task_id);
+        if (it == st.waiters.end()) return false;
+        st.remember(msg.task_id, st.now());
+        ++st.counters.delivered_total;
+        done.emplace(pending_completion{std::move(it->second.handler), error_code{}, std::move(msg),
+                                        std::move(it->second.work)});
+        st.waiters.erase(it);
+    }
+    st.post(std::move(*done));
+    return true;
+}
+
+bool in_process_callback_hub::is_waiting(const std::string& task_id) const
+{
+    auto& st = *state_;
+    std::lock_guard lk(st.mtx);
+    return st.waiters.count(task_id) != 0;
+}
+
+callback_hub_stats in_process_callback_hub::stats() const
 {
     auto& st = *state_;
     std::lock_guard lk(st.mtx);

@@ -1,5 +1,5 @@
-// callback_hub without sockets: buffering, duplicates, cancellation, bounds, threads.
-#include <kiemidi/callback_hub.hpp>
+// in_process_callback_hub without sockets: buffering, duplicates, cancellation, bounds, threads.
+#include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_SUITE(callback_hub_suite)
 BOOST_AUTO_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     outcome o;
     hub.async_wait("task-1", o.handler());
     BOOST_TEST((hub.deliver(make_message("task-1", callback_kind::separation)) == deliver_result::delivered));
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task)
 BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     BOOST_TEST((hub.deliver(make_message("early")) == deliver_result::buffered));
     BOOST_TEST(hub.stats().buffered == 1u);
 
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
 BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     outcome o;
     hub.async_wait("dup", o.handler());
     BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::delivered));
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
 BOOST_AUTO_TEST_CASE(second_buffered_callback_for_the_same_task_is_a_duplicate)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     auto first = make_message("twice");
     first.body = "first";
     auto second = make_message("twice");
@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(cancellation_removes_the_waiter_and_a_later_callback_is_buf
     for (auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial, asio::cancellation_type::total})
     {
         asio::io_context ioc;
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         asio::cancellation_signal sig;
         outcome o;
         hub.async_wait("cancel-me", asio::bind_cancellation_slot(sig.slot(), o.handler()));
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(cancellation_removes_the_waiter_and_a_later_callback_is_buf
 BOOST_AUTO_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_keeps_waiting)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     outcome first, second;
     hub.async_wait("one", first.handler());
     hub.async_wait("one", second.handler());
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(buffered_callback_expires_after_its_ttl)
 {
     asio::io_context ioc;
     fake_clock clock;
-    callback_hub hub(ioc.get_executor(), {.buffer_ttl = 10s, .clock = clock.fn()});
+    in_process_callback_hub hub(ioc.get_executor(), {.buffer_ttl = 10s, .clock = clock.fn()});
     BOOST_TEST((hub.deliver(make_message("old")) == deliver_result::buffered));
     clock.advance(5s);
     BOOST_TEST((hub.deliver(make_message("young")) == deliver_result::buffered));
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(remembered_task_ids_expire_so_memory_stays_bounded)
 {
     asio::io_context ioc;
     fake_clock clock;
-    callback_hub hub(ioc.get_executor(), {.remember_delivered_ttl = 60s, .max_remembered_delivered = 2, .clock = clock.fn()});
+    in_process_callback_hub hub(ioc.get_executor(), {.remember_delivered_ttl = 60s, .max_remembered_delivered = 2, .clock = clock.fn()});
     for (const char* id : {"a", "b", "c"})
     {
         outcome o;
@@ -220,7 +220,7 @@ BOOST_AUTO_TEST_CASE(remembered_task_ids_expire_so_memory_stays_bounded)
 BOOST_AUTO_TEST_CASE(oldest_buffered_callback_is_evicted_beyond_max_buffered)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor(), {.max_buffered = 3});
+    in_process_callback_hub hub(ioc.get_executor(), {.max_buffered = 3});
     for (const char* id : {"1", "2", "3", "4"})
         BOOST_TEST((hub.deliver(make_message(id)) == deliver_result::buffered));
     auto s = hub.stats();
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(oldest_buffered_callback_is_evicted_beyond_max_buffered)
 BOOST_AUTO_TEST_CASE(handlers_are_never_invoked_inline)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     outcome waiting, buffered, pending, refused;
     hub.async_wait("w", waiting.handler());
     hub.deliver(make_message("w"));
@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destr
     asio::io_context ioc;
     outcome o;
     {
-        callback_hub hub(ioc.get_executor());
+        in_process_callback_hub hub(ioc.get_executor());
         hub.async_wait("never", o.handler());
     }
     ioc.run();
@@ -280,7 +280,7 @@ BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destr
 BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives)
 {
     asio::io_context ioc;
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     outcome o;
     hub.async_wait("busy", o.handler());
     std::thread deliverer;
@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_de
     constexpr int tasks = 10000;
     constexpr int threads = 4;
     asio::io_context ioc(threads);
-    callback_hub hub(ioc.get_executor());
+    in_process_callback_hub hub(ioc.get_executor());
     std::vector<std::atomic<int>> resumed(tasks);
     std::atomic<int> wrong_id{0}, errors{0}, done{0};
     auto guard = asio::make_work_guard(ioc);
