@@ -25,7 +25,8 @@ struct listener_stats
 {
     std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).
     std::uint64_t open_connections = 0;       ///< Connections open right now.
-    std::uint64_t refused_over_capacity = 0;  ///< Connections closed at once because max_connections were open.
+    std::uint64_t refused_over_capacity = 0;  ///< New connections closed at once: max_connections were open, none idle.
+    std::uint64_t evicted_idle = 0;           ///< Idle connections closed to make room for a new one at max_connections.
     std::uint64_t tls_handshake_failures = 0; ///< HTTPS connections whose handshake failed or timed out.
     std::uint64_t callbacks_accepted = 0;     ///< Verified callbacks answered 200 (including duplicates).
     std::uint64_t duplicates = 0;             ///< Verified callbacks the hub dropped as duplicates.
@@ -47,6 +48,12 @@ struct listener_stats
 /// stale webhook signature; 404 any other path, including a wrong secret (nothing else is
 /// revealed); 405 a method other than POST on the callback path; 413 body over max_body; 431
 /// headers over 16 KiB; 503 after stop(). Slow or silent peers are disconnected without an answer.
+///
+/// @par Connection cap
+/// At most max_connections are served at once. A new connection beyond that replaces the oldest
+/// one that has not sent a byte of a request yet (idle keep-alive, silent, or in its TLS
+/// handshake); only when none is idle is the new one closed at once. So a flood of idle
+/// connections holds no slot KIE needs, and memory and descriptors stay bounded.
 ///
 /// @par Thread safety
 /// start(), stop(), port(), callback_url() and stats() may be called from any thread. Each
