@@ -7,6 +7,7 @@
 
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
+#include "common/test_http_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -471,6 +472,50 @@ BOOST_AUTO_TEST_CASE(five_thousand_idle_connections_hold_no_slot_a_real_callback
             BOOST_TEST(listener.stats().callbacks_accepted == 2u);
         },
         std::chrono::seconds(60));
+}
+
+BOOST_AUTO_TEST_CASE(connections_that_never_start_tls_give_way_to_a_real_https_callback)
+{
+    const auto pki = kiemidi::test::make_test_pki({"localhost"}, {"127.0.0.1"});
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        auto o = abuse_options();
+        o.max_connections = 4;
+        o.header_timeout = 30s;
+        o.tls_certificate_pem = pki.cert_pem;
+        o.tls_private_key_pem = pki.key_pem;
+        callback_listener listener(ioc.get_executor(), o, hub);
+        listener.start();
+        const auto fds = open_fds();
+        std::vector<raw_connection> silent;
+        for (int i = 0; i < 8; ++i)
+        {
+            silent.emplace_back(ioc.get_executor(), listener.port());
+            BOOST_TEST_REQUIRE(!(co_await silent.back().connect()));
+        }
+        co_await until([&] { return listener.stats().accepted_connections == 8 && listener.stats().open_connections <= 4; });
+        BOOST_TEST(listener.stats().evicted_idle == 4u);
+
+        watched_wait w(hub, "over-tls");
+        kiemidi::test::raw_client cli(ioc.get_executor(), listener.port(), pki.ca_cert_pem, "localhost");
+        kiemidi::test::raw_request req;
+        req.method = "POST";
+        req.target = path_of(listener.callback_url(callback_kind::midi));
+        req.body = midi_body("over-tls");
+        const auto ts = now_seconds();
+        req.headers["X-Webhook-Timestamp"] = ts;
+        req.headers["X-Webhook-Signature"] = signature(hmac_key, "over-tls", ts);
+        raw_response res;
+        auto ec = co_await cli.try_request(req, res);
+        BOOST_TEST(!ec, ec.message());
+        BOOST_TEST(res.status == 200u);
+        co_await until([&] { return w.r->calls == 1; });
+        BOOST_TEST(listener.stats().evicted_idle == 5u);
+        BOOST_TEST(listener.stats().refused_over_capacity == 0u);
+        cli.close();
+        silent.clear();
+        co_await expect_baseline(listener, fds);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(wrong_method_or_path_is_answered_404_or_405_and_never_reaches_the_hub)
