@@ -444,6 +444,8 @@ BOOST_AUTO_TEST_CASE(five_thousand_idle_connections_hold_no_slot_a_real_callback
                     BOOST_TEST(s.refused_over_capacity == 0u);
                     // The listener's side holds at most `cap` descriptors; ours hold the rest.
                     const auto fds_now = open_fds();
+                    BOOST_TEST_MESSAGE("round " << round << ": " << s.open_connections << " open, " << s.evicted_idle - evicted_before
+                                                << " evicted, descriptors above baseline " << fds_now - fds_before);
                     BOOST_TEST(fds_now - fds_before <= idle_count + cap + 16, "descriptors in use: " << fds_now - fds_before);
 
                     // The oldest were closed by the listener; the newest are still open.
@@ -462,6 +464,7 @@ BOOST_AUTO_TEST_CASE(five_thousand_idle_connections_hold_no_slot_a_real_callback
                     co_await until([&] { return open_fds() <= fds_before; });
                     BOOST_TEST(open_fds() == fds_before);
                     ::malloc_trim(0);
+                    BOOST_TEST_MESSAGE("round " << round << ": heap in use after the peers left " << heap_in_use() << " bytes");
                     if (round == 1)
                         heap_after_first_round = heap_in_use();
                     else  // a second flood leaves nothing more behind than the first
