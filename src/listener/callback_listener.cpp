@@ -7,6 +7,7 @@
 #include <kiemidi/callback_listener.hpp>
 
 #include <kiemidi/api/callbacks.hpp>
+#include <kiemidi/callback_reference.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -256,7 +257,12 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             }
         }
 
-        callback_message msg{kind, std::move(*id), std::move(req.body()), std::chrono::system_clock::now()};
+        callback_message msg;
+        msg.kind = kind;
+        msg.task_id = std::move(*id);
+        msg.body = std::move(req.body());
+        msg.reference = callback_reference_of(std::string_view(req.target().data(), req.target().size()));
+        msg.received_at = std::chrono::system_clock::now();
         std::optional<deliver_result> r;
         {
             std::lock_guard lk(hub_mtx);
