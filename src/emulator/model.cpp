@@ -442,6 +442,14 @@ fault_options model::faults() const
     return faults_;
 }
 
+std::string model::midi_notes_json(const std::string& task_id) const
+{
+    std::lock_guard lk(m_);
+    auto it = midis_.find(task_id);
+    if (it == midis_.end() || it->second.flag != 1 || !it->second.instruments_json) return {};
+    return *it->second.instruments_json;
+}
+
 void model::set_credits(std::int64_t c)
 {
     std::lock_guard lk(m_);
