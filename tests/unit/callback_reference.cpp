@@ -4,6 +4,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -152,10 +153,10 @@ BOOST_AUTO_TEST_CASE(reference_waits_are_cancellable_and_exclusive)
     hub.async_wait_reference("r", asio::bind_cancellation_slot(sig.slot(), first.handler()));
     hub.async_wait_reference("r", second.handler());
     ioc.poll();
-    BOOST_TEST((second.ec == asio::error::already_started));
+    BOOST_TEST((second.ec == boost::asio::error::already_started));
     sig.emit(asio::cancellation_type::terminal);
     ioc.poll();
-    BOOST_TEST((first.ec == asio::error::operation_aborted));
+    BOOST_TEST((first.ec == boost::asio::error::operation_aborted));
     BOOST_TEST(hub.stats().waiting_references == 0u);
 }
 
@@ -167,7 +168,7 @@ BOOST_AUTO_TEST_CASE(a_hub_without_reference_support_says_so)
     hub.async_wait_reference("r", o.handler());
     BOOST_TEST(o.calls == 0);  // posted, never inline
     ioc.run();
-    BOOST_TEST((o.ec == asio::error::operation_not_supported));
+    BOOST_TEST((o.ec == boost::asio::error::operation_not_supported));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
