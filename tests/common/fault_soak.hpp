@@ -83,7 +83,7 @@ struct soak_config
 
 struct soak_report
 {
-    std::size_t pipelines = 0, verified = 0, wrong_notes = 0, recovered = 0, polls = 0, callbacks = 0;
+    std::size_t pipelines = 0, in_flight = 0, verified = 0, wrong_notes = 0, recovered = 0, polls = 0, callbacks = 0;
     std::map<std::string, std::size_t> errors;  ///< "<stage>:<error message>" → pipelines
     std::size_t unknown_paid = 0, unknown_unpaid = 0, lost = 0;
     std::uint64_t duplicate_paid = 0, paid_separations = 0, paid_midis = 0;
@@ -109,6 +109,7 @@ struct soak_report
     {
         boost::json::object o;
         o["pipelines"] = pipelines;
+        o["in_flight"] = in_flight;
         o["verified"] = verified;
         o["wrong_notes"] = wrong_notes;
         boost::json::object e;
@@ -209,6 +210,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     auto ex = co_await asio::this_coro::executor;
     soak_report rep;
     rep.pipelines = cfg.pipelines;
+    rep.in_flight = cfg.in_flight == 0 ? cfg.pipelines : std::min(cfg.in_flight, cfg.pipelines);
 
     // KIE on its own thread.
     emulator::emulator_options eo;
