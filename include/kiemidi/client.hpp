@@ -150,7 +150,9 @@ public:
     }
 
     /// The whole pipeline: separate → wait → transcribe → wait. Exactly two paid POSTs when all
-    /// goes well. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
+    /// goes well, and never more: each POST's callback URL carries a fresh reference, and a POST
+    /// whose answer is lost is looked for through that callback (midi_params::unknown_outcome_wait)
+    /// before the pipeline reports client_errc::outcome_unknown. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
     /// KIE's code and message.
     /// @par Cancellation
     /// terminal: the pipeline stops at its next step, releases its callback registration and

@@ -23,8 +23,10 @@
 //  - unknown_unpaid: outcome_unknown pipelines whose submission was never processed (reset before it).
 // Afterwards every count of open work must return to zero: transport connections and requests in
 // flight, listener connections, hub waiters (by task and by reference) and, once their time to
-// live has passed, buffered callbacks; the emulator's tracked work (connections, task timers,
-// callback senders).
+// live has passed, buffered callbacks; the emulator's open connections and its tracked work
+// (sessions, task timers, callback senders) above the baseline of its accept loop. The client's
+// own timers (retry backoff, poll intervals, deadlines) live inside operations that are counted
+// as in flight or as hub waiters, so those counts cover them.
 #ifndef KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 #define KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 
