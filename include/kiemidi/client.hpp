@@ -235,6 +235,7 @@ private:
     KIEMIDI_DECL void start_find_task(find_args, diagnostics&, handler_t<api::task_created>);
 
     executor_type ex_;
+    std::string api_key_;  // kept only to redact it should KIE echo it back into diagnostics
     std::unique_ptr<http_client> http_;
     callback_hub* hub_ = nullptr;
     std::string separation_callback_url_;
