@@ -29,6 +29,10 @@ namespace kiemidi {
 
 class callback_listener;
 
+namespace detail {
+struct client_access;
+}
+
 /// Typed KIE operations and the separation → MIDI pipeline.
 ///
 /// @par Handler signatures
@@ -172,6 +176,8 @@ public:
     KIEMIDI_DECL std::string callback_url(callback_kind kind) const;
 
 private:
+    friend struct detail::client_access;  // the pipeline's direct exchanges (src/client/operations.hpp)
+
     struct wait_args
     {
         std::string task_id;
@@ -202,6 +208,7 @@ private:
     KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);
 
     executor_type ex_;
+    std::string api_key_;  // kept only to redact it should KIE echo it back into diagnostics
     std::unique_ptr<http_client> http_;
     callback_hub* hub_ = nullptr;
     std::string separation_callback_url_;

@@ -55,13 +55,28 @@ http_request paid_post(std::string_view path, std::string body)
     return req;
 }
 
+// Replaces every occurrence of `secret` in the diagnostics' texts. KIE's messages are kept
+// verbatim, except that an API key it echoes back ("invalid key sk-...") must not reach logs.
+void redact(diagnostics& diag, std::string_view secret)
+{
+    if (secret.empty()) return;
+    auto scrub = [&](const std::string& text) {
+        std::string s = text;
+        for (auto p = s.find(secret); p != std::string::npos; p = s.find(secret, p)) s.replace(p, secret.size(), "<redacted>");
+        return s;
+    };
+    if (diag.server_message().find(secret) != std::string::npos) diag.set_server_message(scrub(diag.server_message()));
+    if (diag.client_message().find(secret) != std::string::npos) diag.set_client_message(scrub(diag.client_message()));
+    if (diag.endpoint().find(secret) != std::string::npos) diag.set_endpoint(scrub(diag.endpoint()));
+}
+
 /// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. An HTTP error page
 /// that is not KIE JSON becomes client_errc::http_error; a KIE body always speaks for itself.
 /// `path` is one of the constants above (static storage): the endpoint for diagnostics is only
 /// built when the transport did not name it.
 template <class Result>
 asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, std::string_view path,
-                                                         diagnostics& diag)
+                                                         diagnostics& diag, std::string_view api_key)
 {
     diag.clear();
     const bool post = req.method == http_method::post;
@@ -76,6 +91,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
         diag.set_client_message("HTTP " + std::to_string(resp.status) + " without a KIE JSON body");
         ec = client_errc::http_error;
     }
+    redact(diag, api_key);
     co_return std::tuple{ec, std::move(out)};
 }
 
@@ -83,26 +99,28 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
 
 namespace detail {
 
-op_result<api::task_created> submit_separation(http_client& http, const api::separation_request& req, diagnostics& diag)
+op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag)
 {
-    return exchange<api::task_created>(http, paid_post(separation_generate_path, api::serialize(req)),
-                                       separation_generate_path, diag);
+    return exchange<api::task_created>(c.transport(), paid_post(separation_generate_path, api::serialize(req)),
+                                       separation_generate_path, diag, client_access::api_key(c));
 }
 
-op_result<api::task_created> submit_midi(http_client& http, const api::midi_request& req, diagnostics& diag)
+op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag)
 {
-    return exchange<api::task_created>(http, paid_post(midi_generate_path, api::serialize(req)), midi_generate_path, diag);
+    return exchange<api::task_created>(c.transport(), paid_post(midi_generate_path, api::serialize(req)),
+                                       midi_generate_path, diag, client_access::api_key(c));
 }
 
-op_result<api::separation_record> get_separation(http_client& http, std::string_view task_id, diagnostics& diag)
+op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::separation_record>(http, get_with_task_id(separation_record_path, task_id),
-                                            separation_record_path, diag);
+    return exchange<api::separation_record>(c.transport(), get_with_task_id(separation_record_path, task_id),
+                                            separation_record_path, diag, client_access::api_key(c));
 }
 
-op_result<api::midi_record> get_midi(http_client& http, std::string_view task_id, diagnostics& diag)
+op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::midi_record>(http, get_with_task_id(midi_record_path, task_id), midi_record_path, diag);
+    return exchange<api::midi_record>(c.transport(), get_with_task_id(midi_record_path, task_id), midi_record_path,
+                                      diag, client_access::api_key(c));
 }
 
 }  // namespace detail
@@ -119,6 +137,7 @@ std::optional<client_options> client_options::from_environment()
 
 client::client(executor_type ex, client_options opts)
     : ex_(std::move(ex)),
+      api_key_(opts.api_key),
       http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
       polling_callback_url_(std::move(opts.polling_callback_url))
 {
@@ -143,35 +162,35 @@ void client::close() { http_->close(); }
 
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
-    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*http_, req, diag), std::move(h));
+    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*this, req, diag), std::move(h));
 }
 
 void client::start_get_separation(std::string task_id, diagnostics& diag, handler_t<api::separation_record> h)
 {
-    detail::spawn_with_handler<api::separation_record>(ex_, detail::get_separation(*http_, task_id, diag), std::move(h));
+    detail::spawn_with_handler<api::separation_record>(ex_, detail::get_separation(*this, task_id, diag), std::move(h));
 }
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
-    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*http_, req, diag), std::move(h));
+    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*this, req, diag), std::move(h));
 }
 
 void client::start_get_midi(std::string task_id, diagnostics& diag, handler_t<api::midi_record> h)
 {
-    detail::spawn_with_handler<api::midi_record>(ex_, detail::get_midi(*http_, task_id, diag), std::move(h));
+    detail::spawn_with_handler<api::midi_record>(ex_, detail::get_midi(*this, task_id, diag), std::move(h));
 }
 
 void client::start_get_credits(std::string, diagnostics& diag, handler_t<api::credits> h)
 {
     http_request req;
     req.target = credits_path;
-    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), credits_path, diag), std::move(h));
+    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), credits_path, diag, api_key_), std::move(h));
 }
 
 void client::start_get_music_task(std::string task_id, diagnostics& diag, handler_t<api::music_task_record> h)
 {
     detail::spawn_with_handler<api::music_task_record>(
-        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), music_record_path, diag), std::move(h));
+        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), music_record_path, diag, api_key_), std::move(h));
 }
 
 }  // namespace kiemidi

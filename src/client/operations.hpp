@@ -8,12 +8,14 @@
 #define KIEMIDI_SRC_CLIENT_OPERATIONS_HPP
 
 #include <kiemidi/api.hpp>
+#include <kiemidi/client.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/transport/http_client.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
+#include <string>
 #include <string_view>
 #include <tuple>
 
@@ -23,13 +25,19 @@ template <class R>
 using op_result = boost::asio::awaitable<std::tuple<error_code, R>>;
 
 /// POST /api/v1/vocal-removal/generate with `req` as given (callback URL included).
-op_result<api::task_created> submit_separation(http_client& http, const api::separation_request& req, diagnostics& diag);
+op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag);
 /// POST /api/v1/midi/generate with `req` as given.
-op_result<api::task_created> submit_midi(http_client& http, const api::midi_request& req, diagnostics& diag);
+op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag);
 /// GET /api/v1/vocal-removal/record-info.
-op_result<api::separation_record> get_separation(http_client& http, std::string_view task_id, diagnostics& diag);
+op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag);
 /// GET /api/v1/midi/record-info.
-op_result<api::midi_record> get_midi(http_client& http, std::string_view task_id, diagnostics& diag);
+op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagnostics& diag);
+
+/// What these need of a client beyond its public interface.
+struct client_access
+{
+    static const std::string& api_key(const client& c) noexcept { return c.api_key_; }
+};
 
 }  // namespace kiemidi::detail
 

@@ -76,7 +76,7 @@ struct separation_kind
 
     static auto get(client& c, const std::string& id, diagnostics& diag)
     {
-        return detail::get_separation(c.transport(), id, diag);
+        return detail::get_separation(c, id, diag);
     }
     static bool finished(const record& r) { return api::is_final(r.state); }
     static error_code outcome(const record& r, diagnostics& diag)
@@ -114,7 +114,7 @@ struct midi_kind
 
     static auto get(client& c, const std::string& id, diagnostics& diag)
     {
-        return detail::get_midi(c.transport(), id, diag);
+        return detail::get_midi(c, id, diag);
     }
     static bool finished(const record& r) { return r.state != api::midi_state::pending; }
     static error_code outcome(const record& r, diagnostics& diag)
@@ -485,7 +485,7 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
                                     .audio_id = op.p.audio_id,
                                     .type = op.p.separation,
                                     .callback_url = op.c.callback_url(callback_kind::separation)};
-        auto [ec, task] = co_await detail::submit_separation(op.c.transport(), req, op.diag);
+        auto [ec, task] = co_await detail::submit_separation(op.c, req, op.diag);
         if (ec) co_return ec;
         task_id = std::move(task.task_id);
     }
@@ -506,7 +506,7 @@ asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
     if (op.out.stem_list.empty())
     {
         ++op.counters.polls;
-        auto [ec, rec] = co_await detail::get_separation(op.c.transport(), op.out.separation_task_id, op.diag);
+        auto [ec, rec] = co_await detail::get_separation(op.c, op.out.separation_task_id, op.diag);
         if (ec) co_return ec;
         op.out.stem_list = std::move(rec.origin_data);
         op.out.stems = std::move(rec.urls);
@@ -533,7 +533,7 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
                               .callback_url = op.c.callback_url(callback_kind::midi),
                               .audio_id = std::nullopt};
         if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
-        auto [ec, task] = co_await detail::submit_midi(op.c.transport(), req, op.diag);
+        auto [ec, task] = co_await detail::submit_midi(op.c, req, op.diag);
         if (ec) co_return ec;
         task_id = std::move(task.task_id);
     }
