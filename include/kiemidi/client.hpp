@@ -31,6 +31,10 @@ namespace kiemidi {
 
 class callback_listener;
 
+namespace detail {
+struct client_access;
+}
+
 /// Typed KIE operations and the separation → MIDI pipeline.
 ///
 /// @par Handler signatures
@@ -198,6 +202,8 @@ public:
     KIEMIDI_DECL std::string callback_url(callback_kind kind, std::string_view reference) const;
 
 private:
+    friend struct detail::client_access;  // the pipeline's direct exchanges (src/client/operations.hpp)
+
     struct wait_args
     {
         std::string task_id;

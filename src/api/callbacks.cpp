@@ -3,6 +3,7 @@
 
 #include "readers.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
 #include <limits>
@@ -90,11 +91,150 @@ std::optional<std::string> find_callback_task_id(const boost::json::value& body)
     return std::nullopt;
 }
 
+namespace {
+
+// The listener calls find_callback_task_id for every callback, before the waiting client parses
+// the same body into notes: building a DOM here (every note an object in a hash table) cost as
+// much as the client's parse. This handler validates the whole body with the same parser and
+// options but keeps only the four placements of the id, with the DOM's rules: the last of
+// duplicate keys wins, only string (non-empty) and integer ids count, `data` only as an object.
+class task_id_finder
+{
+public:
+    static constexpr std::size_t max_object_size = boost::json::object::max_size();
+    static constexpr std::size_t max_array_size = boost::json::array::max_size();
+    static constexpr std::size_t max_key_size = boost::json::string::max_size();
+    static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code&)
+    {
+        if (depth_ == 0) root_is_object_ = true;
+        else if (slot_here() || data_here()) value(std::nullopt);
+        if (data_here()) in_data_ = true;  // value(): this `data` replaces earlier ones
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&)
+    {
+        --depth_;
+        if (depth_ == 1) in_data_ = false;
+        return true;
+    }
+    bool on_array_begin(error_code&)
+    {
+        value(std::nullopt);
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&)
+    {
+        --depth_;
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (key_level()) key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (key_level())
+        {
+            key_.append(s.data(), s.size());
+            (depth_ == 1 ? key1_ : key2_) = std::move(key_);
+            key_.clear();
+        }
+        return true;
+    }
+    bool on_string_part(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (slot_here()) text_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (slot_here())
+        {
+            text_.append(s.data(), s.size());
+            value(text_.empty() ? std::nullopt : std::optional<std::string>(std::move(text_)));
+        }
+        else
+            value(std::nullopt);
+        text_.clear();
+        return true;
+    }
+    bool on_number_part(boost::json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t i, boost::json::string_view, error_code&)
+    {
+        value(slot_here() ? std::optional<std::string>(std::to_string(i)) : std::nullopt);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, boost::json::string_view, error_code&)
+    {
+        value(slot_here() ? std::optional<std::string>(std::to_string(u)) : std::nullopt);
+        return true;
+    }
+    bool on_double(double, boost::json::string_view, error_code&) { value(std::nullopt); return true; }
+    bool on_bool(bool, error_code&) { value(std::nullopt); return true; }
+    bool on_null(error_code&) { value(std::nullopt); return true; }
+    bool on_comment_part(boost::json::string_view, error_code&) { return true; }
+    bool on_comment(boost::json::string_view, error_code&) { return true; }
+
+    std::optional<std::string> result()
+    {
+        if (!root_is_object_) return std::nullopt;
+        for (auto* id : {&data_task_id_, &data_taskId_, &task_id_, &taskId_})
+            if (*id) return std::move(*id);
+        return std::nullopt;
+    }
+
+private:
+    // Keys matter in the root object and in the `data` object directly inside it.
+    bool key_level() const { return depth_ == 1 || (depth_ == 2 && in_data_); }
+    // The value about to be read sits at one of the four placements.
+    bool slot_here() const { return slot() != nullptr; }
+    bool data_here() const { return depth_ == 1 && key1_ == "data"; }
+    std::optional<std::string>* slot()
+    {
+        const std::string* key = depth_ == 1 ? &key1_ : depth_ == 2 && in_data_ ? &key2_ : nullptr;
+        if (!key) return nullptr;
+        if (*key == "task_id") return depth_ == 1 ? &task_id_ : &data_task_id_;
+        if (*key == "taskId") return depth_ == 1 ? &taskId_ : &data_taskId_;
+        return nullptr;
+    }
+    const std::optional<std::string>* slot() const { return const_cast<task_id_finder*>(this)->slot(); }
+    // A value at the current position: the last one of duplicate keys wins, like in the DOM.
+    void value(std::optional<std::string> v)
+    {
+        if (data_here())
+        {
+            data_task_id_.reset();  // a later `data` replaces an earlier one, even when not an object
+            data_taskId_.reset();
+            return;
+        }
+        if (auto* s = slot()) *s = std::move(v);
+    }
+
+    int depth_ = 0;
+    bool root_is_object_ = false;
+    bool in_data_ = false;
+    std::string key_, key1_, key2_, text_;
+    std::optional<std::string> data_task_id_, data_taskId_, task_id_, taskId_;
+};
+
+}  // namespace
+
 std::optional<std::string> find_callback_task_id(std::string_view body)
 {
-    json_document doc(body);
-    if (!doc.ok()) return std::nullopt;
-    return find_callback_task_id(doc.root());
+    boost::json::parse_options opts;
+    opts.allow_invalid_utf8 = true;  // as json_document
+    boost::json::basic_parser<task_id_finder> parser(opts);
+    error_code ec;
+    const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+    if (ec || used < body.size() || !parser.done()) return std::nullopt;
+    return parser.handler().result();
 }
 
 error_code parse_separation_callback(std::string_view body, separation_callback& out, diagnostics& diag)

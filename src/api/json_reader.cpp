@@ -9,6 +9,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <system_error>
 
@@ -56,6 +58,87 @@ std::string describe(const boost::json::value& v)
     return boost::json::serialize(v);
 }
 
+// Exact decimal → double without from_chars for the literals KIE sends. Clinger's fast
+// path: when the digits form an integer m < 2^53 and |exponent| <= 22, m and 10^|e| are exact
+// doubles and the one IEEE multiplication or division is correctly rounded. With up to 19
+// digits, the same operation in x87 extended precision (64-bit mantissa, m and 10^|e| <= 10^27
+// still exact) is correctly rounded to 64 bits; rounding that to double is exact too unless the
+// 64-bit result lies within one unit of a double's rounding midpoint, which is left to from_chars.
+bool short_decimal(std::string_view t, double& out) noexcept
+{
+    static constexpr double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    std::size_t i = 0;
+    const bool negative = i < t.size() && t[i] == '-';
+    if (negative) ++i;
+    std::uint64_t m = 0;
+    int digits = 0, exponent = 0;
+    bool any = false;
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, any = true)
+    {
+        if (m == 0 && t[i] == '0') continue;  // leading zeros add no precision
+        if (++digits > 19) return false;
+        m = m * 10 + static_cast<unsigned>(t[i] - '0');
+    }
+    if (i < t.size() && t[i] == '.')
+    {
+        for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, any = true)
+        {
+            --exponent;
+            if (m == 0 && t[i] == '0') continue;
+            if (++digits > 19) return false;
+            m = m * 10 + static_cast<unsigned>(t[i] - '0');
+        }
+    }
+    if (!any) return false;
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E'))
+    {
+        ++i;
+        bool eneg = false;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) eneg = t[i++] == '-';
+        int e = 0;
+        bool edigits = false;
+        for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, edigits = true)
+        {
+            if (e > 1000) return false;
+            e = e * 10 + (t[i] - '0');
+        }
+        if (!edigits) return false;
+        exponent += eneg ? -e : e;
+    }
+    if (i != t.size()) return false;
+    double v = 0;
+    if (m == 0)
+        v = 0;
+    else if (digits <= 15)
+    {
+        // 15 digits keep m below 2^53, so the conversion to double is exact.
+        if (exponent < -22 || exponent > 22) return false;
+        v = static_cast<double>(m);
+        v = exponent < 0 ? v / pow10[-exponent] : v * pow10[exponent];
+    }
+    else
+    {
+        if constexpr (std::numeric_limits<long double>::digits != 64 || std::numeric_limits<long double>::radix != 2)
+            return false;
+        else
+        {
+            if (exponent < -27 || exponent > 27) return false;
+            // 10^27 = 5^27 * 2^27 with 5^27 < 2^64: every entry is exact.
+            static constexpr long double lpow10[] = {1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+            const long double p = lpow10[exponent < 0 ? -exponent : exponent];
+            const long double x = exponent < 0 ? static_cast<long double>(m) / p : static_cast<long double>(m) * p;
+            std::uint64_t bits = 0;
+            std::memcpy(&bits, &x, sizeof bits);  // x87 layout: the 64-bit significand comes first
+            const auto low = bits & 0x7FF;        // the 11 bits rounding to double drops
+            if (low >= 0x3FF && low <= 0x401) return false;
+            v = static_cast<double>(x);
+        }
+    }
+    out = negative ? -v : v;
+    return true;
+}
+
 std::optional<std::int64_t> to_int64(double d) noexcept
 {
     // 2^63 is exactly representable; anything at or beyond it does not fit.
@@ -81,6 +164,7 @@ std::optional<double> parse_double_text(std::string_view text) noexcept
     if (text.empty()) return std::nullopt;
     if (text.front() == '+') text.remove_prefix(1);  // from_chars rejects a leading '+'
     double d = 0;
+    if (short_decimal(text, d)) return d;
     auto res = std::from_chars(text.data(), text.data() + text.size(), d, std::chars_format::general);
     if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || !std::isfinite(d)) return std::nullopt;
     return d;
@@ -144,8 +228,9 @@ void json_status::fail(client_errc e, const json_path& at, std::string_view deta
 
 namespace {
 
-// Builds a value like boost::json::parser, except that doubles are re-read from their text with
-// std::from_chars: Boost.JSON 1.81 can be one ULP off, and note times must survive a round trip.
+// Builds a value like boost::json::parser, except that doubles are re-read exactly from their
+// text (short_decimal, else std::from_chars): Boost.JSON 1.81 can be one ULP off, and note times
+// must survive a round trip.
 class exact_number_handler
 {
 public:
@@ -192,9 +277,13 @@ public:
             text = number_;
         }
         double exact = 0;
-        auto res = std::from_chars(text.data(), text.data() + text.size(), exact);
-        // Out-of-range literals keep Boost's value (e.g. infinity); the readers reject those.
-        st.push_double(res.ec == std::errc{} ? exact : d);
+        if (!short_decimal(text, exact))
+        {
+            auto res = std::from_chars(text.data(), text.data() + text.size(), exact);
+            // Out-of-range literals keep Boost's value (e.g. infinity); the readers reject those.
+            if (res.ec != std::errc{}) exact = d;
+        }
+        st.push_double(exact);
         number_.clear();
         return true;
     }
@@ -210,7 +299,10 @@ private:
 }  // namespace
 
 json_document::json_document(std::string_view body)
-    : arena_(initial_buffer_, sizeof initial_buffer_)
+    : arena_(initial_buffer_, sizeof initial_buffer_),
+      // root_ must use the arena too: assigning a value from another memory resource is a deep
+      // copy (Boost.JSON moves only between equal resources), which doubled the cost of parsing.
+      root_(boost::json::storage_ptr(&arena_))
 {
     boost::json::parse_options opts;
     // Text fields (titles, prompts) come from users; a stray invalid byte must not cost the answer.

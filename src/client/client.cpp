@@ -5,6 +5,8 @@
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/detail/kie_response_classifier.hpp>
 
+#include "operations.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
@@ -71,15 +73,16 @@ void redact(diagnostics& diag, std::string_view secret)
 
 /// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. An HTTP error page
 /// that is not KIE JSON becomes client_errc::http_error; a KIE body always speaks for itself.
+/// `path` is one of the constants above (static storage): the endpoint for diagnostics is only
+/// built when the transport did not name it.
 template <class Result>
-asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, diagnostics& diag,
-                                                         std::string_view api_key)
+asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, std::string_view path,
+                                                         diagnostics& diag, std::string_view api_key)
 {
     diag.clear();
-    const std::string endpoint = std::string(req.method == http_method::post ? "POST " : "GET ") +
-                                 req.target.substr(0, req.target.find('?'));
+    const bool post = req.method == http_method::post;
     auto [ec, resp] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
-    if (diag.endpoint().empty()) diag.set_endpoint(endpoint);
+    if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};
     if (ec) co_return std::tuple{ec, std::move(out)};
     diag.set_http_status(resp.status);
@@ -94,6 +97,34 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
 }
 
 }  // namespace
+
+namespace detail {
+
+op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag)
+{
+    return exchange<api::task_created>(c.transport(), paid_post(separation_generate_path, api::serialize(req)),
+                                       separation_generate_path, diag, client_access::api_key(c));
+}
+
+op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag)
+{
+    return exchange<api::task_created>(c.transport(), paid_post(midi_generate_path, api::serialize(req)),
+                                       midi_generate_path, diag, client_access::api_key(c));
+}
+
+op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag)
+{
+    return exchange<api::separation_record>(c.transport(), get_with_task_id(separation_record_path, task_id),
+                                            separation_record_path, diag, client_access::api_key(c));
+}
+
+op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagnostics& diag)
+{
+    return exchange<api::midi_record>(c.transport(), get_with_task_id(midi_record_path, task_id), midi_record_path,
+                                      diag, client_access::api_key(c));
+}
+
+}  // namespace detail
 
 std::optional<client_options> client_options::from_environment()
 {
@@ -139,39 +170,35 @@ void client::close() { http_->close(); }
 
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
-    detail::spawn_with_handler<api::task_created>(
-        ex_, exchange<api::task_created>(*http_, paid_post(separation_generate_path, api::serialize(req)), diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*this, req, diag), std::move(h));
 }
 
 void client::start_get_separation(std::string task_id, diagnostics& diag, handler_t<api::separation_record> h)
 {
-    detail::spawn_with_handler<api::separation_record>(
-        ex_, exchange<api::separation_record>(*http_, get_with_task_id(separation_record_path, task_id), diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::separation_record>(ex_, detail::get_separation(*this, task_id, diag), std::move(h));
 }
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
-    detail::spawn_with_handler<api::task_created>(
-        ex_, exchange<api::task_created>(*http_, paid_post(midi_generate_path, api::serialize(req)), diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*this, req, diag), std::move(h));
 }
 
 void client::start_get_midi(std::string task_id, diagnostics& diag, handler_t<api::midi_record> h)
 {
-    detail::spawn_with_handler<api::midi_record>(
-        ex_, exchange<api::midi_record>(*http_, get_with_task_id(midi_record_path, task_id), diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::midi_record>(ex_, detail::get_midi(*this, task_id, diag), std::move(h));
 }
 
 void client::start_get_credits(std::string, diagnostics& diag, handler_t<api::credits> h)
 {
     http_request req;
     req.target = credits_path;
-    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), credits_path, diag, api_key_), std::move(h));
 }
 
 void client::start_get_music_task(std::string task_id, diagnostics& diag, handler_t<api::music_task_record> h)
 {
     detail::spawn_with_handler<api::music_task_record>(
-        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), diag, api_key_), std::move(h));
+        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), music_record_path, diag, api_key_), std::move(h));
 }
 
 }  // namespace kiemidi

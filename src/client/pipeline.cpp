@@ -1,11 +1,21 @@
 // The separation → MIDI pipeline and the waits it is made of.
 //
 // A callback is only a hint that arrives early: a wait takes its result from whichever source
-// delivers first (the hub's callback or a record-info poll), exactly once, because the two
-// sources race inside one `||` and the loser is cancelled.
+// delivers first (the hub's callback or a record-info poll), exactly once. In the hybrid strategy
+// the poller exists only once the callback is overdue; from then on the two sources race inside
+// one `||` and the loser is cancelled.
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
+
+#include "operations.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -14,6 +24,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 namespace kiemidi {
@@ -66,7 +77,7 @@ struct separation_kind
 
     static auto get(client& c, const std::string& id, diagnostics& diag)
     {
-        return c.async_get_separation(id, diag, tuple_awaitable);
+        return detail::get_separation(c, id, diag);
     }
     static bool finished(const record& r) { return api::is_final(r.state); }
     static error_code outcome(const record& r, diagnostics& diag)
@@ -104,7 +115,7 @@ struct midi_kind
 
     static auto get(client& c, const std::string& id, diagnostics& diag)
     {
-        return c.async_get_midi(id, diag, tuple_awaitable);
+        return detail::get_midi(c, id, diag);
     }
     static bool finished(const record& r) { return r.state != api::midi_state::pending; }
     static error_code outcome(const record& r, diagnostics& diag)
@@ -132,6 +143,13 @@ struct midi_kind
 };
 
 // ---- waiting ----------------------------------------------------------------------------------
+//
+// Memory matters here: thousands of pipelines sit in these coroutines for tens of seconds, and a
+// g++ coroutine frame keeps a slot for every local and every temporary of a co_await expression.
+// So the waits report through `record& out` and return only an error_code, rare paths (confirm,
+// fall back to polling, the hybrid race after the callback is overdue) live in their own
+// coroutines whose frames exist only when taken, and timeouts are timers that cancel the waiting
+// coroutine instead of `||` races (each `||` spawns two coroutines and a parallel group).
 
 struct wait_counters
 {
@@ -141,26 +159,25 @@ struct wait_counters
 
 /// Polls record-info until the task is finished, first after `first_delay`, then backing off.
 template <class Kind>
-asio::awaitable<result_t<typename Kind::record>> poll_until_finished(client& c, std::string id, wait_options w,
-                                                                     milliseconds first_delay, diagnostics& diag,
-                                                                     wait_counters& counters)
+asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id, const wait_options& w,
+                                                milliseconds first_delay, diagnostics& diag, wait_counters& counters,
+                                                typename Kind::record& out)
 {
-    using record = typename Kind::record;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     milliseconds delay = first_delay;
-    error_code last_transient;
     for (;;)
     {
         timer.expires_after(jittered(delay));
         auto [tec] = co_await timer.async_wait(tuple_awaitable);
-        if (tec) co_return result_t<record>{tec, record{}};
+        if (tec) co_return tec;
         ++counters.polls;
         auto [ec, rec] = co_await Kind::get(c, id, diag);
-        if (ec && is_permanent(ec)) co_return result_t<record>{ec, record{}};
+        if (ec && is_permanent(ec)) co_return ec;
         if (!ec && Kind::finished(rec))
         {
             auto oec = Kind::outcome(rec, diag);
-            co_return result_t<record>{oec, std::move(rec)};
+            out = std::move(rec);
+            co_return oec;
         }
         // Pending, or a transient failure the transport already retried: keep polling until
         // the stage timeout decides otherwise.
@@ -168,182 +185,167 @@ asio::awaitable<result_t<typename Kind::record>> poll_until_finished(client& c, 
     }
 }
 
-/// Waits for the task's callback; in hybrid mode this races a poller that starts when the
-/// callback is overdue. If the hub fails (closed), falls back to polling.
+/// Confirms a callback with record-info (wait_options::confirm_callbacks): the signature covers
+/// the task id, not the body; KIE's own record is the truth.
 template <class Kind>
-asio::awaitable<result_t<typename Kind::record>> wait_for_callback(client& c, callback_hub& hub, std::string id,
-                                                                   wait_options w, diagnostics& diag,
-                                                                   wait_counters& counters)
+asio::awaitable<error_code> confirm_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+                                             wait_counters& counters, typename Kind::record& out)
 {
-    using record = typename Kind::record;
-    auto [ec, msg] = co_await hub.async_wait(id, tuple_awaitable);
-    if (ec == asio::error::operation_aborted) co_return result_t<record>{ec, record{}};
-    if (ec)
-        co_return co_await poll_until_finished<Kind>(c, std::move(id), w, w.poll_interval, diag, counters);
-    ++counters.callbacks;
-    record rec;
-    auto pec = Kind::from_callback(msg.body, rec, diag);
-    if (pec || !w.confirm_callbacks) co_return result_t<record>{pec, std::move(rec)};
-    // Confirm: the signature covers the task id, not the body; KIE's own record is the truth.
     ++counters.polls;
     auto [gec, confirmed] = co_await Kind::get(c, id, diag);
     if (!gec && Kind::finished(confirmed))
     {
         auto oec = Kind::outcome(confirmed, diag);
-        co_return result_t<record>{oec, std::move(confirmed)};
+        out = std::move(confirmed);
+        co_return oec;
     }
-    if (gec && is_permanent(gec)) co_return result_t<record>{gec, record{}};
-    co_return co_await poll_until_finished<Kind>(c, std::move(id), w, w.poll_interval, diag, counters);
+    out = {};
+    if (gec && is_permanent(gec)) co_return gec;
+    co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
+}
+
+/// Takes a callback the hub delivered: parses it into `out`, confirms it when asked.
+template <class Kind>
+asio::awaitable<error_code> take_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+                                          wait_counters& counters, const callback_message& msg,
+                                          typename Kind::record& out)
+{
+    ++counters.callbacks;
+    auto pec = Kind::from_callback(msg.body, out, diag);
+    if (pec || !w.confirm_callbacks) co_return pec;
+    co_return co_await confirm_callback<Kind>(c, id, w, diag, counters, out);
+}
+
+/// Waits for the task's callback. If the hub fails (closed), falls back to polling.
+template <class Kind>
+asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, const std::string& id,
+                                              const wait_options& w, diagnostics& diag, wait_counters& counters,
+                                              typename Kind::record& out)
+{
+    auto [ec, msg] = co_await hub.async_wait(id, tuple_awaitable);
+    if (ec == asio::error::operation_aborted) co_return ec;
+    if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
+    co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
+}
+
+/// A timer that emits terminal cancellation on a signal when it expires, unless disarmed first.
+/// Shared with the timer's handler, which may run after the awaiting coroutine has moved on.
+struct cancel_timer
+{
+    explicit cancel_timer(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    asio::cancellation_signal signal;
+    bool fired = false;
+    bool disarmed = false;
+
+    static void arm(const std::shared_ptr<cancel_timer>& self, milliseconds limit)
+    {
+        self->timer.expires_after(limit);
+        self->timer.async_wait([self](error_code ec) {
+            if (ec || self->disarmed) return;
+            self->fired = true;
+            self->signal.emit(asio::cancellation_type::terminal);
+        });
+    }
+    void disarm()
+    {
+        disarmed = true;
+        timer.cancel();
+    }
+};
+
+/// hub.async_wait(id) for at most `limit` (the hybrid strategy's first phase). The caller's own
+/// cancellation still reaches the wait. `overdue` tells whether the limit ended it; the hub then
+/// keeps a callback that arrives later until the next wait for the task.
+asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, const std::string& id,
+                                                                              milliseconds limit, bool& overdue)
+{
+    auto t = std::make_shared<cancel_timer>(co_await asio::this_coro::executor);
+    cancel_timer::arm(t, limit);
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    auto outer = cs.slot();
+    if (outer.is_connected()) outer.assign([t](asio::cancellation_type type) { t->signal.emit(type); });
+    auto r = co_await hub.async_wait(id, asio::bind_cancellation_slot(t->signal.slot(), tuple_awaitable));
+    if (outer.is_connected()) outer.clear();
+    overdue = t->fired && std::get<0>(r) == asio::error::operation_aborted;
+    t->disarm();
+    co_return r;
+}
+
+/// Hybrid, once the callback is overdue: whichever source delivers first wins; the other is
+/// cancelled, so the result is delivered exactly once. The poller has its own diagnostics.
+template <class Kind>
+asio::awaitable<error_code> race_callback_and_polls(client& c, callback_hub& hub, const std::string& id,
+                                                    const wait_options& w, diagnostics& diag, wait_counters& counters,
+                                                    typename Kind::record& out)
+{
+    diagnostics poll_diag;
+    typename Kind::record polled;
+    auto r = co_await (wait_for_callback<Kind>(c, hub, id, w, diag, counters, out) ||
+                       poll_until_finished<Kind>(c, id, w, milliseconds(0), poll_diag, counters, polled));
+    if (r.index() == 0) co_return std::get<0>(r);
+    diag = std::move(poll_diag);
+    out = std::move(polled);
+    co_return std::get<1>(r);
+}
+
+/// Hybrid: the callback alone until it is overdue (no poller exists before), then the race.
+template <class Kind>
+asio::awaitable<error_code> wait_hybrid(client& c, callback_hub& hub, const std::string& id, const wait_options& w,
+                                        diagnostics& diag, wait_counters& counters, typename Kind::record& out)
+{
+    bool overdue = false;
+    auto [ec, msg] = co_await wait_callback_until(hub, id, w.callback_overdue, overdue);
+    if (overdue) co_return co_await race_callback_and_polls<Kind>(c, hub, id, w, diag, counters, out);
+    if (ec == asio::error::operation_aborted) co_return ec;
+    if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
+    co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
 }
 
 template <class Kind>
-asio::awaitable<result_t<typename Kind::record>> wait_task(client& c, std::string id, wait_options w,
-                                                           diagnostics& diag, wait_counters& counters)
+asio::awaitable<error_code> read_record_first(client& c, const std::string& id, diagnostics& diag,
+                                              wait_counters& counters, typename Kind::record& out, bool& finished)
 {
-    using record = typename Kind::record;
+    ++counters.polls;
+    auto [ec, rec] = co_await Kind::get(c, id, diag);
+    if (!ec && Kind::finished(rec))
+    {
+        finished = true;
+        auto oec = Kind::outcome(rec, diag);
+        out = std::move(rec);
+        co_return oec;
+    }
+    finished = ec && is_permanent(ec);
+    co_return ec;
+}
+
+template <class Kind>
+asio::awaitable<error_code> wait_task(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+                                      wait_counters& counters, typename Kind::record& out)
+{
     if (w.read_record_first)
     {
-        ++counters.polls;
-        auto [ec, rec] = co_await Kind::get(c, id, diag);
-        if (!ec && Kind::finished(rec))
-        {
-            auto oec = Kind::outcome(rec, diag);
-            co_return result_t<record>{oec, std::move(rec)};
-        }
-        if (ec && is_permanent(ec)) co_return result_t<record>{ec, record{}};
+        bool finished = false;
+        auto ec = co_await read_record_first<Kind>(c, id, diag, counters, out, finished);
+        if (finished) co_return ec;
     }
     callback_hub* hub = c.hub();
     if (!hub || w.strategy == wait_strategy::polling)
-        co_return co_await poll_until_finished<Kind>(c, std::move(id), w, w.poll_interval, diag, counters);
+        co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
     if (w.strategy == wait_strategy::callback)
-        co_return co_await wait_for_callback<Kind>(c, *hub, std::move(id), w, diag, counters);
-    // Hybrid: whichever source delivers first wins; the other is cancelled, so the result is
-    // delivered exactly once. The poller reuses the same diagnostics only after the overdue point.
-    diagnostics poll_diag;
-    auto r = co_await (wait_for_callback<Kind>(c, *hub, id, w, diag, counters) ||
-                       poll_until_finished<Kind>(c, id, w, w.callback_overdue, poll_diag, counters));
-    if (r.index() == 0) co_return std::move(std::get<0>(r));
-    diag = std::move(poll_diag);
-    co_return std::move(std::get<1>(r));
-}
-
-/// wait_task bounded by `timeout`; a timeout is client_errc::timeout naming the stage.
-template <class Kind>
-asio::awaitable<result_t<typename Kind::record>> wait_task_bounded(client& c, std::string id, wait_options w,
-                                                                   milliseconds timeout, diagnostics& diag,
-                                                                   wait_counters& counters)
-{
-    using record = typename Kind::record;
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-    auto r = co_await (wait_task<Kind>(c, std::move(id), w, diag, counters) || timer.async_wait(tuple_awaitable));
-    if (r.index() == 0) co_return std::move(std::get<0>(r));
-    diag.set_client_message(std::string(Kind::stage) + " wait exceeded " + std::to_string(timeout.count()) + " ms");
-    co_return result_t<record>{client_errc::timeout, record{}};
+        co_return co_await wait_for_callback<Kind>(c, *hub, id, w, diag, counters, out);
+    co_return co_await wait_hybrid<Kind>(c, *hub, id, w, diag, counters, out);
 }
 
 // ---- the pipeline -------------------------------------------------------------------------------
 
-asio::awaitable<result_t<midi_result>> run_pipeline(client& c, midi_params p, diagnostics& diag)
+using clock_type = std::chrono::steady_clock;
+
+clock_type::time_point saturating_add(clock_type::time_point t, milliseconds d)
 {
-    using clock = std::chrono::steady_clock;
-    midi_result out;
-    wait_counters counters;
-    const auto t0 = clock::now();
-    auto fail = [&](error_code ec, const char* stage) {
-        diag.set_stage(stage);
-        out.polls = counters.polls;
-        out.callbacks = counters.callbacks;
-        return result_t<midi_result>{ec, std::move(out)};
-    };
-
-    // 1. Separation (paid).
-    // Requests are named locals, never braced temporaries inside co_await: g++ 12 destroys such
-    // temporaries twice (a compiler bug), which corrupts their strings.
-    // Each paid POST's callback URL carries a fresh reference, so a lost answer can be recovered
-    // from the callback (find_lost_task) instead of being reported as unknown.
-    const std::string sep_ref = c.hub() ? make_callback_reference() : std::string();
-    api::separation_request sep_req{.task_id = p.task_id, .audio_id = p.audio_id, .type = p.separation,
-                                    .callback_url = c.callback_url(callback_kind::separation, sep_ref)};
-    auto [sec, sep_task] = co_await c.async_separate(std::move(sep_req), diag, tuple_awaitable);
-    if (sec == client_errc::outcome_unknown && !sep_ref.empty() && p.unknown_outcome_wait.count() > 0)
-    {
-        diagnostics find_diag;
-        auto [fec, found] = co_await c.async_find_task(callback_kind::separation, sep_ref, p.unknown_outcome_wait,
-                                                       find_diag, tuple_awaitable);
-        if (!fec)
-        {
-            sec = {};
-            sep_task = std::move(found);
-            ++out.recovered;
-            diag.clear();
-        }
-        else if (!find_diag.client_message().empty())
-            diag.set_client_message(diag.client_message() + "; " + find_diag.client_message());
-    }
-    if (sec) co_return fail(sec, "separation");
-    out.separation_task_id = sep_task.task_id;
-
-    // 2. Wait for it.
-    auto [wec, sep] = co_await wait_task_bounded<separation_kind>(c, sep_task.task_id, p.wait, p.stage_timeout, diag, counters);
-    if (wec) co_return fail(wec, "separation");
-    out.separation_time = std::chrono::duration_cast<milliseconds>(clock::now() - t0);
-    out.stems = sep.urls;
-    out.stem_list = sep.origin_data;
-
-    // 3. MIDI generation (paid), from one stem when asked: the callback has no per-stem ids, so
-    // that needs one record-info read.
-    std::optional<std::string> stem_id;
-    if (!p.stem.empty())
-    {
-        if (out.stem_list.empty())
-        {
-            ++counters.polls;
-            auto [rec_ec, rec] = co_await c.async_get_separation(sep_task.task_id, diag, tuple_awaitable);
-            if (rec_ec) co_return fail(rec_ec, "separation");
-            out.stem_list = rec.origin_data;
-            out.stems = rec.urls;
-        }
-        for (const auto& s : out.stem_list)
-            if (s.stem_type_group_name == p.stem) stem_id = s.id;
-        if (!stem_id)
-        {
-            diag.set_client_message("the separation has no stem named \"" + p.stem + "\"");
-            co_return fail(client_errc::invalid_field, "midi");
-        }
-        out.transcribed_stem_id = *stem_id;
-    }
-    const auto t1 = clock::now();
-    const std::string midi_ref = c.hub() ? make_callback_reference() : std::string();
-    api::midi_request midi_req{.task_id = sep_task.task_id, .callback_url = c.callback_url(callback_kind::midi, midi_ref),
-                               .audio_id = stem_id};
-    auto [mec, midi_task] = co_await c.async_transcribe(std::move(midi_req), diag, tuple_awaitable);
-    if (mec == client_errc::outcome_unknown && !midi_ref.empty() && p.unknown_outcome_wait.count() > 0)
-    {
-        diagnostics find_diag;
-        auto [fec, found] = co_await c.async_find_task(callback_kind::midi, midi_ref, p.unknown_outcome_wait, find_diag,
-                                                       tuple_awaitable);
-        if (!fec)
-        {
-            mec = {};
-            midi_task = std::move(found);
-            ++out.recovered;
-            diag.clear();
-        }
-        else if (!find_diag.client_message().empty())
-            diag.set_client_message(diag.client_message() + "; " + find_diag.client_message());
-    }
-    if (mec) co_return fail(mec, "midi");
-    out.midi_task_id = midi_task.task_id;
-
-    // 4. Wait for the notes.
-    auto [mwec, midi] = co_await wait_task_bounded<midi_kind>(c, midi_task.task_id, p.wait, p.stage_timeout, diag, counters);
-    if (mwec) co_return fail(mwec, "midi");
-    out.instruments = std::move(midi.midi.instruments);
-    out.midi_time = std::chrono::duration_cast<milliseconds>(clock::now() - t1);
-    out.total_time = std::chrono::duration_cast<milliseconds>(clock::now() - t0);
-    out.polls = counters.polls;
-    out.callbacks = counters.callbacks;
-    co_return result_t<midi_result>{error_code{}, std::move(out)};
+    if (d <= milliseconds::zero()) return t;
+    if (d >= std::chrono::duration_cast<milliseconds>(clock_type::time_point::max() - t)) return clock_type::time_point::max();
+    return t + d;
 }
 
 asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_kind kind, std::string ref,
@@ -378,14 +380,257 @@ asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_
     co_return result_t<api::task_created>{error_code{}, api::task_created{msg.task_id}};
 }
 
-asio::awaitable<result_t<midi_result>> run_pipeline_with_deadline(client& c, midi_params p, diagnostics& diag)
+/// One async_generate_midi: everything the pipeline keeps between its steps, allocated once.
+///
+/// The pipeline coroutine runs on its own strand with `cancel` as its cancellation slot. One
+/// timer bounds it: at the pipeline deadline, or during a wait at the stage timeout when that
+/// comes first; when it fires it emits terminal cancellation, so the step in progress ends and
+/// the completion reports which limit was exceeded.
+struct pipeline_op : std::enable_shared_from_this<pipeline_op>
 {
-    asio::steady_timer deadline(co_await asio::this_coro::executor, p.deadline);
-    const auto limit = p.deadline;
-    auto r = co_await (run_pipeline(c, std::move(p), diag) || deadline.async_wait(tuple_awaitable));
-    if (r.index() == 0) co_return std::move(std::get<0>(r));
-    diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(limit.count()) + " ms");
-    co_return result_t<midi_result>{client_errc::timeout, midi_result{}};
+    using handler_type = asio::any_completion_handler<void(error_code, midi_result)>;
+    enum class limit { none, deadline, stage };
+
+    // The handler is moved in by construction: Boost 1.81's any_completion_handler move
+    // assignment wraps the handler in itself instead of moving it.
+    pipeline_op(client& cl, midi_params params, diagnostics& d, asio::any_io_executor strand, handler_type h)
+        : c(cl), p(std::move(params)), diag(d), ex(std::move(strand)), timer(ex), handler(std::move(h))
+    {
+    }
+
+    client& c;
+    midi_params p;
+    diagnostics& diag;
+    asio::any_io_executor ex;  // the pipeline's strand
+    midi_result out;
+    wait_counters counters;
+    const char* stage = "separation";  // the step in progress, named in diagnostics
+    bool one_stem = false;             // transcribe out.transcribed_stem_id only
+    asio::steady_timer timer;
+    asio::cancellation_signal cancel;
+    clock_type::time_point deadline_at{};
+    limit armed = limit::none;
+    limit fired = limit::none;
+    bool finished = false;
+    handler_type handler;
+
+    // Sets the timer to the deadline, or to the stage timeout when it comes first. Strand only.
+    void arm(bool in_wait)
+    {
+        auto at = deadline_at;
+        limit which = limit::deadline;
+        if (in_wait)
+        {
+            const auto stage_at = saturating_add(clock_type::now(), p.stage_timeout);
+            if (stage_at < at)
+            {
+                at = stage_at;
+                which = limit::stage;
+            }
+        }
+        if (armed == which && which == limit::deadline) return;  // already waiting for the deadline
+        armed = which;
+        timer.expires_at(at);  // cancels the previous wait, whose handler then does nothing
+        if (at == clock_type::time_point::max()) return;  // no limit: no pending timer at all
+        timer.async_wait([self = shared_from_this(), which](error_code ec) {
+            if (ec || self->finished || self->armed != which || self->fired != limit::none) return;
+            self->fired = which;
+            self->cancel.emit(asio::cancellation_type::terminal);
+        });
+    }
+
+    void start()
+    {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected())
+        {
+            // The caller emits on its own executor; the pipeline's signal belongs to the strand.
+            slot.assign([w = weak_from_this()](asio::cancellation_type type) {
+                if (auto self = w.lock())
+                    asio::dispatch(self->ex, [self, type] {
+                        if (!self->finished) self->cancel.emit(type);
+                    });
+            });
+        }
+        auto self = shared_from_this();
+        asio::co_spawn(ex, run(*this),
+                       asio::bind_cancellation_slot(cancel.slot(), [self](std::exception_ptr e, error_code ec) {
+                           self->complete(e, ec);
+                       }));
+    }
+
+    // On the strand, after the coroutine ended.
+    void complete(std::exception_ptr e, error_code ec)
+    {
+        finished = true;
+        timer.cancel();
+        out.polls = counters.polls;
+        out.callbacks = counters.callbacks;
+        midi_result result;
+        if (fired == limit::deadline)
+        {
+            diag.set_stage(stage);
+            diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms");
+            ec = client_errc::timeout;
+        }
+        else if (fired == limit::stage)
+        {
+            diag.set_stage(stage);
+            diag.set_client_message(std::string(stage) + " wait exceeded " + std::to_string(p.stage_timeout.count()) + " ms");
+            ec = client_errc::timeout;
+            result = std::move(out);
+        }
+        else if (e)
+        {
+            diag.set_stage(stage);
+            ec = detail::exception_code(e);
+        }
+        else
+        {
+            if (ec) diag.set_stage(stage);
+            result = std::move(out);
+        }
+        // The caller's cancellation slot is not thread-safe: clear it on the handler's executor.
+        auto hex = asio::get_associated_executor(handler, c.get_executor());
+        asio::dispatch(hex, [h = std::move(handler), ec, r = std::move(result)]() mutable {
+            auto slot = asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected()) slot.clear();
+            std::move(h)(ec, std::move(r));
+        });
+    }
+
+    static asio::awaitable<error_code> run(pipeline_op& op);
+    static asio::awaitable<error_code> separation_step(pipeline_op& op);
+    static asio::awaitable<error_code> choose_stem(pipeline_op& op);
+    static asio::awaitable<error_code> midi_step(pipeline_op& op);
+    static asio::awaitable<error_code> recover_lost_answer(pipeline_op& op, callback_kind kind, const std::string& ref,
+                                                           api::task_created& task);
+};
+
+// Steps are separate coroutines so each one's locals (request, answer, record) exist only
+// while that step runs; the op itself holds what must survive between steps.
+
+asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
+{
+    std::string task_id;
+    {
+        // Requests are named locals, never braced temporaries inside co_await: g++ 12 destroys such
+        // temporaries twice (a compiler bug), which corrupts their strings.
+        // The callback URL carries a fresh reference, so a lost answer can be recovered from the
+        // callback (recover_lost_answer) instead of being reported as unknown.
+        const std::string ref = op.c.hub() ? make_callback_reference() : std::string();
+        api::separation_request req{.task_id = op.p.task_id,
+                                    .audio_id = op.p.audio_id,
+                                    .type = op.p.separation,
+                                    .callback_url = op.c.callback_url(callback_kind::separation, ref)};
+        auto [ec, task] = co_await detail::submit_separation(op.c, req, op.diag);
+        if (ec == client_errc::outcome_unknown) ec = co_await recover_lost_answer(op, callback_kind::separation, ref, task);
+        if (ec) co_return ec;
+        task_id = std::move(task.task_id);
+    }
+    op.out.separation_task_id = task_id;
+    api::separation_record sep;
+    op.arm(true);
+    auto ec = co_await wait_task<separation_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, sep);
+    op.arm(false);
+    if (ec) co_return ec;
+    op.out.stems = std::move(sep.urls);
+    op.out.stem_list = std::move(sep.origin_data);
+    co_return error_code{};
+}
+
+// A paid POST whose answer was lost (outcome_unknown): KIE may still have taken it. Its callback
+// carries the reference the callback URL was tagged with, so wait (bounded) for that callback and
+// take the task id from it; without a hub or within no time, the outcome stays unknown.
+asio::awaitable<error_code> pipeline_op::recover_lost_answer(pipeline_op& op, callback_kind kind, const std::string& ref,
+                                                             api::task_created& task)
+{
+    if (ref.empty() || op.p.unknown_outcome_wait.count() <= 0) co_return client_errc::outcome_unknown;
+    diagnostics find_diag;
+    auto [ec, found] = co_await find_lost_task(op.c, kind, ref, op.p.unknown_outcome_wait, find_diag);
+    if (!ec)
+    {
+        task = std::move(found);
+        ++op.out.recovered;
+        op.diag.clear();
+        co_return error_code{};
+    }
+    if (!find_diag.client_message().empty())
+        op.diag.set_client_message(op.diag.client_message() + "; " + find_diag.client_message());
+    co_return client_errc::outcome_unknown;
+}
+
+// MIDI from one stem: the callback has no per-stem ids, so that may need one record-info read.
+asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
+{
+    if (op.out.stem_list.empty())
+    {
+        ++op.counters.polls;
+        auto [ec, rec] = co_await detail::get_separation(op.c, op.out.separation_task_id, op.diag);
+        if (ec) co_return ec;
+        op.out.stem_list = std::move(rec.origin_data);
+        op.out.stems = std::move(rec.urls);
+    }
+    const std::string* stem_id = nullptr;
+    for (const auto& s : op.out.stem_list)
+        if (s.stem_type_group_name == op.p.stem) stem_id = &s.id;
+    if (!stem_id)
+    {
+        op.stage = "midi";
+        op.diag.set_client_message("the separation has no stem named \"" + op.p.stem + "\"");
+        co_return client_errc::invalid_field;
+    }
+    op.out.transcribed_stem_id = *stem_id;
+    op.one_stem = true;
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
+{
+    std::string task_id;
+    {
+        const std::string ref = op.c.hub() ? make_callback_reference() : std::string();
+        api::midi_request req{.task_id = op.out.separation_task_id,
+                              .callback_url = op.c.callback_url(callback_kind::midi, ref),
+                              .audio_id = std::nullopt};
+        if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
+        auto [ec, task] = co_await detail::submit_midi(op.c, req, op.diag);
+        if (ec == client_errc::outcome_unknown) ec = co_await recover_lost_answer(op, callback_kind::midi, ref, task);
+        if (ec) co_return ec;
+        task_id = std::move(task.task_id);
+    }
+    op.out.midi_task_id = task_id;
+    api::midi_record midi;
+    op.arm(true);
+    auto ec = co_await wait_task<midi_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, midi);
+    op.arm(false);
+    if (ec) co_return ec;
+    op.out.instruments = std::move(midi.midi.instruments);
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> pipeline_op::run(pipeline_op& op)
+{
+    const auto t0 = clock_type::now();
+    op.deadline_at = saturating_add(t0, op.p.deadline);
+    op.arm(false);
+
+    // 1. Separation (paid), 2. wait for it.
+    op.stage = "separation";
+    if (auto ec = co_await separation_step(op)) co_return ec;
+    op.out.separation_time = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
+
+    // 3. MIDI generation (paid), from one stem when asked; 4. wait for the notes.
+    if (!op.p.stem.empty())
+    {
+        if (auto ec = co_await choose_stem(op)) co_return ec;
+    }
+    op.stage = "midi";
+    const auto t1 = clock_type::now();
+    if (auto ec = co_await midi_step(op)) co_return ec;
+    op.out.midi_time = std::chrono::duration_cast<milliseconds>(clock_type::now() - t1);
+    op.out.total_time = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
+    co_return error_code{};
 }
 
 }  // namespace
@@ -408,9 +653,10 @@ asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std:
 {
     diag.clear();
     wait_counters counters;
-    auto r = co_await wait_task<Kind>(c, std::move(id), w, diag, counters);
-    if (std::get<0>(r)) diag.set_stage(Kind::stage);
-    co_return r;
+    typename Kind::record rec;
+    auto ec = co_await wait_task<Kind>(c, id, w, diag, counters, rec);
+    if (ec) diag.set_stage(Kind::stage);
+    co_return result_t<typename Kind::record>{ec, std::move(rec)};
 }
 }  // namespace
 
@@ -428,7 +674,9 @@ void client::start_wait_midi(wait_args a, diagnostics& diag, handler_t<api::midi
 
 void client::start_generate_midi(midi_params p, diagnostics& diag, handler_t<midi_result> h)
 {
-    detail::spawn_with_handler<midi_result>(ex_, run_pipeline_with_deadline(*this, std::move(p), diag), std::move(h));
+    // Each pipeline runs on its own strand (see detail::spawn_with_handler for why).
+    auto op = std::make_shared<pipeline_op>(*this, std::move(p), diag, asio::make_strand(ex_), std::move(h));
+    op->start();
 }
 
 void client::start_find_task(find_args a, diagnostics& diag, handler_t<api::task_created> h)

@@ -130,9 +130,16 @@ struct in_process_callback_hub::state
     }
 
     // Posts the handler (through its associated executor); never invokes it inline.
+    // When that executor is an any_io_executor (every coroutine's, e.g. a pipeline's strand), the
+    // handler is posted to it directly: posting to `ex` first would queue the resumption twice
+    // (io_context, then the strand), behind every ready handler of the process each time.
     void post(pending_completion c)
     {
-        asio::post(ex, asio::append(std::move(c.handler), c.ec, std::move(c.msg)));
+        auto hex = asio::get_associated_executor(c.handler, asio::any_completion_executor(ex));
+        if (const auto* io = hex.template target<asio::any_io_executor>())
+            asio::post(*io, asio::append(std::move(c.handler), c.ec, std::move(c.msg)));
+        else
+            asio::post(ex, asio::append(std::move(c.handler), c.ec, std::move(c.msg)));
     }
 
     // Called from the waiter's cancellation slot.

@@ -389,15 +389,25 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
             {
                 // Wait for the first byte of the next request: header_timeout on a fresh
                 // connection, idle_timeout between keep-alive requests.
+                // Only one byte, into the frame: KIE sends callbacks in bursts, each on a new
+                // connection, and thousands of connections may wait for their first byte at once;
+                // none of them (nor an idle keep-alive connection) holds a read buffer meanwhile.
                 lowest().expires_after(first ? o.opts.header_timeout : o.opts.idle_timeout);
+                buffer.shrink_to_fit();
+                char first_byte = 0;
                 this->idle = true;
-                auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8 * 1024), use_tuple);
+                auto [ec, n] = co_await stream.async_read_some(asio::buffer(&first_byte, 1), use_tuple);
                 this->idle = false;
                 if (ec)
                 {
                     if (ec == beast::error::timeout && first) bump(o.stats.timeouts);
                     co_return;
                 }
+                // The request is coming now: read the rest in large steps, as before (Beast reads
+                // what the buffer can hold, at least 512 bytes, so a tiny buffer means tiny reads).
+                buffer.reserve(8 * 1024);
+                auto room = buffer.prepare(1);
+                *static_cast<char*>(room.data()) = first_byte;
                 buffer.commit(n);
             }
             first = false;

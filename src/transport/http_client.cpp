@@ -9,6 +9,7 @@
 #include <kiemidi/transport/retry_policy.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -32,6 +33,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <deque>
@@ -334,7 +336,6 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         if (closed_ || close_requested_) co_return fail(client_errc::shut_down, "the client was closed");
 
         const bool paid = req.kind == request_kind::paid_submission;
-        const auto message = build_message(req);
         for (unsigned attempt = 1;; ++attempt)
         {
             if (auto ec = stop_reason(op))
@@ -348,7 +349,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 if (ec) co_return fail(ec, "rate limiter wait failed");
             }
             if (attempt > 1) ++retries_;
-            attempt_result r = co_await attempt_once(op, message);
+            attempt_result r = co_await attempt_once(op, req);
 
             attempt_outcome outcome;
             outcome.failure = r.failure;
@@ -397,27 +398,29 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         }
     }
 
-    http::request<http::string_body> build_message(const http_request& req) const
+    // The request head, written as text next to the caller's body (no copy of the body, no
+    // per-field allocations). Built per attempt, once a connection is ours: a request queued for
+    // a connection holds nothing but its http_request.
+    std::string request_head(const http_request& req) const
     {
-        http::request<http::string_body> m{req.method == http_method::post ? http::verb::post : http::verb::get,
-                                           origin_.prefix + (req.target.empty() ? "/" : req.target), 11};
-        m.set(http::field::host, origin_.host_header);
-        m.set(http::field::user_agent, opts_.user_agent.empty() ? std::string("kiemidi") : opts_.user_agent);
-        m.set(http::field::accept, "application/json");
-        if (!opts_.bearer_token.empty()) m.set(http::field::authorization, "Bearer " + opts_.bearer_token);
-        if (!req.body.empty() || req.method == http_method::post)
-        {
-            m.set(http::field::content_type, "application/json");
-            m.body() = req.body;
-        }
-        m.keep_alive(true);
-        m.prepare_payload();
-        return m;
+        const std::string_view target = req.target.empty() ? std::string_view("/") : std::string_view(req.target);
+        const std::string_view agent = opts_.user_agent.empty() ? std::string_view("kiemidi") : std::string_view(opts_.user_agent);
+        const bool with_body = !req.body.empty() || req.method == http_method::post;
+        std::string h;
+        h.reserve(160 + origin_.prefix.size() + target.size() + origin_.host_header.size() + agent.size() +
+                  opts_.bearer_token.size());
+        h.append(to_string(req.method)).append(" ").append(origin_.prefix).append(target).append(" HTTP/1.1\r\nHost: ");
+        h.append(origin_.host_header).append("\r\nUser-Agent: ").append(agent).append("\r\nAccept: application/json\r\n");
+        if (!opts_.bearer_token.empty()) h.append("Authorization: Bearer ").append(opts_.bearer_token).append("\r\n");
+        if (with_body)
+            h.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+        h.append("\r\n");
+        return h;
     }
 
     // ---- one attempt ----
 
-    asio::awaitable<attempt_result> attempt_once(op_state& op, const http::request<http::string_body>& message)
+    asio::awaitable<attempt_result> attempt_once(op_state& op, const http_request& req)
     {
         attempt_result r;
         std::unique_ptr<connection> conn;
@@ -448,30 +451,33 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         }
         op.current = conn.get();
         if (conn->tls)
-            co_await exchange(*conn->tls, *conn, message, r);
+            co_await exchange(*conn->tls, *conn, req, r);
         else
-            co_await exchange(*conn->tcp, *conn, message, r);
+            co_await exchange(*conn->tcp, *conn, req, r);
         op.current = nullptr;
         release(std::move(conn), r.ec ? false : r.failure == attempt_failure::none && !op.cancelled);
         co_return r;
     }
 
     template <class Stream>
-    asio::awaitable<void> exchange(Stream& stream, connection& conn, const http::request<http::string_body>& message,
-                                   attempt_result& r)
+    asio::awaitable<void> exchange(Stream& stream, connection& conn, const http_request& req, attempt_result& r)
     {
         ++requests_sent_;
         conn.lowest().expires_after(opts_.timeouts.write);
-        auto [wec, wn] = co_await http::async_write(stream, message, use_tuple);
-        if (wec)
         {
-            r.ec = wec == beast::error::timeout ? error_code(client_errc::timeout) : wec;
-            r.failure = attempt_failure::sent_no_answer;
-            r.what = wec == beast::error::timeout
-                         ? "write to " + origin_.display + " timed out after " + ms_text(opts_.timeouts.write)
-                         : "write to " + origin_.display + " failed: " + wec.message();
-            conn.keep = false;
-            co_return;
+            const std::string head = request_head(req);
+            const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(req.body)};
+            auto [wec, wn] = co_await asio::async_write(stream, message, use_tuple);
+            if (wec)
+            {
+                r.ec = wec == beast::error::timeout ? error_code(client_errc::timeout) : wec;
+                r.failure = attempt_failure::sent_no_answer;
+                r.what = wec == beast::error::timeout
+                             ? "write to " + origin_.display + " timed out after " + ms_text(opts_.timeouts.write)
+                             : "write to " + origin_.display + " failed: " + wec.message();
+                conn.keep = false;
+                co_return;
+            }
         }
         http::response_parser<http::string_body> parser;
         parser.body_limit(opts_.max_response_body);
