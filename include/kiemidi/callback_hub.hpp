@@ -39,8 +39,8 @@ struct callback_message
     callback_kind kind = callback_kind::separation;          ///< Which callback URL it arrived on.
     std::string task_id;                                      ///< KIE's task id, taken from the body.
     std::string body;                                         ///< The raw verified JSON body (parse it with kiemidi::api).
-    std::string reference;                                    ///< The `ref` query parameter of the callback URL it arrived on; empty when none.
     std::chrono::system_clock::time_point received_at{};      ///< When the listener received it.
+    std::string reference;                                    ///< The `ref` query parameter of the callback URL it arrived on; empty when none.
 };
 
 /// What deliver() did with a callback.
