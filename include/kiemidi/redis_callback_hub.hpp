@@ -28,7 +28,8 @@ struct redis_callback_hub_options
     /// The Redis server (both the command and the subscriber connection use it).
     redis::connection_options redis;
     /// Prefix of every key and of the channel, so several deployments can share one Redis:
-    /// callbacks are kept under "<prefix>cb:<task id>" and published on "<prefix>callbacks".
+    /// callbacks are kept under "<prefix>cb:<task id>" (and "<prefix>ref:<reference>" names that key
+    /// for callbacks with a reference), and published on "<prefix>callbacks".
     std::string key_prefix = "kiemidi:";
     /// How long Redis keeps a callback. Longer than the longest time between a callback and the
     /// wait that picks it up (e.g. an instance restart plus journal resume).
@@ -109,6 +110,10 @@ public:
 
 protected:
     KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) override;
+    /// Waits by reference: locally, and through the "<prefix>ref:<reference>" index kept in Redis
+    /// next to each stored callback, so a callback that landed on another instance is found too.
+    KIEMIDI_DECL void start_wait_reference(std::string reference,
+                                           asio::any_completion_handler<wait_signature> handler) override;
 
 private:
     KIEMIDI_DECL void start_connect(asio::any_completion_handler<void(error_code)> handler);

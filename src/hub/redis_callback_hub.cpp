@@ -23,10 +23,13 @@ namespace kiemidi {
 namespace {
 
 // Stores the callback unless Redis already has one for the task, and publishes it when asked
-// to; atomic, so "stored" and "published" can never disagree across instances.
-// KEYS[1] = key; ARGV = json, ttl ms, channel, publish (1/0). Returns 1 when stored.
+// to; atomic, so "stored" and "published" can never disagree across instances. A callback with a
+// reference also gets an index entry reference → task key, for async_wait_reference.
+// KEYS[1] = task key, KEYS[2] = reference key (optional); ARGV = json, ttl ms, channel,
+// publish (1/0). Returns 1 when stored.
 constexpr const char* store_script = R"lua(
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if KEYS[2] then redis.call('SET', KEYS[2], KEYS[1], 'PX', ARGV[2]) end
   if ARGV[4] == '1' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
   return 1
 end
@@ -106,6 +109,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     }
 
     std::string key_of(const std::string& task_id) const { return opts.key_prefix + "cb:" + task_id; }
+    std::string reference_key_of(const std::string& reference) const { return opts.key_prefix + "ref:" + reference; }
 
     void start()
     {
@@ -144,8 +148,12 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void store(callback_message msg, bool publish)
     {
         auto json = serialize_callback(msg);
-        std::vector<std::string> args{"EVAL", store_script, "1", key_of(msg.task_id), std::move(json),
-                                      std::to_string(opts.key_ttl.count()), channel, publish ? "1" : "0"};
+        std::vector<std::string> args{"EVAL", store_script, msg.reference.empty() ? "1" : "2", key_of(msg.task_id)};
+        if (!msg.reference.empty()) args.push_back(reference_key_of(msg.reference));
+        args.push_back(std::move(json));
+        args.push_back(std::to_string(opts.key_ttl.count()));
+        args.push_back(channel);
+        args.push_back(publish ? "1" : "0");
         commands.async_command(std::move(args), [self = shared_from_this(), msg = std::move(msg), publish](
                                                     error_code ec, redis::reply r) mutable {
             if (ec)
@@ -204,6 +212,26 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
                 return;
             }
             if (self->local.deliver_if_waiting(msg)) ++self->remote_delivered;
+        });
+    }
+
+    // A wait by reference: the index entry names the task key, whose callback any local wait
+    // (by task id or by reference) then receives.
+    void lookup_reference(const std::string& reference)
+    {
+        ++lookups;
+        commands.async_command({"GET", reference_key_of(reference)}, [self = shared_from_this()](error_code ec, redis::reply r) {
+            if (ec || r.type != redis::reply_type::string) return;
+            self->commands.async_command({"GET", r.str}, [self](error_code ec2, redis::reply r2) {
+                if (ec2 || r2.type != redis::reply_type::string) return;
+                callback_message msg;
+                if (!parse_callback(r2.str, msg))
+                {
+                    ++self->malformed;
+                    return;
+                }
+                if (self->local.deliver_if_waiting(msg)) ++self->remote_delivered;
+            });
         });
     }
 
@@ -294,6 +322,17 @@ void redis_callback_hub::start_wait(std::string task_id, asio::any_completion_ha
     if (st.closed || !st.local.is_waiting(task_id)) return;  // completed at once (buffered, refused, closed)
     st.watch(task_id);
     if (st.commands.is_connected()) st.lookup(task_id);
+}
+
+void redis_callback_hub::start_wait_reference(std::string reference, asio::any_completion_handler<wait_signature> handler)
+{
+    auto& st = *state_;
+    const auto ref = reference;
+    st.local.async_wait_reference(std::move(reference), std::move(handler));
+    // Found here already, or refused: the local hub has completed it. Otherwise ask Redis; a
+    // callback published later reaches the wait through the channel.
+    if (st.closed || ref.empty() || st.local.stats().waiting_references == 0) return;
+    if (st.commands.is_connected()) st.lookup_reference(ref);
 }
 
 void redis_callback_hub::start_connect(asio::any_completion_handler<void(error_code)> handler)

@@ -124,10 +124,42 @@ BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_w
         // A instance that starts only now (e.g. the one that restarted) still finds it.
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         co_await a.async_connect(tok);
-        auto [ec, m] = co_await a.async_wait("early", tok);
+        std::string id_early = "early";  // named: g++ 12 mishandles temporaries inside co_await
+        auto [ec, m] = co_await a.async_wait(std::move(id_early), tok);
         BOOST_TEST(!ec);
         BOOST_TEST(m.task_id == "early");
         BOOST_TEST(m.reference == "nonce-1");
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(wait_by_reference_finds_a_callback_another_instance_received_earlier)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        co_await b.async_connect(tok);
+        // The answer to a paid POST was lost: only the reference sent with it is known. Its
+        // callback landed on the other instance before anyone asked.
+        b.deliver(make_msg("task-of-lost-answer", callback_kind::separation, "ref-lost"));
+        co_await eventually([&] { return b.redis_stats().stored_total == 1; });
+        std::string id_ref_lost = "ref-lost";
+        auto [ec, m] = co_await a.async_wait_reference(std::move(id_ref_lost), tok);
+        BOOST_TEST(!ec, ec.message());
+        BOOST_TEST(m.task_id == "task-of-lost-answer");
+        BOOST_TEST(m.reference == "ref-lost");
+
+        // A reference wait that starts first is served by the channel.
+        std::optional<callback_message> later;
+        a.async_wait_reference("ref-later", [&](error_code e, callback_message msg) {
+            if (!e) later = std::move(msg);
+        });
+        co_await eventually([&] { return a.stats().waiting_references == 1; });
+        co_await sleep_for(50ms);
+        b.deliver(make_msg("task-later", callback_kind::midi, "ref-later"));
+        co_await eventually([&] { return later.has_value(); });
+        BOOST_TEST(later->task_id == "task-later");
     }, 10s);
 }
 
@@ -224,7 +256,9 @@ BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_do
         asio::cancellation_signal sig;
         asio::steady_timer t(ioc, 30ms);
         t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
-        auto [ec, m] = co_await a.async_wait("never", asio::bind_cancellation_slot(sig.slot(), tok));
+        auto cancellable = asio::bind_cancellation_slot(sig.slot(), tok);
+        std::string id_never = "never";
+        auto [ec, m] = co_await a.async_wait(std::move(id_never), cancellable);
         BOOST_TEST((ec == asio::error::operation_aborted));
         BOOST_TEST(a.stats().waiting == 0u);
 
@@ -234,7 +268,8 @@ BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_do
         a.close();
         co_await eventually([&] { return done; });
         BOOST_TEST((last == client_errc::shut_down));
-        auto [ec2, m2] = co_await a.async_wait("after-close", tok);
+        std::string id_after_close = "after-close";
+        auto [ec2, m2] = co_await a.async_wait(std::move(id_after_close), tok);
         BOOST_TEST((ec2 == client_errc::shut_down));
     }, 10s);
 }
@@ -255,7 +290,8 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_wor
         auto [ec] = co_await a.async_connect(tok);
         BOOST_TEST((ec == redis::redis_errc::connect_failed || ec == redis::redis_errc::timeout), ec.message());
         a.deliver(make_msg("solo"));
-        auto [ec2, m] = co_await a.async_wait("solo", tok);
+        std::string id_solo = "solo";
+        auto [ec2, m] = co_await a.async_wait(std::move(id_solo), tok);
         BOOST_TEST(!ec2);
         BOOST_TEST(m.reference == "nonce-1");
         BOOST_TEST(!a.redis_stats().connected);
