@@ -9,6 +9,7 @@ packages=(
     libboost-program-options1.81-dev
     libssl-dev libsqlite3-dev libbenchmark-dev
     libhiredis-dev redis-server
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -77,7 +77,12 @@ void read_note(const json_reader& item, note& out)
         json_reader pitch = item["pitch"];
         out.pitch = read_int(pitch, 0, 127);
     }
-    out.start = item["start"].as_double();
+    {
+        json_reader start = item["start"];
+        out.start = start.as_double();
+        if (item.ok() && out.start < 0.0)
+            start.fail_invalid("note starts before the track (" + std::to_string(out.start) + ")");
+    }
     {
         json_reader end = item["end"];
         out.end = end.as_double();

@@ -6,6 +6,8 @@
 // registry sit behind one mutex so stop() can close everything from any thread.
 #include <kiemidi/callback_listener.hpp>
 
+#include "callback_request_handler.hpp"
+
 #include <kiemidi/api/callbacks.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/detail/constant_time_equal.hpp>
@@ -42,6 +44,8 @@
 #include <mutex>
 #include <optional>
 #include <type_traits>
+#include <unordered_map>
+#include <variant>
 #include <vector>
 
 namespace kiemidi {
@@ -227,7 +231,71 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     {
         http::status status;
         std::string body;
+        bool close = false;  // the connection ends after this answer, whatever the request asked
     };
+
+    // The parser every request is read with: header and body limits.
+    void prepare(http::request_parser<http::string_body>& parser) const
+    {
+        parser.header_limit(header_limit);
+        parser.body_limit(opts.max_body);
+    }
+
+    // A request whose headers are read: 404/405 is answered without touching the hub, anything
+    // else is a callback whose body is read next.
+    std::variant<answer, callback_kind> admit(const http::request<http::string_body>& req)
+    {
+        if (req.version() != 10 && req.version() != 11)
+        {
+            // Beast reads any "HTTP/d.d"; an HTTP/2 preface or the like is not ours to route.
+            bump(stats.malformed);
+            note("kiemidi listener: 400 unsupported HTTP version");
+            return answer{http::status::bad_request, R"({"code":400,"msg":"bad request"})", true};
+        }
+        const auto r = route(std::string_view(req.target().data(), req.target().size()));
+        if (r == route_result::not_found || req.method() != http::verb::post)
+        {
+            const bool nf = r == route_result::not_found;
+            bump(nf ? stats.not_found : stats.method_not_allowed);
+            note(nf ? "kiemidi listener: 404 unknown path" : "kiemidi listener: 405 method not allowed");
+            if (nf) return answer{http::status::not_found, R"({"code":404,"msg":"not found"})"};
+            return answer{http::status::method_not_allowed, R"({"code":405,"msg":"method not allowed"})"};
+        }
+        return r == route_result::separation ? callback_kind::separation : callback_kind::midi;
+    }
+
+    // A failed header/body read: the answer it deserves before the connection ends, if any.
+    std::optional<answer> read_error_answer(error_code ec)
+    {
+        if (ec == beast::error::timeout)
+        {
+            bump(stats.timeouts);
+            note("kiemidi listener: request deadline passed; connection closed");
+            return std::nullopt;
+        }
+        if (ec == http::error::body_limit)
+        {
+            bump(stats.too_large);
+            note("kiemidi listener: 413 body larger than max_body");
+            return answer{http::status::payload_too_large, R"({"code":413,"msg":"payload too large"})"};
+        }
+        if (ec == http::error::header_limit)
+        {
+            bump(stats.too_large);
+            note("kiemidi listener: 431 request headers too large");
+            return answer{http::status::request_header_fields_too_large,
+                          R"({"code":431,"msg":"request headers too large"})"};
+        }
+        if (ec == http::error::end_of_stream || ec == http::error::partial_message)
+            return std::nullopt;  // the peer went away
+        if (ec.category() == make_error_code(http::error::bad_method).category())
+        {
+            bump(stats.malformed);
+            note("kiemidi listener: 400 malformed HTTP request");
+            return answer{http::status::bad_request, R"({"code":400,"msg":"bad request"})"};
+        }
+        return std::nullopt;  // a socket or TLS failure: just close
+    }
 
     // Verifies a complete callback request and hands it to the hub. Never runs user code.
     answer handle_callback(callback_kind kind, http::request<http::string_body>& req)
@@ -413,8 +481,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
             first = false;
 
             http::request_parser<http::string_body> parser;
-            parser.header_limit(header_limit);
-            parser.body_limit(o.opts.max_body);
+            o.prepare(parser);
 
             // Headers must be complete within header_timeout of their first byte (slowloris).
             lowest().expires_after(o.opts.header_timeout);
@@ -430,28 +497,20 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
             const unsigned version = req.version();
             const bool body_pending = !parser.is_done();
 
-            if (version != 10 && version != 11)
+            auto admitted = o.admit(req);
+            if (auto* rejected = std::get_if<listener_core::answer>(&admitted))
             {
-                // Beast reads any "HTTP/d.d"; an HTTP/2 preface or the like is not ours to route.
-                bump(o.stats.malformed);
-                o.note("kiemidi listener: 400 unsupported HTTP version");
-                co_await reply(http::status::bad_request, R"({"code":400,"msg":"bad request"})", 11, false);
-                co_await linger(buffer);
-                co_return;
-            }
-
-            const auto r = o.route(std::string_view(req.target().data(), req.target().size()));
-            if (r == listener_core::route_result::not_found || req.method() != http::verb::post)
-            {
-                const bool nf = r == listener_core::route_result::not_found;
-                bump(nf ? o.stats.not_found : o.stats.method_not_allowed);
-                o.note(nf ? "kiemidi listener: 404 unknown path" : "kiemidi listener: 405 method not allowed");
                 // An unread body would be taken for the next request: close instead.
                 const bool keep = req.keep_alive() && !body_pending;
-                const bool go_on = co_await reply(nf ? http::status::not_found : http::status::method_not_allowed,
-                                                  nf ? R"({"code":404,"msg":"not found"})"
-                                                     : R"({"code":405,"msg":"method not allowed"})",
-                                                  version, keep, req.method() == http::verb::head);
+                if (rejected->close)
+                {
+                    // Not a request we can answer in kind (e.g. not HTTP/1.x): answer 400 and end.
+                    co_await reply(rejected->status, std::move(rejected->body), 11, false);
+                    co_await linger(buffer);
+                    co_return;
+                }
+                const bool go_on = co_await reply(rejected->status, std::move(rejected->body), version, keep,
+                                                  req.method() == http::verb::head);
                 if (!go_on)
                 {
                     if (body_pending) co_await linger(buffer);
@@ -459,8 +518,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
                 }
                 continue;
             }
-            const auto kind = r == listener_core::route_result::separation ? callback_kind::separation
-                                                                                     : callback_kind::midi;
+            const auto kind = std::get<callback_kind>(admitted);
 
             if (body_pending)
             {
@@ -489,40 +547,10 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
     // Classifies a failed header/body read: answer what deserves an answer, count, and end.
     asio::awaitable<void> on_read_error(error_code ec, beast::flat_buffer& buffer)
     {
-        auto& o = *owner;
-        if (ec == beast::error::timeout)
-        {
-            bump(o.stats.timeouts);
-            o.note("kiemidi listener: request deadline passed; connection closed");
-            co_return;
-        }
-        if (ec == http::error::body_limit)
-        {
-            bump(o.stats.too_large);
-            o.note("kiemidi listener: 413 body larger than max_body");
-            co_await reply(http::status::payload_too_large, R"({"code":413,"msg":"payload too large"})", 11, false);
-            co_await linger(buffer);
-            co_return;
-        }
-        if (ec == http::error::header_limit)
-        {
-            bump(o.stats.too_large);
-            o.note("kiemidi listener: 431 request headers too large");
-            co_await reply(http::status::request_header_fields_too_large,
-                           R"({"code":431,"msg":"request headers too large"})", 11, false);
-            co_await linger(buffer);
-            co_return;
-        }
-        if (ec == http::error::end_of_stream || ec == http::error::partial_message)
-            co_return;  // the peer went away
-        if (ec.category() == make_error_code(http::error::bad_method).category())
-        {
-            bump(o.stats.malformed);
-            o.note("kiemidi listener: 400 malformed HTTP request");
-            co_await reply(http::status::bad_request, R"({"code":400,"msg":"bad request"})", 11, false);
-            co_await linger(buffer);
-        }
-        // Anything else is a socket or TLS failure: just close.
+        auto a = owner->read_error_answer(ec);
+        if (!a) co_return;
+        co_await reply(a->status, std::move(a->body), 11, false);
+        co_await linger(buffer);
     }
 };
 
@@ -746,9 +774,10 @@ std::string callback_listener::callback_url(callback_kind kind) const
     return base + std::string(path_prefix) + impl_->secret + "/" + kind_segment(kind);
 }
 
-listener_stats callback_listener::stats() const
+namespace {
+
+listener_stats snapshot(const counters& c)
 {
-    const auto& c = impl_->stats;
     listener_stats s;
     s.accepted_connections = c.accepted_connections.load();
     s.open_connections = c.open_connections.load();
@@ -767,5 +796,128 @@ listener_stats callback_listener::stats() const
     s.evicted_idle = c.evicted_idle.load();
     return s;
 }
+
+}  // namespace
+
+listener_stats callback_listener::stats() const { return snapshot(impl_->stats); }
+
+// ---- detail::callback_request_handler: the same per-request steps as connection::run(), over bytes ----
+
+namespace {
+
+// A SyncReadStream over bytes already received, then end of stream (the peer half-closed).
+class received_bytes
+{
+public:
+    using executor_type = asio::any_io_executor;
+    explicit received_bytes(std::string_view bytes) : rest_(bytes) {}
+
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers, error_code& ec)
+    {
+        ec.clear();
+        if (rest_.empty())
+        {
+            ec = asio::error::eof;
+            return 0;
+        }
+        const auto n = asio::buffer_copy(buffers, asio::buffer(rest_.data(), rest_.size()));
+        rest_.remove_prefix(n);
+        return n;
+    }
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers)
+    {
+        error_code ec;
+        const auto n = read_some(buffers, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+
+private:
+    std::string_view rest_;
+};
+
+}  // namespace
+
+struct detail::callback_request_handler::state
+{
+    std::shared_ptr<listener_core> core;
+};
+
+detail::callback_request_handler::callback_request_handler(asio::any_io_executor ex, listener_options opts,
+                                                           callback_hub& hub)
+    : state_(std::make_unique<state>(state{std::make_shared<listener_core>(std::move(ex), std::move(opts), hub)}))
+{
+}
+
+detail::callback_request_handler::~callback_request_handler() = default;
+
+std::vector<detail::listener_reply> detail::callback_request_handler::handle(std::string_view bytes)
+{
+    auto& o = *state_->core;
+    received_bytes stream(bytes);
+    beast::flat_buffer buffer;
+    std::vector<listener_reply> out;
+    auto answer_with = [&](http::status status, std::string body, bool keep_alive) {
+        out.push_back({static_cast<unsigned>(status), std::move(body), keep_alive});
+        return keep_alive;
+    };
+    for (;;)
+    {
+        if (buffer.size() == 0)
+        {
+            error_code ec;
+            const auto n = stream.read_some(buffer.prepare(8 * 1024), ec);
+            if (ec) break;
+            buffer.commit(n);
+        }
+
+        http::request_parser<http::string_body> parser;
+        o.prepare(parser);
+        error_code ec;
+        http::read_header(stream, buffer, parser, ec);
+        if (ec)
+        {
+            if (auto a = o.read_error_answer(ec)) answer_with(a->status, std::move(a->body), false);
+            break;
+        }
+        auto& req = parser.get();
+        const bool body_pending = !parser.is_done();
+
+        auto admitted = o.admit(req);
+        if (auto* rejected = std::get_if<listener_core::answer>(&admitted))
+        {
+            if (!answer_with(rejected->status, std::move(rejected->body),
+                             !rejected->close && req.keep_alive() && !body_pending))
+                break;
+            continue;
+        }
+        const auto kind = std::get<callback_kind>(admitted);
+
+        if (body_pending)
+        {
+            if (beast::iequals(req[http::field::expect], "100-continue")) answer_with(http::status::continue_, {}, true);
+            http::read(stream, buffer, parser, ec);
+            if (ec)
+            {
+                if (auto a = o.read_error_answer(ec)) answer_with(a->status, std::move(a->body), false);
+                break;
+            }
+        }
+
+        const bool keep_alive = req.keep_alive();
+        auto a = o.handle_callback(kind, req);
+        if (!answer_with(a.status, std::move(a.body), keep_alive)) break;
+    }
+    return out;
+}
+
+std::string detail::callback_request_handler::callback_target(callback_kind kind) const
+{
+    return std::string(path_prefix) + state_->core->secret + "/" + kind_segment(kind);
+}
+
+listener_stats detail::callback_request_handler::stats() const { return snapshot(state_->core->stats); }
 
 }  // namespace kiemidi

@@ -798,7 +798,7 @@ BOOST_AUTO_TEST_CASE(callbacks_arrive_with_or_without_the_public_base_url_path_p
     });
 }
 
-BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_each_waiter_exactly_once)
+BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_each_waiter_exactly_once, *boost::unit_test::label("multithreaded"))
 {
     run_bounded_on_threads(
         [](asio::io_context& ioc) -> asio::awaitable<void> {

@@ -49,7 +49,7 @@ asio::awaitable<void> pipeline(asio::any_io_executor ex, std::uint16_t port, std
 
 BOOST_AUTO_TEST_SUITE(emulator_concurrency)
 
-BOOST_AUTO_TEST_CASE(many_concurrent_pipelines_on_a_multithreaded_server)
+BOOST_AUTO_TEST_CASE(many_concurrent_pipelines_on_a_multithreaded_server, *boost::unit_test::label("multithreaded"))
 {
     asio::thread_pool pool(2);
     emu::emulator_options o;

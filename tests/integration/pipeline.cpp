@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_concurrent_pipelines_on_one_thread_each_pay_twic
     }, 60s);
 }
 
-BOOST_AUTO_TEST_CASE(pipelines_complete_when_the_io_context_runs_on_four_threads)
+BOOST_AUTO_TEST_CASE(pipelines_complete_when_the_io_context_runs_on_four_threads, *boost::unit_test::label("multithreaded"))
 {
     asio::io_context ioc;
     auto work = asio::make_work_guard(ioc);

@@ -875,7 +875,7 @@ BOOST_AUTO_TEST_CASE(token_never_appears_in_diagnostics_on_any_error_path)
     });
 }
 
-BOOST_AUTO_TEST_CASE(works_with_an_io_context_on_several_threads)
+BOOST_AUTO_TEST_CASE(works_with_an_io_context_on_several_threads, *boost::unit_test::label("multithreaded"))
 {
     // The server runs on its own thread; the client's io_context runs on four.
     asio::io_context server_ioc;

@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destr
     BOOST_TEST((o.ec == client_errc::shut_down));
 }
 
-BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives)
+BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives, *boost::unit_test::label("multithreaded"))
 {
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arri
     BOOST_TEST(o.calls == 1);
 }
 
-BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_delivery)
+BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_delivery, *boost::unit_test::label("multithreaded"))
 {
     constexpr int tasks = 10000;
     constexpr int threads = 4;

@@ -1,0 +1,14 @@
+// Fuzz target: answers to GET /api/v1/chat/credit (api::parse_response into credits).
+#include "fuzz_support.hpp"
+
+#include <kiemidi/api/parse.hpp>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    using namespace kiemidi;
+    api::credits out;
+    diagnostics diag;
+    const auto ec = api::parse_response(fuzz::as_text(data, size), out, diag);
+    fuzz::require_error_contract(ec, diag);
+    return 0;
+}
