@@ -4,6 +4,7 @@
 #define KIEMIDI_APPS_CLI_COMMANDS_HPP
 
 #include "session.hpp"
+#include "shared_batch.hpp"
 
 #include <filesystem>
 #include <string>
@@ -26,11 +27,15 @@ struct batch_args
     std::filesystem::path journal;  ///< empty → <output_dir>/kiemidi-journal.sqlite
     unsigned concurrency = 16;
     bool resubmit_unknown = false;
+    shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
 };
 int batch_command(const kie_flags& flags, const batch_args& args);
 
 /// `kiemidi status JOURNAL`: counts per state, failed and outcome-unknown tracks with their errors.
 int status_command(const std::filesystem::path& journal);
+
+/// `kiemidi status --redis URL --batch-id NAME`: the same for a shared batch, plus who holds which track.
+int shared_status_command(const shared_batch_flags& shared);
 
 /// `kiemidi credits`: the account's remaining credits.
 int credits_command(const kie_flags& flags);
