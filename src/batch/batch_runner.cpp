@@ -404,7 +404,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     {
         // A POST may have been sent without its answer being recorded: KIE cannot look it up.
         std::string why = std::string("the ") + (e.state == track_state::separation_intent ? "separation" : "MIDI") +
-                          " submission of an earlier run was sent but its answer was not recorded; it may have been "
+                          " submission of an earlier run (or of a worker that died) was sent but its answer was not recorded; it may have been "
                           "processed (and paid)";
         auto o = co_await unknown(&why);
         if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
