@@ -415,6 +415,11 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         auto jec = co_await st.requeue(e, diag);
         if (jec) co_return journal_failed(jec);
     }
+    // A shared track resumed here was submitted by another worker, so its callback goes to that
+    // worker's listener: wait by polling rather than for a callback that may never come.
+    auto poll_if_taken_over = [&](wait_options& w) {
+        if (st.claims) w.strategy = wait_strategy::polling;
+    };
     const bool resumed_separation = e.state == track_state::separating;
     const bool resumed_midi = e.state == track_state::transcribing;
     if (resumed_separation || resumed_midi) ++st.resumed;
@@ -451,6 +456,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         wait_options w = p.wait;
         // The callback of a task that finished while we were away is gone: ask KIE at once.
         w.read_record_first = resumed_separation;
+        if (resumed_separation) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
         if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
@@ -508,6 +514,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
         w.read_record_first = resumed_midi;
+        if (resumed_midi) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
         if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
