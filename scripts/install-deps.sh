@@ -8,6 +8,7 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
     libboost-program-options1.81-dev
     libssl-dev libsqlite3-dev libbenchmark-dev
+    libhiredis-dev redis-server
 )
 
 missing=()

@@ -1,0 +1,264 @@
+// redis_callback_hub: two hubs (two "instances") sharing one real redis-server on 127.0.0.1.
+#include <kiemidi/redis_callback_hub.hpp>
+
+#include "common/redis_server.hpp"
+#include "common/run_bounded.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace kiemidi;
+using namespace std::chrono_literals;
+using kiemidi::test::run_bounded;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+redis_callback_hub_options hub_options(const test::redis_server& srv, std::string prefix = "kiemidi-test:")
+{
+    redis_callback_hub_options o;
+    o.redis.host = srv.host();
+    o.redis.port = srv.port();
+    o.redis.reconnect_min_delay = 20ms;
+    o.redis.reconnect_max_delay = 200ms;
+    o.key_prefix = std::move(prefix);
+    return o;
+}
+
+callback_message make_msg(std::string id, callback_kind kind = callback_kind::midi, std::string ref = "nonce-1")
+{
+    callback_message m;
+    m.kind = kind;
+    m.task_id = std::move(id);
+    m.body = R"({"code":200,"msg":"success","data":{"task_id":")" + m.task_id + R"("}})";
+    m.reference = std::move(ref);
+    m.received_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1764000000123));
+    return m;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
+{
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(tok);
+}
+
+template <class Pred>
+asio::awaitable<void> eventually(Pred pred)
+{
+    while (!pred()) co_await sleep_for(10ms);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(redis_callback_hub_tests, *boost::unit_test::label("redis"))
+
+BOOST_AUTO_TEST_CASE(serialized_callback_keeps_every_field)
+{
+    auto m = make_msg("t-1", callback_kind::separation, "ref-42");
+    m.body = std::string("{\"x\":\"\\u0000\xc3\xa9\"}");
+    callback_message back;
+    BOOST_TEST_REQUIRE(parse_callback(serialize_callback(m), back));
+    BOOST_TEST((back.kind == m.kind));
+    BOOST_TEST(back.task_id == m.task_id);
+    BOOST_TEST(back.body == m.body);
+    BOOST_TEST(back.reference == "ref-42");
+    BOOST_TEST((back.received_at == m.received_at));
+    BOOST_TEST(!parse_callback("not json", back));
+    BOOST_TEST(!parse_callback(R"({"v":2,"kind":"midi","task_id":"a","body":""})", back));
+    BOOST_TEST(!parse_callback(R"({"v":1,"kind":"audio","task_id":"a","body":""})", back));
+}
+
+BOOST_AUTO_TEST_CASE(callback_received_by_one_instance_reaches_the_waiter_on_another)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        auto [e1] = co_await a.async_connect(tok);
+        auto [e2] = co_await b.async_connect(tok);
+        BOOST_TEST_REQUIRE(!e1, e1.message());
+        BOOST_TEST_REQUIRE(!e2, e2.message());
+
+        std::optional<callback_message> got;
+        error_code got_ec;
+        a.async_wait("task-x", [&](error_code ec, callback_message m) {
+            got_ec = ec;
+            got = std::move(m);
+        });
+        co_await eventually([&] { return a.stats().waiting == 1; });
+        co_await sleep_for(50ms);  // let a's lookup answer "nothing yet"
+        BOOST_TEST((b.deliver(make_msg("task-x")) == deliver_result::buffered));
+        co_await eventually([&] { return got.has_value(); });
+        BOOST_TEST(!got_ec);
+        BOOST_TEST(got->task_id == "task-x");
+        BOOST_TEST(got->reference == "nonce-1");
+        BOOST_TEST(got->body == make_msg("task-x").body);
+        BOOST_TEST(b.redis_stats().published_total == 1u);
+        BOOST_TEST(a.redis_stats().remote_delivered_total == 1u);
+        BOOST_TEST(b.stats().buffered == 0u);  // b kept nothing locally: Redis has it
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_wait_elsewhere)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await b.async_connect(tok);
+        b.deliver(make_msg("early"));
+        co_await eventually([&] { return b.redis_stats().stored_total == 1; });
+
+        // A instance that starts only now (e.g. the one that restarted) still finds it.
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        auto [ec, m] = co_await a.async_wait("early", tok);
+        BOOST_TEST(!ec);
+        BOOST_TEST(m.task_id == "early");
+        BOOST_TEST(m.reference == "nonce-1");
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        co_await b.async_connect(tok);
+        int completions = 0;
+        a.async_wait("dup", [&](error_code, callback_message) { ++completions; });
+        co_await eventually([&] { return a.stats().waiting == 1; });
+        b.deliver(make_msg("dup"));
+        b.deliver(make_msg("dup"));
+        a.deliver(make_msg("dup"));
+        co_await eventually([&] {
+            return a.redis_stats().stored_total + b.redis_stats().stored_total +
+                       a.redis_stats().already_stored_total + b.redis_stats().already_stored_total ==
+                   3;
+        });
+        co_await sleep_for(50ms);
+        BOOST_TEST(completions == 1);
+        BOOST_TEST(a.redis_stats().stored_total + b.redis_stats().stored_total == 1u);
+        BOOST_TEST(a.redis_stats().published_total + b.redis_stats().published_total <= 1u);
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(key_prefixes_keep_deployments_apart)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub prod(ioc.get_executor(), hub_options(srv, "prod:"));
+        redis_callback_hub staging(ioc.get_executor(), hub_options(srv, "staging:"));
+        co_await prod.async_connect(tok);
+        co_await staging.async_connect(tok);
+        bool staging_got = false;
+        staging.async_wait("shared-id", [&](error_code ec, callback_message) { staging_got = !ec; });
+        co_await eventually([&] { return staging.stats().waiting == 1; });
+        prod.deliver(make_msg("shared-id"));
+        co_await eventually([&] { return prod.redis_stats().stored_total == 1; });
+        co_await sleep_for(100ms);
+        BOOST_TEST(!staging_got);
+        BOOST_TEST(staging.redis_stats().messages_total == 0u);
+        staging.close();
+        co_await eventually([&] { return staging.stats().waiting == 0; });
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(without_redis_callbacks_are_kept_locally_and_shared_once_it_is_back)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        co_await b.async_connect(tok);
+
+        // A short block of the test thread; it also keeps the server tied to this thread (PDEATHSIG).
+        srv.stop();
+        co_await eventually([&] { return !a.redis_stats().connected && !b.redis_stats().connected; });
+
+        // Local waits still work without Redis.
+        std::optional<callback_message> local_got;
+        b.async_wait("local", [&](error_code, callback_message m) { local_got = std::move(m); });
+        co_await eventually([&] { return b.stats().waiting == 1; });
+        BOOST_TEST((b.deliver(make_msg("local")) == deliver_result::delivered));
+        co_await eventually([&] { return local_got.has_value(); });
+
+        // A callback for a waiter on the other instance cannot cross now...
+        std::optional<callback_message> remote_got;
+        a.async_wait("remote", [&](error_code, callback_message m) { remote_got = std::move(m); });
+        BOOST_TEST((b.deliver(make_msg("remote")) == deliver_result::buffered));
+        BOOST_TEST(b.stats().buffered == 1u);
+        BOOST_TEST(b.redis_stats().store_failures_total >= 1u);
+        co_await sleep_for(100ms);
+        BOOST_TEST(!remote_got.has_value());
+
+        // ...and crosses once Redis is back (stored, published, and looked up again by a).
+        srv.start();
+        co_await eventually([&] { return remote_got.has_value(); });
+        BOOST_TEST(remote_got->task_id == "remote");
+        BOOST_TEST(remote_got->reference == "nonce-1");
+    }, 20s);
+}
+
+BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_down)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        asio::cancellation_signal sig;
+        asio::steady_timer t(ioc, 30ms);
+        t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
+        auto [ec, m] = co_await a.async_wait("never", asio::bind_cancellation_slot(sig.slot(), tok));
+        BOOST_TEST((ec == asio::error::operation_aborted));
+        BOOST_TEST(a.stats().waiting == 0u);
+
+        error_code last;
+        bool done = false;
+        a.async_wait("pending", [&](error_code e, callback_message) { last = e; done = true; });
+        a.close();
+        co_await eventually([&] { return done; });
+        BOOST_TEST((last == client_errc::shut_down));
+        auto [ec2, m2] = co_await a.async_wait("after-close", tok);
+        BOOST_TEST((ec2 == client_errc::shut_down));
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_works_locally)
+{
+    std::uint16_t port = 0;
+    {
+        test::redis_server srv;
+        port = srv.port();
+    }
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub_options o;
+        o.redis.port = port;
+        o.redis.reconnect_min_delay = 20ms;
+        o.redis.reconnect_max_delay = 100ms;
+        redis_callback_hub a(ioc.get_executor(), o);
+        auto [ec] = co_await a.async_connect(tok);
+        BOOST_TEST((ec == redis::redis_errc::connect_failed || ec == redis::redis_errc::timeout), ec.message());
+        a.deliver(make_msg("solo"));
+        auto [ec2, m] = co_await a.async_wait("solo", tok);
+        BOOST_TEST(!ec2);
+        BOOST_TEST(m.reference == "nonce-1");
+        BOOST_TEST(!a.redis_stats().connected);
+        BOOST_TEST(a.redis_stats().commands.connect_failures_total >= 1u);
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
