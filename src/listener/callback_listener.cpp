@@ -256,7 +256,7 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             }
         }
 
-        callback_message msg{kind, std::move(*id), std::move(req.body()), {}, std::chrono::system_clock::now()};
+        callback_message msg{kind, std::move(*id), std::move(req.body()), std::chrono::system_clock::now()};
         std::optional<deliver_result> r;
         {
             std::lock_guard lk(hub_mtx);
