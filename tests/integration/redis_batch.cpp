@@ -339,6 +339,7 @@ BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_
         BOOST_TEST(*code == 0, log);
         std::smatch m;
         if (std::regex_search(log, m, std::regex(R"((\d+) taken over\))"))) survivors_taken_over += std::stoi(m[1]);
+        if (std::regex_search(log, m, std::regex(R"(batch kill-test: [^\n]*)"))) BOOST_TEST_MESSAGE("w" << i + 1 << ": " << m[0]);
         logs += log;
     }
     logs += read_file(dir.path / "w2.log");
