@@ -9,6 +9,19 @@
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
+#ifdef KIEMIDI_WITH_REDIS
+#include <kiemidi/redis_callback_hub.hpp>
+
+#include "common/redis_server.hpp"
+#include "common/round_robin_forwarder.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#endif
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -203,6 +216,7 @@ enum class run_kind
 {
     pipeline,  ///< client::async_generate_midi
     latency,   ///< the pipeline's steps by hand, waiting on the hub directly to time callback → resume
+    multi_instance,  ///< `instances` clients (own io thread, listener, Redis hub each) behind one callback address
 };
 
 struct scenario
@@ -214,6 +228,7 @@ struct scenario
     bool https = false;
     int delay_ms = 0;
     run_kind kind = run_kind::pipeline;
+    std::size_t instances = 1;  ///< multi_instance: how many
 };
 
 struct driver_args
@@ -226,6 +241,7 @@ struct driver_args
     std::size_t pool_size = 32;
     int poll_interval_ms = 50;
     int max_poll_interval_ms = 200;
+    std::string redis;  // multi-instance: HOST:PORT of a running Redis, else spawn redis-server
 };
 
 constexpr const char* usage_text = R"(usage: kiemidi-bench-load [options]
@@ -236,7 +252,11 @@ constexpr const char* usage_text = R"(usage: kiemidi-bench-load [options]
   --scheme S             http | https (default http)
   --delay-ms D           emulated separation and MIDI time each (default 0)
   --latency              wait on the callback hub directly to time callback -> resume
-  --all                  the standard set (callback/polling x http/https, latency, scale-2k, scale 10,000);
+  --instances N          N kiemidi instances (own io thread, listener and Redis callback hub each)
+                         behind one round-robin callback address, sharing callbacks through Redis
+  --redis HOST:PORT      with --instances: a running Redis (default: spawn redis-server on a free port)
+  --all                  the standard set (callback/polling x http/https, latency, scale-2k, scale 10,000,
+                         multi-instance-1 and multi-instance-3 when built with Redis);
                          with --scenario NAME: only that one of the set
   --tiny                 with --all: small sizes (CI)
   --pool-size N          client connection pool size (default 32)
@@ -265,6 +285,12 @@ std::vector<scenario> standard_set(bool tiny)
                  tiny ? 500 : 3000, run_kind::pipeline});
     s.push_back({"scale", pick(200, 10000), pick(200, 10000), kiemidi::wait_strategy::callback, false,
                  tiny ? 500 : 3000, run_kind::pipeline});
+#ifdef KIEMIDI_WITH_REDIS
+    // The same work on 1 and on 3 instances sharing callbacks through Redis (2/3 of the callbacks
+    // land on an instance that does not wait for them).
+    s.push_back({"multi-instance-1", n, c, kiemidi::wait_strategy::callback, false, 0, run_kind::multi_instance, 1});
+    s.push_back({"multi-instance-3", n, c, kiemidi::wait_strategy::callback, false, 0, run_kind::multi_instance, 3});
+#endif
     return s;
 }
 
@@ -299,6 +325,8 @@ std::optional<driver_args> parse_args(int argc, char** argv)
         }
         else if (arg == "--delay-ms") one.delay_ms = std::stoi(value());
         else if (arg == "--latency") one.kind = run_kind::latency;
+        else if (arg == "--instances") one.kind = run_kind::multi_instance, one.instances = std::max<std::size_t>(1, std::stoul(value()));
+        else if (arg == "--redis") a.redis = value();
         else if (arg == "--all") all = true;
         else if (arg == "--tiny") tiny = true;
         else if (arg == "--pool-size") a.pool_size = std::stoul(value());
@@ -318,7 +346,9 @@ std::optional<driver_args> parse_args(int argc, char** argv)
     }
     else
     {
-        if (!named)
+        if (!named && one.kind == run_kind::multi_instance)
+            one.name = "multi-instance-" + std::to_string(one.instances);
+        else if (!named)
             one.name = std::string(one.kind == run_kind::latency ? "latency" : one.mode == kiemidi::wait_strategy::polling ? "polling" : "callback") +
                        (one.https ? "-https" : "-http");
         a.scenarios.push_back(one);
@@ -619,6 +649,232 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     return t.failed == 0;
 }
 
+
+#ifdef KIEMIDI_WITH_REDIS
+/// multi-instance: `sc.instances` kiemidi instances in this process, each with its own io_context
+/// thread, callback listener, Redis callback hub and client (as separate backend processes would
+/// have), behind one round-robin callback address. Pipelines are claimed by whichever instance
+/// has a free worker, so most callbacks land on an instance other than the waiting one.
+bool run_multi_instance(const driver_args& args, const scenario& sc)
+{
+    if (sc.https) throw std::invalid_argument("--instances runs over http only");
+    std::optional<kiemidi::test::redis_server> own_redis;
+    std::string redis_host = "127.0.0.1";
+    std::uint16_t redis_port = 0;
+    if (!args.redis.empty())
+    {
+        const auto colon = args.redis.rfind(':');
+        if (colon == std::string::npos) throw std::invalid_argument("--redis must be HOST:PORT");
+        redis_host = args.redis.substr(0, colon);
+        redis_port = static_cast<std::uint16_t>(std::stoul(args.redis.substr(colon + 1)));
+    }
+    else
+    {
+        if (!kiemidi::test::redis_server::available())
+        {
+            std::cerr << "kiemidi-bench-load: " << sc.name << " skipped: redis-server not found (or pass --redis)\n";
+            return true;
+        }
+        own_redis.emplace();
+        redis_port = own_redis->port();
+    }
+    std::optional<emulator_process> emu;
+    std::string base_url = args.base_url;
+    const auto ca_path = std::filesystem::temp_directory_path() / ("kiemidi-bench-ca-" + std::to_string(getpid()) + ".pem");
+    if (base_url.empty())
+    {
+        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path);
+        base_url = emu->base_url(false);
+    }
+    kiemidi::client_options co;
+    co.base_url = base_url;
+    co.api_key = args.api_key;
+    co.transport.pool_size = args.pool_size;
+    co.transport.rate_limit.enabled = false;
+
+    auto counters_now = [&] {
+        asio::io_context cioc(1);
+        kiemidi::client probe(cioc.get_executor(), co);
+        std::optional<emulator_counters> c;
+        asio::co_spawn(cioc, [&]() -> asio::awaitable<void> { c = co_await fetch_counters(probe.transport()); },
+                       [&](std::exception_ptr) { probe.close(); });
+        cioc.run();
+        return c;
+    };
+
+    // One public callback address: a round-robin forwarder in front of the instances' listeners.
+    const std::size_t n_inst = sc.instances;
+    std::vector<std::uint16_t> ports;
+    for (std::size_t i = 0; i < n_inst; ++i) ports.push_back(free_port());
+    asio::io_context lb_ioc(1);
+    auto lb_work = asio::make_work_guard(lb_ioc);
+    kiemidi::test::round_robin_forwarder lb(lb_ioc.get_executor(), ports);
+    std::thread lb_thread([&] { lb_ioc.run(); });
+
+    kiemidi::redis_callback_hub_options ho;
+    ho.redis.host = redis_host;
+    ho.redis.port = redis_port;
+    ho.key_prefix = "kiemidi-bench-" + std::to_string(getpid()) + "-" + sc.name + ":";
+    kiemidi::listener_options lo;
+    lo.max_connections = 60000;
+    lo.path_secret = "kiemidi-bench-fleet-secret-0123456789";
+    lo.public_base_url = "http://127.0.0.1:" + std::to_string(lb.port());
+    kiemidi::wait_options wait;
+    wait.strategy = kiemidi::wait_strategy::hybrid;  // a callback that never arrives shows up as polls
+    wait.callback_overdue = 30s;
+    wait.poll_interval = std::chrono::milliseconds(args.poll_interval_ms);
+    wait.max_poll_interval = std::chrono::milliseconds(args.max_poll_interval_ms);
+
+    struct instance
+    {
+        asio::io_context ioc{1};
+        std::unique_ptr<kiemidi::redis_callback_hub> hub;
+        std::unique_ptr<kiemidi::callback_listener> listener;
+        std::unique_ptr<kiemidi::client> kie;
+        tallies t;
+        std::thread thread;
+    };
+    std::vector<std::unique_ptr<instance>> fleet;
+    for (std::size_t i = 0; i < n_inst; ++i)
+    {
+        auto inst = std::make_unique<instance>();
+        inst->hub = std::make_unique<kiemidi::redis_callback_hub>(inst->ioc.get_executor(), ho);
+        auto l = lo;
+        l.port = ports[i];
+        inst->listener = std::make_unique<kiemidi::callback_listener>(inst->ioc.get_executor(), l, *inst->hub);
+        inst->listener->start();
+        inst->kie = std::make_unique<kiemidi::client>(inst->ioc.get_executor(), co);
+        inst->kie->attach_callbacks(*inst->hub, *inst->listener);
+        fleet.push_back(std::move(inst));
+    }
+
+    const auto before = counters_now();
+    std::atomic<std::size_t> next{0}, finished{0}, ready{0};
+    std::atomic<bool> go{false}, all_done{false}, connect_failed{false};
+    for (auto& ip : fleet)
+    {
+        auto* inst = ip.get();
+        auto body = [&, inst]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            auto [cec] = co_await inst->hub->async_connect(asio::as_tuple(asio::use_awaitable));
+            if (cec) connect_failed = true;
+            ++ready;
+            asio::steady_timer tick(ex);
+            while (!go)
+            {
+                tick.expires_after(1ms);
+                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            env e{*inst->kie, *inst->hub, sc, wait, inst->t};
+            const std::size_t workers = std::max<std::size_t>(1, std::min(sc.concurrency, sc.pipelines) / n_inst);
+            std::size_t running = workers;
+            for (std::size_t w = 0; w < workers; ++w)
+                asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+                    for (;;)
+                    {
+                        const auto i = next++;
+                        if (i >= sc.pipelines) break;
+                        ++e.t.started;
+                        co_await one_pipeline(e, i);
+                        ++finished;
+                    }
+                }, [&](std::exception_ptr ep) {
+                    if (ep) record_failure(inst->t, "worker threw");
+                    --running;
+                });
+            // Stay up until every instance is done: this listener receives other instances' callbacks.
+            while (running > 0 || !all_done)
+            {
+                tick.expires_after(5ms);
+                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            inst->kie->close();
+            inst->listener->stop();
+            inst->hub->close();
+        };
+        asio::co_spawn(inst->ioc, body, asio::detached);  // the callable, so its captures live as long as the coroutine
+        inst->thread = std::thread([inst] { inst->ioc.run(); });
+    }
+    while (ready < n_inst) std::this_thread::sleep_for(1ms);
+    const double cpu0 = cpu_seconds();
+    const auto t0 = steady::now();
+    go = true;
+    const auto give_up = t0 + std::chrono::milliseconds(sc.delay_ms) * 2 + 180s + sc.pipelines * 25ms;
+    while (finished < sc.pipelines && steady::now() < give_up) std::this_thread::sleep_for(1ms);
+    const auto t1 = steady::now();
+    const double cpu1 = cpu_seconds();
+    const bool timed_out = finished < sc.pipelines;
+    if (timed_out)
+        for (auto& inst : fleet) asio::post(inst->ioc, [i = inst.get()] { i->kie->close(); i->hub->close(); });
+    all_done = true;
+    for (auto& inst : fleet) inst->thread.join();
+    const auto after = counters_now();
+
+    tallies t;
+    std::uint64_t via_redis = 0;
+    for (auto& inst : fleet)
+    {
+        t.done += inst->t.done;
+        t.failed += inst->t.failed;
+        t.polls += inst->t.polls;
+        t.callbacks += inst->t.callbacks;
+        t.overhead_ms.insert(t.overhead_ms.end(), inst->t.overhead_ms.begin(), inst->t.overhead_ms.end());
+        if (t.first_error.empty()) t.first_error = inst->t.first_error;
+        via_redis += inst->hub->redis_stats().remote_delivered_total;
+    }
+    if (timed_out) record_failure(t, "scenario time limit reached");
+    if (connect_failed) record_failure(t, "an instance could not connect to Redis");
+    fleet.clear();
+    lb.stop();
+    lb_work.reset();
+    lb_thread.join();
+    if (emu) emu->stop();
+    std::error_code rm_ec;
+    std::filesystem::remove(ca_path, rm_ec);
+
+    const double secs = std::chrono::duration<double>(t1 - t0).count();
+    const double n = static_cast<double>(std::max<std::size_t>(1, t.done));
+    std::ostringstream j;
+    j << "{\"client\":\"kiemidi\",\"scenario\":" << json_string(sc.name) << ",\"mode\":\"hybrid\",\"scheme\":\"http\""
+      << ",\"instances\":" << n_inst << ",\"hub\":\"redis\""
+      << ",\"pipelines\":" << sc.pipelines << ",\"concurrency\":" << sc.concurrency << ",\"delay_ms\":" << sc.delay_ms
+      << ",\"ok\":" << t.done << ",\"failed\":" << t.failed << ",\"elapsed_s\":" << fmt(secs)
+      << ",\"pipelines_per_s\":" << fmt(static_cast<double>(t.done) / secs, 1)
+      << ",\"client_cpu_s_per_1000\":" << fmt((cpu1 - cpu0) / n * 1000.0, 4)
+      << ",\"peak_rss_kib\":" << proc_status_kib("VmHWM");
+    j << ",\"requests_per_pipeline\":{";
+    if (before && after)
+    {
+        bool first = true;
+        for (auto& [k, v] : after->requests)
+        {
+            auto b = before->requests.count(k) ? before->requests.at(k) : 0;
+            if (v == b || k == "GET /emulator/counters") continue;
+            j << (first ? "" : ",") << json_string(k) << ":" << fmt(static_cast<double>(v - b) / n, 3);
+            first = false;
+        }
+    }
+    j << "}";
+    if (before && after)
+        j << ",\"callbacks_sent\":" << (after->callbacks_sent - before->callbacks_sent)
+          << ",\"duplicate_paid_submissions\":" << (after->duplicate_paid - before->duplicate_paid);
+    j << ",\"polls_per_pipeline\":" << fmt(static_cast<double>(t.polls) / n, 3)
+      << ",\"callbacks_per_pipeline\":" << fmt(static_cast<double>(t.callbacks) / n, 3)
+      << ",\"callbacks_via_redis\":" << via_redis
+      << ",\"overhead_ms_p50\":" << fmt(percentile(t.overhead_ms, 50))
+      << ",\"overhead_ms_p99\":" << fmt(percentile(t.overhead_ms, 99));
+    if (!t.first_error.empty()) j << ",\"first_error\":" << json_string(t.first_error);
+    j << "}";
+    std::cout << j.str() << std::endl;
+    return t.failed == 0;
+}
+#else
+bool run_multi_instance(const driver_args&, const scenario& sc)
+{
+    std::cerr << "kiemidi-bench-load: " << sc.name << " skipped: built without Redis (KIEMIDI_WITH_REDIS)\n";
+    return true;
+}
+#endif
 }  // namespace
 
 int main(int argc, char** argv)
@@ -630,7 +886,8 @@ int main(int argc, char** argv)
         raise_fd_limit();
         signal(SIGPIPE, SIG_IGN);
         bool ok = true;
-        for (const auto& sc : args->scenarios) ok = run_scenario(*args, sc) && ok;
+        for (const auto& sc : args->scenarios)
+            ok = (sc.kind == run_kind::multi_instance ? run_multi_instance(*args, sc) : run_scenario(*args, sc)) && ok;
         return ok ? 0 : 1;
     }
     catch (const std::invalid_argument& e)

@@ -25,7 +25,8 @@ struct listener_stats
 {
     std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).
     std::uint64_t open_connections = 0;       ///< Connections open right now.
-    std::uint64_t refused_over_capacity = 0;  ///< Connections closed at once because max_connections were open.
+    std::uint64_t refused_over_capacity = 0;  ///< New connections closed at once: max_connections were open, none idle.
+    std::uint64_t evicted_idle = 0;           ///< Idle connections closed to make room for a new one at max_connections.
     std::uint64_t tls_handshake_failures = 0; ///< HTTPS connections whose handshake failed or timed out.
     std::uint64_t callbacks_accepted = 0;     ///< Verified callbacks answered 200 (including duplicates).
     std::uint64_t duplicates = 0;             ///< Verified callbacks the hub dropped as duplicates.
@@ -36,17 +37,24 @@ struct listener_stats
     std::uint64_t method_not_allowed = 0;     ///< 405: right path, method other than POST.
     std::uint64_t too_large = 0;              ///< 413 (body) or 431 (headers) answers.
     std::uint64_t timeouts = 0;               ///< Connections closed because a header, body or write deadline passed.
-    std::uint64_t malformed = 0;              ///< 400: unparsable HTTP, invalid JSON, or no task id in the body.
+    std::uint64_t malformed = 0;              ///< 400: unparsable HTTP or version, invalid JSON, or no task id in the body.
 };
 
 /// An embedded HTTP(S) server for KIE callbacks.
 ///
 /// @par Answers
 /// 200 `{"code":200,"msg":"success"}` for every verified callback (also duplicates and callbacks
-/// nobody waits for yet); 400 unparsable HTTP, invalid JSON or no task id; 401 bad, missing or
-/// stale webhook signature; 404 any other path, including a wrong secret (nothing else is
-/// revealed); 405 a method other than POST on the callback path; 413 body over max_body; 431
-/// headers over 16 KiB; 503 after stop(). Slow or silent peers are disconnected without an answer.
+/// nobody waits for yet); 400 unparsable HTTP, an HTTP version other than 1.0 or 1.1, invalid JSON
+/// or no task id; 401 bad, missing or stale webhook signature; 404 any other path, including a
+/// wrong secret (nothing else is revealed); 405 a method other than POST on the callback path;
+/// 413 body over max_body; 431 headers over 16 KiB; 503 after stop(). Answers to HEAD carry no
+/// body. Slow or silent peers are disconnected without an answer.
+///
+/// @par Connection cap
+/// At most max_connections are served at once. A new connection beyond that replaces the oldest
+/// one that has not sent a byte of a request yet (idle keep-alive, silent, or in its TLS
+/// handshake); only when none is idle is the new one closed at once. So a flood of idle
+/// connections holds no slot KIE needs, and memory and descriptors stay bounded.
 ///
 /// @par Thread safety
 /// start(), stop(), port(), callback_url() and stats() may be called from any thread. Each

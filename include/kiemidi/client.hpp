@@ -202,6 +202,7 @@ private:
     KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);
 
     executor_type ex_;
+    std::string api_key_;  // kept only to redact it should KIE echo it back into diagnostics
     std::unique_ptr<http_client> http_;
     callback_hub* hub_ = nullptr;
     std::string separation_callback_url_;

@@ -33,14 +33,15 @@ struct listener_options
     /// A signed callback's X-Webhook-Timestamp must be within ± this of the local clock.
     std::chrono::seconds freshness_window{300};
     /// Largest accepted body (a MIDI callback with 20,000 notes is about 1.5 MB); larger → 413.
-    std::size_t max_body = 32u * 1024u * 1024u;
+    /// A connection buffers at most this much, so it also bounds memory per connection.
+    std::size_t max_body = 8u * 1024u * 1024u;
     /// Time allowed for a TLS handshake and for a request's headers, from its first byte.
     std::chrono::milliseconds header_timeout{10000};
     /// Time allowed for a request's body once its headers are read (also bounds writing the answer).
     std::chrono::milliseconds body_timeout{30000};
     /// A keep-alive connection with no new request for this long is closed.
     std::chrono::milliseconds idle_timeout{60000};
-    /// Connections beyond this many are accepted and closed at once.
+    /// Connections served at once; beyond it an idle one is closed for the newcomer, else the newcomer.
     std::size_t max_connections = 10000;
     /// URL path secret; empty → 32 random bytes (OpenSSL RAND_bytes) as 64 hex digits.
     /// If set, it must be 16+ characters of [A-Za-z0-9._~-].

@@ -53,10 +53,26 @@ http_request paid_post(std::string_view path, std::string body)
     return req;
 }
 
+// Replaces every occurrence of `secret` in the diagnostics' texts. KIE's messages are kept
+// verbatim, except that an API key it echoes back ("invalid key sk-...") must not reach logs.
+void redact(diagnostics& diag, std::string_view secret)
+{
+    if (secret.empty()) return;
+    auto scrub = [&](const std::string& text) {
+        std::string s = text;
+        for (auto p = s.find(secret); p != std::string::npos; p = s.find(secret, p)) s.replace(p, secret.size(), "<redacted>");
+        return s;
+    };
+    if (diag.server_message().find(secret) != std::string::npos) diag.set_server_message(scrub(diag.server_message()));
+    if (diag.client_message().find(secret) != std::string::npos) diag.set_client_message(scrub(diag.client_message()));
+    if (diag.endpoint().find(secret) != std::string::npos) diag.set_endpoint(scrub(diag.endpoint()));
+}
+
 /// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. An HTTP error page
 /// that is not KIE JSON becomes client_errc::http_error; a KIE body always speaks for itself.
 template <class Result>
-asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, diagnostics& diag)
+asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, diagnostics& diag,
+                                                         std::string_view api_key)
 {
     diag.clear();
     const std::string endpoint = std::string(req.method == http_method::post ? "POST " : "GET ") +
@@ -72,6 +88,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
         diag.set_client_message("HTTP " + std::to_string(resp.status) + " without a KIE JSON body");
         ec = client_errc::http_error;
     }
+    redact(diag, api_key);
     co_return std::tuple{ec, std::move(out)};
 }
 
@@ -89,6 +106,7 @@ std::optional<client_options> client_options::from_environment()
 
 client::client(executor_type ex, client_options opts)
     : ex_(std::move(ex)),
+      api_key_(opts.api_key),
       http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
       polling_callback_url_(std::move(opts.polling_callback_url))
 {
@@ -114,38 +132,38 @@ void client::close() { http_->close(); }
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
     detail::spawn_with_handler<api::task_created>(
-        ex_, exchange<api::task_created>(*http_, paid_post(separation_generate_path, api::serialize(req)), diag), std::move(h));
+        ex_, exchange<api::task_created>(*http_, paid_post(separation_generate_path, api::serialize(req)), diag, api_key_), std::move(h));
 }
 
 void client::start_get_separation(std::string task_id, diagnostics& diag, handler_t<api::separation_record> h)
 {
     detail::spawn_with_handler<api::separation_record>(
-        ex_, exchange<api::separation_record>(*http_, get_with_task_id(separation_record_path, task_id), diag), std::move(h));
+        ex_, exchange<api::separation_record>(*http_, get_with_task_id(separation_record_path, task_id), diag, api_key_), std::move(h));
 }
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
     detail::spawn_with_handler<api::task_created>(
-        ex_, exchange<api::task_created>(*http_, paid_post(midi_generate_path, api::serialize(req)), diag), std::move(h));
+        ex_, exchange<api::task_created>(*http_, paid_post(midi_generate_path, api::serialize(req)), diag, api_key_), std::move(h));
 }
 
 void client::start_get_midi(std::string task_id, diagnostics& diag, handler_t<api::midi_record> h)
 {
     detail::spawn_with_handler<api::midi_record>(
-        ex_, exchange<api::midi_record>(*http_, get_with_task_id(midi_record_path, task_id), diag), std::move(h));
+        ex_, exchange<api::midi_record>(*http_, get_with_task_id(midi_record_path, task_id), diag, api_key_), std::move(h));
 }
 
 void client::start_get_credits(std::string, diagnostics& diag, handler_t<api::credits> h)
 {
     http_request req;
     req.target = credits_path;
-    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), diag), std::move(h));
+    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), diag, api_key_), std::move(h));
 }
 
 void client::start_get_music_task(std::string task_id, diagnostics& diag, handler_t<api::music_task_record> h)
 {
     detail::spawn_with_handler<api::music_task_record>(
-        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), diag), std::move(h));
+        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), diag, api_key_), std::move(h));
 }
 
 }  // namespace kiemidi

@@ -7,6 +7,7 @@
 #include <kiemidi/callback_listener.hpp>
 
 #include <kiemidi/api/callbacks.hpp>
+#include <kiemidi/detail/constant_time_equal.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -36,13 +37,19 @@
 
 #include <atomic>
 #include <charconv>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 namespace kiemidi {
+
+bool detail::constant_time_equal(std::string_view a, std::string_view b) noexcept
+{
+    // The length of a secret or signature is not secret; its content is.
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 namespace {
 
@@ -83,11 +90,7 @@ bool valid_secret(std::string_view s)
     return true;
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b)
-{
-    // The length of a secret or signature is not secret; its content is.
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
+using detail::constant_time_equal;
 
 bool looks_like_pem(std::string_view s) { return s.find("-----BEGIN") != std::string_view::npos; }
 
@@ -128,13 +131,17 @@ struct counters
 {
     std::atomic<std::uint64_t> accepted_connections{0}, open_connections{0}, refused_over_capacity{0},
         tls_handshake_failures{0}, callbacks_accepted{0}, duplicates{0}, buffered{0}, rejected_forged{0},
-        rejected_stale{0}, not_found{0}, method_not_allowed{0}, too_large{0}, timeouts{0}, malformed{0};
+        rejected_stale{0}, not_found{0}, method_not_allowed{0}, too_large{0}, timeouts{0}, malformed{0},
+        evicted_idle{0};
 };
 
 void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
 struct connection_base
 {
+    /// True while the connection waits for the first byte of a request (or its TLS handshake):
+    /// such a connection may be closed to make room for a new one when max_connections are open.
+    std::atomic<bool> idle{false};
     virtual ~connection_base() = default;
     /// Closes the connection on its strand (callable from any thread).
     virtual void close() = 0;
@@ -157,7 +164,7 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     bool started = false;
     bool stopped = false;
     std::uint64_t next_connection = 1;
-    std::unordered_map<std::uint64_t, std::weak_ptr<connection_base>> connections;
+    std::map<std::uint64_t, std::weak_ptr<connection_base>> connections;  // ordered by age (ids only grow)
 
     std::mutex hub_mtx;  // stop() waits for an in-progress deliver(), then the hub is never touched again
     callback_hub* hub;
@@ -183,6 +190,15 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     {
         std::lock_guard lk(mtx);
         connections.erase(id);
+    }
+
+    // The oldest connection that has sent nothing of a request yet, marked so it is picked once.
+    std::shared_ptr<connection_base> take_idle_connection()
+    {
+        std::lock_guard lk(mtx);
+        for (auto& [id, w] : connections)
+            if (auto c = w.lock(); c && c->idle.exchange(false)) return c;
+        return nullptr;
     }
 
     // Route of a request target: the callback kind when it is exactly our secret path.
@@ -256,7 +272,11 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             }
         }
 
-        callback_message msg{kind, std::move(*id), std::move(req.body()), std::chrono::system_clock::now()};
+        callback_message msg;
+        msg.kind = kind;
+        msg.task_id = std::move(*id);
+        msg.body = std::move(req.body());
+        msg.received_at = std::chrono::system_clock::now();
         std::optional<deliver_result> r;
         {
             std::lock_guard lk(hub_mtx);
@@ -301,7 +321,10 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
     auto& lowest() { return beast::get_lowest_layer(stream); }
 
     // Writes one answer; returns false when the connection must end.
-    asio::awaitable<bool> reply(http::status status, std::string body, unsigned version, bool keep_alive)
+    // `head`: answering a HEAD request, whose answer announces the body's length but carries none
+    // (a body would be read as the start of the next answer on a keep-alive connection).
+    asio::awaitable<bool> reply(http::status status, std::string body, unsigned version, bool keep_alive,
+                                bool head = false)
     {
         http::response<http::string_body> res{status, version};
         res.set(http::field::server, "kiemidi");
@@ -310,6 +333,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         res.keep_alive(keep_alive);
         res.body() = std::move(body);
         res.prepare_payload();
+        if (head) res.body().clear();
         lowest().expires_after(owner->opts.body_timeout);
         auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
         if (ec)
@@ -344,7 +368,9 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         if constexpr (std::is_same_v<Stream, tls_stream>)
         {
             lowest().expires_after(o.opts.header_timeout);
+            this->idle = true;
             auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+            this->idle = false;
             if (ec)
             {
                 bump(o.stats.tls_handshake_failures);
@@ -362,7 +388,9 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
                 // Wait for the first byte of the next request: header_timeout on a fresh
                 // connection, idle_timeout between keep-alive requests.
                 lowest().expires_after(first ? o.opts.header_timeout : o.opts.idle_timeout);
+                this->idle = true;
                 auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8 * 1024), use_tuple);
+                this->idle = false;
                 if (ec)
                 {
                     if (ec == beast::error::timeout && first) bump(o.stats.timeouts);
@@ -390,6 +418,16 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
             const unsigned version = req.version();
             const bool body_pending = !parser.is_done();
 
+            if (version != 10 && version != 11)
+            {
+                // Beast reads any "HTTP/d.d"; an HTTP/2 preface or the like is not ours to route.
+                bump(o.stats.malformed);
+                o.note("kiemidi listener: 400 unsupported HTTP version");
+                co_await reply(http::status::bad_request, R"({"code":400,"msg":"bad request"})", 11, false);
+                co_await linger(buffer);
+                co_return;
+            }
+
             const auto r = o.route(std::string_view(req.target().data(), req.target().size()));
             if (r == listener_core::route_result::not_found || req.method() != http::verb::post)
             {
@@ -401,7 +439,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
                 const bool go_on = co_await reply(nf ? http::status::not_found : http::status::method_not_allowed,
                                                   nf ? R"({"code":404,"msg":"not found"})"
                                                      : R"({"code":405,"msg":"method not allowed"})",
-                                                  version, keep);
+                                                  version, keep, req.method() == http::verb::head);
                 if (!go_on)
                 {
                     if (body_pending) co_await linger(buffer);
@@ -579,10 +617,20 @@ void listener_core::on_accept(error_code ec, tcp::socket socket)
     bump(stats.accepted_connections);
     if (stats.open_connections.load() >= opts.max_connections)
     {
-        // Over capacity: close at once, so slow peers cannot starve KIE for long.
-        bump(stats.refused_over_capacity);
-        error_code ignored;
-        socket.close(ignored);
+        // Over capacity: a connection that has sent nothing yet gives way to the new one, so idle
+        // peers cannot keep KIE out; when every slot is busy, the new connection is closed at once.
+        if (auto victim = take_idle_connection())
+        {
+            bump(stats.evicted_idle);
+            victim->close();
+            start_connection(std::move(socket));
+        }
+        else
+        {
+            bump(stats.refused_over_capacity);
+            error_code ignored;
+            socket.close(ignored);
+        }
     }
     else
     {
@@ -704,6 +752,7 @@ listener_stats callback_listener::stats() const
     s.too_large = c.too_large.load();
     s.timeouts = c.timeouts.load();
     s.malformed = c.malformed.load();
+    s.evicted_idle = c.evicted_idle.load();
     return s;
 }
 

@@ -359,12 +359,18 @@ struct connection::impl : std::enable_shared_from_this<impl>
 
     // ---- sending ----
 
-    // Hands a command to hiredis. Returns false (and completes p) when hiredis refuses it.
+    // Hands a command to hiredis; completes p at once when that is impossible.
     void send(std::vector<std::string> args, pending_command p, bool subscription = false)
     {
         if (args.empty())
         {
             complete_command(std::move(p), make_error_code(redis_errc::invalid_argument), {});
+            return;
+        }
+        if (!ac)
+        {
+            // The context is gone and the state change is still queued behind this handler.
+            if (!subscription) complete_command(std::move(p), make_error_code(redis_errc::not_connected), {});
             return;
         }
         std::vector<const char*> argv;

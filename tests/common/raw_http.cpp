@@ -8,6 +8,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -163,6 +164,82 @@ asio::awaitable<raw_response> raw_client::request(const raw_request& req)
     raw_response out;
     if (auto ec = co_await try_request(req, out)) throw boost::system::system_error(ec, req.method + " " + req.target);
     co_return out;
+}
+
+// ---- raw_connection ----------------------------------------------------------------------------
+
+struct raw_connection::impl
+{
+    std::uint16_t port;
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    impl(asio::any_io_executor ex, std::uint16_t p) : port(p), stream(std::move(ex)) {}
+};
+
+raw_connection::raw_connection(asio::any_io_executor ex, std::uint16_t port)
+    : impl_(std::make_unique<impl>(std::move(ex), port))
+{
+}
+raw_connection::~raw_connection() { if (impl_) close(); }
+raw_connection::raw_connection(raw_connection&&) noexcept = default;
+raw_connection& raw_connection::operator=(raw_connection&&) noexcept = default;
+
+asio::awaitable<error_code> raw_connection::connect()
+{
+    impl_->stream.expires_after(std::chrono::seconds(10));
+    auto [ec] = co_await impl_->stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), impl_->port), nothrow);
+    co_return ec;
+}
+
+asio::awaitable<error_code> raw_connection::write(std::string bytes)
+{
+    impl_->stream.expires_after(std::chrono::seconds(10));
+    auto [ec, n] = co_await asio::async_write(impl_->stream, asio::buffer(bytes), nothrow);
+    co_return ec;
+}
+
+asio::awaitable<error_code> raw_connection::read_response(raw_response& out, bool head_request)
+{
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(16 * 1024 * 1024);
+    parser.skip(head_request);
+    impl_->stream.expires_after(std::chrono::seconds(10));
+    auto [ec, n] = co_await http::async_read(impl_->stream, impl_->buffer, parser, nothrow);
+    if (ec) co_return ec;
+    auto& res = parser.get();
+    out.status = res.result_int();
+    out.body = res.body();
+    out.headers = header_map(res);
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> raw_connection::wait_closed(std::chrono::milliseconds limit, std::size_t* received)
+{
+    std::size_t total = impl_->buffer.size();
+    impl_->buffer.clear();
+    impl_->stream.expires_after(limit);
+    char scratch[4096];
+    error_code result;
+    for (;;)
+    {
+        auto [ec, n] = co_await impl_->stream.async_read_some(asio::buffer(scratch), nothrow);
+        total += n;
+        if (ec)
+        {
+            result = ec == beast::error::timeout ? error_code(asio::error::timed_out) : ec;
+            break;
+        }
+    }
+    if (received) *received = total;
+    co_return result;
+}
+
+bool raw_connection::is_open() const { return impl_ && impl_->stream.socket().is_open(); }
+
+void raw_connection::close()
+{
+    beast::error_code ec;
+    impl_->stream.socket().close(ec);
 }
 
 // ---- callback_receiver -------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -59,6 +60,36 @@ public:
 
 private:
     std::shared_ptr<impl> impl_;
+};
+
+/// A plain TCP connection to 127.0.0.1:port that sends arbitrary bytes (partial, malformed or
+/// pipelined HTTP) and reads answers or the peer's close. Every step has its own deadline.
+class raw_connection
+{
+public:
+    raw_connection(boost::asio::any_io_executor ex, std::uint16_t port);
+    ~raw_connection();
+    raw_connection(raw_connection&&) noexcept;
+    raw_connection& operator=(raw_connection&&) noexcept;
+    /// Connects (within 10 s).
+    boost::asio::awaitable<error_code> connect();
+    /// Writes all of `bytes` (within 10 s).
+    boost::asio::awaitable<error_code> write(std::string bytes);
+    /// Reads one HTTP response (within 10 s); bytes after it stay buffered for the next call.
+    /// `head_request`: the answer belongs to a HEAD request, so it has no body.
+    boost::asio::awaitable<error_code> read_response(raw_response& out, bool head_request = false);
+    /// Reads and discards until the peer closes or `limit` passes. Returns the error that ended
+    /// reading: eof or connection_reset when the peer closed, timed_out when `limit` passed.
+    /// `received` (optional) gets the number of bytes that arrived meanwhile.
+    boost::asio::awaitable<error_code> wait_closed(std::chrono::milliseconds limit, std::size_t* received = nullptr);
+    /// True until close() or a failed connect.
+    bool is_open() const;
+    void close();
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
 };
 
 /// A received callback.

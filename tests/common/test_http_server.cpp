@@ -123,6 +123,24 @@ test_pki make_test_pki(const std::vector<std::string>& dns_names, const std::vec
     return test_pki{to_pem(ca.get()), to_pem(cert.get()), to_pem(key.get())};
 }
 
+test_pki make_self_signed_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses)
+{
+    static long serial = 5000;
+    pkey_ptr key(EVP_EC_gen("P-256"));
+    check(key != nullptr, "self-signed key");
+    const std::string cn = !dns_names.empty() ? dns_names.front() : (!ip_addresses.empty() ? ip_addresses.front() : "server");
+    auto cert = make_cert(key.get(), cn, nullptr, nullptr, ++serial);
+    std::string san;
+    for (const auto& d : dns_names) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
+    for (const auto& ip : ip_addresses) san += (san.empty() ? "" : ",") + std::string("IP:") + ip;
+    add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
+    if (!san.empty()) add_ext(cert.get(), cert.get(), NID_subject_alt_name, san);
+    check(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0, "self-sign");
+    const auto pem = to_pem(cert.get());
+    return test_pki{pem, pem, to_pem(key.get())};
+}
+
 // ---- server ----
 
 namespace {

@@ -32,6 +32,9 @@ struct test_pki
 /// Generates a CA and a server certificate for the given DNS names and IP addresses (SAN).
 test_pki make_test_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses);
 
+/// A self-signed server certificate (its own CA, as `openssl req -x509` makes): ca_cert_pem == cert_pem.
+test_pki make_self_signed_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses);
+
 /// What the server does with one request.
 enum class server_action
 {

@@ -4,6 +4,8 @@
 #ifdef KIEMIDI_CLI_PATH  // only when the kiemidi executable is built
 #include <kiemidi/emulator.hpp>
 
+#include "common/test_http_server.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
@@ -277,6 +279,36 @@ BOOST_AUTO_TEST_CASE(credits_prints_the_balance_and_a_refused_key_exits_four)
     external_kie kie(dir.path);
     BOOST_TEST(run_cli(std::vector<std::string>{"credits"} + kie.flags("wrong-key"), dir.path, out) == 4, out);
     BOOST_TEST(out.find("wrong-key") == std::string::npos, "the key must not be printed");
+}
+
+BOOST_AUTO_TEST_CASE(an_api_key_echoed_back_by_kie_is_never_printed)
+{
+    temp_dir dir;
+    const std::string key = "sk-cli-echo-SECRET-5b1e";
+    // A KIE stand-in on its own thread that quotes the key in its error message.
+    struct echo_server
+    {
+        boost::asio::io_context ioc;
+        kiemidi::test::test_http_server server{ioc.get_executor()};
+        std::thread thread;
+        explicit echo_server(const std::string& body)
+        {
+            server.set_default({.body = body});
+            server.start();
+            thread = std::thread([this] { ioc.run(); });
+        }
+        ~echo_server()
+        {
+            boost::asio::post(ioc, [this] { server.stop(); });
+            thread.join();
+        }
+    } kie(R"({"code":401,"msg":"Invalid API key: )" + key + R"("})");
+    std::string out;
+    const int code = run_cli({"credits", "--base-url", kie.server.base_url(), "--api-key", key}, dir.path, out);
+    BOOST_TEST(code == 4, out);
+    BOOST_TEST(out.find(key) == std::string::npos, out);
+    BOOST_TEST(out.find("SECRET") == std::string::npos, out);
+    BOOST_TEST(out.find("Invalid API key: <redacted>") != std::string::npos, out);  // KIE's words, minus the key
 }
 
 BOOST_AUTO_TEST_SUITE_END()

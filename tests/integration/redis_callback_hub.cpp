@@ -43,7 +43,9 @@ callback_message make_msg(std::string id, callback_kind kind = callback_kind::mi
     m.task_id = std::move(id);
     m.body = R"({"code":200,"msg":"success","data":{"task_id":")" + m.task_id + R"("}})";
     m.reference = std::move(ref);
-    m.received_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1764000000123));
+    // Recent (callbacks older than the buffer TTL are not shared any more), in whole milliseconds
+    // (the stored form's precision).
+    m.received_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     return m;
 }
 
