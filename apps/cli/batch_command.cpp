@@ -22,13 +22,38 @@
 #include <iostream>
 #include <map>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <kiemidi/callback_reference.hpp>
+
+#include <fstream>
 
 namespace kiemidi::cli {
 
 namespace asio = boost::asio;
 
 namespace {
+
+/// The listener's path secret for this journal: kept in `<journal>.callback-secret` (mode 0600),
+/// so that a rerun after a crash listens on the same callback URL and receives the callbacks of
+/// submissions whose answers the crash lost.
+std::string journal_callback_secret(const std::filesystem::path& journal)
+{
+    const auto path = journal.string() + ".callback-secret";
+    {
+        std::ifstream in(path);
+        std::string s;
+        if (in >> s && s.size() >= 16) return s;
+    }
+    const std::string s = make_callback_reference() + make_callback_reference();  // 48 hex digits
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return {};  // a random secret per run: resumed intents cannot be recovered
+    const auto line = s + "\n";
+    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    return ok ? s : std::string();
+}
 
 progress_counts counts_of(const batch_event& e)
 {
@@ -110,13 +135,24 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.concurrency = args.concurrency;
     bo.resubmit_unknown = args.resubmit_unknown;
 
+    kie_flags kf = flags;
+    if (!args.callback_secret.empty()) kf.callback_secret = args.callback_secret;
+    else if (!kf.poll_only) kf.callback_secret = journal_callback_secret(bo.journal_path);
     asio::io_context ioc;
-    kie_session session(ioc, flags, true);
+    kie_session session(ioc, kf, true);
 #ifdef KIEMIDI_WITH_REDIS
     std::unique_ptr<shared_state> shared;
     if (args.shared.enabled()) shared = std::make_unique<shared_state>(ioc, args.shared);
 #endif
     bo.pipeline.wait = session.wait();
+    // A lost answer is recovered from the submission's callback. Callbacks of an earlier run
+    // reach this one only at the same URL: same port (given, not picked at random) and secret,
+    // and the same KIE (not a fresh embedded emulator).
+    const auto lost_wait = std::chrono::milliseconds(args.lost_answer_wait_ms);
+    bo.pipeline.unknown_outcome_wait = lost_wait;
+    const bool stable_url = !session.embedded() && (kf.listen_port != 0 || !kf.public_url.empty()) &&
+                            !kf.callback_secret.empty();
+    bo.resumed_intent_wait = stable_url || args.lost_answer_wait_given ? lost_wait : std::chrono::milliseconds(0);
     batch_summary summary{};
     error_code run_ec;
     bool interrupted = false;
@@ -198,7 +234,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     }
 
     std::cout << "batch: " << summary.total << " tracks, " << summary.done + summary.skipped_already_done << " done (" << summary.skipped_already_done
-              << " before this run, " << summary.resumed << " resumed), " << summary.failed << " failed, "
+              << " before this run, " << summary.resumed << " resumed, " << summary.recovered << " found by their callback), " << summary.failed << " failed, "
               << summary.outcome_unknown << " outcome unknown, " << list->errors.size() << " bad rows, "
               << summary.notes << " notes, " << std::chrono::duration<double>(summary.elapsed).count() << " s\n"
               << "journal: " << bo.journal_path.string() << "\n";

@@ -27,6 +27,9 @@ struct batch_args
     std::filesystem::path journal;  ///< empty → <output_dir>/kiemidi-journal.sqlite
     unsigned concurrency = 16;
     bool resubmit_unknown = false;
+    unsigned lost_answer_wait_ms = 900000;  ///< --lost-answer-wait-ms
+    bool lost_answer_wait_given = false;
+    std::string callback_secret;            ///< --callback-secret; empty → kept next to the journal
     shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
 };
 int batch_command(const kie_flags& flags, const batch_args& args);

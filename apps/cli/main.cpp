@@ -152,7 +152,13 @@ int main(int argc, char** argv)
                 ("concurrency", po::value(&b.concurrency)->value_name("N"), "tracks in flight at once (default 16)")
                 ("journal", po::value(&journal)->value_name("FILE"), "journal (default <DIR>/kiemidi-journal.sqlite)")
                 ("resubmit-unknown", po::bool_switch(&b.resubmit_unknown),
-                 "resubmit tracks whose paid submission has an unknown outcome (may be charged twice)");
+                 "resubmit tracks whose paid submission has an unknown outcome (may be charged twice)")
+                ("lost-answer-wait-ms", po::value(&b.lost_answer_wait_ms)->value_name("N"),
+                 "how long a paid submission whose answer was lost (also by a crash) waits for its callback "
+                 "to learn its task (default 900000; resumed ones only with a fixed --listen-port or --public-url)")
+                ("callback-secret", po::value(&b.callback_secret)->value_name("S"),
+                 "listener path secret (16+ of [A-Za-z0-9._~-]); default: kept in <journal>.callback-secret "
+                 "so that a rerun receives the callbacks of an earlier run");
             desc.add(help_opt).add(own).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
@@ -162,6 +168,7 @@ int main(int argc, char** argv)
             b.track_list = list;
             b.output_dir = out;
             b.journal = journal;
+            b.lost_answer_wait_given = vm.count("lost-answer-wait-ms") != 0;
             return batch_command(kie, b);
         }
         if (command == "status")

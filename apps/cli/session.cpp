@@ -81,6 +81,7 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
         lo.bind_address = flags.listen_address;
         lo.port = flags.listen_port;
         lo.public_base_url = flags.public_url;
+        lo.path_secret = flags.callback_secret;
         listener_ = std::make_unique<callback_listener>(ioc.get_executor(), lo, *hub_);
         error_code ec;
         listener_->start(ec);

@@ -45,6 +45,7 @@ struct kie_flags
     std::uint16_t listen_port = 0;
     std::string public_url;
     bool poll_only = false;
+    std::string callback_secret;    ///< The listener's path secret; empty → a random one.
     unsigned poll_interval_ms = 0;  ///< 0: the library's default (200 ms on the embedded emulator).
 };
 

@@ -39,6 +39,7 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --reset-after-processing-rate R  --slow-response-rate R  --slow-response-ms N
   --callback-drop-rate R  --callback-duplicate-rate R  --callback-delay-rate R  --callback-delay-ms N
   --callback-reorder-rate R  --separation-failure-rate R  --midi-failure-rate R
+  --paid-answer-delay-ms N      answer accepted paid POSTs only after N ms (the task exists meanwhile)
   --help                        this text
 )";
 
@@ -110,6 +111,7 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--callback-reorder-rate", rt(fo.callback_reorder_rate)},
         {"--separation-failure-rate", rt(fo.separation_failure_rate)},
         {"--midi-failure-rate", rt(fo.midi_failure_rate)},
+        {"--paid-answer-delay-ms", ms(fo.paid_answer_delay)},
     };
     for (std::size_t i = 0; i < args.size(); ++i)
     {

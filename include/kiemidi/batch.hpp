@@ -64,9 +64,17 @@ struct batch_options
     std::filesystem::path output_dir;    ///< Where <name>.mid and <name>.json go (created if missing).
     std::filesystem::path journal_path;  ///< The batch's journal; empty → output_dir / "kiemidi-journal.sqlite".
     unsigned concurrency = 16;           ///< Tracks processed at once (0 is treated as 1).
-    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait and
-    /// stage_timeout (bounding each wait) are used.
+    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait,
+    /// stage_timeout (bounding each wait) and unknown_outcome_wait (how long a paid POST whose
+    /// answer was lost waits for its tagged callback, see client::async_find_task) are used.
     midi_params pipeline;
+    /// A track found in separation_intent / midi_intent (an earlier run stopped between a paid
+    /// POST and recording its answer) waits up to this long for the callback tagged with the
+    /// intent's reference (journal_entry::intent_ref), then goes on with the task id it names;
+    /// without it in time, the track is outcome_unknown. Only useful when the callback can reach
+    /// this run: same callback URL (listener address, port and path secret) as the earlier run.
+    /// 0: mark such tracks outcome_unknown at once.
+    std::chrono::milliseconds resumed_intent_wait{std::chrono::minutes(15)};
     bool write_json = true;              ///< Also write <name>.json (smf::notes_to_json).
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;
@@ -84,6 +92,7 @@ struct batch_summary
     std::size_t failed = 0;                ///< Tracks failed at the end (this run or earlier, not retried).
     std::size_t skipped_already_done = 0;  ///< Tracks done before this run.
     std::size_t resumed = 0;               ///< Tracks resumed from a recorded KIE task id (not resubmitted).
+    std::size_t recovered = 0;             ///< Paid submissions whose lost answer was recovered from their tagged callback.
     std::size_t outcome_unknown = 0;       ///< Tracks whose paid submission has an unknown outcome (need attention).
     std::size_t notes = 0;                 ///< Notes written in this run.
     std::chrono::milliseconds elapsed{0};  ///< Wall time of the run.

@@ -74,6 +74,7 @@ struct track_update
     } what = kind::release;
     journal_stage stage = journal_stage::separation;  ///< intent, task_id.
     std::string task_id;                              ///< task_id: KIE's task id.
+    std::string reference;                            ///< intent: the callback reference of the POST (journal_entry::intent_ref).
     std::string failed_stage;                         ///< failed: "separation", "midi" or "output".
     std::string error;                                ///< failed, outcome_unknown: why.
 };

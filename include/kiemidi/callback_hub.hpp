@@ -78,6 +78,7 @@ struct callback_hub_stats
     std::uint64_t expired_total = 0;         ///< Buffered callbacks dropped because buffer_ttl elapsed.
     std::uint64_t overflowed_total = 0;      ///< Buffered callbacks dropped because max_buffered was reached.
     std::uint64_t cancelled_total = 0;       ///< Waits that ended with operation_aborted.
+    std::size_t waiting_references = 0;      ///< Registered waits by callback reference right now.
 };
 
 /// Where verified callbacks go, and where waits pick them up: the seam between the listener
@@ -123,6 +124,29 @@ public:
             token, std::move(task_id));
     }
 
+    /// Waits for a callback whose `callback_message::reference` equals `reference` (the `ref`
+    /// query parameter of its callback URL, see callback_reference.hpp). This finds the task of
+    /// a paid submission whose answer was lost: the callback names the task id.
+    ///
+    /// @par Handler signature
+    /// void(error_code, callback_message): a copy of the callback. It stays available to
+    /// async_wait(task_id) as usual (a buffered callback is not consumed). Completes at once when
+    /// such a callback is buffered. Errors: asio::error::operation_aborted (cancelled),
+    /// asio::error::already_started (another wait for the same reference is pending),
+    /// asio::error::operation_not_supported (this hub cannot look up references),
+    /// client_errc::shut_down (closed). It has no timeout of its own: bound it with a timer.
+    /// @par Cancellation
+    /// terminal, partial and total, as async_wait.
+    template <asio::completion_token_for<wait_signature> Token = asio::default_completion_token_t<executor_type>>
+    auto async_wait_reference(std::string reference, Token&& token = {})
+    {
+        return asio::async_initiate<Token, wait_signature>(
+            [this](auto handler, std::string ref) {
+                start_wait_reference(std::move(ref), asio::any_completion_handler<wait_signature>(std::move(handler)));
+            },
+            token, std::move(reference));
+    }
+
     /// Hands a verified callback to its waiter, or keeps it for a later one, or drops it as a
     /// duplicate. Never runs user code: a waiter's handler is posted.
     virtual deliver_result deliver(callback_message msg) = 0;
@@ -140,6 +164,11 @@ protected:
 
     /// Registers `handler` as the waiter of `task_id` (the type-erased body of async_wait).
     virtual void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) = 0;
+
+    /// Registers `handler` as the waiter of callbacks tagged `reference` (the body of
+    /// async_wait_reference). This default completes with asio::error::operation_not_supported.
+    KIEMIDI_DECL virtual void start_wait_reference(std::string reference,
+                                                   asio::any_completion_handler<wait_signature> handler);
 };
 
 }  // namespace kiemidi

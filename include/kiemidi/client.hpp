@@ -22,8 +22,10 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace kiemidi {
 
@@ -148,7 +150,9 @@ public:
     }
 
     /// The whole pipeline: separate → wait → transcribe → wait. Exactly two paid POSTs when all
-    /// goes well. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
+    /// goes well, and never more: each POST's callback URL carries a fresh reference, and a POST
+    /// whose answer is lost is looked for through that callback (midi_params::unknown_outcome_wait)
+    /// before the pipeline reports client_errc::outcome_unknown. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
     /// KIE's code and message.
     /// @par Cancellation
     /// terminal: the pipeline stops at its next step, releases its callback registration and
@@ -165,17 +169,45 @@ public:
     /// \copydoc generate_midi(std::string, std::string)
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(midi_params p);
 
+    /// Finds the task of a paid submission whose answer was lost (client_errc::outcome_unknown)
+    /// from its callback: the submission must have been sent with
+    /// `callback_url(kind, reference)`. Waits up to `within` for a callback tagged `reference`
+    /// (it may have come already: the hub keeps it), then completes with its task id.
+    /// Errors: client_errc::outcome_unknown when none came in time (the submission may still
+    /// have been processed, e.g. if its callback was lost: do not resend it blindly);
+    /// client_errc::invalid_field when the tagged callback is of the other kind;
+    /// asio::error::operation_not_supported without an attached hub that can look up
+    /// references; operation_aborted when cancelled (terminal, partial, total).
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_find_task(callback_kind kind, std::string reference, std::chrono::milliseconds within, diagnostics& diag,
+                         Token&& token = {})
+    {
+        return initiate<api::task_created>(&client::start_find_task, find_args{kind, std::move(reference), within}, diag,
+                                           std::forward<Token>(token));
+    }
+
     /// The hub waits use, or nullptr when no listener is attached.
     callback_hub* hub() const noexcept { return hub_; }
 
     /// The callBackUrl sent to KIE for each kind of task.
     KIEMIDI_DECL std::string callback_url(callback_kind kind) const;
+    /// The callBackUrl for `kind` tagged with `reference` (`?ref=`, see callback_reference.hpp),
+    /// so that its callback can be found with async_find_task if the submission's answer is
+    /// lost. Pass it as the request's callback_url. Untagged when no listener is attached or
+    /// the reference is not valid.
+    KIEMIDI_DECL std::string callback_url(callback_kind kind, std::string_view reference) const;
 
 private:
     struct wait_args
     {
         std::string task_id;
         wait_options wait;
+    };
+    struct find_args
+    {
+        callback_kind kind;
+        std::string reference;
+        std::chrono::milliseconds within;
     };
 
     template <class R>
@@ -200,6 +232,7 @@ private:
     KIEMIDI_DECL void start_wait_separation(wait_args, diagnostics&, handler_t<api::separation_record>);
     KIEMIDI_DECL void start_wait_midi(wait_args, diagnostics&, handler_t<api::midi_record>);
     KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);
+    KIEMIDI_DECL void start_find_task(find_args, diagnostics&, handler_t<api::task_created>);
 
     executor_type ex_;
     std::string api_key_;  // kept only to redact it should KIE echo it back into diagnostics

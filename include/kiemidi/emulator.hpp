@@ -74,6 +74,11 @@ public:
     KIEMIDI_DECL void set_faults(const fault_options& faults);
     /// The current fault options.
     KIEMIDI_DECL fault_options faults() const;
+    /// The notes of a successfully completed MIDI task exactly as the emulator generated them:
+    /// `[{"name":..,"notes":[{"pitch":..,"start":..,"end":..,"velocity":..},..]},..]`, numbers as
+    /// numbers. Empty when the task is unknown, still pending or failed. Lets a test check that a
+    /// client received the right notes without trusting the client's own reading of them.
+    KIEMIDI_DECL std::string midi_notes_json(const std::string& midi_task_id) const;
     /// Sets the account's remaining credits.
     KIEMIDI_DECL void set_credits(std::int64_t credits);
 

@@ -1,7 +1,8 @@
 // kiemidi in-process callback hub: the default hub, for one process (no dependency).
 //
 // A task id → waiter map with an early-callback buffer (bounded, with a TTL) and duplicate
-// suppression, all behind one mutex.
+// suppression, all behind one mutex. Waits by callback reference scan the buffer: they are rare
+// (only after a lost submission answer), so the buffer carries no second index.
 #ifndef KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
 #define KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
 
@@ -35,7 +36,7 @@ public:
     KIEMIDI_DECL callback_hub_stats stats() const override;
 
     /// Delivers `msg` only when a waiter for its task is registered here; otherwise does nothing
-    /// and returns false. A hub shared between instances uses this for callbacks another instance
+    /// and returns false. A wait for its reference (async_wait_reference) gets a copy either way. A hub shared between instances uses this for callbacks another instance
     /// received, so each instance does not buffer every callback of the fleet.
     KIEMIDI_DECL bool deliver_if_waiting(callback_message& msg);
 
@@ -44,6 +45,8 @@ public:
 
 protected:
     KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) override;
+    KIEMIDI_DECL void start_wait_reference(std::string reference,
+                                           asio::any_completion_handler<wait_signature> handler) override;
 
 private:
     struct state;

@@ -100,6 +100,9 @@ struct journal_entry
     std::string error;                    ///< Why it failed or why its outcome is unknown (KIE's message included).
     unsigned attempts = 0;                ///< Paid submissions intended for this track (both stages).
     std::string failed_stage;             ///< "separation", "midi" or "output" for failed / outcome_unknown tracks.
+    /// The callback reference (callback_reference.hpp) the latest paid intent's callback URL
+    /// carries; empty when none was recorded. It finds the task of a POST whose answer was lost.
+    std::string intent_ref;
 };
 
 /// How many tracks are in each state.
@@ -125,7 +128,8 @@ class journal
 {
 public:
     /// The schema version written to PRAGMA user_version.
-    static constexpr int schema_version = 1;
+    /// Version 2 added journal_entry::intent_ref; a version 1 file is upgraded when opened.
+    static constexpr int schema_version = 2;
 
     /// Opens (creating if needed) the journal at `path`. On failure `ec` is set and the returned
     /// journal is not open.
@@ -158,6 +162,10 @@ public:
     /// Before a paid POST: pending → separation_intent, or separating → midi_intent. Counts an attempt.
     KIEMIDI_DECL error_code record_intent(std::int64_t id, journal_stage stage, diagnostics& diag);
     KIEMIDI_DECL void record_intent(std::int64_t id, journal_stage stage);
+    /// The same, recording the callback reference the POST's callback URL will carry (intent_ref).
+    KIEMIDI_DECL error_code record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference,
+                                          diagnostics& diag);
+    KIEMIDI_DECL void record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference);
 
     /// After a paid POST answered: separation_intent → separating, or midi_intent → transcribing.
     KIEMIDI_DECL error_code record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id, diagnostics& diag);

@@ -54,6 +54,11 @@ struct midi_params
     std::chrono::milliseconds deadline{std::chrono::minutes(30)};
     /// Each wait (separation, MIDI) must finish within this.
     std::chrono::milliseconds stage_timeout{std::chrono::minutes(15)};
+    /// When a paid POST's answer is lost (client_errc::outcome_unknown: reset, timeout after
+    /// sending), wait up to this long for the submission's callback, which the pipeline tags with
+    /// a random reference (client::async_find_task); if it comes, the pipeline goes on with its
+    /// task id instead of failing. 0: report outcome_unknown at once. Needs an attached hub.
+    std::chrono::milliseconds unknown_outcome_wait{std::chrono::minutes(15)};
     wait_options wait;
 };
 
@@ -69,6 +74,7 @@ struct midi_result
     std::chrono::milliseconds separation_time{0}, midi_time{0}, total_time{0};
     unsigned polls = 0;                    ///< record-info reads made while waiting.
     unsigned callbacks = 0;                ///< Callbacks that completed a wait.
+    unsigned recovered = 0;                ///< Paid submissions whose lost answer was recovered from their tagged callback.
 
     std::size_t note_count() const noexcept
     {

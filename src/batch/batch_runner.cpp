@@ -11,6 +11,7 @@
 // the claimed tracks alive; the state changes below go to one or the other through run_state.
 #include <kiemidi/batch.hpp>
 #include <kiemidi/batch_claims.hpp>
+#include <kiemidi/callback_reference.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/smf.hpp>
 
@@ -168,7 +169,7 @@ struct run_state
     bool stopping = false;
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
-                resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0;
+                resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0, recovered = 0;
     clock_type::time_point last_progress{};
 
     run_state(client& c, const batch_options& o, asio::thread_pool::executor_type p, strand_type s,
@@ -226,16 +227,17 @@ struct run_state
         co_return ec;
     }
 
-    asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, diagnostics& diag)
+    asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, const std::string& ref, diagnostics& diag)
     {
         if (claims)
         {
             track_update u;
             u.what = track_update::kind::intent;
             u.stage = stage;
+            u.reference = ref;
             co_return co_await shared_update(id, u, diag);
         }
-        auto step = [this, id, stage, &diag] { return jnl.record_intent(id, stage, diag); };
+        auto step = [this, id, stage, ref, &diag] { return jnl.record_intent(id, stage, ref, diag); };
         co_return co_await blocking(std::move(step));
     }
 
@@ -399,16 +401,63 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         return std::nullopt;
     };
 
+    // Finds the task of a paid POST whose answer was lost through its tagged callback, and
+    // records it as if the answer had come: the track goes on without paying again.
+    // Returns true when found and recorded; `why` gets the reason otherwise.
+    // Arguments are pointers, read before the first suspension (see the note on `fail`).
+    auto recover = [&](journal_stage stage, const std::string* reference, std::chrono::milliseconds within,
+                       std::string* why) -> asio::awaitable<bool> {
+        const std::string ref = *reference;
+        if (ref.empty() || !cli.hub() || within.count() <= 0) co_return false;
+        const auto kind = stage == journal_stage::separation ? callback_kind::separation : callback_kind::midi;
+        diagnostics fd;
+        auto [fec, found] = co_await cli.async_find_task(kind, ref, within, fd, tok);
+        if (fec)
+        {
+            *why += "; " + describe(fec, fd);
+            co_return false;
+        }
+        std::string tid = found.task_id;
+        if (auto jec = co_await st.record_task_id(id, stage, tid, diag))
+        {
+            *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
+            co_return false;
+        }
+        if (stage == journal_stage::separation)
+        {
+            e.separation_task_id = tid;
+            e.state = track_state::separating;
+        }
+        else
+        {
+            e.midi_task_id = tid;
+            e.state = track_state::transcribing;
+        }
+        ++st.recovered;
+        co_return true;
+    };
+
     // ---- states left by an earlier run ----
+    bool recovered_at_start = false;
     if (e.state == track_state::separation_intent || e.state == track_state::midi_intent)
     {
-        // A POST may have been sent without its answer being recorded: KIE cannot look it up.
-        std::string why = std::string("the ") + (e.state == track_state::separation_intent ? "separation" : "MIDI") +
+        // A POST may have been sent without its answer being recorded. KIE cannot look it up,
+        // but its callback names the task: wait for the callback tagged with the intent's reference.
+        const auto stage = e.state == track_state::separation_intent ? journal_stage::separation : journal_stage::midi;
+        std::string why = std::string("the ") + (stage == journal_stage::separation ? "separation" : "MIDI") +
                           " submission of an earlier run (or of a worker that died) was sent but its answer was not recorded; it may have been "
                           "processed (and paid)";
-        auto o = co_await unknown(&why);
-        if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
-        e.state = track_state::outcome_unknown;
+        if (auto h = halted()) co_return *h;
+        // In a shared batch the callback went to the listener of the worker that sent the POST.
+        const auto within = st.claims ? std::chrono::milliseconds(0) : st.opts.resumed_intent_wait;
+        recovered_at_start = co_await recover(stage, &e.intent_ref, within, &why);
+        if (!recovered_at_start)
+        {
+            if (auto h = halted()) co_return *h;
+            auto o = co_await unknown(&why);
+            if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
+            e.state = track_state::outcome_unknown;
+        }
     }
     if (e.state == track_state::outcome_unknown || e.state == track_state::failed)
     {
@@ -422,32 +471,40 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     };
     const bool resumed_separation = e.state == track_state::separating;
     const bool resumed_midi = e.state == track_state::transcribing;
-    if (resumed_separation || resumed_midi) ++st.resumed;
+    if (resumed_separation || resumed_midi || recovered_at_start) ++st.resumed;
 
     // ---- separation ----
     api::separation_record sep;
     if (e.state == track_state::pending)
     {
         if (auto h = halted()) co_return *h;
-        auto jec = co_await st.record_intent(id, journal_stage::separation, diag);
+        // The intent carries the reference its callback URL will be tagged with, so that the
+        // task can be found from its callback if the answer is lost (here or by a crash).
+        std::string ref = cli.hub() ? make_callback_reference() : std::string();
+        auto jec = co_await st.record_intent(id, journal_stage::separation, ref, diag);
         if (jec) co_return journal_failed(jec);
         api::separation_request req;
         req.task_id = e.track.task_id;
         req.audio_id = e.track.audio_id;
         req.type = p.separation;
+        req.callback_url = cli.callback_url(callback_kind::separation, ref);
         diag.clear();
         auto [sec, created] = co_await cli.async_separate(std::move(req), diag, shielded());
         if (sec && outcome_may_be_paid(sec))
         {
             std::string why = "separation submission: " + describe(sec, diag);
-            co_return co_await unknown(&why);
+            const auto within = sec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
+            if (!co_await recover(journal_stage::separation, &ref, within, &why)) co_return co_await unknown(&why);
         }
-        if (sec) co_return co_await fail(sec, "separation");
-        e.separation_task_id = created.task_id;
-        std::string tid = created.task_id;
-        auto jec2 = co_await st.record_task_id(id, journal_stage::separation, tid, diag);
-        if (jec2) co_return journal_failed(jec2);
-        e.state = track_state::separating;
+        else if (sec) co_return co_await fail(sec, "separation");
+        else
+        {
+            e.separation_task_id = created.task_id;
+            std::string tid = created.task_id;
+            auto jec2 = co_await st.record_task_id(id, journal_stage::separation, tid, diag);
+            if (jec2) co_return journal_failed(jec2);
+            e.state = track_state::separating;
+        }
     }
     if (e.state == track_state::separating)
     {
@@ -455,7 +512,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         std::string sid = e.separation_task_id;
         wait_options w = p.wait;
         // The callback of a task that finished while we were away is gone: ask KIE at once.
-        w.read_record_first = resumed_separation;
+        w.read_record_first = resumed_separation || recovered_at_start;
         if (resumed_separation) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
@@ -482,24 +539,30 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             }
         }
         if (auto h = halted()) co_return *h;
-        auto jec = co_await st.record_intent(id, journal_stage::midi, diag);
+        std::string ref = cli.hub() ? make_callback_reference() : std::string();
+        auto jec = co_await st.record_intent(id, journal_stage::midi, ref, diag);
         if (jec) co_return journal_failed(jec);
         api::midi_request req;
         req.task_id = e.separation_task_id;
         req.audio_id = stem_id;
+        req.callback_url = cli.callback_url(callback_kind::midi, ref);
         diag.clear();
         auto [mec, created] = co_await cli.async_transcribe(std::move(req), diag, shielded());
         if (mec && outcome_may_be_paid(mec))
         {
             std::string why = "MIDI submission: " + describe(mec, diag);
-            co_return co_await unknown(&why);
+            const auto within = mec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
+            if (!co_await recover(journal_stage::midi, &ref, within, &why)) co_return co_await unknown(&why);
         }
-        if (mec) co_return co_await fail(mec, "midi");
-        e.midi_task_id = created.task_id;
-        std::string tid = created.task_id;
-        auto jec2 = co_await st.record_task_id(id, journal_stage::midi, tid, diag);
-        if (jec2) co_return journal_failed(jec2);
-        e.state = track_state::transcribing;
+        else if (mec) co_return co_await fail(mec, "midi");
+        else
+        {
+            e.midi_task_id = created.task_id;
+            std::string tid = created.task_id;
+            auto jec2 = co_await st.record_task_id(id, journal_stage::midi, tid, diag);
+            if (jec2) co_return journal_failed(jec2);
+            e.state = track_state::transcribing;
+        }
     }
 
     // ---- MIDI result ----
@@ -513,7 +576,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     {
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
-        w.read_record_first = resumed_midi;
+        w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
         if (resumed_midi) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
@@ -845,6 +908,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     summary.skipped_already_done = st.done_before;
     summary.resumed = st.resumed;
     summary.outcome_unknown = st.unknown;
+    summary.recovered = st.recovered;
     summary.notes = st.notes;
     summary.elapsed = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
     error_code ec;

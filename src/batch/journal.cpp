@@ -61,10 +61,14 @@ const char* schema_sql =
     " error TEXT NOT NULL DEFAULT '',"
     " failed_stage TEXT NOT NULL DEFAULT '',"
     " attempts INTEGER NOT NULL DEFAULT 0,"
+    " intent_ref TEXT NOT NULL DEFAULT '',"
     " created_ms INTEGER NOT NULL DEFAULT 0,"
     " updated_ms INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE (task_id, audio_id, name));"
     "CREATE INDEX IF NOT EXISTS tracks_state ON tracks(state);";
+
+// Version 1 → 2: the callback reference of each paid intent, to find its task after a crash.
+const char* migrate_v1_sql = "ALTER TABLE tracks ADD COLUMN intent_ref TEXT NOT NULL DEFAULT '';";
 
 struct stmt_deleter
 {
@@ -183,6 +187,7 @@ struct journal::impl
         e.error = column_text(s, 7);
         e.failed_stage = column_text(s, 8);
         e.attempts = static_cast<unsigned>(::sqlite3_column_int64(s, 9));
+        e.intent_ref = column_text(s, 10);
         return e;
     }
 
@@ -218,6 +223,7 @@ struct journal::impl
         std::optional<std::string> midi_task_id;
         std::optional<std::string> error;
         std::optional<std::string> failed_stage;
+        std::optional<std::string> intent_ref;
         bool count_attempt = false;
     };
 
@@ -254,6 +260,7 @@ struct journal::impl
         if (!ec) ::sqlite3_bind_int64(s, 6, cur.attempts + (ch.count_attempt ? 1 : 0));
         if (!ec) ::sqlite3_bind_int64(s, 7, now_ms());
         if (!ec) ::sqlite3_bind_int64(s, 8, id);
+        if (!ec) ec = bind_text(s, 9, ch.intent_ref.value_or(cur.intent_ref), diag);
         if (!ec) ec = step_done(s, diag, "cannot update a track in the journal");
         else { ::sqlite3_reset(s); ::sqlite3_clear_bindings(s); }
         if (ec) return abort(ec);
@@ -307,8 +314,8 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
     }
     if (version < schema_version)
     {
-        std::string sql = std::string("BEGIN IMMEDIATE;") + schema_sql + "PRAGMA user_version = " +
-                          std::to_string(schema_version) + "; COMMIT;";
+        std::string sql = std::string("BEGIN IMMEDIATE;") + (version == 1 ? migrate_v1_sql : schema_sql) +
+                          "PRAGMA user_version = " + std::to_string(schema_version) + "; COMMIT;";
         if ((ec = im->exec(sql.c_str(), diag)))
         {
             diagnostics ignored;
@@ -322,15 +329,15 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
                           diag)) ||
         (ec = im->prepare(im->select_all,
                           "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, failed_stage, "
-                          "attempts FROM tracks ORDER BY id",
+                          "attempts, intent_ref FROM tracks ORDER BY id",
                           diag)) ||
         (ec = im->prepare(im->select_one,
                           "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, failed_stage, "
-                          "attempts FROM tracks WHERE id = ?1",
+                          "attempts, intent_ref FROM tracks WHERE id = ?1",
                           diag)) ||
         (ec = im->prepare(im->update_state,
                           "UPDATE tracks SET state = ?1, separation_task_id = ?2, midi_task_id = ?3, error = ?4, "
-                          "failed_stage = ?5, attempts = ?6, updated_ms = ?7 WHERE id = ?8",
+                          "failed_stage = ?5, attempts = ?6, updated_ms = ?7, intent_ref = ?9 WHERE id = ?8",
                           diag)) ||
         (ec = im->prepare(im->begin, "BEGIN IMMEDIATE", diag)) || (ec = im->prepare(im->commit, "COMMIT", diag)) ||
         (ec = im->prepare(im->rollback, "ROLLBACK", diag)) ||
@@ -436,6 +443,11 @@ journal_entry journal::get(std::int64_t id) const
 
 error_code journal::record_intent(std::int64_t id, journal_stage stage, diagnostics& diag)
 {
+    return record_intent(id, stage, std::string_view(), diag);
+}
+
+error_code journal::record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference, diagnostics& diag)
+{
     if (!is_open()) return not_open(diag);
     const auto from = stage == journal_stage::separation ? track_state::pending : track_state::separating;
     const auto to = stage == journal_stage::separation ? track_state::separation_intent : track_state::midi_intent;
@@ -445,6 +457,7 @@ error_code journal::record_intent(std::int64_t id, journal_stage stage, diagnost
             impl::change ch;
             ch.to = to;
             ch.count_attempt = true;
+            ch.intent_ref = std::string(callback_reference);
             return ch;
         },
         "record the " + std::string(to_string(stage)) + " intent of", diag);
@@ -454,6 +467,12 @@ void journal::record_intent(std::int64_t id, journal_stage stage)
 {
     diagnostics diag;
     throw_if(record_intent(id, stage, diag), diag);
+}
+
+void journal::record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference)
+{
+    diagnostics diag;
+    throw_if(record_intent(id, stage, callback_reference, diag), diag);
 }
 
 error_code journal::record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id, diagnostics& diag)

@@ -81,7 +81,7 @@ error_code bad_reply(diagnostics& diag, const char* what)
     return claim_errc::bad_reply;
 }
 
-/// Fields in the order of the scripts' HMGET: task_id audio_id name out state sep midi error stage attempts.
+/// Fields in the order of the scripts' HMGET: task_id audio_id name out state sep midi error stage attempts ref.
 bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_entry& e, std::string& out_name)
 {
     if (f.size() < 10) return false;
@@ -100,6 +100,7 @@ bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_ent
     long long attempts = 0;
     to_int(f[9], attempts);
     e.attempts = static_cast<unsigned>(attempts);
+    if (f.size() > 10) e.intent_ref = str(f[10]);
     return true;
 }
 
@@ -235,7 +236,9 @@ struct redis_batch_claims::ops
                                       std::move(claim_token),
                                       kind,
                                       std::string(to_string(u.stage)),
-                                      u.what == track_update::kind::task_id ? u.task_id : u.failed_stage,
+                                      u.what == track_update::kind::task_id ? u.task_id
+                                      : u.what == track_update::kind::intent ? u.reference
+                                                                              : u.failed_stage,
                                       u.error,
                                       std::to_string(self.opts_.lease.count())};
         auto [ec, r] = co_await eval(self, scripts::update, args, diag);
@@ -315,7 +318,7 @@ struct redis_batch_claims::ops
                 if (to_int(item.elements[1], expiry))
                 {
                     t.lease_left = milliseconds(expiry - now);
-                    if (item.elements[2].elements.size() > 10) t.owner = worker_of(str(item.elements[2].elements[10]));
+                    if (item.elements[2].elements.size() > 11) t.owner = worker_of(str(item.elements[2].elements[11]));
                 }
                 out.push_back(std::move(t));
             }

@@ -5,7 +5,8 @@
 //   P..'ids'          INCR counter of track ids (1-based, insertion order)
 //   P..'index'        hash: track identity (task_id, audio_id, name) → id; makes adding idempotent
 //   P..'names'        set of output names in use (a repeated name gets "-<id>", like the journal)
-//   P..'t:'..id       hash: task_id audio_id name out state sep midi error stage attempts owner
+//   P..'t:'..id       hash: task_id audio_id name out state sep midi error stage attempts ref owner
+//                     (ref: the callback reference of the latest paid POST, journal_entry::intent_ref)
 //   P..'pending'      sorted set of claimable ids (score = id, so tracks go in list order)
 //   P..'leases'       sorted set of claimed ids, score = lease expiry in ms of Redis' clock
 //   P..'counts'       hash: state → number of tracks in it
@@ -57,7 +58,8 @@ for i = 2, #ARGV, 4 do
     redis.call('SADD', p .. 'names', out)
     redis.call('HSET', p .. 'index', ident, id)
     redis.call('HSET', tkey(id), 'task_id', ARGV[i], 'audio_id', ARGV[i + 1], 'name', ARGV[i + 2], 'out', out,
-               'state', 'pending', 'sep', '', 'midi', '', 'error', '', 'stage', '', 'attempts', 0, 'owner', '')
+               'state', 'pending', 'sep', '', 'midi', '', 'error', '', 'stage', '', 'attempts', 0, 'ref', '',
+               'owner', '')
     redis.call('ZADD', p .. 'pending', id, id)
     redis.call('HINCRBY', p .. 'counts', 'pending', 1)
     added = added + 1
@@ -110,11 +112,11 @@ local k = tkey(id)
 redis.call('HSET', k, 'owner', ARGV[2])
 redis.call('ZADD', p .. 'leases', now + tonumber(ARGV[3]), id)
 return {1, tonumber(id), prev, redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi',
-                                           'error', 'stage', 'attempts')}
+                                           'error', 'stage', 'attempts', 'ref')}
 )lua";
 
-/// ARGV: P, id, claim token, kind, stage ('separation'/'midi'), value (task id or failed
-/// stage), error, lease ms. Returns {code, state}: code 0 applied (state = the new one),
+/// ARGV: P, id, claim token, kind, stage ('separation'/'midi'), value (task id, intent's callback
+/// reference, or failed stage), error, lease ms. Returns {code, state}: code 0 applied (state = the new one),
 /// -1 another worker owns the track, -2 no such track, -3 the state does not allow it.
 inline constexpr const char* update = R"lua(
 local id, token, kind, stage = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -152,6 +154,7 @@ if kind == 'intent' then
   if state == from then
     set_state(id, state, to)
     redis.call('HINCRBY', k, 'attempts', 1)
+    redis.call('HSET', k, 'ref', ARGV[6])
   elseif state ~= to then
     return {-3, state}
   end
@@ -222,7 +225,7 @@ for id = tonumber(ARGV[2]), tonumber(ARGV[3]) do
   if redis.call('EXISTS', k) == 1 then
     local lease = redis.call('ZSCORE', p .. 'leases', id) or ''
     local f = redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi', 'error', 'stage',
-                         'attempts', 'owner')
+                         'attempts', 'ref', 'owner')
     out[#out + 1] = {id, lease, f}
   end
 end

@@ -1,5 +1,6 @@
 // kiemidi::client: one KIE request per operation, parsed into api types.
 #include <kiemidi/callback_listener.hpp>
+#include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/detail/kie_response_classifier.hpp>
@@ -123,6 +124,13 @@ std::string client::callback_url(callback_kind kind) const
 {
     if (!hub_) return polling_callback_url_;
     return kind == callback_kind::separation ? separation_callback_url_ : midi_callback_url_;
+}
+
+std::string client::callback_url(callback_kind kind, std::string_view reference) const
+{
+    auto url = callback_url(kind);
+    if (!hub_) return url;
+    return with_callback_reference(url, reference);
 }
 
 client::~client() = default;

@@ -3,6 +3,7 @@
 // A callback is only a hint that arrives early: a wait takes its result from whichever source
 // delivers first (the hub's callback or a record-info poll), exactly once, because the two
 // sources race inside one `||` and the loser is cancelled.
+#include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
 
@@ -258,8 +259,27 @@ asio::awaitable<result_t<midi_result>> run_pipeline(client& c, midi_params p, di
     // 1. Separation (paid).
     // Requests are named locals, never braced temporaries inside co_await: g++ 12 destroys such
     // temporaries twice (a compiler bug), which corrupts their strings.
-    api::separation_request sep_req{.task_id = p.task_id, .audio_id = p.audio_id, .type = p.separation, .callback_url = {}};
+    // Each paid POST's callback URL carries a fresh reference, so a lost answer can be recovered
+    // from the callback (find_lost_task) instead of being reported as unknown.
+    const std::string sep_ref = c.hub() ? make_callback_reference() : std::string();
+    api::separation_request sep_req{.task_id = p.task_id, .audio_id = p.audio_id, .type = p.separation,
+                                    .callback_url = c.callback_url(callback_kind::separation, sep_ref)};
     auto [sec, sep_task] = co_await c.async_separate(std::move(sep_req), diag, tuple_awaitable);
+    if (sec == client_errc::outcome_unknown && !sep_ref.empty() && p.unknown_outcome_wait.count() > 0)
+    {
+        diagnostics find_diag;
+        auto [fec, found] = co_await c.async_find_task(callback_kind::separation, sep_ref, p.unknown_outcome_wait,
+                                                       find_diag, tuple_awaitable);
+        if (!fec)
+        {
+            sec = {};
+            sep_task = std::move(found);
+            ++out.recovered;
+            diag.clear();
+        }
+        else if (!find_diag.client_message().empty())
+            diag.set_client_message(diag.client_message() + "; " + find_diag.client_message());
+    }
     if (sec) co_return fail(sec, "separation");
     out.separation_task_id = sep_task.task_id;
 
@@ -293,8 +313,25 @@ asio::awaitable<result_t<midi_result>> run_pipeline(client& c, midi_params p, di
         out.transcribed_stem_id = *stem_id;
     }
     const auto t1 = clock::now();
-    api::midi_request midi_req{.task_id = sep_task.task_id, .callback_url = {}, .audio_id = stem_id};
+    const std::string midi_ref = c.hub() ? make_callback_reference() : std::string();
+    api::midi_request midi_req{.task_id = sep_task.task_id, .callback_url = c.callback_url(callback_kind::midi, midi_ref),
+                               .audio_id = stem_id};
     auto [mec, midi_task] = co_await c.async_transcribe(std::move(midi_req), diag, tuple_awaitable);
+    if (mec == client_errc::outcome_unknown && !midi_ref.empty() && p.unknown_outcome_wait.count() > 0)
+    {
+        diagnostics find_diag;
+        auto [fec, found] = co_await c.async_find_task(callback_kind::midi, midi_ref, p.unknown_outcome_wait, find_diag,
+                                                       tuple_awaitable);
+        if (!fec)
+        {
+            mec = {};
+            midi_task = std::move(found);
+            ++out.recovered;
+            diag.clear();
+        }
+        else if (!find_diag.client_message().empty())
+            diag.set_client_message(diag.client_message() + "; " + find_diag.client_message());
+    }
     if (mec) co_return fail(mec, "midi");
     out.midi_task_id = midi_task.task_id;
 
@@ -307,6 +344,38 @@ asio::awaitable<result_t<midi_result>> run_pipeline(client& c, midi_params p, di
     out.polls = counters.polls;
     out.callbacks = counters.callbacks;
     co_return result_t<midi_result>{error_code{}, std::move(out)};
+}
+
+asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_kind kind, std::string ref,
+                                                           milliseconds within, diagnostics& diag)
+{
+    diag.clear();
+    diag.set_stage(kind == callback_kind::separation ? "separation" : "midi");
+    callback_hub* hub = c.hub();
+    if (!hub || ref.empty())
+    {
+        diag.set_client_message("no callback hub (or no reference) to find a submission's task by");
+        co_return result_t<api::task_created>{asio::error::operation_not_supported, api::task_created{}};
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor, within);
+    auto r = co_await (hub->async_wait_reference(ref, tuple_awaitable) || timer.async_wait(tuple_awaitable));
+    if (r.index() == 1)
+    {
+        auto [tec] = std::get<1>(r);
+        if (tec) co_return result_t<api::task_created>{tec, api::task_created{}};
+        diag.set_client_message("no callback tagged ref=" + ref + " came within " + std::to_string(within.count()) +
+                                " ms; the submission may still have been processed");
+        co_return result_t<api::task_created>{client_errc::outcome_unknown, api::task_created{}};
+    }
+    auto [ec, msg] = std::move(std::get<0>(r));
+    if (ec) co_return result_t<api::task_created>{ec, api::task_created{}};
+    if (msg.kind != kind || msg.task_id.empty())
+    {
+        diag.set_client_message("the callback tagged ref=" + ref + " is not a " +
+                                (kind == callback_kind::separation ? "separation" : "MIDI") + " callback");
+        co_return result_t<api::task_created>{client_errc::invalid_field, api::task_created{}};
+    }
+    co_return result_t<api::task_created>{error_code{}, api::task_created{msg.task_id}};
 }
 
 asio::awaitable<result_t<midi_result>> run_pipeline_with_deadline(client& c, midi_params p, diagnostics& diag)
@@ -360,6 +429,12 @@ void client::start_wait_midi(wait_args a, diagnostics& diag, handler_t<api::midi
 void client::start_generate_midi(midi_params p, diagnostics& diag, handler_t<midi_result> h)
 {
     detail::spawn_with_handler<midi_result>(ex_, run_pipeline_with_deadline(*this, std::move(p), diag), std::move(h));
+}
+
+void client::start_find_task(find_args a, diagnostics& diag, handler_t<api::task_created> h)
+{
+    detail::spawn_with_handler<api::task_created>(ex_, find_lost_task(*this, a.kind, std::move(a.reference), a.within, diag),
+                                                  std::move(h));
 }
 
 asio::awaitable<midi_result> client::generate_midi(std::string task_id, std::string audio_id)

@@ -442,6 +442,14 @@ fault_options model::faults() const
     return faults_;
 }
 
+std::string model::midi_notes_json(const std::string& task_id) const
+{
+    std::lock_guard lk(m_);
+    auto it = midis_.find(task_id);
+    if (it == midis_.end() || it->second.flag != 1 || !it->second.instruments_json) return {};
+    return *it->second.instruments_json;
+}
+
 void model::set_credits(std::int64_t c)
 {
     std::lock_guard lk(m_);
@@ -483,6 +491,12 @@ api_answer model::counters_answer() const
     o["tasks_completed"] = c.tasks_completed;
     o["tasks_failed"] = c.tasks_failed;
     o["duplicate_paid_submissions"] = c.duplicate_paid_submissions();
+    std::uint64_t paid_separations = 0, paid_midis = 0;
+    for (const auto& [k, n] : c.separation_submissions) paid_separations += n;
+    for (const auto& [k, n] : c.midi_submissions) paid_midis += n;
+    o["paid_separation_submissions"] = paid_separations;
+    o["paid_midi_submissions"] = paid_midis;
+    o["open_connections"] = c.open_connections;
     o["credits"] = c.credits;
     api_answer a;
     a.body = boost::json::serialize(o);
@@ -581,6 +595,8 @@ api_answer model::handle(const api_request& req)
     else
     {
         a = route(req, path, query, ep);
+        if ((ep == stats::sep_generate || ep == stats::midi_generate) && a.code == 200 && f.paid_answer_delay.count() > 0)
+            a.delay = f.paid_answer_delay;
         if (hit(f.reset_after_processing_rate))
         {
             ++stats_.connection_resets;
@@ -591,7 +607,7 @@ api_answer model::handle(const api_request& req)
     if (hit(f.slow_response_rate) && f.slow_response.count() > 0)
     {
         ++stats_.slow_responses;
-        a.delay = f.slow_response;
+        a.delay = std::max(a.delay, f.slow_response);
     }
     return a;
 }

@@ -116,6 +116,8 @@ public:
     void set_faults(const fault_options& f);
     fault_options faults() const;
     void set_credits(std::int64_t c);
+    /// The instruments JSON of a successful MIDI task; empty otherwise.
+    std::string midi_notes_json(const std::string& task_id) const;
     bool hit(double rate);
     counters snapshot() const;
     /// GET /emulator/counters: snapshot() as JSON (requests per endpoint, connections, callbacks, tasks).

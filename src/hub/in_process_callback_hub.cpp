@@ -62,6 +62,7 @@ struct in_process_callback_hub::state
     bool closed = false;
     std::uint64_t next_seq = 1;
     std::unordered_map<std::string, waiter> waiters;
+    std::unordered_map<std::string, waiter> reference_waiters;  // by callback_message::reference
     std::unordered_map<std::string, buffered_entry> buffered;
     std::map<std::uint64_t, std::string> buffered_order;  // seq → id; seq order is arrival (= expiry) order
     std::unordered_map<std::string, remembered_entry> remembered;
@@ -135,19 +136,54 @@ struct in_process_callback_hub::state
     }
 
     // Called from the waiter's cancellation slot.
-    void cancel_wait(const std::string& id, std::uint64_t serial)
+    void cancel_wait(const std::string& id, std::uint64_t serial, bool by_reference = false)
     {
         std::optional<pending_completion> done;
         {
             std::lock_guard lk(mtx);
-            auto it = waiters.find(id);
-            if (it == waiters.end() || it->second.serial != serial) return;  // already completed
+            auto& map = by_reference ? reference_waiters : waiters;
+            auto it = map.find(id);
+            if (it == map.end() || it->second.serial != serial) return;  // already completed
             done.emplace(pending_completion{std::move(it->second.handler), asio::error::operation_aborted, {},
                                             std::move(it->second.work)});
-            waiters.erase(it);
+            map.erase(it);
             ++counters.cancelled_total;
         }
         post(std::move(*done));
+    }
+
+    // Registers a waiter in `map` under `key`, its cancellation slot wired. Caller holds mtx.
+    void register_waiter(std::unordered_map<std::string, waiter>& map, std::string key, handler_type handler,
+                         bool by_reference, const std::shared_ptr<state>& self)
+    {
+        const auto serial = next_seq++;
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected())
+        {
+            // The slot's handler holds only a weak reference: it is harmless after completion.
+            std::weak_ptr<state> weak = self;
+            slot.assign([weak, id = key, serial, by_reference](asio::cancellation_type type) {
+                constexpr auto honoured = asio::cancellation_type::terminal | asio::cancellation_type::partial |
+                                          asio::cancellation_type::total;
+                if ((type & honoured) == asio::cancellation_type::none) return;
+                if (auto s = weak.lock()) s->cancel_wait(id, serial, by_reference);
+            });
+        }
+        auto work = asio::prefer(asio::get_associated_executor(handler, asio::any_completion_executor(ex)),
+                                 asio::execution::outstanding_work.tracked);
+        map.emplace(std::move(key), waiter{std::move(handler), std::move(work), serial});
+    }
+
+    // A copy of `msg` for the waiter of its reference, if there is one. Caller holds mtx.
+    std::optional<pending_completion> take_reference_waiter(const callback_message& msg)
+    {
+        if (msg.reference.empty()) return std::nullopt;
+        auto it = reference_waiters.find(msg.reference);
+        if (it == reference_waiters.end()) return std::nullopt;
+        std::optional<pending_completion> done(
+            pending_completion{std::move(it->second.handler), error_code{}, msg, std::move(it->second.work)});
+        reference_waiters.erase(it);
+        return done;
     }
 
     // Completes every waiter with shut_down and refuses later waits.
@@ -160,6 +196,9 @@ struct in_process_callback_hub::state
             for (auto& [id, w] : waiters)
                 done.push_back(pending_completion{std::move(w.handler), client_errc::shut_down, {}, std::move(w.work)});
             waiters.clear();
+            for (auto& [ref, w] : reference_waiters)
+                done.push_back(pending_completion{std::move(w.handler), client_errc::shut_down, {}, std::move(w.work)});
+            reference_waiters.clear();
             buffered.clear();
             buffered_order.clear();
         }
@@ -202,22 +241,37 @@ void in_process_callback_hub::start_wait(std::string task_id, handler_type handl
         }
         else
         {
-            const auto serial = st.next_seq++;
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            if (slot.is_connected())
-            {
-                // The slot's handler holds only a weak reference: it is harmless after completion.
-                std::weak_ptr<state> weak = state_;
-                slot.assign([weak, id = task_id, serial](asio::cancellation_type type) {
-                    constexpr auto honoured = asio::cancellation_type::terminal | asio::cancellation_type::partial |
-                                              asio::cancellation_type::total;
-                    if ((type & honoured) == asio::cancellation_type::none) return;
-                    if (auto s = weak.lock()) s->cancel_wait(id, serial);
-                });
-            }
-            auto work = asio::prefer(asio::get_associated_executor(handler, asio::any_completion_executor(st.ex)),
-                                     asio::execution::outstanding_work.tracked);
-            st.waiters.emplace(std::move(task_id), state::waiter{std::move(handler), std::move(work), serial});
+            st.register_waiter(st.waiters, std::move(task_id), std::move(handler), false, state_);
+        }
+    }
+    if (now_done) st.post(std::move(*now_done));
+}
+
+void in_process_callback_hub::start_wait_reference(std::string reference, handler_type handler)
+{
+    auto& st = *state_;
+    std::optional<pending_completion> now_done;
+    {
+        std::lock_guard lk(st.mtx);
+        st.prune(st.now());
+        if (st.closed)
+        {
+            now_done.emplace(pending_completion{std::move(handler), client_errc::shut_down, {}});
+        }
+        else if (st.reference_waiters.count(reference) != 0)
+        {
+            now_done.emplace(pending_completion{std::move(handler), asio::error::already_started, {}});
+        }
+        else
+        {
+            // A callback that came before this wait is still buffered under its task id (nobody
+            // knew the id to wait for it): scan for it and hand over a copy.
+            const state::buffered_entry* found = nullptr;
+            if (!reference.empty())
+                for (const auto& [id, b] : st.buffered)
+                    if (b.msg.reference == reference) found = &b;
+            if (found) now_done.emplace(pending_completion{std::move(handler), error_code{}, found->msg});
+            else st.register_waiter(st.reference_waiters, std::move(reference), std::move(handler), true, state_);
         }
     }
     if (now_done) st.post(std::move(*now_done));
@@ -227,11 +281,13 @@ deliver_result in_process_callback_hub::deliver(callback_message msg)
 {
     auto& st = *state_;
     std::optional<pending_completion> done;
+    std::optional<pending_completion> by_reference;
     deliver_result result;
     {
         std::lock_guard lk(st.mtx);
         const auto t = st.now();
         st.prune(t);
+        if (!st.closed) by_reference = st.take_reference_waiter(msg);
         if (auto it = st.waiters.find(msg.task_id); it != st.waiters.end())
         {
             st.remember(msg.task_id, t);
@@ -270,6 +326,7 @@ deliver_result in_process_callback_hub::deliver(callback_message msg)
         }
     }
     if (done) st.post(std::move(*done));
+    if (by_reference) st.post(std::move(*by_reference));
     return result;
 }
 
@@ -281,6 +338,7 @@ bool in_process_callback_hub::deliver_if_waiting(callback_message& msg)
     std::optional<pending_completion> done;
     {
         std::lock_guard lk(st.mtx);
+        if (auto by_reference = st.closed ? std::nullopt : st.take_reference_waiter(msg)) st.post(std::move(*by_reference));
         auto it = st.waiters.find(msg.task_id);
         if (it == st.waiters.end()) return false;
         st.remember(msg.task_id, st.now());
@@ -307,6 +365,7 @@ callback_hub_stats in_process_callback_hub::stats() const
     st.prune(st.now());
     callback_hub_stats s = st.counters;
     s.waiting = st.waiters.size();
+    s.waiting_references = st.reference_waiters.size();
     s.buffered = st.buffered.size();
     s.remembered = st.remembered.size();
     return s;

@@ -7,6 +7,7 @@
 #include <kiemidi/callback_listener.hpp>
 
 #include <kiemidi/api/callbacks.hpp>
+#include <kiemidi/callback_reference.hpp>
 #include <kiemidi/detail/constant_time_equal.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -276,6 +277,7 @@ struct listener_core : std::enable_shared_from_this<listener_core>
         msg.kind = kind;
         msg.task_id = std::move(*id);
         msg.body = std::move(req.body());
+        msg.reference = callback_reference_of(std::string_view(req.target().data(), req.target().size()));
         msg.received_at = std::chrono::system_clock::now();
         std::optional<deliver_result> r;
         {

@@ -466,4 +466,37 @@ BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
     });
 }
 
+BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged_callbacks)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        // Every request is processed (and charged), then its connection is reset unanswered.
+        eo.faults.reset_after_processing_rate = 1.0;
+        batch_env env(ioc.get_executor(), eo);
+        temp_dir dir;
+        auto opts = fast_options(dir, 3);
+        // Callbacks only: a record-info read would be reset too.
+        opts.pipeline.wait.strategy = wait_strategy::callback;
+        opts.pipeline.unknown_outcome_wait = 10s;
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(3);
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 3u);
+        BOOST_TEST(s.outcome_unknown == 0u);
+        BOOST_TEST(s.recovered == 6u);  // both paid POSTs of each track
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to(sep_post) == 3u);
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 3u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        for (const auto& e : journal_entries(opts.journal_path))
+        {
+            BOOST_TEST((e.state == track_state::done));
+            BOOST_TEST(!e.intent_ref.empty());
+            BOOST_TEST(!e.midi_task_id.empty());
+        }
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

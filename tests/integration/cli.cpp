@@ -7,6 +7,7 @@
 #include "common/test_http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -423,6 +424,115 @@ BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying
     // Running it again does nothing: every track is already done.
     BOOST_TEST(run_cli(batch, dir.path, out) == 0, out);
     BOOST_TEST(kie.server->snapshot().tasks_created == c.tasks_created);
+}
+
+/// A TCP port that was free a moment ago (the listener of both runs binds it).
+std::uint16_t free_port()
+{
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+}
+
+/// Waits (bounded) until the emulator has charged `n` separation submissions.
+bool wait_for_paid_separations(const kiemidi::emulator::server& kie, std::size_t n, std::chrono::milliseconds limit)
+{
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until)
+    {
+        std::size_t paid = 0;
+        for (const auto& [key, count] : kie.snapshot().separation_submissions) paid += count;
+        if (paid >= n) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return false;
+}
+
+/// One track; the batch is killed after KIE charged its separation and before the answer came
+/// (the emulator holds paid answers back), so the journal has only the intent and its reference.
+struct crash_after_paid_post
+{
+    temp_dir dir;
+    std::unique_ptr<external_kie> kie;
+    fs::path journal = dir.path / "journal.sqlite";
+    fs::path out_dir = dir.path / "out";
+    std::vector<std::string> batch;
+
+    explicit crash_after_paid_post(kiemidi::emulator::emulator_options eo)
+    {
+        eo.faults.paid_answer_delay = 60s;
+        kie = std::make_unique<external_kie>(dir.path, eo);
+        auto list = dir.path / "tracks.csv";
+        std::ofstream(list) << "music-crash,track-crash,crash\n";
+        batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(), "--journal", journal.string(),
+                                         "--concurrency", "1", "--listen-port", std::to_string(free_port()),
+                                         "--poll-interval-ms", "50"} +
+                kie->flags();
+    }
+
+    /// Runs the batch until the separation is charged, then kill -9.
+    void crash()
+    {
+        child_process child(batch, dir.path / "crashed.log");
+        BOOST_TEST_REQUIRE(wait_for_paid_separations(*kie->server, 1, 30s), read_file(dir.path / "crashed.log"));
+        child.kill_hard();
+        // Later answers come at once: the rerun must not be able to learn anything from them.
+        auto f = kie->server->faults();
+        f.paid_answer_delay = 0ms;
+        kie->server->set_faults(f);
+        std::string status;
+        BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
+        BOOST_TEST(status.find("separation_intent: 1") != std::string::npos, status);
+    }
+};
+
+BOOST_AUTO_TEST_CASE(batch_killed_between_a_paid_post_and_its_journal_write_finds_the_task_by_its_callback)
+{
+    kiemidi::emulator::emulator_options eo;
+    // The separation's callback comes after the rerun is listening again (and is retried).
+    eo.separation_delay = 2500ms;
+    eo.midi_delay = 100ms;
+    eo.callback_retry_delay = 1000ms;
+    crash_after_paid_post t(eo);
+    t.crash();
+
+    std::string out;
+    const int code = run_cli(t.batch, t.dir.path, out, 90s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(out.find("1 found by their callback") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(t.out_dir / "crash.mid"));
+    const auto c = t.kie->server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    BOOST_TEST_REQUIRE(c.separation_submissions.size() == 1u);
+    BOOST_TEST(c.separation_submissions.begin()->second == 1u);
+    BOOST_TEST_REQUIRE(c.midi_submissions.size() == 1u);
+    BOOST_TEST(c.midi_submissions.begin()->second == 1u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    std::string status;
+    BOOST_TEST(run_cli({"status", t.journal.string()}, t.dir.path, status) == 0, status);
+    BOOST_TEST(status.find("done: 1") != std::string::npos, status);
+}
+
+BOOST_AUTO_TEST_CASE(batch_killed_between_a_paid_post_and_its_journal_write_without_a_callback_reports_outcome_unknown)
+{
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = 100ms;
+    eo.faults.callback_drop_rate = 1.0;  // the only witness of the task never comes
+    crash_after_paid_post t(eo);
+    t.crash();
+
+    std::string out;
+    const int code = run_cli(t.batch + std::vector<std::string>{"--lost-answer-wait-ms", "1500"}, t.dir.path, out, 90s);
+    BOOST_TEST(code == 3, out);
+    std::string status;
+    BOOST_TEST(run_cli({"status", t.journal.string()}, t.dir.path, status) == 3, status);
+    BOOST_TEST(status.find("outcome_unknown: 1") != std::string::npos, status);
+    // Not paid again, and nothing else was paid for it.
+    const auto c = t.kie->server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -249,4 +249,45 @@ BOOST_AUTO_TEST_CASE(an_unopenable_path_reports_the_sqlite_error)
     BOOST_TEST((j.entries(out, diag) == journal_errc::not_open));
 }
 
+BOOST_AUTO_TEST_CASE(an_intent_keeps_its_callback_reference_and_a_version_1_journal_is_upgraded)
+{
+    temp_dir dir;
+    const auto p = dir.path / "j.db";
+    {
+        // A journal as version 1 wrote it: no intent_ref column.
+        sqlite3* db = nullptr;
+        BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
+        const char* v1 =
+            "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
+            " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
+            " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+            " UNIQUE (task_id, audio_id, name));"
+            "INSERT INTO tracks (task_id, audio_id, name, state) VALUES ('m', 'a', 'old', 'separation_intent');"
+            "PRAGMA user_version = 1;";
+        BOOST_TEST_REQUIRE(::sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+        ::sqlite3_close(db);
+    }
+    {
+        auto j = journal::open(p);
+        auto e = j.entries();
+        BOOST_TEST_REQUIRE(e.size() == 1u);
+        BOOST_TEST((e[0].state == track_state::separation_intent));
+        BOOST_TEST(e[0].intent_ref.empty());
+        std::vector<track_spec> t{{"m2", "a2", "new"}};
+        j.add_tracks(t);
+        const auto id = j.entries().at(1).id;
+        j.record_intent(id, journal_stage::separation, "ref-sep");
+        BOOST_TEST(j.get(id).intent_ref == "ref-sep");
+        j.record_task_id(id, journal_stage::separation, "sep-task");
+        j.record_intent(id, journal_stage::midi, "ref-midi");
+    }
+    BOOST_TEST(pragma_int(p, "PRAGMA user_version") == journal::schema_version);
+    auto j = journal::open(p);
+    const auto e = j.entries().at(1);
+    BOOST_TEST((e.state == track_state::midi_intent));
+    BOOST_TEST(e.intent_ref == "ref-midi");
+    BOOST_TEST(e.separation_task_id == "sep-task");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -47,6 +47,10 @@ struct fault_options
     double reset_after_processing_rate = 0;
     /// Share of callbacks held back until the next callback has been sent (so they arrive out of order).
     double callback_reorder_rate = 0;
+    /// Every accepted paid POST (separation, MIDI) is answered only after this delay; the task
+    /// exists and is charged meanwhile. Opens a window in which a client can crash after sending
+    /// a paid POST and before recording its answer.
+    std::chrono::milliseconds paid_answer_delay{0};
 };
 
 /// Key names used by separation callbacks and the MIDI callback's task id placement.
