@@ -1,11 +1,15 @@
 // `kiemidi batch` (the batch runner with progress on stderr) and `kiemidi status` (a journal's
-// contents).
+// contents), locally or as one worker of a shared batch in Redis.
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
+#ifdef KIEMIDI_WITH_REDIS
+#include <kiemidi/redis/connection.hpp>
+#include <kiemidi/redis_batch_claims.hpp>
+#endif
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -56,6 +60,53 @@ progress_counts counts_of(const batch_event& e)
     return {.total = e.total, .done = e.done, .failed = e.failed, .in_flight = e.in_flight, .skipped = e.skipped};
 }
 
+#ifdef KIEMIDI_WITH_REDIS
+redis::connection_options redis_options(const shared_batch_flags& f)
+{
+    const auto ep = parse_redis_url(f.redis_url);
+    redis::connection_options o;
+    o.host = ep.host;
+    o.port = ep.port;
+    o.username = ep.username;
+    o.password = ep.password;
+    o.database = ep.database;
+    return o;
+}
+
+/// The Redis connection and the claims of one shared batch, for one command.
+struct shared_state
+{
+    redis::connection conn;
+    redis_batch_claims claims;
+
+    shared_state(asio::io_context& ioc, const shared_batch_flags& f)
+        : conn(ioc.get_executor(), redis_options(f)),
+          claims(conn, redis_batch_claims_options{.batch_id = f.batch_id,
+                                                  .worker_id = f.worker_id,
+                                                  .lease = std::chrono::milliseconds(f.lease_ms)})
+    {
+    }
+
+    /// exit_ok once connected; exit_unreachable with the reason on stderr.
+    asio::awaitable<int> connect(const char* command, const std::string& url)
+    {
+        diagnostics diag;
+        auto [ec] = co_await conn.async_connect(diag, asio::as_tuple(asio::use_awaitable));
+        if (!ec) co_return exit_ok;
+        std::cerr << "kiemidi " << command << ": cannot use Redis at " << url << ": " << describe(ec, diag) << "\n";
+        co_return exit_unreachable;
+    }
+};
+#endif
+
+/// Exit code of a finished batch run by the summary's counts (see the table in README.md).
+int exit_of(const batch_summary& s, bool interrupted, const error_code& run_ec, bool bad_rows)
+{
+    if (s.outcome_unknown > 0) return exit_outcome_unknown;
+    if (interrupted || run_ec || s.failed > 0 || bad_rows || s.unfinished > 0) return exit_failed;
+    return exit_ok;
+}
+
 }  // namespace
 
 int batch_command(const kie_flags& flags, const batch_args& args)
@@ -89,6 +140,10 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     else if (!kf.poll_only) kf.callback_secret = journal_callback_secret(bo.journal_path);
     asio::io_context ioc;
     kie_session session(ioc, kf, true);
+#ifdef KIEMIDI_WITH_REDIS
+    std::unique_ptr<shared_state> shared;
+    if (args.shared.enabled()) shared = std::make_unique<shared_state>(ioc, args.shared);
+#endif
     bo.pipeline.wait = session.wait();
     // A lost answer is recovered from the submission's callback. Callbacks of an earlier run
     // reach this one only at the same URL: same port (given, not picked at random) and secret,
@@ -114,7 +169,19 @@ int batch_command(const kie_flags& flags, const batch_args& args)
 
     auto body = [&]() -> asio::awaitable<int> {
         if (int rc = co_await session.check_reachable(); rc != exit_ok) co_return rc;
-        batch_runner runner(session.kie(), bo);
+#ifdef KIEMIDI_WITH_REDIS
+        if (shared)
+        {
+            if (int rc = co_await shared->connect("batch", args.shared.redis_url); rc != exit_ok) co_return rc;
+            progress.note("kiemidi batch: worker " + shared->claims.worker_id() + " of batch " + args.shared.batch_id + " at " +
+                          args.shared.redis_url);
+        }
+        auto runner_ptr = shared ? std::make_unique<batch_runner>(session.kie(), bo, shared->claims)
+                                 : std::make_unique<batch_runner>(session.kie(), bo);
+#else
+        auto runner_ptr = std::make_unique<batch_runner>(session.kie(), bo);
+#endif
+        auto& runner = *runner_ptr;
         auto on_event = [&](const batch_event& e) {
             const auto c = counts_of(e);
             switch (e.what)
@@ -141,10 +208,30 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         code = c;
         signals.cancel();
         session.close();
+#ifdef KIEMIDI_WITH_REDIS
+        if (shared) shared->conn.close();
+#endif
     });
     ioc.run();
     if (failure) std::rethrow_exception(failure);
     if (code != exit_ok) return code;
+
+    if (args.shared.enabled())
+    {
+        std::cout << "batch " << args.shared.batch_id << ": " << summary.total << " tracks, "
+                  << summary.done + summary.skipped_already_done + summary.done_by_other_workers << " done ("
+                  << summary.done << " by this worker, " << summary.done_by_other_workers << " by others during this run, "
+                  << summary.skipped_already_done << " before it; " << summary.resumed << " resumed, " << summary.taken_over
+                  << " taken over), " << summary.failed << " failed, " << summary.outcome_unknown << " outcome unknown, "
+                  << list->errors.size() << " bad rows, " << summary.notes << " notes, "
+                  << std::chrono::duration<double>(summary.elapsed).count() << " s\n";
+        if (summary.outcome_unknown > 0)
+            std::cerr << "kiemidi batch: " << summary.outcome_unknown
+                      << " track(s) have a paid submission with an unknown outcome; `kiemidi status --redis "
+                      << args.shared.redis_url << " --batch-id " << args.shared.batch_id
+                      << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
+        return exit_of(summary, interrupted, run_ec, !list->errors.empty());
+    }
 
     std::cout << "batch: " << summary.total << " tracks, " << summary.done + summary.skipped_already_done << " done (" << summary.skipped_already_done
               << " before this run, " << summary.resumed << " resumed, " << summary.recovered << " found by their callback), " << summary.failed << " failed, "
@@ -157,27 +244,18 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << " track(s) have a paid submission with an unknown outcome; `kiemidi status "
                   << bo.journal_path.string() << "` lists them. Rerun with --resubmit-unknown to submit them again "
                   << "(they may be charged twice).\n";
-        return exit_outcome_unknown;
     }
-    if (interrupted || run_ec || summary.failed > 0 || !list->errors.empty() || summary.unfinished > 0) return exit_failed;
-    return exit_ok;
+    return exit_of(summary, interrupted, run_ec, !list->errors.empty());
 }
 
-int status_command(const std::filesystem::path& path)
+namespace {
+
+/// Counts per state, then the failed and outcome-unknown tracks; returns the status exit code.
+int print_status(const std::string& what, const std::vector<journal_entry>& entries)
 {
-    if (!std::filesystem::exists(path)) throw usage_error("no journal at " + path.string());
-    error_code ec;
-    diagnostics diag;
-    auto j = journal::open(path, ec, diag);
-    if (ec)
-    {
-        std::cerr << "kiemidi status: " << describe(ec, diag) << "\n";
-        return exit_usage;
-    }
-    const auto entries = j.entries();
     std::map<track_state, std::size_t> counts;
     for (const auto& e : entries) ++counts[e.state];
-    std::cout << path.string() << ": " << entries.size() << " tracks\n";
+    std::cout << what << ": " << entries.size() << " tracks\n";
     for (auto s : {track_state::pending, track_state::separation_intent, track_state::separating, track_state::midi_intent,
                    track_state::transcribing, track_state::done, track_state::failed, track_state::outcome_unknown})
         std::cout << "  " << to_string(s) << ": " << counts[s] << "\n";
@@ -193,6 +271,74 @@ int status_command(const std::filesystem::path& path)
     if (counts[track_state::outcome_unknown] > 0) return exit_outcome_unknown;
     if (counts[track_state::failed] > 0) return exit_failed;
     return exit_ok;
+}
+
+}  // namespace
+
+int status_command(const std::filesystem::path& path)
+{
+    if (!std::filesystem::exists(path)) throw usage_error("no journal at " + path.string());
+    error_code ec;
+    diagnostics diag;
+    auto j = journal::open(path, ec, diag);
+    if (ec)
+    {
+        std::cerr << "kiemidi status: " << describe(ec, diag) << "\n";
+        return exit_usage;
+    }
+    return print_status(path.string(), j.entries());
+}
+
+int shared_status_command(const shared_batch_flags& f)
+{
+    check_shared_batch_flags(f);
+#ifdef KIEMIDI_WITH_REDIS
+    asio::io_context ioc;
+    shared_state shared(ioc, f);
+    int code = exit_failed;
+    std::vector<shared_track> tracks;
+    error_code ec;
+    diagnostics diag;
+    auto body = [&]() -> asio::awaitable<int> {
+        if (int rc = co_await shared.connect("status", f.redis_url); rc != exit_ok) co_return rc;
+        auto [eec, t] = co_await shared.claims.async_entries(diag, asio::as_tuple(asio::use_awaitable));
+        ec = eec;
+        tracks = std::move(t);
+        co_return exit_ok;
+    };
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, body(), [&](std::exception_ptr e, int c) {
+        failure = e;
+        code = c;
+        shared.conn.close();
+    });
+    ioc.run();
+    if (failure) std::rethrow_exception(failure);
+    if (code != exit_ok) return code;
+    if (ec)
+    {
+        std::cerr << "kiemidi status: " << describe(ec, diag) << "\n";
+        return exit_unreachable;
+    }
+    if (tracks.empty())
+    {
+        std::cerr << "kiemidi status: no batch " << f.batch_id << " at " << f.redis_url << "\n";
+        return exit_usage;
+    }
+    std::vector<journal_entry> entries;
+    entries.reserve(tracks.size());
+    for (const auto& t : tracks) entries.push_back(t.entry);
+    const int rc = print_status("batch " + f.batch_id + " at " + f.redis_url, entries);
+    for (const auto& t : tracks)
+    {
+        if (t.owner.empty()) continue;
+        std::cout << "claimed " << t.output_name << " " << to_string(t.entry.state) << " by " << t.owner << ", lease "
+                  << (t.lease_left.count() >= 0 ? std::to_string(t.lease_left.count()) + " ms left" : "expired") << "\n";
+    }
+    return rc;
+#else
+    return exit_usage;
+#endif
 }
 
 }  // namespace kiemidi::cli

@@ -4,6 +4,7 @@
 #define KIEMIDI_APPS_CLI_COMMANDS_HPP
 
 #include "session.hpp"
+#include "shared_batch.hpp"
 
 #include <filesystem>
 #include <string>
@@ -29,11 +30,15 @@ struct batch_args
     unsigned lost_answer_wait_ms = 900000;  ///< --lost-answer-wait-ms
     bool lost_answer_wait_given = false;
     std::string callback_secret;            ///< --callback-secret; empty → kept next to the journal
+    shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
 };
 int batch_command(const kie_flags& flags, const batch_args& args);
 
 /// `kiemidi status JOURNAL`: counts per state, failed and outcome-unknown tracks with their errors.
 int status_command(const std::filesystem::path& journal);
+
+/// `kiemidi status --redis URL --batch-id NAME`: the same for a shared batch, plus who holds which track.
+int shared_status_command(const shared_batch_flags& shared);
 
 /// `kiemidi credits`: the account's remaining credits.
 int credits_command(const kie_flags& flags);

@@ -21,6 +21,7 @@ commands:
   run TASK_ID AUDIO_ID   one track: separation, MIDI generation, writes <out>/<name>.mid and .json
   batch TRACKS           many tracks (CSV or JSON Lines), resumable through a journal
   status JOURNAL         what a batch journal holds: counts per state, failed and unknown tracks
+                         (status --redis URL --batch-id NAME: the same for a shared batch)
   credits                the account's remaining credits
   emulator               serve a local KIE emulator until SIGINT/SIGTERM
 
@@ -46,6 +47,19 @@ po::options_description kie_options(kie_flags& f)
         ("public-url", po::value(&f.public_url)->value_name("URL"), "base URL at which KIE reaches the listener")
         ("poll-only", po::bool_switch(&f.poll_only), "no listener: poll record-info for results")
         ("poll-interval-ms", po::value(&f.poll_interval_ms)->value_name("N"), "first poll interval (default 5000; 200 on the embedded emulator)");
+    return d;
+}
+
+po::options_description shared_batch_options(shared_batch_flags& f, bool worker)
+{
+    po::options_description d("shared batch (several workers, state in Redis)");
+    d.add_options()
+        ("redis", po::value(&f.redis_url)->value_name("URL"), "redis://[[user]:password@]host[:port][/db]: the batch's state is in Redis, not in a journal")
+        ("batch-id", po::value(&f.batch_id)->value_name("NAME"), "the shared batch's name (the same for every worker)");
+    if (worker)
+        d.add_options()
+            ("worker-id", po::value(&f.worker_id)->value_name("ID"), "this worker's name in the shared state (default host:pid:random)")
+            ("lease-ms", po::value(&f.lease_ms)->value_name("N"), "a dead worker's tracks are taken over N ms after its last renewal (default 30000)");
     return d;
 }
 
@@ -123,9 +137,12 @@ int main(int argc, char** argv)
         if (command == "batch")
         {
             synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--resubmit-unknown] [options]\n"
+                       "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Bad rows are\n"
-                       "reported with their line and skipped; the rest runs. Rerun the same command to resume.";
+                       "reported with their line and skipped; the rest runs. Rerun the same command to resume.\n"
+                       "With --redis, every worker started with the same --batch-id shares the list: tracks are\n"
+                       "claimed under a lease, and a dead worker's tracks are taken over once their leases expire.";
             batch_args b;
             std::string out = ".", list, journal;
             po::options_description own("batch");
@@ -142,10 +159,12 @@ int main(int argc, char** argv)
                 ("callback-secret", po::value(&b.callback_secret)->value_name("S"),
                  "listener path secret (16+ of [A-Za-z0-9._~-]); default: kept in <journal>.callback-secret "
                  "so that a rerun receives the callbacks of an earlier run");
-            desc.add(help_opt).add(own).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             if (b.concurrency == 0) throw usage_error("--concurrency must be at least 1");
+            check_shared_batch_flags(b.shared);
+            if (b.shared.enabled() && !journal.empty()) throw usage_error("--journal and --redis exclude each other");
             b.track_list = list;
             b.output_dir = out;
             b.journal = journal;
@@ -155,13 +174,23 @@ int main(int argc, char** argv)
         if (command == "status")
         {
             synopsis = "usage: kiemidi status JOURNAL\n"
-                       "Counts per state; lists failed and outcome-unknown tracks with their errors.";
+                       "       kiemidi status --redis URL --batch-id NAME\n"
+                       "Counts per state; lists failed and outcome-unknown tracks with their errors (and, for a\n"
+                       "shared batch, which worker holds which track).";
             std::string journal;
+            shared_batch_flags shared;
             po::options_description own("status");
-            own.add_options()("journal", po::value(&journal)->required(), "batch journal file");
-            desc.add(help_opt).add(own);
+            own.add_options()("journal", po::value(&journal), "batch journal file");
+            desc.add(help_opt).add(own).add(shared_batch_options(shared, false));
             pos.add("journal", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            if (shared.enabled())
+            {
+                if (!journal.empty()) throw usage_error("give a JOURNAL or --redis, not both");
+                return shared_status_command(shared);
+            }
+            if (journal.empty()) throw usage_error("the JOURNAL (or --redis URL --batch-id NAME) is missing");
+            check_shared_batch_flags(shared);
             return status_command(journal);
         }
         if (command == "credits")

@@ -5,6 +5,10 @@
 // records each paid step before and after it, so re-running a batch with the same journal never
 // pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
 // known KIE task are resumed by waiting on that task, and lost submissions are reported.
+//
+// Several runners (processes, machines) can share one batch through a batch_claims store
+// (batch_claims.hpp; Redis: redis_batch_claims.hpp) instead of a local journal: each claims
+// tracks under a lease, and a dead worker's tracks are taken over once their leases expire.
 #ifndef KIEMIDI_BATCH_HPP
 #define KIEMIDI_BATCH_HPP
 
@@ -30,6 +34,8 @@
 #include <vector>
 
 namespace kiemidi {
+
+class batch_claims;
 
 /// Something that happened in a running batch, for a progress display or a log.
 struct batch_event
@@ -91,6 +97,10 @@ struct batch_summary
     std::size_t notes = 0;                 ///< Notes written in this run.
     std::chrono::milliseconds elapsed{0};  ///< Wall time of the run.
     std::size_t unfinished = 0;            ///< Tracks left pending or in progress (the run was cancelled); resumable.
+    /// Shared batches: tracks other workers completed while this run lasted (total, failed and
+    /// outcome_unknown count the whole batch at the end of the run).
+    std::size_t done_by_other_workers = 0;
+    std::size_t taken_over = 0;            ///< Shared batches: tracks taken over from a worker whose lease expired.
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',
@@ -130,6 +140,13 @@ public:
     using executor_type = client::executor_type;
 
     KIEMIDI_DECL batch_runner(client& c, batch_options opts);
+    /// A runner that is one worker of a shared batch: tracks, facts and claims live in `shared`
+    /// (which must outlive the runner) instead of the journal; journal_path is not used. It runs
+    /// until no track is claimable and none is leased by another worker, so a worker that dies
+    /// has its tracks taken over by those still running. The output directory should be the
+    /// same for every worker (or collected afterwards): each track's files are written by the
+    /// worker that finishes it.
+    KIEMIDI_DECL batch_runner(client& c, batch_options opts, batch_claims& shared);
     KIEMIDI_DECL ~batch_runner();
     batch_runner(const batch_runner&) = delete;
     batch_runner& operator=(const batch_runner&) = delete;
@@ -167,6 +184,7 @@ private:
     client& client_;
     batch_options opts_;
     diagnostics diag_;
+    batch_claims* claims_ = nullptr;
     std::unique_ptr<boost::asio::thread_pool> pool_;
 };
 

@@ -5,7 +5,12 @@
 // and file writes are blocking, so they run on the runner's single-thread pool and the worker
 // resumes on the strand afterwards. Paid POSTs are shielded from cancellation: once the intent is
 // recorded, the submission runs until KIE answers, so its task id is journaled rather than lost.
+//
+// A shared batch (batch_claims) replaces the journal and the queue: each worker claims a track,
+// records the same facts in the shared state under its claim, and a renewer keeps the leases of
+// the claimed tracks alive; the state changes below go to one or the other through run_state.
 #include <kiemidi/batch.hpp>
+#include <kiemidi/batch_claims.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/smf.hpp>
@@ -66,7 +71,8 @@ auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(),
 
 using strand_type = asio::strand<asio::any_io_executor>;
 
-enum class track_outcome { done, failed, unknown, stopped };
+/// `lost`: a shared track whose claim passed to another worker (its lease expired meanwhile).
+enum class track_outcome { done, failed, unknown, stopped, lost };
 
 /// "what: diagnostics" for the journal and events; KIE's message is in the diagnostics.
 std::string describe(const error_code& ec, const diagnostics& diag)
@@ -143,6 +149,16 @@ struct run_state
     strand_type strand;
     std::function<void(const batch_event&)> on_event;
     journal jnl;
+    /// Set for a shared batch: the claims replace `jnl` and `queue`.
+    batch_claims* claims = nullptr;
+    /// Claim token per claimed track id (shared batches).
+    std::map<std::int64_t, std::string> tokens;
+    /// Tracks the renewer found taken over by another worker.
+    std::set<std::int64_t> lost;
+    /// Why a shared batch could not go on (its store failed); ends the run.
+    error_code fatal;
+    diagnostics fatal_diag;
+    std::function<void()> request_stop;
 
     std::vector<journal_entry> queue;
     std::size_t next = 0;
@@ -153,7 +169,7 @@ struct run_state
     bool stopping = false;
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
-                resumed = 0, notes = 0, finished_from_queue = 0, recovered = 0;
+                resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0, recovered = 0;
     clock_type::time_point last_progress{};
 
     run_state(client& c, const batch_options& o, asio::thread_pool::executor_type p, strand_type s,
@@ -198,6 +214,125 @@ struct run_state
         if (ep) co_return detail::exception_code(ep);
         co_return ec;
     }
+
+    // ---- state changes: the journal (on the pool) or the shared claims (shielded) ----
+
+    asio::awaitable<error_code> shared_update(std::int64_t id, const track_update& u, diagnostics& diag,
+                                              track_state* out = nullptr)
+    {
+        std::string token = tokens[id];
+        track_update copy = u;
+        auto [ec, ns] = co_await claims->async_update(id, std::move(token), std::move(copy), diag, shielded());
+        if (!ec && out) *out = ns;
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, const std::string& ref, diagnostics& diag)
+    {
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::intent;
+            u.stage = stage;
+            u.reference = ref;
+            co_return co_await shared_update(id, u, diag);
+        }
+        auto step = [this, id, stage, ref, &diag] { return jnl.record_intent(id, stage, ref, diag); };
+        co_return co_await blocking(std::move(step));
+    }
+
+    asio::awaitable<error_code> record_task_id(std::int64_t id, journal_stage stage, const std::string& tid, diagnostics& diag)
+    {
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::task_id;
+            u.stage = stage;
+            u.task_id = tid;
+            co_return co_await shared_update(id, u, diag);
+        }
+        auto step = [this, id, stage, tid, &diag] { return jnl.record_task_id(id, stage, tid, diag); };
+        co_return co_await blocking(std::move(step));
+    }
+
+    asio::awaitable<error_code> mark_done(std::int64_t id, diagnostics& diag)
+    {
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::done;
+            co_return co_await shared_update(id, u, diag);
+        }
+        auto step = [this, id, &diag] { return jnl.mark_done(id, diag); };
+        co_return co_await blocking(std::move(step));
+    }
+
+    asio::awaitable<error_code> mark_failed(std::int64_t id, const std::string& stage, const std::string& msg, diagnostics& diag)
+    {
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::failed;
+            u.failed_stage = stage;
+            u.error = msg;
+            co_return co_await shared_update(id, u, diag);
+        }
+        auto step = [this, id, stage, msg, &diag] { return jnl.mark_failed(id, stage, msg, diag); };
+        co_return co_await blocking(std::move(step));
+    }
+
+    asio::awaitable<error_code> mark_outcome_unknown(std::int64_t id, const std::string& msg, diagnostics& diag)
+    {
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::outcome_unknown;
+            u.error = msg;
+            co_return co_await shared_update(id, u, diag);
+        }
+        auto step = [this, id, msg, &diag] { return jnl.mark_outcome_unknown(id, msg, diag); };
+        co_return co_await blocking(std::move(step));
+    }
+
+    /// failed / outcome_unknown → the latest state the task ids allow; `e` is updated.
+    asio::awaitable<error_code> requeue(journal_entry& e, diagnostics& diag)
+    {
+        const auto id = e.id;
+        track_state ns{};
+        if (claims)
+        {
+            track_update u;
+            u.what = track_update::kind::requeue;
+            auto ec = co_await shared_update(id, u, diag, &ns);
+            if (!ec)
+            {
+                e.state = ns;
+                e.error.clear();
+                e.failed_stage.clear();
+            }
+            co_return ec;
+        }
+        auto step0 = [this, id, &ns, &diag] { return jnl.requeue(id, ns, diag); };
+        if (auto ec = co_await blocking(std::move(step0))) co_return ec;
+        auto step1 = [this, id, &e, &diag] { return jnl.get(id, e, diag); };
+        co_return co_await blocking(std::move(step1));
+    }
+
+    /// Gives a shared claim up (stopping, or lost); errors are ignored: the lease then expires.
+    asio::awaitable<void> release(std::int64_t id)
+    {
+        track_update u;
+        u.what = track_update::kind::release;
+        diagnostics ignored;
+        co_await shared_update(id, u, ignored);
+        tokens.erase(id);
+    }
+
+    /// A change the shared state refused because the track is no longer (or not as expected) ours.
+    bool claim_gone(const error_code& ec) const
+    {
+        return claims && (ec == claim_errc::claim_lost || ec == claim_errc::invalid_transition);
+    }
 };
 
 /// Wait bounded by the stage timeout; a cancelled wait gives operation_aborted, a timeout client_errc::timeout.
@@ -224,7 +359,12 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     const auto& p = st.opts.pipeline;
 
     auto journal_failed = [&](const error_code& ec) {
-        message = "journal: " + describe(ec, diag);
+        if (st.claim_gone(ec))
+        {
+            message = "taken over by another worker: " + describe(ec, diag);
+            return track_outcome::lost;
+        }
+        message = (st.claims ? "shared state: " : "journal: ") + describe(ec, diag);
         return track_outcome::failed;
     };
     // Coroutine helpers take only trivially destructible arguments (see the note in blocking()).
@@ -234,8 +374,8 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         message = describe(ec, diag);
         diagnostics jd;
         std::string msg = message;
-        auto write = [&st, id, stage, msg, &jd] { return st.jnl.mark_failed(id, stage, msg, jd); };
-        auto jec = co_await st.blocking(std::move(write));
+        auto jec = co_await st.mark_failed(id, stage, msg, jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
         if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
         co_return track_outcome::failed;
     };
@@ -244,10 +384,21 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         message = *why;
         diagnostics jd;
         std::string msg = message;
-        auto write = [&st, id, msg, &jd] { return st.jnl.mark_outcome_unknown(id, msg, jd); };
-        auto jec = co_await st.blocking(std::move(write));
+        auto jec = co_await st.mark_outcome_unknown(id, msg, jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
         if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
         co_return track_outcome::unknown;
+    };
+
+    // Stop before the next step when the run stops, or when the renewer found the claim taken over.
+    auto halted = [&]() -> std::optional<track_outcome> {
+        if (st.stopping) return track_outcome::stopped;
+        if (st.lost.count(id))
+        {
+            message = "taken over by another worker (the lease expired)";
+            return track_outcome::lost;
+        }
+        return std::nullopt;
     };
 
     // Finds the task of a paid POST whose answer was lost through its tagged callback, and
@@ -267,8 +418,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             co_return false;
         }
         std::string tid = found.task_id;
-        auto step = [&st, id, stage, tid, &diag] { return st.jnl.record_task_id(id, stage, tid, diag); };
-        if (auto jec = co_await st.blocking(std::move(step)))
+        if (auto jec = co_await st.record_task_id(id, stage, tid, diag))
         {
             *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
             co_return false;
@@ -295,29 +445,30 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         // but its callback names the task: wait for the callback tagged with the intent's reference.
         const auto stage = e.state == track_state::separation_intent ? journal_stage::separation : journal_stage::midi;
         std::string why = std::string("the ") + (stage == journal_stage::separation ? "separation" : "MIDI") +
-                          " submission of an earlier run was sent but its answer was not recorded; it may have been "
+                          " submission of an earlier run (or of a worker that died) was sent but its answer was not recorded; it may have been "
                           "processed (and paid)";
-        if (st.stopping) co_return track_outcome::stopped;
-        recovered_at_start = co_await recover(stage, &e.intent_ref, st.opts.resumed_intent_wait, &why);
+        if (auto h = halted()) co_return *h;
+        // In a shared batch the callback went to the listener of the worker that sent the POST.
+        const auto within = st.claims ? std::chrono::milliseconds(0) : st.opts.resumed_intent_wait;
+        recovered_at_start = co_await recover(stage, &e.intent_ref, within, &why);
         if (!recovered_at_start)
         {
-            if (st.stopping) co_return track_outcome::stopped;
+            if (auto h = halted()) co_return *h;
             auto o = co_await unknown(&why);
-            if (!st.opts.resubmit_unknown) co_return o;
+            if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
             e.state = track_state::outcome_unknown;
         }
     }
     if (e.state == track_state::outcome_unknown || e.state == track_state::failed)
     {
-        track_state ns{};
-        auto step0 = [&st, id, &ns, &diag] { return st.jnl.requeue(id, ns, diag); };
-        auto jec = co_await st.blocking(std::move(step0));
+        auto jec = co_await st.requeue(e, diag);
         if (jec) co_return journal_failed(jec);
-        e.state = ns;
-        auto step1 = [&st, id, &e, &diag] { return st.jnl.get(id, e, diag); };
-        auto jec2 = co_await st.blocking(std::move(step1));
-        if (jec2) co_return journal_failed(jec2);
     }
+    // A shared track resumed here was submitted by another worker, so its callback goes to that
+    // worker's listener: wait by polling rather than for a callback that may never come.
+    auto poll_if_taken_over = [&](wait_options& w) {
+        if (st.claims) w.strategy = wait_strategy::polling;
+    };
     const bool resumed_separation = e.state == track_state::separating;
     const bool resumed_midi = e.state == track_state::transcribing;
     if (resumed_separation || resumed_midi || recovered_at_start) ++st.resumed;
@@ -326,12 +477,11 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     api::separation_record sep;
     if (e.state == track_state::pending)
     {
-        if (st.stopping) co_return track_outcome::stopped;
+        if (auto h = halted()) co_return *h;
         // The intent carries the reference its callback URL will be tagged with, so that the
         // task can be found from its callback if the answer is lost (here or by a crash).
         std::string ref = cli.hub() ? make_callback_reference() : std::string();
-        auto step2 = [&st, id, ref, &diag] { return st.jnl.record_intent(id, journal_stage::separation, ref, diag); };
-        auto jec = co_await st.blocking(std::move(step2));
+        auto jec = co_await st.record_intent(id, journal_stage::separation, ref, diag);
         if (jec) co_return journal_failed(jec);
         api::separation_request req;
         req.task_id = e.track.task_id;
@@ -351,19 +501,19 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         {
             e.separation_task_id = created.task_id;
             std::string tid = created.task_id;
-            auto step_sep_id = [&st, id, tid, &diag] { return st.jnl.record_task_id(id, journal_stage::separation, tid, diag); };
-            auto jec2 = co_await st.blocking(std::move(step_sep_id));
+            auto jec2 = co_await st.record_task_id(id, journal_stage::separation, tid, diag);
             if (jec2) co_return journal_failed(jec2);
             e.state = track_state::separating;
         }
     }
     if (e.state == track_state::separating)
     {
-        if (st.stopping) co_return track_outcome::stopped;
+        if (auto h = halted()) co_return *h;
         std::string sid = e.separation_task_id;
         wait_options w = p.wait;
         // The callback of a task that finished while we were away is gone: ask KIE at once.
         w.read_record_first = resumed_separation || recovered_at_start;
+        if (resumed_separation) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
         if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
@@ -388,10 +538,9 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
                 co_return co_await fail(error_code(client_errc::invalid_field), "midi");
             }
         }
-        if (st.stopping) co_return track_outcome::stopped;
+        if (auto h = halted()) co_return *h;
         std::string ref = cli.hub() ? make_callback_reference() : std::string();
-        auto step3 = [&st, id, ref, &diag] { return st.jnl.record_intent(id, journal_stage::midi, ref, diag); };
-        auto jec = co_await st.blocking(std::move(step3));
+        auto jec = co_await st.record_intent(id, journal_stage::midi, ref, diag);
         if (jec) co_return journal_failed(jec);
         api::midi_request req;
         req.task_id = e.separation_task_id;
@@ -410,8 +559,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         {
             e.midi_task_id = created.task_id;
             std::string tid = created.task_id;
-            auto step4 = [&st, id, tid, &diag] { return st.jnl.record_task_id(id, journal_stage::midi, tid, diag); };
-            auto jec2 = co_await st.blocking(std::move(step4));
+            auto jec2 = co_await st.record_task_id(id, journal_stage::midi, tid, diag);
             if (jec2) co_return journal_failed(jec2);
             e.state = track_state::transcribing;
         }
@@ -423,12 +571,13 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         message = "unexpected journal state " + std::string(to_string(e.state));
         co_return track_outcome::failed;
     }
-    if (st.stopping) co_return track_outcome::stopped;
+    if (auto h = halted()) co_return *h;
     api::midi_record midi;
     {
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
         w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
+        if (resumed_midi) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
         if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
@@ -459,12 +608,57 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         diag = out_diag;
         co_return co_await fail(wec, "output");
     }
-    auto step6 = [&st, id, &diag] { return st.jnl.mark_done(id, diag); };
-    auto dec = co_await st.blocking(std::move(step6));
+    auto dec = co_await st.mark_done(id, diag);
     if (dec) co_return journal_failed(dec);
     st.notes += notes;
     message = std::to_string(notes) + " notes";
     co_return track_outcome::done;
+}
+
+/// One track through process_track, with its events and counts.
+asio::awaitable<void> handle_track(run_state& st, journal_entry e)
+{
+    const std::string name = st.name_of(e);
+    const auto id = e.id;
+    const bool resuming = e.state == track_state::separating || e.state == track_state::transcribing;
+    ++st.in_flight;
+    st.emit(batch_event::kind::track_started, name,
+            resuming ? "resumed from " + std::string(to_string(e.state)) : std::string(), e.state);
+    std::string message;
+    auto outcome = co_await process_track(st, std::move(e), message);
+    --st.in_flight;
+    switch (outcome)
+    {
+    case track_outcome::done:
+        ++st.done_now;
+        ++st.finished_from_queue;
+        st.emit(batch_event::kind::track_done, name, message, track_state::done);
+        break;
+    case track_outcome::failed:
+        ++st.failed;
+        ++st.finished_from_queue;
+        st.emit(batch_event::kind::track_failed, name, message, track_state::failed);
+        break;
+    case track_outcome::unknown:
+        ++st.unknown;
+        ++st.finished_from_queue;
+        st.emit(batch_event::kind::track_failed, name, message, track_state::outcome_unknown);
+        break;
+    case track_outcome::lost:
+        ++st.skipped;
+        st.emit(batch_event::kind::track_skipped, name, message, track_state::pending);
+        break;
+    case track_outcome::stopped: break;
+    }
+    // A shared track not finished here (stopped, lost, or its store failed) goes back at once,
+    // rather than after its lease, so another worker can take it.
+    if (st.claims && st.tokens.count(id))
+    {
+        if (outcome == track_outcome::stopped || outcome == track_outcome::lost) co_await st.release(id);
+        st.tokens.erase(id);
+        st.lost.erase(id);
+    }
+    st.maybe_progress();
 }
 
 asio::awaitable<void> worker(run_state& st)
@@ -473,53 +667,79 @@ asio::awaitable<void> worker(run_state& st)
     while (!st.stopping && st.next < st.queue.size())
     {
         journal_entry e = st.queue[st.next++];
-        const std::string name = st.name_of(e);
-        const bool resuming = e.state == track_state::separating || e.state == track_state::transcribing;
-        ++st.in_flight;
-        st.emit(batch_event::kind::track_started, name,
-                resuming ? "resumed from " + std::string(to_string(e.state)) : std::string(), e.state);
-        std::string message;
-        auto outcome = co_await process_track(st, std::move(e), message);
-        --st.in_flight;
-        switch (outcome)
-        {
-        case track_outcome::done:
-            ++st.done_now;
-            ++st.finished_from_queue;
-            st.emit(batch_event::kind::track_done, name, message, track_state::done);
-            break;
-        case track_outcome::failed:
-            ++st.failed;
-            ++st.finished_from_queue;
-            st.emit(batch_event::kind::track_failed, name, message, track_state::failed);
-            break;
-        case track_outcome::unknown:
-            ++st.unknown;
-            ++st.finished_from_queue;
-            st.emit(batch_event::kind::track_failed, name, message, track_state::outcome_unknown);
-            break;
-        case track_outcome::stopped: break;
-        }
-        st.maybe_progress();
+        co_await handle_track(st, std::move(e));
     }
 }
 
-asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, const batch_options& opts,
-                                                                 std::filesystem::path journal_path,
-                                                                 asio::thread_pool::executor_type pool_ex, strand_type strand,
-                                                                 std::vector<track_spec> tracks,
-                                                                 std::function<void(const batch_event&)> on_event,
-                                                                 diagnostics& diag)
+/// A worker of a shared batch: claims tracks until the batch is finished (nothing claimable and
+/// nothing leased), waiting while other workers still hold leases that may expire.
+asio::awaitable<void> shared_worker(run_state& st)
 {
-    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     co_await asio::this_coro::throw_if_cancelled(false);
-    const auto t0 = clock_type::now();
-    diag.clear();
-    run_state st(cli, opts, pool_ex, strand, std::move(on_event));
-    batch_summary summary;
+    asio::steady_timer idle(co_await asio::this_coro::executor);
+    const milliseconds longest_idle = std::max(milliseconds(20), st.claims->lease());
+    while (!st.stopping)
+    {
+        diagnostics diag;
+        // Shielded: a claim the store made must be known here, or it would wait for its lease.
+        auto [ec, r] = co_await st.claims->async_claim(diag, shielded());
+        if (ec)
+        {
+            if (!st.fatal)
+            {
+                st.fatal = ec;
+                st.fatal_diag = diag;
+            }
+            if (st.request_stop) st.request_stop();
+            co_return;
+        }
+        if (r.claim)
+        {
+            auto& c = *r.claim;
+            st.tokens[c.entry.id] = c.token;
+            st.names[c.entry.id] = c.output_name;
+            if (st.stopping)
+            {
+                co_await st.release(c.entry.id);
+                co_return;
+            }
+            if (!c.previous_owner.empty()) ++st.taken_over;
+            co_await handle_track(st, std::move(c.entry));
+            continue;
+        }
+        if (r.finished) co_return;
+        idle.expires_after(std::clamp(r.retry_after, milliseconds(20), longest_idle));
+        co_await idle.async_wait(tok);
+    }
+}
 
-    std::vector<journal_entry> entries;
-    auto step7 = [&] {
+/// Keeps the leases of this worker's claimed tracks alive (every third of the lease).
+asio::awaitable<void> renewer(run_state& st)
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto period = std::max(milliseconds(10), st.claims->lease() / 3);
+    for (;;)
+    {
+        timer.expires_after(period);
+        auto [tec] = co_await timer.async_wait(tok);
+        if (tec) co_return;
+        if (st.tokens.empty()) continue;
+        std::vector<std::pair<std::int64_t, std::string>> held(st.tokens.begin(), st.tokens.end());
+        diagnostics diag;
+        auto [ec, lost] = co_await st.claims->async_renew(std::move(held), diag, tok);
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) continue;  // the next period tries again; a lease outlives two failed renewals
+        for (auto id : lost) st.lost.insert(id);
+    }
+}
+
+/// Opens the journal (local) or the shared state, and fills the counts and the queue (local).
+asio::awaitable<error_code> open_batch(run_state& st, const std::filesystem::path& journal_path, std::vector<track_spec>& tracks,
+                                       diagnostics& diag)
+{
+    const auto& opts = st.opts;
+    auto make_dir = [&] {
         std::error_code fec;
         std::filesystem::create_directories(opts.output_dir, fec);
         if (fec)
@@ -528,6 +748,27 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
             diag.set_stage("output");
             return error_code(fec.value(), boost::system::generic_category());
         }
+        return error_code{};
+    };
+    if (st.claims)
+    {
+        if (auto ec = co_await st.blocking(make_dir)) co_return ec;
+        claims_open_options oo;
+        oo.retry_failed = opts.retry_failed;
+        oo.resubmit_unknown = opts.resubmit_unknown;
+        auto [ec, counts] = co_await st.claims->async_open(std::move(tracks), oo, diag, shielded());
+        if (ec) co_return ec;
+        // Failed and unknown tracks were made claimable again by the open when asked for.
+        st.total = counts.total;
+        st.done_before = counts[track_state::done];
+        st.failed = counts[track_state::failed];
+        st.unknown = counts[track_state::outcome_unknown];
+        co_return error_code{};
+    }
+
+    std::vector<journal_entry> entries;
+    auto step7 = [&] {
+        if (auto ec = make_dir()) return ec;
         error_code ec;
         st.jnl = journal::open(journal_path, ec, diag);
         if (ec) return ec;
@@ -539,7 +780,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     {
         auto step8 = [&] { st.jnl = journal{}; return error_code{}; };
         co_await st.blocking(std::move(step8));
-        co_return std::tuple<error_code, batch_summary>{oec, summary};
+        co_return oec;
     }
 
     st.total = entries.size();
@@ -586,41 +827,80 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         default: st.queue.push_back(std::move(e)); break;
         }
     }
+    co_return error_code{};
+}
+
+asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, const batch_options& opts, batch_claims* claims,
+                                                                 std::filesystem::path journal_path,
+                                                                 asio::thread_pool::executor_type pool_ex, strand_type strand,
+                                                                 std::vector<track_spec> tracks,
+                                                                 std::function<void(const batch_event&)> on_event,
+                                                                 diagnostics& diag)
+{
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto t0 = clock_type::now();
+    diag.clear();
+    run_state st(cli, opts, pool_ex, strand, std::move(on_event));
+    st.claims = claims;
+    batch_summary summary;
+
+    if (auto oec = co_await open_batch(st, journal_path, tracks, diag))
+        co_return std::tuple<error_code, batch_summary>{oec, summary};
     st.maybe_progress(true);
 
-    // Workers; each can be cancelled through its own signal.
-    const std::size_t n = std::min<std::size_t>(std::max(1u, opts.concurrency), st.queue.size());
+    // Workers (and for a shared batch the lease renewer); each can be cancelled through its own signal.
+    const std::size_t n = claims ? std::max(1u, opts.concurrency)
+                                 : std::min<std::size_t>(std::max(1u, opts.concurrency), st.queue.size());
     std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
+    asio::cancellation_signal renewer_signal;
     asio::steady_timer all_done(strand, clock_type::time_point::max());
-    std::size_t running = 0;
+    std::size_t running = 0, workers_running = 0;
     bool cancelled = false;
     auto stop_all = [&] {
+        if (st.stopping) return;
         st.stopping = true;
-        cancelled = true;
         for (auto& s : signals) s->emit(asio::cancellation_type::terminal);
     };
+    st.request_stop = stop_all;
     auto& cs_ref = st;  // workers reference the state, which outlives them (we wait for all below)
     for (std::size_t i = 0; i < n; ++i)
     {
         signals.push_back(std::make_unique<asio::cancellation_signal>());
         ++running;
-        asio::co_spawn(strand, worker(cs_ref),
-                       asio::bind_cancellation_slot(signals.back()->slot(), [&running, &all_done](std::exception_ptr) {
+        ++workers_running;
+        auto body = claims ? shared_worker(cs_ref) : worker(cs_ref);
+        asio::co_spawn(strand, std::move(body),
+                       asio::bind_cancellation_slot(signals.back()->slot(), [&](std::exception_ptr) {
+                           // The renewer lives as long as some worker may hold a claim.
+                           if (--workers_running == 0 && claims) renewer_signal.emit(asio::cancellation_type::terminal);
+                           if (--running == 0) all_done.cancel();
+                       }));
+    }
+    if (claims && n > 0)
+    {
+        ++running;
+        asio::co_spawn(strand, renewer(cs_ref), asio::bind_cancellation_slot(renewer_signal.slot(), [&](std::exception_ptr) {
                            if (--running == 0) all_done.cancel();
                        }));
     }
     auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none) stop_all();
+    if (cs.cancelled() != asio::cancellation_type::none)
+    {
+        cancelled = true;
+        stop_all();
+    }
     while (running > 0)
     {
         co_await all_done.async_wait(tok);
         if (running > 0 && !st.stopping && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        {
+            cancelled = true;
             stop_all();
+        }
     }
+    st.request_stop = nullptr;
     st.maybe_progress(true);
-
-    auto step9 = [&] { st.jnl = journal{}; return error_code{}; };
-    co_await st.blocking(std::move(step9));
 
     summary.total = st.total;
     summary.done = st.done_now;
@@ -630,9 +910,40 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     summary.outcome_unknown = st.unknown;
     summary.recovered = st.recovered;
     summary.notes = st.notes;
-    summary.unfinished = st.queue.size() - st.finished_from_queue;
     summary.elapsed = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
     error_code ec;
+    if (claims)
+    {
+        summary.taken_over = st.taken_over;
+        // The batch's end state, whoever did the work: the other workers' tracks count too.
+        diagnostics cdiag;
+        auto [cec, counts] = co_await claims->async_counts(cdiag, shielded());
+        if (!cec)
+        {
+            summary.total = counts.total;
+            summary.failed = counts[track_state::failed];
+            summary.outcome_unknown = counts[track_state::outcome_unknown];
+            const auto done_all = counts[track_state::done];
+            summary.done_by_other_workers = done_all - std::min(done_all, st.done_before + st.done_now);
+            summary.unfinished = counts.total - std::min(counts.total, done_all + summary.failed + summary.outcome_unknown);
+        }
+        else if (!st.fatal)
+        {
+            st.fatal = cec;
+            st.fatal_diag = cdiag;
+        }
+        if (st.fatal)
+        {
+            ec = st.fatal;
+            diag = st.fatal_diag;
+        }
+    }
+    else
+    {
+        auto step9 = [&] { st.jnl = journal{}; return error_code{}; };
+        co_await st.blocking(std::move(step9));
+        summary.unfinished = st.queue.size() - st.finished_from_queue;
+    }
     if (cancelled) ec = asio::error::operation_aborted;
     co_return std::tuple<error_code, batch_summary>{ec, summary};
 }
@@ -641,6 +952,11 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
 
 batch_runner::batch_runner(client& c, batch_options opts)
     : client_(c), opts_(std::move(opts)), pool_(std::make_unique<asio::thread_pool>(1))
+{
+}
+
+batch_runner::batch_runner(client& c, batch_options opts, batch_claims& shared)
+    : client_(c), opts_(std::move(opts)), claims_(&shared), pool_(std::make_unique<asio::thread_pool>(1))
 {
 }
 
@@ -667,7 +983,7 @@ void batch_runner::start_run(std::vector<track_spec> tracks, std::function<void(
     auto strand = asio::make_strand(client_.get_executor());
     detail::spawn_with_handler<batch_summary>(
         strand,
-        run_batch(client_, opts_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag_),
+        run_batch(client_, opts_, claims_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag_),
         std::move(handler));
 }
 

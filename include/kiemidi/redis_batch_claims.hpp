@@ -1,0 +1,75 @@
+// kiemidi::redis_batch_claims: the shared state of a batch in Redis, for several workers.
+//
+// Every track is a hash (its journal facts, output name and current owner) under one key prefix
+// per batch; unclaimed tracks sit in a sorted set by id and claimed ones in a sorted set by lease
+// expiry (Redis' own clock, so workers' clocks need not agree). Each operation is one Lua script,
+// so a claim, a lease check and a state change are atomic. Changes are idempotent, which lets
+// them be retried while Redis is briefly unreachable: a task id KIE gave is not given up easily.
+//
+// Durability is Redis': run it with `appendonly yes` (and `appendfsync always` to survive a
+// power loss at any moment), or a recorded task id can be lost with the last snapshot.
+#ifndef KIEMIDI_REDIS_BATCH_CLAIMS_HPP
+#define KIEMIDI_REDIS_BATCH_CLAIMS_HPP
+
+#include <kiemidi/batch_claims.hpp>
+#include <kiemidi/config.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace kiemidi {
+
+namespace redis {
+class connection;
+}
+
+struct redis_batch_claims_options
+{
+    /// Names the batch; every worker of one batch uses the same id (and the same track list).
+    std::string batch_id;
+    /// Shown as the owner of the tracks this worker holds; empty → "<host>:<pid>:<random>".
+    std::string worker_id;
+    /// How long a claim lasts without renewal; the runner renews every third of it. A dead
+    /// worker's tracks are taken over this long after its last renewal.
+    std::chrono::milliseconds lease{std::chrono::seconds(30)};
+    /// Keys are `<key_prefix>{<batch_id>}:...` (the braces keep one batch in one cluster slot).
+    std::string key_prefix = "kiemidi:batch:";
+    /// How long a change is retried while Redis is unreachable before it is reported failed.
+    std::chrono::milliseconds store_retry{std::chrono::seconds(30)};
+};
+
+/// batch_claims on a kiemidi::redis::connection (which must outlive this object and may be shared
+/// with other users, e.g. a redis_callback_hub). Several workers, in one process or many, each
+/// with its own redis_batch_claims and the same batch_id, share the batch.
+class redis_batch_claims final : public batch_claims
+{
+public:
+    KIEMIDI_DECL redis_batch_claims(redis::connection& conn, redis_batch_claims_options opts);
+
+    KIEMIDI_DECL executor_type get_executor() const noexcept override;
+    const std::string& worker_id() const noexcept override { return opts_.worker_id; }
+    std::chrono::milliseconds lease() const noexcept override { return opts_.lease; }
+    const redis_batch_claims_options& options() const noexcept { return opts_; }
+
+private:
+    KIEMIDI_DECL void start_open(std::vector<track_spec> tracks, claims_open_options opts, diagnostics& diag,
+                                 boost::asio::any_completion_handler<open_signature> h) override;
+    KIEMIDI_DECL void start_claim(diagnostics& diag, boost::asio::any_completion_handler<claim_signature> h) override;
+    KIEMIDI_DECL void start_update(std::int64_t id, std::string claim_token, track_update u, diagnostics& diag,
+                                   boost::asio::any_completion_handler<update_signature> h) override;
+    KIEMIDI_DECL void start_renew(std::vector<std::pair<std::int64_t, std::string>> claims, diagnostics& diag,
+                                  boost::asio::any_completion_handler<renew_signature> h) override;
+    KIEMIDI_DECL void start_counts(diagnostics& diag, boost::asio::any_completion_handler<open_signature> h) override;
+    KIEMIDI_DECL void start_entries(diagnostics& diag, boost::asio::any_completion_handler<entries_signature> h) override;
+
+    struct ops;
+    redis::connection& conn_;
+    redis_batch_claims_options opts_;
+    std::string prefix_;
+    std::atomic<std::uint64_t> next_claim_{0};
+};
+
+}  // namespace kiemidi
+
+#endif

@@ -1,0 +1,377 @@
+// redis_batch_claims: each operation is one Lua script (redis_batch_scripts.hpp) sent with EVAL
+// over the shared redis::connection, inside a coroutine that retries while Redis is away.
+#include <kiemidi/redis_batch_claims.hpp>
+#include <kiemidi/batch.hpp>
+#include <kiemidi/detail/async_bridge.hpp>
+#include <kiemidi/redis/connection.hpp>
+
+#include "redis_batch_scripts.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <random>
+
+namespace kiemidi {
+
+namespace asio = boost::asio;
+namespace scripts = detail::redis_batch_scripts;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+/// Tracks sent per EVAL when adding, and read per EVAL for entries: keeps each script short.
+constexpr std::size_t chunk = 500;
+
+std::string default_worker_id()
+{
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    std::random_device rd;
+    char suffix[9];
+    std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rd()));
+    return std::string(host[0] ? host : "host") + ":" + std::to_string(::getpid()) + ":" + suffix;
+}
+
+/// Failures after which the store may simply not have been reached (or its answer was lost);
+/// every script is idempotent, so sending it again is safe.
+bool transient(const error_code& ec)
+{
+    using redis::redis_errc;
+    return ec == redis_errc::not_connected || ec == redis_errc::connection_lost || ec == redis_errc::timeout ||
+           ec == redis_errc::connect_failed;
+}
+
+bool to_int(const redis::reply& r, long long& out)
+{
+    if (r.type == redis::reply_type::integer)
+    {
+        out = r.integer;
+        return true;
+    }
+    if (!r.is_string()) return false;
+    auto [p, e] = std::from_chars(r.str.data(), r.str.data() + r.str.size(), out);
+    return e == std::errc() && p == r.str.data() + r.str.size();
+}
+
+const std::string& str(const redis::reply& r)
+{
+    static const std::string empty;
+    return r.is_string() ? r.str : empty;
+}
+
+/// The worker part of a claim token ("<worker id>#<n>").
+std::string worker_of(const std::string& token)
+{
+    return token.substr(0, token.rfind('#'));
+}
+
+error_code bad_reply(diagnostics& diag, const char* what)
+{
+    diag.set_stage("batch claims");
+    diag.set_client_message(std::string("unexpected Redis reply to ") + what);
+    return claim_errc::bad_reply;
+}
+
+/// Fields in the order of the scripts' HMGET: task_id audio_id name out state sep midi error stage attempts ref.
+bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_entry& e, std::string& out_name)
+{
+    if (f.size() < 10) return false;
+    e.id = id;
+    e.track.task_id = str(f[0]);
+    e.track.audio_id = str(f[1]);
+    e.track.name = str(f[2]);
+    out_name = str(f[3]);
+    auto s = track_state_from_string(str(f[4]));
+    if (!s) return false;
+    e.state = *s;
+    e.separation_task_id = str(f[5]);
+    e.midi_task_id = str(f[6]);
+    e.error = str(f[7]);
+    e.failed_stage = str(f[8]);
+    long long attempts = 0;
+    to_int(f[9], attempts);
+    e.attempts = static_cast<unsigned>(attempts);
+    if (f.size() > 10) e.intent_ref = str(f[10]);
+    return true;
+}
+
+}  // namespace
+
+/// The coroutine bodies of the operations.
+/// (Static: a coroutine must not keep a pointer to a temporary `ops`.)
+struct redis_batch_claims::ops
+{
+    /// EVAL `body` (after the prelude) with ARGV = prefix + args, retried on transient failures
+    /// with backoff for up to options().store_retry.
+    static asio::awaitable<std::tuple<error_code, redis::reply>> eval(redis_batch_claims& self, const char* body, const std::vector<std::string>& args,
+                                                                diagnostics& diag)
+    {
+        std::vector<std::string> cmd;
+        cmd.reserve(args.size() + 4);
+        cmd.emplace_back("EVAL");
+        cmd.emplace_back(std::string(scripts::prelude) + body);
+        cmd.emplace_back("0");
+        cmd.push_back(self.prefix_);
+        cmd.insert(cmd.end(), args.begin(), args.end());
+        const auto deadline = std::chrono::steady_clock::now() + self.opts_.store_retry;
+        milliseconds backoff(50);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        for (;;)
+        {
+            diag.clear();
+            auto attempt = cmd;
+            auto [ec, r] = co_await self.conn_.async_command(std::move(attempt), diag, tok);
+            if (!ec || !transient(ec) || std::chrono::steady_clock::now() + backoff > deadline)
+            {
+                if (ec && diag.stage().empty()) diag.set_stage("batch claims");
+                co_return std::tuple<error_code, redis::reply>{ec, std::move(r)};
+            }
+            timer.expires_after(backoff);
+            auto [tec] = co_await timer.async_wait(tok);
+            if (tec) co_return std::tuple<error_code, redis::reply>{asio::error::operation_aborted, redis::reply{}};
+            backoff = std::min(backoff * 2, milliseconds(1000));
+        }
+    }
+
+    static asio::awaitable<std::tuple<error_code, journal_counts>> counts(redis_batch_claims& self, diagnostics& diag)
+    {
+        journal_counts c;
+        std::vector<std::string> cmd{"HGETALL", self.prefix_ + "counts"};
+        auto [ec, r] = co_await self.conn_.async_command(std::move(cmd), diag, tok);
+        if (ec) co_return std::tuple<error_code, journal_counts>{ec, c};
+        if (r.type != redis::reply_type::array) co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "HGETALL"), c};
+        for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+        {
+            auto s = track_state_from_string(str(r.elements[i]));
+            long long n = 0;
+            if (!s || !to_int(r.elements[i + 1], n) || n < 0) continue;
+            c.by_state[static_cast<std::size_t>(*s)] = static_cast<std::size_t>(n);
+            c.total += static_cast<std::size_t>(n);
+        }
+        co_return std::tuple<error_code, journal_counts>{error_code{}, c};
+    }
+
+    static asio::awaitable<std::tuple<error_code, journal_counts>> open(redis_batch_claims& self, std::vector<track_spec> tracks, claims_open_options o,
+                                                                 diagnostics& diag)
+    {
+        for (std::size_t i = 0; i < tracks.size(); i += chunk)
+        {
+            std::vector<std::string> args;
+            for (std::size_t j = i; j < std::min(tracks.size(), i + chunk); ++j)
+            {
+                const auto& t = tracks[j];
+                args.push_back(t.task_id);
+                args.push_back(t.audio_id);
+                args.push_back(t.name);
+                args.push_back(output_name(t));
+            }
+            auto [ec, r] = co_await eval(self, scripts::add, args, diag);
+            if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};
+        }
+        if (o.retry_failed || o.resubmit_unknown)
+        {
+            std::vector<std::string> args{o.retry_failed ? "1" : "0", o.resubmit_unknown ? "1" : "0"};
+            auto [ec, r] = co_await eval(self, scripts::requeue, args, diag);
+            if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};
+        }
+        co_return co_await counts(self, diag);
+    }
+
+    static asio::awaitable<std::tuple<error_code, claim_result>> claim(redis_batch_claims& self, diagnostics& diag)
+    {
+        claim_result res;
+        std::string token = self.opts_.worker_id + "#" + std::to_string(++self.next_claim_);
+        std::vector<std::string> args{token, std::to_string(self.opts_.lease.count())};
+        auto [ec, r] = co_await eval(self, scripts::claim, args, diag);
+        if (ec) co_return std::tuple<error_code, claim_result>{ec, res};
+        long long code = 0;
+        if (r.type != redis::reply_type::array || r.elements.empty() || !to_int(r.elements[0], code))
+            co_return std::tuple<error_code, claim_result>{bad_reply(diag, "claim"), res};
+        if (code == -1) res.finished = true;
+        else if (code == 0)
+        {
+            long long ms = 0;
+            if (r.elements.size() < 2 || !to_int(r.elements[1], ms))
+                co_return std::tuple<error_code, claim_result>{bad_reply(diag, "claim"), res};
+            res.retry_after = milliseconds(std::max(0LL, ms));
+        }
+        else
+        {
+            long long id = 0;
+            track_claim c;
+            if (r.elements.size() < 4 || !to_int(r.elements[1], id) || r.elements[3].type != redis::reply_type::array ||
+                !fill_entry(r.elements[3].elements, id, c.entry, c.output_name))
+                co_return std::tuple<error_code, claim_result>{bad_reply(diag, "claim"), res};
+            c.token = std::move(token);
+            if (!str(r.elements[2]).empty()) c.previous_owner = worker_of(str(r.elements[2]));
+            res.claim = std::move(c);
+        }
+        co_return std::tuple<error_code, claim_result>{error_code{}, std::move(res)};
+    }
+
+    static asio::awaitable<std::tuple<error_code, track_state>> update(redis_batch_claims& self, std::int64_t id, std::string claim_token, track_update u,
+                                                                diagnostics& diag)
+    {
+        const char* kind = "release";
+        switch (u.what)
+        {
+        case track_update::kind::intent: kind = "intent"; break;
+        case track_update::kind::task_id: kind = "task_id"; break;
+        case track_update::kind::done: kind = "done"; break;
+        case track_update::kind::failed: kind = "failed"; break;
+        case track_update::kind::outcome_unknown: kind = "outcome_unknown"; break;
+        case track_update::kind::requeue: kind = "requeue"; break;
+        case track_update::kind::release: kind = "release"; break;
+        }
+        std::vector<std::string> args{std::to_string(id),
+                                      std::move(claim_token),
+                                      kind,
+                                      std::string(to_string(u.stage)),
+                                      u.what == track_update::kind::task_id ? u.task_id
+                                      : u.what == track_update::kind::intent ? u.reference
+                                                                              : u.failed_stage,
+                                      u.error,
+                                      std::to_string(self.opts_.lease.count())};
+        auto [ec, r] = co_await eval(self, scripts::update, args, diag);
+        if (ec) co_return std::tuple<error_code, track_state>{ec, track_state::pending};
+        long long code = 0;
+        std::optional<track_state> state;
+        if (r.type != redis::reply_type::array || r.elements.size() < 2 || !to_int(r.elements[0], code) ||
+            (code != -2 && !(state = track_state_from_string(str(r.elements[1])))))
+            co_return std::tuple<error_code, track_state>{bad_reply(diag, kind), track_state::pending};
+        diag.set_stage("batch claims");
+        switch (code)
+        {
+        case 0: diag.clear(); co_return std::tuple<error_code, track_state>{error_code{}, *state};
+        case -1:
+            diag.set_client_message(std::string(kind) + ": track " + std::to_string(id) + " is now owned by another worker (it is " +
+                                    str(r.elements[1]) + ")");
+            co_return std::tuple<error_code, track_state>{claim_errc::claim_lost, *state};
+        case -2:
+            diag.set_client_message("no track " + std::to_string(id) + " in batch " + self.opts_.batch_id);
+            co_return std::tuple<error_code, track_state>{claim_errc::unknown_track, track_state::pending};
+        default:
+            diag.set_client_message(std::string(kind) + " is not allowed for track " + std::to_string(id) + " in state " +
+                                    str(r.elements[1]));
+            co_return std::tuple<error_code, track_state>{claim_errc::invalid_transition, *state};
+        }
+    }
+
+    static asio::awaitable<std::tuple<error_code, std::vector<std::int64_t>>> renew(redis_batch_claims& self, std::vector<std::pair<std::int64_t, std::string>> held,
+                                                                             diagnostics& diag)
+    {
+        std::vector<std::int64_t> lost;
+        std::vector<std::string> args{std::to_string(self.opts_.lease.count())};
+        for (auto& [id, token] : held)
+        {
+            args.push_back(std::to_string(id));
+            args.push_back(std::move(token));
+        }
+        auto [ec, r] = co_await eval(self, scripts::renew, args, diag);
+        if (ec) co_return std::tuple<error_code, std::vector<std::int64_t>>{ec, lost};
+        if (r.type != redis::reply_type::array)
+            co_return std::tuple<error_code, std::vector<std::int64_t>>{bad_reply(diag, "renew"), lost};
+        for (const auto& e : r.elements)
+        {
+            long long id = 0;
+            if (to_int(e, id)) lost.push_back(id);
+        }
+        co_return std::tuple<error_code, std::vector<std::int64_t>>{error_code{}, std::move(lost)};
+    }
+
+    static asio::awaitable<std::tuple<error_code, std::vector<shared_track>>> entries(redis_batch_claims& self, diagnostics& diag)
+    {
+        std::vector<shared_track> out;
+        std::vector<std::string> get_ids{"GET", self.prefix_ + "ids"};
+        auto [ec, r] = co_await self.conn_.async_command(std::move(get_ids), diag, tok);
+        if (ec) co_return std::tuple<error_code, std::vector<shared_track>>{ec, out};
+        long long last = 0;
+        if (!r.is_nil() && !to_int(r, last))
+            co_return std::tuple<error_code, std::vector<shared_track>>{bad_reply(diag, "GET ids"), out};
+        for (long long first = 1; first <= last; first += static_cast<long long>(chunk))
+        {
+            std::vector<std::string> args{std::to_string(first), std::to_string(std::min(last, first + static_cast<long long>(chunk) - 1))};
+            auto [eec, er] = co_await eval(self, scripts::entries, args, diag);
+            if (eec) co_return std::tuple<error_code, std::vector<shared_track>>{eec, out};
+            long long now = 0;
+            if (er.type != redis::reply_type::array || er.elements.size() < 2 || !to_int(er.elements[0], now) ||
+                er.elements[1].type != redis::reply_type::array)
+                co_return std::tuple<error_code, std::vector<shared_track>>{bad_reply(diag, "entries"), out};
+            for (const auto& item : er.elements[1].elements)
+            {
+                long long id = 0;
+                shared_track t;
+                if (item.type != redis::reply_type::array || item.elements.size() < 3 || !to_int(item.elements[0], id) ||
+                    item.elements[2].type != redis::reply_type::array ||
+                    !fill_entry(item.elements[2].elements, id, t.entry, t.output_name))
+                    co_return std::tuple<error_code, std::vector<shared_track>>{bad_reply(diag, "entries"), out};
+                long long expiry = 0;
+                if (to_int(item.elements[1], expiry))
+                {
+                    t.lease_left = milliseconds(expiry - now);
+                    if (item.elements[2].elements.size() > 11) t.owner = worker_of(str(item.elements[2].elements[11]));
+                }
+                out.push_back(std::move(t));
+            }
+        }
+        co_return std::tuple<error_code, std::vector<shared_track>>{error_code{}, std::move(out)};
+    }
+};
+
+redis_batch_claims::redis_batch_claims(redis::connection& conn, redis_batch_claims_options opts)
+    : conn_(conn), opts_(std::move(opts))
+{
+    if (opts_.worker_id.empty()) opts_.worker_id = default_worker_id();
+    if (opts_.lease <= milliseconds(0)) opts_.lease = milliseconds(1);
+    prefix_ = opts_.key_prefix + "{" + opts_.batch_id + "}:";
+}
+
+batch_claims::executor_type redis_batch_claims::get_executor() const noexcept
+{
+    return conn_.get_executor();
+}
+
+void redis_batch_claims::start_open(std::vector<track_spec> tracks, claims_open_options o, diagnostics& diag,
+                                    asio::any_completion_handler<open_signature> h)
+{
+    detail::spawn_with_handler<journal_counts>(get_executor(), ops::open(*this, std::move(tracks), o, diag), std::move(h));
+}
+
+void redis_batch_claims::start_claim(diagnostics& diag, asio::any_completion_handler<claim_signature> h)
+{
+    detail::spawn_with_handler<claim_result>(get_executor(), ops::claim(*this, diag), std::move(h));
+}
+
+void redis_batch_claims::start_update(std::int64_t id, std::string claim_token, track_update u, diagnostics& diag,
+                                      asio::any_completion_handler<update_signature> h)
+{
+    detail::spawn_with_handler<track_state>(get_executor(), ops::update(*this, id, std::move(claim_token), std::move(u), diag),
+                                            std::move(h));
+}
+
+void redis_batch_claims::start_renew(std::vector<std::pair<std::int64_t, std::string>> held, diagnostics& diag,
+                                     asio::any_completion_handler<renew_signature> h)
+{
+    detail::spawn_with_handler<std::vector<std::int64_t>>(get_executor(), ops::renew(*this, std::move(held), diag), std::move(h));
+}
+
+void redis_batch_claims::start_counts(diagnostics& diag, asio::any_completion_handler<open_signature> h)
+{
+    detail::spawn_with_handler<journal_counts>(get_executor(), ops::counts(*this, diag), std::move(h));
+}
+
+void redis_batch_claims::start_entries(diagnostics& diag, asio::any_completion_handler<entries_signature> h)
+{
+    detail::spawn_with_handler<std::vector<shared_track>>(get_executor(), ops::entries(*this, diag), std::move(h));
+}
+
+}  // namespace kiemidi

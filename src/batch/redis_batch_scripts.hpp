@@ -1,0 +1,237 @@
+// The Lua scripts behind redis_batch_claims. Each runs atomically in Redis, so claiming, lease
+// checks and state changes of a track never interleave between workers.
+//
+// Keys, all under the batch prefix P (ARGV[1] of every script):
+//   P..'ids'          INCR counter of track ids (1-based, insertion order)
+//   P..'index'        hash: track identity (task_id, audio_id, name) → id; makes adding idempotent
+//   P..'names'        set of output names in use (a repeated name gets "-<id>", like the journal)
+//   P..'t:'..id       hash: task_id audio_id name out state sep midi error stage attempts ref owner
+//                     (ref: the callback reference of the latest paid POST, journal_entry::intent_ref)
+//   P..'pending'      sorted set of claimable ids (score = id, so tracks go in list order)
+//   P..'leases'       sorted set of claimed ids, score = lease expiry in ms of Redis' clock
+//   P..'counts'       hash: state → number of tracks in it
+//   P..'s:failed', P..'s:outcome_unknown'   sets of ids in those states (for requeueing)
+// `owner` is the claim token of the worker holding (or, in a final state, last holding) the track.
+//
+// Changes are idempotent (a retried change that already ran answers as if it ran now), so the
+// client may resend a script whose answer was lost with the connection.
+#ifndef KIEMIDI_SRC_BATCH_REDIS_BATCH_SCRIPTS_HPP
+#define KIEMIDI_SRC_BATCH_REDIS_BATCH_SCRIPTS_HPP
+
+namespace kiemidi::detail::redis_batch_scripts {
+
+/// Helpers every script starts with.
+inline constexpr const char* prelude = R"lua(
+local p = ARGV[1]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function tkey(id) return p .. 't:' .. id end
+local function final(s) return s == 'done' or s == 'failed' or s == 'outcome_unknown' end
+local function set_state(id, from, to)
+  if from == to then return end
+  local k = tkey(id)
+  redis.call('HINCRBY', p .. 'counts', from, -1)
+  redis.call('HINCRBY', p .. 'counts', to, 1)
+  redis.call('HSET', k, 'state', to)
+  if from == 'failed' or from == 'outcome_unknown' then redis.call('SREM', p .. 's:' .. from, id) end
+  if to == 'failed' or to == 'outcome_unknown' then redis.call('SADD', p .. 's:' .. to, id) end
+end
+-- The latest state the recorded task ids allow (journal::requeue's rule).
+local function resumable(k)
+  if redis.call('HGET', k, 'midi') ~= '' then return 'transcribing' end
+  if redis.call('HGET', k, 'sep') ~= '' then return 'separating' end
+  return 'pending'
+end
+)lua";
+
+/// ARGV: P, then (task_id, audio_id, name, output base name) per track. Returns the number added.
+inline constexpr const char* add = R"lua(
+local added = 0
+for i = 2, #ARGV, 4 do
+  local ident = #ARGV[i] .. ':' .. ARGV[i] .. #ARGV[i + 1] .. ':' .. ARGV[i + 1] .. ARGV[i + 2]
+  if redis.call('HEXISTS', p .. 'index', ident) == 0 then
+    local id = redis.call('INCR', p .. 'ids')
+    local out = ARGV[i + 3]
+    if redis.call('SISMEMBER', p .. 'names', out) == 1 then out = out .. '-' .. id end
+    redis.call('SADD', p .. 'names', out)
+    redis.call('HSET', p .. 'index', ident, id)
+    redis.call('HSET', tkey(id), 'task_id', ARGV[i], 'audio_id', ARGV[i + 1], 'name', ARGV[i + 2], 'out', out,
+               'state', 'pending', 'sep', '', 'midi', '', 'error', '', 'stage', '', 'attempts', 0, 'ref', '',
+               'owner', '')
+    redis.call('ZADD', p .. 'pending', id, id)
+    redis.call('HINCRBY', p .. 'counts', 'pending', 1)
+    added = added + 1
+  end
+end
+return added
+)lua";
+
+/// ARGV: P, retry_failed ('1'/'0'), resubmit_unknown ('1'/'0'). Makes those final tracks
+/// claimable again in their latest resumable state. Returns how many.
+inline constexpr const char* requeue = R"lua(
+local n = 0
+local function rq(s)
+  for _, id in ipairs(redis.call('SMEMBERS', p .. 's:' .. s)) do
+    local k = tkey(id)
+    set_state(id, s, resumable(k))
+    redis.call('HSET', k, 'error', '', 'stage', '', 'owner', '')
+    redis.call('ZADD', p .. 'pending', id, id)
+    n = n + 1
+  end
+end
+if ARGV[2] == '1' then rq('failed') end
+if ARGV[3] == '1' then rq('outcome_unknown') end
+return n
+)lua";
+
+/// ARGV: P, claim token, lease ms. Takes the track whose lease expired first (a dead worker's),
+/// else the first pending one. Returns {1, id, previous owner token, {fields}}, or
+/// {0, ms until the next lease expires} when nothing is claimable but leases are held, or {-1}
+/// when nothing is pending or leased.
+inline constexpr const char* claim = R"lua(
+local now = now_ms()
+local id
+local prev = ''
+local expired = redis.call('ZRANGEBYSCORE', p .. 'leases', '-inf', now, 'LIMIT', 0, 1)
+if #expired > 0 then
+  id = expired[1]
+  prev = redis.call('HGET', tkey(id), 'owner') or ''
+else
+  local first = redis.call('ZRANGE', p .. 'pending', 0, 0)
+  if #first == 0 then
+    local nxt = redis.call('ZRANGE', p .. 'leases', 0, 0, 'WITHSCORES')
+    if #nxt > 0 then return {0, tonumber(nxt[2]) - now} end
+    return {-1}
+  end
+  id = first[1]
+  redis.call('ZREM', p .. 'pending', id)
+end
+local k = tkey(id)
+redis.call('HSET', k, 'owner', ARGV[2])
+redis.call('ZADD', p .. 'leases', now + tonumber(ARGV[3]), id)
+return {1, tonumber(id), prev, redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi',
+                                           'error', 'stage', 'attempts', 'ref')}
+)lua";
+
+/// ARGV: P, id, claim token, kind, stage ('separation'/'midi'), value (task id, intent's callback
+/// reference, or failed stage), error, lease ms. Returns {code, state}: code 0 applied (state = the new one),
+/// -1 another worker owns the track, -2 no such track, -3 the state does not allow it.
+inline constexpr const char* update = R"lua(
+local id, token, kind, stage = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local k = tkey(id)
+if redis.call('EXISTS', k) == 0 then return {-2, ''} end
+local state = redis.call('HGET', k, 'state')
+local mine = redis.call('HGET', k, 'owner') == token
+local sep = stage == 'separation'
+local lease = tonumber(ARGV[8])
+if kind == 'task_id' then
+  -- A task id KIE gave is recorded even when the claim was lost meanwhile: whoever holds the
+  -- track then resumes it instead of paying again.
+  local field = sep and 'sep' or 'midi'
+  local intent = sep and 'separation_intent' or 'midi_intent'
+  local to = sep and 'separating' or 'transcribing'
+  local cur = redis.call('HGET', k, field)
+  if cur ~= '' and cur ~= ARGV[6] then return {-3, state} end
+  if cur == '' then redis.call('HSET', k, field, ARGV[6]) end
+  if state == intent or (state == 'outcome_unknown' and redis.call('HGET', k, 'stage') == stage) then
+    local was_final = final(state)
+    set_state(id, state, to)
+    redis.call('HSET', k, 'error', '', 'stage', '')
+    if was_final and not mine then redis.call('ZADD', p .. 'pending', id, id) end
+    state = to
+  end
+  if not mine then return {-1, state} end
+  if state ~= to then return {-3, state} end
+  if redis.call('ZSCORE', p .. 'leases', id) == false then redis.call('ZADD', p .. 'leases', now_ms() + lease, id) end
+  return {0, to}
+end
+if not mine then return {-1, state} end
+if kind == 'intent' then
+  local from = sep and 'pending' or 'separating'
+  local to = sep and 'separation_intent' or 'midi_intent'
+  if state == from then
+    set_state(id, state, to)
+    redis.call('HINCRBY', k, 'attempts', 1)
+    redis.call('HSET', k, 'ref', ARGV[6])
+  elseif state ~= to then
+    return {-3, state}
+  end
+  -- A paid POST starts with a full lease.
+  redis.call('ZADD', p .. 'leases', now_ms() + lease, id)
+  return {0, to}
+elseif kind == 'done' then
+  if state == 'transcribing' then set_state(id, state, 'done') elseif state ~= 'done' then return {-3, state} end
+  redis.call('ZREM', p .. 'leases', id)
+  return {0, 'done'}
+elseif kind == 'failed' then
+  if state == 'done' then return {-3, state} end
+  set_state(id, state, 'failed')
+  redis.call('HSET', k, 'error', ARGV[7], 'stage', ARGV[6])
+  redis.call('ZREM', p .. 'leases', id)
+  return {0, 'failed'}
+elseif kind == 'outcome_unknown' then
+  if state ~= 'outcome_unknown' then
+    if state ~= 'separation_intent' and state ~= 'midi_intent' then return {-3, state} end
+    redis.call('HSET', k, 'error', ARGV[7], 'stage', state == 'separation_intent' and 'separation' or 'midi')
+    set_state(id, state, 'outcome_unknown')
+  end
+  redis.call('ZREM', p .. 'leases', id)
+  return {0, 'outcome_unknown'}
+elseif kind == 'requeue' then
+  if state == 'failed' or state == 'outcome_unknown' then
+    local to = resumable(k)
+    set_state(id, state, to)
+    redis.call('HSET', k, 'error', '', 'stage', '')
+    state = to
+  elseif state == 'done' then
+    return {-3, state}
+  end
+  redis.call('ZADD', p .. 'leases', now_ms() + lease, id)
+  return {0, state}
+elseif kind == 'release' then
+  redis.call('HSET', k, 'owner', '')
+  redis.call('ZREM', p .. 'leases', id)
+  if not final(state) then redis.call('ZADD', p .. 'pending', id, id) end
+  return {0, state}
+end
+return redis.error_reply('unknown change ' .. kind)
+)lua";
+
+/// ARGV: P, lease ms, then (id, claim token) pairs. Extends the leases still held by those
+/// tokens; returns the ids that are not (taken over, or already final).
+inline constexpr const char* renew = R"lua(
+local until_ms = now_ms() + tonumber(ARGV[2])
+local lost = {}
+for i = 3, #ARGV, 2 do
+  local k = tkey(ARGV[i])
+  local s = redis.call('HGET', k, 'state')
+  if s and not final(s) and redis.call('HGET', k, 'owner') == ARGV[i + 1] then
+    redis.call('ZADD', p .. 'leases', until_ms, ARGV[i])
+  else
+    lost[#lost + 1] = tonumber(ARGV[i])
+  end
+end
+return lost
+)lua";
+
+/// ARGV: P, first id, last id. Returns {now, {id, lease expiry or '', fields...}...} for the
+/// tracks in that range.
+inline constexpr const char* entries = R"lua(
+local out = {}
+for id = tonumber(ARGV[2]), tonumber(ARGV[3]) do
+  local k = tkey(id)
+  if redis.call('EXISTS', k) == 1 then
+    local lease = redis.call('ZSCORE', p .. 'leases', id) or ''
+    local f = redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi', 'error', 'stage',
+                         'attempts', 'ref', 'owner')
+    out[#out + 1] = {id, lease, f}
+  end
+end
+return {now_ms(), out}
+)lua";
+
+}  // namespace kiemidi::detail::redis_batch_scripts
+
+#endif

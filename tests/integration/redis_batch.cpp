@@ -1,0 +1,382 @@
+// Shared batches in Redis: redis_batch_claims against a real redis-server (its own, on a free
+// loopback port), and several `kiemidi batch` worker processes sharing one track list against
+// one emulator, one of them killed with SIGKILL in the middle.
+#include <kiemidi/batch.hpp>
+#include <kiemidi/emulator.hpp>
+#include <kiemidi/redis/connection.hpp>
+#include <kiemidi/redis_batch_claims.hpp>
+
+#include "common/child_process.hpp"
+#include "common/redis_server.hpp"
+#include "common/run_bounded.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace kiemidi;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+struct temp_dir
+{
+    fs::path path;
+    temp_dir()
+    {
+        static std::atomic<int> n{0};
+        path = fs::temp_directory_path() / ("kiemidi-redis-batch-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string read_file(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+redis::connection_options connection_to(const test::redis_server& srv)
+{
+    redis::connection_options o;
+    o.host = srv.host();
+    o.port = srv.port();
+    return o;
+}
+
+/// One worker's view of the batch, in this process.
+struct test_worker
+{
+    redis_batch_claims claims;
+    diagnostics diag;
+
+    test_worker(redis::connection& conn, const std::string& id, std::chrono::milliseconds lease)
+        : claims(conn, redis_batch_claims_options{.batch_id = "b", .worker_id = id, .lease = lease})
+    {
+    }
+
+    asio::awaitable<track_claim> claim()
+    {
+        auto [ec, r] = co_await claims.async_claim(diag, tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST_REQUIRE(r.claim.has_value(), "nothing claimable");
+        co_return std::move(*r.claim);
+    }
+
+    /// Arguments are trivially destructible: g++ 12 mishandles temporaries inside co_await.
+    asio::awaitable<std::tuple<error_code, track_state>> update(const track_claim& c, track_update::kind k,
+                                                                journal_stage stage = journal_stage::separation,
+                                                                const char* task_id = "", const char* error = "")
+    {
+        track_update u;
+        u.what = k;
+        u.stage = stage;
+        u.task_id = task_id;
+        u.error = error;
+        auto id = c.entry.id;
+        auto token = c.token;
+        co_return co_await claims.async_update(id, std::move(token), std::move(u), diag, tok);
+    }
+};
+
+/// Waits (without blocking the io_context) until `d` has passed: lets a lease expire.
+asio::awaitable<void> pass(std::chrono::milliseconds d)
+{
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(tok);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(redis_batch, *boost::unit_test::label("redis"))
+
+BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_owner_is_fenced_off)
+{
+    test::redis_server srv;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            diagnostics diag;
+            const claims_open_options no_requeue;
+            auto [cec] = co_await conn.async_connect(diag, tok);
+            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
+            test_worker w1(conn, "w1", 300ms), w2(conn, "w2", 300ms);
+
+            // Both workers open the same list: the tracks are added once.
+            std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
+            auto t1 = tracks;
+            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, tok);
+            BOOST_TEST_REQUIRE(!oec1, oec1.message() << " " << diag.to_string());
+            auto t2 = tracks;
+            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, tok);
+            BOOST_TEST_REQUIRE(!oec2);
+            BOOST_TEST(c2.total == 2u);
+            BOOST_TEST(c2[track_state::pending] == 2u);
+
+            // w1 takes the first track, pays for its separation and records the task id, then stops renewing.
+            auto a = co_await w1.claim();
+            BOOST_TEST(a.entry.track.task_id == "m1");
+            BOOST_TEST(a.output_name == "one");
+            BOOST_TEST(a.previous_owner.empty());
+            auto [iec, is] = co_await w1.update(a, track_update::kind::intent);
+            BOOST_TEST_REQUIRE(!iec, iec.message() << " " << w1.diag.to_string());
+            BOOST_TEST((is == track_state::separation_intent));
+            auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-1");
+            BOOST_TEST_REQUIRE(!tec);
+            BOOST_TEST((ts == track_state::separating));
+
+            // w2 gets the other track (same name: made unique), then nothing until w1's lease lapses.
+            auto b = co_await w2.claim();
+            BOOST_TEST(b.entry.track.task_id == "m2");
+            BOOST_TEST(b.output_name == "one-2");
+            auto [nec, none] = co_await w2.claims.async_claim(diag, tok);
+            BOOST_TEST_REQUIRE(!nec);
+            BOOST_TEST(!none.claim.has_value());
+            BOOST_TEST(!none.finished);
+            BOOST_TEST(none.retry_after.count() > 0);
+
+            co_await pass(400ms);
+            auto taken = co_await w2.claim();
+            BOOST_TEST(taken.entry.id == a.entry.id);
+            BOOST_TEST(taken.previous_owner == "w1");
+            BOOST_TEST((taken.entry.state == track_state::separating));
+            BOOST_TEST(taken.entry.separation_task_id == "sep-1");  // resumed, not paid again
+
+            // w1 is fenced off: it may neither pay again nor finish the track.
+            auto [lec, ls] = co_await w1.update(a, track_update::kind::intent, journal_stage::midi);
+            BOOST_TEST((lec == claim_errc::claim_lost));
+            BOOST_TEST(w1.diag.to_string().find("another worker") != std::string::npos, w1.diag.to_string());
+            auto [dec, ds] = co_await w1.update(a, track_update::kind::done);
+            BOOST_TEST((dec == claim_errc::claim_lost));
+
+            // w2 finishes it; a retried change (its answer lost) is answered the same way.
+            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
+            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
+            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
+            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
+            auto [fec, fs] = co_await w2.update(taken, track_update::kind::done);
+            BOOST_TEST_REQUIRE(!fec);
+            BOOST_TEST((fs == track_state::done));
+            BOOST_TEST(!std::get<0>(co_await w2.update(b, track_update::kind::release)));
+
+            auto [eec, entries] = co_await w1.claims.async_entries(diag, tok);
+            BOOST_TEST_REQUIRE(!eec);
+            BOOST_TEST_REQUIRE(entries.size() == 2u);
+            BOOST_TEST((entries[0].entry.state == track_state::done));
+            BOOST_TEST(entries[0].entry.midi_task_id == "midi-1");
+            BOOST_TEST(entries[0].entry.attempts == 2u);  // one separation, one MIDI: the retried intent counted once
+            BOOST_TEST((entries[1].entry.state == track_state::pending));  // released: claimable again at once
+            BOOST_TEST(entries[1].owner.empty());
+            conn.close();
+        },
+        30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_and_a_late_task_id_is_kept)
+{
+    test::redis_server srv;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            diagnostics diag;
+            const claims_open_options no_requeue;
+            auto [cec] = co_await conn.async_connect(diag, tok);
+            BOOST_TEST_REQUIRE(!cec, cec.message());
+            test_worker w1(conn, "w1", 200ms), w2(conn, "w2", 200ms);
+            std::vector<track_spec> tracks{{"m1", "a1", ""}};
+            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, tok);
+            BOOST_TEST_REQUIRE(!oec);
+
+            auto a = co_await w1.claim();
+            BOOST_TEST_REQUIRE(!std::get<0>(co_await w1.update(a, track_update::kind::intent)));
+            co_await pass(300ms);  // w1 hangs in its POST past the lease
+
+            // w2 sees a paid POST without a recorded answer: the runner marks it outcome_unknown.
+            auto taken = co_await w2.claim();
+            BOOST_TEST((taken.entry.state == track_state::separation_intent));
+            auto [uec, us] = co_await w2.update(taken, track_update::kind::outcome_unknown, journal_stage::separation, "", "answer lost");
+            BOOST_TEST_REQUIRE(!uec);
+            BOOST_TEST((us == track_state::outcome_unknown));
+
+            // w1's answer arrives late: the task id is kept and the track becomes resumable, never repaid.
+            auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-late");
+            BOOST_TEST((tec == claim_errc::claim_lost));
+            BOOST_TEST((ts == track_state::separating));
+            auto again = co_await w2.claim();
+            BOOST_TEST((again.entry.state == track_state::separating));
+            BOOST_TEST(again.entry.separation_task_id == "sep-late");
+            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, tok);
+            BOOST_TEST_REQUIRE(!cnt_ec);
+            BOOST_TEST(c[track_state::outcome_unknown] == 0u);
+            BOOST_TEST(c[track_state::separating] == 1u);
+            conn.close();
+        },
+        30s);
+}
+
+#ifdef KIEMIDI_CLI_PATH
+BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_once)
+{
+    temp_dir dir;
+    test::redis_server srv;
+
+    // KIE: an emulator in this process on its own thread; slow enough that tracks overlap.
+    asio::io_context kie_ioc;
+    emulator::emulator_options eo;
+    eo.separation_delay = 400ms;
+    eo.midi_delay = 400ms;
+    auto kie = std::make_unique<emulator::server>(kie_ioc.get_executor(), eo);
+    kie->start();
+    const auto ca_file = dir.path / "kie-ca.pem";
+    std::ofstream(ca_file) << kie->ca_certificate_pem();
+    std::thread kie_thread([&] { kie_ioc.run(); });
+    struct stop_kie
+    {
+        asio::io_context& ioc;
+        std::unique_ptr<emulator::server>& kie;
+        std::thread& t;
+        ~stop_kie()
+        {
+            asio::post(ioc, [this] { kie->stop(); });
+            t.join();
+        }
+    } stopper{kie_ioc, kie, kie_thread};
+
+    constexpr int tracks = 36;
+    const auto list = dir.path / "tracks.csv";
+    {
+        std::ofstream l(list);
+        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+    }
+    const auto out_dir = dir.path / "out";
+    const std::string redis_url = "redis://127.0.0.1:" + std::to_string(srv.port());
+    const std::vector<std::string> shared{"--redis", redis_url, "--batch-id", "kill-test"};
+    auto worker_args = [&](const std::string& id) {
+        std::vector<std::string> a{"batch", list.string(), "-o", out_dir.string(), "--concurrency", "4",
+                                   "--worker-id", id, "--lease-ms", "1500", "--poll-interval-ms", "50",
+                                   "--base-url", kie->https_base_url(), "--api-key", eo.api_key, "--ca-file", ca_file.string()};
+        a.insert(a.end(), shared.begin(), shared.end());
+        return a;
+    };
+    auto status_of = [&](std::string& out) {
+        static int n = 0;
+        auto log = dir.path / ("status-" + std::to_string(++n) + ".log");
+        std::vector<std::string> a{"status"};
+        a.insert(a.end(), shared.begin(), shared.end());
+        test::child_process st(KIEMIDI_CLI_PATH, a, log);
+        auto code = st.wait_for(30s);
+        out = read_file(log);
+        BOOST_TEST_REQUIRE(code.has_value(), "status did not finish:\n" << out);
+        return *code;
+    };
+
+    std::vector<std::unique_ptr<test::child_process>> workers;
+    for (const char* id : {"w1", "w2", "w3"})
+        workers.push_back(std::make_unique<test::child_process>(KIEMIDI_CLI_PATH, worker_args(id), dir.path / (std::string(id) + ".log")));
+
+    // Kill w2 while it holds tracks whose KIE task ids are recorded. It is frozen first and
+    // killed only if it is not between a paid POST and recording its answer: a kill there leaves
+    // an unknown outcome, which kiemidi reports instead of paying twice (tested elsewhere).
+    auto& victim = *workers[1];
+    const std::regex held_by_victim(R"(claimed \S+ (\w+) by w2,)");
+    std::size_t held_at_kill = 0;
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (held_at_kill == 0)
+    {
+        BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < give_up), "w2 never held a resumable track");
+        BOOST_TEST_REQUIRE(!victim.wait_for(100ms).has_value(), "w2 finished before it could be killed");
+        victim.pause();
+        std::string st;
+        status_of(st);
+        std::size_t resumable = 0, in_post = 0;
+        for (std::sregex_iterator it(st.begin(), st.end(), held_by_victim), end; it != end; ++it)
+        {
+            const auto state = (*it)[1].str();
+            if (state == "separating" || state == "transcribing") ++resumable;
+            else if (state == "separation_intent" || state == "midi_intent") ++in_post;
+        }
+        if (resumable > 0 && in_post == 0)
+        {
+            victim.kill_hard();
+            held_at_kill = resumable;
+        }
+        else victim.resume();
+    }
+    BOOST_TEST_MESSAGE("killed w2 holding " << held_at_kill << " track(s) with a recorded task id");
+
+    std::string logs;
+    int survivors_taken_over = 0;
+    for (std::size_t i : {0u, 2u})
+    {
+        auto code = workers[i]->wait_for(60s);
+        auto log = read_file(dir.path / ("w" + std::to_string(i + 1) + ".log"));
+        BOOST_TEST_REQUIRE(code.has_value(), "worker " << i + 1 << " did not finish:\n" << log);
+        BOOST_TEST(*code == 0, log);
+        std::smatch m;
+        if (std::regex_search(log, m, std::regex(R"((\d+) taken over\))"))) survivors_taken_over += std::stoi(m[1]);
+        if (std::regex_search(log, m, std::regex(R"(batch kill-test: [^\n]*)"))) BOOST_TEST_MESSAGE("w" << i + 1 << ": " << m[0]);
+        logs += log;
+    }
+    logs += read_file(dir.path / "w2.log");
+    // The survivors took over (at least) what w2 held, after its lease expired.
+    BOOST_TEST(survivors_taken_over >= static_cast<int>(held_at_kill));
+
+    // Every track paid exactly once per stage, finished exactly once, its file written.
+    const auto c = kie->snapshot();
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
+    BOOST_TEST(c.midi_submissions.size() == static_cast<std::size_t>(tracks));
+    for (const auto& [key, n] : c.separation_submissions) BOOST_TEST(n == 1u, key.first);
+    for (const auto& [key, n] : c.midi_submissions) BOOST_TEST(n == 1u, key.first);
+    for (int i = 0; i < tracks; ++i)
+    {
+        const std::string name = "song-" + std::to_string(i);
+        BOOST_TEST(read_file(out_dir / (name + ".mid")).starts_with("MThd"), name);
+        std::size_t oks = 0;
+        for (std::size_t p = 0; (p = logs.find("ok   " + name + ":", p)) != std::string::npos; ++p)
+            if (p == 0 || logs[p - 1] == '\n') ++oks;
+        BOOST_TEST(oks == 1u, name << " finished " << oks << " times");
+    }
+    for (const auto& f : fs::directory_iterator(out_dir))
+        BOOST_TEST(f.path().filename().string().find(".tmp-") == std::string::npos);
+
+    std::string st;
+    BOOST_TEST(status_of(st) == 0, st);
+    BOOST_TEST(st.find("done: " + std::to_string(tracks)) != std::string::npos, st);
+    BOOST_TEST(st.find("claimed ") == std::string::npos, st);
+
+    // A late worker finds the batch finished and pays for nothing.
+    test::child_process late(KIEMIDI_CLI_PATH, worker_args("w4"), dir.path / "w4.log");
+    auto late_code = late.wait_for(30s);
+    BOOST_TEST_REQUIRE(late_code.has_value());
+    BOOST_TEST(*late_code == 0, read_file(dir.path / "w4.log"));
+    BOOST_TEST(kie->snapshot().tasks_created == c.tasks_created);
+}
+#endif
+
+BOOST_AUTO_TEST_SUITE_END()
