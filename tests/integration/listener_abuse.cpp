@@ -338,7 +338,15 @@ BOOST_AUTO_TEST_CASE(ten_mib_body_is_answered_413_and_never_buffered)
                 const auto growth = rss_peak > rss_before ? rss_peak - rss_before : 0;
                 BOOST_TEST_MESSAGE("resident growth while uploading: " << growth << " bytes");
                 if (chunked)  // read until max_body, never further
+                {
+#if defined(__SANITIZE_ADDRESS__)
+                    // AddressSanitizer keeps freed blocks in quarantine, so resident size only grows
+                    // under it; the bound is checked by the regular build.
+                    (void)growth;
+#else
                     BOOST_TEST(growth < 2 * o.max_body + 4u * 1024u * 1024u);
+#endif
+                }
                 else  // refused from the headers alone: nothing of the body is kept
                     BOOST_TEST(growth < 4u * 1024u * 1024u);
             }
