@@ -2,6 +2,13 @@
 # Sanitizer stage of CI: an AddressSanitizer + UndefinedBehaviorSanitizer build runs the whole test
 # suite; a ThreadSanitizer build runs the tests that drive kiemidi from several io_context threads
 # (Boost.Test label `multithreaded`). Any finding aborts the test and fails the stage.
+#
+# The tsan preset defines BOOST_ASIO_DISABLE_STD_ATOMIC. With std::atomic, Asio drops its reference
+# counts (for example the one shared by copies of an any_io_executor that holds a strand) with a
+# release decrement followed by std::atomic_thread_fence(acquire). ThreadSanitizer does not model
+# fences (GCC says so with -Wtsan), so the last owner's delete was reported as racing with another
+# thread's earlier decrement. Without std::atomic Asio uses boost::detail::atomic_count, whose
+# acquire-release decrement ThreadSanitizer understands; nothing is suppressed.
 # Usage: scripts/sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
