@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace kiemidi::fuzz {
@@ -48,6 +50,22 @@ inline void require_valid_notes(const api::midi_data& m)
             require(n.start >= 0 && n.start <= n.end, "a parsed note starts at 0 or later and ends after it starts");
             require(n.velocity >= 0 && n.velocity <= 1, "a parsed note's velocity is 0..1");
         }
+}
+
+/// The properties every callback body has, as the listener routes it (`routed`: the task id
+/// lookup without a DOM) and as a pipeline reads it (`parse`): the error contract, and on success
+/// a task id both agree on. Returns the parsed callback, for target-specific checks.
+template <class Callback, class Parse>
+std::optional<Callback> check_callback_body(std::string_view body, const std::optional<std::string>& routed, Parse parse)
+{
+    Callback cb;
+    diagnostics diag;
+    const auto ec = parse(body, cb, diag);
+    require_error_contract(ec, diag);
+    if (ec) return std::nullopt;
+    require(!cb.task_id.empty(), "a parsed callback has a task id");
+    require(routed == cb.task_id, "the listener routes a parsed callback by the id the parser reads");
+    return cb;
 }
 
 }  // namespace kiemidi::fuzz

@@ -8,15 +8,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 {
     using namespace kiemidi;
     const auto body = fuzz::as_text(data, size);
-    const auto routed = api::find_callback_task_id(body);
-    api::separation_callback cb;
-    diagnostics diag;
-    const auto ec = api::parse_separation_callback(body, cb, diag);
-    fuzz::require_error_contract(ec, diag);
-    if (!ec)
-    {
-        fuzz::require(!cb.task_id.empty(), "a parsed callback has a task id");
-        fuzz::require(routed == cb.task_id, "the listener routes a parsed callback by the id the parser reads");
-    }
+    fuzz::check_callback_body<api::separation_callback>(body, api::find_callback_task_id(body), &api::parse_separation_callback);
     return 0;
 }

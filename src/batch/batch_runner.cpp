@@ -401,6 +401,20 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         return std::nullopt;
     };
 
+    // The task id of `stage` is recorded: the track moves on to waiting for that task.
+    auto advance = [&](journal_stage stage, const std::string& tid) {
+        if (stage == journal_stage::separation)
+        {
+            e.separation_task_id = tid;
+            e.state = track_state::separating;
+        }
+        else
+        {
+            e.midi_task_id = tid;
+            e.state = track_state::transcribing;
+        }
+    };
+
     // Finds the task of a paid POST whose answer was lost through its tagged callback, and
     // records it as if the answer had come: the track goes on without paying again.
     // Returns true when found and recorded; `why` gets the reason otherwise.
@@ -423,18 +437,37 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
             co_return false;
         }
-        if (stage == journal_stage::separation)
-        {
-            e.separation_task_id = tid;
-            e.state = track_state::separating;
-        }
-        else
-        {
-            e.midi_task_id = tid;
-            e.state = track_state::transcribing;
-        }
+        advance(stage, tid);
         ++st.recovered;
         co_return true;
+    };
+
+    // One paid submission of `stage`: the intent with its callback reference goes into the
+    // journal first, so that the task can be found from its callback if the answer is lost (here
+    // or by a crash); then the POST, shielded from cancellation; then the task id. An answer that
+    // may hide a paid task is recovered from the tagged callback, or the track ends as
+    // outcome_unknown: never a second POST. `post(callback_url)` starts the POST.
+    // Returns nullopt when the task id is recorded and the track goes on.
+    auto submit_paid = [&](journal_stage stage, auto post) -> asio::awaitable<std::optional<track_outcome>> {
+        const bool separation = stage == journal_stage::separation;
+        std::string ref = cli.hub() ? make_callback_reference() : std::string();
+        if (auto jec = co_await st.record_intent(id, stage, ref, diag)) co_return journal_failed(jec);
+        diag.clear();
+        // Named, not a temporary inside co_await (see blocking()).
+        std::string callback_url = cli.callback_url(separation ? callback_kind::separation : callback_kind::midi, ref);
+        auto [ec, created] = co_await post(std::move(callback_url));
+        if (ec && outcome_may_be_paid(ec))
+        {
+            std::string why = std::string(separation ? "separation" : "MIDI") + " submission: " + describe(ec, diag);
+            const auto within = ec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
+            if (!co_await recover(stage, &ref, within, &why)) co_return co_await unknown(&why);
+            co_return std::nullopt;
+        }
+        if (ec) co_return co_await fail(ec, separation ? "separation" : "midi");
+        std::string tid = created.task_id;
+        if (auto jec = co_await st.record_task_id(id, stage, tid, diag)) co_return journal_failed(jec);
+        advance(stage, tid);
+        co_return std::nullopt;
     };
 
     // ---- states left by an earlier run ----
@@ -478,33 +511,15 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     if (e.state == track_state::pending)
     {
         if (auto h = halted()) co_return *h;
-        // The intent carries the reference its callback URL will be tagged with, so that the
-        // task can be found from its callback if the answer is lost (here or by a crash).
-        std::string ref = cli.hub() ? make_callback_reference() : std::string();
-        auto jec = co_await st.record_intent(id, journal_stage::separation, ref, diag);
-        if (jec) co_return journal_failed(jec);
-        api::separation_request req;
-        req.task_id = e.track.task_id;
-        req.audio_id = e.track.audio_id;
-        req.type = p.separation;
-        req.callback_url = cli.callback_url(callback_kind::separation, ref);
-        diag.clear();
-        auto [sec, created] = co_await cli.async_separate(std::move(req), diag, shielded());
-        if (sec && outcome_may_be_paid(sec))
-        {
-            std::string why = "separation submission: " + describe(sec, diag);
-            const auto within = sec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
-            if (!co_await recover(journal_stage::separation, &ref, within, &why)) co_return co_await unknown(&why);
-        }
-        else if (sec) co_return co_await fail(sec, "separation");
-        else
-        {
-            e.separation_task_id = created.task_id;
-            std::string tid = created.task_id;
-            auto jec2 = co_await st.record_task_id(id, journal_stage::separation, tid, diag);
-            if (jec2) co_return journal_failed(jec2);
-            e.state = track_state::separating;
-        }
+        auto post = [&](std::string callback_url) {
+            api::separation_request req;
+            req.task_id = e.track.task_id;
+            req.audio_id = e.track.audio_id;
+            req.type = p.separation;
+            req.callback_url = std::move(callback_url);
+            return cli.async_separate(std::move(req), diag, shielded());
+        };
+        if (auto o = co_await submit_paid(journal_stage::separation, post)) co_return *o;
     }
     if (e.state == track_state::separating)
     {
@@ -539,30 +554,14 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             }
         }
         if (auto h = halted()) co_return *h;
-        std::string ref = cli.hub() ? make_callback_reference() : std::string();
-        auto jec = co_await st.record_intent(id, journal_stage::midi, ref, diag);
-        if (jec) co_return journal_failed(jec);
-        api::midi_request req;
-        req.task_id = e.separation_task_id;
-        req.audio_id = stem_id;
-        req.callback_url = cli.callback_url(callback_kind::midi, ref);
-        diag.clear();
-        auto [mec, created] = co_await cli.async_transcribe(std::move(req), diag, shielded());
-        if (mec && outcome_may_be_paid(mec))
-        {
-            std::string why = "MIDI submission: " + describe(mec, diag);
-            const auto within = mec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
-            if (!co_await recover(journal_stage::midi, &ref, within, &why)) co_return co_await unknown(&why);
-        }
-        else if (mec) co_return co_await fail(mec, "midi");
-        else
-        {
-            e.midi_task_id = created.task_id;
-            std::string tid = created.task_id;
-            auto jec2 = co_await st.record_task_id(id, journal_stage::midi, tid, diag);
-            if (jec2) co_return journal_failed(jec2);
-            e.state = track_state::transcribing;
-        }
+        auto post = [&](std::string callback_url) {
+            api::midi_request req;
+            req.task_id = e.separation_task_id;
+            req.audio_id = stem_id;
+            req.callback_url = std::move(callback_url);
+            return cli.async_transcribe(std::move(req), diag, shielded());
+        };
+        if (auto o = co_await submit_paid(journal_stage::midi, post)) co_return *o;
     }
 
     // ---- MIDI result ----

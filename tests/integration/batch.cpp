@@ -6,7 +6,9 @@
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/journal.hpp>
 
+#include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
+#include "common/temp_dir.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -37,56 +39,22 @@ namespace {
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 
-struct temp_dir
+struct temp_dir : test::temp_dir
 {
-    fs::path path;
-    temp_dir()
-    {
-        static std::atomic<int> n{0};
-        path = fs::temp_directory_path() / ("kiemidi-batch-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+    temp_dir() : test::temp_dir("kiemidi-batch") {}
 };
 
 /// KIE (emulated) + listener + hub + client, as an embedding backend would wire them.
-struct batch_env
+struct batch_env : test::local_kie
 {
-    std::unique_ptr<emulator::server> kie;
-    in_process_callback_hub hub;
-    callback_listener listener;
-    std::unique_ptr<client> cli;
-
     explicit batch_env(asio::any_io_executor ex, emulator::emulator_options eo = {})
-        : hub(ex), listener(ex, listener_options{}, hub)
+        : local_kie(ex, std::move(eo), /*attach=*/true, [](client_options& co) {
+              co.transport.retry.max_attempts = 8;
+              // The emulator does not limit; a raised limit keeps the limiter in the path without slowing the test.
+              co.transport.rate_limit.submissions_per_window = 100000;
+              co.transport.rate_limit.window = 50ms;
+          })
     {
-        eo.enable_https = false;
-        kie = std::make_unique<emulator::server>(ex, eo);
-        kie->start();
-        listener.start();
-        client_options co;
-        co.base_url = kie->http_base_url();
-        co.api_key = eo.api_key;
-        co.transport.retry.base_delay = 1ms;
-        co.transport.retry.max_delay = 10ms;
-        co.transport.retry.max_attempts = 8;
-        // The emulator does not limit; a raised limit keeps the limiter in the path without slowing the test.
-        co.transport.rate_limit.submissions_per_window = 100000;
-        co.transport.rate_limit.window = 50ms;
-        cli = std::make_unique<client>(ex, std::move(co));
-        cli->attach_callbacks(hub, listener);
-    }
-    ~batch_env()
-    {
-        cli->close();
-        listener.stop();
-        hub.close();
-        kie->stop();
     }
 };
 

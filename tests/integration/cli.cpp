@@ -4,6 +4,8 @@
 #ifdef KIEMIDI_CLI_PATH  // only when the kiemidi executable is built
 #include <kiemidi/emulator.hpp>
 
+#include "common/child_process.hpp"
+#include "common/temp_dir.hpp"
 #include "common/test_http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -24,14 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -40,113 +35,20 @@ namespace {
 
 const std::string cli_path = KIEMIDI_CLI_PATH;
 
-/// A child process; the destructor kills (SIGKILL) and reaps it if it is still running.
-class child_process
+/// The kiemidi executable as a child process (tests/common/child_process.hpp: KIE_* removed from
+/// the environment, output to `log`, killed and reaped by the destructor if still running).
+struct cli_process : kiemidi::test::child_process
 {
-public:
-    /// Starts `cli_path args...` with KIE_* removed from the environment, stdout+stderr → `log`.
-    child_process(const std::vector<std::string>& args, const fs::path& log)
+    cli_process(const std::vector<std::string>& args, const fs::path& log)
+        : child_process(cli_path, args, log)
     {
-        std::vector<std::string> env_strings;
-        for (char** e = environ; *e; ++e)
-            if (std::strncmp(*e, "KIE_", 4) != 0) env_strings.emplace_back(*e);
-        std::vector<char*> envp;
-        for (auto& s : env_strings) envp.push_back(s.data());
-        envp.push_back(nullptr);
-        std::vector<std::string> argv_strings{cli_path};
-        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& s : argv_strings) argv.push_back(s.data());
-        argv.push_back(nullptr);
-
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        int rc = posix_spawn(&pid_, cli_path.c_str(), &fa, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&fa);
-        BOOST_TEST_REQUIRE(rc == 0, "posix_spawn failed: " << std::strerror(rc));
-        pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     }
-    child_process(const child_process&) = delete;
-    child_process& operator=(const child_process&) = delete;
-    ~child_process()
-    {
-        if (!reaped_)
-        {
-            ::kill(pid_, SIGKILL);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        if (pidfd_ >= 0) ::close(pidfd_);
-    }
-
-    /// Waits until the child exits or `limit` passes (then nullopt). Returns the exit code,
-    /// or 128 + signal number when a signal ended it.
-    std::optional<int> wait_for(std::chrono::milliseconds limit)
-    {
-        if (reaped_) return code_;
-        if (pidfd_ >= 0)
-        {
-            pollfd p{pidfd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return std::nullopt;
-            reap(0);
-        }
-        else
-        {
-            // No pidfd (old kernel): check in short steps until the deadline.
-            const auto deadline = std::chrono::steady_clock::now() + limit;
-            while (!reap(WNOHANG))
-            {
-                if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-                std::this_thread::sleep_for(10ms);
-            }
-        }
-        return reaped_ ? std::optional<int>(code_) : std::nullopt;
-    }
-
-    /// SIGKILL now, and reap.
-    void kill_hard()
-    {
-        if (reaped_) return;
-        ::kill(pid_, SIGKILL);
-        reap(0);
-    }
-
-private:
-    bool reap(int flags)
-    {
-        int status = 0;
-        pid_t r = ::waitpid(pid_, &status, flags);
-        if (r != pid_) return false;
-        reaped_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return true;
-    }
-
-    pid_t pid_ = -1;
-    int pidfd_ = -1;
-    bool reaped_ = false;
-    int code_ = -1;
 };
 
 /// A fresh directory under the temp dir, removed at the end.
-struct temp_dir
+struct temp_dir : kiemidi::test::temp_dir
 {
-    fs::path path;
-    temp_dir()
-    {
-        static int n = 0;
-        path = fs::temp_directory_path() / ("kiemidi-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+    temp_dir() : kiemidi::test::temp_dir("kiemidi-cli-test") {}
 };
 
 std::string read_file(const fs::path& p)
@@ -163,7 +65,7 @@ int run_cli(const std::vector<std::string>& args, const fs::path& dir, std::stri
 {
     static int n = 0;
     auto log = dir / ("cli-" + std::to_string(++n) + ".log");
-    child_process child(args, log);
+    cli_process child(args, log);
     auto code = child.wait_for(limit);
     output = read_file(log);
     BOOST_TEST_REQUIRE(code.has_value(), "kiemidi did not finish in time; output:\n" << output);
@@ -380,7 +282,7 @@ BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying
     bool finished_early = false;
     for (int round = 0; round < 8 && kills < 5; ++round)
     {
-        child_process child(batch, dir.path / ("killed-" + std::to_string(round) + ".log"));
+        cli_process child(batch, dir.path / ("killed-" + std::to_string(round) + ".log"));
         if (child.wait_for(std::chrono::milliseconds(after_ms(rng))))
         {
             finished_early = true;
@@ -473,7 +375,7 @@ struct crash_after_paid_post
     /// Runs the batch until the separation is charged, then kill -9.
     void crash()
     {
-        child_process child(batch, dir.path / "crashed.log");
+        cli_process child(batch, dir.path / "crashed.log");
         BOOST_TEST_REQUIRE(wait_for_paid_separations(*kie->server, 1, 30s), read_file(dir.path / "crashed.log"));
         child.kill_hard();
         // Later answers come at once: the rerun must not be able to learn anything from them.

@@ -4,6 +4,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
+#include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,42 +36,12 @@ const std::string midi_post = "POST /api/v1/midi/generate";
 const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
 const std::string midi_get = "GET /api/v1/midi/record-info";
 
-/// KIE (emulated) + a listener + a hub + a client, wired like an embedding backend would.
-struct pipeline_env
+/// KIE (emulated) + a listener + a hub + a client; no client-side rate limit.
+struct pipeline_env : test::local_kie
 {
-    std::unique_ptr<emulator::server> kie;
-    in_process_callback_hub hub;
-    callback_listener listener;
-    std::unique_ptr<client> cli;
-
     explicit pipeline_env(asio::any_io_executor ex, emulator::emulator_options eo = {}, bool attach = true)
-        : hub(ex), listener(ex, listener_options{}, hub)
+        : local_kie(ex, std::move(eo), attach, [](client_options& co) { co.transport.rate_limit.enabled = false; })
     {
-        eo.enable_https = false;
-        kie = std::make_unique<emulator::server>(ex, eo);
-        kie->start();
-        listener.start();
-        client_options co;
-        co.base_url = kie->http_base_url();
-        co.api_key = eo.api_key;
-        co.transport.retry.base_delay = 1ms;
-        co.transport.retry.max_delay = 10ms;
-        co.transport.rate_limit.enabled = false;
-        cli = std::make_unique<client>(ex, std::move(co));
-        if (attach) cli->attach_callbacks(hub, listener);
-    }
-    ~pipeline_env()
-    {
-        cli->close();
-        listener.stop();
-        hub.close();
-        kie->stop();
-    }
-    std::size_t requests(const std::string& e) const
-    {
-        auto s = kie->snapshot();
-        auto it = s.requests.find(e);
-        return it == s.requests.end() ? 0 : it->second;
     }
 };
 

@@ -7,6 +7,7 @@
 #include <kiemidi/redis_batch_claims.hpp>
 
 #include "common/child_process.hpp"
+#include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
 
@@ -36,21 +37,9 @@ namespace {
 
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
-struct temp_dir
+struct temp_dir : kiemidi::test::temp_dir
 {
-    fs::path path;
-    temp_dir()
-    {
-        static std::atomic<int> n{0};
-        path = fs::temp_directory_path() / ("kiemidi-redis-batch-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+    temp_dir() : kiemidi::test::temp_dir("kiemidi-redis-batch") {}
 };
 
 std::string read_file(const fs::path& p)

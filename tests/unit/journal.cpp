@@ -1,6 +1,8 @@
 // kiemidi::journal: the batch state machine in SQLite, persisted across close and reopen.
 #include <kiemidi/journal.hpp>
 
+#include "common/temp_dir.hpp"
+
 #include <boost/system/system_error.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -18,22 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A fresh directory for one test, removed afterwards.
-struct temp_dir
+struct temp_dir : test::temp_dir
 {
-    fs::path path;
-    temp_dir()
-    {
-        static std::atomic<int> n{0};
-        path = fs::temp_directory_path() /
-               ("kiemidi-journal-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+    temp_dir() : test::temp_dir("kiemidi-journal") {}
 };
 
 std::vector<track_spec> three_tracks()
