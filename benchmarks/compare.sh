@@ -103,8 +103,8 @@ def f(v, d=2): return '-' if v is None else f'{v:.{d}f}'
 def ratio(p, k):
     return None if p is None or k in (None, 0) else p / k
 print()
-print('| scenario | client | ok/failed | pipelines/s | CPU s/1000 | peak RSS MiB | RSS/in-flight KiB (at peak in-flight) | peak RSS growth/in-flight KiB | POSTs/pipe | polls/pipe | conns | CPU ratio | RSS/in-flight ratio | peak growth ratio | throughput ratio |')
-print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+print('| scenario | client | ok/failed | pipelines/s | CPU s/1000 | of it kernel | peak RSS MiB | RSS/in-flight KiB (at peak in-flight) | peak RSS growth/in-flight KiB | POSTs/pipe | polls/pipe | conns | CPU ratio | user-space CPU ratio | RSS/in-flight ratio | peak growth ratio | throughput ratio |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for name in dict.fromkeys(r['scenario'] for r in rows):
     k = by.get(('kiemidi', name))
     for client in ('kiemidi', 'node', 'python'):
@@ -114,16 +114,19 @@ for name in dict.fromkeys(r['scenario'] for r in rows):
         posts = sum(v for e, v in req.items() if e.startswith('POST'))
         polls = sum(v for e, v in req.items() if 'record-info' in e)
         conns = r.get('emulator_connections_accepted', r.get('connections_opened'))
-        cr = rr = gr = tr = None
+        cr = ur = rr = gr = tr = None
+        sys_cpu = r.get('client_sys_cpu_s_per_1000')
         growth = r.get('peak_rss_growth_per_inflight_kib')
         if k and client != 'kiemidi':
             cr = ratio(r['client_cpu_s_per_1000'], k['client_cpu_s_per_1000'])
+            if sys_cpu is not None and k.get('client_sys_cpu_s_per_1000') is not None:
+                ur = ratio(r['client_cpu_s_per_1000'] - sys_cpu, k['client_cpu_s_per_1000'] - k['client_sys_cpu_s_per_1000'])
             rr = ratio(r['rss_per_inflight_kib'], k['rss_per_inflight_kib'])
             tr = ratio(r['pipelines_per_s'], k['pipelines_per_s'])
             gr = ratio(growth, k.get('peak_rss_growth_per_inflight_kib'))
-        print(f"| {name} | {client} | {r['ok']}/{r['failed']} | {f(r['pipelines_per_s'],0)} | {f(r['client_cpu_s_per_1000'],3)} | "
+        print(f"| {name} | {client} | {r['ok']}/{r['failed']} | {f(r['pipelines_per_s'],0)} | {f(r['client_cpu_s_per_1000'],3)} | {f(sys_cpu,3)} | "
               f"{f(r['peak_rss_kib']/1024,1)} | {f(r['rss_per_inflight_kib'],2)} | {f(growth,2)} | {f(posts)} | {f(polls)} | {conns} | "
-              f"{f(cr,1) + '×' if cr else ''} | {f(rr,1) + '×' if rr else ''} | {f(gr,1) + '×' if gr else ''} | {f(tr,2) + '×' if tr else ''} |")
+              f"{f(cr,1) + '×' if cr else ''} | {f(ur,1) + '×' if ur else ''} | {f(rr,1) + '×' if rr else ''} | {f(gr,1) + '×' if gr else ''} | {f(tr,2) + '×' if tr else ''} |")
 lat = by.get(('kiemidi', 'callback-latency'))
 if lat:
     print(f"\nkiemidi callback → resume latency: p50 {lat['callback_resume_us_p50']} µs, p99 {lat['callback_resume_us_p99']} µs, "

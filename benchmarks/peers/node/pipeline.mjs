@@ -35,6 +35,7 @@ function statusKib(field) {
   return m ? Number(m[1]) : 0;
 }
 const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const sysCpuSeconds = () => process.cpuUsage().system / 1e6;
 function percentile(v, p) {
   if (!v.length) return 0;
   const s = [...v].sort((a, b) => a - b);
@@ -149,7 +150,7 @@ async function main() {
   }
   const before = await counters();
   const rssBase = statusKib('VmRSS');
-  const cpu0 = cpuSeconds(), t0 = performance.now();
+  const cpu0 = cpuSeconds(), sys0 = sysCpuSeconds(), t0 = performance.now();
   let peakInFlight = 0, rssAtPeak = 0;
   const sampler = setInterval(() => {
     const rss = statusKib('VmRSS') - rssBase;
@@ -168,7 +169,7 @@ async function main() {
     }
   }
   await Promise.all(Array.from({ length: Math.min(args.concurrency, args.pipelines) }, worker));
-  const secs = (performance.now() - t0) / 1000, cpu = cpuSeconds() - cpu0;
+  const secs = (performance.now() - t0) / 1000, cpu = cpuSeconds() - cpu0, sys = sysCpuSeconds() - sys0;
   clearInterval(sampler);
   const after = await counters();
   const n = Math.max(1, stats.done);
@@ -188,7 +189,8 @@ async function main() {
     client: 'node', scenario: args.scenario, mode: args.mode, scheme, pipelines: args.pipelines,
     concurrency: args.concurrency, delay_ms: args.delayMs, ok: stats.done, failed: stats.failed,
     elapsed_s: Number(secs.toFixed(3)), pipelines_per_s: Number((stats.done / secs).toFixed(1)),
-    client_cpu_s_per_1000: Number((cpu / n * 1000).toFixed(4)), peak_rss_kib: statusKib('VmHWM'),
+    client_cpu_s_per_1000: Number((cpu / n * 1000).toFixed(4)),
+    client_sys_cpu_s_per_1000: Number((sys / n * 1000).toFixed(4)), peak_rss_kib: statusKib('VmHWM'),
     peak_in_flight: peakInFlight, rss_delta_at_peak_kib: rssAtPeak,
     rss_per_inflight_kib: Number((peakInFlight ? rssAtPeak / peakInFlight : 0).toFixed(2)),
     rss_base_kib: rssBase,

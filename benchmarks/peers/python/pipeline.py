@@ -32,6 +32,10 @@ def cpu_seconds():
     return ru.ru_utime + ru.ru_stime
 
 
+def sys_cpu_seconds():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
 def percentile(values, p):
     if not values:
         return 0.0
@@ -166,7 +170,7 @@ class Bench:
                 self.callback_base = f'http://127.0.0.1:{port}/callback'
             before = await self.counters()
             rss_base = status_kib('VmRSS')
-            cpu0, t0 = cpu_seconds(), time.perf_counter()
+            cpu0, sys0, t0 = cpu_seconds(), sys_cpu_seconds(), time.perf_counter()
             peak = {'in_flight': 0, 'rss': 0}
 
             async def sampler():
@@ -195,7 +199,7 @@ class Bench:
 
             sampling = asyncio.create_task(sampler())
             await asyncio.gather(*(worker() for _ in range(min(a.concurrency, a.pipelines))))
-            secs, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+            secs, cpu, sys_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0, sys_cpu_seconds() - sys0
             sampling.cancel()
             after = await self.counters()
             if runner:
@@ -207,7 +211,8 @@ class Bench:
             'pipelines': a.pipelines, 'concurrency': a.concurrency, 'delay_ms': a.delay_ms,
             'ok': self.done, 'failed': self.failed, 'elapsed_s': round(secs, 3),
             'pipelines_per_s': round(self.done / secs, 1),
-            'client_cpu_s_per_1000': round(cpu / n * 1000, 4), 'peak_rss_kib': status_kib('VmHWM'),
+            'client_cpu_s_per_1000': round(cpu / n * 1000, 4),
+            'client_sys_cpu_s_per_1000': round(sys_cpu / n * 1000, 4), 'peak_rss_kib': status_kib('VmHWM'),
             'peak_in_flight': peak['in_flight'], 'rss_delta_at_peak_kib': peak['rss'],
             'rss_per_inflight_kib': round(peak['rss'] / peak['in_flight'], 2) if peak['in_flight'] else 0,
             'rss_base_kib': rss_base,
