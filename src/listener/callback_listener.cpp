@@ -38,8 +38,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -332,8 +334,12 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-            const std::int64_t window = opts.freshness_window.count();
-            if (ts_value < now - window || ts_value > now + window)
+            // Compared as a distance from now, in unsigned arithmetic: `now ± window` would overflow
+            // for a window near seconds::max() (a caller's way of saying "any age").
+            const std::uint64_t distance = ts_value >= now ? static_cast<std::uint64_t>(ts_value) - static_cast<std::uint64_t>(now)
+                                                           : static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(ts_value);
+            const std::uint64_t window = static_cast<std::uint64_t>(std::max<std::int64_t>(0, opts.freshness_window.count()));
+            if (distance > window)
             {
                 bump(stats.rejected_stale);
                 note("kiemidi listener: 401 callback timestamp outside the freshness window");

@@ -578,6 +578,33 @@ BOOST_AUTO_TEST_CASE(stale_signature_timestamp_is_rejected_with_401)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_freshness_window_as_large_as_the_type_allows_accepts_old_timestamps)
+{
+    // Compared as a distance from now: a window of seconds::max() must not overflow into
+    // rejecting everything (or into undefined behaviour).
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        auto o = test_options();
+        o.webhook_hmac_key = "whk-test-key";
+        o.freshness_window = std::chrono::seconds::max();
+        callback_listener listener(ioc.get_executor(), o, hub);
+        listener.start();
+        int n = 0;
+        for (auto offset : {std::chrono::seconds(-10 * 366 * 86400), 0s, std::chrono::seconds(10 * 366 * 86400)})
+        {
+            const std::string id = "any-age-" + std::to_string(n++);
+            const auto ts = epoch_seconds(offset);
+            auto [msg, res] = co_await (
+                hub.async_wait(id, asio::use_awaitable) &&
+                send(listener.port(), make_post(listener, callback_kind::midi, midi_cn(id),
+                                                signed_headers(o.webhook_hmac_key, id, ts))));
+            BOOST_TEST(res.result_int() == 200u);
+            BOOST_TEST(msg.task_id == id);
+        }
+        BOOST_TEST(listener.stats().rejected_stale == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callbacks)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
