@@ -43,6 +43,9 @@ public:
     /// True when a wait for `task_id` is registered here.
     KIEMIDI_DECL bool is_waiting(const std::string& task_id) const;
 
+    /// True when a wait for `reference` (async_wait_reference) is registered here.
+    KIEMIDI_DECL bool is_waiting_reference(const std::string& reference) const;
+
 protected:
     KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) override;
     KIEMIDI_DECL void start_wait_reference(std::string reference,

@@ -365,6 +365,13 @@ bool in_process_callback_hub::is_waiting(const std::string& task_id) const
     return st.waiters.count(task_id) != 0;
 }
 
+bool in_process_callback_hub::is_waiting_reference(const std::string& reference) const
+{
+    auto& st = *state_;
+    std::lock_guard lk(st.mtx);
+    return st.reference_waiters.count(reference) != 0;
+}
+
 callback_hub_stats in_process_callback_hub::stats() const
 {
     auto& st = *state_;

@@ -92,9 +92,12 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     redis::connection subscriber;
     std::atomic<bool> closed{false};
 
-    // Task ids with a local wait that may need a lookup after a reconnect; pruned lazily.
+    // Task ids and references with a local wait that may need a lookup after a reconnect (a
+    // callback published while this instance's subscriber was away is only found in its key);
+    // pruned lazily.
     std::mutex mtx;
     std::unordered_set<std::string> watched;
+    std::unordered_set<std::string> watched_references;
     std::size_t inserts_since_prune = 0;
     // Callbacks that could not be stored while Redis was away, oldest first.
     std::deque<callback_message> unsent;
@@ -239,34 +242,44 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     {
         std::lock_guard lk(mtx);
         watched.insert(task_id);
-        if (++inserts_since_prune >= 1024 && watched.size() > 2 * local.stats().waiting + 1024)
-        {
-            inserts_since_prune = 0;
-            for (auto it = watched.begin(); it != watched.end();)
-                it = local.is_waiting(*it) ? std::next(it) : watched.erase(it);
-        }
+        if (++inserts_since_prune >= 1024) prune_if_stale_locked();
+    }
+
+    void watch_reference(const std::string& reference)
+    {
+        std::lock_guard lk(mtx);
+        watched_references.insert(reference);
+        if (++inserts_since_prune >= 1024) prune_if_stale_locked();
+    }
+
+    void prune_if_stale_locked()
+    {
+        const auto s = local.stats();
+        if (watched.size() + watched_references.size() > 2 * (s.waiting + s.waiting_references) + 1024) prune_locked();
+        else inserts_since_prune = 0;
+    }
+
+    void prune_locked()
+    {
+        inserts_since_prune = 0;
+        for (auto it = watched.begin(); it != watched.end();)
+            it = local.is_waiting(*it) ? std::next(it) : watched.erase(it);
+        for (auto it = watched_references.begin(); it != watched_references.end();)
+            it = local.is_waiting_reference(*it) ? std::next(it) : watched_references.erase(it);
     }
 
     void resync()
     {
         if (closed || !commands.is_connected()) return;
-        std::vector<std::string> ids;
+        std::vector<std::string> ids, references;
         {
             std::lock_guard lk(mtx);
-            for (auto it = watched.begin(); it != watched.end();)
-            {
-                if (local.is_waiting(*it))
-                {
-                    ids.push_back(*it);
-                    ++it;
-                }
-                else
-                {
-                    it = watched.erase(it);
-                }
-            }
+            prune_locked();
+            ids.assign(watched.begin(), watched.end());
+            references.assign(watched_references.begin(), watched_references.end());
         }
         for (const auto& id : ids) lookup(id);
+        for (const auto& ref : references) lookup_reference(ref);
     }
 
     void shut_down()
@@ -277,6 +290,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         subscriber.close();
         std::lock_guard lk(mtx);
         watched.clear();
+        watched_references.clear();
         unsent.clear();
     }
 };
@@ -331,7 +345,8 @@ void redis_callback_hub::start_wait_reference(std::string reference, asio::any_c
     st.local.async_wait_reference(std::move(reference), std::move(handler));
     // Found here already, or refused: the local hub has completed it. Otherwise ask Redis; a
     // callback published later reaches the wait through the channel.
-    if (st.closed || ref.empty() || st.local.stats().waiting_references == 0) return;
+    if (st.closed || ref.empty() || !st.local.is_waiting_reference(ref)) return;
+    st.watch_reference(ref);
     if (st.commands.is_connected()) st.lookup_reference(ref);
 }
 

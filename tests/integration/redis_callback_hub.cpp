@@ -1,4 +1,5 @@
 // redis_callback_hub: two hubs (two "instances") sharing one real redis-server on 127.0.0.1.
+#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_callback_hub.hpp>
 
 #include "common/redis_server.hpp"
@@ -14,7 +15,9 @@
 
 #include <atomic>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 using namespace kiemidi;
@@ -161,6 +164,58 @@ BOOST_AUTO_TEST_CASE(wait_by_reference_finds_a_callback_another_instance_receive
         co_await eventually([&] { return later.has_value(); });
         BOOST_TEST(later->task_id == "task-later");
     }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_disconnected)
+{
+    // The publish reaches only connected subscribers: a wait (by task id or by reference) whose
+    // instance was away when the callback crossed finds it by looking up its key on reconnecting.
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto slow = hub_options(srv);
+        slow.redis.reconnect_min_delay = 1500ms;  // a stays away while b delivers
+        slow.redis.reconnect_max_delay = 1500ms;
+        redis_callback_hub a(ioc.get_executor(), slow);
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        co_await b.async_connect(tok);
+        std::optional<callback_message> by_id, by_ref;
+        a.async_wait("task-away", [&](error_code e, callback_message m) {
+            if (!e) by_id = std::move(m);
+        });
+        a.async_wait_reference("ref-away", [&](error_code e, callback_message m) {
+            if (!e) by_ref = std::move(m);
+        });
+        co_await eventually([&] { return a.stats().waiting == 1 && a.stats().waiting_references == 1; });
+        co_await eventually([&] { return a.redis_stats().lookups_total >= 2; });
+        co_await sleep_for(50ms);  // the initial lookups found nothing
+
+        // Every client connection is dropped by the server; b is back within ~20 ms, a after 1.5 s.
+        redis::connection admin(ioc.get_executor(), slow.redis);
+        co_await admin.async_connect(tok);
+        for (const char* type : {"pubsub", "normal"})
+        {
+            std::vector<std::string> kill{"CLIENT", "KILL", "TYPE", type, "SKIPME", "yes"};
+            auto [kec, kr] = co_await admin.async_command(std::move(kill), tok);
+            BOOST_TEST_REQUIRE(!kec, kec.message());
+        }
+        co_await eventually([&] { return !a.redis_stats().connected; });
+        co_await eventually([&] { return b.redis_stats().connected; });
+        co_await sleep_for(50ms);  // b's subscriber too
+        BOOST_TEST_REQUIRE(!a.redis_stats().connected);
+        BOOST_TEST((b.deliver(make_msg("task-away")) == deliver_result::buffered));
+        BOOST_TEST((b.deliver(make_msg("task-of-ref", callback_kind::separation, "ref-away")) == deliver_result::buffered));
+        co_await eventually([&] { return b.redis_stats().stored_total == 2; });
+        co_await sleep_for(100ms);
+        BOOST_TEST(!by_id.has_value());
+        BOOST_TEST(!by_ref.has_value());
+
+        co_await eventually([&] { return by_id.has_value() && by_ref.has_value(); });
+        BOOST_TEST(by_id->task_id == "task-away");
+        BOOST_TEST(by_ref->task_id == "task-of-ref");
+        BOOST_TEST(by_ref->reference == "ref-away");
+        admin.close();
+    }, 15s);
 }
 
 BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
