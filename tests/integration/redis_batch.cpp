@@ -237,8 +237,9 @@ BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_
     // KIE: an emulator in this process on its own thread; slow enough that tracks overlap.
     asio::io_context kie_ioc;
     emulator::emulator_options eo;
-    eo.separation_delay = 400ms;
-    eo.midi_delay = 400ms;
+    // Waits much longer than a POST, so that a frozen worker is usually waiting, not posting.
+    eo.separation_delay = 800ms;
+    eo.midi_delay = 800ms;
     auto kie = std::make_unique<emulator::server>(kie_ioc.get_executor(), eo);
     kie->start();
     const auto ca_file = dir.path / "kie-ca.pem";
@@ -265,8 +266,8 @@ BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_
     const auto out_dir = dir.path / "out";
     const std::string redis_url = "redis://127.0.0.1:" + std::to_string(srv.port());
     const std::vector<std::string> shared{"--redis", redis_url, "--batch-id", "kill-test"};
-    auto worker_args = [&](const std::string& id) {
-        std::vector<std::string> a{"batch", list.string(), "-o", out_dir.string(), "--concurrency", "4",
+    auto worker_args = [&](const std::string& id, int concurrency = 4) {
+        std::vector<std::string> a{"batch", list.string(), "-o", out_dir.string(), "--concurrency", std::to_string(concurrency),
                                    "--worker-id", id, "--lease-ms", "1500", "--poll-interval-ms", "50",
                                    "--base-url", kie->https_base_url(), "--api-key", eo.api_key, "--ca-file", ca_file.string()};
         a.insert(a.end(), shared.begin(), shared.end());
@@ -285,8 +286,12 @@ BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_
     };
 
     std::vector<std::unique_ptr<test::child_process>> workers;
+    // w2, the one to be killed, runs one track at a time: it is then rarely caught mid-POST, and
+    // it still holds work when the others have taken most of the list (a slow, sanitized build
+    // must not let it finish before a moment to kill it comes).
     for (const char* id : {"w1", "w2", "w3"})
-        workers.push_back(std::make_unique<test::child_process>(KIEMIDI_CLI_PATH, worker_args(id), dir.path / (std::string(id) + ".log")));
+        workers.push_back(std::make_unique<test::child_process>(KIEMIDI_CLI_PATH, worker_args(id, id == std::string("w2") ? 1 : 4),
+                                                                dir.path / (std::string(id) + ".log")));
 
     // Kill w2 while it holds tracks whose KIE task ids are recorded. It is frozen first and
     // killed only if it is not between a paid POST and recording its answer: a kill there leaves
