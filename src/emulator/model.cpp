@@ -2,6 +2,8 @@
 // JSON bodies of answers and callbacks, built from KIE's documented shapes. No I/O here.
 #include "model.hpp"
 
+#include <kiemidi/detail/constant_time_equal.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -629,7 +631,8 @@ api_answer model::route(const api_request& req, std::string_view path, std::stri
                          std::equal(bearer.begin(), bearer.end(), auth.begin(),
                                     [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) ==
                                                                 std::tolower(static_cast<unsigned char>(y)); }) &&
-                         auth.substr(bearer.size()) == opts_.api_key;
+                         // Like a real server: the comparison's time says nothing about the key.
+                         kiemidi::detail::constant_time_equal(auth.substr(bearer.size()), opts_.api_key);
     if (!auth_ok) return error(401, "You do not have access permissions");
 
     switch (ep)
