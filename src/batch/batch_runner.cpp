@@ -155,6 +155,10 @@ struct run_state
     std::map<std::int64_t, std::string> tokens;
     /// Tracks the renewer found taken over by another worker.
     std::set<std::int64_t> lost;
+    /// The stage timer of each track waiting for KIE. The renewer cancels it when the track's
+    /// claim is lost, which ends the wait: the new owner waits for that task now, and this
+    /// worker's slot is free for another track.
+    std::map<std::int64_t, asio::steady_timer*> wait_timers;
     /// Why a shared batch could not go on (its store failed); ends the run.
     error_code fatal;
     diagnostics fatal_diag;
@@ -336,10 +340,19 @@ struct run_state
 };
 
 /// Wait bounded by the stage timeout; a cancelled wait gives operation_aborted, a timeout client_errc::timeout.
+/// The wait of track `id` also ends (operation_aborted) when the renewer finds its claim lost.
 template <class Record, class Start>
-asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, Start start, const char* stage, diagnostics& diag)
+asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, std::int64_t id, Start start, const char* stage,
+                                                             diagnostics& diag)
 {
     asio::steady_timer timer(co_await asio::this_coro::executor, st.opts.pipeline.stage_timeout);
+    struct registration
+    {
+        run_state& st;
+        std::int64_t id;
+        ~registration() { st.wait_timers.erase(id); }
+    } reg{st, id};
+    st.wait_timers[id] = &timer;
     auto r = co_await (start() || timer.async_wait(tok));
     if (r.index() == 0) co_return std::move(std::get<0>(r));
     auto [tec] = std::get<1>(r);
@@ -530,8 +543,10 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         w.read_record_first = resumed_separation || recovered_at_start;
         if (resumed_separation) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
-        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, start, "separation", diag);
-        if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, start, "separation", diag);
+        // Stopped, or the claim passed to another worker (the renewer ended the wait).
+        if (wec == asio::error::operation_aborted)
+            if (auto h = halted()) co_return *h;
         if (wec) co_return co_await fail(wec, "separation");
         sep = std::move(rec);
         // ---- MIDI submission ----
@@ -578,8 +593,10 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
         if (resumed_midi) poll_if_taken_over(w);
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
-        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, start, "midi", diag);
-        if (wec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, start, "midi", diag);
+        // Stopped, or the claim passed to another worker (the renewer ended the wait).
+        if (wec == asio::error::operation_aborted)
+            if (auto h = halted()) co_return *h;
         if (wec) co_return co_await fail(wec, "midi");
         midi = std::move(rec);
     }
@@ -729,7 +746,11 @@ asio::awaitable<void> renewer(run_state& st)
         auto [ec, lost] = co_await st.claims->async_renew(std::move(held), diag, tok);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) continue;  // the next period tries again; a lease outlives two failed renewals
-        for (auto id : lost) st.lost.insert(id);
+        for (auto id : lost)
+        {
+            st.lost.insert(id);
+            if (auto it = st.wait_timers.find(id); it != st.wait_timers.end()) it->second->cancel();
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 // loopback port), and several `kiemidi batch` worker processes sharing one track list against
 // one emulator, one of them killed with SIGKILL in the middle.
 #include <kiemidi/batch.hpp>
+#include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
@@ -12,6 +13,8 @@
 #include "common/run_bounded.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -223,6 +227,85 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
             BOOST_TEST_REQUIRE(!cnt_ec);
             BOOST_TEST(c[track_state::outcome_unknown] == 0u);
             BOOST_TEST(c[track_state::separating] == 1u);
+            conn.close();
+        },
+        30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_track)
+{
+    // KIE takes 60 s for the separation; the claim passes to another worker after the task id is
+    // recorded. The first worker must give the track up at its next lease renewal, not hold a
+    // slot until KIE answers.
+    temp_dir dir;
+    test::redis_server srv;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.enable_https = false;
+            eo.separation_delay = 60s;
+            emulator::server kie(ioc.get_executor(), eo);
+            kie.start();
+            client_options co;
+            co.base_url = kie.http_base_url();
+            co.api_key = eo.api_key;
+            co.transport.rate_limit.enabled = false;
+            client cli(ioc.get_executor(), co);
+
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            diagnostics diag;
+            auto [cec] = co_await conn.async_connect(diag, tok);
+            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
+            redis_batch_claims claims(conn, redis_batch_claims_options{.batch_id = "takeover", .worker_id = "w1", .lease = 600ms});
+
+            batch_options bo;
+            bo.output_dir = dir.path / "out";
+            bo.concurrency = 1;
+            bo.pipeline.wait.strategy = wait_strategy::polling;
+            bo.pipeline.wait.poll_interval = 50ms;
+            bo.pipeline.wait.max_poll_interval = 100ms;
+            bo.pipeline.stage_timeout = 120s;
+            batch_runner runner(cli, bo, claims);
+
+            std::optional<batch_event> skipped;
+            asio::cancellation_signal stop;
+            std::optional<std::tuple<error_code, batch_summary>> finished;
+            runner.async_run({{"music-1", "track-1", "song"}},
+                             [&](const batch_event& e) {
+                                 if (e.what == batch_event::kind::track_skipped) skipped = e;
+                             },
+                             asio::bind_cancellation_slot(stop.slot(), [&](error_code ec, batch_summary s) {
+                                 finished.emplace(ec, std::move(s));
+                             }));
+
+            // Once the separation's task id is recorded, another worker takes the track over.
+            const std::string track_key = "kiemidi:batch:{takeover}:t:1";
+            // (Checks below are not fatal from here on: the run is stopped and awaited either way.)
+            bool separating = false;
+            for (int i = 0; i < 500 && !separating; ++i)
+            {
+                std::vector<std::string> get{"HGET", track_key, "state"};
+                auto [gec, state] = co_await conn.async_command(std::move(get), tok);
+                separating = !gec && state.str == "separating";
+                if (!separating) co_await pass(20ms);
+            }
+            BOOST_TEST(separating, "the separation's task id was never recorded");
+            std::vector<std::string> steal{"HSET", track_key, "owner", "another-worker-token"};
+            auto [sec, sr] = co_await conn.async_command(std::move(steal), tok);
+            BOOST_TEST(!sec, sec.message());
+
+            // Within a few renewal periods (200 ms each), far from KIE's 60 s.
+            for (int i = 0; i < 200 && !skipped; ++i) co_await pass(20ms);
+            BOOST_TEST(skipped.has_value(), "the worker still waits for a track it no longer holds");
+            if (skipped) BOOST_TEST(skipped->message.find("taken over") != std::string::npos, skipped->message);
+            BOOST_TEST(kie.snapshot().requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+            BOOST_TEST(kie.snapshot().requests_to("POST /api/v1/midi/generate") == 0u);
+
+            // The run itself goes on while the other worker holds the track; stop it.
+            stop.emit(asio::cancellation_type::terminal);
+            while (!finished) co_await pass(20ms);
+            cli.close();
+            kie.stop();
             conn.close();
         },
         30s);
