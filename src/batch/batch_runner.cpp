@@ -231,71 +231,61 @@ struct run_state
         co_return ec;
     }
 
+    /// One state change of a track: `u` to the shared claims, or `journal_step` (the same change
+    /// as a journal call) on the pool. Callers pass a named closure: g++ 12 would destroy a
+    /// temporary one inside the co_await twice (see blocking()).
+    template <class JournalStep>
+    asio::awaitable<error_code> change(std::int64_t id, const track_update& u, JournalStep journal_step, diagnostics& diag)
+    {
+        if (claims) co_return co_await shared_update(id, u, diag);
+        co_return co_await blocking(std::move(journal_step));
+    }
+
     asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, const std::string& ref, diagnostics& diag)
     {
-        if (claims)
-        {
-            track_update u;
-            u.what = track_update::kind::intent;
-            u.stage = stage;
-            u.reference = ref;
-            co_return co_await shared_update(id, u, diag);
-        }
+        track_update u;
+        u.what = track_update::kind::intent;
+        u.stage = stage;
+        u.reference = ref;
         auto step = [this, id, stage, ref, &diag] { return jnl.record_intent(id, stage, ref, diag); };
-        co_return co_await blocking(std::move(step));
+        co_return co_await change(id, u, std::move(step), diag);
     }
 
     asio::awaitable<error_code> record_task_id(std::int64_t id, journal_stage stage, const std::string& tid, diagnostics& diag)
     {
-        if (claims)
-        {
-            track_update u;
-            u.what = track_update::kind::task_id;
-            u.stage = stage;
-            u.task_id = tid;
-            co_return co_await shared_update(id, u, diag);
-        }
+        track_update u;
+        u.what = track_update::kind::task_id;
+        u.stage = stage;
+        u.task_id = tid;
         auto step = [this, id, stage, tid, &diag] { return jnl.record_task_id(id, stage, tid, diag); };
-        co_return co_await blocking(std::move(step));
+        co_return co_await change(id, u, std::move(step), diag);
     }
 
     asio::awaitable<error_code> mark_done(std::int64_t id, diagnostics& diag)
     {
-        if (claims)
-        {
-            track_update u;
-            u.what = track_update::kind::done;
-            co_return co_await shared_update(id, u, diag);
-        }
+        track_update u;
+        u.what = track_update::kind::done;
         auto step = [this, id, &diag] { return jnl.mark_done(id, diag); };
-        co_return co_await blocking(std::move(step));
+        co_return co_await change(id, u, std::move(step), diag);
     }
 
     asio::awaitable<error_code> mark_failed(std::int64_t id, const std::string& stage, const std::string& msg, diagnostics& diag)
     {
-        if (claims)
-        {
-            track_update u;
-            u.what = track_update::kind::failed;
-            u.failed_stage = stage;
-            u.error = msg;
-            co_return co_await shared_update(id, u, diag);
-        }
+        track_update u;
+        u.what = track_update::kind::failed;
+        u.failed_stage = stage;
+        u.error = msg;
         auto step = [this, id, stage, msg, &diag] { return jnl.mark_failed(id, stage, msg, diag); };
-        co_return co_await blocking(std::move(step));
+        co_return co_await change(id, u, std::move(step), diag);
     }
 
     asio::awaitable<error_code> mark_outcome_unknown(std::int64_t id, const std::string& msg, diagnostics& diag)
     {
-        if (claims)
-        {
-            track_update u;
-            u.what = track_update::kind::outcome_unknown;
-            u.error = msg;
-            co_return co_await shared_update(id, u, diag);
-        }
+        track_update u;
+        u.what = track_update::kind::outcome_unknown;
+        u.error = msg;
         auto step = [this, id, msg, &diag] { return jnl.mark_outcome_unknown(id, msg, diag); };
-        co_return co_await blocking(std::move(step));
+        co_return co_await change(id, u, std::move(step), diag);
     }
 
     /// failed / outcome_unknown → the latest state the task ids allow; `e` is updated.
