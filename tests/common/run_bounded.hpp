@@ -1,12 +1,15 @@
 // Runs a test coroutine on its own io_context, bounded in time: if the coroutine has not
-// finished within `limit`, it is cancelled and the test fails (never hangs CI).
+// finished within `limit`, it is cancelled and the test fails (never hangs CI). Also the small
+// waits such coroutines use: sleep_for, eventually.
 #ifndef KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 #define KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/test/unit_test.hpp>
@@ -40,6 +43,21 @@ void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit =
         catch (const std::exception& e) { BOOST_FAIL(std::string("test coroutine threw: ") + e.what()); }
     }
     BOOST_TEST_REQUIRE(!timed_out, "test exceeded its time bound");
+}
+
+/// Suspends the calling test coroutine for `d` without blocking its io_context.
+inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
+{
+    namespace asio = boost::asio;
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+/// Waits until `pred()` holds, checking every 10 ms; bounded by run_bounded's limit.
+template <class Pred>
+boost::asio::awaitable<void> eventually(Pred pred)
+{
+    while (!pred()) co_await sleep_for(std::chrono::milliseconds(10));
 }
 
 }  // namespace kiemidi::test

@@ -32,6 +32,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using kiemidi::test::eventually;
+using kiemidi::test::sleep_for;
+
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 const std::string midi_post = "POST /api/v1/midi/generate";
@@ -59,18 +62,6 @@ struct instance
         hub.close();
     }
 };
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(tok);
-}
-
-template <class Pred>
-asio::awaitable<void> eventually(Pred pred)
-{
-    while (!pred()) co_await sleep_for(10ms);
-}
 
 std::uint64_t count(const emulator::counters& c, const std::string& key)
 {

@@ -98,11 +98,7 @@ struct test_worker
 };
 
 /// Waits (without blocking the io_context) until `d` has passed: lets a lease expire.
-asio::awaitable<void> pass(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(tok);
-}
+asio::awaitable<void> pass(std::chrono::milliseconds d) { return test::sleep_for(d); }
 
 }  // namespace
 

@@ -26,6 +26,9 @@ using kiemidi::test::run_bounded;
 
 namespace {
 
+using kiemidi::test::eventually;
+using kiemidi::test::sleep_for;
+
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 redis_callback_hub_options hub_options(const test::redis_server& srv, std::string prefix = "kiemidi-test:")
@@ -50,18 +53,6 @@ callback_message make_msg(std::string id, callback_kind kind = callback_kind::mi
     // (the stored form's precision).
     m.received_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     return m;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(tok);
-}
-
-template <class Pred>
-asio::awaitable<void> eventually(Pred pred)
-{
-    while (!pred()) co_await sleep_for(10ms);
 }
 
 }  // namespace

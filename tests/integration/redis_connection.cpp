@@ -27,6 +27,9 @@ namespace rd = kiemidi::redis;
 
 namespace {
 
+using kiemidi::test::eventually;
+using kiemidi::test::sleep_for;
+
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 rd::connection_options options_for(const test::redis_server& srv)
@@ -37,12 +40,6 @@ rd::connection_options options_for(const test::redis_server& srv)
     o.reconnect_min_delay = 20ms;
     o.reconnect_max_delay = 200ms;
     return o;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(use_tuple);
 }
 
 // Sends one command. Arguments are built here, as named locals: g++ 12 mishandles braced
@@ -61,13 +58,6 @@ asio::awaitable<std::tuple<error_code, rd::reply>> cmd_diag(rd::connection& c, d
     std::vector<std::string> args{std::string(a)...};
     auto result = co_await c.async_command(std::move(args), diag, use_tuple);
     co_return result;
-}
-
-// Waits (bounded by the test's limit) until `pred` holds, checking every 10 ms.
-template <class Pred>
-asio::awaitable<void> eventually(Pred pred)
-{
-    while (!pred()) co_await sleep_for(10ms);
 }
 
 }  // namespace
