@@ -21,6 +21,7 @@
 #include <csignal>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,25 +36,52 @@ namespace asio = boost::asio;
 
 namespace {
 
-/// The listener's path secret for this journal: kept in `<journal>.callback-secret` (mode 0600),
-/// so that a rerun after a crash listens on the same callback URL and receives the callbacks of
-/// submissions whose answers the crash lost.
-std::string journal_callback_secret(const std::filesystem::path& journal)
+/// The callback URL of a journal's batch, kept in `<journal>.callback-secret` (mode 0600): the
+/// listener's path secret on the first line, the port it listened on on the second. A rerun after
+/// a crash listens on the same URL when it can, so it receives the callbacks of tasks the earlier
+/// run submitted (late ones, retried ones, and those of submissions whose answers the crash lost).
+struct journal_listener
 {
-    const auto path = journal.string() + ".callback-secret";
+    std::filesystem::path path;
+    std::string secret;      ///< Empty when the file could not be written: a random secret per run.
+    std::uint16_t port = 0;  ///< The earlier run's port; 0 when none is known.
+
+    explicit journal_listener(const std::filesystem::path& journal) : path(journal.string() + ".callback-secret")
     {
-        std::ifstream in(path);
-        std::string s;
-        if (in >> s && s.size() >= 16) return s;
+        {
+            std::ifstream in(path);
+            std::string s;
+            unsigned p = 0;
+            if (in >> s && s.size() >= 16)
+            {
+                secret = std::move(s);
+                if (in >> p && p > 0 && p <= 65535) port = static_cast<std::uint16_t>(p);
+                return;
+            }
+        }
+        const std::string s = make_callback_reference() + make_callback_reference();  // 48 hex digits
+        if (save(s, 0)) secret = s;
     }
-    const std::string s = make_callback_reference() + make_callback_reference();  // 48 hex digits
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return {};  // a random secret per run: resumed intents cannot be recovered
-    const auto line = s + "\n";
-    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    return ok ? s : std::string();
-}
+
+    /// Writes `s` and `p` (atomically: a crash leaves the old file or the new one).
+    bool save(const std::string& s, std::uint16_t p) const
+    {
+        const auto tmp = path.string() + ".tmp";
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return false;
+        const auto text = s + "\n" + (p ? std::to_string(p) + "\n" : std::string());
+        const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+        ::close(fd);
+        return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+    }
+
+    /// Remembers the port this run listens on, when it is new.
+    void remember_port(std::uint16_t p)
+    {
+        if (p == 0 || p == port || secret.empty()) return;
+        if (save(secret, p)) port = p;
+    }
+};
 
 progress_counts counts_of(const batch_event& e)
 {
@@ -136,10 +164,15 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.resubmit_unknown = args.resubmit_unknown;
 
     kie_flags kf = flags;
+    std::optional<journal_listener> remembered;
+    if (!kf.poll_only && args.callback_secret.empty()) remembered.emplace(bo.journal_path);
     if (!args.callback_secret.empty()) kf.callback_secret = args.callback_secret;
-    else if (!kf.poll_only) kf.callback_secret = journal_callback_secret(bo.journal_path);
+    else if (remembered) kf.callback_secret = remembered->secret;
+    // Without a fixed port, listen where the earlier run of this journal did when that port is free.
+    if (remembered && kf.listen_port == 0) kf.preferred_listen_port = remembered->port;
     asio::io_context ioc;
     kie_session session(ioc, kf, true);
+    if (remembered && kf.listen_port == 0) remembered->remember_port(session.listen_port());
 #ifdef KIEMIDI_WITH_REDIS
     std::unique_ptr<shared_state> shared;
     if (args.shared.enabled()) shared = std::make_unique<shared_state>(ioc, args.shared);
@@ -150,9 +183,15 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     // and the same KIE (not a fresh embedded emulator).
     const auto lost_wait = std::chrono::milliseconds(args.lost_answer_wait_ms);
     bo.pipeline.unknown_outcome_wait = lost_wait;
-    const bool stable_url = !session.embedded() && (kf.listen_port != 0 || !kf.public_url.empty()) &&
-                            !kf.callback_secret.empty();
+    const bool same_port = kf.listen_port != 0 || (kf.preferred_listen_port != 0 && session.listen_port() == kf.preferred_listen_port);
+    const bool stable_url = !session.embedded() && (same_port || !kf.public_url.empty()) && !kf.callback_secret.empty();
     bo.resumed_intent_wait = stable_url || args.lost_answer_wait_given ? lost_wait : std::chrono::milliseconds(0);
+    // Callbacks of tasks an earlier run submitted reach only the same URL; elsewhere they are
+    // lost, and resumed tasks that are still running are polled instead.
+    bo.resumed_callbacks_reachable = stable_url;
+    if (!stable_url && !kf.poll_only && !session.embedded() && kf.preferred_listen_port != 0)
+        progress.note("kiemidi batch: the earlier run's callback port " + std::to_string(kf.preferred_listen_port) +
+                      " is taken; resumed tasks are polled");
     batch_summary summary{};
     error_code run_ec;
     bool interrupted = false;

@@ -82,9 +82,25 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
         lo.port = flags.listen_port;
         lo.public_base_url = flags.public_url;
         lo.path_secret = flags.callback_secret;
-        listener_ = std::make_unique<callback_listener>(ioc.get_executor(), lo, *hub_);
         error_code ec;
-        listener_->start(ec);
+        if (lo.port == 0 && flags.preferred_listen_port != 0)
+        {
+            // An earlier run's port, when it is free; any free port otherwise.
+            lo.port = flags.preferred_listen_port;
+            listener_ = std::make_unique<callback_listener>(ioc.get_executor(), lo, *hub_);
+            listener_->start(ec);
+            if (ec)
+            {
+                listener_.reset();
+                lo.port = 0;
+                ec = {};
+            }
+        }
+        if (!listener_)
+        {
+            listener_ = std::make_unique<callback_listener>(ioc.get_executor(), lo, *hub_);
+            listener_->start(ec);
+        }
         if (ec)
             throw usage_error("cannot listen on " + flags.listen_address + ":" + std::to_string(flags.listen_port) + ": " +
                               ec.message());

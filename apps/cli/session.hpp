@@ -43,6 +43,8 @@ struct kie_flags
     std::string ca_file;           ///< --ca-file: extra CA (PEM) to trust, e.g. a `kiemidi emulator`'s.
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 0;
+    /// Without a listen_port: try this port first (the earlier run's of a batch), any free one if it is taken.
+    std::uint16_t preferred_listen_port = 0;
     std::string public_url;
     bool poll_only = false;
     std::string callback_secret;    ///< The listener's path secret; empty → a random one.
@@ -61,6 +63,8 @@ public:
     const wait_options& wait() const { return wait_; }
     const std::string& base_url() const { return base_url_; }
     bool embedded() const { return emulator_ != nullptr; }
+    /// The callback listener's bound port; 0 when results are polled.
+    std::uint16_t listen_port() const { return listener_ ? listener_->port() : 0; }
 
     /// One credits read: exit_ok, or exit_unreachable with the reason on stderr.
     boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr);

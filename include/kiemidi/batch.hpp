@@ -75,6 +75,13 @@ struct batch_options
     /// this run: same callback URL (listener address, port and path secret) as the earlier run.
     /// 0: mark such tracks outcome_unknown at once.
     std::chrono::milliseconds resumed_intent_wait{std::chrono::minutes(15)};
+    /// Whether callbacks of tasks submitted by an earlier run reach this run's listener (the
+    /// callback URL is the same: address, port and path secret). A resumed track always reads
+    /// its task's record once before waiting (reads are free), so a task that finished while no
+    /// run was listening is taken at once. When this is false, a resumed task that is still
+    /// running is polled from the start instead of waiting `callback_overdue` for a callback that
+    /// goes to a URL nobody listens on.
+    bool resumed_callbacks_reachable = true;
     bool write_json = true;              ///< Also write <name>.json (smf::notes_to_json).
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;

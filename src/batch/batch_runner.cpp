@@ -501,9 +501,11 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         if (jec) co_return journal_failed(jec);
     }
     // A shared track resumed here was submitted by another worker, so its callback goes to that
-    // worker's listener: wait by polling rather than for a callback that may never come.
-    auto poll_if_taken_over = [&](wait_options& w) {
-        if (st.claims) w.strategy = wait_strategy::polling;
+    // worker's listener; a local one resumed by a run listening on another URL (a new port) has
+    // its callback sent where nobody listens. Either way, poll rather than wait for a callback
+    // that may never come.
+    auto poll_if_callbacks_unreachable = [&](wait_options& w) {
+        if (st.claims || !st.opts.resumed_callbacks_reachable) w.strategy = wait_strategy::polling;
     };
     const bool resumed_separation = e.state == track_state::separating;
     const bool resumed_midi = e.state == track_state::transcribing;
@@ -531,7 +533,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         wait_options w = p.wait;
         // The callback of a task that finished while we were away is gone: ask KIE at once.
         w.read_record_first = resumed_separation || recovered_at_start;
-        if (resumed_separation) poll_if_taken_over(w);
+        if (resumed_separation) poll_if_callbacks_unreachable(w);
         auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, start, "separation", diag);
         // Stopped, or the claim passed to another worker (the renewer ended the wait).
@@ -581,7 +583,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
         w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
-        if (resumed_midi) poll_if_taken_over(w);
+        if (resumed_midi) poll_if_callbacks_unreachable(w);
         auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, start, "midi", diag);
         // Stopped, or the claim passed to another worker (the renewer ended the wait).

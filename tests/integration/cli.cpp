@@ -437,6 +437,115 @@ BOOST_AUTO_TEST_CASE(batch_killed_between_a_paid_post_and_its_journal_write_with
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
+/// A batch of 8 tracks (16 paid POSTs: under the client's submission rate limit, so all are sent
+/// at once), killed (kill -9) while its MIDI tasks run.
+/// The listener port is not given, so the batch picks one and remembers it next to its secret.
+struct killed_while_tasks_run
+{
+    temp_dir dir;
+    std::unique_ptr<external_kie> kie;
+    fs::path journal = dir.path / "journal.sqlite";
+    fs::path out_dir = dir.path / "out";
+    std::vector<std::string> batch;
+    static constexpr int tracks = 8;
+
+    killed_while_tasks_run()
+    {
+        kiemidi::emulator::emulator_options eo;
+        eo.separation_delay = 1000ms;
+        eo.midi_delay = 3000ms;
+        eo.callback_retry_delay = 100ms;  // a callback to the dead listener is given up within a second
+        kie = std::make_unique<external_kie>(dir.path, eo);
+        auto list = dir.path / "tracks.csv";
+        {
+            std::ofstream l(list);
+            for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+        }
+        // The CLI's own callback_overdue for a KIE that is not embedded (90 s) stays in force.
+        batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(), "--journal", journal.string(),
+                                         "--concurrency", "8"} +
+                kie->flags();
+    }
+
+    /// Kills the batch once every MIDI task is submitted (their callbacks then go to a dead
+    /// listener), and waits until those tasks have finished.
+    void kill_during_midi()
+    {
+        cli_process child(batch, dir.path / "killed.log");
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        while (kie->server->snapshot().requests_to("POST /api/v1/midi/generate") < static_cast<std::size_t>(tracks) &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(10ms);
+        // Long enough for the answers to be journaled, well before the 3 s MIDI tasks finish.
+        std::this_thread::sleep_for(300ms);
+        child.kill_hard();
+        BOOST_TEST_REQUIRE(kie->server->snapshot().requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks),
+                           read_file(dir.path / "killed.log"));
+    }
+
+    /// The port the killed run listened on, from `<journal>.callback-secret`.
+    std::uint16_t remembered_port() const
+    {
+        std::ifstream in(journal.string() + ".callback-secret");
+        std::string secret;
+        unsigned port = 0;
+        in >> secret >> port;
+        return static_cast<std::uint16_t>(port);
+    }
+
+    void expect_every_track_done_and_paid_once(const std::string& out) const
+    {
+        const auto c = kie->server->snapshot();
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == static_cast<std::size_t>(tracks));
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));
+        for (int i = 0; i < tracks; ++i)
+            BOOST_TEST(is_midi_file(out_dir / ("song-" + std::to_string(i) + ".mid")), "song-" << i << "\n" << out);
+    }
+};
+
+// A rerun listens on the killed run's port: callbacks of tasks still running reach it, tasks that
+// finished meanwhile are read once. Before, the rerun took a new port and waited callback_overdue
+// (90 s) for callbacks sent to the old one; the time limit below is well under that.
+BOOST_AUTO_TEST_CASE(a_rerun_after_kill_listens_on_the_same_port_and_finishes_without_waiting_for_overdue_callbacks)
+{
+    killed_while_tasks_run t;
+    t.kill_during_midi();
+    const auto port = t.remembered_port();
+    BOOST_TEST_REQUIRE(port != 0);
+
+    std::string out;
+    const int code = run_cli(t.batch, t.dir.path, out, 45s);
+    BOOST_TEST_MESSAGE(out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(out.find("8 resumed") != std::string::npos, out);
+    BOOST_TEST(t.remembered_port() == port);
+    t.expect_every_track_done_and_paid_once(out);
+}
+
+// The killed run's port is taken by something else: the rerun listens elsewhere, says so, and
+// polls its resumed tasks rather than waiting for callbacks that go to the other program.
+BOOST_AUTO_TEST_CASE(a_rerun_whose_earlier_port_is_taken_polls_its_resumed_tasks)
+{
+    killed_while_tasks_run t;
+    t.kill_during_midi();
+    const auto port = t.remembered_port();
+    BOOST_TEST_REQUIRE(port != 0);
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor squatter(ioc);
+    squatter.open(boost::asio::ip::tcp::v4());
+    squatter.set_option(boost::asio::socket_base::reuse_address(true));  // the killed run's connections may linger
+    squatter.bind({boost::asio::ip::make_address("127.0.0.1"), port});
+    squatter.listen();
+
+    std::string out;
+    const int code = run_cli(t.batch, t.dir.path, out, 45s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(out.find("port " + std::to_string(port) + " is taken; resumed tasks are polled") != std::string::npos, out);
+    BOOST_TEST(t.remembered_port() != port);
+    t.expect_every_track_done_and_paid_once(out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 #endif
