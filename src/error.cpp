@@ -58,7 +58,6 @@ public:
         case client_errc::forged_callback: return "callback failed verification";
         case client_errc::stale_callback: return "callback timestamp outside the freshness window";
         case client_errc::retries_exhausted: return "retries exhausted";
-        case client_errc::no_notes: return "MIDI generation detected no notes";
         }
         return "kiemidi client error " + std::to_string(ev);
     }

@@ -225,7 +225,16 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             const auto c = counts_of(e);
             switch (e.what)
             {
-            case batch_event::kind::track_done: progress.track_line("ok", e.track_name, e.message, c); break;
+            case batch_event::kind::track_done:
+            {
+                // A kept result that deserves attention (repairs, no notes) gets one warning line.
+                constexpr std::string_view mark = "; warning: ";
+                const auto at = e.message.find(mark);
+                progress.track_line("ok", e.track_name, std::string_view(e.message).substr(0, at), c);
+                if (at != std::string::npos)
+                    progress.note("warning: " + e.track_name + ": " + e.message.substr(at + mark.size()));
+                break;
+            }
             case batch_event::kind::track_failed:
                 progress.track_line(e.state == track_state::outcome_unknown ? "UNKNOWN" : "FAIL", e.track_name, e.message, c);
                 break;

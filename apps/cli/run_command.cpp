@@ -98,13 +98,15 @@ int run_command(const kie_flags& flags, const run_args& args)
             co_return exit_failed;
         }
         std::string why;
-        if (!write_text_atomically(json, smf::notes_to_json(midi.instruments), why))
+        if (!write_text_atomically(json, smf::notes_to_json(midi.instruments, {}, midi.repairs), why))
         {
             std::cerr << "kiemidi: " << why << "\n";
             co_return exit_failed;
         }
         std::cout << mid.string() << ": " << midi.instruments.size() << " instruments, " << midi.note_count()
                   << " notes (separation " << midi.separation_task_id << ", midi " << midi.midi_task_id << ")\n";
+        // The result is paid for and kept; what kiemidi had to repair in it, or that it is empty, is said once.
+        if (!midi.warning.empty()) std::cerr << "kiemidi: warning: " << midi.warning << "\n";
         co_return exit_ok;
     });
 }

@@ -40,6 +40,14 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --callback-drop-rate R  --callback-duplicate-rate R  --callback-delay-rate R  --callback-delay-ms N
   --callback-reorder-rate R  --separation-failure-rate R  --midi-failure-rate R
   --paid-answer-delay-ms N      answer accepted paid POSTs only after N ms (the task exists meanwhile)
+  results KIE's documentation allows or leaves open:
+  --odd-notes-rate R            MIDI results start with odd notes (velocity 100, zero length, no velocity, pitch 200, negative start)
+  --empty-midi-rate R           MIDI results with no instrument
+  --callback-exception-rate R   separations end in CALLBACK_EXCEPTION with stems, callback not delivered
+  --unknown-success-flag-polls N  the first N record-info reads of each task answer successFlag "WEIRD" / 4
+  --music-index-negative        separation records carry musicIndex -1
+  --pending-success-flag-null   pending records carry successFlag null
+  --origin-data-null-id         completed separation records list an extra originData item with id null
   --help                        this text
 )";
 
@@ -112,6 +120,10 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--separation-failure-rate", rt(fo.separation_failure_rate)},
         {"--midi-failure-rate", rt(fo.midi_failure_rate)},
         {"--paid-answer-delay-ms", ms(fo.paid_answer_delay)},
+        {"--odd-notes-rate", rt(fo.odd_notes_rate)},
+        {"--empty-midi-rate", rt(fo.empty_midi_rate)},
+        {"--callback-exception-rate", rt(fo.callback_exception_rate)},
+        {"--unknown-success-flag-polls", [&](auto f, auto v) { fo.unknown_success_flag_polls = number<unsigned>(f, v); }},
     };
     for (std::size_t i = 0; i < args.size(); ++i)
     {
@@ -128,6 +140,9 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         if (arg == "--no-https") { opts.enable_https = false; continue; }
         if (arg == "--unknown-task-404") { opts.unknown_task_is_404 = true; continue; }
         if (arg == "--http-status-mirrors-code") { opts.error_http_status_mirrors_code = true; continue; }
+        if (arg == "--music-index-negative") { fo.music_index_negative = true; continue; }
+        if (arg == "--pending-success-flag-null") { fo.pending_success_flag_null = true; continue; }
+        if (arg == "--origin-data-null-id") { fo.origin_data_null_id = true; continue; }
         auto it = with_value.find(arg);
         if (it == with_value.end()) throw emulator_cli_error("unknown option " + std::string(arg));
         if (!has_value)

@@ -13,6 +13,7 @@
 #include <kiemidi/api/midi.hpp>
 #include <kiemidi/api/music_task.hpp>
 #include <kiemidi/api/parse.hpp>
+#include <kiemidi/api/repairs.hpp>
 #include <kiemidi/api/separation.hpp>
 #include <kiemidi/api/task_created.hpp>
 

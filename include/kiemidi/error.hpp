@@ -59,7 +59,6 @@ enum class client_errc : int
     forged_callback,             ///< A callback failed secret or signature verification.
     stale_callback,              ///< A callback's signature timestamp is outside the freshness window.
     retries_exhausted,           ///< Every allowed attempt failed; diagnostics holds the last failure.
-    no_notes,                    ///< MIDI generation succeeded but detected no instrument (valid, but empty).
 };
 
 KIEMIDI_DECL const boost::system::error_category& get_api_category() noexcept;

@@ -71,6 +71,14 @@ struct midi_result
     std::vector<api::stem> stem_list;      ///< Per-stem ids (only when a record-info read happened).
     std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.
     std::vector<api::instrument> instruments;  ///< Every detected instrument and its notes.
+    /// What kiemidi repaired or dropped in KIE's answers (odd notes, stems without id) instead of
+    /// failing the paid result; see api::note.
+    api::result_repairs repairs;
+    /// KIE succeeded but detected no notes: a valid result (documented after split_stem), paid
+    /// for, and worth telling the user about. The .mid file then has only the conductor track.
+    bool no_notes = false;
+    /// One line for users when the result deserves attention (repairs, no notes); empty otherwise.
+    std::string warning;
     std::chrono::milliseconds separation_time{0}, midi_time{0}, total_time{0};
     unsigned polls = 0;                    ///< record-info reads made while waiting.
     unsigned callbacks = 0;                ///< Callbacks that completed a wait.

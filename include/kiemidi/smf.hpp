@@ -116,6 +116,14 @@ KIEMIDI_DECL bool is_drum_instrument(std::string_view instrument_name);
 /// Values are KIE's (seconds, velocity 0..1), not the rounded MIDI ones.
 KIEMIDI_DECL std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts = {});
 
+/// As above, plus what kiemidi repaired in KIE's answer and the result's warning, when there is
+/// any (files without them stay exactly as the overload above writes them):
+/// {"instruments":[...],"warning":"2 notes repaired, ...","repairs":{"notes_repaired","notes_dropped",
+/// "items_dropped","fields_ignored","reasons":[{"what","count","first_at"}]}}. "warning" also
+/// says when there are no notes at all (api::result_warning); "repairs" is absent when empty.
+KIEMIDI_DECL std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts,
+                                       const api::result_repairs& repairs);
+
 }  // namespace kiemidi::smf
 
 #endif

@@ -53,7 +53,7 @@ struct callback_root
         return read_int(c, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
     }
 
-    std::string msg() const { return root.any_of({"msg", "message"}).opt_text().value_or(std::string()); }
+    std::string msg() const { return lenient_text(root.any_of({"msg", "message"})).value_or(std::string()); }
 };
 
 template <class Read>
@@ -248,11 +248,13 @@ error_code parse_separation_callback(std::string_view body, separation_callback&
         // English pages say vocal_separation_info, Chinese pages and real split_stem callbacks
         // vocal_removal_info; some clients also look at `response`.
         json_reader info = cb.data.any_of({"vocal_separation_info", "vocal_removal_info", "response"});
-        if (info.optional_object())
+        if (info.is_object())
         {
             out.urls.emplace();
-            read_stem_urls(info, *out.urls);
+            read_stem_urls(info, *out.urls, out.repairs);
         }
+        else if (!info.missing_or_null())
+            record_repair(out.repairs, repair_kind::field_ignored, "stem info not an object", info.path());
     });
 }
 

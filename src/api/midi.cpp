@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <string>
 
 namespace kiemidi::api {
@@ -70,46 +71,107 @@ midi_state midi_state_from_text(std::string_view text) noexcept
     return midi_state::unknown;
 }
 
-void read_note(const json_reader& item, note& out)
+// Reads one note into `out`, repairing what has one plausible meaning (see api::note). Returns
+// false when the note cannot be right and must be dropped; both are counted in `rep`.
+bool read_note(const json_reader& item, note& out, result_repairs& rep)
 {
-    if (!item.require_object()) return;
+    auto drop = [&](std::string_view why) {
+        record_repair(rep, repair_kind::note_dropped, why, item.path());
+        return false;
+    };
+    if (!item.is_object()) return drop("note that is not an object");
     {
         json_reader pitch = item["pitch"];
-        out.pitch = read_int(pitch, 0, 127);
+        if (pitch.missing_or_null()) return drop("note without pitch");
+        auto p = lenient_int64(pitch);
+        if (!p) return drop("pitch not an integer");
+        if (*p < 0 || *p > 127) return drop("pitch outside 0-127");
+        out.pitch = static_cast<int>(*p);
+    }
+    std::optional<double> start, end;
+    {
+        json_reader r = item["start"];
+        start = lenient_double(r);
     }
     {
-        json_reader start = item["start"];
-        out.start = start.as_double();
-        if (item.ok() && out.start < 0.0)
-            start.fail_invalid("note starts before the track (" + std::to_string(out.start) + ")");
+        json_reader r = item["end"];
+        end = lenient_double(r);
     }
+    if (!start || !end) return drop("note time missing or not a finite number");
+    if (*end <= *start) return drop(*end == *start ? "zero-length note" : "note ending before it starts");
+    bool repaired = false;  // a note with two repairs counts once, with both reasons
+    auto repair = [&](std::string_view why) {
+        record_repair(rep, repaired ? repair_kind::another_reason : repair_kind::note_repaired, why, item.path());
+        repaired = true;
+    };
+    if (*start < 0)
     {
-        json_reader end = item["end"];
-        out.end = end.as_double();
-        if (item.ok() && out.end < out.start)
-            end.fail_invalid("note ends (" + std::to_string(out.end) + ") before it starts (" +
-                             std::to_string(out.start) + ")");
+        if (*end <= 0) return drop("note before the track start");
+        start = 0.0;
+        repair("negative start clamped to 0");
     }
+    out.start = *start;
+    out.end = *end;
+    json_reader velocity = item["velocity"];
+    if (velocity.missing_or_null())
     {
-        json_reader velocity = item["velocity"];
-        out.velocity = velocity.as_double();
-        if (item.ok() && !(out.velocity >= 0.0 && out.velocity <= 1.0))
-            velocity.fail_invalid("velocity must be within 0..1, got " + std::to_string(out.velocity));
+        out.velocity = note::default_velocity;
+        repair("no velocity (0.8 used)");
+        return true;
     }
+    auto v = lenient_double(velocity);
+    if (!v)
+    {
+        // A literal too large for a double reads as infinity: the loudest, like any v > 127.
+        const auto* raw = velocity.value();
+        if (raw->is_double() && std::isinf(raw->get_double()))
+            v = raw->get_double();
+        else
+        {
+            out.velocity = note::default_velocity;
+            repair("velocity not a number (0.8 used)");
+            return true;
+        }
+    }
+    if (*v >= 0.0 && *v <= 1.0)
+        out.velocity = *v;
+    else if (*v > 1.0 && *v <= 127.0 && *v == std::trunc(*v))
+    {
+        out.velocity = *v / 127.0;
+        repair("velocity on the 0-127 scale");
+    }
+    else if (*v > 1.0)
+    {
+        out.velocity = 1.0;
+        repair("velocity above 1 clamped");
+    }
+    else
+    {
+        out.velocity = 0.0;
+        repair("negative velocity clamped to 0");
+    }
+    return true;
 }
 
-void read_instrument(const json_reader& item, instrument& out)
+void read_instrument(const json_reader& item, instrument& out, result_repairs& rep)
 {
-    if (!item.require_object()) return;
-    out.name = item["name"].opt_text().value_or(std::string());
+    out.name = optional_text(item["name"], rep, "instrument name").value_or(std::string());
     json_reader notes = item["notes"];
-    if (!notes.optional_array()) return;
-    out.notes.resize(notes.size());
-    for (std::size_t i = 0; i < out.notes.size() && item.ok(); ++i)
+    if (!notes.is_array())
     {
-        json_reader n = notes[i];
-        read_note(n, out.notes[i]);
+        if (!notes.missing_or_null())
+            record_repair(rep, repair_kind::field_ignored, "instrument notes not a list", notes.path());
+        return;
     }
+    const std::size_t n = notes.size();
+    out.notes.resize(n);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        json_reader r = notes[i];
+        if (read_note(r, out.notes[kept], rep)) ++kept;
+    }
+    out.notes.resize(kept);
 }
 
 }  // namespace
@@ -132,15 +194,23 @@ void read_midi_data(const json_reader& obj, midi_data& out)
         read_midi_data(json_reader(&nested.root(), obj.path(), obj.status()), out);
         return;
     }
+    // The result as a whole must have the documented shape; its parts are repaired one by one.
     if (!obj.optional_object()) return;
-    out.state = obj["state"].opt_text().value_or(std::string());
+    out.state = optional_text(obj["state"], out.repairs, "midiData state").value_or(std::string());
     json_reader instruments = obj["instruments"];
     if (!instruments.optional_array()) return;
-    out.instruments.resize(instruments.size());
-    for (std::size_t i = 0; i < out.instruments.size() && obj.ok(); ++i)
+    out.instruments.reserve(instruments.size());
+    for (std::size_t i = 0; i < instruments.size(); ++i)
     {
         json_reader item = instruments[i];
-        read_instrument(item, out.instruments[i]);
+        if (!item.is_object())
+        {
+            // null or a stray value: no instrument there, and nothing a user would miss.
+            record_repair(out.repairs, repair_kind::item_dropped, "instrument that is not an object", item.path());
+            continue;
+        }
+        out.instruments.emplace_back();
+        read_instrument(item, out.instruments.back(), out.repairs);
     }
 }
 
@@ -149,28 +219,39 @@ void read_midi_record(const json_reader& data, midi_record& out)
     out = midi_record{};
     if (!data.require_object()) return;
     out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
-    out.record_task_id = data.any_of({"recordTaskId", "record_task_id"}).opt_int64();
-    out.audio_id = data.any_of({"audioId", "audio_id"}).opt_text().value_or(std::string());
-    out.callback_url =
-        data.any_of({"callbackUrl", "callBackUrl", "callback_url"}).opt_string().value_or(std::string());
 
+    // successFlag: null or absent (seen while pending) reads as pending; a value of any other
+    // kind, or a number kiemidi does not know, is unknown, which waits treat as not final.
     json_reader flag = data.any_of({"successFlag", "success_flag"});
     if (flag.missing_or_null())
-        flag.fail_missing();
-    else if (flag.value()->is_string())
-        out.state = midi_state_from_text(flag.value()->get_string());
-    else if (auto n = flag.opt_int64())
-        out.state = to_midi_state(*n);
+        out.state = midi_state::pending;
+    else if (auto text = lenient_text(flag))
+    {
+        out.state = midi_state_from_text(*text);
+        out.raw_state = std::move(*text);
+    }
+    else
+    {
+        out.state = midi_state::unknown;
+        out.raw_state = flag.value()->is_bool() ? (flag.value()->get_bool() ? "true" : "false")
+                                                : flag.value()->is_array() ? "[...]" : "{...}";
+    }
 
     {
         json_reader midi = data.any_of({"midiData", "midi_data"});
         read_midi_data(midi, out.midi);
     }
 
-    out.create_time_ms = data.any_of({"createTime", "create_time"}).opt_int64();
-    out.complete_time_ms = data.any_of({"completeTime", "complete_time"}).opt_int64();
-    out.error_code = data.any_of({"errorCode", "error_code"}).opt_text();
-    out.error_message = data.any_of({"errorMessage", "error_message"}).opt_text();
+    // Fields whose meaning or type KIE leaves open: an odd value reads as absent.
+    auto& rep = out.midi.repairs;
+    out.record_task_id = lenient_int64(data.any_of({"recordTaskId", "record_task_id"}));
+    out.audio_id = optional_text(data.any_of({"audioId", "audio_id"}), rep, "audioId").value_or(std::string());
+    out.callback_url =
+        optional_string(data.any_of({"callbackUrl", "callBackUrl", "callback_url"}), rep, "callbackUrl").value_or(std::string());
+    out.create_time_ms = optional_int64(data.any_of({"createTime", "create_time"}), rep, "createTime");
+    out.complete_time_ms = optional_int64(data.any_of({"completeTime", "complete_time"}), rep, "completeTime");
+    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
+    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
 }
 
 }  // namespace detail

@@ -6,24 +6,40 @@
 namespace kiemidi::api::detail {
 namespace {
 
-std::string text_or_empty(const json_reader& obj, std::initializer_list<std::string_view> keys)
+// Informative text: an odd value reads as empty (counted), never failing the answer.
+std::string text_or_empty(const json_reader& obj, std::initializer_list<std::string_view> keys, result_repairs& rep)
 {
-    return obj.any_of(keys).opt_text().value_or(std::string());
+    return optional_text(obj.any_of(keys), rep, *keys.begin()).value_or(std::string());
 }
 
-void read_track(const json_reader& item, music_track& out)
+// A track without a usable id cannot be separated: it is left out (counted), the others kept.
+bool read_track(const json_reader& item, music_track& out, result_repairs& rep)
 {
-    if (!item.require_object()) return;
-    out.id = read_task_id(item["id"]);
-    out.audio_url = text_or_empty(item, {"audioUrl", "audio_url"});
-    out.stream_audio_url = text_or_empty(item, {"streamAudioUrl", "stream_audio_url"});
-    out.image_url = text_or_empty(item, {"imageUrl", "image_url"});
-    out.prompt = text_or_empty(item, {"prompt"});
-    out.model_name = text_or_empty(item, {"modelName", "model_name"});
-    out.title = text_or_empty(item, {"title"});
-    out.tags = text_or_empty(item, {"tags"});
-    out.create_time = text_or_empty(item, {"createTime", "create_time"});
-    out.duration = item["duration"].opt_double().value_or(0.0);
+    if (!item.is_object())
+    {
+        record_repair(rep, repair_kind::item_dropped, "track entry that is not an object", item.path());
+        return false;
+    }
+    {
+        json_reader id = item["id"];
+        auto text = lenient_id(id);
+        if (!text)
+        {
+            record_repair(rep, repair_kind::item_dropped, "track without id", item.path());
+            return false;
+        }
+        out.id = std::move(*text);
+    }
+    out.audio_url = text_or_empty(item, {"audioUrl", "audio_url"}, rep);
+    out.stream_audio_url = text_or_empty(item, {"streamAudioUrl", "stream_audio_url"}, rep);
+    out.image_url = text_or_empty(item, {"imageUrl", "image_url"}, rep);
+    out.prompt = text_or_empty(item, {"prompt"}, rep);
+    out.model_name = text_or_empty(item, {"modelName", "model_name"}, rep);
+    out.title = text_or_empty(item, {"title"}, rep);
+    out.tags = text_or_empty(item, {"tags"}, rep);
+    out.create_time = text_or_empty(item, {"createTime", "create_time"}, rep);
+    out.duration = optional_double(item["duration"], rep, "duration").value_or(0.0);
+    return true;
 }
 
 }  // namespace
@@ -33,24 +49,30 @@ void read_music_task_record(const json_reader& data, music_task_record& out)
     out = music_task_record{};
     if (!data.require_object()) return;
     out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
-    out.status = text_or_empty(data, {"status"});
-    out.type = text_or_empty(data, {"type"});
+    auto& rep = out.repairs;
+    out.status = text_or_empty(data, {"status"}, rep);
+    out.type = text_or_empty(data, {"type"}, rep);
     json_reader response = data["response"];
-    if (response.optional_object())
+    if (response.is_object())
     {
         json_reader tracks = response.any_of({"sunoData", "suno_data"});
-        if (tracks.optional_array())
+        if (tracks.is_array())
         {
-            out.tracks.resize(tracks.size());
-            for (std::size_t i = 0; i < out.tracks.size() && data.ok(); ++i)
+            out.tracks.reserve(tracks.size());
+            for (std::size_t i = 0; i < tracks.size(); ++i)
             {
                 json_reader item = tracks[i];
-                read_track(item, out.tracks[i]);
+                music_track t;
+                if (read_track(item, t, rep)) out.tracks.push_back(std::move(t));
             }
         }
+        else if (!tracks.missing_or_null())
+            record_repair(rep, repair_kind::field_ignored, "sunoData not a list", tracks.path());
     }
-    out.error_code = data.any_of({"errorCode", "error_code"}).opt_text();
-    out.error_message = data.any_of({"errorMessage", "error_message"}).opt_text();
+    else if (!response.missing_or_null())
+        record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
+    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
+    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
 }
 
 }  // namespace kiemidi::api::detail

@@ -6,11 +6,15 @@
 #include <kiemidi/api/credits.hpp>
 #include <kiemidi/api/midi.hpp>
 #include <kiemidi/api/music_task.hpp>
+#include <kiemidi/api/repairs.hpp>
 #include <kiemidi/api/separation.hpp>
 #include <kiemidi/detail/json_reader.hpp>
 #include <kiemidi/diagnostics.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace kiemidi::api::detail {
 
@@ -20,10 +24,12 @@ using kiemidi::detail::json_reader;
 using kiemidi::detail::json_status;
 
 /// Stem URLs from a record `response` (camelCase) or a callback info object (snake_case);
-/// both spellings are accepted in both places.
-void read_stem_urls(const json_reader& obj, stem_urls& out);
+/// both spellings are accepted in both places. A URL that is not text reads as absent (counted).
+void read_stem_urls(const json_reader& obj, stem_urls& out, result_repairs& rep);
 
-/// Notes from a `midiData` object; null, absent, "" or {} give an empty result.
+/// Notes from a `midiData` object; null, absent, "" or {} give an empty result. Odd notes and
+/// instruments are repaired or dropped and counted in out.repairs; only a `midiData` or
+/// `instruments` of the wrong type fails.
 void read_midi_data(const json_reader& obj, midi_data& out);
 
 /// A non-empty task id given as a string or an integer; records missing/invalid at `r`'s path.
@@ -35,6 +41,35 @@ int read_int(const json_reader& r, int min, int max);
 void read_separation_record(const json_reader& data, separation_record& out);
 void read_midi_record(const json_reader& data, midi_record& out);
 void read_music_task_record(const json_reader& data, music_task_record& out);
+
+/// How a repair counts in result_repairs.
+enum class repair_kind
+{
+    note_repaired,
+    note_dropped,
+    item_dropped,
+    field_ignored,
+    another_reason,  ///< a further reason for a value or item already counted
+};
+
+/// Counts one repair; `what` is the reason shown to users, `at` where it happened.
+void record_repair(result_repairs& r, repair_kind kind, std::string_view what, const json_path& at);
+
+/// The value at `r` without recording any failure: nullopt when absent, null or of an unusable
+/// type (lenient_double: also when not finite). For fields that may be missing or odd in KIE's
+/// answers without making the answer unusable.
+std::optional<std::string> lenient_text(const json_reader& r);
+std::optional<std::string> lenient_string(const json_reader& r);
+std::optional<std::int64_t> lenient_int64(const json_reader& r);
+std::optional<double> lenient_double(const json_reader& r);
+/// An id as read_task_id accepts it (non-empty string, or integer), else nullopt.
+std::optional<std::string> lenient_id(const json_reader& r);
+
+/// Like lenient_*, and a present but unusable value counts as an ignored field ("unusable <name>").
+std::optional<std::string> optional_text(const json_reader& r, result_repairs& rep, std::string_view name);
+std::optional<std::string> optional_string(const json_reader& r, result_repairs& rep, std::string_view name);
+std::optional<std::int64_t> optional_int64(const json_reader& r, result_repairs& rep, std::string_view name);
+std::optional<double> optional_double(const json_reader& r, result_repairs& rep, std::string_view name);
 
 /// Copies a failed status into diag and returns its error.
 error_code report(const json_status& status, diagnostics& diag);

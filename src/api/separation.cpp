@@ -81,90 +81,125 @@ bool is_final(separation_state s) noexcept
 namespace detail {
 namespace {
 
-// An empty string means "no file of this kind" (KIE sends "" for origin_url in callbacks).
-void read_url(const json_reader& obj, std::string_view camel, std::string_view snake, std::optional<std::string>& out)
+// An empty string means "no file of this kind" (KIE sends "" for origin_url in callbacks). A
+// value that is not text reads as absent and is counted.
+void read_url(const json_reader& obj, std::string_view camel, std::string_view snake, std::optional<std::string>& out,
+              result_repairs& rep)
 {
     json_reader r = obj.any_of({camel, snake});
-    auto url = r.opt_string();
+    auto url = optional_string(r, rep, "stem URL");
     if (url && !url->empty())
         out = std::move(url);
     else
         out.reset();
 }
 
-void read_stem(const json_reader& item, stem& out)
+// A stem MIDI generation can be asked for needs its id; one without is left out (counted), the
+// others are kept. Its other fields are informative and read as absent when odd.
+bool read_stem(const json_reader& item, stem& out, result_repairs& rep)
 {
-    if (!item.require_object()) return;
-    out.id = read_task_id(item["id"]);
-    out.audio_url = item.any_of({"audio_url", "audioUrl"}).opt_string().value_or(std::string());
+    if (!item.is_object())
+    {
+        record_repair(rep, repair_kind::item_dropped, "stem entry that is not an object", item.path());
+        return false;
+    }
+    {
+        json_reader id = item["id"];
+        auto text = lenient_id(id);
+        if (!text)
+        {
+            record_repair(rep, repair_kind::item_dropped, "stem without id", item.path());
+            return false;
+        }
+        out.id = std::move(*text);
+    }
+    out.audio_url = optional_string(item.any_of({"audio_url", "audioUrl"}), rep, "stem audio_url").value_or(std::string());
     out.stem_type_group_name =
-        item.any_of({"stem_type_group_name", "stemTypeGroupName"}).opt_text().value_or(std::string());
-    out.duration = item["duration"].opt_double().value_or(0.0);
+        optional_text(item.any_of({"stem_type_group_name", "stemTypeGroupName"}), rep, "stem_type_group_name")
+            .value_or(std::string());
+    out.duration = optional_double(item["duration"], rep, "stem duration").value_or(0.0);
+    return true;
 }
 
 }  // namespace
 
-void read_stem_urls(const json_reader& obj, stem_urls& out)
+void read_stem_urls(const json_reader& obj, stem_urls& out, result_repairs& rep)
 {
-    read_url(obj, "originUrl", "origin_url", out.origin);
-    read_url(obj, "instrumentalUrl", "instrumental_url", out.instrumental);
-    read_url(obj, "vocalUrl", "vocal_url", out.vocal);
-    read_url(obj, "backingVocalsUrl", "backing_vocals_url", out.backing_vocals);
-    read_url(obj, "drumsUrl", "drums_url", out.drums);
-    read_url(obj, "bassUrl", "bass_url", out.bass);
-    read_url(obj, "guitarUrl", "guitar_url", out.guitar);
-    read_url(obj, "pianoUrl", "piano_url", out.piano);
-    read_url(obj, "keyboardUrl", "keyboard_url", out.keyboard);
-    read_url(obj, "percussionUrl", "percussion_url", out.percussion);
-    read_url(obj, "stringsUrl", "strings_url", out.strings);
-    read_url(obj, "synthUrl", "synth_url", out.synth);
-    read_url(obj, "fxUrl", "fx_url", out.fx);
-    read_url(obj, "brassUrl", "brass_url", out.brass);
-    read_url(obj, "woodwindsUrl", "woodwinds_url", out.woodwinds);
+    read_url(obj, "originUrl", "origin_url", out.origin, rep);
+    read_url(obj, "instrumentalUrl", "instrumental_url", out.instrumental, rep);
+    read_url(obj, "vocalUrl", "vocal_url", out.vocal, rep);
+    read_url(obj, "backingVocalsUrl", "backing_vocals_url", out.backing_vocals, rep);
+    read_url(obj, "drumsUrl", "drums_url", out.drums, rep);
+    read_url(obj, "bassUrl", "bass_url", out.bass, rep);
+    read_url(obj, "guitarUrl", "guitar_url", out.guitar, rep);
+    read_url(obj, "pianoUrl", "piano_url", out.piano, rep);
+    read_url(obj, "keyboardUrl", "keyboard_url", out.keyboard, rep);
+    read_url(obj, "percussionUrl", "percussion_url", out.percussion, rep);
+    read_url(obj, "stringsUrl", "strings_url", out.strings, rep);
+    read_url(obj, "synthUrl", "synth_url", out.synth, rep);
+    read_url(obj, "fxUrl", "fx_url", out.fx, rep);
+    read_url(obj, "brassUrl", "brass_url", out.brass, rep);
+    read_url(obj, "woodwindsUrl", "woodwinds_url", out.woodwinds, rep);
 }
 
 void read_separation_record(const json_reader& data, separation_record& out)
 {
     out = separation_record{};
     if (!data.require_object()) return;
+    auto& rep = out.repairs;
     out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
-    out.music_id = data.any_of({"musicId", "music_id"}).opt_text().value_or(std::string());
+    out.music_id = optional_text(data.any_of({"musicId", "music_id"}), rep, "musicId").value_or(std::string());
     out.callback_url =
-        data.any_of({"callbackUrl", "callBackUrl", "callback_url"}).opt_string().value_or(std::string());
-    json_reader index = data.any_of({"musicIndex", "music_index"});
-    if (!index.missing_or_null()) out.music_index = read_int(index, 0, std::numeric_limits<int>::max());
+        optional_string(data.any_of({"callbackUrl", "callBackUrl", "callback_url"}), rep, "callbackUrl").value_or(std::string());
+    // Meaning unconfirmed; a negative index (KIE's -1 for "none", as in recordTaskId) or an odd
+    // value reads as absent.
+    if (auto index = lenient_int64(data.any_of({"musicIndex", "music_index"}));
+        index && *index >= 0 && *index <= std::numeric_limits<int>::max())
+        out.music_index = static_cast<int>(*index);
 
-    // successFlag is text here, but MIDI uses numbers: accept either spelling.
+    // successFlag is text here, but MIDI uses numbers: accept either spelling. Null or absent
+    // (seen while pending) reads as pending; another kind of value is unknown (not final).
     json_reader flag = data.any_of({"successFlag", "success_flag"});
     if (flag.missing_or_null())
-        flag.fail_missing();
-    else if (auto text = flag.opt_text())
+        out.state = separation_state::pending;
+    else if (auto text = lenient_text(flag))
     {
         out.state = parse_separation_state(*text);
         out.raw_state = std::move(*text);
     }
-
-    json_reader response = data["response"];
-    if (response.optional_object())
+    else
     {
-        read_stem_urls(response, out.urls);
-        // Older versions of KIE's answer have no originData: MIDI then covers all stems.
-        json_reader origin = response.any_of({"originData", "origin_data"});
-        if (origin.optional_array())
-        {
-            out.origin_data.resize(origin.size());
-            for (std::size_t i = 0; i < out.origin_data.size() && data.ok(); ++i)
-            {
-                json_reader item = origin[i];
-                read_stem(item, out.origin_data[i]);
-            }
-        }
+        out.state = separation_state::unknown;
+        out.raw_state = flag.value()->is_bool() ? (flag.value()->get_bool() ? "true" : "false")
+                                                : flag.value()->is_array() ? "[...]" : "{...}";
     }
 
-    out.create_time_ms = data.any_of({"createTime", "create_time"}).opt_int64();
-    out.complete_time_ms = data.any_of({"completeTime", "complete_time"}).opt_int64();
-    out.error_code = data.any_of({"errorCode", "error_code"}).opt_text();
-    out.error_message = data.any_of({"errorMessage", "error_message"}).opt_text();
+    json_reader response = data["response"];
+    if (response.is_object())
+    {
+        read_stem_urls(response, out.urls, rep);
+        // Older versions of KIE's answer have no originData: MIDI then covers all stems.
+        json_reader origin = response.any_of({"originData", "origin_data"});
+        if (origin.is_array())
+        {
+            out.origin_data.reserve(origin.size());
+            for (std::size_t i = 0; i < origin.size(); ++i)
+            {
+                json_reader item = origin[i];
+                stem s;
+                if (read_stem(item, s, rep)) out.origin_data.push_back(std::move(s));
+            }
+        }
+        else if (!origin.missing_or_null())
+            record_repair(rep, repair_kind::field_ignored, "originData not a list", origin.path());
+    }
+    else if (!response.missing_or_null())
+        record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
+
+    out.create_time_ms = optional_int64(data.any_of({"createTime", "create_time"}), rep, "createTime");
+    out.complete_time_ms = optional_int64(data.any_of({"completeTime", "complete_time"}), rep, "completeTime");
+    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
+    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
 }
 
 }  // namespace detail

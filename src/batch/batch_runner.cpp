@@ -605,7 +605,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         so.title = name;
         if (json)
         {
-            if (auto ec = write_file_atomically(dir / (name + ".json"), smf::notes_to_json(instruments, so), out_diag)) return ec;
+            if (auto ec = write_file_atomically(dir / (name + ".json"), smf::notes_to_json(instruments, so, midi.midi.repairs), out_diag)) return ec;
         }
         if (auto ec = smf::write_smf_file(dir / (name + ".mid"), instruments, so, out_diag)) return ec;
         return error_code{};
@@ -620,6 +620,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     if (dec) co_return journal_failed(dec);
     st.notes += notes;
     message = std::to_string(notes) + " notes";
+    if (auto w = api::result_warning(midi.midi.repairs, notes); !w.empty()) message += "; warning: " + w;
     co_return track_outcome::done;
 }
 

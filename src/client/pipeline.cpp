@@ -67,6 +67,14 @@ error_code callback_failure(const Callback& cb, diagnostics& diag)
     return e == api_errc::unknown_code ? error_code(api_errc::task_failed) : error_code(e);
 }
 
+bool has_any_url(const api::stem_urls& u)
+{
+    for (const auto* url : {&u.origin, &u.instrumental, &u.vocal, &u.backing_vocals, &u.drums, &u.bass, &u.guitar,
+                            &u.piano, &u.keyboard, &u.percussion, &u.strings, &u.synth, &u.fx, &u.brass, &u.woodwinds})
+        if (*url) return true;
+    return false;
+}
+
 // ---- per-task-kind knowledge ----------------------------------------------------------------
 
 struct separation_kind
@@ -80,12 +88,13 @@ struct separation_kind
         return detail::get_separation(c, id, diag);
     }
     static bool finished(const record& r) { return api::is_final(r.state); }
+    static bool unknown(const record& r) { return r.state == api::separation_state::unknown; }
     static error_code outcome(const record& r, diagnostics& diag)
     {
         if (r.state == api::separation_state::success) return {};
         // CALLBACK_EXCEPTION means KIE failed to call us back, not that separation failed:
-        // the stems exist when `response` carries them.
-        if (r.state == api::separation_state::callback_exception && (r.urls.vocal || r.urls.instrumental || !r.origin_data.empty()))
+        // the stems exist when `response` carries any of them.
+        if (r.state == api::separation_state::callback_exception && (has_any_url(r.urls) || !r.origin_data.empty()))
             return {};
         diag.set_server_message(r.error_message.value_or("separation ended in state " + r.raw_state));
         return api_errc::task_failed;
@@ -117,7 +126,9 @@ struct midi_kind
     {
         return detail::get_midi(c, id, diag);
     }
-    static bool finished(const record& r) { return r.state != api::midi_state::pending; }
+    // An unknown successFlag is not final: polls go on until KIE says something known.
+    static bool finished(const record& r) { return api::is_final(r.state); }
+    static bool unknown(const record& r) { return r.state == api::midi_state::unknown; }
     static error_code outcome(const record& r, diagnostics& diag)
     {
         if (r.state == api::midi_state::success) return {};
@@ -155,7 +166,20 @@ struct wait_counters
 {
     unsigned polls = 0;
     unsigned callbacks = 0;
+    std::string unknown_flag;  // the first successFlag kiemidi did not know, kept for a timeout's diagnostic
 };
+
+/// A record whose successFlag kiemidi does not know is treated as still pending. The flag is
+/// noted once (in the counters, named by a timeout) and in diag while the wait goes on.
+template <class Kind>
+void note_unknown_state(const typename Kind::record& r, diagnostics& diag, wait_counters& counters)
+{
+    if (!Kind::unknown(r)) return;
+    if (counters.unknown_flag.empty())
+        counters.unknown_flag = std::string(Kind::stage) + " record kept successFlag \"" + r.raw_state + "\"";
+    diag.set_client_message(std::string(Kind::stage) + " record has successFlag \"" + r.raw_state +
+                            "\", which kiemidi does not know; treated as pending");
+}
 
 /// Polls record-info until the task is finished, first after `first_delay`, then backing off.
 template <class Kind>
@@ -173,6 +197,7 @@ asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id
         ++counters.polls;
         auto [ec, rec] = co_await Kind::get(c, id, diag);
         if (ec && is_permanent(ec)) co_return ec;
+        if (!ec) note_unknown_state<Kind>(rec, diag, counters);
         if (!ec && Kind::finished(rec))
         {
             auto oec = Kind::outcome(rec, diag);
@@ -476,7 +501,10 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         else if (fired == limit::stage)
         {
             diag.set_stage(stage);
-            diag.set_client_message(std::string(stage) + " wait exceeded " + std::to_string(p.stage_timeout.count()) + " ms");
+            std::string why = std::string(stage) + " wait exceeded " + std::to_string(p.stage_timeout.count()) + " ms";
+            if (!counters.unknown_flag.empty())
+                why += " (KIE's " + counters.unknown_flag + ", which kiemidi does not know)";
+            diag.set_client_message(std::move(why));
             ec = client_errc::timeout;
             result = std::move(out);
         }
@@ -536,6 +564,7 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
     if (ec) co_return ec;
     op.out.stems = std::move(sep.urls);
     op.out.stem_list = std::move(sep.origin_data);
+    op.out.repairs = std::move(sep.repairs);
     co_return error_code{};
 }
 
@@ -570,6 +599,7 @@ asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
         if (ec) co_return ec;
         op.out.stem_list = std::move(rec.origin_data);
         op.out.stems = std::move(rec.urls);
+        op.out.repairs = std::move(rec.repairs);  // the same separation, read again: replaces, not adds
     }
     const std::string* stem_id = nullptr;
     for (const auto& s : op.out.stem_list)
@@ -606,6 +636,9 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
     op.arm(false);
     if (ec) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
+    api::merge(op.out.repairs, midi.midi.repairs);
+    op.out.no_notes = op.out.note_count() == 0;
+    op.out.warning = api::result_warning(op.out.repairs, op.out.note_count());
     co_return error_code{};
 }
 

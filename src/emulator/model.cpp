@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -730,21 +732,29 @@ api_answer model::separation_info(std::string_view task_id)
         std::lock_guard lk(m_);
         auto it = separations_.find(std::string(task_id));
         if (it == separations_.end()) return unknown_task();
+        ++it->second.info_reads;
         t = it->second;
         file_base = file_base_;
     }
+    const auto f = faults();
+    const bool weird_flag = t.info_reads <= f.unknown_success_flag_polls;
+    const bool has_stems = t.flag == "SUCCESS" || t.flag == "CALLBACK_EXCEPTION";
     std::string d;
     d.reserve(2048);
     d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
     d += ",\"musicId\":" + quoted(t.music_id);
     d += ",\"callbackUrl\":" + quoted(t.callback_url);
-    d += ",\"musicIndex\":" + std::to_string(t.music_index);
+    d += ",\"musicIndex\":" + std::to_string(f.music_index_negative ? -1 : t.music_index);
     d += ",\"completeTime\":" + opt_int(t.complete_ms);
     d += ",\"response\":";
-    if (t.flag != "SUCCESS") d += "null";
+    if (!has_stems || weird_flag) d += "null";
     else
     {
         d += R"({"id":null,"originUrl":null,"originData":[)";
+        if (f.origin_data_null_id)
+            d += "{\"duration\":" + number_text(t.stems.empty() ? 0.0 : t.stems[0].duration) + ",\"audio_url\":" +
+                 quoted(file_base + "unnamed_Other.mp3") + R"(,"stem_type_group_name":"Other","id":null})" +
+                 (t.stems.empty() ? "" : ",");
         for (std::size_t i = 0; i < t.stems.size(); ++i)
         {
             const auto& s = t.stems[i];
@@ -766,7 +776,9 @@ api_answer model::separation_info(std::string_view task_id)
         }
         d += '}';
     }
-    d += ",\"successFlag\":" + quoted(t.flag);
+    if (weird_flag) d += R"(,"successFlag":"WEIRD")";
+    else if (t.flag == "PENDING" && f.pending_success_flag_null) d += R"(,"successFlag":null)";
+    else d += ",\"successFlag\":" + quoted(t.flag);
     d += ",\"createTime\":" + std::to_string(t.create_ms);
     d += ",\"errorCode\":" + std::string(t.error_message ? "500" : "null");
     d += ",\"errorMessage\":" + opt_quoted(t.error_message);
@@ -860,7 +872,8 @@ std::string instruments_json(const std::vector<instrument_data>& instr, std::opt
             s += start_str ? quoted(number_text(nd.start)) : number_text(nd.start);
             s += ",\"end\":";
             s += end_str ? quoted(number_text(nd.end)) : number_text(nd.end);
-            s += ",\"velocity\":" + number_text(nd.velocity) + "}";
+            if (!std::isnan(nd.velocity)) s += ",\"velocity\":" + number_text(nd.velocity);
+            s += '}';
         }
         s += "]}";
     }
@@ -907,7 +920,9 @@ api_answer model::midi_generate(std::string_view body)
     if (it == separations_.end()) return error(422, "The vocal separation task does not exist: taskId " + *task_id);
     const auto& sep = it->second;
     if (sep.flag == "PENDING") return error(422, "The vocal separation task has not completed yet");
-    if (sep.flag != "SUCCESS") return error(422, "The vocal separation task failed; MIDI cannot be generated");
+    // CALLBACK_EXCEPTION: only the callback failed; the stems exist.
+    if (sep.flag != "SUCCESS" && sep.flag != "CALLBACK_EXCEPTION")
+        return error(422, "The vocal separation task failed; MIDI cannot be generated");
     if (audio_id && std::none_of(sep.stems.begin(), sep.stems.end(), [&](const stem_rec& s) { return s.id == *audio_id; }))
         return error(422, "audioId is not a stem of this vocal separation task");
     api_answer refusal;
@@ -936,8 +951,11 @@ api_answer model::midi_info(std::string_view task_id)
         std::lock_guard lk(m_);
         auto it = midis_.find(std::string(task_id));
         if (it == midis_.end()) return unknown_task();
+        ++it->second.info_reads;
         t = it->second;
     }
+    const auto f = faults();
+    const bool weird_flag = t.info_reads <= f.unknown_success_flag_polls;
     std::string d;
     d.reserve((t.instruments_json ? t.instruments_json->size() : 0) + 512);
     d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
@@ -946,9 +964,11 @@ api_answer model::midi_info(std::string_view task_id)
     d += ",\"callbackUrl\":" + quoted(t.callback_url);
     d += ",\"completeTime\":" + opt_int(t.complete_ms);
     d += ",\"midiData\":";
-    if (t.flag == 1 && t.instruments_json) d += R"({"state":"complete","instruments":)" + *t.instruments_json + "}";
+    if (t.flag == 1 && t.instruments_json && !weird_flag) d += R"({"state":"complete","instruments":)" + *t.instruments_json + "}";
     else d += "null";
-    d += ",\"successFlag\":" + std::to_string(t.flag);
+    if (weird_flag) d += R"(,"successFlag":4)";
+    else if (t.flag == 0 && f.pending_success_flag_null) d += R"(,"successFlag":null)";
+    else d += ",\"successFlag\":" + std::to_string(t.flag);
     d += ",\"createTime\":" + std::to_string(t.create_ms);
     d += ",\"errorCode\":" + std::string(t.error_message ? "500" : "null");
     d += ",\"errorMessage\":" + opt_quoted(t.error_message);
@@ -982,6 +1002,13 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
             {
                 t.flag = "SUCCESS";
                 ++stats_.tasks_completed;
+                if (hit(f.callback_exception_rate))
+                {
+                    // The stems exist; what failed is the callback, which therefore never arrives.
+                    t.flag = "CALLBACK_EXCEPTION";
+                    ++stats_.callbacks_dropped;
+                    return std::nullopt;
+                }
             }
             job.url = t.callback_url;
             job.body = separation_callback_body(t);
@@ -1009,6 +1036,16 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
         else
         {
             instr = make_midi(sep, t.audio_id);
+            if (hit(f.empty_midi_rate)) instr.clear();
+            if (!instr.empty() && hit(f.odd_notes_rate))
+            {
+                // What a client must repair or drop rather than reject the paid result.
+                const double nan = std::numeric_limits<double>::quiet_NaN();
+                const note_data odd[] = {{60, 0.5, 0.75, 100.0}, {62, 1.0, 1.0, 0.5}, {64, 1.25, 1.5, nan},
+                                         {200, 1.5, 1.75, 0.5}, {65, -0.05, 0.25, 0.5}};
+                auto& notes = instr.front().notes;
+                notes.insert(notes.begin(), std::begin(odd), std::end(odd));
+            }
             t.instruments_json = std::make_shared<const std::string>(instruments_json(instr, std::nullopt));
             t.flag = 1;
         }

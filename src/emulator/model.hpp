@@ -98,6 +98,7 @@ private:
     std::map<unsigned, std::uint64_t> by_status_;
 };
 
+/// A NaN velocity is left out of the JSON (the odd_notes_rate fault).
 struct note_data { int pitch; double start; double end; double velocity; };
 struct instrument_data { std::string name; std::vector<note_data> notes; };
 
@@ -137,6 +138,7 @@ public:
         std::optional<std::int64_t> complete_ms;
         std::vector<stem_rec> stems;
         std::optional<std::string> error_message;
+        unsigned info_reads = 0;  ///< record-info reads so far (unknown_success_flag_polls)
     };
     struct midi_task
     {
@@ -147,6 +149,7 @@ public:
         std::optional<std::int64_t> complete_ms;
         std::shared_ptr<const std::string> instruments_json;  ///< rendered once at completion, shared with readers
         std::optional<std::string> error_message;
+        unsigned info_reads = 0;  ///< record-info reads so far (unknown_success_flag_polls)
     };
 
 private:

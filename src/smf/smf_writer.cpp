@@ -364,7 +364,9 @@ error_code write_smf_file(const std::filesystem::path& path,
     return {};
 }
 
-std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts)
+namespace {
+
+boost::json::object notes_object(std::span<const api::instrument> instruments, const smf_options& opts)
 {
     const auto assign = assign_channels(instruments, opts);
     boost::json::array list;
@@ -385,6 +387,34 @@ std::string notes_to_json(std::span<const api::instrument> instruments, const sm
     }
     boost::json::object root;
     root["instruments"] = std::move(list);
+    return root;
+}
+
+}  // namespace
+
+std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts)
+{
+    return boost::json::serialize(notes_object(instruments, opts));
+}
+
+std::string notes_to_json(std::span<const api::instrument> instruments, const smf_options& opts,
+                          const api::result_repairs& repairs)
+{
+    auto root = notes_object(instruments, opts);
+    std::size_t notes = 0;
+    for (const auto& i : instruments) notes += i.notes.size();
+    if (auto warning = api::result_warning(repairs, notes); !warning.empty()) root["warning"] = warning;
+    if (!repairs.empty())
+    {
+        boost::json::array reasons;
+        for (const auto& r : repairs.reasons)
+            reasons.push_back(boost::json::object{{"what", r.what}, {"count", r.count}, {"first_at", r.first_at}});
+        root["repairs"] = boost::json::object{{"notes_repaired", repairs.notes_repaired},
+                                              {"notes_dropped", repairs.notes_dropped},
+                                              {"items_dropped", repairs.items_dropped},
+                                              {"fields_ignored", repairs.fields_ignored},
+                                              {"reasons", std::move(reasons)}};
+    }
     return boost::json::serialize(root);
 }
 

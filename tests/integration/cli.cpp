@@ -548,4 +548,71 @@ BOOST_AUTO_TEST_CASE(a_rerun_whose_earlier_port_is_taken_polls_its_resumed_tasks
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(cli_tolerant_results)
+
+BOOST_AUTO_TEST_CASE(run_keeps_a_result_with_odd_notes_and_prints_one_warning_line)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.faults.odd_notes_rate = 1.0;
+    eo.faults.unknown_success_flag_polls = 2;
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-odd", "track-odd", "-o", dir.path.string(), "--name", "odd",
+                                                "--poll-only", "--poll-interval-ms", "20"} + kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "odd.mid"));
+    const std::string line = "kiemidi: warning: 3 notes repaired, 2 dropped (";
+    BOOST_TEST(out.find(line) != std::string::npos, out);
+    BOOST_TEST(out.find(line) == out.rfind(line), out);
+    const auto json = read_file(dir.path / "odd.json");
+    BOOST_TEST(json.find("\"notes_repaired\":3") != std::string::npos, json.substr(0, 200));
+    BOOST_TEST(json.find("\"notes_dropped\":2") != std::string::npos);
+    BOOST_TEST(json.find("\"warning\":\"3 notes repaired") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(run_with_an_empty_result_exits_zero_and_says_so)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.faults.empty_midi_rate = 1.0;
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-e", "track-e", "-o", dir.path.string(), "--name", "empty",
+                                                "--poll-only", "--poll-interval-ms", "20"} + kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "empty.mid"));
+    BOOST_TEST(out.find("kiemidi: warning: KIE detected no notes in this track (valid after split_stem)") != std::string::npos, out);
+    BOOST_TEST(read_file(dir.path / "empty.json").find("\"warning\":\"KIE detected no notes") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(batch_keeps_odd_results_and_prints_one_warning_line_per_track)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.faults.odd_notes_rate = 1.0;
+    eo.faults.pending_success_flag_null = true;
+    eo.faults.music_index_negative = true;
+    external_kie kie(dir.path, eo);
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "task_id,audio_id,name\nmusic-1,track-1,first\nmusic-2,track-2,second\n";
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string(), "--poll-only",
+                                                "--poll-interval-ms", "20"} + kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    for (const std::string name : {"first", "second"})
+    {
+        BOOST_TEST(is_midi_file(dir.path / (name + ".mid")));
+        const std::string line = "warning: " + name + ": 3 notes repaired, 2 dropped (";
+        BOOST_TEST(out.find(line) != std::string::npos, out);
+        BOOST_TEST(out.find(line) == out.rfind(line), out);
+        BOOST_TEST(read_file(dir.path / (name + ".json")).find("\"notes_dropped\":2") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 #endif

@@ -180,16 +180,45 @@ BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_
     BOOST_TEST(cb.midi->instruments.empty());
 }
 
-BOOST_AUTO_TEST_CASE(midi_callback_with_a_bad_note_names_the_note)
+BOOST_AUTO_TEST_CASE(midi_callback_with_odd_notes_keeps_the_result_and_counts_the_repairs)
 {
     midi_callback cb;
     diagnostics diag;
     const auto ec = parse_midi_callback(
         R"({"task_id":"t","code":200,"msg":"success","data":{"instruments":[{"name":"Drums","notes":[
-            {"pitch":36,"start":"0","end":"x","velocity":1}]}]}})",
+            {"pitch":36,"start":"0","end":"x","velocity":1},{"pitch":38,"start":"0","end":"0.5","velocity":"100"},
+            {"pitch":40,"start":0.5,"end":"0.75"}]},{"name":null,"notes":null}]}})",
         cb, diag);
-    BOOST_TEST((ec == client_errc::invalid_field));
-    BOOST_TEST(diag.client_message().find("data.instruments[0].notes[0].end") != std::string::npos);
+    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    BOOST_TEST_REQUIRE(cb.midi.has_value());
+    BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
+    const auto& notes = cb.midi->instruments[0].notes;
+    BOOST_TEST_REQUIRE(notes.size() == 2u);
+    BOOST_TEST(notes[0].velocity == 100.0 / 127.0);
+    BOOST_TEST(notes[1].velocity == note::default_velocity);
+    BOOST_TEST(cb.midi->repairs.notes_repaired == 2u);
+    BOOST_TEST(cb.midi->repairs.notes_dropped == 1u);
+    BOOST_TEST(cb.midi->repairs.reasons.at(0).first_at == "data.instruments[0].notes[0]");
+    BOOST_TEST(cb.midi->instruments[1].name.empty());
+}
+
+BOOST_AUTO_TEST_CASE(separation_callback_with_odd_stem_info_keeps_the_task)
+{
+    separation_callback cb;
+    diagnostics diag;
+    BOOST_TEST_REQUIRE(!parse_separation_callback(
+        R"({"code":200,"msg":["odd"],"data":{"task_id":"t","vocal_separation_info":{"vocal_url":7,"instrumental_url":"i"}}})",
+        cb, diag));
+    BOOST_TEST(cb.task_id == "t");
+    BOOST_TEST(cb.msg.empty());
+    BOOST_TEST_REQUIRE(cb.urls.has_value());
+    BOOST_TEST(!cb.urls->vocal.has_value());
+    BOOST_TEST(cb.urls->instrumental.has_value());
+    BOOST_TEST(cb.repairs.fields_ignored == 1u);
+    BOOST_TEST_REQUIRE(!parse_separation_callback(
+        R"({"code":200,"msg":"ok","data":{"task_id":"t","vocal_separation_info":"done"}})", cb, diag));
+    BOOST_TEST(!cb.urls.has_value());
+    BOOST_TEST(cb.repairs.fields_ignored == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(callback_task_id_is_found_in_data_task_id)

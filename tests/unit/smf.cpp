@@ -619,4 +619,29 @@ BOOST_AUTO_TEST_CASE(notes_to_json_of_nothing_is_an_empty_list)
     BOOST_TEST(smf::notes_to_json({}) == R"({"instruments":[]})");
 }
 
+BOOST_AUTO_TEST_CASE(notes_to_json_carries_repairs_and_warning_only_when_there_are_some)
+{
+    // Nothing repaired and notes present: exactly the plain format.
+    BOOST_TEST(smf::notes_to_json(band, {}, api::result_repairs{}) == smf::notes_to_json(band));
+
+    api::result_repairs r;
+    r.notes_repaired = 3;
+    r.notes_dropped = 1;
+    r.reasons = {{"velocity on the 0-127 scale", 3, "data.midiData.instruments[0].notes[0]"},
+                 {"zero-length note", 1, "data.midiData.instruments[0].notes[1]"}};
+    const auto root = boost::json::parse(smf::notes_to_json(band, {}, r)).as_object();
+    BOOST_TEST(root.at("instruments").as_array().size() == band.size());
+    BOOST_TEST(root.at("warning").as_string() == "3 notes repaired, 1 dropped (velocity on the 0-127 scale x3, zero-length note x1)");
+    const auto& rep = root.at("repairs").as_object();
+    BOOST_TEST(rep.at("notes_repaired").to_number<int>() == 3);
+    BOOST_TEST(rep.at("notes_dropped").to_number<int>() == 1);
+    BOOST_TEST(rep.at("reasons").as_array().size() == 2u);
+    BOOST_TEST(rep.at("reasons").as_array()[0].at("first_at").as_string() == "data.midiData.instruments[0].notes[0]");
+
+    // An empty result says so, without a repairs object.
+    const auto empty = boost::json::parse(smf::notes_to_json({}, {}, api::result_repairs{})).as_object();
+    BOOST_TEST(empty.at("warning").as_string() == "KIE detected no notes in this track (valid after split_stem)");
+    BOOST_TEST(!empty.contains("repairs"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

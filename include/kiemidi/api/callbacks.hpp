@@ -28,6 +28,7 @@ struct separation_callback
     std::string msg;                 ///< KIE's `msg`, verbatim.
     std::string task_id;             ///< The separation task id.
     std::optional<stem_urls> urls;   ///< The stems; unset when KIE sent no info object (e.g. on failure).
+    result_repairs repairs;          ///< Values read as absent because they were unusable (e.g. a URL that is a number).
 };
 
 /// A MIDI callback.
@@ -60,7 +61,8 @@ KIEMIDI_DECL error_code parse_separation_callback(std::string_view body, separat
                                                   diagnostics& diag);
 
 /// Parses a MIDI callback; same error contract as parse_separation_callback.
-/// Notes are validated (see api::note); a bad note fails the parse with the note's path.
+/// Notes that cannot be right are repaired or dropped and counted in out.midi->repairs (see
+/// api::note), never a parse error.
 KIEMIDI_DECL error_code parse_midi_callback(std::string_view body, midi_callback& out, diagnostics& diag);
 
 }  // namespace kiemidi::api

@@ -7,6 +7,7 @@
 #define KIEMIDI_API_MIDI_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/api/repairs.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -28,12 +29,24 @@ struct midi_request
 /// The JSON body KIE documents: {"taskId","callBackUrl"[,"audioId"]}; audioId only when set and non-empty.
 KIEMIDI_DECL std::string serialize(const midi_request& req);
 
-/// One note. Values are validated when parsed: pitch 0..127, 0 <= start <= end, velocity 0..1.
+/// One note. A parsed note always has pitch 0..127, 0 <= start < end and velocity 0..1.
+///
+/// What KIE sends outside that is repaired or dropped, never a parse error (midi_data::repairs
+/// counts both):
+/// - velocity above 1: an integer up to 127 is MIDI's scale and becomes v / 127; anything else
+///   is clamped to 1 (below 0: to 0). Missing, null or not a number: default_velocity.
+/// - start below 0: clamped to 0 when the note ends after 0, else the note is dropped.
+/// - end <= start (zero or negative length): dropped; there is no telling which time is wrong.
+/// - a time missing or not a finite number: dropped.
+/// - pitch missing, not an integer or outside 0..127: dropped.
 struct note
 {
+    /// The velocity of a note KIE sent without one (a moderately loud note, MIDI velocity ~102).
+    static constexpr double default_velocity = 0.8;
+
     int pitch = 0;        ///< MIDI note number (60 = middle C).
     double start = 0;     ///< Seconds from the start of the track.
-    double end = 0;       ///< Seconds; never before start.
+    double end = 0;       ///< Seconds; always after start.
     double velocity = 0;  ///< 0..1, 1 the loudest (KIE's scale, not MIDI's 0..127).
 
     friend bool operator==(const note&, const note&) = default;
@@ -42,8 +55,8 @@ struct note
 /// The notes of one detected instrument.
 struct instrument
 {
-    std::string name;         ///< General-MIDI-style name, e.g. "Drums", "Electric Bass (finger)"; may be empty.
-    std::vector<note> notes;  ///< In KIE's order.
+    std::string name;         ///< General-MIDI-style name, e.g. "Drums", "Electric Bass (finger)"; empty when null or absent.
+    std::vector<note> notes;  ///< In KIE's order; empty when `notes` is null or absent.
 
     friend bool operator==(const instrument&, const instrument&) = default;
 };
@@ -53,6 +66,7 @@ struct midi_data
 {
     std::string state;                    ///< "complete" in every documented example; empty when absent.
     std::vector<instrument> instruments;  ///< Empty when KIE detected nothing.
+    result_repairs repairs;               ///< What the parser repaired or dropped (see api::note).
 
     friend bool operator==(const midi_data&, const midi_data&) = default;
 };
@@ -83,8 +97,12 @@ struct midi_record
     std::optional<std::int64_t> record_task_id; ///< `recordTaskId` (-1 in KIE's example; meaning undocumented).
     std::string audio_id;                       ///< The stem used; may be empty.
     std::string callback_url;                   ///< The URL given at submission; may be empty.
-    midi_state state = midi_state::unknown;     ///< Parsed `successFlag`.
-    midi_data midi;                             ///< Empty while pending, and when nothing was detected.
+    /// Parsed `successFlag`: null or absent reads as pending; a value kiemidi does not know is unknown
+    /// (not final: waits poll on), with the value in raw_state.
+    midi_state state = midi_state::unknown;
+    std::string raw_state;                      ///< `successFlag` as KIE sent it (numbers as decimal text); empty when null or absent.
+    midi_data midi;                             ///< Empty while pending, and when nothing was detected; its
+                                                ///< repairs also count record fields read as absent.
     std::optional<std::int64_t> create_time_ms, complete_time_ms;  ///< Epoch milliseconds.
     std::optional<std::string> error_code, error_message;          ///< Set on failure (numbers as text).
 };

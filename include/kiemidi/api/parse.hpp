@@ -27,14 +27,16 @@ namespace kiemidi::api {
 ///    diag.kie_code() its code. diag.kie_code() is set whenever a code was read.
 ///  - api_errc::unknown_task: `data` is null on a record answer (separation, MIDI, music task).
 ///  - client_errc::missing_field / invalid_field: diag.client_message() names the JSON path,
-///    e.g. "missing field data.taskId" or "invalid field data.midiData.instruments[1].notes[3].pitch: ...".
+///    e.g. "missing field data.taskId" or "invalid field data.midiData.instruments: ...". Only what
+///    makes the answer unusable fails (no task id, a result of the wrong shape); optional fields
+///    with odd values read as absent and are counted in the record's result_repairs.
 KIEMIDI_DECL error_code parse_response(std::string_view body, task_created& out, diagnostics& diag);
 
 /// Parses GET /api/v1/vocal-removal/record-info; errors as for the task_created overload.
 KIEMIDI_DECL error_code parse_response(std::string_view body, separation_record& out, diagnostics& diag);
 
-/// Parses GET /api/v1/midi/record-info; errors as for the task_created overload, and a note out of
-/// range (see api::note) is client_errc::invalid_field naming the note's path.
+/// Parses GET /api/v1/midi/record-info; errors as for the task_created overload. Odd notes are
+/// repaired or dropped, never an error (see api::note); out.midi.repairs counts them.
 KIEMIDI_DECL error_code parse_response(std::string_view body, midi_record& out, diagnostics& diag);
 
 /// Parses GET /api/v1/chat/credit (`data` is a bare number, or a numeric string); `data: null` is missing_field.

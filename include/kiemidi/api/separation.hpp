@@ -8,6 +8,7 @@
 #define KIEMIDI_API_SEPARATION_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/api/repairs.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -86,13 +87,17 @@ struct separation_record
     std::string task_id;                     ///< The separation task id.
     std::string music_id;                    ///< Apparently the source track's audio id; may be empty.
     std::string callback_url;                ///< The URL given at submission; may be empty.
-    std::optional<int> music_index;          ///< Apparently the track's index within the music task.
-    separation_state state = separation_state::unknown;  ///< Parsed `successFlag`.
-    std::string raw_state;                   ///< `successFlag` as KIE sent it (numbers as decimal text).
+    std::optional<int> music_index;          ///< Apparently the track's index within the music task; unset when negative.
+    /// Parsed `successFlag`: null or absent reads as pending; a value kiemidi does not know is
+    /// unknown (not final: waits poll on).
+    separation_state state = separation_state::unknown;
+    std::string raw_state;                   ///< `successFlag` as KIE sent it (numbers as decimal text); empty when null or absent.
     stem_urls urls;                          ///< From `response`; all unset while pending.
     std::vector<stem> origin_data;           ///< Per-stem ids; empty when KIE's answer has no originData.
+                                             ///< An entry without id is left out (counted in repairs).
     std::optional<std::int64_t> create_time_ms, complete_time_ms;  ///< Epoch milliseconds.
     std::optional<std::string> error_code, error_message;          ///< Set on failure (numbers as text).
+    result_repairs repairs;  ///< Stems left out and fields read as absent because they were unusable.
 };
 
 }  // namespace kiemidi::api

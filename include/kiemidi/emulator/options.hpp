@@ -51,6 +51,27 @@ struct fault_options
     /// exists and is charged meanwhile. Opens a window in which a client can crash after sending
     /// a paid POST and before recording its answer.
     std::chrono::milliseconds paid_answer_delay{0};
+
+    // Results KIE's documentation allows or leaves open, which a client must not reject.
+
+    /// Share of MIDI results whose first instrument starts with five odd notes, in record-info and
+    /// callback alike: velocity 100 (MIDI's 0..127 scale), a zero-length note, a note without
+    /// velocity, pitch 200, and a note starting at -0.05 s.
+    double odd_notes_rate = 0;
+    /// Share of MIDI results with no instrument at all (KIE documents empty results).
+    double empty_midi_rate = 0;
+    /// Share of separations that end in CALLBACK_EXCEPTION with their stems present; their
+    /// callback is never delivered (that is what the state says went wrong).
+    double callback_exception_rate = 0;
+    /// The first N record-info reads of every separation / MIDI task answer a successFlag no
+    /// documentation lists ("WEIRD" / 4), whatever the task's state.
+    unsigned unknown_success_flag_polls = 0;
+    /// Separation records carry "musicIndex": -1.
+    bool music_index_negative = false;
+    /// Pending separation and MIDI records carry "successFlag": null.
+    bool pending_success_flag_null = false;
+    /// Completed separation records list one more originData item, with "id": null, before the real stems.
+    bool origin_data_null_id = false;
 };
 
 /// Key names used by separation callbacks and the MIDI callback's task id placement.
