@@ -26,6 +26,7 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --separation-delay-ms N       time a separation task stays PENDING (default 20)
   --midi-delay-ms N             time a MIDI task stays pending (default 20)
   --credits N                   initial credits (default 1000000)
+  --insufficient-credits-code C body code of a paid POST refused for lack of credits: 402 (default) or 429
   --seed N                      seed of ids and results (default 1)
   --threads N                   io threads (default 1)
   --ca-out FILE                 write the HTTPS CA certificate (PEM) to FILE
@@ -40,6 +41,9 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --callback-drop-rate R  --callback-duplicate-rate R  --callback-delay-rate R  --callback-delay-ms N
   --callback-reorder-rate R  --separation-failure-rate R  --midi-failure-rate R
   --paid-answer-delay-ms N      answer accepted paid POSTs only after N ms (the task exists meanwhile)
+  --processed-then-html-502-rate R  --processed-then-truncated-body-rate R  --processed-then-non-json-200-rate R
+                                process (and charge) paid POSTs, then answer a gateway's HTML 502 / KIE's
+                                JSON cut in half / a 200 that is not JSON
   --help                        this text
 )";
 
@@ -85,6 +89,12 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--separation-delay-ms", ms(opts.separation_delay)},
         {"--midi-delay-ms", ms(opts.midi_delay)},
         {"--credits", [&](auto f, auto v) { opts.initial_credits = number<std::int64_t>(f, v); }},
+        {"--insufficient-credits-code",
+         [&](auto f, auto v) {
+             opts.insufficient_credits_code = number<int>(f, v);
+             if (opts.insufficient_credits_code != 402 && opts.insufficient_credits_code != 429)
+                 throw emulator_cli_error("invalid value '" + std::string(v) + "' for " + std::string(f) + " (402 or 429)");
+         }},
         {"--seed", [&](auto f, auto v) { opts.seed = number<std::uint64_t>(f, v); }},
         {"--threads", [&](auto f, auto v) { out.threads = std::max(1u, number<unsigned>(f, v)); }},
         {"--ca-out", [&](auto, auto v) { out.ca_out = std::string(v); }},
@@ -112,6 +122,9 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--separation-failure-rate", rt(fo.separation_failure_rate)},
         {"--midi-failure-rate", rt(fo.midi_failure_rate)},
         {"--paid-answer-delay-ms", ms(fo.paid_answer_delay)},
+        {"--processed-then-html-502-rate", rt(fo.processed_then_html_502_rate)},
+        {"--processed-then-truncated-body-rate", rt(fo.processed_then_truncated_body_rate)},
+        {"--processed-then-non-json-200-rate", rt(fo.processed_then_non_json_200_rate)},
     };
     for (std::size_t i = 0; i < args.size(); ++i)
     {

@@ -101,6 +101,12 @@ struct batch_summary
     /// outcome_unknown count the whole batch at the end of the run).
     std::size_t done_by_other_workers = 0;
     std::size_t taken_over = 0;            ///< Shared batches: tracks taken over from a worker whose lease expired.
+    /// KIE said the account is out of credits (402, or 429 "Insufficient credits"): the run
+    /// started no further track and let the ones in flight finish.
+    bool stopped_for_credits = false;
+    /// With stopped_for_credits: tracks left pending (or put back before being charged) for lack
+    /// of credits. They stay resumable: a run after a top-up takes them on.
+    std::size_t not_started_no_credits = 0;
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',

@@ -14,6 +14,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <string_view>
 #include <type_traits>
 
 namespace kiemidi {
@@ -70,6 +71,14 @@ inline error_code make_error_code(client_errc e) noexcept { return {static_cast<
 
 /// Maps a KIE `code` value (body or HTTP status) to api_errc; 200 is not an error and maps to unknown_code.
 KIEMIDI_DECL api_errc to_api_errc(int kie_code) noexcept;
+
+/// True when KIE's `msg` speaks of credits ("Insufficient credits", case-insensitive "credit").
+KIEMIDI_DECL bool speaks_of_credits(std::string_view kie_msg) noexcept;
+
+/// to_api_errc, reading `msg` where one code has two meanings: KIE's common pages use 429 for
+/// "rate limited", its Suno OpenAPI for "Insufficient credits". A 429 whose msg speaks of credits
+/// is insufficient_credits (waiting does not help: nothing is resent).
+KIEMIDI_DECL api_errc to_api_errc(int kie_code, std::string_view kie_msg) noexcept;
 
 /// True for codes that mean "KIE dropped this request unprocessed; waiting and resending is safe"
 /// (429, 430, 405, 455).
