@@ -45,7 +45,7 @@ struct batch_event
         track_started,  ///< A worker took the track (new or resumed).
         track_done,     ///< The track's files are written and the journal says done.
         track_failed,   ///< The track failed, or its outcome is unknown (`state` tells which); `message` says why.
-        track_skipped,  ///< Not processed in this run: done before, or failed / outcome_unknown and not retried.
+        track_skipped,  ///< Not processed in this run: done before, failed / outcome_unknown and not retried, or not started (or put back) because the account is out of credits.
         progress,       ///< Periodic counts (throttled to batch_options::progress_interval).
     } what = kind::progress;
     std::string track_name;      ///< The output base name (empty for progress).

@@ -53,7 +53,7 @@ enum class client_errc : int
     missing_field,               ///< A required JSON field is absent; diagnostics names it.
     invalid_field,               ///< A JSON field has a type or value kiemidi cannot accept; diagnostics names it.
     http_error,                  ///< The server answered an HTTP error status with no usable KIE body.
-    outcome_unknown,             ///< A paid submission was sent but no answer arrived; it may have been processed. Check before resending.
+    outcome_unknown,             ///< A paid submission was sent but no KIE answer came (none, or a gateway's page, a cut or non-JSON body); it may have been processed. Check before resending.
     invalid_url,                 ///< A base URL or callback URL could not be parsed or uses an unsupported scheme.
     insecure_scheme,             ///< Plain http:// to a non-loopback host; use https or opt in explicitly.
     shut_down,                   ///< The client or pool was shut down while the operation was pending.

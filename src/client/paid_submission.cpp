@@ -67,7 +67,9 @@ asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const pai
         ec = pec;
         out.task_id = std::move(created.task_id);
     }
-    if (ec && outcome_may_be_paid(ec) && ec != asio::error::operation_aborted)
+    // Only a lost answer is worth waiting for: a closed client or a cancelled caller ends the
+    // step at once, still reported as possibly paid (outcome_may_be_paid).
+    if (ec == client_errc::outcome_unknown)
     {
         ec = co_await recover_lost_answer(c, kind, ref, unknown_outcome_wait, diag, out.task_id);
         if (!ec)

@@ -54,12 +54,14 @@ boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind 
                                                        std::string& task_id);
 
 /// One paid step: a fresh callback reference (when a hub is attached), hooks->intent(reference),
-/// post(callback URL tagged with it), then, if the outcome may be paid, a wait of up to
-/// `unknown_outcome_wait` for the tagged callback; then hooks->task_id. `hooks` may be null.
+/// post(callback URL tagged with it), then, when its answer was lost (client_errc::outcome_unknown:
+/// none came, or not KIE's), a wait of up to `unknown_outcome_wait` for the tagged callback; then
+/// hooks->task_id. `hooks` may be null.
 /// Returns {} with out.task_id; KIE's error (its word: the submission failed); a hook's error
-/// (out.hook_failed); or, when the outcome may be paid and no callback named the task,
-/// client_errc::outcome_unknown (operation_aborted when the caller cancelled), with `diag`
-/// keeping the POST's HTTP status and message and why recovering failed.
+/// (out.hook_failed); or, when no callback named the task, client_errc::outcome_unknown
+/// (operation_aborted when the caller cancelled the wait), with `diag` keeping the POST's HTTP
+/// status and message and why recovering failed. shut_down / operation_aborted from the POST
+/// itself end the step at once (outcome_may_be_paid tells the caller not to count it failed).
 boost::asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
                                                std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
                                                paid_step& out);
