@@ -4,6 +4,7 @@
 #include <kiemidi/emulator.hpp>
 
 #include "common/run_bounded.hpp"
+#include "common/test_http_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -359,6 +360,35 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_spelled_as_429_is_reported_at_once_wit
         BOOST_TEST(diag.server_message().find("Insufficient credits") != std::string::npos);
         BOOST_TEST((diag.http_status() == 429u));
         BOOST_TEST(env.requests(sep_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_bare_404_page_on_record_info_ends_a_wait_as_not_found_instead_of_polling_on)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A wrong base URL (or a proxy) answers record-info with its own 404 page, not KIE's JSON.
+        test::test_http_server server(ioc.get_executor());
+        server.set_default({.status = 404, .body = "<html><body><h1>404 Not Found</h1></body></html>"});
+        server.start();
+        client_options co;
+        co.base_url = server.base_url();
+        co.api_key = "k";
+        co.transport.retry.base_delay = 1ms;
+        co.transport.retry.max_delay = 5ms;
+        client cli(ioc.get_executor(), std::move(co));
+        wait_options w;
+        w.strategy = wait_strategy::polling;
+        w.poll_interval = 1ms;
+        w.max_poll_interval = 5ms;
+        diagnostics diag;
+        std::string id = "some-task";
+        auto [ec, rec] = co_await cli.async_wait_separation(id, w, diag, tok);
+        BOOST_TEST((ec == api_errc::not_found), ec.message() << " " << diag.to_string());
+        BOOST_TEST((diag.http_status() == 404u));
+        BOOST_TEST(diag.client_message().find("404 Not Found") != std::string::npos, diag.to_string());
+        BOOST_TEST(server.requests_received() == 1u);
+        cli.close();
+        server.stop();
     });
 }
 
