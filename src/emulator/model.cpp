@@ -494,6 +494,7 @@ api_answer model::counters_answer() const
     o["tasks_completed"] = c.tasks_completed;
     o["tasks_failed"] = c.tasks_failed;
     o["duplicate_paid_submissions"] = c.duplicate_paid_submissions();
+    o["garbled_after_processing"] = c.garbled_after_processing;
     std::uint64_t paid_separations = 0, paid_midis = 0;
     for (const auto& [k, n] : c.separation_submissions) paid_separations += n;
     for (const auto& [k, n] : c.midi_submissions) paid_midis += n;
