@@ -1,6 +1,7 @@
 // Error categories for kiemidi (compiled once).
 #include <kiemidi/error.hpp>
 
+#include <cctype>
 #include <string>
 
 namespace kiemidi {
@@ -87,6 +88,25 @@ api_errc to_api_errc(int kie_code) noexcept
     default:
         return api_errc::unknown_code;
     }
+}
+
+bool speaks_of_credits(std::string_view kie_msg) noexcept
+{
+    constexpr std::string_view word = "credit";
+    if (kie_msg.size() < word.size()) return false;
+    for (std::size_t i = 0; i + word.size() <= kie_msg.size(); ++i)
+    {
+        std::size_t k = 0;
+        while (k < word.size() && std::tolower(static_cast<unsigned char>(kie_msg[i + k])) == word[k]) ++k;
+        if (k == word.size()) return true;
+    }
+    return false;
+}
+
+api_errc to_api_errc(int kie_code, std::string_view kie_msg) noexcept
+{
+    if (kie_code == 429 && speaks_of_credits(kie_msg)) return api_errc::insufficient_credits;
+    return to_api_errc(kie_code);
 }
 
 bool is_throttling(api_errc e) noexcept

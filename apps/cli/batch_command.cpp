@@ -127,10 +127,20 @@ struct shared_state
 };
 #endif
 
+/// KIE said the account is out of credits: how many tracks did not start, and how to go on.
+void report_no_credits(const batch_summary& s)
+{
+    if (!s.stopped_for_credits) return;
+    std::cerr << "kiemidi batch: KIE says the account is out of credits; " << s.not_started_no_credits
+              << " track(s) did not start (nothing was charged for them) and stay pending. Top up the account, "
+              << "then run the same command again to resume them.\n";
+}
+
 /// Exit code of a finished batch run by the summary's counts (see the table in README.md).
 int exit_of(const batch_summary& s, bool interrupted, const error_code& run_ec, bool bad_rows)
 {
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
+    if (s.stopped_for_credits) return exit_no_credits;
     if (interrupted || run_ec || s.failed > 0 || bad_rows || s.unfinished > 0) return exit_failed;
     return exit_ok;
 }
@@ -278,6 +288,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << " track(s) have a paid submission with an unknown outcome; `kiemidi status --redis "
                       << args.shared.redis_url << " --batch-id " << args.shared.batch_id
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
+        report_no_credits(summary);
         return exit_of(summary, interrupted, run_ec, !list->errors.empty());
     }
 
@@ -293,6 +304,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << bo.journal_path.string() << "` lists them. Rerun with --resubmit-unknown to submit them again "
                   << "(they may be charged twice).\n";
     }
+    report_no_credits(summary);
     return exit_of(summary, interrupted, run_ec, !list->errors.empty());
 }
 

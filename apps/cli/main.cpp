@@ -32,7 +32,8 @@ KIE: --base-url/--api-key or KIE_BASE_URL/KIE_API_KEY; with neither, an embedded
 constexpr const char* exit_codes = R"(
 exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadable list),
             3 some paid submissions have an unknown outcome (see `kiemidi status`),
-            4 KIE cannot be reached or refused the API key
+            4 KIE cannot be reached or refused the API key,
+            5 batch: the account ran out of credits (the tracks not started resume on a rerun)
 )";
 
 po::options_description kie_options(kie_flags& f)

@@ -27,6 +27,7 @@ enum exit_code : int
     exit_usage = 2,            ///< Bad flags, unreadable track list.
     exit_outcome_unknown = 3,  ///< Some paid submissions have an unknown outcome; see `kiemidi status`.
     exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
+    exit_no_credits = 5,       ///< KIE said the account is out of credits; the tracks not started stay pending.
 };
 
 /// A command-line mistake; main prints it with the command's usage and exits 2.

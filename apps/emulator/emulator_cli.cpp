@@ -26,6 +26,7 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --separation-delay-ms N       time a separation task stays PENDING (default 20)
   --midi-delay-ms N             time a MIDI task stays pending (default 20)
   --credits N                   initial credits (default 1000000)
+  --insufficient-credits-code C body code of a paid POST refused for lack of credits: 402 (default) or 429
   --seed N                      seed of ids and results (default 1)
   --threads N                   io threads (default 1)
   --ca-out FILE                 write the HTTPS CA certificate (PEM) to FILE
@@ -48,6 +49,9 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --music-index-negative        separation records carry musicIndex -1
   --pending-success-flag-null   pending records carry successFlag null
   --origin-data-null-id         completed separation records list an extra originData item with id null
+  --processed-then-html-502-rate R  --processed-then-truncated-body-rate R  --processed-then-non-json-200-rate R
+                                process (and charge) paid POSTs, then answer a gateway's HTML 502 / KIE's
+                                JSON cut in half / a 200 that is not JSON
   --help                        this text
 )";
 
@@ -93,6 +97,12 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--separation-delay-ms", ms(opts.separation_delay)},
         {"--midi-delay-ms", ms(opts.midi_delay)},
         {"--credits", [&](auto f, auto v) { opts.initial_credits = number<std::int64_t>(f, v); }},
+        {"--insufficient-credits-code",
+         [&](auto f, auto v) {
+             opts.insufficient_credits_code = number<int>(f, v);
+             if (opts.insufficient_credits_code != 402 && opts.insufficient_credits_code != 429)
+                 throw emulator_cli_error("invalid value '" + std::string(v) + "' for " + std::string(f) + " (402 or 429)");
+         }},
         {"--seed", [&](auto f, auto v) { opts.seed = number<std::uint64_t>(f, v); }},
         {"--threads", [&](auto f, auto v) { out.threads = std::max(1u, number<unsigned>(f, v)); }},
         {"--ca-out", [&](auto, auto v) { out.ca_out = std::string(v); }},
@@ -124,6 +134,9 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--empty-midi-rate", rt(fo.empty_midi_rate)},
         {"--callback-exception-rate", rt(fo.callback_exception_rate)},
         {"--unknown-success-flag-polls", [&](auto f, auto v) { fo.unknown_success_flag_polls = number<unsigned>(f, v); }},
+        {"--processed-then-html-502-rate", rt(fo.processed_then_html_502_rate)},
+        {"--processed-then-truncated-body-rate", rt(fo.processed_then_truncated_body_rate)},
+        {"--processed-then-non-json-200-rate", rt(fo.processed_then_non_json_200_rate)},
     };
     for (std::size_t i = 0; i < args.size(); ++i)
     {

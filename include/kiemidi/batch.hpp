@@ -45,7 +45,7 @@ struct batch_event
         track_started,  ///< A worker took the track (new or resumed).
         track_done,     ///< The track's files are written and the journal says done.
         track_failed,   ///< The track failed, or its outcome is unknown (`state` tells which); `message` says why.
-        track_skipped,  ///< Not processed in this run: done before, or failed / outcome_unknown and not retried.
+        track_skipped,  ///< Not processed in this run: done before, failed / outcome_unknown and not retried, or not started (or put back) because the account is out of credits.
         progress,       ///< Periodic counts (throttled to batch_options::progress_interval).
     } what = kind::progress;
     std::string track_name;      ///< The output base name (empty for progress).
@@ -108,6 +108,12 @@ struct batch_summary
     /// outcome_unknown count the whole batch at the end of the run).
     std::size_t done_by_other_workers = 0;
     std::size_t taken_over = 0;            ///< Shared batches: tracks taken over from a worker whose lease expired.
+    /// KIE said the account is out of credits (402, or 429 "Insufficient credits"): the run
+    /// started no further track and let the ones in flight finish.
+    bool stopped_for_credits = false;
+    /// With stopped_for_credits: tracks left pending (or put back before being charged) for lack
+    /// of credits. They stay resumable: a run after a top-up takes them on.
+    std::size_t not_started_no_credits = 0;
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',

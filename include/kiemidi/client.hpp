@@ -72,6 +72,10 @@ public:
     KIEMIDI_DECL void close();
 
     /// POST /api/v1/vocal-removal/generate (paid). Result: the separation task id.
+    /// Errors: KIE's own word (api_errc: its JSON body `code`; 402, or 429 with a msg about
+    /// credits, is api_errc::insufficient_credits and is never resent); an answer that is not
+    /// KIE's JSON (a gateway's HTML 5xx, a cut or non-JSON body) or none after the request was
+    /// written is client_errc::outcome_unknown: KIE may have processed and charged it.
     template <class Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_submit_separation(api::separation_request req, diagnostics& diag, Token&& token = {})
     {

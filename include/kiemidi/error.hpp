@@ -14,6 +14,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <string_view>
 #include <type_traits>
 
 namespace kiemidi {
@@ -52,7 +53,7 @@ enum class client_errc : int
     missing_field,               ///< A required JSON field is absent; diagnostics names it.
     invalid_field,               ///< A JSON field has a type or value kiemidi cannot accept; diagnostics names it.
     http_error,                  ///< The server answered an HTTP error status with no usable KIE body.
-    outcome_unknown,             ///< A paid submission was sent but no answer arrived; it may have been processed. Check before resending.
+    outcome_unknown,             ///< A paid submission was sent but no KIE answer came (none, or a gateway's page, a cut or non-JSON body); it may have been processed. Check before resending.
     invalid_url,                 ///< A base URL or callback URL could not be parsed or uses an unsupported scheme.
     insecure_scheme,             ///< Plain http:// to a non-loopback host; use https or opt in explicitly.
     shut_down,                   ///< The client or pool was shut down while the operation was pending.
@@ -69,6 +70,14 @@ inline error_code make_error_code(client_errc e) noexcept { return {static_cast<
 
 /// Maps a KIE `code` value (body or HTTP status) to api_errc; 200 is not an error and maps to unknown_code.
 KIEMIDI_DECL api_errc to_api_errc(int kie_code) noexcept;
+
+/// True when KIE's `msg` speaks of credits ("Insufficient credits", case-insensitive "credit").
+KIEMIDI_DECL bool speaks_of_credits(std::string_view kie_msg) noexcept;
+
+/// to_api_errc, reading `msg` where one code has two meanings: KIE's common pages use 429 for
+/// "rate limited", its Suno OpenAPI for "Insufficient credits". A 429 whose msg speaks of credits
+/// is insufficient_credits (waiting does not help: nothing is resent).
+KIEMIDI_DECL api_errc to_api_errc(int kie_code, std::string_view kie_msg) noexcept;
 
 /// True for codes that mean "KIE dropped this request unprocessed; waiting and resending is safe"
 /// (429, 430, 405, 455).

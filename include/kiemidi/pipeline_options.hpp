@@ -54,9 +54,9 @@ struct midi_params
     std::chrono::milliseconds deadline{std::chrono::minutes(30)};
     /// Each wait (separation, MIDI) must finish within this.
     std::chrono::milliseconds stage_timeout{std::chrono::minutes(15)};
-    /// When a paid POST's answer is lost (client_errc::outcome_unknown: reset, timeout after
-    /// sending), wait up to this long for the submission's callback, which the pipeline tags with
-    /// a random reference (client::async_find_task); if it comes, the pipeline goes on with its
+    /// When a paid POST's answer is lost (client_errc::outcome_unknown: a reset or timeout after
+    /// sending, or an answer that is not KIE's JSON, such as a gateway's HTML 502), wait up to
+    /// this long for the submission's callback, which the pipeline tags with a random reference (client::async_find_task); if it comes, the pipeline goes on with its
     /// task id instead of failing. 0: report outcome_unknown at once. Needs an attached hub.
     std::chrono::milliseconds unknown_outcome_wait{std::chrono::minutes(15)};
     wait_options wait;

@@ -92,7 +92,7 @@ error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind ki
         json_reader msg = root.any_of({"msg", "message"});
         // A malformed msg must not hide KIE's code: fall back to an empty message.
         if (msg.value() && msg.value()->is_string()) diag.set_server_message(std::string(msg.value()->get_string()));
-        return to_api_errc(code);
+        return to_api_errc(code, diag.server_message());
     }
 
     json_reader data = root["data"];

@@ -15,6 +15,8 @@
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/smf.hpp>
 
+#include "../client/paid_submission.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -72,7 +74,9 @@ auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(),
 using strand_type = asio::strand<asio::any_io_executor>;
 
 /// `lost`: a shared track whose claim passed to another worker (its lease expired meanwhile).
-enum class track_outcome { done, failed, unknown, stopped, lost };
+/// `no_credits`: KIE said the account is out of credits; the track was left (or put back) where
+/// a later run resumes it, nothing charged.
+enum class track_outcome { done, failed, unknown, stopped, lost, no_credits };
 
 /// "what: diagnostics" for the journal and events; KIE's message is in the diagnostics.
 std::string describe(const error_code& ec, const diagnostics& diag)
@@ -81,13 +85,6 @@ std::string describe(const error_code& ec, const diagnostics& diag)
     auto d = diag.to_string();
     if (!d.empty()) m += ": " + d;
     return m;
-}
-
-/// A submission error after which KIE may have processed (and charged) the request.
-bool outcome_may_be_paid(const error_code& ec)
-{
-    return ec == client_errc::outcome_unknown || ec == api_errc::server_error || ec == client_errc::timeout ||
-           ec == client_errc::shut_down || ec == asio::error::operation_aborted;
 }
 
 /// Writes `data` to `path` atomically: temporary file in the same directory, fsync, rename,
@@ -171,6 +168,8 @@ struct run_state
 
     const std::string& name_of(const journal_entry& e) { return names[e.id]; }
     bool stopping = false;
+    /// KIE answered a paid POST "insufficient credits": no further track is started.
+    bool out_of_credits = false;
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
                 resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0, recovered = 0;
@@ -352,6 +351,31 @@ asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, std:
     co_return std::tuple<error_code, Record>{client_errc::timeout, Record{}};
 }
 
+/// The journal's part of a paid step (detail::submit_paid): the intent with its callback
+/// reference before the POST, the task id after it.
+class journal_hooks final : public detail::paid_hooks
+{
+public:
+    journal_hooks(run_state& st, std::int64_t id, journal_stage stage, diagnostics& diag)
+        : st_(st), id_(id), stage_(stage), diag_(diag)
+    {
+    }
+    asio::awaitable<error_code> intent(const std::string& reference) override
+    {
+        co_return co_await st_.record_intent(id_, stage_, reference, diag_);
+    }
+    asio::awaitable<error_code> task_id(const std::string& task_id) override
+    {
+        co_return co_await st_.record_task_id(id_, stage_, task_id, diag_);
+    }
+
+private:
+    run_state& st_;
+    std::int64_t id_;
+    journal_stage stage_;
+    diagnostics& diag_;
+};
+
 /// One track, from whatever state the journal has it in, to done / failed / unknown, or stopped.
 asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std::string& message)
 {
@@ -392,6 +416,23 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
         co_return track_outcome::unknown;
     };
+    // Out of credits: KIE refused the POST of `stage`, so nothing was charged. The intent goes
+    // back to the latest state the recorded task ids allow (pending, or separating for MIDI) by
+    // way of failed and requeue, the journal's one way out of an intent without a task id.
+    auto no_credits = [&](journal_stage stage) -> asio::awaitable<track_outcome> {
+        std::string stage_name(to_string(stage));
+        std::string msg = message;
+        diagnostics jd;
+        auto jec = co_await st.mark_failed(id, stage_name, msg, jd);
+        if (!jec) jec = co_await st.requeue(e, jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
+        if (jec)
+        {
+            message += " (and the journal could not put the track back: " + describe(jec, jd) + ")";
+            co_return track_outcome::failed;
+        }
+        co_return track_outcome::no_credits;
+    };
 
     // Stop before the next step when the run stops, or when the renewer found the claim taken over.
     auto halted = [&]() -> std::optional<track_outcome> {
@@ -418,23 +459,22 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         }
     };
 
-    // Finds the task of a paid POST whose answer was lost through its tagged callback, and
-    // records it as if the answer had come: the track goes on without paying again.
+    // Finds the task of a paid POST whose answer was never recorded (an earlier run stopped
+    // between the POST and the journal) through its tagged callback, and records it as if the
+    // answer had come: the track goes on without paying again.
     // Returns true when found and recorded; `why` gets the reason otherwise.
     // Arguments are pointers, read before the first suspension (see the note on `fail`).
     auto recover = [&](journal_stage stage, const std::string* reference, std::chrono::milliseconds within,
                        std::string* why) -> asio::awaitable<bool> {
         const std::string ref = *reference;
-        if (ref.empty() || !cli.hub() || within.count() <= 0) co_return false;
         const auto kind = stage == journal_stage::separation ? callback_kind::separation : callback_kind::midi;
         diagnostics fd;
-        auto [fec, found] = co_await cli.async_find_task(kind, ref, within, fd, tok);
-        if (fec)
+        std::string tid;
+        if (co_await detail::recover_lost_answer(cli, kind, ref, within, fd, tid))
         {
-            *why += "; " + describe(fec, fd);
+            *why += fd.client_message();
             co_return false;
         }
-        std::string tid = found.task_id;
         if (auto jec = co_await st.record_task_id(id, stage, tid, diag))
         {
             *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
@@ -445,31 +485,38 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
         co_return true;
     };
 
-    // One paid submission of `stage`: the intent with its callback reference goes into the
-    // journal first, so that the task can be found from its callback if the answer is lost (here
-    // or by a crash); then the POST, shielded from cancellation; then the task id. An answer that
-    // may hide a paid task is recovered from the tagged callback, or the track ends as
-    // outcome_unknown: never a second POST. `post(callback_url)` starts the POST.
+    // One paid submission of `stage` through the step the pipeline takes too: the intent with
+    // its callback reference goes into the journal first, so that the task can be found from its
+    // callback if the answer is lost (here or by a crash); then the POST, shielded from
+    // cancellation; then the task id. An answer that may hide a paid task is recovered from the
+    // tagged callback, or the track ends as outcome_unknown: never a second POST.
     // Returns nullopt when the task id is recorded and the track goes on.
-    auto submit_paid = [&](journal_stage stage, auto post) -> asio::awaitable<std::optional<track_outcome>> {
+    // Arguments are pointers, read before the first suspension (see the note on `fail`).
+    auto submit_paid = [&](journal_stage stage, const detail::paid_post* post) -> asio::awaitable<std::optional<track_outcome>> {
         const bool separation = stage == journal_stage::separation;
-        std::string ref = cli.hub() ? make_callback_reference() : std::string();
-        if (auto jec = co_await st.record_intent(id, stage, ref, diag)) co_return journal_failed(jec);
-        diag.clear();
-        // Named, not a temporary inside co_await (see blocking()).
-        std::string callback_url = cli.callback_url(separation ? callback_kind::separation : callback_kind::midi, ref);
-        auto [ec, created] = co_await post(std::move(callback_url));
-        if (ec && outcome_may_be_paid(ec))
+        journal_hooks hooks(st, id, stage, diag);
+        detail::paid_step step;
+        const auto kind = separation ? callback_kind::separation : callback_kind::midi;
+        auto ec = co_await detail::submit_paid(cli, kind, *post, &hooks, p.unknown_outcome_wait, diag, step);
+        if (step.hook_failed) co_return journal_failed(ec);
+        if (ec == api_errc::insufficient_credits)
         {
-            std::string why = std::string(separation ? "separation" : "MIDI") + " submission: " + describe(ec, diag);
-            const auto within = ec == client_errc::outcome_unknown ? p.unknown_outcome_wait : std::chrono::milliseconds(0);
-            if (!co_await recover(stage, &ref, within, &why)) co_return co_await unknown(&why);
-            co_return std::nullopt;
+            // KIE's word: not charged. The track goes back to where it was, to be resumed by a
+            // run after a top-up, and this run starts no further track.
+            st.out_of_credits = true;
+            message = describe(ec, diag);
+            co_return co_await no_credits(stage);
+        }
+        if (ec == asio::error::operation_aborted && st.stopping)
+            co_return track_outcome::stopped;  // the intent stays: the next run looks for its callback
+        if (ec && detail::outcome_may_be_paid(ec))
+        {
+            std::string why = describe(ec, diag);
+            co_return co_await unknown(&why);
         }
         if (ec) co_return co_await fail(ec, separation ? "separation" : "midi");
-        std::string tid = created.task_id;
-        if (auto jec = co_await st.record_task_id(id, stage, tid, diag)) co_return journal_failed(jec);
-        advance(stage, tid);
+        advance(stage, step.task_id);
+        if (step.recovered) ++st.recovered;
         co_return std::nullopt;
     };
 
@@ -516,7 +563,12 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     if (e.state == track_state::pending)
     {
         if (auto h = halted()) co_return *h;
-        auto post = [&](std::string callback_url) {
+        if (st.out_of_credits)
+        {
+            message = "not started: KIE said the account is out of credits";
+            co_return track_outcome::no_credits;
+        }
+        const detail::paid_post post = [&](std::string callback_url) {
             api::separation_request req;
             req.task_id = e.track.task_id;
             req.audio_id = e.track.audio_id;
@@ -524,7 +576,7 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             req.callback_url = std::move(callback_url);
             return cli.async_separate(std::move(req), diag, shielded());
         };
-        if (auto o = co_await submit_paid(journal_stage::separation, post)) co_return *o;
+        if (auto o = co_await submit_paid(journal_stage::separation, &post)) co_return *o;
     }
     if (e.state == track_state::separating)
     {
@@ -561,14 +613,14 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             }
         }
         if (auto h = halted()) co_return *h;
-        auto post = [&](std::string callback_url) {
+        const detail::paid_post post = [&](std::string callback_url) {
             api::midi_request req;
             req.task_id = e.separation_task_id;
             req.audio_id = stem_id;
             req.callback_url = std::move(callback_url);
             return cli.async_transcribe(std::move(req), diag, shielded());
         };
-        if (auto o = co_await submit_paid(journal_stage::midi, post)) co_return *o;
+        if (auto o = co_await submit_paid(journal_stage::midi, &post)) co_return *o;
     }
 
     // ---- MIDI result ----
@@ -657,13 +709,17 @@ asio::awaitable<void> handle_track(run_state& st, journal_entry e)
         ++st.skipped;
         st.emit(batch_event::kind::track_skipped, name, message, track_state::pending);
         break;
+    case track_outcome::no_credits:
+        st.emit(batch_event::kind::track_skipped, name, message, track_state::pending);
+        break;
     case track_outcome::stopped: break;
     }
     // A shared track not finished here (stopped, lost, or its store failed) goes back at once,
     // rather than after its lease, so another worker can take it.
     if (st.claims && st.tokens.count(id))
     {
-        if (outcome == track_outcome::stopped || outcome == track_outcome::lost) co_await st.release(id);
+        if (outcome == track_outcome::stopped || outcome == track_outcome::lost || outcome == track_outcome::no_credits)
+            co_await st.release(id);
         st.tokens.erase(id);
         st.lost.erase(id);
     }
@@ -673,7 +729,7 @@ asio::awaitable<void> handle_track(run_state& st, journal_entry e)
 asio::awaitable<void> worker(run_state& st)
 {
     co_await asio::this_coro::throw_if_cancelled(false);
-    while (!st.stopping && st.next < st.queue.size())
+    while (!st.stopping && !st.out_of_credits && st.next < st.queue.size())
     {
         journal_entry e = st.queue[st.next++];
         co_await handle_track(st, std::move(e));
@@ -687,7 +743,7 @@ asio::awaitable<void> shared_worker(run_state& st)
     co_await asio::this_coro::throw_if_cancelled(false);
     asio::steady_timer idle(co_await asio::this_coro::executor);
     const milliseconds longest_idle = std::max(milliseconds(20), st.claims->lease());
-    while (!st.stopping)
+    while (!st.stopping && !st.out_of_credits)
     {
         diagnostics diag;
         // Shielded: a claim the store made must be known here, or it would wait for its lease.
@@ -707,7 +763,7 @@ asio::awaitable<void> shared_worker(run_state& st)
             auto& c = *r.claim;
             st.tokens[c.entry.id] = c.token;
             st.names[c.entry.id] = c.output_name;
-            if (st.stopping)
+            if (st.stopping || st.out_of_credits)
             {
                 co_await st.release(c.entry.id);
                 co_return;
@@ -956,6 +1012,12 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         auto step9 = [&] { st.jnl = journal{}; return error_code{}; };
         co_await st.blocking(std::move(step9));
         summary.unfinished = st.queue.size() - st.finished_from_queue;
+    }
+    if (st.out_of_credits)
+    {
+        // Every track not finished now was left pending (or put back) for lack of credits.
+        summary.stopped_for_credits = true;
+        summary.not_started_no_credits = summary.unfinished;
     }
     if (cancelled) ec = asio::error::operation_aborted;
     co_return std::tuple<error_code, batch_summary>{ec, summary};

@@ -71,8 +71,59 @@ void redact(diagnostics& diag, std::string_view secret)
     if (diag.endpoint().find(secret) != std::string::npos) diag.set_endpoint(scrub(diag.endpoint()));
 }
 
-/// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. An HTTP error page
-/// that is not KIE JSON becomes client_errc::http_error; a KIE body always speaks for itself.
+/// The start of a body that is not KIE's, for diagnostics: at most 120 bytes, on one line.
+std::string excerpt(std::string_view body)
+{
+    constexpr std::size_t max = 120;
+    std::string out;
+    bool space = false;
+    for (char ch : body)
+    {
+        const auto u = static_cast<unsigned char>(ch);
+        if (u < 0x20 || u == 0x7f || ch == ' ')
+        {
+            space = !out.empty();
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += ch;
+        if (out.size() >= max)
+        {
+            out += "...";
+            break;
+        }
+    }
+    return out.empty() ? "empty body" : "\"" + out + "\"";
+}
+
+/// An answer whose body is not a KIE JSON envelope: the HTTP status is all there is.
+/// For a paid POST, only a 4xx says the request was refused (402: out of credits); any other
+/// status (a gateway's 502, a 200 with a cut or non-JSON body) came after the request was
+/// written and may hide a processed, charged task, so it is client_errc::outcome_unknown, never
+/// a failure that invites sending the request again.
+error_code not_kie_answer(const http_response& resp, bool paid, diagnostics& diag)
+{
+    const std::string what = "HTTP " + std::to_string(resp.status) + " without a KIE JSON body (" + excerpt(resp.body) + ")";
+    if (resp.status == 402)
+    {
+        diag.set_client_message(what);
+        return api_errc::insufficient_credits;
+    }
+    const bool refused = resp.status >= 400 && resp.status < 500;
+    if (paid && !refused)
+    {
+        diag.set_client_message(what + "; the request was sent and may have been processed, so it was not resent");
+        return client_errc::outcome_unknown;
+    }
+    diag.set_client_message(what);
+    // A record-info read answered by a bare 404 page will not find the task by asking again.
+    if (resp.status == 404) return api_errc::not_found;
+    return client_errc::http_error;
+}
+
+/// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. A KIE body always
+/// speaks for itself; an answer that is not KIE JSON is judged by not_kie_answer.
 /// `path` is one of the constants above (static storage): the endpoint for diagnostics is only
 /// built when the transport did not name it.
 template <class Result>
@@ -81,16 +132,32 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
 {
     diag.clear();
     const bool post = req.method == http_method::post;
+    const bool paid = req.kind == request_kind::paid_submission;
     auto [ec, resp] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
     if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};
-    if (ec) co_return std::tuple{ec, std::move(out)};
+    if (ec)
+    {
+        redact(diag, api_key);
+        co_return std::tuple{ec, std::move(out)};
+    }
     diag.set_http_status(resp.status);
     ec = api::parse_response(resp.body, out, diag);
-    if (ec == client_errc::bad_json && (resp.status < 200 || resp.status >= 300))
+    const bool kie_spoke = !ec || ec.category() == get_api_category();
+    const bool non_2xx = resp.status < 200 || resp.status >= 300;
+    if (!kie_spoke && (paid || non_2xx) && !detail::is_kie_envelope(resp.body))
     {
-        diag.set_client_message("HTTP " + std::to_string(resp.status) + " without a KIE JSON body");
-        ec = client_errc::http_error;
+        out = Result{};
+        ec = not_kie_answer(resp, paid, diag);
+    }
+    else if (paid && !kie_spoke && diag.kie_code() == 200)
+    {
+        // KIE said yes (code 200) but its answer has no usable task id: the task may exist and
+        // be charged, so this is not a failure to resubmit after.
+        out = Result{};
+        diag.set_client_message("KIE accepted the submission but its answer is unusable (" + diag.client_message() +
+                                "); the task may exist and be charged, so it was not resent");
+        ec = client_errc::outcome_unknown;
     }
     redact(diag, api_key);
     co_return std::tuple{ec, std::move(out)};

@@ -9,6 +9,7 @@
 #include <kiemidi/detail/async_bridge.hpp>
 
 #include "operations.hpp"
+#include "paid_submission.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -531,8 +532,6 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     static asio::awaitable<error_code> separation_step(pipeline_op& op);
     static asio::awaitable<error_code> choose_stem(pipeline_op& op);
     static asio::awaitable<error_code> midi_step(pipeline_op& op);
-    static asio::awaitable<error_code> recover_lost_answer(pipeline_op& op, callback_kind kind, const std::string& ref,
-                                                           api::task_created& task);
 };
 
 // Steps are separate coroutines so each one's locals (request, answer, record) exist only
@@ -542,19 +541,20 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
 {
     std::string task_id;
     {
-        // Requests are named locals, never braced temporaries inside co_await: g++ 12 destroys such
-        // temporaries twice (a compiler bug), which corrupts their strings.
-        // The callback URL carries a fresh reference, so a lost answer can be recovered from the
-        // callback (recover_lost_answer) instead of being reported as unknown.
-        const std::string ref = op.c.hub() ? make_callback_reference() : std::string();
-        api::separation_request req{.task_id = op.p.task_id,
-                                    .audio_id = op.p.audio_id,
-                                    .type = op.p.separation,
-                                    .callback_url = op.c.callback_url(callback_kind::separation, ref)};
-        auto [ec, task] = co_await detail::submit_separation(op.c, req, op.diag);
-        if (ec == client_errc::outcome_unknown) ec = co_await recover_lost_answer(op, callback_kind::separation, ref, task);
+        // The request is built inside the POST function, so it lives only in the exchange.
+        const detail::paid_post post = [&op](std::string callback_url) {
+            api::separation_request req{.task_id = op.p.task_id,
+                                        .audio_id = op.p.audio_id,
+                                        .type = op.p.separation,
+                                        .callback_url = std::move(callback_url)};
+            return detail::submit_separation(op.c, req, op.diag);
+        };
+        detail::paid_step step;
+        auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
+                                               op.diag, step);
         if (ec) co_return ec;
-        task_id = std::move(task.task_id);
+        if (step.recovered) ++op.out.recovered;
+        task_id = std::move(step.task_id);
     }
     op.out.separation_task_id = task_id;
     api::separation_record sep;
@@ -566,27 +566,6 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
     op.out.stem_list = std::move(sep.origin_data);
     op.out.repairs = std::move(sep.repairs);
     co_return error_code{};
-}
-
-// A paid POST whose answer was lost (outcome_unknown): KIE may still have taken it. Its callback
-// carries the reference the callback URL was tagged with, so wait (bounded) for that callback and
-// take the task id from it; without a hub or within no time, the outcome stays unknown.
-asio::awaitable<error_code> pipeline_op::recover_lost_answer(pipeline_op& op, callback_kind kind, const std::string& ref,
-                                                             api::task_created& task)
-{
-    if (ref.empty() || op.p.unknown_outcome_wait.count() <= 0) co_return client_errc::outcome_unknown;
-    diagnostics find_diag;
-    auto [ec, found] = co_await find_lost_task(op.c, kind, ref, op.p.unknown_outcome_wait, find_diag);
-    if (!ec)
-    {
-        task = std::move(found);
-        ++op.out.recovered;
-        op.diag.clear();
-        co_return error_code{};
-    }
-    if (!find_diag.client_message().empty())
-        op.diag.set_client_message(op.diag.client_message() + "; " + find_diag.client_message());
-    co_return client_errc::outcome_unknown;
 }
 
 // MIDI from one stem: the callback has no per-stem ids, so that may need one record-info read.
@@ -619,15 +598,19 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
 {
     std::string task_id;
     {
-        const std::string ref = op.c.hub() ? make_callback_reference() : std::string();
-        api::midi_request req{.task_id = op.out.separation_task_id,
-                              .callback_url = op.c.callback_url(callback_kind::midi, ref),
-                              .audio_id = std::nullopt};
-        if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
-        auto [ec, task] = co_await detail::submit_midi(op.c, req, op.diag);
-        if (ec == client_errc::outcome_unknown) ec = co_await recover_lost_answer(op, callback_kind::midi, ref, task);
+        const detail::paid_post post = [&op](std::string callback_url) {
+            api::midi_request req{.task_id = op.out.separation_task_id,
+                                  .callback_url = std::move(callback_url),
+                                  .audio_id = std::nullopt};
+            if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
+            return detail::submit_midi(op.c, req, op.diag);
+        };
+        detail::paid_step step;
+        auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
+                                               step);
         if (ec) co_return ec;
-        task_id = std::move(task.task_id);
+        if (step.recovered) ++op.out.recovered;
+        task_id = std::move(step.task_id);
     }
     op.out.midi_task_id = task_id;
     api::midi_record midi;

@@ -376,6 +376,7 @@ void stats::fill(counters& c) const
     c.connection_resets = connection_resets;
     c.slow_responses = slow_responses;
     c.rate_limited = rate_limited;
+    c.garbled_after_processing = garbled_after_processing;
     c.callbacks_sent = callbacks_sent;
     c.callbacks_dropped = callbacks_dropped;
     c.callbacks_duplicated = callbacks_duplicated;
@@ -495,6 +496,7 @@ api_answer model::counters_answer() const
     o["tasks_completed"] = c.tasks_completed;
     o["tasks_failed"] = c.tasks_failed;
     o["duplicate_paid_submissions"] = c.duplicate_paid_submissions();
+    o["garbled_after_processing"] = c.garbled_after_processing;
     std::uint64_t paid_separations = 0, paid_midis = 0;
     for (const auto& [k, n] : c.separation_submissions) paid_separations += n;
     for (const auto& [k, n] : c.midi_submissions) paid_midis += n;
@@ -549,7 +551,9 @@ bool model::charge_locked(std::int64_t cost, api_answer& refusal)
     }
     if (credits_ < cost)
     {
-        refusal = error(402, "Insufficient credits");
+        refusal = opts_.insufficient_credits_code == 429
+                      ? error(429, "Insufficient credits. Please top up your account to continue.")
+                      : error(402, "Insufficient credits");
         return false;
     }
     credits_ -= cost;
@@ -607,6 +611,7 @@ api_answer model::handle(const api_request& req)
             a.action = answer_action::reset_after;
             return a;
         }
+        if ((ep == stats::sep_generate || ep == stats::midi_generate) && a.code == 200) garble_after_processing(f, a);
     }
     if (hit(f.slow_response_rate) && f.slow_response.count() > 0)
     {
@@ -614,6 +619,33 @@ api_answer model::handle(const api_request& req)
         a.delay = std::max(a.delay, f.slow_response);
     }
     return a;
+}
+
+void model::garble_after_processing(const fault_options& f, api_answer& a)
+{
+    // The task exists and is charged (its completion is scheduled); only the answer is not KIE's.
+    if (hit(f.processed_then_html_502_rate))
+    {
+        a.http_status = 502;
+        a.code = 0;
+        a.content_type = "text/html";
+        a.body = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+                 "Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
+    }
+    else if (hit(f.processed_then_truncated_body_rate))
+    {
+        a.code = 0;
+        a.body.resize(a.body.size() / 2);
+    }
+    else if (hit(f.processed_then_non_json_200_rate))
+    {
+        a.code = 0;
+        a.content_type = "text/plain";
+        a.body = "OK";
+    }
+    else
+        return;
+    ++stats_.garbled_after_processing;
 }
 
 api_answer model::route(const api_request& req, std::string_view path, std::string_view query, stats::endpoint ep)

@@ -84,7 +84,7 @@ public:
 
     std::array<std::atomic<std::uint64_t>, endpoint_count> requests{};
     std::atomic<std::uint64_t> tcp_accepted{0}, tls_accepted{0}, tls_handshake_failures{0}, open_connections{0};
-    std::atomic<std::uint64_t> connection_resets{0}, slow_responses{0}, rate_limited{0};
+    std::atomic<std::uint64_t> connection_resets{0}, slow_responses{0}, rate_limited{0}, garbled_after_processing{0};
     std::atomic<std::uint64_t> callbacks_sent{0}, callbacks_dropped{0}, callbacks_duplicated{0}, callbacks_delayed{0},
         callbacks_reordered{0}, callbacks_failed{0}, callback_attempts{0}, callbacks_skipped{0};
     std::atomic<std::uint64_t> tasks_created{0}, tasks_completed{0}, tasks_failed{0};
@@ -162,6 +162,7 @@ private:
     api_answer music_info(std::string_view task_id);
     api_answer error(int code, std::string_view msg, std::optional<unsigned> http = {}) const;
     api_answer unknown_task() const;
+    void garble_after_processing(const fault_options& f, api_answer& a);
     bool charge_locked(std::int64_t cost, api_answer& refusal);
     std::string new_task_id();
     std::vector<stem_rec> make_stems(const std::string& task_id, const std::string& audio_id, bool split) const;

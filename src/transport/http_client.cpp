@@ -379,7 +379,11 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                     attempt > 1 ? " (after " + std::to_string(attempt) + " attempts)" : std::string();
                 if (!r.ec)
                 {
-                    if (outcome.verdict != response_verdict::final)
+                    if (paid && outcome.verdict == response_verdict::server_error)
+                        diag.set_client_message(scrub("HTTP " + std::to_string(r.response.status) +
+                                                      " to a paid submission: not resent, it may have been processed" +
+                                                      suffix));
+                    else if (outcome.verdict != response_verdict::final)
                         diag.set_client_message(scrub("HTTP " + std::to_string(r.response.status) +
                                                       " was not resolved by retrying" + suffix));
                     co_return execute_result{{}, std::move(r.response)};

@@ -467,4 +467,88 @@ BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged
     });
 }
 
+BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_end_done_never_failed)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        // Every paid POST is processed and charged, and answered by a gateway's HTML 502.
+        eo.faults.processed_then_html_502_rate = 1.0;
+        batch_env env(ioc.get_executor(), eo);
+        temp_dir dir;
+        auto opts = fast_options(dir, 3);
+        opts.pipeline.unknown_outcome_wait = 10s;
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(4);
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 4u);
+        BOOST_TEST(s.failed == 0u);
+        BOOST_TEST(s.outcome_unknown == 0u);
+        BOOST_TEST(s.recovered == 8u);  // both paid POSTs of each track
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to(sep_post) == 4u);
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 4u);
+        BOOST_TEST(c.garbled_after_processing == 8u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        for (const auto& e : journal_entries(opts.journal_path)) BOOST_TEST((e.state == track_state::done));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(credits_running_out_leave_the_rest_pending_and_a_rerun_after_a_top_up_resumes_them)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        // Enough for three tracks (10 per separation, 10 per MIDI), refused the way KIE's Suno
+        // OpenAPI spells it: HTTP 429, {"code":429,"msg":"Insufficient credits..."}.
+        eo.initial_credits = 60;
+        eo.insufficient_credits_code = 429;
+        eo.error_http_status_mirrors_code = true;
+        batch_env env(ioc.get_executor(), eo);
+        temp_dir dir;
+        auto opts = fast_options(dir, 2);
+        std::size_t skipped_for_credits = 0;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_skipped && e.message.find("credits") != std::string::npos) ++skipped_for_credits;
+        };
+        auto [ec, s] = co_await runner_run(*env.cli, opts, make_tracks(8), on_event);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.stopped_for_credits);
+        BOOST_TEST(s.failed == 0u);
+        BOOST_TEST(s.outcome_unknown == 0u);
+        BOOST_TEST(s.done >= 1u);
+        BOOST_TEST(s.done <= 3u);
+        BOOST_TEST(s.not_started_no_credits == 8u - s.done);
+        BOOST_TEST(s.unfinished == 8u - s.done);
+        BOOST_TEST(skipped_for_credits >= 1u);
+        std::size_t done = 0;
+        for (const auto& e : journal_entries(opts.journal_path))
+        {
+            BOOST_TEST((e.state == track_state::done || e.state == track_state::pending || e.state == track_state::separating),
+                       to_string(e.state));
+            if (e.state == track_state::done) ++done;
+        }
+        BOOST_TEST(done == s.done);
+        const auto first = env.kie->snapshot();
+        // No further track was started once KIE refused: at most the two in flight asked again.
+        BOOST_TEST(first.responses_with_code(429) <= 2u);
+        BOOST_TEST(first.requests_to(sep_post) <= 5u);
+
+        env.kie->set_credits(100000);  // the top-up
+        std::function<void(const batch_event&)> no_events;
+        std::vector<track_spec> none;
+        auto [ec2, s2] = co_await runner_run(*env.cli, opts, std::move(none), no_events);
+        BOOST_TEST_REQUIRE(!ec2, ec2.message());
+        BOOST_TEST(!s2.stopped_for_credits);
+        BOOST_TEST(s2.not_started_no_credits == 0u);
+        BOOST_TEST(s2.done == 8u - s.done);
+        BOOST_TEST(s2.failed == 0u);
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.separation_submissions.size() == 8u);
+        BOOST_TEST(c.midi_submissions.size() == 8u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        for (const auto& e : journal_entries(opts.journal_path)) BOOST_TEST((e.state == track_state::done));
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

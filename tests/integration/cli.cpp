@@ -437,6 +437,63 @@ BOOST_AUTO_TEST_CASE(batch_killed_between_a_paid_post_and_its_journal_write_with
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(run_goes_on_when_kie_took_both_paid_posts_but_a_gateway_answered_html_502)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.faults.processed_then_html_502_rate = 1.0;  // processed and charged; the answer is a gateway's page
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-502", "track-502", "-o", dir.path.string(), "--name", "gw",
+                                                "--listen-port", std::to_string(free_port())} +
+                           kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "gw.mid"));
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    BOOST_TEST(c.garbled_after_processing == 2u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_out_of_credits_exits_five_says_how_many_did_not_start_and_a_rerun_resumes_them)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.initial_credits = 40;  // two tracks: 10 per separation, 10 per MIDI
+    eo.insufficient_credits_code = 429;
+    eo.error_http_status_mirrors_code = true;
+    external_kie kie(dir.path, eo);
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "music-c1,track-c1,c1\nmusic-c2,track-c2,c2\nmusic-c3,track-c3,c3\n"
+                           "music-c4,track-c4,c4\nmusic-c5,track-c5,c5\n";
+    const auto journal = dir.path / "journal.sqlite";
+    const auto batch = std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(), "--journal",
+                                                journal.string(), "--concurrency", "1", "--listen-port",
+                                                std::to_string(free_port())} +
+                       kie.flags();
+    std::string out;
+    BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out) == 5, out);
+    BOOST_TEST(out.find("out of credits") != std::string::npos, out);
+    BOOST_TEST(out.find("3 track(s) did not start") != std::string::npos, out);
+    BOOST_TEST(out.find("run the same command again") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "c1.mid"));
+    BOOST_TEST(is_midi_file(dir.path / "out" / "c2.mid"));
+    std::string status;
+    BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
+    BOOST_TEST(status.find("pending: 3") != std::string::npos, status);
+    BOOST_TEST(status.find("failed: 0") != std::string::npos, status);
+
+    kie.server->set_credits(1000);  // the top-up
+    BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out) == 0, out);
+    for (const char* name : {"c3", "c4", "c5"}) BOOST_TEST(is_midi_file(dir.path / "out" / (std::string(name) + ".mid")), name);
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.separation_submissions.size() == 5u);
+    BOOST_TEST(c.midi_submissions.size() == 5u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
 /// A batch of 8 tracks (16 paid POSTs: under the client's submission rate limit, so all are sent
 /// at once), killed (kill -9) while its MIDI tasks run.
 /// The listener port is not given, so the batch picks one and remembers it next to its secret.

@@ -4,6 +4,7 @@
 #include <kiemidi/emulator.hpp>
 
 #include "common/run_bounded.hpp"
+#include "common/test_http_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -284,6 +285,110 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_is_reported_with_kie_message)
         BOOST_TEST((ec == api_errc::insufficient_credits));
         BOOST_TEST(!diag.server_message().empty());
         BOOST_TEST(diag.endpoint().find("/api/v1/vocal-removal/generate") != std::string::npos);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_gateway_html_502_is_outcome_unknown_not_a_failure)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.processed_then_html_502_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto req = sample_separation();
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        // KIE took (and charged) it; the answer is a gateway's page, not KIE's word.
+        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
+        BOOST_TEST((diag.http_status() == 502u));
+        BOOST_TEST(diag.client_message().find("502 Bad Gateway") != std::string::npos, diag.to_string());
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        const auto c = env.server->snapshot();
+        BOOST_TEST(c.separation_submissions.size() == 1u);
+        BOOST_TEST(c.garbled_after_processing == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_cut_or_non_json_200_is_outcome_unknown)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        for (int variant = 0; variant < 2; ++variant)
+        {
+            emulator::fault_options f;
+            (variant == 0 ? f.processed_then_truncated_body_rate : f.processed_then_non_json_200_rate) = 1.0;
+            env.server->set_faults(f);
+            diagnostics diag;
+            auto req = sample_separation();
+            req.audio_id += std::to_string(variant);
+            auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+            BOOST_TEST((ec == client_errc::outcome_unknown), variant << ": " << ec.message() << " " << diag.to_string());
+            BOOST_TEST((diag.http_status() == 200u));
+        }
+        BOOST_TEST(env.requests(sep_post) == 2u);
+        BOOST_TEST(env.server->snapshot().separation_submissions.size() == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_kie_json_500_on_a_paid_post_stays_kie_word)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        emulator::fault_options f;
+        f.http_500_rate = 1.0;
+        env.server->set_faults(f);
+        diagnostics diag;
+        auto req = sample_separation();
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        BOOST_TEST((ec == api_errc::server_error), ec.message());
+        BOOST_TEST((diag.kie_code() == 500));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(insufficient_credits_spelled_as_429_is_reported_at_once_without_resending)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options o;
+        o.initial_credits = 0;
+        o.insufficient_credits_code = 429;
+        o.error_http_status_mirrors_code = true;  // HTTP 429 too: the status alone says "throttled"
+        emulated_kie env(ioc, false, o);
+        diagnostics diag;
+        auto req = sample_separation();
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        BOOST_TEST((ec == api_errc::insufficient_credits), ec.message() << " " << diag.to_string());
+        BOOST_TEST(diag.server_message().find("Insufficient credits") != std::string::npos);
+        BOOST_TEST((diag.http_status() == 429u));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_bare_404_page_on_record_info_ends_a_wait_as_not_found_instead_of_polling_on)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A wrong base URL (or a proxy) answers record-info with its own 404 page, not KIE's JSON.
+        test::test_http_server server(ioc.get_executor());
+        server.set_default({.status = 404, .body = "<html><body><h1>404 Not Found</h1></body></html>"});
+        server.start();
+        client_options co;
+        co.base_url = server.base_url();
+        co.api_key = "k";
+        co.transport.retry.base_delay = 1ms;
+        co.transport.retry.max_delay = 5ms;
+        client cli(ioc.get_executor(), std::move(co));
+        wait_options w;
+        w.strategy = wait_strategy::polling;
+        w.poll_interval = 1ms;
+        w.max_poll_interval = 5ms;
+        diagnostics diag;
+        std::string id = "some-task";
+        auto [ec, rec] = co_await cli.async_wait_separation(id, w, diag, tok);
+        BOOST_TEST((ec == api_errc::not_found), ec.message() << " " << diag.to_string());
+        BOOST_TEST((diag.http_status() == 404u));
+        BOOST_TEST(diag.client_message().find("404 Not Found") != std::string::npos, diag.to_string());
+        BOOST_TEST(server.requests_received() == 1u);
+        cli.close();
+        server.stop();
     });
 }
 

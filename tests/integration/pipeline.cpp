@@ -186,6 +186,47 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_stop_the_pipeline_before_midi)
     });
 }
 
+BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_are_recovered_from_their_callbacks)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        // Both paid POSTs are processed and charged, and both answers are a gateway's HTML 502.
+        eo.faults.processed_then_html_502_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto p = params_for(8);
+        p.unknown_outcome_wait = 10s;
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST(r.note_count() > 0u);
+        BOOST_TEST(r.recovered == 2u);
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to(sep_post) == 1u);
+        BOOST_TEST(c.requests_to(midi_post) == 1u);
+        BOOST_TEST(c.separation_submissions.size() == 1u);
+        BOOST_TEST(c.midi_submissions.size() == 1u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(c.garbled_after_processing == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_paid_answer_lost_without_a_callback_listener_stays_unknown_and_is_not_resent)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.processed_then_html_502_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo, /*attach=*/false);
+        diagnostics diag;
+        auto p = params_for(9, fast_polls(wait_strategy::polling));
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
+        BOOST_TEST(diag.stage() == "separation");
+        BOOST_TEST((diag.http_status() == 502u));
+        BOOST_TEST(env.requests(sep_post) == 1u);
+        BOOST_TEST(env.requests(midi_post) == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(one_stem_is_transcribed_when_asked)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {

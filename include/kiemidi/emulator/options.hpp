@@ -72,6 +72,14 @@ struct fault_options
     bool pending_success_flag_null = false;
     /// Completed separation records list one more originData item, with "id": null, before the real stems.
     bool origin_data_null_id = false;
+
+    /// Share of paid POSTs (separation, MIDI) that ARE processed (and charged; the callback will
+    /// come) but answered HTTP 502 with a gateway's HTML page instead of KIE's JSON.
+    double processed_then_html_502_rate = 0;
+    /// Share of paid POSTs that ARE processed but answered HTTP 200 with KIE's JSON cut in half.
+    double processed_then_truncated_body_rate = 0;
+    /// Share of paid POSTs that ARE processed but answered HTTP 200 with a body that is not JSON.
+    double processed_then_non_json_200_rate = 0;
 };
 
 /// Key names used by separation callbacks and the MIDI callback's task id placement.
@@ -105,6 +113,9 @@ struct emulator_options
     std::uint64_t seed = 1;
     /// Credits of the emulated account.
     std::int64_t initial_credits = 1000000;
+    /// The body code of a paid POST refused for lack of credits: 402 (KIE's credits page) or 429
+    /// with msg "Insufficient credits..." (how KIE's Suno OpenAPI spells it).
+    int insufficient_credits_code = 402;
     /// DNS names and IP addresses put in the server certificate's subjectAltName.
     std::vector<std::string> tls_host_names{"localhost", "127.0.0.1"};
 

@@ -1,0 +1,98 @@
+// The paid step shared by the pipeline and the batch (see paid_submission.hpp).
+#include "paid_submission.hpp"
+
+#include <kiemidi/callback_reference.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace kiemidi::detail {
+
+namespace asio = boost::asio;
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+bool outcome_may_be_paid(const error_code& ec) noexcept
+{
+    return ec == client_errc::outcome_unknown || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
+}
+
+// The rare path: its own coroutine, so the step's frame does not carry it.
+asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind kind, const std::string& ref,
+                                                std::chrono::milliseconds within, diagnostics& diag, std::string& task_id)
+{
+    if (ref.empty() || !c.hub())
+    {
+        diag.set_client_message(diag.client_message() + "; no callback listener is attached to find the task by");
+        co_return client_errc::outcome_unknown;
+    }
+    if (within.count() <= 0)
+    {
+        diag.set_client_message(diag.client_message() + "; not waiting for its callback (no unknown-outcome wait)");
+        co_return client_errc::outcome_unknown;
+    }
+    diagnostics find_diag;
+    std::string reference = ref;  // a named local: g++ 12 mishandles temporaries inside co_await
+    auto [ec, found] = co_await c.async_find_task(kind, std::move(reference), within, find_diag, tuple_awaitable);
+    if (!ec)
+    {
+        task_id = std::move(found.task_id);
+        co_return error_code{};
+    }
+    const auto& why = find_diag.client_message().empty() ? ec.message() : find_diag.client_message();
+    diag.set_client_message(diag.client_message() + "; " + why);
+    co_return ec == asio::error::operation_aborted ? ec : error_code(client_errc::outcome_unknown);
+}
+
+asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
+                                        std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag, paid_step& out)
+{
+    out = paid_step{};
+    // The callback URL carries a fresh reference, so a lost answer can be recovered from the
+    // callback instead of being reported as unknown (and a crash after the POST, from the intent).
+    const std::string ref = c.hub() ? make_callback_reference() : std::string();
+    if (hooks)
+    {
+        if (auto ec = co_await hooks->intent(ref))
+        {
+            out.hook_failed = true;
+            co_return ec;
+        }
+    }
+    error_code ec;
+    {
+        // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).
+        std::string callback_url = c.callback_url(kind, ref);
+        auto [pec, created] = co_await post(std::move(callback_url));
+        ec = pec;
+        out.task_id = std::move(created.task_id);
+    }
+    // Only a lost answer is worth waiting for: a closed client or a cancelled caller ends the
+    // step at once, still reported as possibly paid (outcome_may_be_paid).
+    if (ec == client_errc::outcome_unknown)
+    {
+        ec = co_await recover_lost_answer(c, kind, ref, unknown_outcome_wait, diag, out.task_id);
+        if (!ec)
+        {
+            out.recovered = true;
+            diag.clear();
+        }
+    }
+    if (ec)
+    {
+        out.task_id.clear();
+        diag.set_stage(kind == callback_kind::separation ? "separation" : "midi");
+        co_return ec;
+    }
+    if (hooks)
+    {
+        if (auto hec = co_await hooks->task_id(out.task_id))
+        {
+            out.hook_failed = true;
+            co_return hec;
+        }
+    }
+    co_return error_code{};
+}
+
+}  // namespace kiemidi::detail

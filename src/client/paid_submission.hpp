@@ -1,0 +1,71 @@
+// One paid submission (separation or MIDI POST), as the pipeline and the batch both take it:
+// the intent with its callback reference, the POST, and, when the answer may hide a task KIE
+// processed and charged, the recovery of that task from its tagged callback. Internal.
+//
+// A paid POST is never sent twice, and only KIE's own word fails it: an answer that may hide a
+// paid task ends as the task (recovered from the callback its callBackUrl's reference tags) or
+// as client_errc::outcome_unknown, never as a failure that invites paying again.
+#ifndef KIEMIDI_SRC_CLIENT_PAID_SUBMISSION_HPP
+#define KIEMIDI_SRC_CLIENT_PAID_SUBMISSION_HPP
+
+#include "operations.hpp"
+
+#include <kiemidi/callback_hub.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace kiemidi::detail {
+
+/// Starts the POST with `callback_url` (the step's reference included) as its callBackUrl.
+using paid_post = std::function<op_result<api::task_created>(std::string callback_url)>;
+
+/// What a caller records around the POST (the batch: its journal). Both may suspend.
+class paid_hooks
+{
+public:
+    virtual ~paid_hooks() = default;
+    /// Before the POST, with the reference its callback will carry. An error ends the step
+    /// before anything is sent.
+    virtual boost::asio::awaitable<error_code> intent(const std::string& reference) = 0;
+    /// The task id, answered or recovered from the callback. An error ends the step with it.
+    virtual boost::asio::awaitable<error_code> task_id(const std::string& task_id) = 0;
+};
+
+/// How a step went, beside its error_code.
+struct paid_step
+{
+    std::string task_id;       ///< The task (on success).
+    bool recovered = false;    ///< Its answer was lost; the task was found through its tagged callback.
+    bool hook_failed = false;  ///< The error is a hook's (the hook filled its own diagnostics).
+};
+
+/// True when a submission that ended with `ec` may have been processed (and charged) by KIE:
+/// sent, and no KIE answer says otherwise (client_errc::outcome_unknown; also shut_down and
+/// operation_aborted, which can cut an exchange off after the request was written).
+bool outcome_may_be_paid(const error_code& ec) noexcept;
+
+/// The task of a paid POST whose answer was lost (or never recorded), from the callback tagged
+/// with `ref`, waiting up to `within`. On failure `diag`'s client message gets "; <why>" appended
+/// and the error is client_errc::outcome_unknown (operation_aborted when cancelled).
+boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind kind, const std::string& ref,
+                                                       std::chrono::milliseconds within, diagnostics& diag,
+                                                       std::string& task_id);
+
+/// One paid step: a fresh callback reference (when a hub is attached), hooks->intent(reference),
+/// post(callback URL tagged with it), then, when its answer was lost (client_errc::outcome_unknown:
+/// none came, or not KIE's), a wait of up to `unknown_outcome_wait` for the tagged callback; then
+/// hooks->task_id. `hooks` may be null.
+/// Returns {} with out.task_id; KIE's error (its word: the submission failed); a hook's error
+/// (out.hook_failed); or, when no callback named the task, client_errc::outcome_unknown
+/// (operation_aborted when the caller cancelled the wait), with `diag` keeping the POST's HTTP
+/// status and message and why recovering failed. shut_down / operation_aborted from the POST
+/// itself end the step at once (outcome_may_be_paid tells the caller not to count it failed).
+boost::asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
+                                               std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
+                                               paid_step& out);
+
+}  // namespace kiemidi::detail
+
+#endif
