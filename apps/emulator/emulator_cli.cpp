@@ -34,12 +34,15 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --rate-limit-per-10s N        simulated account rate limit on paid POSTs (default 0 = off)
   --unknown-task-404            unknown task ids answer code 404 instead of data null
   --http-status-mirrors-code    error answers use the KIE code as HTTP status too
+  --midi-task-id-equals-separation  a MIDI task gets its separation's task id (as KIE's example)
   fault rates (0..1):
   --http-429-rate R  --http-500-rate R  --http-455-rate R  --connection-reset-rate R
   --reset-after-processing-rate R  --slow-response-rate R  --slow-response-ms N
   --callback-drop-rate R  --callback-duplicate-rate R  --callback-delay-rate R  --callback-delay-ms N
   --callback-reorder-rate R  --separation-failure-rate R  --midi-failure-rate R
   --paid-answer-delay-ms N      answer accepted paid POSTs only after N ms (the task exists meanwhile)
+  --repeat-separation-callback-after-midi-submit  deliver the separation's callback once more after
+                                each MIDI POST is answered (KIE repeats deliveries)
   --help                        this text
 )";
 
@@ -128,6 +131,12 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         if (arg == "--no-https") { opts.enable_https = false; continue; }
         if (arg == "--unknown-task-404") { opts.unknown_task_is_404 = true; continue; }
         if (arg == "--http-status-mirrors-code") { opts.error_http_status_mirrors_code = true; continue; }
+        if (arg == "--midi-task-id-equals-separation") { opts.midi_task_id_equals_separation = true; continue; }
+        if (arg == "--repeat-separation-callback-after-midi-submit")
+        {
+            fo.repeat_separation_callback_after_midi_submit = true;
+            continue;
+        }
         auto it = with_value.find(arg);
         if (it == with_value.end()) throw emulator_cli_error("unknown option " + std::string(arg));
         if (!has_value)
