@@ -260,8 +260,8 @@ BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_repeated_separation_callback_give_the_
             auto [ec, r] = co_await env.cli->async_generate_midi(params_for(20, fast_polls(strategy, 30s)), diag, tok);
             BOOST_TEST_REQUIRE(!ec, diag.to_string());
             BOOST_TEST(r.midi_task_id == r.separation_task_id);
+            BOOST_TEST(r.note_count() > 0u);  // not the separation's body read as an empty MIDI result
             const auto expected = notes_in(env.kie->midi_notes_json(r.midi_task_id));
-            BOOST_TEST(expected > 0u);
             BOOST_TEST(r.note_count() == expected);
             BOOST_TEST(env.kie->snapshot().callbacks_duplicated == 1u);  // the repeat was sent
             if (strategy == wait_strategy::polling)
