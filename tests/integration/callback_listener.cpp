@@ -1,6 +1,7 @@
 // callback_listener over real sockets on 127.0.0.1: routing, limits, signatures, TLS, lifecycle.
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
+#include <kiemidi/api/callbacks.hpp>
 
 #include "common/run_bounded.hpp"
 
@@ -319,6 +320,47 @@ BOOST_AUTO_TEST_CASE(callback_before_any_waiter_is_buffered_and_handed_to_the_la
         auto msg = co_await hub.async_wait(callback_kind::midi, "early", asio::use_awaitable);
         BOOST_TEST(msg.task_id == "early");
         BOOST_TEST((msg.kind == callback_kind::midi));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_same_task_id_on_both_callback_urls_reaches_the_wait_of_each_kind)
+{
+    // KIE may give a MIDI task its separation's id: the URL a callback arrives on names its kind.
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        listener.start();
+        auto sep = co_await send(listener.port(), make_post(listener, callback_kind::separation, separation_en("shared")));
+        auto midi = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("shared")));
+        BOOST_TEST(sep.result_int() == 200u);
+        BOOST_TEST(midi.result_int() == 200u);
+        BOOST_TEST(listener.stats().buffered == 2u);
+        BOOST_TEST(listener.stats().duplicates == 0u);
+        auto m = co_await hub.async_wait(callback_kind::midi, "shared", asio::use_awaitable);
+        BOOST_TEST((m.kind == callback_kind::midi));
+        BOOST_TEST(m.body == midi_en("shared"));
+        auto s = co_await hub.async_wait(callback_kind::separation, "shared", asio::use_awaitable);
+        BOOST_TEST((s.kind == callback_kind::separation));
+        BOOST_TEST(s.body == separation_en("shared"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_routed_by_a_later_id_placement_parses_as_that_task)
+{
+    // data.taskId is empty, so the listener routes by the top-level task_id; the parser agrees.
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        listener.start();
+        const std::string body = R"({"task_id":"m1","code":200,"msg":"success","data":{"taskId":"","instruments":[]}})";
+        auto [msg, res] = co_await (hub.async_wait(callback_kind::midi, "m1", asio::use_awaitable) &&
+                                    send(listener.port(), make_post(listener, callback_kind::midi, body)));
+        BOOST_TEST(res.result_int() == 200u);
+        BOOST_TEST(msg.task_id == "m1");
+        api::midi_callback cb;
+        diagnostics diag;
+        BOOST_TEST(!api::parse_midi_callback(msg.body, cb, diag), diag.to_string());
+        BOOST_TEST(cb.task_id == "m1");
     });
 }
 
