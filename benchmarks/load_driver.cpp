@@ -424,12 +424,12 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
     auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, tok);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
-    auto wait_on_hub = [&](std::string task_id) -> asio::awaitable<bool> {
+    auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
         const auto wait_started = std::chrono::system_clock::now();
         asio::steady_timer deadline(co_await asio::this_coro::executor,
                                     std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms);
         deadline.async_wait([&](boost::system::error_code ec) { if (!ec) e.hub.close(); });
-        auto [ec, msg] = co_await e.hub.async_wait(std::move(task_id), tok);
+        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), tok);
         const auto resumed = std::chrono::system_clock::now();
         deadline.cancel();
         if (ec) { record_failure(e.t, "hub wait: " + ec.message()); co_return false; }
@@ -439,14 +439,14 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
         co_return true;
     };
     std::string sep_id = sep.task_id;
-    if (!co_await wait_on_hub(std::move(sep_id))) co_return;
+    if (!co_await wait_on_hub(kiemidi::callback_kind::separation, std::move(sep_id))) co_return;
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
     auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, tok);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
-    if (!co_await wait_on_hub(std::move(midi_id))) co_return;
+    if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;
     ++e.t.done;
     const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
     e.t.overhead_ms.push_back(ms - 2.0 * e.sc.delay_ms);

@@ -95,7 +95,7 @@ void hub_deliver_to_waiter(benchmark::State& state)
         // Unique ids: the hub remembers delivered ids to drop KIE's duplicates.
         std::string id = ids[i % ids.size()] + std::to_string(i);
         ++i;
-        hub.async_wait(id, [&](kiemidi::error_code ec, kiemidi::callback_message) { resumed += !ec; });
+        hub.async_wait(kiemidi::callback_kind::midi, id, [&](kiemidi::error_code ec, kiemidi::callback_message) { resumed += !ec; });
         kiemidi::callback_message msg;
         msg.kind = kiemidi::callback_kind::midi;
         msg.task_id = std::move(id);

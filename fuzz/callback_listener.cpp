@@ -38,7 +38,7 @@ public:
     std::vector<callback_message> received;
 
 protected:
-    void start_wait(std::string, asio::any_completion_handler<wait_signature>) override {}
+    void start_wait(callback_kind, std::string, asio::any_completion_handler<wait_signature>) override {}
 
 private:
     executor_type ex_;

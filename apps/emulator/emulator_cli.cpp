@@ -35,6 +35,7 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --rate-limit-per-10s N        simulated account rate limit on paid POSTs (default 0 = off)
   --unknown-task-404            unknown task ids answer code 404 instead of data null
   --http-status-mirrors-code    error answers use the KIE code as HTTP status too
+  --midi-task-id-equals-separation  a MIDI task gets its separation's task id (as KIE's example)
   fault rates (0..1):
   --http-429-rate R  --http-500-rate R  --http-455-rate R  --connection-reset-rate R
   --reset-after-processing-rate R  --slow-response-rate R  --slow-response-ms N
@@ -52,6 +53,8 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --processed-then-html-502-rate R  --processed-then-truncated-body-rate R  --processed-then-non-json-200-rate R
                                 process (and charge) paid POSTs, then answer a gateway's HTML 502 / KIE's
                                 JSON cut in half / a 200 that is not JSON
+  --repeat-separation-callback-after-midi-submit  deliver the separation's callback once more after
+                                each MIDI POST is answered (KIE repeats deliveries)
   --help                        this text
 )";
 
@@ -156,6 +159,12 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         if (arg == "--music-index-negative") { fo.music_index_negative = true; continue; }
         if (arg == "--pending-success-flag-null") { fo.pending_success_flag_null = true; continue; }
         if (arg == "--origin-data-null-id") { fo.origin_data_null_id = true; continue; }
+        if (arg == "--midi-task-id-equals-separation") { opts.midi_task_id_equals_separation = true; continue; }
+        if (arg == "--repeat-separation-callback-after-midi-submit")
+        {
+            fo.repeat_separation_callback_after_midi_submit = true;
+            continue;
+        }
         auto it = with_value.find(arg);
         if (it == with_value.end()) throw emulator_cli_error("unknown option " + std::string(arg));
         if (!has_value)

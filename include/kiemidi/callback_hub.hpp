@@ -1,6 +1,9 @@
 // kiemidi callback hub: routes verified KIE callbacks to the coroutine waiting for that task.
 //
-// The listener hands every verified callback to deliver(); a client waits with async_wait(task_id).
+// The listener hands every verified callback to deliver(); a client waits with
+// async_wait(kind, task_id). A callback is named by its kind (the callback URL it arrived on) and
+// its task id together: KIE may give a MIDI task the id of the separation it transcribes (its MIDI
+// page's own example does), so an id alone does not say which result a body carries.
 // KIE may call back before the submit answer has even been read, so a callback nobody waits for
 // yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
 // back more than once: a callback for a task already delivered is reported duplicate and dropped.
@@ -46,9 +49,9 @@ struct callback_message
 /// What deliver() did with a callback.
 enum class deliver_result
 {
-    delivered,  ///< A waiter was registered for the task; its handler has been posted.
+    delivered,  ///< A waiter was registered for the kind and task; its handler has been posted.
     buffered,   ///< Nobody waits yet; kept for the first later async_wait (until buffer_ttl).
-    duplicate,  ///< The task was already delivered or buffered (or the hub is closed); this callback was dropped.
+    duplicate,  ///< A callback of the same kind and task was already delivered or buffered (or the hub is closed); this one was dropped.
 };
 
 /// Limits of a hub's local memory. All bounds are enforced lazily, on each call.
@@ -58,9 +61,9 @@ struct callback_hub_options
     std::chrono::milliseconds buffer_ttl{std::chrono::minutes(10)};
     /// At most this many buffered callbacks; beyond it the oldest is evicted.
     std::size_t max_buffered = 100000;
-    /// How long a delivered task id is remembered to recognise KIE's repeated callbacks.
+    /// How long a delivered (kind, task id) is remembered to recognise KIE's repeated callbacks.
     std::chrono::milliseconds remember_delivered_ttl{std::chrono::hours(1)};
-    /// At most this many remembered task ids; beyond it the oldest is forgotten.
+    /// At most this many remembered (kind, task id) pairs; beyond it the oldest is forgotten.
     std::size_t max_remembered_delivered = 100000;
     /// Monotonic clock used for the TTLs; empty means std::chrono::steady_clock::now (tests inject one).
     std::function<std::chrono::steady_clock::time_point()> clock;
@@ -71,7 +74,7 @@ struct callback_hub_stats
 {
     std::size_t waiting = 0;                 ///< Registered waiters right now.
     std::size_t buffered = 0;                ///< Buffered callbacks right now.
-    std::size_t remembered = 0;              ///< Delivered task ids remembered right now.
+    std::size_t remembered = 0;              ///< Delivered (kind, task id) pairs remembered right now.
     std::uint64_t delivered_total = 0;       ///< Callbacks handed to a waiter (directly or from the buffer).
     std::uint64_t buffered_total = 0;        ///< Callbacks that were buffered on arrival.
     std::uint64_t duplicates_total = 0;      ///< Callbacks dropped as duplicates.
@@ -102,26 +105,30 @@ public:
     /// The executor handlers without an associated executor run on.
     virtual executor_type get_executor() const noexcept = 0;
 
-    /// Waits for the callback of `task_id`.
+    /// Waits for the callback of kind `kind` (the callback URL it arrives on) for task `task_id`.
     ///
+    /// @par Routing
+    /// By kind and task id together: a callback of the other kind for the same id (KIE may give a
+    /// MIDI task its separation's id) never completes this wait, and duplicates are recognised
+    /// per kind.
     /// @par Handler signature
-    /// void(error_code, callback_message). Completes at once (posted) when a callback for the task
-    /// was buffered. Errors: asio::error::operation_aborted (cancelled), asio::error::already_started
-    /// (another wait for the same task id is pending: at most one waiter per task),
-    /// client_errc::shut_down (close() was called or the hub was destroyed).
+    /// void(error_code, callback_message). Completes at once (posted) when a callback of that kind
+    /// for the task was buffered. Errors: asio::error::operation_aborted (cancelled),
+    /// asio::error::already_started (another wait for the same kind and task id is pending: at most
+    /// one waiter per kind and task), client_errc::shut_down (close() was called or the hub was destroyed).
     /// @par Object lifetimes
     /// `task_id` is copied.
     /// @par Cancellation
     /// terminal, partial and total: the wait completes with operation_aborted and its registration
     /// is removed, so a later callback for the task is buffered again.
     template <asio::completion_token_for<wait_signature> Token = asio::default_completion_token_t<executor_type>>
-    auto async_wait(std::string task_id, Token&& token = {})
+    auto async_wait(callback_kind kind, std::string task_id, Token&& token = {})
     {
         return asio::async_initiate<Token, wait_signature>(
-            [this](auto handler, std::string id) {
-                start_wait(std::move(id), asio::any_completion_handler<wait_signature>(std::move(handler)));
+            [this](auto handler, callback_kind k, std::string id) {
+                start_wait(k, std::move(id), asio::any_completion_handler<wait_signature>(std::move(handler)));
             },
-            token, std::move(task_id));
+            token, kind, std::move(task_id));
     }
 
     /// Waits for a callback whose `callback_message::reference` equals `reference` (the `ref`
@@ -129,8 +136,9 @@ public:
     /// a paid submission whose answer was lost: the callback names the task id.
     ///
     /// @par Handler signature
-    /// void(error_code, callback_message): a copy of the callback. It stays available to
-    /// async_wait(task_id) as usual (a buffered callback is not consumed). Completes at once when
+    /// void(error_code, callback_message): a copy of the callback, of either kind (a reference is
+    /// made for one submission; check callback_message::kind). It stays available to
+    /// async_wait(kind, task_id) as usual (a buffered callback is not consumed). Completes at once when
     /// such a callback is buffered. Errors: asio::error::operation_aborted (cancelled),
     /// asio::error::already_started (another wait for the same reference is pending),
     /// asio::error::operation_not_supported (this hub cannot look up references),
@@ -162,8 +170,9 @@ protected:
     callback_hub(const callback_hub&) = delete;
     callback_hub& operator=(const callback_hub&) = delete;
 
-    /// Registers `handler` as the waiter of `task_id` (the type-erased body of async_wait).
-    virtual void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) = 0;
+    /// Registers `handler` as the waiter of callbacks of `kind` for `task_id` (the type-erased body of async_wait).
+    virtual void start_wait(callback_kind kind, std::string task_id,
+                            asio::any_completion_handler<wait_signature> handler) = 0;
 
     /// Registers `handler` as the waiter of callbacks tagged `reference` (the body of
     /// async_wait_reference). This default completes with asio::error::operation_not_supported.

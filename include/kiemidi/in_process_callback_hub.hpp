@@ -1,7 +1,7 @@
 // kiemidi in-process callback hub: the default hub, for one process (no dependency).
 //
-// A task id → waiter map with an early-callback buffer (bounded, with a TTL) and duplicate
-// suppression, all behind one mutex. Waits by callback reference scan the buffer: they are rare
+// A (kind, task id) → waiter map with an early-callback buffer (bounded, with a TTL) and duplicate
+// suppression per kind, all behind one mutex. Waits by callback reference scan the buffer: they are rare
 // (only after a lost submission answer), so the buffer carries no second index.
 #ifndef KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
 #define KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
@@ -12,7 +12,7 @@
 
 namespace kiemidi {
 
-/// In-process task id → waiter map with an early-callback buffer and duplicate suppression.
+/// In-process (kind, task id) → waiter map with an early-callback buffer and duplicate suppression.
 ///
 /// @par Thread safety
 /// Every member function may be called concurrently from any thread (state is behind a mutex).
@@ -35,19 +35,21 @@ public:
     KIEMIDI_DECL void close() override;
     KIEMIDI_DECL callback_hub_stats stats() const override;
 
-    /// Delivers `msg` only when a waiter for its task is registered here; otherwise does nothing
-    /// and returns false. A wait for its reference (async_wait_reference) gets a copy either way. A hub shared between instances uses this for callbacks another instance
-    /// received, so each instance does not buffer every callback of the fleet.
+    /// Delivers `msg` only when a waiter for its kind and task is registered here; otherwise does
+    /// nothing and returns false. A wait for its reference (async_wait_reference) gets a copy either
+    /// way. A hub shared between instances uses this for callbacks another instance received, so
+    /// each instance does not buffer every callback of the fleet.
     KIEMIDI_DECL bool deliver_if_waiting(callback_message& msg);
 
-    /// True when a wait for `task_id` is registered here.
-    KIEMIDI_DECL bool is_waiting(const std::string& task_id) const;
+    /// True when a wait for the callback of `kind` for `task_id` is registered here.
+    KIEMIDI_DECL bool is_waiting(callback_kind kind, const std::string& task_id) const;
 
     /// True when a wait for `reference` (async_wait_reference) is registered here.
     KIEMIDI_DECL bool is_waiting_reference(const std::string& reference) const;
 
 protected:
-    KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) override;
+    KIEMIDI_DECL void start_wait(callback_kind kind, std::string task_id,
+                                 asio::any_completion_handler<wait_signature> handler) override;
     KIEMIDI_DECL void start_wait_reference(std::string reference,
                                            asio::any_completion_handler<wait_signature> handler) override;
 

@@ -2,7 +2,7 @@
 //
 // KIE calls the one public callback URL, so behind a load balancer a callback often lands on an
 // instance other than the one whose coroutine waits for that task. Each instance's listener hands
-// its callbacks to this hub, which stores each one in Redis under its task id (SET NX with a TTL)
+// its callbacks to this hub, which stores each one in Redis under its kind and task id (SET NX with a TTL)
 // and publishes it on a channel; every instance delivers published callbacks to its own waiters,
 // and a wait that starts later (or after a restart) finds the stored callback with a GET.
 // When Redis is away the hub keeps working locally; waits elsewhere then fall back to polling.
@@ -28,8 +28,9 @@ struct redis_callback_hub_options
     /// The Redis server (both the command and the subscriber connection use it).
     redis::connection_options redis;
     /// Prefix of every key and of the channel, so several deployments can share one Redis:
-    /// callbacks are kept under "<prefix>cb:<task id>" (and "<prefix>ref:<reference>" names that key
-    /// for callbacks with a reference), and published on "<prefix>callbacks".
+    /// callbacks are kept under "<prefix>cb:<kind>:<task id>" with kind `separation` or `midi` (and
+    /// "<prefix>ref:<reference>" names that key for callbacks with a reference), and published on
+    /// "<prefix>callbacks".
     std::string key_prefix = "kiemidi:";
     /// How long Redis keeps a callback. Longer than the longest time between a callback and the
     /// wait that picks it up (e.g. an instance restart plus journal resume).
@@ -43,7 +44,7 @@ struct redis_callback_hub_stats
 {
     bool connected = false;                 ///< The command connection is up.
     bool subscribed = false;                ///< The subscriber connection is up and subscribed.
-    std::uint64_t stored_total = 0;         ///< Callbacks this instance stored in Redis (first copy of a task).
+    std::uint64_t stored_total = 0;         ///< Callbacks this instance stored in Redis (first copy of a kind and task).
     std::uint64_t published_total = 0;      ///< Of those, published because no local waiter took them.
     std::uint64_t already_stored_total = 0; ///< Callbacks Redis already had (KIE's repeats, possibly via other instances).
     std::uint64_t messages_total = 0;       ///< Callbacks received on the channel (from any instance).
@@ -62,6 +63,7 @@ struct redis_callback_hub_stats
 /// connecting; async_connect waits until both connections are up.
 ///
 /// @par Delivery
+/// Everything is keyed by kind and task id (see callback_hub::async_wait).
 /// deliver(): a local waiter gets the callback at once; in any case it is stored in Redis with
 /// SET NX PX (so a repeated callback costs one command and is not published again) and, when no
 /// local waiter took it, published. A wait registers locally, then GETs the stored callback, so
@@ -109,7 +111,8 @@ public:
     KIEMIDI_DECL redis_callback_hub_stats redis_stats() const;
 
 protected:
-    KIEMIDI_DECL void start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler) override;
+    KIEMIDI_DECL void start_wait(callback_kind kind, std::string task_id,
+                                 asio::any_completion_handler<wait_signature> handler) override;
     /// Waits by reference: locally, and through the "<prefix>ref:<reference>" index kept in Redis
     /// next to each stored callback, so a callback that landed on another instance is found too.
     KIEMIDI_DECL void start_wait_reference(std::string reference,

@@ -37,14 +37,18 @@ struct callback_root
     callback_root(const callback_root&) = delete;
     callback_root& operator=(const callback_root&) = delete;
 
-    // data.task_id, data.taskId, task_id, taskId; errors name data.task_id when all are absent.
+    // The first of data.task_id, data.taskId, task_id, taskId that holds an id (a non-empty
+    // string or an integer): find_callback_task_id's rule, by which the listener routed this
+    // body, so the parser never rejects (or names another task than) what the listener accepted.
+    // When none holds one, the first present placement names the error, else data.task_id.
     std::string task_id() const
     {
-        json_reader in_data = data.any_of({"task_id", "taskId"});
-        if (!in_data.missing_or_null()) return read_task_id(in_data);
-        json_reader top = root.any_of({"task_id", "taskId"});
-        if (!top.missing_or_null()) return read_task_id(top);
-        return read_task_id(in_data);
+        const json_reader placements[] = {data["task_id"], data["taskId"], root["task_id"], root["taskId"]};
+        for (const auto& r : placements)
+            if (id_text(r.value())) return read_task_id(r);
+        for (const auto& r : placements)
+            if (!r.missing_or_null()) return read_task_id(r);
+        return read_task_id(placements[0]);
     }
 
     int code() const

@@ -242,13 +242,15 @@ asio::awaitable<error_code> take_callback(client& c, const std::string& id, cons
     co_return co_await confirm_callback<Kind>(c, id, w, diag, counters, out);
 }
 
-/// Waits for the task's callback. If the hub fails (closed), falls back to polling.
+/// Waits for the task's callback (of this kind only: a MIDI task may carry its separation's id).
+/// If the hub fails (closed), falls back to polling.
 template <class Kind>
 asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, const std::string& id,
                                               const wait_options& w, diagnostics& diag, wait_counters& counters,
                                               typename Kind::record& out)
 {
-    auto [ec, msg] = co_await hub.async_wait(id, tuple_awaitable);
+    const callback_kind kind = Kind::kind;
+    auto [ec, msg] = co_await hub.async_wait(kind, id, tuple_awaitable);
     if (ec == asio::error::operation_aborted) co_return ec;
     if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
     co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
@@ -280,18 +282,19 @@ struct cancel_timer
     }
 };
 
-/// hub.async_wait(id) for at most `limit` (the hybrid strategy's first phase). The caller's own
+/// hub.async_wait(kind, id) for at most `limit` (the hybrid strategy's first phase). The caller's own
 /// cancellation still reaches the wait. `overdue` tells whether the limit ended it; the hub then
 /// keeps a callback that arrives later until the next wait for the task.
-asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, const std::string& id,
-                                                                              milliseconds limit, bool& overdue)
+asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, callback_kind kind,
+                                                                              const std::string& id, milliseconds limit,
+                                                                              bool& overdue)
 {
     auto t = std::make_shared<cancel_timer>(co_await asio::this_coro::executor);
     cancel_timer::arm(t, limit);
     asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
     auto outer = cs.slot();
     if (outer.is_connected()) outer.assign([t](asio::cancellation_type type) { t->signal.emit(type); });
-    auto r = co_await hub.async_wait(id, asio::bind_cancellation_slot(t->signal.slot(), tuple_awaitable));
+    auto r = co_await hub.async_wait(kind, id, asio::bind_cancellation_slot(t->signal.slot(), tuple_awaitable));
     if (outer.is_connected()) outer.clear();
     overdue = t->fired && std::get<0>(r) == asio::error::operation_aborted;
     t->disarm();
@@ -321,7 +324,7 @@ asio::awaitable<error_code> wait_hybrid(client& c, callback_hub& hub, const std:
                                         diagnostics& diag, wait_counters& counters, typename Kind::record& out)
 {
     bool overdue = false;
-    auto [ec, msg] = co_await wait_callback_until(hub, id, w.callback_overdue, overdue);
+    auto [ec, msg] = co_await wait_callback_until(hub, Kind::kind, id, w.callback_overdue, overdue);
     if (overdue) co_return co_await race_callback_and_polls<Kind>(c, hub, id, w, diag, counters, out);
     if (ec == asio::error::operation_aborted) co_return ec;
     if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);

@@ -963,7 +963,8 @@ api_answer model::midi_generate(std::string_view body)
     ++stats_.tasks_created;
 
     midi_task t;
-    t.id = *task_id == doc_task_id ? std::string(doc_task_id) : new_task_id();  // as in KIE's example
+    // As in KIE's example, where the MIDI task carries the separation's id.
+    t.id = opts_.midi_task_id_equals_separation || *task_id == doc_task_id ? *task_id : new_task_id();
     t.separation_id = *task_id;
     t.audio_id = audio_id;
     t.callback_url = *cb;
@@ -971,6 +972,13 @@ api_answer model::midi_generate(std::string_view body)
     api_answer a;
     a.body = R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id) + "}}";
     a.completion = scheduled_completion{task_kind::midi, t.id, opts_.midi_delay};
+    if (faults().repeat_separation_callback_after_midi_submit)
+    {
+        // KIE repeats deliveries: the separation's callback once more, after this answer.
+        bool loopback = false;
+        if (parse_loopback_url(sep.callback_url, loopback) && loopback)
+            a.after_answer = callback_job{sep.callback_url, separation_callback_body(sep), sep.id};
+    }
     midis_.insert_or_assign(t.id, std::move(t));
     return a;
 }

@@ -49,6 +49,17 @@ struct scheduled_completion
     std::chrono::milliseconds delay;
 };
 
+/// A callback the network side must deliver.
+struct callback_job
+{
+    std::string url;
+    std::string body;
+    std::string task_id;
+    std::chrono::milliseconds delay{0};
+    bool duplicate = false;
+    bool reorder = false;
+};
+
 struct api_answer
 {
     answer_action action = answer_action::respond;
@@ -59,17 +70,7 @@ struct api_answer
     std::optional<unsigned> retry_after_s;   ///< Retry-After header
     std::chrono::milliseconds delay{0};      ///< slow-response fault
     std::optional<scheduled_completion> completion;
-};
-
-/// A callback the network side must deliver.
-struct callback_job
-{
-    std::string url;
-    std::string body;
-    std::string task_id;
-    std::chrono::milliseconds delay{0};
-    bool duplicate = false;
-    bool reorder = false;
+    std::optional<callback_job> after_answer;  ///< a callback to deliver once this answer is written
 };
 
 /// Thread-safe counters shared by the model and the network side.

@@ -343,6 +343,11 @@ private:
             auto [wec, wn] = co_await http::async_write(c->stream, res, nothrow);
             if (wec) co_return;
             st.count_response(answer.code, answer.http_status);
+            if (answer.after_answer && !self->stopped_)
+            {
+                ++st.callbacks_duplicated;
+                self->dispatch(std::move(*answer.after_answer));
+            }
             if (!res.keep_alive())
             {
                 beast::error_code ignored;

@@ -1,5 +1,7 @@
 // The in-process callback hub: one mutex guards the waiter map, the early-callback buffer and
-// the remembered (already delivered) task ids. Handlers are always posted, never run inline.
+// the remembered (already delivered) tasks. Handlers are always posted, never run inline.
+// Every map is keyed by kind and task id together (key_of): KIE may give a MIDI task its
+// separation's id, and a callback of one kind must never complete a wait of the other.
 #include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/append.hpp>
@@ -33,6 +35,14 @@ struct pending_completion
     // Released only after the handler is posted, so the io_context never runs out of work in between.
     asio::any_completion_executor work{};
 };
+
+// The map key of (kind, task id): one letter for the kind, then the id, so the same id of the
+// two kinds gives two keys.
+std::string key_of(callback_kind kind, std::string task_id)
+{
+    task_id.insert(task_id.begin(), kind == callback_kind::midi ? 'm' : 's');
+    return task_id;
+}
 }  // namespace
 
 struct in_process_callback_hub::state
@@ -61,11 +71,11 @@ struct in_process_callback_hub::state
     mutable std::mutex mtx;
     bool closed = false;
     std::uint64_t next_seq = 1;
-    std::unordered_map<std::string, waiter> waiters;
+    std::unordered_map<std::string, waiter> waiters;            // by key_of(kind, task id)
     std::unordered_map<std::string, waiter> reference_waiters;  // by callback_message::reference
-    std::unordered_map<std::string, buffered_entry> buffered;
-    std::map<std::uint64_t, std::string> buffered_order;  // seq → id; seq order is arrival (= expiry) order
-    std::unordered_map<std::string, remembered_entry> remembered;
+    std::unordered_map<std::string, buffered_entry> buffered;   // by key_of(kind, task id)
+    std::map<std::uint64_t, std::string> buffered_order;  // seq → key; seq order is arrival (= expiry) order
+    std::unordered_map<std::string, remembered_entry> remembered;  // by key_of(kind, task id)
     std::map<std::uint64_t, std::string> remembered_order;
     callback_hub_stats counters;
 
@@ -98,7 +108,7 @@ struct in_process_callback_hub::state
         }
     }
 
-    // Records that `id` was delivered, so a repeated callback is recognised. Caller holds mtx.
+    // Records that the task of key `id` was delivered, so a repeated callback is recognised. Caller holds mtx.
     void remember(const std::string& id, clock_type::time_point t)
     {
         if (opts.max_remembered_delivered == 0) return;
@@ -118,7 +128,7 @@ struct in_process_callback_hub::state
         remembered_order.emplace(seq, id);
     }
 
-    // Removes and returns the buffered callback for `id`, if any. Caller holds mtx.
+    // Removes and returns the buffered callback of key `id`, if any. Caller holds mtx.
     std::optional<callback_message> take_buffered(const std::string& id)
     {
         auto it = buffered.find(id);
@@ -222,9 +232,10 @@ in_process_callback_hub::~in_process_callback_hub() { state_->shut_down(); }
 
 callback_hub::executor_type in_process_callback_hub::get_executor() const noexcept { return state_->ex; }
 
-void in_process_callback_hub::start_wait(std::string task_id, handler_type handler)
+void in_process_callback_hub::start_wait(callback_kind kind, std::string task_id, handler_type handler)
 {
     auto& st = *state_;
+    const std::string key = key_of(kind, std::move(task_id));
     std::optional<pending_completion> now_done;
     {
         std::lock_guard lk(st.mtx);
@@ -234,21 +245,21 @@ void in_process_callback_hub::start_wait(std::string task_id, handler_type handl
         {
             now_done.emplace(pending_completion{std::move(handler), client_errc::shut_down, {}});
         }
-        else if (auto msg = st.take_buffered(task_id))
+        else if (auto msg = st.take_buffered(key))
         {
             // KIE called back before anyone waited: hand over the buffered callback.
-            st.remember(task_id, t);
+            st.remember(key, t);
             ++st.counters.delivered_total;
             now_done.emplace(pending_completion{std::move(handler), error_code{}, std::move(*msg)});
         }
-        else if (st.waiters.count(task_id) != 0)
+        else if (st.waiters.count(key) != 0)
         {
-            // At most one waiter per task: the second one is refused, the first keeps waiting.
+            // At most one waiter per kind and task: the second one is refused, the first keeps waiting.
             now_done.emplace(pending_completion{std::move(handler), asio::error::already_started, {}});
         }
         else
         {
-            st.register_waiter(st.waiters, std::move(task_id), std::move(handler), false, state_);
+            st.register_waiter(st.waiters, key, std::move(handler), false, state_);
         }
     }
     if (now_done) st.post(std::move(*now_done));
@@ -271,8 +282,8 @@ void in_process_callback_hub::start_wait_reference(std::string reference, handle
         }
         else
         {
-            // A callback that came before this wait is still buffered under its task id (nobody
-            // knew the id to wait for it): scan for it and hand over a copy.
+            // A callback that came before this wait is still buffered under its kind and task id
+            // (nobody knew the id to wait for it): scan for it and hand over a copy.
             const state::buffered_entry* found = nullptr;
             if (!reference.empty())
                 for (const auto& [id, b] : st.buffered)
@@ -295,18 +306,19 @@ deliver_result in_process_callback_hub::deliver(callback_message msg)
         const auto t = st.now();
         st.prune(t);
         if (!st.closed) by_reference = st.take_reference_waiter(msg);
-        if (auto it = st.waiters.find(msg.task_id); it != st.waiters.end())
+        std::string key = key_of(msg.kind, msg.task_id);
+        if (auto it = st.waiters.find(key); it != st.waiters.end())
         {
-            st.remember(msg.task_id, t);
+            st.remember(key, t);
             ++st.counters.delivered_total;
             done.emplace(pending_completion{std::move(it->second.handler), error_code{}, std::move(msg),
                                             std::move(it->second.work)});
             st.waiters.erase(it);
             result = deliver_result::delivered;
         }
-        else if (st.closed || st.remembered.count(msg.task_id) != 0 || st.buffered.count(msg.task_id) != 0)
+        else if (st.closed || st.remembered.count(key) != 0 || st.buffered.count(key) != 0)
         {
-            // KIE may call back more than once; the first callback wins.
+            // KIE may call back more than once; the first callback of each kind wins.
             ++st.counters.duplicates_total;
             result = deliver_result::duplicate;
         }
@@ -325,9 +337,8 @@ deliver_result in_process_callback_hub::deliver(callback_message msg)
                 ++st.counters.overflowed_total;
             }
             const auto seq = st.next_seq++;
-            std::string id = msg.task_id;
-            st.buffered_order.emplace(seq, id);
-            st.buffered.emplace(std::move(id), state::buffered_entry{std::move(msg), t + st.opts.buffer_ttl, seq});
+            st.buffered_order.emplace(seq, key);
+            st.buffered.emplace(std::move(key), state::buffered_entry{std::move(msg), t + st.opts.buffer_ttl, seq});
             ++st.counters.buffered_total;
             result = deliver_result::buffered;
         }
@@ -346,9 +357,10 @@ bool in_process_callback_hub::deliver_if_waiting(callback_message& msg)
     {
         std::lock_guard lk(st.mtx);
         if (auto by_reference = st.closed ? std::nullopt : st.take_reference_waiter(msg)) st.post(std::move(*by_reference));
-        auto it = st.waiters.find(msg.task_id);
+        const std::string key = key_of(msg.kind, msg.task_id);
+        auto it = st.waiters.find(key);
         if (it == st.waiters.end()) return false;
-        st.remember(msg.task_id, st.now());
+        st.remember(key, st.now());
         ++st.counters.delivered_total;
         done.emplace(pending_completion{std::move(it->second.handler), error_code{}, std::move(msg),
                                         std::move(it->second.work)});
@@ -358,11 +370,12 @@ bool in_process_callback_hub::deliver_if_waiting(callback_message& msg)
     return true;
 }
 
-bool in_process_callback_hub::is_waiting(const std::string& task_id) const
+bool in_process_callback_hub::is_waiting(callback_kind kind, const std::string& task_id) const
 {
     auto& st = *state_;
+    const std::string key = key_of(kind, task_id);
     std::lock_guard lk(st.mtx);
-    return st.waiters.count(task_id) != 0;
+    return st.waiters.count(key) != 0;
 }
 
 bool in_process_callback_hub::is_waiting_reference(const std::string& reference) const

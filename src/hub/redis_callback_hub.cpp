@@ -14,6 +14,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -22,7 +23,7 @@ namespace kiemidi {
 
 namespace {
 
-// Stores the callback unless Redis already has one for the task, and publishes it when asked
+// Stores the callback unless Redis already has one of its kind for the task, and publishes it when asked
 // to; atomic, so "stored" and "published" can never disagree across instances. A callback with a
 // reference also gets an index entry reference → task key, for async_wait_reference.
 // KEYS[1] = task key, KEYS[2] = reference key (optional); ARGV = json, ttl ms, channel,
@@ -92,11 +93,11 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     redis::connection subscriber;
     std::atomic<bool> closed{false};
 
-    // Task ids and references with a local wait that may need a lookup after a reconnect (a
-    // callback published while this instance's subscriber was away is only found in its key);
+    // Tasks (kind, id) and references with a local wait that may need a lookup after a reconnect
+    // (a callback published while this instance's subscriber was away is only found in its key);
     // pruned lazily.
     std::mutex mtx;
-    std::unordered_set<std::string> watched;
+    std::set<std::pair<callback_kind, std::string>> watched;
     std::unordered_set<std::string> watched_references;
     std::size_t inserts_since_prune = 0;
     // Callbacks that could not be stored while Redis was away, oldest first.
@@ -111,7 +112,12 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     {
     }
 
-    std::string key_of(const std::string& task_id) const { return opts.key_prefix + "cb:" + task_id; }
+    // By kind and task id: a MIDI task may carry its separation's id, and each kind's first
+    // callback is kept (SET NX), so a repeated separation callback never hides the MIDI one.
+    std::string key_of(callback_kind kind, const std::string& task_id) const
+    {
+        return opts.key_prefix + "cb:" + kind_name(kind) + ":" + task_id;
+    }
     std::string reference_key_of(const std::string& reference) const { return opts.key_prefix + "ref:" + reference; }
 
     void start()
@@ -151,7 +157,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void store(callback_message msg, bool publish)
     {
         auto json = serialize_callback(msg);
-        std::vector<std::string> args{"EVAL", store_script, msg.reference.empty() ? "1" : "2", key_of(msg.task_id)};
+        std::vector<std::string> args{"EVAL", store_script, msg.reference.empty() ? "1" : "2", key_of(msg.kind, msg.task_id)};
         if (!msg.reference.empty()) args.push_back(reference_key_of(msg.reference));
         args.push_back(std::move(json));
         args.push_back(std::to_string(opts.key_ttl.count()));
@@ -203,10 +209,10 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         }
     }
 
-    void lookup(const std::string& task_id)
+    void lookup(callback_kind kind, const std::string& task_id)
     {
         ++lookups;
-        commands.async_command({"GET", key_of(task_id)}, [self = shared_from_this()](error_code ec, redis::reply r) {
+        commands.async_command({"GET", key_of(kind, task_id)}, [self = shared_from_this()](error_code ec, redis::reply r) {
             if (ec || r.type != redis::reply_type::string) return;
             callback_message msg;
             if (!parse_callback(r.str, msg))
@@ -238,10 +244,10 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         });
     }
 
-    void watch(const std::string& task_id)
+    void watch(callback_kind kind, const std::string& task_id)
     {
         std::lock_guard lk(mtx);
-        watched.insert(task_id);
+        watched.emplace(kind, task_id);
         if (++inserts_since_prune >= 1024) prune_if_stale_locked();
     }
 
@@ -263,7 +269,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     {
         inserts_since_prune = 0;
         for (auto it = watched.begin(); it != watched.end();)
-            it = local.is_waiting(*it) ? std::next(it) : watched.erase(it);
+            it = local.is_waiting(it->first, it->second) ? std::next(it) : watched.erase(it);
         for (auto it = watched_references.begin(); it != watched_references.end();)
             it = local.is_waiting_reference(*it) ? std::next(it) : watched_references.erase(it);
     }
@@ -271,14 +277,15 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void resync()
     {
         if (closed || !commands.is_connected()) return;
-        std::vector<std::string> ids, references;
+        std::vector<std::pair<callback_kind, std::string>> ids;
+        std::vector<std::string> references;
         {
             std::lock_guard lk(mtx);
             prune_locked();
             ids.assign(watched.begin(), watched.end());
             references.assign(watched_references.begin(), watched_references.end());
         }
-        for (const auto& id : ids) lookup(id);
+        for (const auto& [kind, id] : ids) lookup(kind, id);
         for (const auto& ref : references) lookup_reference(ref);
     }
 
@@ -329,13 +336,14 @@ deliver_result redis_callback_hub::deliver(callback_message msg)
     return here ? deliver_result::delivered : deliver_result::buffered;
 }
 
-void redis_callback_hub::start_wait(std::string task_id, asio::any_completion_handler<wait_signature> handler)
+void redis_callback_hub::start_wait(callback_kind kind, std::string task_id,
+                                    asio::any_completion_handler<wait_signature> handler)
 {
     auto& st = *state_;
-    st.local.async_wait(task_id, std::move(handler));
-    if (st.closed || !st.local.is_waiting(task_id)) return;  // completed at once (buffered, refused, closed)
-    st.watch(task_id);
-    if (st.commands.is_connected()) st.lookup(task_id);
+    st.local.async_wait(kind, task_id, std::move(handler));
+    if (st.closed || !st.local.is_waiting(kind, task_id)) return;  // completed at once (buffered, refused, closed)
+    st.watch(kind, task_id);
+    if (st.commands.is_connected()) st.lookup(kind, task_id);
 }
 
 void redis_callback_hub::start_wait_reference(std::string reference, asio::any_completion_handler<wait_signature> handler)

@@ -1,6 +1,7 @@
 // callback_listener over real sockets on 127.0.0.1: routing, limits, signatures, TLS, lifecycle.
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
+#include <kiemidi/api/callbacks.hpp>
 
 #include "common/run_bounded.hpp"
 
@@ -225,7 +226,7 @@ listener_options test_options()
     return o;
 }
 
-// A pending wait whose outcome can be inspected without awaiting it.
+// A pending wait for a MIDI callback whose outcome can be inspected without awaiting it.
 struct watched_wait
 {
     struct result
@@ -236,7 +237,7 @@ struct watched_wait
     std::shared_ptr<result> r = std::make_shared<result>();
     watched_wait(callback_hub& hub, std::string id)
     {
-        hub.async_wait(std::move(id), [r = r](error_code ec, callback_message) {
+        hub.async_wait(callback_kind::midi, std::move(id), [r = r](error_code ec, callback_message) {
             ++r->calls;
             r->ec = ec;
         });
@@ -294,7 +295,7 @@ BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
         for (const auto& v : variants)
         {
             const std::string id = "task-" + std::to_string(n++);
-            auto [msg, res] = co_await (hub.async_wait(id, asio::use_awaitable) &&
+            auto [msg, res] = co_await (hub.async_wait(v.kind, id, asio::use_awaitable) &&
                                         send(listener.port(), make_post(listener, v.kind, v.body(id))));
             BOOST_TEST(res.result_int() == 200u);
             BOOST_TEST(res.body() == R"({"code":200,"msg":"success"})");
@@ -316,9 +317,50 @@ BOOST_AUTO_TEST_CASE(callback_before_any_waiter_is_buffered_and_handed_to_the_la
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(listener.stats().buffered == 1u);
         BOOST_TEST(hub.stats().buffered == 1u);
-        auto msg = co_await hub.async_wait("early", asio::use_awaitable);
+        auto msg = co_await hub.async_wait(callback_kind::midi, "early", asio::use_awaitable);
         BOOST_TEST(msg.task_id == "early");
         BOOST_TEST((msg.kind == callback_kind::midi));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_same_task_id_on_both_callback_urls_reaches_the_wait_of_each_kind)
+{
+    // KIE may give a MIDI task its separation's id: the URL a callback arrives on names its kind.
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        listener.start();
+        auto sep = co_await send(listener.port(), make_post(listener, callback_kind::separation, separation_en("shared")));
+        auto midi = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("shared")));
+        BOOST_TEST(sep.result_int() == 200u);
+        BOOST_TEST(midi.result_int() == 200u);
+        BOOST_TEST(listener.stats().buffered == 2u);
+        BOOST_TEST(listener.stats().duplicates == 0u);
+        auto m = co_await hub.async_wait(callback_kind::midi, "shared", asio::use_awaitable);
+        BOOST_TEST((m.kind == callback_kind::midi));
+        BOOST_TEST(m.body == midi_en("shared"));
+        auto s = co_await hub.async_wait(callback_kind::separation, "shared", asio::use_awaitable);
+        BOOST_TEST((s.kind == callback_kind::separation));
+        BOOST_TEST(s.body == separation_en("shared"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_routed_by_a_later_id_placement_parses_as_that_task)
+{
+    // data.taskId is empty, so the listener routes by the top-level task_id; the parser agrees.
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        in_process_callback_hub hub(ioc.get_executor());
+        callback_listener listener(ioc.get_executor(), test_options(), hub);
+        listener.start();
+        const std::string body = R"({"task_id":"m1","code":200,"msg":"success","data":{"taskId":"","instruments":[]}})";
+        auto [msg, res] = co_await (hub.async_wait(callback_kind::midi, "m1", asio::use_awaitable) &&
+                                    send(listener.port(), make_post(listener, callback_kind::midi, body)));
+        BOOST_TEST(res.result_int() == 200u);
+        BOOST_TEST(msg.task_id == "m1");
+        api::midi_callback cb;
+        diagnostics diag;
+        BOOST_TEST(!api::parse_midi_callback(msg.body, cb, diag), diag.to_string());
+        BOOST_TEST(cb.task_id == "m1");
     });
 }
 
@@ -328,7 +370,7 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_o
         in_process_callback_hub hub(ioc.get_executor());
         callback_listener listener(ioc.get_executor(), test_options(), hub);
         listener.start();
-        auto [msg, first] = co_await (hub.async_wait("dup", asio::use_awaitable) &&
+        auto [msg, first] = co_await (hub.async_wait(callback_kind::separation, "dup", asio::use_awaitable) &&
                                       send(listener.port(), make_post(listener, callback_kind::separation, separation_en("dup"))));
         BOOST_TEST(first.result_int() == 200u);
         BOOST_TEST(msg.task_id == "dup");
@@ -511,14 +553,14 @@ BOOST_AUTO_TEST_CASE(validly_signed_callback_is_accepted)
         listener.start();
         const auto ts = epoch_seconds();
         auto [msg, res] = co_await (
-            hub.async_wait("signed", asio::use_awaitable) &&
+            hub.async_wait(callback_kind::separation, "signed", asio::use_awaitable) &&
             send(listener.port(), make_post(listener, callback_kind::separation, separation_en("signed"),
                                             signed_headers(o.webhook_hmac_key, "signed", ts))));
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(msg.task_id == "signed");
         // Header names are case-insensitive (KIE's samples use lowercase).
         auto [msg2, res2] = co_await (
-            hub.async_wait("lower", asio::use_awaitable) &&
+            hub.async_wait(callback_kind::midi, "lower", asio::use_awaitable) &&
             send(listener.port(), make_post(listener, callback_kind::midi, midi_en("lower"),
                                             signed_headers(o.webhook_hmac_key, "lower", ts, true))));
         BOOST_TEST(res2.result_int() == 200u);
@@ -598,7 +640,7 @@ BOOST_AUTO_TEST_CASE(a_freshness_window_as_large_as_the_type_allows_accepts_old_
             const std::string id = "any-age-" + std::to_string(n++);
             const auto ts = epoch_seconds(offset);
             auto [msg, res] = co_await (
-                hub.async_wait(id, asio::use_awaitable) &&
+                hub.async_wait(callback_kind::midi, id, asio::use_awaitable) &&
                 send(listener.port(), make_post(listener, callback_kind::midi, midi_cn(id),
                                                 signed_headers(o.webhook_hmac_key, id, ts))));
             BOOST_TEST(res.result_int() == 200u);
@@ -627,7 +669,7 @@ BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callba
         ssl::stream<beast::tcp_stream> s(co_await connect_to(listener.port()), client_ctx);
         co_await s.async_handshake(ssl::stream_base::client, asio::use_awaitable);
         beast::flat_buffer buf;
-        auto [msg, res] = co_await (hub.async_wait("secure", asio::use_awaitable) &&
+        auto [msg, res] = co_await (hub.async_wait(callback_kind::midi, "secure", asio::use_awaitable) &&
                                     exchange(s, buf, make_post(listener, callback_kind::midi, midi_en("secure"))));
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(msg.task_id == "secure");
@@ -846,7 +888,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_e
             asio::experimental::concurrent_channel<void(error_code)> all_resumed(ioc, 1);
             for (int c = 0; c < clients; ++c)
                 for (int i = 0; i < per_client; i += 2)
-                    hub.async_wait(id_of(c, i), [&, resumed, pending, n = c * per_client + i](error_code ec, callback_message) {
+                    hub.async_wait(callback_kind::midi, id_of(c, i), [&, resumed, pending, n = c * per_client + i](error_code ec, callback_message) {
                         if (!ec) ++(*resumed)[n];
                         if (--*pending == 0) all_resumed.try_send(error_code{});
                     });
@@ -869,7 +911,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_e
             for (int c = 0; c < clients; ++c)
                 for (int i = 1; i < per_client; i += 2)
                 {
-                    auto msg = co_await hub.async_wait(id_of(c, i), asio::use_awaitable);
+                    auto msg = co_await hub.async_wait(callback_kind::midi, id_of(c, i), asio::use_awaitable);
                     if (msg.task_id == id_of(c, i)) ++(*resumed)[c * per_client + i];
                 }
             int not_once = 0;

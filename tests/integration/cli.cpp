@@ -164,6 +164,55 @@ BOOST_AUTO_TEST_CASE(run_polling_only_against_a_separate_emulator)
     BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
 }
 
+/// The note count `kiemidi run` printed ("<file>: 3 instruments, 412 notes (...)"); -1 when absent.
+long printed_notes(const std::string& out)
+{
+    const auto at = out.find(" notes (separation ");
+    if (at == std::string::npos) return -1;
+    auto begin = out.rfind(' ', at - 1);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    return std::stol(out.substr(begin, at - begin));
+}
+
+// KIE's MIDI page gives a MIDI task its separation's task id, and KIE repeats callbacks: the
+// separation's repeated callback is not taken for the MIDI result.
+BOOST_AUTO_TEST_CASE(run_with_equal_task_ids_and_a_repeated_separation_callback_writes_the_real_notes)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.midi_task_id_equals_separation = true;
+    eo.faults.repeat_separation_callback_after_midi_submit = true;
+    eo.midi_delay = 300ms;  // the repeat arrives while the MIDI task is pending
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-eq", "track-eq", "-o", dir.path.string()} + kie.flags(),
+                       dir.path, out, 30s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(printed_notes(out) > 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "music-eq_track-eq.mid"));
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.callbacks_duplicated == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+}
+
+// With equal ids, a MIDI callback that comes before the MIDI POST's answer is not dropped as a
+// repeat of the separation's: the run ends at once instead of after the callback's overdue time (90 s).
+BOOST_AUTO_TEST_CASE(run_with_equal_task_ids_and_an_early_midi_callback_finishes_at_once)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.midi_task_id_equals_separation = true;
+    eo.midi_delay = 0ms;
+    eo.faults.paid_answer_delay = 300ms;
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-fast", "track-fast", "-o", dir.path.string()} + kie.flags(),
+                       dir.path, out, 20s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(printed_notes(out) > 0, out);
+    BOOST_TEST(kie.server->snapshot().requests_to("GET /api/v1/midi/record-info") == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(run_with_a_rejected_track_exits_one)
 {
     temp_dir dir;

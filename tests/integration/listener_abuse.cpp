@@ -137,7 +137,8 @@ asio::awaitable<void> until(Pred pred)
     while (!pred()) co_await pause(5ms);
 }
 
-// A wait that can be inspected without awaiting it.
+// A wait for a MIDI callback (the kind every callback here is posted as) that can be inspected
+// without awaiting it.
 struct watched_wait
 {
     struct result
@@ -149,7 +150,7 @@ struct watched_wait
     std::shared_ptr<result> r = std::make_shared<result>();
     watched_wait(callback_hub& hub, std::string id)
     {
-        hub.async_wait(std::move(id), [r = r](error_code ec, callback_message m) {
+        hub.async_wait(callback_kind::midi, std::move(id), [r = r](error_code ec, callback_message m) {
             ++r->calls;
             r->ec = ec;
             r->task_id = m.task_id;
@@ -643,7 +644,7 @@ BOOST_AUTO_TEST_CASE(forged_secret_or_signature_is_rejected_and_the_waiter_stays
         // The waiter is still suspended: give a wrongly resumed handler time to run, then look.
         co_await pause(200ms);
         BOOST_TEST(w.r->calls == 0);
-        BOOST_TEST(hub.is_waiting("victim"));
+        BOOST_TEST(hub.is_waiting(callback_kind::midi, "victim"));
         BOOST_TEST(hub.stats().buffered == 0u);
 
         // And the genuine callback still resumes it.
@@ -760,7 +761,7 @@ BOOST_AUTO_TEST_CASE(pipelined_callbacks_in_one_write_are_handled_in_order)
 
         co_await pause(100ms);
         BOOST_TEST(b.r->calls == 0);  // the forged one never reached its waiter
-        BOOST_TEST(hub.is_waiting("pipe-b"));
+        BOOST_TEST(hub.is_waiting(callback_kind::midi, "pipe-b"));
         BOOST_TEST(hub.stats().buffered == 2u);  // d and e, nobody waits for them
         conn.close();
         hub.close();

@@ -275,6 +275,82 @@ BOOST_AUTO_TEST_CASE(a_stage_timeout_is_reported_as_timeout_naming_the_stage)
     });
 }
 
+// KIE's MIDI page answers a MIDI POST for separation 5c79****be8e with the same task id, and KIE
+// repeats callback deliveries: the separation's repeated callback must not be taken for the MIDI
+// result, and a fast MIDI callback must not be dropped as a repeat of the separation's.
+
+std::size_t notes_in(const std::string& instruments_json)
+{
+    std::size_t n = 0;
+    for (auto at = instruments_json.find("\"pitch\""); at != std::string::npos; at = instruments_json.find("\"pitch\"", at + 1)) ++n;
+    return n;
+}
+
+BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_repeated_separation_callback_give_the_real_notes_in_every_wait_mode)
+{
+    for (auto strategy : {wait_strategy::callback, wait_strategy::hybrid, wait_strategy::polling})
+    {
+        BOOST_TEST_CONTEXT("strategy " << static_cast<int>(strategy))
+        test::run_bounded([strategy](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.midi_task_id_equals_separation = true;
+            eo.faults.repeat_separation_callback_after_midi_submit = true;
+            eo.midi_delay = 300ms;  // the repeated separation callback arrives while the MIDI task is pending
+            pipeline_env env(ioc.get_executor(), eo);
+            diagnostics diag;
+            auto [ec, r] = co_await env.cli->async_generate_midi(params_for(20, fast_polls(strategy, 30s)), diag, tok);
+            BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            BOOST_TEST(r.midi_task_id == r.separation_task_id);
+            BOOST_TEST(r.note_count() > 0u);  // not the separation's body read as an empty MIDI result
+            const auto expected = notes_in(env.kie->midi_notes_json(r.midi_task_id));
+            BOOST_TEST(r.note_count() == expected);
+            BOOST_TEST(env.kie->snapshot().callbacks_duplicated == 1u);  // the repeat was sent
+            if (strategy == wait_strategy::polling)
+            {
+                BOOST_TEST(r.callbacks == 0u);
+                co_return;
+            }
+            BOOST_TEST(r.callbacks == 2u);
+            BOOST_TEST(r.polls == 0u);
+            // It reached the hub (before the MIDI callback) and was recognised as the separation's repeat.
+            BOOST_TEST(env.listener.stats().duplicates == 1u);
+            BOOST_TEST(env.requests(midi_post) == 1u);
+        });
+    }
+}
+
+BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_midi_callback_before_its_answer_finish_at_once)
+{
+    for (auto strategy : {wait_strategy::callback, wait_strategy::hybrid, wait_strategy::polling})
+    {
+        BOOST_TEST_CONTEXT("strategy " << static_cast<int>(strategy))
+        test::run_bounded([strategy](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.midi_task_id_equals_separation = true;
+            eo.midi_delay = 0ms;                       // the MIDI task completes (and calls back) at once,
+            eo.faults.paid_answer_delay = 300ms;       // while the answer to its POST is held back
+            pipeline_env env(ioc.get_executor(), eo);
+            auto p = params_for(21, fast_polls(strategy, 30s));
+            p.deadline = 10s;  // well before callback_overdue: no waiting for it, and no hanging
+            diagnostics diag;
+            const auto started = std::chrono::steady_clock::now();
+            auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+            const auto took = std::chrono::steady_clock::now() - started;
+            BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            BOOST_TEST(took < 10s);
+            BOOST_TEST(r.midi_task_id == r.separation_task_id);
+            const auto expected = notes_in(env.kie->midi_notes_json(r.midi_task_id));
+            BOOST_TEST(expected > 0u);
+            BOOST_TEST(r.note_count() == expected);
+            if (strategy == wait_strategy::polling) co_return;
+            BOOST_TEST(r.callbacks == 2u);
+            BOOST_TEST(r.polls == 0u);
+            BOOST_TEST(env.listener.stats().buffered == 2u);  // both came before their answers
+            BOOST_TEST(env.listener.stats().duplicates == 0u);
+        });
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_thousand_concurrent_pipelines_on_one_thread_each_pay_twice)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {

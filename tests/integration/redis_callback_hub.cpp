@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(callback_received_by_one_instance_reaches_the_waiter_on_ano
 
         std::optional<callback_message> got;
         error_code got_ec;
-        a.async_wait("task-x", [&](error_code ec, callback_message m) {
+        a.async_wait(callback_kind::midi, "task-x", [&](error_code ec, callback_message m) {
             got_ec = ec;
             got = std::move(m);
         });
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_w
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         co_await a.async_connect(tok);
         std::string id_early = "early";  // named: g++ 12 mishandles temporaries inside co_await
-        auto [ec, m] = co_await a.async_wait(std::move(id_early), tok);
+        auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_early), tok);
         BOOST_TEST(!ec);
         BOOST_TEST(m.task_id == "early");
         BOOST_TEST(m.reference == "nonce-1");
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_dis
         co_await a.async_connect(tok);
         co_await b.async_connect(tok);
         std::optional<callback_message> by_id, by_ref;
-        a.async_wait("task-away", [&](error_code e, callback_message m) {
+        a.async_wait(callback_kind::midi, "task-away", [&](error_code e, callback_message m) {
             if (!e) by_id = std::move(m);
         });
         a.async_wait_reference("ref-away", [&](error_code e, callback_message m) {
@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
         co_await a.async_connect(tok);
         co_await b.async_connect(tok);
         int completions = 0;
-        a.async_wait("dup", [&](error_code, callback_message) { ++completions; });
+        a.async_wait(callback_kind::midi, "dup", [&](error_code, callback_message) { ++completions; });
         co_await eventually([&] { return a.stats().waiting == 1; });
         b.deliver(make_msg("dup"));
         b.deliver(make_msg("dup"));
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(key_prefixes_keep_deployments_apart)
         co_await staging.async_connect(tok);
         bool staging_got = false;
         bool staging_done = false;
-        staging.async_wait("shared-id", [&](error_code ec, callback_message) {
+        staging.async_wait(callback_kind::midi, "shared-id", [&](error_code ec, callback_message) {
             staging_got = !ec;
             staging_done = true;
         });
@@ -277,14 +277,14 @@ BOOST_AUTO_TEST_CASE(without_redis_callbacks_are_kept_locally_and_shared_once_it
 
         // Local waits still work without Redis.
         std::optional<callback_message> local_got;
-        b.async_wait("local", [&](error_code, callback_message m) { local_got = std::move(m); });
+        b.async_wait(callback_kind::midi, "local", [&](error_code, callback_message m) { local_got = std::move(m); });
         co_await eventually([&] { return b.stats().waiting == 1; });
         BOOST_TEST((b.deliver(make_msg("local")) == deliver_result::delivered));
         co_await eventually([&] { return local_got.has_value(); });
 
         // A callback for a waiter on the other instance cannot cross now...
         std::optional<callback_message> remote_got;
-        a.async_wait("remote", [&](error_code, callback_message m) { remote_got = std::move(m); });
+        a.async_wait(callback_kind::midi, "remote", [&](error_code, callback_message m) { remote_got = std::move(m); });
         BOOST_TEST((b.deliver(make_msg("remote")) == deliver_result::buffered));
         BOOST_TEST(b.stats().buffered == 1u);
         BOOST_TEST(b.redis_stats().store_failures_total >= 1u);
@@ -310,18 +310,18 @@ BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_do
         t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
         auto cancellable = asio::bind_cancellation_slot(sig.slot(), tok);
         std::string id_never = "never";
-        auto [ec, m] = co_await a.async_wait(std::move(id_never), cancellable);
+        auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_never), cancellable);
         BOOST_TEST((ec == asio::error::operation_aborted));
         BOOST_TEST(a.stats().waiting == 0u);
 
         error_code last;
         bool done = false;
-        a.async_wait("pending", [&](error_code e, callback_message) { last = e; done = true; });
+        a.async_wait(callback_kind::midi, "pending", [&](error_code e, callback_message) { last = e; done = true; });
         a.close();
         co_await eventually([&] { return done; });
         BOOST_TEST((last == client_errc::shut_down));
         std::string id_after_close = "after-close";
-        auto [ec2, m2] = co_await a.async_wait(std::move(id_after_close), tok);
+        auto [ec2, m2] = co_await a.async_wait(callback_kind::midi, std::move(id_after_close), tok);
         BOOST_TEST((ec2 == client_errc::shut_down));
     }, 10s);
 }
@@ -343,11 +343,88 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_wor
         BOOST_TEST((ec == redis::redis_errc::connect_failed || ec == redis::redis_errc::timeout), ec.message());
         a.deliver(make_msg("solo"));
         std::string id_solo = "solo";
-        auto [ec2, m] = co_await a.async_wait(std::move(id_solo), tok);
+        auto [ec2, m] = co_await a.async_wait(callback_kind::midi, std::move(id_solo), tok);
         BOOST_TEST(!ec2);
         BOOST_TEST(m.reference == "nonce-1");
         BOOST_TEST(!a.redis_stats().connected);
         BOOST_TEST(a.redis_stats().commands.connect_failures_total >= 1u);
+    }, 10s);
+}
+
+// KIE may give a MIDI task the id of the separation it transcribes: across instances too,
+// callbacks are stored, found and recognised as repeats by kind and task id together.
+
+BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_is_stored_and_delivered_per_kind)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        co_await b.async_connect(tok);
+        auto sep = make_msg("same", callback_kind::separation, "ref-sep");
+        sep.body = "separation body";
+        auto midi = make_msg("same", callback_kind::midi, "ref-midi");
+        midi.body = "midi body";
+
+        // The separation callback lands on b while a waits for it.
+        std::optional<callback_message> got_sep, got_midi;
+        a.async_wait(callback_kind::separation, "same", [&](error_code, callback_message m) { got_sep = std::move(m); });
+        co_await eventually([&] { return a.stats().waiting == 1; });
+        co_await sleep_for(50ms);  // let a's lookup answer "nothing yet"
+        BOOST_TEST((b.deliver(sep) == deliver_result::buffered));
+        co_await eventually([&] { return got_sep.has_value(); });
+        BOOST_TEST(got_sep->body == "separation body");
+
+        // a now waits for the MIDI task of the same id; KIE repeats the separation callback,
+        // to b and to a: it completes nothing and is stored only once.
+        a.async_wait(callback_kind::midi, "same", [&](error_code, callback_message m) { got_midi = std::move(m); });
+        co_await eventually([&] { return a.stats().waiting == 1; });
+        co_await sleep_for(50ms);
+        b.deliver(sep);
+        a.deliver(sep);
+        co_await eventually([&] {
+            return a.redis_stats().already_stored_total + b.redis_stats().already_stored_total == 2;
+        });
+        co_await sleep_for(100ms);
+        BOOST_TEST(!got_midi.has_value());
+        BOOST_TEST(a.stats().waiting == 1u);
+
+        // The MIDI callback, to b: stored under its own kind and handed to a's MIDI wait.
+        BOOST_TEST((b.deliver(midi) == deliver_result::buffered));
+        co_await eventually([&] { return got_midi.has_value(); });
+        BOOST_TEST((got_midi->kind == callback_kind::midi));
+        BOOST_TEST(got_midi->body == "midi body");
+        BOOST_TEST(a.redis_stats().stored_total + b.redis_stats().stored_total == 2u);
+    }, 10s);
+}
+
+BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wait_are_each_found_later)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
+        co_await b.async_connect(tok);
+        auto sep = make_msg("early-both", callback_kind::separation);
+        sep.body = "separation body";
+        auto midi = make_msg("early-both", callback_kind::midi);
+        midi.body = "midi body";
+        BOOST_TEST((b.deliver(sep) == deliver_result::buffered));
+        BOOST_TEST((b.deliver(midi) == deliver_result::buffered));
+        co_await eventually([&] { return b.redis_stats().stored_total == 2; });
+        BOOST_TEST(b.redis_stats().already_stored_total == 0u);
+
+        // An instance that starts only now finds each by its kind.
+        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
+        co_await a.async_connect(tok);
+        std::string id_midi = "early-both";  // named: g++ 12 mishandles temporaries inside co_await
+        auto [ec1, m1] = co_await a.async_wait(callback_kind::midi, std::move(id_midi), tok);
+        BOOST_TEST(!ec1);
+        BOOST_TEST(m1.body == "midi body");
+        std::string id_sep = "early-both";
+        auto [ec2, m2] = co_await a.async_wait(callback_kind::separation, std::move(id_sep), tok);
+        BOOST_TEST(!ec2);
+        BOOST_TEST(m2.body == "separation body");
     }, 10s);
 }
 

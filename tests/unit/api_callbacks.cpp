@@ -265,4 +265,34 @@ BOOST_AUTO_TEST_CASE(callback_task_id_is_absent_from_bad_json_and_idless_bodies)
     BOOST_TEST(!find_callback_task_id(std::string_view(R"({"task_id":null,"data":{"taskId":{}}})")));
 }
 
+BOOST_AUTO_TEST_CASE(callback_parsers_take_the_task_id_the_listener_routes_by)
+{
+    // The listener routes by find_callback_task_id; the parsers must name the same task, not fail
+    // on a placement the listener skipped (an empty or non-id value).
+    for (std::string body : {R"({"task_id":"m1","code":200,"data":{"taskId":""}})",
+                             R"({"task_id":"m1","code":200,"data":{"task_id":"","taskId":null}})",
+                             R"({"taskId":"m1","code":200,"data":{"task_id":true}})",
+                             R"({"code":200,"data":{"task_id":1.5,"taskId":"m1"}})"})
+    {
+        BOOST_TEST_CONTEXT(body)
+        {
+            BOOST_TEST(find_callback_task_id(std::string_view(body)) == std::optional<std::string>("m1"));
+            diagnostics diag;
+            midi_callback m;
+            BOOST_TEST(!parse_midi_callback(body, m, diag), diag.to_string());
+            BOOST_TEST(m.task_id == "m1");
+            separation_callback sc;
+            BOOST_TEST(!parse_separation_callback(body, sc, diag), diag.to_string());
+            BOOST_TEST(sc.task_id == "m1");
+        }
+    }
+    // No placement holds an id: the listener refuses the body, and the parser names the field.
+    const std::string none = R"({"task_id":"","code":200,"data":{}})";
+    BOOST_TEST(!find_callback_task_id(std::string_view(none)));
+    diagnostics diag;
+    midi_callback m;
+    BOOST_TEST((parse_midi_callback(none, m, diag) == client_errc::invalid_field));
+    BOOST_TEST(diag.client_message().find("task_id") != std::string::npos, diag.client_message());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

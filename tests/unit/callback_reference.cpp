@@ -48,7 +48,7 @@ struct minimal_hub final : callback_hub
     deliver_result deliver(callback_message) override { return deliver_result::buffered; }
     void close() override {}
     callback_hub_stats stats() const override { return {}; }
-    void start_wait(std::string, asio::any_completion_handler<wait_signature>) override {}
+    void start_wait(callback_kind, std::string, asio::any_completion_handler<wait_signature>) override {}
 };
 
 }  // namespace
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(a_reference_wait_gets_a_later_callback_and_the_task_wait_st
     BOOST_TEST(by_ref.msg.task_id == "task-1");
     BOOST_TEST(hub.stats().waiting_references == 0u);
     // Knowing the task id now, the normal wait takes the buffered callback.
-    hub.async_wait("task-1", by_task.handler());
+    hub.async_wait(callback_kind::separation, "task-1", by_task.handler());
     ioc.run();
     BOOST_TEST(by_task.calls == 1);
     BOOST_TEST(!by_task.ec);

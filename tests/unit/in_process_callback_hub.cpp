@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task)
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
     outcome o;
-    hub.async_wait("task-1", o.handler());
+    hub.async_wait(callback_kind::separation, "task-1", o.handler());
     BOOST_TEST((hub.deliver(make_message("task-1", callback_kind::separation)) == deliver_result::delivered));
     ioc.run();
     BOOST_TEST(o.calls == 1);
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
     BOOST_TEST(hub.stats().buffered == 1u);
 
     outcome o;
-    hub.async_wait("early", o.handler());
+    hub.async_wait(callback_kind::midi, "early", o.handler());
     BOOST_TEST(o.calls == 0);  // posted, not inline
     ioc.run();
     BOOST_TEST(o.calls == 1);
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
     outcome o;
-    hub.async_wait("dup", o.handler());
+    hub.async_wait(callback_kind::midi, "dup", o.handler());
     BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::delivered));
     BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::duplicate));
     ioc.run();
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(second_buffered_callback_for_the_same_task_is_a_duplicate)
     BOOST_TEST((hub.deliver(first) == deliver_result::buffered));
     BOOST_TEST((hub.deliver(second) == deliver_result::duplicate));
     outcome o;
-    hub.async_wait("twice", o.handler());
+    hub.async_wait(callback_kind::midi, "twice", o.handler());
     ioc.run();
     BOOST_TEST(o.calls == 1);
     BOOST_TEST(o.msg.body == "first");
@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(cancellation_removes_the_waiter_and_a_later_callback_is_buf
         in_process_callback_hub hub(ioc.get_executor());
         asio::cancellation_signal sig;
         outcome o;
-        hub.async_wait("cancel-me", asio::bind_cancellation_slot(sig.slot(), o.handler()));
+        hub.async_wait(callback_kind::midi, "cancel-me", asio::bind_cancellation_slot(sig.slot(), o.handler()));
         BOOST_TEST(hub.stats().waiting == 1u);
         sig.emit(type);
         BOOST_TEST(o.calls == 0);  // posted, not inline
@@ -159,8 +159,8 @@ BOOST_AUTO_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_ke
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
     outcome first, second;
-    hub.async_wait("one", first.handler());
-    hub.async_wait("one", second.handler());
+    hub.async_wait(callback_kind::midi, "one", first.handler());
+    hub.async_wait(callback_kind::midi, "one", second.handler());
     ioc.poll();
     BOOST_TEST(second.calls == 1);
     BOOST_TEST((second.ec == asio::error::already_started));
@@ -186,8 +186,8 @@ BOOST_AUTO_TEST_CASE(buffered_callback_expires_after_its_ttl)
 
     asio::cancellation_signal sig;
     outcome old_wait, young_wait;
-    hub.async_wait("old", asio::bind_cancellation_slot(sig.slot(), old_wait.handler()));
-    hub.async_wait("young", young_wait.handler());
+    hub.async_wait(callback_kind::midi, "old", asio::bind_cancellation_slot(sig.slot(), old_wait.handler()));
+    hub.async_wait(callback_kind::midi, "young", young_wait.handler());
     ioc.poll();
     BOOST_TEST(old_wait.calls == 0);  // expired: nothing to hand over
     BOOST_TEST(young_wait.calls == 1);
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(remembered_task_ids_expire_so_memory_stays_bounded)
     for (const char* id : {"a", "b", "c"})
     {
         outcome o;
-        hub.async_wait(id, o.handler());
+        hub.async_wait(callback_kind::midi, id, o.handler());
         hub.deliver(make_message(id));
         ioc.restart();
         ioc.run();
@@ -229,8 +229,8 @@ BOOST_AUTO_TEST_CASE(oldest_buffered_callback_is_evicted_beyond_max_buffered)
 
     asio::cancellation_signal sig;
     outcome evicted, kept;
-    hub.async_wait("1", asio::bind_cancellation_slot(sig.slot(), evicted.handler()));
-    hub.async_wait("4", kept.handler());
+    hub.async_wait(callback_kind::midi, "1", asio::bind_cancellation_slot(sig.slot(), evicted.handler()));
+    hub.async_wait(callback_kind::midi, "4", kept.handler());
     ioc.poll();
     BOOST_TEST(evicted.calls == 0);
     BOOST_TEST(kept.calls == 1);
@@ -244,16 +244,16 @@ BOOST_AUTO_TEST_CASE(handlers_are_never_invoked_inline)
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
     outcome waiting, buffered, pending, refused;
-    hub.async_wait("w", waiting.handler());
+    hub.async_wait(callback_kind::midi, "w", waiting.handler());
     hub.deliver(make_message("w"));
     BOOST_TEST(waiting.calls == 0);
     hub.deliver(make_message("b"));
-    hub.async_wait("b", buffered.handler());
+    hub.async_wait(callback_kind::midi, "b", buffered.handler());
     BOOST_TEST(buffered.calls == 0);
-    hub.async_wait("p", pending.handler());
+    hub.async_wait(callback_kind::midi, "p", pending.handler());
     hub.close();
     BOOST_TEST(pending.calls == 0);
-    hub.async_wait("after-close", refused.handler());
+    hub.async_wait(callback_kind::midi, "after-close", refused.handler());
     BOOST_TEST(refused.calls == 0);
     ioc.run();
     BOOST_TEST(waiting.calls == 1);
@@ -270,7 +270,7 @@ BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destr
     outcome o;
     {
         in_process_callback_hub hub(ioc.get_executor());
-        hub.async_wait("never", o.handler());
+        hub.async_wait(callback_kind::midi, "never", o.handler());
     }
     ioc.run();
     BOOST_TEST(o.calls == 1);
@@ -282,7 +282,7 @@ BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arri
     asio::io_context ioc;
     in_process_callback_hub hub(ioc.get_executor());
     outcome o;
-    hub.async_wait("busy", o.handler());
+    hub.async_wait(callback_kind::midi, "busy", o.handler());
     std::thread deliverer;
     asio::steady_timer t(ioc, 10ms);
     t.async_wait([&](error_code) { deliverer = std::thread([&] { hub.deliver(make_message("busy")); }); });
@@ -313,7 +313,7 @@ BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_de
     });
 
     auto wait_for = [&](int i) {
-        hub.async_wait("task-" + std::to_string(i), [&, i](error_code ec, callback_message m) {
+        hub.async_wait(callback_kind::midi, "task-" + std::to_string(i), [&, i](error_code ec, callback_message m) {
             if (ec) ++errors;
             if (m.task_id != "task-" + std::to_string(i)) ++wrong_id;
             ++resumed[i];
@@ -360,6 +360,127 @@ BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_de
     BOOST_TEST(s.duplicates_total == static_cast<std::uint64_t>(tasks));
     BOOST_TEST(s.waiting == 0u);
     BOOST_TEST(s.buffered == 0u);
+}
+
+// KIE may give a MIDI task the id of the separation it transcribes (its MIDI page's own example
+// does): callbacks are routed by kind and task id together.
+
+BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_reaches_each_wait_of_its_own_kind)
+{
+    asio::io_context ioc;
+    in_process_callback_hub hub(ioc.get_executor());
+    outcome sep, midi;
+    hub.async_wait(callback_kind::separation, "same", sep.handler());
+    hub.async_wait(callback_kind::midi, "same", midi.handler());  // not refused as a second waiter
+    BOOST_TEST(hub.stats().waiting == 2u);
+    auto m = make_message("same", callback_kind::midi);
+    m.body = "midi body";
+    BOOST_TEST((hub.deliver(m) == deliver_result::delivered));
+    ioc.poll();  // not run(): the pending separation wait keeps the io_context busy
+    BOOST_TEST(sep.calls == 0);
+    BOOST_TEST(midi.calls == 1);
+    BOOST_TEST(midi.msg.body == "midi body");
+    BOOST_TEST(hub.is_waiting(callback_kind::separation, "same"));
+    BOOST_TEST(!hub.is_waiting(callback_kind::midi, "same"));
+
+    auto s = make_message("same", callback_kind::separation);
+    s.body = "separation body";
+    BOOST_TEST((hub.deliver(s) == deliver_result::delivered));
+    ioc.run();
+    BOOST_TEST(sep.calls == 1);
+    BOOST_TEST((sep.msg.kind == callback_kind::separation));
+    BOOST_TEST(sep.msg.body == "separation body");
+    BOOST_TEST(midi.calls == 1);
+    BOOST_TEST(hub.stats().duplicates_total == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_callback_is_a_duplicate_of_its_own_kind_only)
+{
+    asio::io_context ioc;
+    in_process_callback_hub hub(ioc.get_executor());
+    // The separation callback is delivered; then KIE repeats it after the MIDI task (same id)
+    // was submitted and waited for.
+    outcome sep;
+    hub.async_wait(callback_kind::separation, "same", sep.handler());
+    BOOST_TEST((hub.deliver(make_message("same", callback_kind::separation)) == deliver_result::delivered));
+    ioc.run();
+    ioc.restart();
+    BOOST_TEST(sep.calls == 1);
+
+    outcome midi;
+    hub.async_wait(callback_kind::midi, "same", midi.handler());
+    auto repeated = make_message("same", callback_kind::separation);
+    repeated.body = "separation again";
+    BOOST_TEST((hub.deliver(repeated) == deliver_result::duplicate));
+    ioc.poll();
+    ioc.restart();
+    BOOST_TEST(midi.calls == 0);  // the repeated separation callback does not complete the MIDI wait
+    BOOST_TEST(hub.stats().duplicates_total == 1u);
+
+    auto m = make_message("same", callback_kind::midi);
+    m.body = "the notes";
+    BOOST_TEST((hub.deliver(m) == deliver_result::delivered));
+    ioc.run();
+    ioc.restart();
+    BOOST_TEST(midi.calls == 1);
+    BOOST_TEST(!midi.ec);
+    BOOST_TEST((midi.msg.kind == callback_kind::midi));
+    BOOST_TEST(midi.msg.body == "the notes");
+    // And each kind's repeats stay duplicates.
+    BOOST_TEST((hub.deliver(make_message("same", callback_kind::midi)) == deliver_result::duplicate));
+    BOOST_TEST((hub.deliver(make_message("same", callback_kind::separation)) == deliver_result::duplicate));
+    const auto st = hub.stats();
+    BOOST_TEST(st.duplicates_total == 3u);
+    BOOST_TEST(st.delivered_total == 2u);
+    BOOST_TEST(st.remembered == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fast_callback_of_one_kind_is_buffered_although_the_other_kind_of_its_id_was_delivered)
+{
+    asio::io_context ioc;
+    in_process_callback_hub hub(ioc.get_executor());
+    outcome sep;
+    hub.async_wait(callback_kind::separation, "same", sep.handler());
+    BOOST_TEST((hub.deliver(make_message("same", callback_kind::separation)) == deliver_result::delivered));
+    ioc.run();
+    ioc.restart();
+    // The MIDI callback comes before anyone waits for it: kept, not dropped as a duplicate.
+    auto m = make_message("same", callback_kind::midi);
+    m.body = "the notes";
+    BOOST_TEST((hub.deliver(m) == deliver_result::buffered));
+    outcome midi;
+    hub.async_wait(callback_kind::midi, "same", midi.handler());
+    ioc.run();
+    BOOST_TEST(midi.calls == 1);
+    BOOST_TEST(!midi.ec);
+    BOOST_TEST(midi.msg.body == "the notes");
+    BOOST_TEST(hub.stats().duplicates_total == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(buffered_callbacks_are_kept_per_kind)
+{
+    asio::io_context ioc;
+    in_process_callback_hub hub(ioc.get_executor());
+    auto s = make_message("same", callback_kind::separation);
+    s.body = "separation body";
+    auto m = make_message("same", callback_kind::midi);
+    m.body = "midi body";
+    BOOST_TEST((hub.deliver(s) == deliver_result::buffered));
+    BOOST_TEST((hub.deliver(m) == deliver_result::buffered));  // not a duplicate of the separation one
+    BOOST_TEST(hub.stats().buffered == 2u);
+    outcome midi, sep;
+    hub.async_wait(callback_kind::midi, "same", midi.handler());
+    ioc.run();
+    ioc.restart();
+    BOOST_TEST(midi.calls == 1);
+    BOOST_TEST(midi.msg.body == "midi body");
+    BOOST_TEST(hub.stats().buffered == 1u);
+    hub.async_wait(callback_kind::separation, "same", sep.handler());
+    ioc.run();
+    BOOST_TEST(sep.calls == 1);
+    BOOST_TEST(sep.msg.body == "separation body");
+    BOOST_TEST(hub.stats().buffered == 0u);
+    BOOST_TEST(hub.stats().duplicates_total == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,7 +54,9 @@ inline std::optional<std::string> find_callback_task_id(const char* body)
 }
 
 /// Parses a separation callback. A callback whose `code` is not 200 is not a parse error: the
-/// fields are filled and success is returned; the caller looks at `out.code`.
+/// fields are filled and success is returned; the caller looks at `out.code`. `out.task_id` is
+/// found by find_callback_task_id's rule (the first placement holding an id), so it is the id the
+/// listener routed the callback by.
 /// Errors: client_errc::bad_json, missing_field or invalid_field, with diag.client_message naming
 /// the JSON path. Never throws (except std::bad_alloc).
 KIEMIDI_DECL error_code parse_separation_callback(std::string_view body, separation_callback& out,

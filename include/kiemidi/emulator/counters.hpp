@@ -45,7 +45,7 @@ struct counters
 
     std::uint64_t callbacks_sent = 0;             ///< Callback deliveries answered 2xx by the receiver (copies included).
     std::uint64_t callbacks_dropped = 0;          ///< Callbacks suppressed by the drop fault.
-    std::uint64_t callbacks_duplicated = 0;       ///< Extra copies sent by the duplicate fault.
+    std::uint64_t callbacks_duplicated = 0;       ///< Extra copies sent by the duplicate fault and repeat_separation_callback_after_midi_submit.
     std::uint64_t callbacks_delayed = 0;          ///< Callbacks held back by the delay fault.
     std::uint64_t callbacks_reordered = 0;        ///< Callbacks held back until a later one was sent.
     std::uint64_t callbacks_failed = 0;           ///< Callbacks given up after every attempt failed.

@@ -80,6 +80,11 @@ struct fault_options
     double processed_then_truncated_body_rate = 0;
     /// Share of paid POSTs that ARE processed but answered HTTP 200 with a body that is not JSON.
     double processed_then_non_json_200_rate = 0;
+
+    /// After a MIDI POST is answered, the callback of the separation task it names is delivered
+    /// once more (KIE repeats callback deliveries). With midi_task_id_equals_separation, this
+    /// repeated separation callback names the id the client now waits on for the MIDI result.
+    bool repeat_separation_callback_after_midi_submit = false;
 };
 
 /// Key names used by separation callbacks and the MIDI callback's task id placement.
@@ -125,6 +130,11 @@ struct emulator_options
     bool unknown_task_is_404 = false;
     /// When true, a separation's audioId must be one of the music task's track ids (see GET /api/v1/generate/record-info).
     bool strict_music_ids = false;
+    /// A MIDI task gets the task id of the separation it transcribes, as in the example of KIE's
+    /// MIDI page (POST {"taskId":"5c79****be8e"} answered with data.taskId "5c79****be8e"); the
+    /// pre-seeded example task always does this. A later MIDI POST for the same separation then
+    /// replaces the earlier MIDI task.
+    bool midi_task_id_equals_separation = false;
     /// Credit cost of a separate_vocal separation.
     std::int64_t separate_vocal_cost = 10;
     /// Credit cost of a split_stem separation.
