@@ -53,6 +53,7 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --processed-then-html-502-rate R  --processed-then-truncated-body-rate R  --processed-then-non-json-200-rate R
                                 process (and charge) paid POSTs, then answer a gateway's HTML 502 / KIE's
                                 JSON cut in half / a 200 that is not JSON
+  --processed-then-json-500-rate R  process (and charge) paid POSTs, then answer KIE's {"code":500,...}
   --repeat-separation-callback-after-midi-submit  deliver the separation's callback once more after
                                 each MIDI POST is answered (KIE repeats deliveries)
   --help                        this text
@@ -140,6 +141,7 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
         {"--processed-then-html-502-rate", rt(fo.processed_then_html_502_rate)},
         {"--processed-then-truncated-body-rate", rt(fo.processed_then_truncated_body_rate)},
         {"--processed-then-non-json-200-rate", rt(fo.processed_then_non_json_200_rate)},
+        {"--processed-then-json-500-rate", rt(fo.processed_then_json_500_rate)},
     };
     for (std::size_t i = 0; i < args.size(); ++i)
     {

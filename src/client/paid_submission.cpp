@@ -12,9 +12,17 @@ namespace asio = boost::asio;
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
+bool answer_may_hide_a_task(const error_code& ec) noexcept
+{
+    // KIE's docs: "If a POST ends in a timeout or 5xx, its outcome is unknown. Check record-info
+    // or wait for the callback before resubmitting." A 5xx envelope is KIE's answer, but not a
+    // statement that the request was refused.
+    return ec == client_errc::outcome_unknown || ec == api_errc::server_error;
+}
+
 bool outcome_may_be_paid(const error_code& ec) noexcept
 {
-    return ec == client_errc::outcome_unknown || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
+    return answer_may_hide_a_task(ec) || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
 }
 
 // The rare path: its own coroutine, so the step's frame does not carry it.
@@ -67,10 +75,13 @@ asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const pai
         ec = pec;
         out.task_id = std::move(created.task_id);
     }
-    // Only a lost answer is worth waiting for: a closed client or a cancelled caller ends the
-    // step at once, still reported as possibly paid (outcome_may_be_paid).
-    if (ec == client_errc::outcome_unknown)
+    // Only a lost answer (or a 5xx) is worth waiting for: a closed client or a cancelled caller
+    // ends the step at once, still reported as possibly paid (outcome_may_be_paid).
+    if (answer_may_hide_a_task(ec))
     {
+        if (ec == api_errc::server_error)
+            diag.set_client_message("KIE answered a server error; the submission may still have been processed, so it "
+                                    "was not resent");
         ec = co_await recover_lost_answer(c, kind, ref, unknown_outcome_wait, diag, out.task_id);
         if (!ec)
         {

@@ -46,6 +46,10 @@ struct paid_step
 /// operation_aborted, which can cut an exchange off after the request was written).
 bool outcome_may_be_paid(const error_code& ec) noexcept;
 
+/// True when the POST's answer leaves open whether KIE created a task, so the step looks for its
+/// tagged callback: no KIE answer (client_errc::outcome_unknown), or KIE's 5xx (api_errc::server_error).
+bool answer_may_hide_a_task(const error_code& ec) noexcept;
+
 /// The task of a paid POST whose answer was lost (or never recorded), from the callback tagged
 /// with `ref`, waiting up to `within`. On failure `diag`'s client message gets "; <why>" appended
 /// and the error is client_errc::outcome_unknown (operation_aborted when cancelled).
@@ -55,7 +59,8 @@ boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind 
 
 /// One paid step: a fresh callback reference (when a hub is attached), hooks->intent(reference),
 /// post(callback URL tagged with it), then, when its answer was lost (client_errc::outcome_unknown:
-/// none came, or not KIE's), a wait of up to `unknown_outcome_wait` for the tagged callback; then
+/// none came, or not KIE's) or was KIE's 5xx (answer_may_hide_a_task), a wait of up to
+/// `unknown_outcome_wait` for the tagged callback; then
 /// hooks->task_id. `hooks` may be null.
 /// Returns {} with out.task_id; KIE's error (its word: the submission failed); a hook's error
 /// (out.hook_failed); or, when no callback named the task, client_errc::outcome_unknown

@@ -643,6 +643,12 @@ void model::garble_after_processing(const fault_options& f, api_answer& a)
         a.content_type = "text/plain";
         a.body = "OK";
     }
+    else if (hit(f.processed_then_json_500_rate))
+    {
+        // KIE's own envelope, saying "server error" about a request it did process.
+        a.code = 500;
+        a.body = R"({"code":500,"msg":"Server error, please try again later","data":null})";
+    }
     else
         return;
     ++stats_.garbled_after_processing;

@@ -506,6 +506,28 @@ BOOST_AUTO_TEST_CASE(run_goes_on_when_kie_took_both_paid_posts_but_a_gateway_ans
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(batch_goes_on_when_kie_took_the_paid_posts_but_answered_its_json_500)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.faults.processed_then_json_500_rate = 1.0;  // processed and charged; KIE's answer says "server error"
+    external_kie kie(dir.path, eo);
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "music-500,track-500,five-hundred\n";
+    std::string out;
+    const int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(),
+                                                      "--listen-port", std::to_string(free_port())} +
+                                 kie.flags(),
+                             dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(out.find("2 found by their callback") != std::string::npos, out);
+    BOOST_TEST(is_midi_file(dir.path / "out" / "five-hundred.mid"));
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(batch_out_of_credits_exits_five_says_how_many_did_not_start_and_a_rerun_resumes_them)
 {
     temp_dir dir;

@@ -210,6 +210,46 @@ BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_are_recovered_fro
     });
 }
 
+BOOST_AUTO_TEST_CASE(paid_posts_answered_by_kie_json_500_after_processing_are_recovered_from_their_callbacks)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        // Both paid POSTs are processed and charged, and both answers are KIE's {"code":500}.
+        eo.faults.processed_then_json_500_rate = 1.0;
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto p = params_for(10);
+        p.unknown_outcome_wait = 10s;
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST(r.note_count() > 0u);
+        BOOST_TEST(r.recovered == 2u);
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to(sep_post) == 1u);
+        BOOST_TEST(c.requests_to(midi_post) == 1u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(c.garbled_after_processing == 2u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_kie_json_500_without_a_callback_is_an_unknown_outcome_not_a_failure)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.faults.http_500_rate = 1.0;  // {"code":500}: the emulator did not process it, but the client cannot know
+        pipeline_env env(ioc.get_executor(), eo);
+        diagnostics diag;
+        auto p = params_for(11);
+        p.unknown_outcome_wait = 300ms;
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
+        BOOST_TEST(diag.stage() == "separation");
+        BOOST_TEST(diag.client_message().find("may still have been processed") != std::string::npos, diag.to_string());
+        BOOST_TEST(env.requests(sep_post) == 1u);  // not resent
+        BOOST_TEST(env.requests(midi_post) == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(a_paid_answer_lost_without_a_callback_listener_stays_unknown_and_is_not_resent)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {

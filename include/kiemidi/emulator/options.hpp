@@ -80,6 +80,9 @@ struct fault_options
     double processed_then_truncated_body_rate = 0;
     /// Share of paid POSTs that ARE processed but answered HTTP 200 with a body that is not JSON.
     double processed_then_non_json_200_rate = 0;
+    /// Share of paid POSTs that ARE processed but answered with KIE's envelope {"code":500,...}
+    /// (KIE's docs say a 5xx leaves a submission's outcome unknown).
+    double processed_then_json_500_rate = 0;
 
     /// After a MIDI POST is answered, the callback of the separation task it names is delivered
     /// once more (KIE repeats callback deliveries). With midi_task_id_equals_separation, this
