@@ -15,21 +15,9 @@ std::string text_or_empty(const json_reader& obj, std::initializer_list<std::str
 // A track without a usable id cannot be separated: it is left out (counted), the others kept.
 bool read_track(const json_reader& item, music_track& out, result_repairs& rep)
 {
-    if (!item.is_object())
-    {
-        record_repair(rep, repair_kind::item_dropped, "track entry that is not an object", item.path());
-        return false;
-    }
-    {
-        json_reader id = item["id"];
-        auto text = lenient_id(id);
-        if (!text)
-        {
-            record_repair(rep, repair_kind::item_dropped, "track without id", item.path());
-            return false;
-        }
-        out.id = std::move(*text);
-    }
+    auto id = list_item_id(item, rep, "track");
+    if (!id) return false;
+    out.id = std::move(*id);
     out.audio_url = text_or_empty(item, {"audioUrl", "audio_url"}, rep);
     out.stream_audio_url = text_or_empty(item, {"streamAudioUrl", "stream_audio_url"}, rep);
     out.image_url = text_or_empty(item, {"imageUrl", "image_url"}, rep);

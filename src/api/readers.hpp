@@ -65,6 +65,11 @@ std::optional<double> lenient_double(const json_reader& r);
 /// An id as read_task_id accepts it (non-empty string, or integer), else nullopt.
 std::optional<std::string> lenient_id(const json_reader& r);
 
+/// The `id` of one item of a list (a stem, a track) that is useless without it: nullopt, and the
+/// item counted as dropped ("<what> entry that is not an object" / "<what> without id"), when
+/// the item is not an object or has no usable id; the caller leaves it out and keeps the others.
+std::optional<std::string> list_item_id(const json_reader& item, result_repairs& rep, std::string_view what);
+
 /// Like lenient_*, and a present but unusable value counts as an ignored field ("unusable <name>").
 std::optional<std::string> optional_text(const json_reader& r, result_repairs& rep, std::string_view name);
 std::optional<std::string> optional_string(const json_reader& r, result_repairs& rep, std::string_view name);

@@ -126,6 +126,19 @@ std::optional<std::string> lenient_id(const json_reader& r)
     return text;
 }
 
+std::optional<std::string> list_item_id(const json_reader& item, result_repairs& rep, std::string_view what)
+{
+    if (!item.is_object())
+    {
+        record_repair(rep, repair_kind::item_dropped, std::string(what) + " entry that is not an object", item.path());
+        return std::nullopt;
+    }
+    json_reader id = item["id"];
+    auto text = lenient_id(id);
+    if (!text) record_repair(rep, repair_kind::item_dropped, std::string(what) + " without id", item.path());
+    return text;
+}
+
 namespace {
 
 template <class T>

@@ -98,21 +98,9 @@ void read_url(const json_reader& obj, std::string_view camel, std::string_view s
 // others are kept. Its other fields are informative and read as absent when odd.
 bool read_stem(const json_reader& item, stem& out, result_repairs& rep)
 {
-    if (!item.is_object())
-    {
-        record_repair(rep, repair_kind::item_dropped, "stem entry that is not an object", item.path());
-        return false;
-    }
-    {
-        json_reader id = item["id"];
-        auto text = lenient_id(id);
-        if (!text)
-        {
-            record_repair(rep, repair_kind::item_dropped, "stem without id", item.path());
-            return false;
-        }
-        out.id = std::move(*text);
-    }
+    auto id = list_item_id(item, rep, "stem");
+    if (!id) return false;
+    out.id = std::move(*id);
     out.audio_url = optional_string(item.any_of({"audio_url", "audioUrl"}), rep, "stem audio_url").value_or(std::string());
     out.stem_type_group_name =
         optional_text(item.any_of({"stem_type_group_name", "stemTypeGroupName"}), rep, "stem_type_group_name")
