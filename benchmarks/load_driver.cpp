@@ -130,7 +130,8 @@ std::uint16_t free_port()
 class emulator_process
 {
 public:
-    emulator_process(const std::string& exe, int delay_ms, const std::filesystem::path& ca_out)
+    emulator_process(const std::string& exe, int delay_ms, const std::filesystem::path& ca_out,
+                     std::vector<std::string> extra = {})
     {
         http_port_ = free_port();
         https_port_ = free_port();
@@ -141,6 +142,7 @@ public:
                                       "--ca-out", ca_out.string(),
                                       "--separation-delay-ms", std::to_string(delay_ms),
                                       "--midi-delay-ms", std::to_string(delay_ms)};
+        args.insert(args.end(), extra.begin(), extra.end());
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -236,7 +238,40 @@ struct scenario
     int delay_ms = 0;
     run_kind kind = run_kind::pipeline;
     std::size_t instances = 1;  ///< multi_instance: how many
+    // rate-limited scenarios: the emulator enforces `server_limit` paid POSTs per 10 s (counted at
+    // arrival), answering each paid POST after accept_latency_ms + 0..jitter_ms; the client assumes `client_limit`
+    unsigned server_limit = 0;
+    unsigned client_limit = 0;
+    int accept_latency_ms = 0;
+    int jitter_ms = 0;
 };
+
+/// How long the account's limit alone stretches a rate-limited scenario (zero otherwise).
+std::chrono::seconds limit_time(const scenario& sc)
+{
+    if (sc.server_limit == 0) return std::chrono::seconds(0);
+    return std::chrono::seconds(10 * (2 * sc.pipelines / sc.server_limit + 2));
+}
+
+/// The rate-limited set: a batch saturating the account's limit (2 paid POSTs per pipeline).
+std::vector<scenario> rate_limited_set()
+{
+    auto rl = [](std::string name, std::size_t n, unsigned server, int latency, int jitter) {
+        scenario s;
+        s.name = std::move(name);
+        s.pipelines = n;
+        s.concurrency = n;
+        s.delay_ms = 3000;
+        s.server_limit = server;
+        s.client_limit = 20;  // KIE's documented figure
+        s.accept_latency_ms = latency;
+        s.jitter_ms = jitter;
+        return s;
+    };
+    return {rl("rate-limited-40", 40, 20, 0, 0), rl("rate-limited-40-slow-accept", 40, 20, 200, 800),
+            rl("rate-limited-40-real-10", 40, 10, 0, 0), rl("rate-limited-200", 200, 20, 0, 0),
+            rl("rate-limited-200-slow-accept", 200, 20, 200, 800), rl("rate-limited-200-real-10", 200, 10, 0, 0)};
+}
 
 struct driver_args
 {
@@ -266,6 +301,8 @@ constexpr const char* usage_text = R"(usage: kiemidi-bench-load [options]
                          multi-instance-1 and multi-instance-3 when built with Redis);
                          with --scenario NAME: only that one of the set
   --tiny                 with --all: small sizes (CI)
+  --scenario rate-limited[-all]  a batch saturating an account limit enforced by the emulator
+                         (40 tracks; -all adds 200; or one by name, see README.md)
   --pool-size N          client connection pool size (default 32)
   --poll-ms N            polling mode: first poll interval (default 50; backs off x1.5 to 4x)
   --base-url URL         use a running emulator instead of spawning kiemidi-emulator
@@ -344,6 +381,15 @@ std::optional<driver_args> parse_args(int argc, char** argv)
         else if (arg == "--emulator") a.emulator_exe = value();
         else throw std::invalid_argument("unknown argument: " + arg);
     }
+    if (named && one.name.starts_with("rate-limited"))
+    {
+        // "rate-limited" runs the 40-track ones, "rate-limited-all" all, otherwise the one named
+        for (auto& sc : rate_limited_set())
+            if (sc.name == one.name || (one.name == "rate-limited" && sc.pipelines == 40) || one.name == "rate-limited-all")
+                a.scenarios.push_back(sc);
+        if (a.scenarios.empty()) throw std::invalid_argument("no rate-limited scenario named " + one.name);
+        return a;
+    }
     if (all || (tiny && !named))
     {
         a.scenarios = standard_set(tiny);
@@ -397,7 +443,7 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
     p.audio_id = "bench-audio-" + std::to_string(i);
     p.wait = e.wait;
     // Generous: on a loaded machine the emulator's callbacks for thousands of tasks queue up.
-    p.stage_timeout = std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms;
+    p.stage_timeout = std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms + limit_time(e.sc);
     p.deadline = 2 * p.stage_timeout;
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
@@ -511,7 +557,12 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     const auto ca_path = std::filesystem::temp_directory_path() / ("kiemidi-bench-ca-" + std::to_string(getpid()) + ".pem");
     if (base_url.empty())
     {
-        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path);
+        std::vector<std::string> extra;
+        if (sc.server_limit > 0)
+            extra = {"--rate-limit-per-10s", std::to_string(sc.server_limit),
+                     "--accept-latency-ms", std::to_string(sc.accept_latency_ms),
+                     "--accept-latency-jitter-ms", std::to_string(sc.jitter_ms)};
+        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, std::move(extra));
         base_url = emu->base_url(sc.https);
         ca_file = ca_path.string();
     }
@@ -526,8 +577,9 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     co.api_key = args.api_key;
     co.transport.pool_size = args.pool_size;
     co.transport.tls.ca_file = ca_file;
-    // The emulator does not enforce KIE's 20-per-10-s limit; against KIE the default stays on.
-    co.transport.rate_limit.enabled = false;
+    // The emulator enforces no limit unless the scenario asks; against KIE the default stays on.
+    co.transport.rate_limit.enabled = sc.server_limit > 0;
+    if (sc.client_limit > 0) co.transport.rate_limit.submissions_per_window = sc.client_limit;
     kiemidi::client kie(ioc.get_executor(), std::move(co));
     const bool callbacks = sc.mode == kiemidi::wait_strategy::callback;
     if (callbacks)
@@ -567,7 +619,7 @@ bool run_scenario(const driver_args& args, const scenario& sc)
                 if (--running == 0) all_done.cancel();
             });
         // Samples RSS against pipelines in flight every 50 ms; stops the run if it overstays.
-        const auto give_up = t0 + std::chrono::milliseconds(sc.delay_ms) * 2 + 180s + sc.pipelines * 25ms;
+        const auto give_up = t0 + std::chrono::milliseconds(sc.delay_ms) * 2 + 180s + sc.pipelines * 25ms + limit_time(sc);
         asio::steady_timer tick(ex);
         while (running > 0)
         {
@@ -651,6 +703,19 @@ bool run_scenario(const driver_args& args, const scenario& sc)
           << ",\"callback_resume_us_p999\":" << fmt(percentile(t.resume_latency_us, 99.9), 1)
           << ",\"callback_resume_samples\":" << t.resume_latency_us.size()
           << ",\"callbacks_before_wait\":" << t.buffered_callbacks;
+    if (sc.server_limit > 0)
+    {
+        // The floor: 2 paid POSTs per pipeline, `server_limit` per 10 s window, the last admitted
+        // at the start of the last window, then one task of delay_ms.
+        const auto posts = 2 * sc.pipelines;
+        const auto windows = (posts + sc.server_limit - 1) / sc.server_limit;
+        const double bound = 10.0 * static_cast<double>(windows - 1) + sc.delay_ms / 1000.0;
+        j << ",\"server_limit_per_10s\":" << sc.server_limit << ",\"client_limit_per_10s\":" << sc.client_limit
+          << ",\"accept_latency_ms\":" << sc.accept_latency_ms << ",\"accept_jitter_ms\":" << sc.jitter_ms
+          << ",\"limit_bound_s\":" << fmt(bound) << ",\"ratio\":" << fmt(secs / bound)
+          << ",\"http_429\":" << (stats_after.throttled - stats_before.throttled)
+          << ",\"limiter_budget_end\":" << stats_after.limiter_budget;
+    }
     if (!t.first_error.empty()) j << ",\"first_error\":" << json_string(t.first_error);
     j << "}";
     std::cout << j.str() << std::endl;
@@ -691,7 +756,12 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
     const auto ca_path = std::filesystem::temp_directory_path() / ("kiemidi-bench-ca-" + std::to_string(getpid()) + ".pem");
     if (base_url.empty())
     {
-        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path);
+        std::vector<std::string> extra;
+        if (sc.server_limit > 0)
+            extra = {"--rate-limit-per-10s", std::to_string(sc.server_limit),
+                     "--accept-latency-ms", std::to_string(sc.accept_latency_ms),
+                     "--accept-latency-jitter-ms", std::to_string(sc.jitter_ms)};
+        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, std::move(extra));
         base_url = emu->base_url(false);
     }
     kiemidi::client_options co;

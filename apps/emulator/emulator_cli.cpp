@@ -33,6 +33,8 @@ const std::string_view emulator_options_help = R"(  --address ADDR              
   --webhook-hmac-key KEY        sign callbacks (X-Webhook-Timestamp / X-Webhook-Signature)
   --callback-dialect D          english | chinese | mixed (default english)
   --rate-limit-per-10s N        simulated account rate limit on paid POSTs (default 0 = off)
+  --accept-latency-ms N         answer every paid POST N ms after it arrived (counted at arrival)
+  --accept-latency-jitter-ms N  plus a random 0..N ms each
   --unknown-task-404            unknown task ids answer code 404 instead of data null
   --http-status-mirrors-code    error answers use the KIE code as HTTP status too
   --midi-task-id-equals-separation  a MIDI task gets its separation's task id (as KIE's example)
@@ -119,6 +121,9 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
              else throw emulator_cli_error("invalid value '" + std::string(v) + "' for " + std::string(f));
          }},
         {"--rate-limit-per-10s", [&](auto f, auto v) { opts.rate_limit_per_10s = number<unsigned>(f, v); }},
+        {"--accept-latency-ms", [&](auto f, auto v) { opts.accept_latency = std::chrono::milliseconds(number<unsigned>(f, v)); }},
+        {"--accept-latency-jitter-ms",
+         [&](auto f, auto v) { opts.accept_latency_jitter = std::chrono::milliseconds(number<unsigned>(f, v)); }},
         {"--http-429-rate", rt(fo.http_429_rate)},
         {"--http-500-rate", rt(fo.http_500_rate)},
         {"--http-455-rate", rt(fo.http_455_rate)},

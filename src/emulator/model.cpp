@@ -461,13 +461,18 @@ void model::set_credits(std::int64_t c)
     credits_ = c;
 }
 
+double model::uniform01()
+{
+    // Fault dice are not part of the deterministic results; a per-thread generator avoids a lock.
+    thread_local std::mt19937_64 gen(mix64(opts_.seed ^ std::hash<std::thread::id>{}(std::this_thread::get_id())));
+    return std::uniform_real_distribution<double>(0, 1)(gen);
+}
+
 bool model::hit(double rate)
 {
     if (!(rate > 0)) return false;
     if (rate >= 1) return true;
-    // Fault dice are not part of the deterministic results; a per-thread generator avoids a lock.
-    thread_local std::mt19937_64 gen(mix64(opts_.seed ^ std::hash<std::thread::id>{}(std::this_thread::get_id())));
-    return std::uniform_real_distribution<double>(0, 1)(gen) < rate;
+    return uniform01() < rate;
 }
 
 counters model::snapshot() const
@@ -617,6 +622,16 @@ api_answer model::handle(const api_request& req)
     {
         ++stats_.slow_responses;
         a.delay = std::max(a.delay, f.slow_response);
+    }
+    if ((ep == stats::sep_generate || ep == stats::midi_generate) &&
+        (opts_.accept_latency.count() > 0 || opts_.accept_latency_jitter.count() > 0))
+    {
+        // counted (rate limit, task start) at arrival above; only the answer is late
+        auto latency = opts_.accept_latency;
+        if (opts_.accept_latency_jitter.count() > 0)
+            latency += std::chrono::milliseconds(static_cast<std::int64_t>(
+                uniform01() * static_cast<double>(opts_.accept_latency_jitter.count())));
+        a.delay = std::max(a.delay, latency);
     }
     return a;
 }

@@ -121,6 +121,7 @@ public:
     /// The instruments JSON of a successful MIDI task; empty otherwise.
     std::string midi_notes_json(const std::string& task_id) const;
     bool hit(double rate);
+    double uniform01();
     counters snapshot() const;
     /// GET /emulator/counters: snapshot() as JSON (requests per endpoint, connections, callbacks, tasks).
     api_answer counters_answer() const;

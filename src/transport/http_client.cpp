@@ -342,7 +342,9 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 co_return fail(ec, ec == client_errc::shut_down ? "the client was closed" : "cancelled");
             if (paid && opts_.rate_limit.enabled)
             {
-                auto [ec] = co_await limiter_.async_acquire(use_tuple);
+                const auto prio = admission_of(req);
+                auto [ec] = co_await limiter_.async_acquire(prio, use_tuple);
+                if (!ec && stop_reason(op)) limiter_.give_back();  // granted, but nothing will be written
                 if (auto stop = stop_reason(op))
                     co_return fail(stop, stop == client_errc::shut_down ? "the client was closed"
                                                                        : "cancelled while waiting for the rate limiter");
@@ -350,6 +352,21 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             }
             if (attempt > 1) ++retries_;
             attempt_result r = co_await attempt_once(op, req);
+            // The token comes back one window after the answer (or the failure): KIE counts at
+            // arrival, which is somewhere before the answer, so no window there sees more than
+            // the budget however long the request queued for a connection or at the server.
+            const bool throttled_answer = !r.ec && (opts_.classify ? opts_.classify(r.response)
+                                                                    : classify_by_status(r.response)) ==
+                                                       response_verdict::throttled;
+            if (paid && opts_.rate_limit.enabled)
+            {
+                if (throttled_answer)
+                    limiter_.throttled(r.response.retry_after);
+                else if (r.failure == attempt_failure::not_sent)
+                    limiter_.give_back();
+                else
+                    limiter_.release();
+            }
 
             attempt_outcome outcome;
             outcome.failure = r.failure;
@@ -361,7 +378,6 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 if (outcome.verdict == response_verdict::throttled)
                 {
                     ++throttled_;
-                    if (paid && opts_.rate_limit.enabled) limiter_.penalize(opts_.rate_limit.window);
                 }
             }
             if (auto stop = stop_reason(op))
@@ -400,6 +416,12 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 co_await t.async_wait(use_tuple);
             }
         }
+    }
+
+    // A MIDI submission finishes a track whose separation is already paid for: it goes first.
+    static admission_priority admission_of(const http_request& req)
+    {
+        return req.target.find("/midi/") != std::string::npos ? admission_priority::finish : admission_priority::start;
     }
 
     // The request head, written as text next to the caller's body (no copy of the body, no
@@ -780,6 +802,7 @@ http_client_stats http_client::stats() const
     const auto ls = impl_->limiter_.stats();
     s.limiter_penalties = ls.penalties;
     s.limiter_waiting = ls.waiting;
+    s.limiter_budget = ls.budget;
     s.in_flight = impl_->in_flight_;
     s.open_connections = impl_->open_count_;
     s.idle_connections = impl_->idle_count_;

@@ -1,5 +1,5 @@
-// rate_limiter: token bookkeeping against a manual clock, FIFO-fair queueing of bursts,
-// cancellation, penalties. Assertions are on counts and order, never on durations.
+// rate_limiter: token bookkeeping against explicit time points (tokens back a window after the
+// answer, adaptation to 429s), FIFO-fair queueing of bursts, priorities, cancellation, penalties. Assertions are on counts and order, never on durations.
 #include <kiemidi/transport/rate_limiter.hpp>
 
 #include "common/run_bounded.hpp"
@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <deque>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -46,7 +48,21 @@ struct progress
 
 BOOST_AUTO_TEST_SUITE(transport_rate_limiter)
 
-BOOST_AUTO_TEST_CASE(token_window_admits_n_per_window_with_a_manual_clock)
+namespace {
+
+// Takes `n` tokens at `t` (all must be available) and confirms the budget by answering them at once.
+void take_and_answer(token_window& w, unsigned n, token_window::clock::time_point t)
+{
+    for (unsigned i = 0; i < n; ++i)
+    {
+        BOOST_REQUIRE(w.try_take(t));
+        w.release(t);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(token_window_returns_a_token_one_window_after_the_answer)
 {
     const auto t0 = token_window::clock::time_point{} + 1h;
     token_window w(3, 1000ms);
@@ -55,24 +71,71 @@ BOOST_AUTO_TEST_CASE(token_window_admits_n_per_window_with_a_manual_clock)
     BOOST_TEST(w.try_take(t0 + 100ms));
     BOOST_TEST(w.try_take(t0 + 200ms));
     BOOST_TEST(!w.try_take(t0 + 300ms));
-    BOOST_TEST((w.next_available(t0 + 300ms) == t0 + 1000ms));
-    BOOST_TEST(!w.try_take(t0 + 999ms));
-    BOOST_TEST(w.try_take(t0 + 1000ms));   // the first token is back exactly one window later
-    BOOST_TEST(!w.try_take(t0 + 1050ms));
-    BOOST_TEST(w.available(t0 + 1150ms) == 1u);  // tokens due at 1100, 1200, 2000
-    BOOST_TEST(w.available(t0 + 1200ms) == 2u);
-    BOOST_TEST(w.available(t0 + 5000ms) == 3u);
+    // nothing answered yet: only an answer can free a token, however late
+    BOOST_TEST((w.next_available(t0 + 300ms) == token_window::clock::time_point::max()));
+    BOOST_TEST(!w.try_take(t0 + 5000ms));
+    w.release(t0 + 5000ms);  // a late answer: its token is back a window after it, not after the take
+    BOOST_TEST(w.in_use() == 2u);
+    BOOST_TEST((w.next_available(t0 + 5000ms) == t0 + 6000ms));
+    BOOST_TEST(!w.try_take(t0 + 5999ms));
+    BOOST_TEST(w.try_take(t0 + 6000ms));
+    w.release(t0 + 6100ms);
+    w.release(t0 + 6200ms);
+    w.release(t0 + 6300ms);
+    BOOST_TEST(w.available(t0 + 7099ms) == 0u);
+    BOOST_TEST(w.available(t0 + 7100ms) == 1u);
+    BOOST_TEST(w.available(t0 + 7300ms) == 3u);
+    BOOST_TEST(w.budget() == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(token_window_never_admits_more_than_n_in_any_window)
+BOOST_AUTO_TEST_CASE(token_window_never_lets_more_than_n_arrive_in_any_window_however_late_answers_are)
+{
+    // A server counts at arrival, somewhere between the take and the answer. With answers up
+    // to 3 s late, any 10 s window of arrivals holds at most the budget: a token is only taken
+    // again a window after the answer of its previous request, which followed that request's arrival.
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(20, 10000ms);
+    struct req { token_window::clock::time_point taken, answered; };
+    std::vector<req> reqs;
+    std::vector<token_window::clock::time_point> answers_due;
+    unsigned n = 0;
+    for (auto t = t0; t < t0 + 120000ms; t += 37ms)
+    {
+        for (auto it = answers_due.begin(); it != answers_due.end();)
+        {
+            if (*it <= t) { w.release(*it); it = answers_due.erase(it); }
+            else ++it;
+        }
+        while (w.try_take(t))
+        {
+            const auto latency = std::chrono::milliseconds(50 + (n++ * 977) % 3000);
+            reqs.push_back({t, t + latency});
+            answers_due.push_back(t + latency);
+        }
+    }
+    BOOST_TEST(reqs.size() > 20u * 8);
+    // the worst case: every request arrived as late as possible (just before its answer), or
+    // as early as possible (at its take); check both against every window
+    for (const bool late : {false, true})
+    {
+        std::vector<token_window::clock::time_point> arrivals;
+        for (const auto& r : reqs) arrivals.push_back(late ? r.answered : r.taken);
+        std::sort(arrivals.begin(), arrivals.end());
+        for (std::size_t i = 20; i < arrivals.size(); ++i) BOOST_TEST((arrivals[i] - arrivals[i - 20] >= 10000ms));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(token_window_failure_releases_like_an_answer_and_unused_tokens_come_back_at_once)
 {
     const auto t0 = token_window::clock::time_point{} + 1h;
-    token_window w(19, 10000ms);
-    std::vector<token_window::clock::time_point> grants;
-    for (auto t = t0; t < t0 + 60000ms; t += 137ms)  // a greedy caller trying every 137 ms
-        if (w.try_take(t)) grants.push_back(t);
-    BOOST_TEST(grants.size() > 19u * 5);
-    for (std::size_t i = 19; i < grants.size(); ++i) BOOST_TEST((grants[i] - grants[i - 19] >= 10000ms));
+    token_window w(2, 1000ms);
+    BOOST_TEST(w.try_take(t0));
+    BOOST_TEST(w.try_take(t0));
+    w.give_back();  // cancelled before anything was written: no arrival anywhere
+    BOOST_TEST(w.available(t0) == 1u);
+    w.release(t0 + 300ms);  // a transport failure after writing: the server may have counted it
+    BOOST_TEST(w.available(t0 + 300ms) == 1u);
+    BOOST_TEST(w.available(t0 + 1300ms) == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(token_window_block_until_delays_every_token)
@@ -80,10 +143,123 @@ BOOST_AUTO_TEST_CASE(token_window_block_until_delays_every_token)
     const auto t0 = token_window::clock::time_point{} + 1h;
     token_window w(5, 100ms);
     BOOST_TEST(w.try_take(t0));
+    w.release(t0);
     w.block_until(t0 + 10000ms);
     BOOST_TEST(w.available(t0 + 9999ms) == 0u);
     BOOST_TEST((w.next_available(t0) == t0 + 10000ms));
-    BOOST_TEST(w.available(t0 + 10000ms) == 5u);
+    BOOST_TEST(w.available(t0 + 10000ms) == 4u);  // unconfirmed: a few in flight at once
+}
+
+BOOST_AUTO_TEST_CASE(token_window_keeps_few_requests_in_flight_until_a_window_of_clean_answers)
+{
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(20, 10000ms);
+    for (unsigned i = 0; i < token_window::unconfirmed_in_flight; ++i) BOOST_TEST(w.try_take(t0));
+    BOOST_TEST(!w.try_take(t0));  // a wrong guess of the limit must not cost a burst of 429s
+    BOOST_TEST(!w.confirmed());
+    w.release(t0 + 10ms);
+    BOOST_TEST(w.try_take(t0 + 10ms));
+    for (unsigned i = 0; i < token_window::unconfirmed_in_flight; ++i) w.release(t0 + 20ms);
+    take_and_answer(w, 15, t0 + 30ms);  // 20 clean answers within one window
+    BOOST_TEST(w.confirmed());
+    BOOST_TEST(w.available(t0 + 30ms) == 0u);
+    BOOST_TEST(w.available(t0 + 10030ms) == 20u);  // confirmed: the whole budget at once
+}
+
+BOOST_AUTO_TEST_CASE(token_window_429_lowers_the_budget_to_what_the_server_accepted)
+{
+    // an account really limited to 10 per window while 20 are assumed
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(20, 10000ms);
+    take_and_answer(w, 10, t0);
+    for (int i = 0; i < 4; ++i) BOOST_TEST(w.try_take(t0 + 100ms));
+    w.throttled(t0 + 110ms, std::nullopt);
+    BOOST_TEST(w.budget() == 10u);
+    // the others in flight were sent under the old budget: their 429s lower nothing more
+    w.throttled(t0 + 120ms, std::nullopt);
+    w.throttled(t0 + 130ms, std::nullopt);
+    w.throttled(t0 + 140ms, std::nullopt);
+    BOOST_TEST(w.budget() == 10u);
+    BOOST_TEST(w.in_use() == 0u);
+    // the 14 tokens used come back a window after their answers; the budget of 10 is free then
+    BOOST_TEST(w.available(t0 + 10000ms) == 6u);   // the 10 accepted at t0, less the 4 throttled still returning
+    BOOST_TEST(w.available(t0 + 10140ms) == 10u);
+    // the measured budget is held over many clean windows (no probing storm)
+    for (int k = 1; k <= 20; ++k)
+    {
+        const auto t = t0 + 200ms + k * 10100ms;
+        BOOST_TEST(w.available(t) == 10u);
+        take_and_answer(w, 10, t);
+    }
+    BOOST_TEST(w.budget() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(token_window_429_halves_at_most_honours_retry_after_and_recovers_per_clean_window)
+{
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(20, 1000ms);
+    take_and_answer(w, 20, t0);  // confirmed
+    BOOST_TEST(w.confirmed());
+    // a 429 out of the blue (another client on the account): nothing accepted in the last window
+    const auto t1 = t0 + 5000ms;
+    BOOST_TEST(w.try_take(t1));
+    w.throttled(t1, 300ms);
+    BOOST_TEST(w.budget() == 10u);  // halved, not collapsed
+    BOOST_TEST(w.available(t1 + 299ms) == 0u);  // Retry-After
+    BOOST_TEST((w.next_available(t1 + 100ms) == t1 + 300ms));
+    BOOST_TEST(w.available(t1 + 300ms) == 9u);  // the throttled request's token is back a window after its answer
+    // a second 429 within the same window lowers nothing more
+    BOOST_TEST(w.try_take(t1 + 300ms));
+    w.throttled(t1 + 400ms, std::nullopt);
+    BOOST_TEST(w.budget() == 10u);
+    std::vector<unsigned> budgets;
+    for (int k = 1; k <= 40; ++k)
+    {
+        const auto t = t1 + 400ms + k * 1000ms;
+        BOOST_TEST(w.try_take(t));
+        w.release(t);
+        budgets.push_back(w.budget());
+    }
+    BOOST_TEST(budgets.front() == 11u);
+    BOOST_TEST(budgets[8] == 19u);
+    BOOST_TEST(budgets[20] == 19u);
+    BOOST_TEST(budgets.back() == 20u);
+    BOOST_TEST(std::is_sorted(budgets.begin(), budgets.end()));
+}
+
+BOOST_AUTO_TEST_CASE(token_window_a_lower_real_limit_converges_within_a_few_429s)
+{
+    // a simulated account counting arrivals (= takes here) in a sliding window, limit 10, while
+    // the client assumes 20; every request is answered 20 ms after it was taken
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(20, 10000ms);
+    std::deque<token_window::clock::time_point> accepted;
+    std::vector<std::pair<token_window::clock::time_point, bool>> pending;  // answer time, throttled
+    unsigned throttled = 0, ok = 0;
+    for (auto t = t0; t < t0 + 300000ms; t += 10ms)
+    {
+        for (auto it = pending.begin(); it != pending.end();)
+        {
+            if (it->first <= t)
+            {
+                if (it->second) w.throttled(it->first, std::nullopt); else w.release(it->first);
+                it = pending.erase(it);
+            }
+            else ++it;
+        }
+        while (w.try_take(t))
+        {
+            while (!accepted.empty() && t - accepted.front() >= 10000ms) accepted.pop_front();
+            const bool over = accepted.size() >= 10;
+            if (!over) accepted.push_back(t);
+            over ? ++throttled : ++ok;
+            pending.emplace_back(t + 20ms, over);
+        }
+    }
+    BOOST_TEST(throttled <= 5u);
+    BOOST_TEST(throttled >= 1u);
+    BOOST_TEST(w.budget() == 10u);
+    BOOST_TEST(ok > 250u);  // 300 s at 10 per ~10 s
 }
 
 BOOST_AUTO_TEST_CASE(burst_of_1000_is_granted_fifo_at_the_configured_rate)
@@ -97,14 +273,16 @@ BOOST_AUTO_TEST_CASE(burst_of_1000_is_granted_fifo_at_the_configured_rate)
             lim.async_acquire([&, i](error_code ec) {
                 if (ec) ++failures;
                 order.push_back(i);
+                lim.release();  // answered at once
                 done.tick();
             });
-        // counted, before anything ran: the first window's tokens were taken, the rest queue
+        // counted, before anything ran: a few tokens were taken (the budget is not confirmed
+        // yet), the rest queue
         auto s = lim.stats();
-        BOOST_TEST(s.granted == 50u);
-        BOOST_TEST(s.granted_immediately == 50u);
-        BOOST_TEST(s.queued == 950u);
-        BOOST_TEST(s.waiting == 950u);
+        BOOST_TEST(s.granted == token_window::unconfirmed_in_flight);
+        BOOST_TEST(s.granted_immediately == token_window::unconfirmed_in_flight);
+        BOOST_TEST(s.queued == 1000u - token_window::unconfirmed_in_flight);
+        BOOST_TEST(s.waiting == 1000u - token_window::unconfirmed_in_flight);
         co_await done.wait(1000);
         BOOST_TEST(failures == 0u);
         BOOST_TEST(order.size() == 1000u);
@@ -113,8 +291,9 @@ BOOST_AUTO_TEST_CASE(burst_of_1000_is_granted_fifo_at_the_configured_rate)
         BOOST_TEST(fifo);
         s = lim.stats();
         BOOST_TEST(s.granted == 1000u);
-        BOOST_TEST(s.granted_immediately == 50u);
+        BOOST_TEST(s.granted_immediately == token_window::unconfirmed_in_flight);
         BOOST_TEST(s.waiting == 0u);
+        BOOST_TEST(s.in_use == 0u);
         BOOST_TEST(s.cancelled == 0u);
     }, 30s);
 }
@@ -125,9 +304,9 @@ BOOST_AUTO_TEST_CASE(new_arrivals_queue_behind_earlier_waiters)
         rate_limiter lim(ioc.get_executor(), {.enabled = true, .submissions_per_window = 1, .window = 20ms});
         std::vector<int> order;
         progress done(ioc);
-        for (int i = 0; i < 4; ++i) lim.async_acquire([&, i](error_code) { order.push_back(i); done.tick(); });
+        for (int i = 0; i < 4; ++i) lim.async_acquire([&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
         co_await done.wait(2);
-        lim.async_acquire([&](error_code) { order.push_back(99); done.tick(); });
+        lim.async_acquire([&](error_code) { order.push_back(99); lim.release(); done.tick(); });
         co_await done.wait(5);
         BOOST_TEST((order == std::vector<int>{0, 1, 2, 3, 99}));
     });
@@ -140,13 +319,15 @@ BOOST_AUTO_TEST_CASE(cancelled_waiter_leaves_the_queue_and_others_keep_their_ord
         std::vector<std::pair<int, error_code>> results;
         progress done(ioc);
         asio::cancellation_signal sig;
-        lim.async_acquire([&](error_code ec) { results.emplace_back(0, ec); done.tick(); });
-        lim.async_acquire([&](error_code ec) { results.emplace_back(1, ec); done.tick(); });
-        lim.async_acquire(asio::bind_cancellation_slot(sig.slot(), [&](error_code ec) {
-            results.emplace_back(2, ec);
+        auto answered = [&](int i, error_code ec) {
+            results.emplace_back(i, ec);
+            if (!ec) lim.release();
             done.tick();
-        }));
-        lim.async_acquire([&](error_code ec) { results.emplace_back(3, ec); done.tick(); });
+        };
+        lim.async_acquire([&](error_code ec) { answered(0, ec); });
+        lim.async_acquire([&](error_code ec) { answered(1, ec); });
+        lim.async_acquire(asio::bind_cancellation_slot(sig.slot(), [&](error_code ec) { answered(2, ec); }));
+        lim.async_acquire([&](error_code ec) { answered(3, ec); });
         BOOST_TEST(lim.stats().waiting == 3u);
         sig.emit(asio::cancellation_type::terminal);
         BOOST_TEST(lim.stats().waiting == 2u);
@@ -214,8 +395,34 @@ BOOST_AUTO_TEST_CASE(acquire_works_with_awaitable_tokens)
 {
     kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         rate_limiter lim(ioc.get_executor(), {.enabled = true, .submissions_per_window = 2, .window = 10ms});
-        for (int i = 0; i < 6; ++i) co_await lim.async_acquire(asio::use_awaitable);
+        for (int i = 0; i < 6; ++i)
+        {
+            co_await lim.async_acquire(asio::use_awaitable);
+            lim.release();
+        }
         BOOST_TEST(lim.stats().granted == 6u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(finishing_work_is_granted_before_new_work)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        rate_limiter lim(ioc.get_executor(), {.enabled = true, .submissions_per_window = 1, .window = 1ms});
+        std::vector<int> order;
+        progress done(ioc);
+        bool first = true;
+        // the first holds the only token until everything below is queued
+        lim.async_acquire([&](error_code) { first = false; done.tick(); });
+        co_await done.wait(1);
+        BOOST_TEST(!first);
+        for (int i = 0; i < 3; ++i)
+            lim.async_acquire(kiemidi::admission_priority::start, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
+        for (int i = 10; i < 13; ++i)
+            lim.async_acquire(kiemidi::admission_priority::finish, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
+        BOOST_TEST(lim.stats().waiting == 6u);
+        lim.release();
+        co_await done.wait(7);
+        BOOST_TEST((order == std::vector<int>{10, 11, 12, 0, 1, 2}));
     });
 }
 

@@ -148,6 +148,13 @@ struct emulator_options
     unsigned rate_limit_per_10s = 0;
     /// Window of the simulated rate limit.
     std::chrono::milliseconds rate_limit_window{10000};
+    /// Every paid POST (accepted or refused) is answered only this long after it arrived, plus a
+    /// uniform random share of `accept_latency_jitter`: a server slow to accept a burst. The rate
+    /// limit counts at arrival, so a client that frees its budget when a request was sent, not
+    /// when it was answered, lets the next burst land in the same window.
+    std::chrono::milliseconds accept_latency{0};
+    /// Upper bound of the random extra accept latency.
+    std::chrono::milliseconds accept_latency_jitter{0};
     /// Share of split_stem MIDI results (deterministic per stem) that contain no instrument.
     double split_stem_empty_midi_rate = 0.25;
     /// Largest accepted request body; larger ones get HTTP 413 and the connection is closed.

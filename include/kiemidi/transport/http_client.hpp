@@ -31,8 +31,9 @@ struct http_client_stats
     std::uint64_t retries = 0;             ///< Attempts after the first one.
     std::uint64_t throttled = 0;           ///< Answers classified as throttled.
     std::uint64_t stale_discarded = 0;     ///< Idle connections found closed by the peer and discarded before reuse.
-    std::uint64_t limiter_penalties = 0;   ///< Times the rate limiter was closed for a window after a throttled paid submission.
+    std::uint64_t limiter_penalties = 0;   ///< Throttled answers to paid submissions reported to the rate limiter (each may lower its budget).
     std::size_t limiter_waiting = 0;       ///< Paid submissions waiting for the rate limiter now.
+    unsigned limiter_budget = 0;           ///< The rate limiter's current budget per window.
     std::size_t in_flight = 0;             ///< async_execute operations not yet completed.
     std::size_t open_connections = 0;      ///< Connections open or being opened now.
     std::size_t idle_connections = 0;      ///< Open connections waiting in the pool now.

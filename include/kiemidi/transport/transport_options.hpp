@@ -39,8 +39,8 @@ struct retry_options
 struct rate_limit_options
 {
     bool enabled = true;                         ///< Gate paid submissions through the limiter.
-    unsigned submissions_per_window = 19;        ///< Submissions admitted per window (KIE allows 20 per 10 s).
-    std::chrono::milliseconds window{10000};     ///< The window; after a throttled answer nothing is admitted for one window.
+    unsigned submissions_per_window = 20;        ///< Submissions per window (KIE documents 20 per 10 s); lowered for a while after a 429.
+    std::chrono::milliseconds window{10000};     ///< The window; a token comes back this long after its request's answer.
 };
 
 /// How the transport reads an answer that arrived.
