@@ -20,6 +20,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -328,6 +330,41 @@ struct run_state
     }
 };
 
+/// Whether the transport admitted a paid POST (its before_first_write step ran); set on the
+/// transport's strand, read on the run's.
+using admission_flag = std::shared_ptr<std::atomic<bool>>;
+
+/// `admitted` that first raises `flag`.
+detail::admission_step flag_admission(admission_flag flag, detail::admission_step admitted)
+{
+    return [flag = std::move(flag), admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
+        flag->store(true);
+        if (!admitted) co_return error_code{};
+        co_return co_await admitted();
+    };
+}
+
+/// Runs a paid exchange in its own coroutine on the run's strand. The worker's cancellation
+/// reaches it only until the transport admits the POST (while it waits for the rate limiter,
+/// nothing has been sent); from then on it is shielded: a paid POST runs until KIE answers, so
+/// its task id is journaled rather than lost.
+asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitted(
+    strand_type strand, admission_flag flag, detail::op_result<api::task_created> exchange)
+{
+    asio::cancellation_signal until_admitted;
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    auto outer = cs.slot();
+    if (outer.is_connected())
+        outer.assign([&until_admitted, flag](asio::cancellation_type type) {
+            if (!flag->load()) until_admitted.emit(type);
+        });
+    auto [ep, r] = co_await asio::co_spawn(strand, std::move(exchange),
+                                           asio::bind_cancellation_slot(until_admitted.slot(), tok));
+    if (outer.is_connected()) outer.clear();
+    if (ep) co_return std::tuple<error_code, api::task_created>{detail::exception_code(ep), api::task_created{}};
+    co_return std::move(r);
+}
+
 /// Wait bounded by the stage timeout; a cancelled wait gives operation_aborted, a timeout client_errc::timeout.
 /// The wait of track `id` also ends (operation_aborted) when the renewer finds its claim lost.
 template <class Record, class Start>
@@ -362,7 +399,14 @@ public:
     }
     asio::awaitable<error_code> intent(const std::string& reference) override
     {
-        co_return co_await st_.record_intent(id_, stage_, reference, diag_);
+        // The transport calls this on its own strand; the run's state belongs to the run's strand.
+        auto record = [this, &reference]() -> asio::awaitable<error_code> {
+            co_return co_await st_.record_intent(id_, stage_, reference, diag_);
+        };
+        auto on_strand = record();  // named: g++ 12 mishandles temporaries inside co_await
+        auto [ep, ec] = co_await asio::co_spawn(st_.strand, std::move(on_strand), shielded());
+        if (ep) co_return detail::exception_code(ep);
+        co_return ec;
     }
     asio::awaitable<error_code> task_id(const std::string& task_id) override
     {
@@ -507,6 +551,10 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             message = describe(ec, diag);
             co_return co_await no_credits(stage);
         }
+        // Ended before the transport admitted the POST (stopped or closed while it waited for the
+        // rate limiter): nothing was sent and no intent recorded; the track resumes as it was.
+        if (!step.admitted && (ec == asio::error::operation_aborted || ec == client_errc::shut_down))
+            co_return track_outcome::stopped;
         if (ec == asio::error::operation_aborted && st.stopping)
             co_return track_outcome::stopped;  // the intent stays: the next run looks for its callback
         if (ec && detail::outcome_may_be_paid(ec))
@@ -568,13 +616,16 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             message = "not started: KIE said the account is out of credits";
             co_return track_outcome::no_credits;
         }
-        const detail::paid_post post = [&](std::string callback_url) {
+        const detail::paid_post post = [&](std::string callback_url,
+                                           detail::admission_step admitted) -> detail::op_result<api::task_created> {
             api::separation_request req;
             req.task_id = e.track.task_id;
             req.audio_id = e.track.audio_id;
             req.type = p.separation;
             req.callback_url = std::move(callback_url);
-            return cli.async_separate(std::move(req), diag, shielded());
+            auto flag = std::make_shared<std::atomic<bool>>(false);
+            auto exchange = detail::submit_separation(cli, req, diag, flag_admission(flag, std::move(admitted)));
+            co_return co_await exchange_until_admitted(st.strand, flag, std::move(exchange));
         };
         if (auto o = co_await submit_paid(journal_stage::separation, &post)) co_return *o;
     }
@@ -613,12 +664,15 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             }
         }
         if (auto h = halted()) co_return *h;
-        const detail::paid_post post = [&](std::string callback_url) {
+        const detail::paid_post post = [&](std::string callback_url,
+                                           detail::admission_step admitted) -> detail::op_result<api::task_created> {
             api::midi_request req;
             req.task_id = e.separation_task_id;
             req.audio_id = stem_id;
             req.callback_url = std::move(callback_url);
-            return cli.async_transcribe(std::move(req), diag, shielded());
+            auto flag = std::make_shared<std::atomic<bool>>(false);
+            auto exchange = detail::submit_midi(cli, req, diag, flag_admission(flag, std::move(admitted)));
+            co_return co_await exchange_until_admitted(st.strand, flag, std::move(exchange));
         };
         if (auto o = co_await submit_paid(journal_stage::midi, &post)) co_return *o;
     }

@@ -167,16 +167,22 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
 
 namespace detail {
 
-op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag)
+op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag,
+                                               before_write_step admitted)
 {
-    return exchange<api::task_created>(c.transport(), paid_post(separation_generate_path, api::serialize(req)),
-                                       separation_generate_path, diag, client_access::api_key(c));
+    auto http_req = paid_post(separation_generate_path, api::serialize(req));
+    http_req.before_first_write = std::move(admitted);
+    return exchange<api::task_created>(c.transport(), std::move(http_req), separation_generate_path, diag,
+                                       client_access::api_key(c));
 }
 
-op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag)
+op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag,
+                                         before_write_step admitted)
 {
-    return exchange<api::task_created>(c.transport(), paid_post(midi_generate_path, api::serialize(req)),
-                                       midi_generate_path, diag, client_access::api_key(c));
+    auto http_req = paid_post(midi_generate_path, api::serialize(req));
+    http_req.before_first_write = std::move(admitted);
+    return exchange<api::task_created>(c.transport(), std::move(http_req), midi_generate_path, diag,
+                                       client_access::api_key(c));
 }
 
 op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag)

@@ -15,6 +15,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -24,10 +25,15 @@ namespace kiemidi::detail {
 template <class R>
 using op_result = boost::asio::awaitable<std::tuple<error_code, R>>;
 
+/// Awaited when the transport admits a paid POST, before it is written (http_request::before_first_write).
+using before_write_step = std::function<boost::asio::awaitable<error_code>()>;
+
 /// POST /api/v1/vocal-removal/generate with `req` as given (callback URL included).
-op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag);
+op_result<api::task_created> submit_separation(client& c, const api::separation_request& req, diagnostics& diag,
+                                               before_write_step admitted = {});
 /// POST /api/v1/midi/generate with `req` as given.
-op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag);
+op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag,
+                                         before_write_step admitted = {});
 /// GET /api/v1/vocal-removal/record-info.
 op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag);
 /// GET /api/v1/midi/record-info.

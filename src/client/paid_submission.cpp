@@ -59,21 +59,36 @@ asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const pai
     // The callback URL carries a fresh reference, so a lost answer can be recovered from the
     // callback instead of being reported as unknown (and a crash after the POST, from the intent).
     const std::string ref = c.hub() ? make_callback_reference() : std::string();
+    // The intent is recorded when the transport admits the POST, not before it waits for the
+    // rate limiter: a crash during that wait must not leave an intent for a POST never sent.
+    // The hook's diagnostics are kept aside: the transport reports its own failure after it.
+    diagnostics hook_diag;
+    admission_step admitted;
     if (hooks)
-    {
-        if (auto ec = co_await hooks->intent(ref))
-        {
-            out.hook_failed = true;
-            co_return ec;
-        }
-    }
+        admitted = [hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
+            const error_code hec = co_await hooks->intent(ref);
+            if (hec)
+            {
+                out.hook_failed = true;
+                hook_diag = diag;
+            }
+            else
+                out.admitted = true;
+            co_return hec;
+        };
     error_code ec;
     {
         // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).
         std::string callback_url = c.callback_url(kind, ref);
-        auto [pec, created] = co_await post(std::move(callback_url));
+        auto [pec, created] = co_await post(std::move(callback_url), std::move(admitted));
         ec = pec;
         out.task_id = std::move(created.task_id);
+    }
+    if (out.hook_failed)
+    {
+        diag = std::move(hook_diag);
+        out.task_id.clear();
+        co_return ec;
     }
     // Only a lost answer (or a 5xx) is worth waiting for: a closed client or a cancelled caller
     // ends the step at once, still reported as possibly paid (outcome_may_be_paid).

@@ -18,16 +18,23 @@
 
 namespace kiemidi::detail {
 
-/// Starts the POST with `callback_url` (the step's reference included) as its callBackUrl.
-using paid_post = std::function<op_result<api::task_created>(std::string callback_url)>;
+/// Awaited by the transport when the POST is admitted, just before it is written
+/// (http_request::before_first_write); empty when the caller records nothing.
+using admission_step = before_write_step;
+
+/// Starts the POST with `callback_url` (the step's reference included) as its callBackUrl,
+/// handing `admitted` to the transport (submit_separation / submit_midi take it).
+using paid_post = std::function<op_result<api::task_created>(std::string callback_url, admission_step admitted)>;
 
 /// What a caller records around the POST (the batch: its journal). Both may suspend.
 class paid_hooks
 {
 public:
     virtual ~paid_hooks() = default;
-    /// Before the POST, with the reference its callback will carry. An error ends the step
-    /// before anything is sent.
+    /// When the POST is admitted (after the submission rate limiter, before its first byte is
+    /// written), with the reference its callback will carry. An error ends the step with nothing
+    /// sent. Not called when the POST ends before it is admitted (cancelled, closed, refused by
+    /// the limiter): then nothing was sent and nothing needs recording.
     virtual boost::asio::awaitable<error_code> intent(const std::string& reference) = 0;
     /// The task id, answered or recovered from the callback. An error ends the step with it.
     virtual boost::asio::awaitable<error_code> task_id(const std::string& task_id) = 0;
@@ -39,6 +46,9 @@ struct paid_step
     std::string task_id;       ///< The task (on success).
     bool recovered = false;    ///< Its answer was lost; the task was found through its tagged callback.
     bool hook_failed = false;  ///< The error is a hook's (the hook filled its own diagnostics).
+    /// hooks->intent succeeded: the POST was about to be written. False when the step ended
+    /// before its POST was admitted, so nothing can have been paid.
+    bool admitted = false;
 };
 
 /// True when a submission that ended with `ec` may have been processed (and charged) by KIE:
@@ -57,8 +67,8 @@ boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind 
                                                        std::chrono::milliseconds within, diagnostics& diag,
                                                        std::string& task_id);
 
-/// One paid step: a fresh callback reference (when a hub is attached), hooks->intent(reference),
-/// post(callback URL tagged with it), then, when its answer was lost (client_errc::outcome_unknown:
+/// One paid step: a fresh callback reference (when a hub is attached), post(callback URL tagged
+/// with it) with hooks->intent(reference) run when the transport admits it, then, when its answer was lost (client_errc::outcome_unknown:
 /// none came, or not KIE's) or was KIE's 5xx (answer_may_hide_a_task), a wait of up to
 /// `unknown_outcome_wait` for the tagged callback; then
 /// hooks->task_id. `hooks` may be null.

@@ -545,12 +545,12 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
     std::string task_id;
     {
         // The request is built inside the POST function, so it lives only in the exchange.
-        const detail::paid_post post = [&op](std::string callback_url) {
+        const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
             api::separation_request req{.task_id = op.p.task_id,
                                         .audio_id = op.p.audio_id,
                                         .type = op.p.separation,
                                         .callback_url = std::move(callback_url)};
-            return detail::submit_separation(op.c, req, op.diag);
+            return detail::submit_separation(op.c, req, op.diag, std::move(admitted));
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
@@ -601,12 +601,12 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
 {
     std::string task_id;
     {
-        const detail::paid_post post = [&op](std::string callback_url) {
+        const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
             api::midi_request req{.task_id = op.out.separation_task_id,
                                   .callback_url = std::move(callback_url),
                                   .audio_id = std::nullopt};
             if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
-            return detail::submit_midi(op.c, req, op.diag);
+            return detail::submit_midi(op.c, req, op.diag, std::move(admitted));
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,

@@ -336,6 +336,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         if (closed_ || close_requested_) co_return fail(client_errc::shut_down, "the client was closed");
 
         const bool paid = req.kind == request_kind::paid_submission;
+        bool admitted = false;  // req.before_first_write has run
         for (unsigned attempt = 1;; ++attempt)
         {
             if (auto ec = stop_reason(op))
@@ -349,6 +350,17 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                     co_return fail(stop, stop == client_errc::shut_down ? "the client was closed"
                                                                        : "cancelled while waiting for the rate limiter");
                 if (ec) co_return fail(ec, "rate limiter wait failed");
+            }
+            if (!admitted && req.before_first_write)
+            {
+                admitted = true;
+                auto hook = req.before_first_write;  // a named copy outlives the await
+                const error_code hec = co_await hook();
+                if (hec)
+                {
+                    if (paid && opts_.rate_limit.enabled) limiter_.give_back();  // nothing was written
+                    co_return fail(hec, "not sent: the caller's admission step failed");
+                }
             }
             if (attempt > 1) ++retries_;
             attempt_result r = co_await attempt_once(op, req);

@@ -13,7 +13,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/test/unit_test.hpp>
@@ -191,6 +194,48 @@ BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_not
                 BOOST_TEST(f.path().filename().string().find(".tmp-") == std::string::npos);
         },
         90s);
+}
+
+// An intent is journaled when the transport admits the POST, not while it waits for the rate
+// limiter: a run stopped during that wait leaves those tracks as they were (nothing was sent),
+// where before they were left in separation_intent and a rerun reported them outcome_unknown.
+BOOST_AUTO_TEST_CASE(a_post_still_waiting_for_the_rate_limiter_leaves_no_intent_behind)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        test::local_kie env(ioc.get_executor(), emulator::emulator_options{}, /*attach=*/true, [](client_options& co) {
+            co.transport.rate_limit.submissions_per_window = 2;  // two POSTs now, the rest in a minute
+            co.transport.rate_limit.window = std::chrono::minutes(1);
+        });
+        temp_dir dir;
+        auto opts = fast_options(dir, 4);
+        {
+            batch_runner runner(*env.cli, opts);
+            asio::cancellation_signal cancel;
+            asio::steady_timer poll(ioc);
+            // Stop once two POSTs were answered and the other two wait for the limiter.
+            auto stopper = [&]() -> asio::awaitable<void> {
+                while (env.kie->snapshot().requests_to(sep_post) < 2u || env.cli->transport().stats().limiter_waiting < 2u)
+                {
+                    poll.expires_after(5ms);
+                    co_await poll.async_wait(tok);
+                }
+                cancel.emit(asio::cancellation_type::terminal);
+            };
+            asio::co_spawn(ioc, stopper(), asio::detached);
+            auto tracks = make_tracks(4);
+            std::function<void(const batch_event&)> no_events;
+            auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events),
+                                                     asio::bind_cancellation_slot(cancel.slot(), tok));
+            BOOST_TEST((ec == asio::error::operation_aborted), ec.message());
+            BOOST_TEST(s.outcome_unknown == 0u);
+        }
+        std::map<track_state, std::size_t> states;
+        for (const auto& e : journal_entries(opts.journal_path)) ++states[e.state];
+        BOOST_TEST(states[track_state::separation_intent] == 0u);
+        BOOST_TEST(states[track_state::pending] == 2u);
+        BOOST_TEST(states[track_state::outcome_unknown] == 0u);
+        BOOST_TEST(env.requests(sep_post) == 2u);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes_every_track)

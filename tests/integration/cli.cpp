@@ -651,6 +651,46 @@ BOOST_AUTO_TEST_CASE(a_rerun_after_kill_listens_on_the_same_port_and_finishes_wi
     t.expect_every_track_done_and_paid_once(out);
 }
 
+// 20 tracks: the 20 separations use the account's window, so the 20 MIDI POSTs wait in the
+// client's rate limiter when the batch is killed. Their intents are journaled only once a POST is
+// admitted, so the rerun finds them separated, not "sent, answer unknown" (exit 3 before).
+BOOST_AUTO_TEST_CASE(a_batch_killed_while_posts_wait_for_the_rate_limiter_resumes_them_without_unknown_outcomes)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = 1000ms;
+    eo.midi_delay = 1000ms;
+    external_kie kie(dir.path, eo);
+    constexpr int tracks = 20;
+    auto list = dir.path / "tracks.csv";
+    {
+        std::ofstream l(list);
+        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+    }
+    const auto journal = dir.path / "journal.sqlite";
+    const auto batch = std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(), "--journal",
+                                                journal.string(), "--concurrency", "20"} +
+                       kie.flags();
+    {
+        cli_process child(batch, dir.path / "killed.log");
+        BOOST_TEST_REQUIRE(wait_for_paid_separations(*kie.server, tracks, 30s), read_file(dir.path / "killed.log"));
+        std::this_thread::sleep_for(1500ms);  // the separations finish; their MIDI POSTs queue for the next window
+        child.kill_hard();
+    }
+    BOOST_TEST_REQUIRE(kie.server->snapshot().requests_to("POST /api/v1/midi/generate") == 0u);
+    std::string status;
+    BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
+    BOOST_TEST(status.find("midi_intent: 0") != std::string::npos, status);
+
+    std::string out;
+    const int code = run_cli(batch, dir.path, out, 60s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == static_cast<std::size_t>(tracks));
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
 // The killed run's port is taken by something else: the rerun listens elsewhere, says so, and
 // polls its resumed tasks rather than waiting for callbacks that go to the other program.
 BOOST_AUTO_TEST_CASE(a_rerun_whose_earlier_port_is_taken_polls_its_resumed_tasks)

@@ -7,8 +7,12 @@
 #define KIEMIDI_TRANSPORT_HTTP_MESSAGE_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
+
+#include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +43,12 @@ struct http_request
     std::string target;                       ///< Path and query, e.g. "/api/v1/midi/record-info?taskId=abc".
     std::string body;                         ///< Request body (JSON); empty for GET.
     request_kind kind = request_kind::read;   ///< Read or paid submission.
+    /// Optional. Awaited once, on the transport's strand, when the request is admitted (after
+    /// the submission rate limiter) and before its first byte is written; an error ends the
+    /// request unsent, with that error. A caller that journals "this paid POST is being sent"
+    /// does it here, so a crash while the request still waits for the limiter leaves no intent
+    /// behind that would make a later run look for a task that was never submitted.
+    std::function<boost::asio::awaitable<error_code>()> before_first_write;
 };
 
 /// One HTTP response.
