@@ -195,11 +195,9 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.pipeline.unknown_outcome_wait = lost_wait;
     const bool same_port = kf.listen_port != 0 || (kf.preferred_listen_port != 0 && session.listen_port() == kf.preferred_listen_port);
     const bool stable_url = !session.embedded() && (same_port || !kf.public_url.empty()) && !kf.callback_secret.empty();
-    // Resumed intents wait for their callback only when the user fixed the URL: an intent is
-    // recorded before the POST waits for the submission rate limiter, so a remembered port alone
-    // would make a rerun wait --lost-answer-wait-ms for POSTs that were never sent.
-    const bool fixed_url = !session.embedded() && (kf.listen_port != 0 || !kf.public_url.empty()) && !kf.callback_secret.empty();
-    bo.resumed_intent_wait = fixed_url || args.lost_answer_wait_given ? lost_wait : std::chrono::milliseconds(0);
+    // An intent is journaled when its POST is admitted (after the rate limiter), so it means the
+    // POST was being sent: at the same URL its tagged callback can still come.
+    bo.resumed_intent_wait = stable_url || args.lost_answer_wait_given ? lost_wait : std::chrono::milliseconds(0);
     // Callbacks of tasks an earlier run submitted reach only the same URL; elsewhere they are
     // lost, and resumed tasks that are still running are polled instead.
     bo.resumed_callbacks_reachable = stable_url;
