@@ -104,6 +104,15 @@ struct external_kie
     }
 };
 
+/// `dir`/tracks.csv with `n` rows "music-I,track-I,song-I"; the output of row I is "song-I".
+fs::path write_track_list(const fs::path& dir, int n)
+{
+    auto list = dir / "tracks.csv";
+    std::ofstream l(list);
+    for (int i = 0; i < n; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
+    return list;
+}
+
 std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b)
 {
     a.insert(a.end(), b.begin(), b.end());
@@ -312,11 +321,7 @@ BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying
     eo.midi_delay = 300ms;
     external_kie kie(dir.path, eo);
     constexpr int tracks = 60;
-    auto list = dir.path / "tracks.csv";
-    {
-        std::ofstream l(list);
-        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
-    }
+    const auto list = write_track_list(dir.path, tracks);
     const auto out_dir = dir.path / "out";
     const auto journal = dir.path / "journal.sqlite";
     const std::vector<std::string> batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(),
@@ -584,11 +589,7 @@ struct killed_while_tasks_run
         eo.midi_delay = 3000ms;
         eo.callback_retry_delay = 100ms;  // a callback to the dead listener is given up within a second
         kie = std::make_unique<external_kie>(dir.path, eo);
-        auto list = dir.path / "tracks.csv";
-        {
-            std::ofstream l(list);
-            for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
-        }
+        const auto list = write_track_list(dir.path, tracks);
         // The CLI's own callback_overdue for a KIE that is not embedded (90 s) stays in force.
         batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(), "--journal", journal.string(),
                                          "--concurrency", "8"} +
@@ -662,11 +663,7 @@ BOOST_AUTO_TEST_CASE(a_batch_killed_while_posts_wait_for_the_rate_limiter_resume
     eo.midi_delay = 1000ms;
     external_kie kie(dir.path, eo);
     constexpr int tracks = 20;
-    auto list = dir.path / "tracks.csv";
-    {
-        std::ofstream l(list);
-        for (int i = 0; i < tracks; ++i) l << "music-" << i << ",track-" << i << ",song-" << i << "\n";
-    }
+    const auto list = write_track_list(dir.path, tracks);
     const auto journal = dir.path / "journal.sqlite";
     const auto batch = std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(), "--journal",
                                                 journal.string(), "--concurrency", "20"} +
