@@ -4,6 +4,9 @@
 
 #include <kiemidi/detail/kie_response_classifier.hpp>
 
+#include <cctype>
+#include <string>
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     using namespace kiemidi;
@@ -13,7 +16,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     r.body = std::string(fuzz::as_text(data + 2, size - 2));
     const auto v = detail::classify_kie_response(r);
     if (r.status == 429 || r.status == 430 || r.status == 405)
-        fuzz::require(v == response_verdict::throttled, "a throttling HTTP status is decisive");
+    {
+        // Decisive, except for KIE's out-of-credits answer (body code 402, or 429 whose msg
+        // speaks of credits), which is final: resending cannot help.
+        std::string lower = r.body;
+        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const bool may_be_credits = lower.find("402") != std::string::npos || lower.find("credit") != std::string::npos;
+        fuzz::require(v == response_verdict::throttled || (v == response_verdict::final && may_be_credits),
+                      "a throttling HTTP status is decisive unless KIE says the credits ran out");
+    }
     if (r.status == 455) fuzz::require(v == response_verdict::unavailable, "a maintenance HTTP status is decisive");
     return 0;
 }
