@@ -6,10 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh build boost libraries
 
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake --preset release >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+launcher=()
+if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+echo "kiemidi: configuring (preset release)"
+if ! cmake --preset release "${launcher[@]}" >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+fi
+echo "kiemidi: building the CLI and the demo with $jobs jobs"
 cmake --build --preset release -j "$jobs" --target kiemidi_cli kiemidi-demo
 
 work=build/demo
@@ -20,9 +31,14 @@ mkdir -p "$work"
     for i in $(seq 1 50); do echo "music-$(( (i + 1) / 2 )),track-$i,song-$i"; done
 } > "$work/tracks.csv"
 
+echo "kiemidi: running a batch of 50 tracks on the embedded KIE emulator"
 status=0
 build/release/apps/cli/kiemidi batch "$work/tracks.csv" -o "$work/out" --concurrency 16 "$@" || status=$?
 echo
 build/release/apps/cli/kiemidi status "$work/out/kiemidi-journal.sqlite" || true
-echo "output: $work/out ($(ls "$work/out" | grep -c '\.mid$') MIDI files)"
+echo
+echo "Files:"
+echo "  MIDI and JSON per track: $work/out/ ($(ls "$work/out" | grep -c '\.mid$') .mid files)"
+echo "  journal (SQLite):        $work/out/kiemidi-journal.sqlite"
+echo "  track list:              $work/tracks.csv"
 exit "$status"

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/install-deps.sh build boost libraries fuzz
+
 seconds=${1:-30}
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=${KIEMIDI_FUZZ_TARGETS:-"separation_callback midi_callback submit_response separation_record midi_record credits_response music_task_record kie_response_classifier callback_listener"}

@@ -1,33 +1,54 @@
 #!/usr/bin/env bash
-# Installs the Debian (bookworm) packages kiemidi needs to build, test and run its demo,
-# but only those that are missing, so it is cheap to run every time.
+# Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
+# cheap to run every time. One line per package set; apt's own output is shown only when it fails.
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis benchmarks fuzz (default: all)
 set -euo pipefail
 
-packages=(
-    g++ cmake ninja-build pkg-config openssl ca-certificates
-    libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
-    libboost-program-options1.81-dev
-    libssl-dev libsqlite3-dev libbenchmark-dev
-    libhiredis-dev redis-server
-    clang libclang-rt-14-dev
+declare -A sets=(
+    [build]="g++ cmake ninja-build pkg-config openssl ca-certificates"
+    [boost]="libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev"
+    [libraries]="libssl-dev libsqlite3-dev libhiredis-dev"
+    [redis]="redis-server"
+    [benchmarks]="libbenchmark-dev"
+    [fuzz]="clang libclang-rt-14-dev"
 )
+order=(build boost libraries redis benchmarks fuzz)
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 
-missing=()
-for p in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$p")
-    fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
-fi
-
-echo "kiemidi: installing missing packages: ${missing[*]}"
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
     sudo_cmd=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+updated=0
+
+for set in "${wanted[@]}"; do
+    if [ -z "${sets[$set]+x}" ]; then
+        echo "scripts/install-deps.sh: unknown package set '$set' (${order[*]})" >&2
+        exit 2
+    fi
+    missing=()
+    for p in ${sets[$set]}; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        printf 'kiemidi: apt %-10s already installed\n' "$set"
+        continue
+    fi
+    printf 'kiemidi: apt %-10s installing %s ... ' "$set" "${missing[*]}"
+    start=$(date +%s)
+    if { [ "$updated" -eq 1 ] || "${sudo_cmd[@]}" apt-get update -q; } >>"$log" 2>&1 &&
+        "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+        updated=1
+        echo "done ($(($(date +%s) - start)) s)"
+    else
+        echo "FAILED"
+        cat "$log" >&2
+        exit 1
+    fi
+done

@@ -1,26 +1,47 @@
 #!/usr/bin/env bash
-# Builds kiemidi and runs every test: unit + integration (against the emulator on 127.0.0.1),
-# then installs the library into a scratch prefix and builds a consumer with find_package(kiemidi),
-# then runs the sanitizer builds (scripts/sanitizers.sh) and the fuzz targets (scripts/fuzz.sh).
+# README's test command: builds kiemidi (preset `test`: the CI flags, without the examples and
+# benchmarks) and runs the unit and integration tests (against the emulator on 127.0.0.1, one ctest
+# test per Boost.Test suite, spread over the cores), then installs the library into a scratch prefix
+# and builds and runs a consumer that knows kiemidi only through find_package(kiemidi).
+# Uses ccache when it is installed. The sanitizer builds and the fuzz targets have their own
+# commands (scripts/sanitizers.sh, scripts/fuzz.sh); CI (.ci/run) runs those too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh build boost libraries redis
 
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake --preset ci
-cmake --build --preset ci -j "$jobs"
-ctest --preset ci -j "$jobs"
+log=$(mktemp)
+prefix=$(mktemp -d)
+trap 'rm -rf "$log" "$prefix"' EXIT
+# Runs a step quietly; its output is shown only when it fails.
+quiet() {
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "kiemidi: FAILED: $*" >&2
+        exit 1
+    fi
+}
+
+launcher=()
+if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+echo "kiemidi: configuring (preset test${launcher:+, ccache})"
+quiet cmake --preset test "${launcher[@]}"
+echo "kiemidi: building with $jobs jobs"
+cmake --build --preset test -j "$jobs"
+
+echo "kiemidi: running the tests"
+ctest --preset test -j "$jobs"
 
 # The installed CMake package must work for a project that only knows find_package(kiemidi).
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-cmake --install build/ci --prefix "$prefix/install" >/dev/null
-cmake -S tests/cmake_test -B "$prefix/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix/install" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$prefix/consumer" -j "$jobs"
-"$prefix/consumer/kiemidi_consumer"
+echo "kiemidi: building a consumer of the installed package"
+quiet cmake --install build/test --prefix "$prefix/install"
+quiet cmake -S tests/cmake_test -B "$prefix/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix/install" \
+    -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
+quiet cmake --build "$prefix/consumer" -j "$jobs"
+quiet "$prefix/consumer/kiemidi_consumer"
 
-# Sanitizers: ASan+UBSan over the whole suite, TSan over the multi-threaded tests; then each fuzz
-# target for a short fixed time.
-bash scripts/sanitizers.sh
-bash scripts/fuzz.sh 30
+echo "kiemidi: all tests passed in $(($(date +%s) - start)) s"

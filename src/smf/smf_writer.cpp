@@ -235,8 +235,9 @@ std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments
     }
     resolve_overlaps(tracks, assign);
 
-    std::vector<std::uint8_t> file;
-    file.insert(file.end(), {'M', 'T', 'h', 'd'});
+    // The file starts as the header chunk's id. Constructing it (rather than inserting into an empty
+    // vector) also keeps g++ 12 from a false -Wstringop-overflow on the inlined insert into zero capacity.
+    std::vector<std::uint8_t> file{'M', 'T', 'h', 'd'};
     put_u32(file, 6);
     put_u16(file, 1);  // format 1: simultaneous tracks
     put_u16(file, static_cast<std::uint16_t>(instruments.size() + 1));
