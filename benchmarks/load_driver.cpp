@@ -246,6 +246,14 @@ struct scenario
     int jitter_ms = 0;
 };
 
+/// The emulator's flags for a scenario beyond its task delay: the account limit, when it has one.
+std::vector<std::string> emulator_flags(const scenario& sc)
+{
+    if (sc.server_limit == 0) return {};
+    return {"--rate-limit-per-10s", std::to_string(sc.server_limit), "--accept-latency-ms",
+            std::to_string(sc.accept_latency_ms), "--accept-latency-jitter-ms", std::to_string(sc.jitter_ms)};
+}
+
 /// How long the account's limit alone stretches a rate-limited scenario (zero otherwise).
 std::chrono::seconds limit_time(const scenario& sc)
 {
@@ -557,12 +565,7 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     const auto ca_path = std::filesystem::temp_directory_path() / ("kiemidi-bench-ca-" + std::to_string(getpid()) + ".pem");
     if (base_url.empty())
     {
-        std::vector<std::string> extra;
-        if (sc.server_limit > 0)
-            extra = {"--rate-limit-per-10s", std::to_string(sc.server_limit),
-                     "--accept-latency-ms", std::to_string(sc.accept_latency_ms),
-                     "--accept-latency-jitter-ms", std::to_string(sc.jitter_ms)};
-        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, std::move(extra));
+        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, emulator_flags(sc));
         base_url = emu->base_url(sc.https);
         ca_file = ca_path.string();
     }
@@ -756,12 +759,7 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
     const auto ca_path = std::filesystem::temp_directory_path() / ("kiemidi-bench-ca-" + std::to_string(getpid()) + ".pem");
     if (base_url.empty())
     {
-        std::vector<std::string> extra;
-        if (sc.server_limit > 0)
-            extra = {"--rate-limit-per-10s", std::to_string(sc.server_limit),
-                     "--accept-latency-ms", std::to_string(sc.accept_latency_ms),
-                     "--accept-latency-jitter-ms", std::to_string(sc.jitter_ms)};
-        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, std::move(extra));
+        emu.emplace(args.emulator_exe, sc.delay_ms, ca_path, emulator_flags(sc));
         base_url = emu->base_url(false);
     }
     kiemidi::client_options co;

@@ -330,27 +330,23 @@ struct run_state
     }
 };
 
-/// Whether the transport admitted a paid POST (its before_first_write step ran); set on the
-/// transport's strand, read on the run's.
-using admission_flag = std::shared_ptr<std::atomic<bool>>;
-
-/// `admitted` that first raises `flag`.
-detail::admission_step flag_admission(admission_flag flag, detail::admission_step admitted)
+/// Runs the paid exchange `start(admission)` in its own coroutine on the run's strand, where
+/// `admission` raises a flag and then runs `admitted`. The worker's cancellation reaches the
+/// exchange only until the transport admits the POST (while it waits for the rate limiter,
+/// nothing has been sent); from then on it is shielded: a paid POST runs until KIE answers, so
+/// its task id is journaled rather than lost.
+template <class Start>
+asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitted(strand_type strand,
+                                                                                   detail::admission_step admitted,
+                                                                                   Start start)
 {
-    return [flag = std::move(flag), admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
+    // Set on the transport's strand, read on the run's.
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    detail::admission_step admission = [flag, admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
         flag->store(true);
         if (!admitted) co_return error_code{};
         co_return co_await admitted();
     };
-}
-
-/// Runs a paid exchange in its own coroutine on the run's strand. The worker's cancellation
-/// reaches it only until the transport admits the POST (while it waits for the rate limiter,
-/// nothing has been sent); from then on it is shielded: a paid POST runs until KIE answers, so
-/// its task id is journaled rather than lost.
-asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitted(
-    strand_type strand, admission_flag flag, detail::op_result<api::task_created> exchange)
-{
     asio::cancellation_signal until_admitted;
     asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
     auto outer = cs.slot();
@@ -358,6 +354,7 @@ asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitt
         outer.assign([&until_admitted, flag](asio::cancellation_type type) {
             if (!flag->load()) until_admitted.emit(type);
         });
+    auto exchange = start(std::move(admission));
     auto [ep, r] = co_await asio::co_spawn(strand, std::move(exchange),
                                            asio::bind_cancellation_slot(until_admitted.slot(), tok));
     if (outer.is_connected()) outer.clear();
@@ -623,9 +620,8 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             req.audio_id = e.track.audio_id;
             req.type = p.separation;
             req.callback_url = std::move(callback_url);
-            auto flag = std::make_shared<std::atomic<bool>>(false);
-            auto exchange = detail::submit_separation(cli, req, diag, flag_admission(flag, std::move(admitted)));
-            co_return co_await exchange_until_admitted(st.strand, flag, std::move(exchange));
+            auto start = [&](detail::admission_step a) { return detail::submit_separation(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), start);
         };
         if (auto o = co_await submit_paid(journal_stage::separation, &post)) co_return *o;
     }
@@ -670,9 +666,8 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
             req.task_id = e.separation_task_id;
             req.audio_id = stem_id;
             req.callback_url = std::move(callback_url);
-            auto flag = std::make_shared<std::atomic<bool>>(false);
-            auto exchange = detail::submit_midi(cli, req, diag, flag_admission(flag, std::move(admitted)));
-            co_return co_await exchange_until_admitted(st.strand, flag, std::move(exchange));
+            auto start = [&](detail::admission_step a) { return detail::submit_midi(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), start);
         };
         if (auto o = co_await submit_paid(journal_stage::midi, &post)) co_return *o;
     }

@@ -186,27 +186,33 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_stop_the_pipeline_before_midi)
     });
 }
 
+/// KIE processes (and charges) both paid POSTs of track `track`, but `eo`'s fault garbles both
+/// answers: the pipeline recovers both tasks from their tagged callbacks and pays nothing twice.
+asio::awaitable<void> both_paid_posts_are_recovered(asio::io_context& ioc, emulator::emulator_options eo, int track)
+{
+    pipeline_env env(ioc.get_executor(), eo);
+    diagnostics diag;
+    auto p = params_for(track);
+    p.unknown_outcome_wait = 10s;
+    auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+    BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+    BOOST_TEST(r.note_count() > 0u);
+    BOOST_TEST(r.recovered == 2u);
+    const auto c = env.kie->snapshot();
+    BOOST_TEST(c.requests_to(sep_post) == 1u);
+    BOOST_TEST(c.requests_to(midi_post) == 1u);
+    BOOST_TEST(c.separation_submissions.size() == 1u);
+    BOOST_TEST(c.midi_submissions.size() == 1u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    BOOST_TEST(c.garbled_after_processing == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_are_recovered_from_their_callbacks)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emulator::emulator_options eo;
-        // Both paid POSTs are processed and charged, and both answers are a gateway's HTML 502.
-        eo.faults.processed_then_html_502_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto p = params_for(8);
-        p.unknown_outcome_wait = 10s;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
-        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
-        BOOST_TEST(r.note_count() > 0u);
-        BOOST_TEST(r.recovered == 2u);
-        const auto c = env.kie->snapshot();
-        BOOST_TEST(c.requests_to(sep_post) == 1u);
-        BOOST_TEST(c.requests_to(midi_post) == 1u);
-        BOOST_TEST(c.separation_submissions.size() == 1u);
-        BOOST_TEST(c.midi_submissions.size() == 1u);
-        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
-        BOOST_TEST(c.garbled_after_processing == 2u);
+        eo.faults.processed_then_html_502_rate = 1.0;  // the answers are a gateway's HTML 502
+        co_await both_paid_posts_are_recovered(ioc, eo, 8);
     });
 }
 
@@ -214,21 +220,8 @@ BOOST_AUTO_TEST_CASE(paid_posts_answered_by_kie_json_500_after_processing_are_re
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emulator::emulator_options eo;
-        // Both paid POSTs are processed and charged, and both answers are KIE's {"code":500}.
-        eo.faults.processed_then_json_500_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto p = params_for(10);
-        p.unknown_outcome_wait = 10s;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
-        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
-        BOOST_TEST(r.note_count() > 0u);
-        BOOST_TEST(r.recovered == 2u);
-        const auto c = env.kie->snapshot();
-        BOOST_TEST(c.requests_to(sep_post) == 1u);
-        BOOST_TEST(c.requests_to(midi_post) == 1u);
-        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
-        BOOST_TEST(c.garbled_after_processing == 2u);
+        eo.faults.processed_then_json_500_rate = 1.0;  // the answers are KIE's {"code":500}
+        co_await both_paid_posts_are_recovered(ioc, eo, 10);
     });
 }
 
