@@ -52,7 +52,7 @@ tr.info td{padding-top:10px}
 .message{color:#a00}
 .warning{color:#8a5a00}
 .advice{color:#333}
-.roll{overflow-x:auto;max-width:100%}
+.roll svg{max-width:100%;height:auto;display:block}
 .files a{margin-right:8px}
 )";
 
