@@ -119,9 +119,10 @@ std::string render_report_html(std::string_view title, std::string_view source, 
         notes += r.notes;
     }
 
+    std::size_t size = 4096;
+    for (const auto& r : rows) size += r.svg.size() + 1024;
     std::string h;
-    h.reserve(4096);
-    for (const auto& r : rows) h.reserve(h.capacity() + r.svg.size() + 1024);
+    h.reserve(size);
     h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>kiemidi report: ";
     h += xml_escape(title);
     h += "</title><style>";

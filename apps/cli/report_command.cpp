@@ -15,9 +15,9 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
-#include <map>
 #include <set>
-#include <sstream>
+
+#include <unistd.h>
 
 namespace kiemidi::cli {
 
@@ -25,11 +25,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Writes `text` to `path` through a temporary file and a rename, so a browser never shows half a file.
+/// Writes `text` to `path` through a temporary file and a rename, so a browser never shows half a
+/// file. The temporary name carries the process id: the workers of a shared batch write the same
+/// report into one directory, each ending with a complete file.
 bool write_whole_file(const fs::path& path, const std::string& text, std::string& why)
 {
     auto tmp = path;
-    tmp += ".tmp";
+    tmp += ".tmp-" + std::to_string(::getpid());
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << text;

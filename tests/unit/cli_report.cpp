@@ -105,6 +105,27 @@ BOOST_AUTO_TEST_CASE(one_track_body_per_row_with_its_roll_links_and_messages)
     BOOST_TEST(html.find("<script") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_large_batch_is_one_page_of_bounded_size)
+{
+    // 500 tracks with a roll each: the page is about the size of its rolls, not more.
+    std::vector<report_row> rows;
+    const std::vector<api::instrument> in{{"Piano", {{60, 0, 1, 1}, {64, 1, 2, 0.5}}}, {"Drums", {{36, 0, 0.1, 1}}}};
+    const auto svg = smf::write_piano_roll_svg(in);
+    for (int i = 0; i < 500; ++i)
+    {
+        report_row r;
+        r.name = "song-" + std::to_string(i);
+        r.state = "done";
+        r.notes = 3;
+        r.svg = svg;
+        rows.push_back(std::move(r));
+    }
+    const auto html = render_report_html("big", "", rows);
+    BOOST_TEST(count(html, "<tbody class=\"track") == 500u);
+    BOOST_TEST(html.size() < 500 * (svg.size() + 1024));
+    parse_page(html);
+}
+
 BOOST_AUTO_TEST_CASE(no_rows_is_a_valid_page_that_says_so)
 {
     const auto html = render_report_html("empty", "", {});
