@@ -4,6 +4,7 @@
 
 #include <kiemidi/smf/piano_roll.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +32,18 @@ std::string css_token(std::string_view s)
     std::string out;
     for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
     return out.empty() ? "unknown" : out;
+}
+
+/// `arg` as a POSIX shell word: as it is when plain, else in single quotes.
+std::string shell_word(std::string_view arg)
+{
+    const bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/' || c == ':' || c == '@';
+    });
+    if (plain) return std::string(arg);
+    std::string out = "'";
+    for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
 }
 
 bool is_url(std::string_view href) { return href.starts_with("https://") || href.starts_with("http://"); }
@@ -80,7 +93,8 @@ std::string advice_for(const report_row& row)
 {
     const std::string retry = row.task_id.empty()
                                   ? std::string("`kiemidi run TASK_ID AUDIO_ID`")
-                                  : "`kiemidi run " + row.task_id + " " + row.audio_id + " --name " + row.name + " -o DIR`";
+                                  : "`kiemidi run " + shell_word(row.task_id) + " " + shell_word(row.audio_id) + " --name " +
+                                        shell_word(row.name) + " -o DIR`";
     if (row.state == "done")
     {
         if (row.notes == 0)

@@ -354,7 +354,7 @@ BOOST_AUTO_TEST_CASE(batch_and_report_write_piano_rolls_and_one_index_row_per_tr
     BOOST_TEST(html.find("&lt;third&gt; &amp; last") != std::string::npos);
     // The failed track: KIE's message and what to do.
     BOOST_TEST(html.find("taskId is invalid") != std::string::npos, html.substr(0, 3000));
-    BOOST_TEST(html.find("kiemidi run bad id! track-2 --name broken") != std::string::npos);
+    BOOST_TEST(html.find("kiemidi run &#39;bad id!&#39; track-2 --name broken") != std::string::npos);
     BOOST_TEST(html.find("src=") == std::string::npos);  // no external asset
 
     BOOST_TEST(run_cli({"report", (dir.path / "missing").string()}, dir.path, out) == 2, out);

@@ -152,6 +152,13 @@ BOOST_AUTO_TEST_CASE(advice_follows_the_state)
     BOOST_TEST(advice_for(r).find("could not be written") != std::string::npos);
     r.state = "outcome_unknown";
     BOOST_TEST(advice_for(r).find("charged twice") != std::string::npos);
+    // The retry command is one a shell reads back as the same words.
+    r.state = "failed";
+    r.failed_stage = "midi";
+    r.task_id = "it's";
+    r.audio_id = "a b";
+    r.name = "plain-name_1.x";
+    BOOST_TEST(advice_for(r).find("kiemidi run 'it'\\''s' 'a b' --name plain-name_1.x -o DIR") != std::string::npos, advice_for(r));
 }
 
 BOOST_AUTO_TEST_CASE(links_are_percent_encoded_and_urls_kept)
