@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis benchmarks fuzz (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis benchmarks fuzz browser (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -11,8 +11,9 @@ declare -A sets=(
     [redis]="redis-server"
     [benchmarks]="libbenchmark-dev"
     [fuzz]="clang libclang-rt-14-dev"
+    [browser]="chromium zlib1g-dev"
 )
-order=(build boost libraries redis benchmarks fuzz)
+order=(build boost libraries redis benchmarks fuzz browser)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 

@@ -136,6 +136,15 @@ void report_no_credits(const batch_summary& s)
               << "then run the same command again to resume them.\n";
 }
 
+/// The report of the output directory (piano rolls and index.html), after every run; a report
+/// that cannot be written is said on stderr but changes no exit code: the results are written.
+void write_batch_report(const std::filesystem::path& dir, const std::filesystem::path& journal)
+{
+    std::string why;
+    if (write_report(dir, journal, why)) std::cout << "report: " << (dir / "index.html").string() << "\n";
+    else std::cerr << "kiemidi batch: no report: " << why << "\n";
+}
+
 /// Exit code of a finished batch run by the summary's counts (see the table in README.md).
 int exit_of(const batch_summary& s, bool interrupted, const error_code& run_ec, bool bad_rows)
 {
@@ -291,6 +300,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << args.shared.redis_url << " --batch-id " << args.shared.batch_id
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
         report_no_credits(summary);
+        write_batch_report(args.output_dir, {});
         return exit_of(summary, interrupted, run_ec, !list->errors.empty());
     }
 
@@ -307,6 +317,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << "(they may be charged twice).\n";
     }
     report_no_credits(summary);
+    write_batch_report(args.output_dir, bo.journal_path);
     return exit_of(summary, interrupted, run_ec, !list->errors.empty());
 }
 

@@ -11,7 +11,7 @@
 
 namespace kiemidi::cli {
 
-/// `kiemidi run`: one track → <out>/<name>.mid and <name>.json.
+/// `kiemidi run`: one track → <out>/<name>.mid, <name>.json and <name>.svg (piano roll).
 struct run_args
 {
     std::string task_id, audio_id, name;
@@ -39,6 +39,20 @@ int status_command(const std::filesystem::path& journal);
 
 /// `kiemidi status --redis URL --batch-id NAME`: the same for a shared batch, plus who holds which track.
 int shared_status_command(const shared_batch_flags& shared);
+
+/// `kiemidi report DIR`: <DIR>/<name>.svg next to every result and <DIR>/index.html, from the
+/// journal (when there is one) and the .json result files in DIR.
+struct report_args
+{
+    std::filesystem::path dir;
+    std::filesystem::path journal;  ///< empty → <dir>/kiemidi-journal.sqlite when it exists
+};
+int report_command(const report_args& args);
+
+/// What report_command does, without printing: false with the reason in `why` when index.html
+/// could not be written. `journal` may be empty or missing (then only the result files count).
+bool write_report(const std::filesystem::path& dir, const std::filesystem::path& journal, std::string& why,
+                  std::size_t* track_count = nullptr);
 
 /// `kiemidi credits`: the account's remaining credits.
 int credits_command(const kie_flags& flags);

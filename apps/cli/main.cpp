@@ -18,10 +18,11 @@ namespace {
 constexpr const char* overview = R"(usage: kiemidi COMMAND [options]   (kiemidi COMMAND --help for details)
 
 commands:
-  run TASK_ID AUDIO_ID   one track: separation, MIDI generation, writes <out>/<name>.mid and .json
+  run TASK_ID AUDIO_ID   one track: separation, MIDI generation, writes <out>/<name>.mid, .json, .svg
   batch TRACKS           many tracks (CSV or JSON Lines), resumable through a journal
   status JOURNAL         what a batch journal holds: counts per state, failed and unknown tracks
                          (status --redis URL --batch-id NAME: the same for a shared batch)
+  report DIR             DIR/index.html: every track of a batch (or run) with its piano roll
   credits                the account's remaining credits
   emulator               serve a local KIE emulator until SIGINT/SIGTERM
 
@@ -120,7 +121,7 @@ int main(int argc, char** argv)
         if (command == "run")
         {
             synopsis = "usage: kiemidi run TASK_ID AUDIO_ID [-o DIR] [--name NAME] [options]\n"
-                       "Separates one track, generates its MIDI and writes <DIR>/<NAME>.mid and <NAME>.json.";
+                       "Separates one track, generates its MIDI and writes <DIR>/<NAME>.mid, <NAME>.json and <NAME>.svg (piano roll).";
             run_args r;
             std::string out = ".";
             po::options_description own("run");
@@ -193,6 +194,26 @@ int main(int argc, char** argv)
             if (journal.empty()) throw usage_error("the JOURNAL (or --redis URL --batch-id NAME) is missing");
             check_shared_batch_flags(shared);
             return status_command(journal);
+        }
+        if (command == "report")
+        {
+            synopsis = "usage: kiemidi report DIR [--journal FILE]\n"
+                       "Writes <DIR>/<name>.svg (a piano roll) next to every result and <DIR>/index.html: one row per\n"
+                       "track with its state, instruments, notes, duration, piano roll and files, and for tracks that\n"
+                       "are not done, KIE's message and what to do. Reads the batch journal (default\n"
+                       "<DIR>/kiemidi-journal.sqlite, when it exists) and the .json result files in DIR.";
+            report_args r;
+            std::string dir, journal;
+            po::options_description own("report");
+            own.add_options()
+                ("dir", po::value(&dir)->required(), "the batch's output directory")
+                ("journal", po::value(&journal)->value_name("FILE"), "the batch's journal (default <DIR>/kiemidi-journal.sqlite)");
+            desc.add(help_opt).add(own);
+            pos.add("dir", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            r.dir = dir;
+            r.journal = journal;
+            return report_command(r);
         }
         if (command == "credits")
         {

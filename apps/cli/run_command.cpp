@@ -3,6 +3,7 @@
 #include "track_list.hpp"
 
 #include <kiemidi/smf.hpp>
+#include <kiemidi/smf/piano_roll.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -103,6 +104,12 @@ int run_command(const kie_flags& flags, const run_args& args)
             std::cerr << "kiemidi: " << why << "\n";
             co_return exit_failed;
         }
+        // The piano roll is a view of the notes: the .mid and .json are the result, so failing to
+        // draw it is said but does not fail the (paid) run.
+        smf::piano_roll_options roll;
+        roll.title = name;
+        if (!write_text_atomically(args.output_dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), why))
+            std::cerr << "kiemidi: warning: " << why << "\n";
         std::cout << mid.string() << ": " << midi.instruments.size() << " instruments, " << midi.note_count()
                   << " notes (separation " << midi.separation_task_id << ", midi " << midi.midi_task_id << ")\n";
         // The result is paid for and kept; what kiemidi had to repair in it, or that it is empty, is said once.

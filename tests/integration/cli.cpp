@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_that_exits_zero)
     std::string out;
     BOOST_TEST(run_cli({"--help"}, dir.path, out) == 0);
     BOOST_TEST(out.find("exit codes") != std::string::npos);
-    for (std::string cmd : {"run", "batch", "status", "credits", "emulator"})
+    for (std::string cmd : {"run", "batch", "status", "report", "credits", "emulator"})
     {
         BOOST_TEST(run_cli({cmd, "--help"}, dir.path, out) == 0, cmd << " --help:\n" << out);
         BOOST_TEST(out.find("usage: kiemidi " + cmd) != std::string::npos, out);
@@ -297,6 +297,67 @@ BOOST_AUTO_TEST_CASE(batch_with_a_bad_row_runs_the_rest_and_exits_one)
     // status reads the journal the batch left behind.
     BOOST_TEST(run_cli({"status", (dir.path / "out" / "kiemidi-journal.sqlite").string()}, dir.path, out) == 0, out);
     BOOST_TEST(out.find("done: 3") != std::string::npos, out);
+}
+
+std::size_t occurrences(const std::string& s, const std::string& what)
+{
+    std::size_t n = 0;
+    for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+    return n;
+}
+
+BOOST_AUTO_TEST_CASE(batch_and_report_write_piano_rolls_and_one_index_row_per_track)
+{
+    temp_dir dir;
+    const auto out_dir = dir.path / "out";
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "music-1,track-1,first song\n"
+                           "bad id!,track-2,broken\n"
+                           "music-3,track-3,<third> & last\n";
+    std::string out;
+    // The end of every batch writes the report (the rejected row makes it exit 1).
+    BOOST_TEST(run_cli({"batch", list.string(), "-o", out_dir.string(), "--concurrency", "2"}, dir.path, out) == 1, out);
+    BOOST_TEST(out.find("report: " + (out_dir / "index.html").string()) != std::string::npos, out);
+    BOOST_TEST(fs::exists(out_dir / "index.html"));
+
+    // `kiemidi report DIR` writes it again from the journal and the result files, plus a
+    // `kiemidi run` result that is in no journal.
+    BOOST_TEST(run_cli({"run", "music-9", "track-9", "-o", out_dir.string(), "--name", "solo"}, dir.path, out) == 0, out);
+    BOOST_TEST(fs::exists(out_dir / "solo.svg"), out);
+    fs::remove(out_dir / "index.html");
+    fs::remove(out_dir / "first song.svg");
+    BOOST_TEST(run_cli({"report", out_dir.string()}, dir.path, out) == 0, out);
+    BOOST_TEST(out.find("index.html: 4 tracks") != std::string::npos, out);
+    const auto html = read_file(out_dir / "index.html");
+    BOOST_TEST(occurrences(html, "<tbody class=\"track") == 4u);
+    BOOST_TEST(occurrences(html, "<tbody class=\"track state-done\"") == 3u);
+    BOOST_TEST(occurrences(html, "<tbody class=\"track state-failed\"") == 1u);
+    BOOST_TEST(occurrences(html, "<svg") == 3u);  // one inline roll per result
+    for (const std::string name : {"first song", "<third> & last", "solo"})
+    {
+        // Every result has its links and a piano roll next to its .mid with one rect per note.
+        const auto href = [&](const std::string& ext) {
+            std::string enc;
+            for (char c : name + ext)
+                enc += c == ' ' ? std::string("%20") : c == '<' ? std::string("%3C") : c == '>' ? std::string("%3E")
+                     : c == '&' ? std::string("%26") : std::string(1, c);
+            return "href=\"" + enc + "\"";
+        };
+        for (const std::string ext : {".mid", ".json", ".svg"})
+            BOOST_TEST(html.find(href(ext)) != std::string::npos, name << ext);
+        const auto svg = read_file(out_dir / (name + ".svg"));
+        const auto json = read_file(out_dir / (name + ".json"));
+        BOOST_TEST(svg.starts_with("<svg"), name);
+        BOOST_TEST(occurrences(svg, "class=\"note\"") == occurrences(json, "\"pitch\""), name);
+        BOOST_TEST(occurrences(json, "\"pitch\"") > 0u, name);
+    }
+    BOOST_TEST(html.find("&lt;third&gt; &amp; last") != std::string::npos);
+    // The failed track: KIE's message and what to do.
+    BOOST_TEST(html.find("taskId is invalid") != std::string::npos, html.substr(0, 3000));
+    BOOST_TEST(html.find("kiemidi run &#39;bad id!&#39; track-2 --name broken") != std::string::npos);
+    BOOST_TEST(html.find("src=") == std::string::npos);  // no external asset
+
+    BOOST_TEST(run_cli({"report", (dir.path / "missing").string()}, dir.path, out) == 2, out);
 }
 
 BOOST_AUTO_TEST_CASE(batch_of_good_json_lines_exits_zero_and_a_missing_list_exits_two)
