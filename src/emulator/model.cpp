@@ -1,6 +1,9 @@
-// The emulator's KIE model: request validation, credits, tasks, deterministic results and the
-// JSON bodies of answers and callbacks, built from KIE's documented shapes. No I/O here.
+// The emulator's KIE model: request validation, credits, the task lifecycle and the JSON bodies
+// of answers and callbacks, built from KIE's documented shapes. What it invents comes from
+// synthetic_music. No I/O here.
 #include "model.hpp"
+
+#include "synthetic_music.hpp"
 
 #include <kiemidi/detail/constant_time_equal.hpp>
 
@@ -8,35 +11,14 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <iterator>
-#include <limits>
 #include <random>
 #include <thread>
 
 namespace kiemidi::emulator::detail {
-
-// ---------------------------------------------------------------------------------------------
-// deterministic helpers
-
-std::uint64_t mix64(std::uint64_t x) noexcept
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-std::uint64_t hash_text(std::uint64_t seed, std::string_view text) noexcept
-{
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned char c : text) { h ^= c; h *= 0x100000001b3ULL; }
-    return mix64(h ^ mix64(seed));
-}
 
 std::string number_text(double v)
 {
@@ -46,40 +28,6 @@ std::string number_text(double v)
 }
 
 namespace {
-
-/// A small deterministic generator (splitmix64).
-struct det_rng
-{
-    std::uint64_t s;
-    std::uint64_t next() noexcept { s += 0x9e3779b97f4a7c15ULL; return mix64(s); }
-    int range(int lo, int hi) noexcept { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
-    double unit() noexcept { return static_cast<double>(next() >> 11) / 9007199254740992.0; }
-};
-
-std::string hex(std::uint64_t v, int digits)
-{
-    static constexpr char d[] = "0123456789abcdef";
-    std::string out(static_cast<std::size_t>(digits), '0');
-    for (int i = digits - 1; i >= 0; --i) { out[static_cast<std::size_t>(i)] = d[v & 15]; v >>= 4; }
-    return out;
-}
-
-std::string uuid_from(std::uint64_t a, std::uint64_t b)
-{
-    std::string h = hex(a, 16) + hex(b, 16);
-    h[12] = '4';  // looks like a v4 uuid
-    return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
-}
-
-std::string derived_uuid(std::uint64_t seed, std::string_view a, std::string_view b)
-{
-    std::string key;
-    key.reserve(a.size() + b.size() + 1);
-    key.append(a).push_back('|');
-    key.append(b);
-    auto h = hash_text(seed, key);
-    return uuid_from(h, mix64(h ^ 0x5bd1e995ULL));
-}
 
 void append_quoted(std::string& out, std::string_view s)
 {
@@ -120,104 +68,10 @@ std::int64_t now_ms()
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-/// One kind of stem as KIE names it in record-info, callbacks and file names.
-struct stem_kind
-{
-    const char* group;      // stem_type_group_name
-    const char* file;       // file name suffix
-    const char* camel;      // record-info url field
-    const char* snake;      // callback url field
-};
-// Index 0/1: separate_vocal; 0 and 2..12: split_stem (up to 12 stems).
-constexpr stem_kind stem_kinds[] = {
-    {"Vocals", "_Vocals.mp3", "vocalUrl", "vocal_url"},
-    {"Instrumental", "_Instrumental.mp3", "instrumentalUrl", "instrumental_url"},
-    {"Backing Vocals", "_Backing_Vocals.mp3", "backingVocalsUrl", "backing_vocals_url"},
-    {"Drums", "_Drums.mp3", "drumsUrl", "drums_url"},
-    {"Bass", "_Bass.mp3", "bassUrl", "bass_url"},
-    {"Guitar", "_Guitar.mp3", "guitarUrl", "guitar_url"},
-    {"Keyboard", "_Keyboard.mp3", "keyboardUrl", "keyboard_url"},
-    {"Percussion", "_Percussion.mp3", "percussionUrl", "percussion_url"},
-    {"Strings", "_Strings.mp3", "stringsUrl", "strings_url"},
-    {"Synth", "_Synth.mp3", "synthUrl", "synth_url"},
-    {"FX", "_FX.mp3", "fxUrl", "fx_url"},
-    {"Brass", "_Brass.mp3", "brassUrl", "brass_url"},
-    {"Woodwinds", "_Woodwinds.mp3", "woodwindsUrl", "woodwinds_url"},
-};
-constexpr std::size_t vocals_kind = 0, instrumental_kind = 1;
 // record-info url fields in KIE's order; pianoUrl is never filled (KIE's split has "Keyboard").
 constexpr const char* url_fields[] = {"instrumentalUrl", "vocalUrl", "backingVocalsUrl", "drumsUrl", "bassUrl",
                                       "guitarUrl", "pianoUrl", "keyboardUrl", "percussionUrl", "stringsUrl",
                                       "synthUrl", "fxUrl", "brassUrl", "woodwindsUrl"};
-
-/// General MIDI instruments a stem is transcribed to, with a plausible pitch range.
-struct gm_instrument { const char* name; int lo; int hi; bool drums; };
-constexpr gm_instrument gm_drums{"Drums", 35, 81, true};
-constexpr gm_instrument gm_bass{"Electric Bass (finger)", 28, 55, false};
-constexpr gm_instrument gm_piano{"Acoustic Grand Piano", 48, 84, false};
-constexpr gm_instrument gm_guitar{"Electric Guitar (clean)", 40, 76, false};
-constexpr gm_instrument gm_strings{"String Ensemble 1", 55, 88, false};
-constexpr gm_instrument gm_voice{"Voice Oohs", 55, 79, false};
-constexpr gm_instrument gm_choir{"Choir Aahs", 52, 76, false};
-constexpr gm_instrument gm_brass{"Brass Section", 50, 77, false};
-constexpr gm_instrument gm_flute{"Flute", 60, 96, false};
-constexpr gm_instrument gm_lead{"Lead 2 (sawtooth)", 55, 84, false};
-constexpr gm_instrument gm_pad{"Pad 3 (polysynth)", 48, 72, false};
-
-std::vector<gm_instrument> instruments_for(std::size_t kind, det_rng& rng)
-{
-    switch (kind)
-    {
-    case vocals_kind: return {gm_voice};
-    case instrumental_kind:
-    {
-        std::vector<gm_instrument> v{gm_drums, gm_bass, gm_piano};
-        if (rng.next() % 3 != 0) v.push_back(gm_guitar);
-        if (rng.next() % 2 == 0) v.push_back(gm_strings);
-        return v;
-    }
-    case 2: return {gm_choir};
-    case 3: return {gm_drums};
-    case 4: return {gm_bass};
-    case 5: return {gm_guitar};
-    case 6: return {gm_piano};
-    case 7: return {gm_drums};
-    case 8: return {gm_strings};
-    case 9: return {gm_lead};
-    case 10: return {gm_pad};
-    case 11: return {gm_brass};
-    default: return {gm_flute};
-    }
-}
-
-constexpr int drum_notes[] = {35, 36, 38, 40, 42, 44, 46, 49, 51, 61, 73};
-
-std::vector<note_data> make_notes(const gm_instrument& gi, double duration, det_rng& rng)
-{
-    std::vector<note_data> notes;
-    const int count = gi.drums ? rng.range(60, 140) : rng.range(30, 100);
-    const int total_ticks = std::max(192, static_cast<int>(duration * 192.0));  // 1/192 s grid, like KIE's values
-    const int mean_step = std::max(1, total_ticks / (count + 1));
-    int tick = rng.range(0, mean_step);
-    for (int i = 0; i < count && tick < total_ticks; ++i)
-    {
-        note_data n{};
-        n.pitch = gi.drums ? drum_notes[rng.next() % std::size(drum_notes)] : rng.range(gi.lo, gi.hi);
-        const int len = gi.drums ? rng.range(12, 60) : rng.range(24, 240);
-        n.start = tick / 192.0;
-        n.end = (tick + len) / 192.0;
-        n.velocity = (gi.drums && rng.next() % 2 == 0) ? 1.0 : rng.range(40, 127) / 127.0;
-        notes.push_back(n);
-        tick += rng.range(mean_step / 2, mean_step + mean_step / 2 + 1);
-    }
-    return notes;
-}
-
-double duration_for(std::uint64_t seed, std::string_view audio_id)
-{
-    auto h = hash_text(seed, audio_id);
-    return static_cast<double>(12000 + static_cast<int>(h % 18000)) / 100.0;  // 120.00 .. 299.99 s
-}
 
 bool well_formed_id(std::string_view id)
 {
@@ -274,159 +128,14 @@ std::optional<std::string> string_member(const boost::json::object& o, std::stri
     return std::string(v->get_string());
 }
 
-bool valid_callback_url(std::string_view url)
-{
-    auto r = boost::urls::parse_absolute_uri(url);
-    if (!r) return false;
-    auto scheme = r->scheme();
-    return (scheme == "http" || scheme == "https") && !r->host().empty();
-}
-
-// Example ids from KIE's documentation, pre-seeded so the documented requests work verbatim.
-constexpr std::string_view doc_task_id = "5c79****be8e";
-constexpr std::string_view doc_music_audio_id = "e231****-****-****-****-****8cadc7dc";
-constexpr std::string_view doc_stem_id = "8ca376e7-******-08aaf2c6dd27";
-constexpr std::string_view doc_sep_task_id = "3e63b4cc88d52611159371f6af5571e7";
-
-std::string music_track_id(std::uint64_t seed, std::string_view music_task, int index)
-{
-    if (music_task == doc_task_id && index == 0) return std::string(doc_music_audio_id);
-    return derived_uuid(seed, music_task, index == 0 ? "track-0" : "track-1");
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// URL check for callbacks: only loopback targets are ever contacted.
-
-std::optional<parsed_url> parse_loopback_url(std::string_view url, bool& is_loopback)
-{
-    is_loopback = false;
-    auto r = boost::urls::parse_absolute_uri(url);
-    if (!r) return std::nullopt;
-    parsed_url out;
-    if (r->scheme() == "https") out.tls = true;
-    else if (r->scheme() != "http") return std::nullopt;
-    out.port = r->has_port() ? std::string(r->port()) : (out.tls ? "443" : "80");
-    out.target = std::string(r->encoded_path());
-    if (out.target.empty()) out.target = "/";
-    if (r->has_query()) { out.target += "?"; out.target += std::string(r->encoded_query()); }
-    switch (r->host_type())
-    {
-    case boost::urls::host_type::ipv4:
-        is_loopback = r->host_ipv4_address().to_bytes()[0] == 127;
-        out.host = r->host_ipv4_address().to_string();
-        break;
-    case boost::urls::host_type::ipv6:
-        is_loopback = r->host_ipv6_address().is_loopback();
-        out.host = r->host_ipv6_address().to_string();
-        break;
-    case boost::urls::host_type::name:
-    {
-        std::string h = r->host_name();
-        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        is_loopback = (h == "localhost");
-        out.server_name = h;
-        out.host = is_loopback ? "127.0.0.1" : h;  // never resolved through DNS
-        break;
-    }
-    default: return std::nullopt;
-    }
-    return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// stats
-
-std::string_view stats::endpoint_key(endpoint e) noexcept
-{
-    switch (e)
-    {
-    case sep_generate: return "POST /api/v1/vocal-removal/generate";
-    case sep_info: return "GET /api/v1/vocal-removal/record-info";
-    case midi_generate: return "POST /api/v1/midi/generate";
-    case midi_info: return "GET /api/v1/midi/record-info";
-    case credit: return "GET /api/v1/chat/credit";
-    case music_info: return "GET /api/v1/generate/record-info";
-    case files: return "GET /files";
-    default: return "other";
-    }
-}
-
-void stats::count_response(int code, unsigned http_status)
-{
-    std::lock_guard lk(m_);
-    ++by_code_[code];
-    ++by_status_[http_status];
-}
-
-void stats::fill(counters& c) const
-{
-    for (std::size_t i = 0; i < endpoint_count; ++i)
-        if (auto n = requests[i].load()) c.requests[std::string(endpoint_key(static_cast<endpoint>(i)))] = n;
-    {
-        std::lock_guard lk(m_);
-        c.responses_by_code = by_code_;
-        c.responses_by_http_status = by_status_;
-    }
-    c.tcp_connections_accepted = tcp_accepted;
-    c.tls_connections_accepted = tls_accepted;
-    c.tls_handshake_failures = tls_handshake_failures;
-    c.open_connections = open_connections;
-    c.connection_resets = connection_resets;
-    c.slow_responses = slow_responses;
-    c.rate_limited = rate_limited;
-    c.garbled_after_processing = garbled_after_processing;
-    c.callbacks_sent = callbacks_sent;
-    c.callbacks_dropped = callbacks_dropped;
-    c.callbacks_duplicated = callbacks_duplicated;
-    c.callbacks_delayed = callbacks_delayed;
-    c.callbacks_reordered = callbacks_reordered;
-    c.callbacks_failed = callbacks_failed;
-    c.callback_attempts = callback_attempts;
-    c.callbacks_skipped_non_loopback = callbacks_skipped;
-    c.tasks_created = tasks_created;
-    c.tasks_completed = tasks_completed;
-    c.tasks_failed = tasks_failed;
-}
 
 // ---------------------------------------------------------------------------------------------
 // model
 
 model::model(const emulator_options& opts) : opts_(opts), faults_(opts.faults), credits_(opts.initial_credits)
 {
-    seed_examples();
-}
-
-void model::seed_examples()
-{
-    // The MIDI doc's separation task: its Instrumental stem is the doc's audioId.
-    separation_task a;
-    a.id = std::string(doc_task_id);
-    a.music_task_id = std::string(doc_task_id);
-    a.music_id = std::string(doc_music_audio_id);
-    a.callback_url = "https://api.example.com/callback";
-    a.flag = "SUCCESS";
-    a.create_ms = 1760335100000;
-    a.complete_ms = 1760335190000;
-    a.stems = make_stems(a.id, a.music_id, false);
-    a.stems[1].id = std::string(doc_stem_id);
-    separations_.emplace(a.id, a);
-
-    // The separation-details doc's example task, with its stem ids.
-    separation_task b;
-    b.id = std::string(doc_sep_task_id);
-    b.music_task_id = std::string(doc_sep_task_id);
-    b.music_id = "376c687e-d439-42c1-b1e4-bcb43b095ec2";
-    b.callback_url = "https://57312fc2e366.ngrok-free.app/api/v1/vocal-removal/test";
-    b.flag = "SUCCESS";
-    b.create_ms = 1753782854000;
-    b.complete_ms = 1753782937000;
-    b.stems = make_stems(b.id, b.music_id, false);
-    b.stems[0].id = "3d7021c9-fa8b-4eda-91d1-3b9297ddb172";
-    b.stems[1].id = "d92a13bf-c6f4-4ade-bb47-f69738435528";
-    for (auto& s : b.stems) s.duration = 245.6;
-    separations_.emplace(b.id, b);
+    for (auto& t : documentation_examples(opts_.seed)) separations_.emplace(t.id, std::move(t));
 }
 
 void model::set_file_base(std::string base)
@@ -706,27 +415,6 @@ api_answer model::route(const api_request& req, std::string_view path, std::stri
 
 // ---- separation -----------------------------------------------------------------------------
 
-std::vector<model::stem_rec> model::make_stems(const std::string& task_id, const std::string& audio_id, bool split) const
-{
-    std::vector<stem_rec> stems;
-    const double duration = duration_for(opts_.seed, audio_id);
-    auto add = [&](std::size_t kind) {
-        stems.push_back(stem_rec{derived_uuid(opts_.seed, task_id, stem_kinds[kind].group), kind, {}, duration});
-    };
-    if (!split)
-    {
-        add(vocals_kind);
-        add(instrumental_kind);
-        return stems;
-    }
-    // split_stem: vocals, drums and bass always; the other stems depend on the track.
-    det_rng rng{hash_text(opts_.seed, audio_id + "|stems")};
-    add(vocals_kind);
-    for (std::size_t k = 2; k < std::size(stem_kinds); ++k)
-        if (k == 3 || k == 4 || rng.next() % 10 < 6) add(k);
-    return stems;
-}
-
 api_answer model::separation_generate(std::string_view body)
 {
     boost::system::error_code ec;
@@ -761,7 +449,7 @@ api_answer model::separation_generate(std::string_view body)
     t.callback_url = *cb;
     t.split = split;
     t.create_ms = now_ms();
-    t.stems = make_stems(t.id, t.music_id, split);
+    t.stems = make_stems(opts_.seed, t.id, t.music_id, split);
 
     std::lock_guard lk(m_);
     api_answer refusal;
@@ -875,32 +563,6 @@ std::string model::separation_callback_body(const separation_task& t) const
 }
 
 // ---- MIDI -----------------------------------------------------------------------------------
-
-std::vector<instrument_data> model::make_midi(const separation_task& sep, const std::optional<std::string>& audio_id) const
-{
-    std::vector<instrument_data> out;
-    std::vector<const stem_rec*> stems;
-    for (const auto& s : sep.stems)
-        if (!audio_id || s.id == *audio_id) stems.push_back(&s);
-    for (const auto* s : stems)
-    {
-        det_rng rng{hash_text(opts_.seed, sep.id + "|" + s->id + "|midi")};
-        if (sep.split && rng.unit() < opts_.split_stem_empty_midi_rate) continue;  // KIE: may be empty after split_stem
-        for (const auto& gi : instruments_for(s->kind, rng))
-        {
-            auto notes = make_notes(gi, s->duration, rng);
-            auto same = std::find_if(out.begin(), out.end(), [&](const instrument_data& i) { return i.name == gi.name; });
-            if (same == out.end()) out.push_back(instrument_data{gi.name, std::move(notes)});
-            else
-            {
-                same->notes.insert(same->notes.end(), notes.begin(), notes.end());
-                std::stable_sort(same->notes.begin(), same->notes.end(),
-                                 [](const note_data& x, const note_data& y) { return x.start < y.start; });
-            }
-        }
-    }
-    return out;
-}
 
 namespace {
 
@@ -1096,17 +758,10 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
         }
         else
         {
-            instr = make_midi(sep, t.audio_id);
+            instr = make_midi(opts_.seed, sep, t.audio_id, opts_.split_stem_empty_midi_rate);
             if (hit(f.empty_midi_rate)) instr.clear();
-            if (!instr.empty() && hit(f.odd_notes_rate))
-            {
-                // What a client must repair or drop rather than reject the paid result.
-                const double nan = std::numeric_limits<double>::quiet_NaN();
-                const note_data odd[] = {{60, 0.5, 0.75, 100.0}, {62, 1.0, 1.0, 0.5}, {64, 1.25, 1.5, nan},
-                                         {200, 1.5, 1.75, 0.5}, {65, -0.05, 0.25, 0.5}};
-                auto& notes = instr.front().notes;
-                notes.insert(notes.begin(), std::begin(odd), std::end(odd));
-            }
+            // What a client must repair or drop rather than reject the paid result.
+            if (!instr.empty() && hit(f.odd_notes_rate)) add_odd_notes(instr);
             t.instruments_json = std::make_shared<const std::string>(instruments_json(instr, std::nullopt));
             t.flag = 1;
         }
@@ -1177,7 +832,7 @@ api_answer model::music_info(std::string_view task_id)
              ",\"streamAudioUrl\":" + quoted(base + aid + "_stream") + ",\"imageUrl\":" + quoted(base + aid + ".jpeg") +
              R"(,"prompt":"[Verse] Night city lights","modelName":"chirp-v3-5","title":"Emulated Track )" +
              std::to_string(i + 1) + R"(","tags":"electrifying, rock","createTime":"2025-01-01 00:00:00","duration":)" +
-             number_text(duration_for(opts_.seed, aid)) + "}";
+             number_text(track_duration(opts_.seed, aid)) + "}";
     }
     d += R"(]},"status":"SUCCESS","type":"GENERATE","errorCode":null,"errorMessage":null}})";
     api_answer a;
