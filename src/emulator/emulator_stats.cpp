@@ -1,5 +1,7 @@
 #include "emulator_stats.hpp"
 
+#include "json_writer.hpp"
+
 namespace kiemidi::emulator::detail {
 
 std::string_view stats::endpoint_key(endpoint e) noexcept
@@ -52,6 +54,32 @@ void stats::fill(counters& c) const
     c.tasks_created = tasks_created;
     c.tasks_completed = tasks_completed;
     c.tasks_failed = tasks_failed;
+}
+
+std::string counters_json(const counters& c)
+{
+    std::uint64_t paid_separations = 0, paid_midis = 0;
+    for (const auto& [k, n] : c.separation_submissions) paid_separations += n;
+    for (const auto& [k, n] : c.midi_submissions) paid_midis += n;
+    json_writer w;
+    w.begin_object().key("requests").begin_object();
+    for (const auto& [k, n] : c.requests) w.key(k).unsigned_integer(n);
+    w.end_object();
+    w.key("tcp_connections_accepted").unsigned_integer(c.tcp_connections_accepted);
+    w.key("tls_connections_accepted").unsigned_integer(c.tls_connections_accepted);
+    w.key("callbacks_sent").unsigned_integer(c.callbacks_sent);
+    w.key("callbacks_failed").unsigned_integer(c.callbacks_failed);
+    w.key("tasks_created").unsigned_integer(c.tasks_created);
+    w.key("tasks_completed").unsigned_integer(c.tasks_completed);
+    w.key("tasks_failed").unsigned_integer(c.tasks_failed);
+    w.key("duplicate_paid_submissions").unsigned_integer(c.duplicate_paid_submissions());
+    w.key("garbled_after_processing").unsigned_integer(c.garbled_after_processing);
+    w.key("paid_separation_submissions").unsigned_integer(paid_separations);
+    w.key("paid_midi_submissions").unsigned_integer(paid_midis);
+    w.key("open_connections").unsigned_integer(c.open_connections);
+    w.key("credits").integer(c.credits);
+    w.end_object();
+    return w.take();
 }
 
 }  // namespace kiemidi::emulator::detail

@@ -1,4 +1,5 @@
-// Internal: the emulator's counters, updated by the model and the network side from any thread.
+// Internal: the emulator's counters, updated by the model and the network side from any thread,
+// and their JSON form (GET /emulator/counters, for load drivers running the emulator apart).
 #ifndef KIEMIDI_SRC_EMULATOR_EMULATOR_STATS_HPP
 #define KIEMIDI_SRC_EMULATOR_EMULATOR_STATS_HPP
 
@@ -40,6 +41,9 @@ private:
     std::map<int, std::uint64_t> by_code_;
     std::map<unsigned, std::uint64_t> by_status_;
 };
+
+/// The counters as JSON: requests per endpoint, connections, callbacks, tasks, paid submissions, credits.
+std::string counters_json(const counters& c);
 
 }  // namespace kiemidi::emulator::detail
 

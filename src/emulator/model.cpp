@@ -1,77 +1,30 @@
-// The emulator's KIE model: request validation, credits, the task lifecycle and the JSON bodies
-// of answers and callbacks, built from KIE's documented shapes. What it invents comes from
-// synthetic_music. No I/O here.
+// The emulator's KIE model: request validation, credits and the task lifecycle (submission,
+// record reads, completion and the callbacks it triggers). What it invents comes from
+// synthetic_music, what it writes from kie_bodies. No I/O here.
 #include "model.hpp"
 
+#include "emulator_urls.hpp"
+#include "kie_bodies.hpp"
 #include "synthetic_music.hpp"
 
 #include <kiemidi/detail/constant_time_equal.hpp>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <random>
 #include <thread>
 
 namespace kiemidi::emulator::detail {
 
-std::string number_text(double v)
-{
-    char buf[64];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, r.ptr);
-}
-
 namespace {
-
-void append_quoted(std::string& out, std::string_view s)
-{
-    out.push_back('"');
-    for (char c : s)
-    {
-        switch (c)
-        {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20)
-            {
-                out += "\\u00";
-                out += hex(static_cast<unsigned char>(c), 2);
-            }
-            else out.push_back(c);
-        }
-    }
-    out.push_back('"');
-}
-
-std::string quoted(std::string_view s)
-{
-    std::string out;
-    append_quoted(out, s);
-    return out;
-}
-
-std::string opt_quoted(const std::optional<std::string>& s) { return s ? quoted(*s) : std::string("null"); }
-std::string opt_int(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("null"); }
 
 std::int64_t now_ms()
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-// record-info url fields in KIE's order; pianoUrl is never filled (KIE's split has "Keyboard").
-constexpr const char* url_fields[] = {"instrumentalUrl", "vocalUrl", "backingVocalsUrl", "drumsUrl", "bassUrl",
-                                      "guitarUrl", "pianoUrl", "keyboardUrl", "percussionUrl", "stringsUrl",
-                                      "synthUrl", "fxUrl", "brassUrl", "woodwindsUrl"};
 
 bool well_formed_id(std::string_view id)
 {
@@ -132,6 +85,7 @@ std::optional<std::string> string_member(const boost::json::object& o, std::stri
 
 // ---------------------------------------------------------------------------------------------
 // model
+
 
 model::model(const emulator_options& opts) : opts_(opts), faults_(opts.faults), credits_(opts.initial_credits)
 {
@@ -197,29 +151,8 @@ counters model::snapshot() const
 
 api_answer model::counters_answer() const
 {
-    const auto c = snapshot();
-    boost::json::object requests;
-    for (const auto& [k, n] : c.requests) requests[k] = n;
-    boost::json::object o;
-    o["requests"] = std::move(requests);
-    o["tcp_connections_accepted"] = c.tcp_connections_accepted;
-    o["tls_connections_accepted"] = c.tls_connections_accepted;
-    o["callbacks_sent"] = c.callbacks_sent;
-    o["callbacks_failed"] = c.callbacks_failed;
-    o["tasks_created"] = c.tasks_created;
-    o["tasks_completed"] = c.tasks_completed;
-    o["tasks_failed"] = c.tasks_failed;
-    o["duplicate_paid_submissions"] = c.duplicate_paid_submissions();
-    o["garbled_after_processing"] = c.garbled_after_processing;
-    std::uint64_t paid_separations = 0, paid_midis = 0;
-    for (const auto& [k, n] : c.separation_submissions) paid_separations += n;
-    for (const auto& [k, n] : c.midi_submissions) paid_midis += n;
-    o["paid_separation_submissions"] = paid_separations;
-    o["paid_midi_submissions"] = paid_midis;
-    o["open_connections"] = c.open_connections;
-    o["credits"] = c.credits;
     api_answer a;
-    a.body = boost::json::serialize(o);
+    a.body = counters_json(snapshot());
     return a;
 }
 
@@ -235,7 +168,7 @@ api_answer model::error(int code, std::string_view msg, std::optional<unsigned> 
     api_answer a;
     a.code = code;
     a.http_status = http ? *http : (opts_.error_http_status_mirrors_code ? static_cast<unsigned>(code) : 200u);
-    a.body = "{\"code\":" + std::to_string(code) + ",\"msg\":" + quoted(msg) + ",\"data\":null}";
+    a.body = error_body(code, msg);
     return a;
 }
 
@@ -243,7 +176,7 @@ api_answer model::unknown_task() const
 {
     if (opts_.unknown_task_is_404) return error(404, "Task not found");
     api_answer a;
-    a.body = R"({"code":200,"msg":"success","data":null})";
+    a.body = no_data_body();
     return a;
 }
 
@@ -274,6 +207,7 @@ bool model::charge_locked(std::int64_t cost, api_answer& refusal)
     if (opts_.rate_limit_per_10s > 0) paid_window_.push_back(std::chrono::steady_clock::now());
     return true;
 }
+
 
 api_answer model::handle(const api_request& req)
 {
@@ -371,7 +305,7 @@ void model::garble_after_processing(const fault_options& f, api_answer& a)
     {
         // KIE's own envelope, saying "server error" about a request it did process.
         a.code = 500;
-        a.body = R"({"code":500,"msg":"Server error, please try again later","data":null})";
+        a.body = error_body(500, "Server error, please try again later");
     }
     else
         return;
@@ -454,11 +388,11 @@ api_answer model::separation_generate(std::string_view body)
     std::lock_guard lk(m_);
     api_answer refusal;
     if (!charge_locked(split ? opts_.split_stem_cost : opts_.separate_vocal_cost, refusal)) return refusal;
-    for (auto& s : t.stems) s.url = file_base_ + s.id + stem_kinds[s.kind].file;
+    for (auto& s : t.stems) s.url = stem_url(s, file_base_);
     ++sep_paid_[paid_key{*task_id, *audio_id}];
     ++stats_.tasks_created;
     api_answer a;
-    a.body = R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id) + "}}";
+    a.body = submitted_body(t.id);
     a.completion = scheduled_completion{task_kind::separation, t.id, opts_.separation_delay};
     separations_.emplace(t.id, std::move(t));
     return a;
@@ -478,54 +412,13 @@ api_answer model::separation_info(std::string_view task_id)
         file_base = file_base_;
     }
     const auto f = faults();
-    const bool weird_flag = t.info_reads <= f.unknown_success_flag_polls;
-    const bool has_stems = t.flag == "SUCCESS" || t.flag == "CALLBACK_EXCEPTION";
-    std::string d;
-    d.reserve(2048);
-    d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
-    d += ",\"musicId\":" + quoted(t.music_id);
-    d += ",\"callbackUrl\":" + quoted(t.callback_url);
-    d += ",\"musicIndex\":" + std::to_string(f.music_index_negative ? -1 : t.music_index);
-    d += ",\"completeTime\":" + opt_int(t.complete_ms);
-    d += ",\"response\":";
-    if (!has_stems || weird_flag) d += "null";
-    else
-    {
-        d += R"({"id":null,"originUrl":null,"originData":[)";
-        if (f.origin_data_null_id)
-            d += "{\"duration\":" + number_text(t.stems.empty() ? 0.0 : t.stems[0].duration) + ",\"audio_url\":" +
-                 quoted(file_base + "unnamed_Other.mp3") + R"(,"stem_type_group_name":"Other","id":null})" +
-                 (t.stems.empty() ? "" : ",");
-        for (std::size_t i = 0; i < t.stems.size(); ++i)
-        {
-            const auto& s = t.stems[i];
-            const std::string url = s.url.empty() ? file_base + s.id + stem_kinds[s.kind].file : s.url;
-            if (i) d += ',';
-            d += "{\"duration\":" + number_text(s.duration) + ",\"audio_url\":" + quoted(url) +
-                 ",\"stem_type_group_name\":" + quoted(stem_kinds[s.kind].group) + ",\"id\":" + quoted(s.id) + "}";
-        }
-        d += ']';
-        for (const char* field : url_fields)
-        {
-            d += ",\"";
-            d += field;
-            d += "\":";
-            auto st = std::find_if(t.stems.begin(), t.stems.end(),
-                                   [&](const stem_rec& s) { return std::string_view(stem_kinds[s.kind].camel) == field; });
-            if (st == t.stems.end()) d += "null";
-            else d += quoted(st->url.empty() ? file_base + st->id + stem_kinds[st->kind].file : st->url);
-        }
-        d += '}';
-    }
-    if (weird_flag) d += R"(,"successFlag":"WEIRD")";
-    else if (t.flag == "PENDING" && f.pending_success_flag_null) d += R"(,"successFlag":null)";
-    else d += ",\"successFlag\":" + quoted(t.flag);
-    d += ",\"createTime\":" + std::to_string(t.create_ms);
-    d += ",\"errorCode\":" + std::string(t.error_message ? "500" : "null");
-    d += ",\"errorMessage\":" + opt_quoted(t.error_message);
-    d += "}}";
+    record_shape shape;
+    shape.unknown_success_flag = t.info_reads <= f.unknown_success_flag_polls;
+    shape.pending_success_flag_null = f.pending_success_flag_null;
+    shape.music_index_negative = f.music_index_negative;
+    shape.origin_data_null_id = f.origin_data_null_id;
     api_answer a;
-    a.body = std::move(d);
+    a.body = separation_record_body(t, file_base, shape);
     return a;
 }
 
@@ -539,80 +432,7 @@ bool model::chinese_for(const std::string& task_id) const
     }
 }
 
-std::string model::separation_callback_body(const separation_task& t) const
-{
-    const bool zh = chinese_for(t.id);
-    const char* info_key = zh ? "vocal_removal_info" : "vocal_separation_info";
-    std::string b;
-    if (t.flag != "SUCCESS")
-    {
-        b = R"({"code":500,"msg":"Vocal separation failed","data":{"task_id":)" + quoted(t.id) + ",\"" + info_key + "\":null}}";
-        return b;
-    }
-    b = "{\"code\":200,\"msg\":";
-    b += zh ? "\"vocal Removal generated successfully.\"" : "\"vocal separation generated successfully.\"";
-    b += ",\"data\":{\"task_id\":" + quoted(t.id) + ",\"" + info_key + "\":{\"origin_url\":\"\"";
-    for (const auto& s : t.stems)
-    {
-        b += ",\"";
-        b += stem_kinds[s.kind].snake;
-        b += "\":" + quoted(s.url);
-    }
-    b += "}}}";
-    return b;
-}
-
 // ---- MIDI -----------------------------------------------------------------------------------
-
-namespace {
-
-/// `[{"name":..,"notes":[..]},..]`; with `task_seed`, some start/end values are written as strings
-/// (KIE's MIDI callback mixes both within one body).
-std::string instruments_json(const std::vector<instrument_data>& instr, std::optional<std::uint64_t> task_seed)
-{
-    std::string s;
-    s.reserve(64 * 1024);
-    s += '[';
-    for (std::size_t i = 0; i < instr.size(); ++i)
-    {
-        if (i) s += ',';
-        s += "{\"name\":" + quoted(instr[i].name) + ",\"notes\":[";
-        for (std::size_t n = 0; n < instr[i].notes.size(); ++n)
-        {
-            const auto& nd = instr[i].notes[n];
-            const auto h = task_seed ? mix64(*task_seed + i * 100003 + n) : 0;
-            const bool start_str = task_seed && h % 4 == 0, end_str = task_seed && h % 2 == 0;
-            if (n) s += ',';
-            s += "{\"pitch\":" + std::to_string(nd.pitch) + ",\"start\":";
-            s += start_str ? quoted(number_text(nd.start)) : number_text(nd.start);
-            s += ",\"end\":";
-            s += end_str ? quoted(number_text(nd.end)) : number_text(nd.end);
-            if (!std::isnan(nd.velocity)) s += ",\"velocity\":" + number_text(nd.velocity);
-            s += '}';
-        }
-        s += "]}";
-    }
-    s += ']';
-    return s;
-}
-
-}  // namespace
-
-std::string model::midi_callback_body(const midi_task& t, const std::vector<instrument_data>& instr) const
-{
-    const bool zh = chinese_for(t.id);
-    if (t.flag != 1)
-    {
-        if (zh) return R"({"code":500,"msg":"MIDI generation failed","data":{"taskId":)" + quoted(t.id) + "}}";
-        return "{\"task_id\":" + quoted(t.id) + R"(,"code":500,"msg":"MIDI generation failed","data":null})";
-    }
-    auto notes = instruments_json(instr, hash_text(opts_.seed, t.id));
-    if (zh)
-        return R"({"code":200,"msg":"success","data":{"state":"complete","taskId":)" + quoted(t.id) +
-               ",\"instruments\":" + notes + "}}";
-    return "{\"task_id\":" + quoted(t.id) + R"(,"code":200,"msg":"success","data":{"state":"complete","instruments":)" +
-           notes + "}}";
-}
 
 api_answer model::midi_generate(std::string_view body)
 {
@@ -653,14 +473,14 @@ api_answer model::midi_generate(std::string_view body)
     t.callback_url = *cb;
     t.create_ms = now_ms();
     api_answer a;
-    a.body = R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id) + "}}";
+    a.body = submitted_body(t.id);
     a.completion = scheduled_completion{task_kind::midi, t.id, opts_.midi_delay};
     if (faults().repeat_separation_callback_after_midi_submit)
     {
         // KIE repeats deliveries: the separation's callback once more, after this answer.
         bool loopback = false;
         if (parse_loopback_url(sep.callback_url, loopback) && loopback)
-            a.after_answer = callback_job{sep.callback_url, separation_callback_body(sep), sep.id};
+            a.after_answer = callback_job{sep.callback_url, separation_callback_body(sep, chinese_for(sep.id)), sep.id};
     }
     midis_.insert_or_assign(t.id, std::move(t));
     return a;
@@ -678,26 +498,11 @@ api_answer model::midi_info(std::string_view task_id)
         t = it->second;
     }
     const auto f = faults();
-    const bool weird_flag = t.info_reads <= f.unknown_success_flag_polls;
-    std::string d;
-    d.reserve((t.instruments_json ? t.instruments_json->size() : 0) + 512);
-    d += R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(t.id);
-    d += ",\"recordTaskId\":-1";
-    d += ",\"audioId\":" + quoted(t.audio_id.value_or(""));
-    d += ",\"callbackUrl\":" + quoted(t.callback_url);
-    d += ",\"completeTime\":" + opt_int(t.complete_ms);
-    d += ",\"midiData\":";
-    if (t.flag == 1 && t.instruments_json && !weird_flag) d += R"({"state":"complete","instruments":)" + *t.instruments_json + "}";
-    else d += "null";
-    if (weird_flag) d += R"(,"successFlag":4)";
-    else if (t.flag == 0 && f.pending_success_flag_null) d += R"(,"successFlag":null)";
-    else d += ",\"successFlag\":" + std::to_string(t.flag);
-    d += ",\"createTime\":" + std::to_string(t.create_ms);
-    d += ",\"errorCode\":" + std::string(t.error_message ? "500" : "null");
-    d += ",\"errorMessage\":" + opt_quoted(t.error_message);
-    d += "}}";
+    record_shape shape;
+    shape.unknown_success_flag = t.info_reads <= f.unknown_success_flag_polls;
+    shape.pending_success_flag_null = f.pending_success_flag_null;
     api_answer a;
-    a.body = std::move(d);
+    a.body = midi_record_body(t, shape);
     return a;
 }
 
@@ -734,7 +539,7 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
                 }
             }
             job.url = t.callback_url;
-            job.body = separation_callback_body(t);
+            job.body = separation_callback_body(t, chinese_for(t.id));
         }
     }
     else
@@ -767,7 +572,7 @@ std::optional<callback_job> model::complete(task_kind kind, const std::string& t
         }
         t.complete_ms = now_ms();
         job.url = t.callback_url;
-        job.body = midi_callback_body(t, instr);
+        job.body = midi_callback_body(t, instr, chinese_for(t.id), hash_text(opts_.seed, t.id));
         std::lock_guard lk(m_);
         auto it = midis_.find(task_id);
         if (it == midis_.end() || it->second.flag != 0 || it->second.create_ms != t.create_ms) return std::nullopt;
@@ -802,41 +607,23 @@ api_answer model::credit_info()
 {
     std::lock_guard lk(m_);
     api_answer a;
-    a.body = R"({"code":200,"msg":"success","data":)" + std::to_string(credits_) + "}";
+    a.body = credit_body(credits_);
     return a;
 }
 
 api_answer model::music_info(std::string_view task_id)
 {
+    std::string base;
     {
         // Separation and MIDI ids are not music tasks (KIE answers data null on the wrong endpoint).
         std::lock_guard lk(m_);
         std::string key(task_id);
         if ((separations_.count(key) && key != doc_task_id) || midis_.count(key)) return unknown_task();
-    }
-    if (!well_formed_id(task_id)) return unknown_task();
-    const std::string id(task_id);
-    std::string d = R"({"code":200,"msg":"success","data":{"taskId":)" + quoted(id);
-    d += R"(,"parentMusicId":"","param":)" + quoted(R"({"prompt":"A calm piano track","customMode":false,"instrumental":false,"model":"V3_5"})");
-    d += R"(,"response":{"taskId":)" + quoted(id) + ",\"sunoData\":[";
-    std::string base;
-    {
-        std::lock_guard lk(m_);
         base = file_base_;
     }
-    for (int i = 0; i < 2; ++i)
-    {
-        auto aid = music_track_id(opts_.seed, id, i);
-        if (i) d += ',';
-        d += "{\"id\":" + quoted(aid) + ",\"audioUrl\":" + quoted(base + aid + ".mp3") +
-             ",\"streamAudioUrl\":" + quoted(base + aid + "_stream") + ",\"imageUrl\":" + quoted(base + aid + ".jpeg") +
-             R"(,"prompt":"[Verse] Night city lights","modelName":"chirp-v3-5","title":"Emulated Track )" +
-             std::to_string(i + 1) + R"(","tags":"electrifying, rock","createTime":"2025-01-01 00:00:00","duration":)" +
-             number_text(track_duration(opts_.seed, aid)) + "}";
-    }
-    d += R"(]},"status":"SUCCESS","type":"GENERATE","errorCode":null,"errorMessage":null}})";
+    if (!well_formed_id(task_id)) return unknown_task();
     api_answer a;
-    a.body = std::move(d);
+    a.body = music_record_body(task_id, base, opts_.seed);
     return a;
 }
 

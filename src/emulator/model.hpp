@@ -1,6 +1,6 @@
-// Internal: the emulator's KIE model without any I/O: accounts, request validation, the task
-// lifecycle and the bodies it writes. The music it invents (synthetic_music) and its counters
-// (emulator_stats) have their own files. The network side (server.cpp) feeds it parsed
+// Internal: the emulator's KIE model without any I/O: accounts, request validation and the task
+// lifecycle. The music it invents (synthetic_music), the bodies it writes (kie_bodies) and its
+// counters (emulator_stats) have their own files. The network side (server.cpp) feeds it parsed
 // requests and runs its timers.
 #ifndef KIEMIDI_SRC_EMULATOR_MODEL_HPP
 #define KIEMIDI_SRC_EMULATOR_MODEL_HPP
@@ -116,8 +116,6 @@ private:
     void garble_after_processing(const fault_options& f, api_answer& a);
     bool charge_locked(std::int64_t cost, api_answer& refusal);
     std::string new_task_id();
-    std::string separation_callback_body(const separation_task& t) const;
-    std::string midi_callback_body(const midi_task& t, const std::vector<instrument_data>& instr) const;
     bool chinese_for(const std::string& task_id) const;
 
     emulator_options opts_;
@@ -135,9 +133,6 @@ private:
     std::unordered_map<std::string, midi_task> midis_;
     std::map<paid_key, std::uint64_t> sep_paid_, midi_paid_;
 };
-
-/// Shortest round-trip text of a double, as KIE prints it ("0.036458333333333336", "1").
-std::string number_text(double v);
 
 // ---- crypto.cpp ----
 struct tls_identity { std::string ca_cert_pem, server_cert_pem, server_key_pem; };
