@@ -1,5 +1,6 @@
-// Internal: the callback URLs the emulator reads: submitted callback URLs, and the loopback check
-// before any callback is sent. Boost.URL does the parsing.
+// Internal: the URLs the emulator reads: request targets (path and taskId query parameter),
+// submitted callback URLs, and the loopback check before any callback is sent. Boost.URL does the
+// parsing.
 #ifndef KIEMIDI_SRC_EMULATOR_EMULATOR_URLS_HPP
 #define KIEMIDI_SRC_EMULATOR_EMULATOR_URLS_HPP
 
@@ -8,6 +9,15 @@
 #include <string_view>
 
 namespace kiemidi::emulator::detail {
+
+/// A request target's path (as sent, not decoded) and its decoded taskId query parameter ("+" is
+/// a space; the first one counts; a parameter without "=" is empty).
+struct parsed_target
+{
+    std::string_view path;
+    std::optional<std::string> task_id;
+};
+parsed_target parse_target(std::string_view target);
 
 /// An absolute http(s) URL with a host: what a submission's callBackUrl must be.
 bool valid_callback_url(std::string_view url);

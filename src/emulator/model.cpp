@@ -34,44 +34,6 @@ bool well_formed_id(std::string_view id)
     });
 }
 
-std::string percent_decode(std::string_view s)
-{
-    std::string out;
-    out.reserve(s.size());
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i)
-    {
-        if (s[i] == '%' && i + 2 < s.size() && val(s[i + 1]) >= 0 && val(s[i + 2]) >= 0)
-        {
-            out.push_back(static_cast<char>(val(s[i + 1]) * 16 + val(s[i + 2])));
-            i += 2;
-        }
-        else if (s[i] == '+') out.push_back(' ');
-        else out.push_back(s[i]);
-    }
-    return out;
-}
-
-std::optional<std::string> query_param(std::string_view query, std::string_view name)
-{
-    while (!query.empty())
-    {
-        auto amp = query.find('&');
-        auto part = query.substr(0, amp);
-        auto eq = part.find('=');
-        if (percent_decode(part.substr(0, eq)) == name)
-            return eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-    }
-    return std::nullopt;
-}
-
 /// A string member, or nullopt when absent or null; sets `bad` when present with another type.
 std::optional<std::string> string_member(const boost::json::object& o, std::string_view key, bool& bad)
 {
@@ -211,9 +173,8 @@ bool model::charge_locked(std::int64_t cost, api_answer& refusal)
 
 api_answer model::handle(const api_request& req)
 {
-    auto qpos = req.target.find('?');
-    auto path = req.target.substr(0, qpos);
-    auto query = qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
+    const auto target = parse_target(req.target);
+    const auto path = target.path;
     const bool get = req.method == "GET", post = req.method == "POST";
 
     // The counters as JSON, for load drivers running the emulator as a separate process. Not a KIE
@@ -250,7 +211,7 @@ api_answer model::handle(const api_request& req)
         a = error(500, "Server error, please try again later.", 500);
     else
     {
-        a = route(req, path, query, ep);
+        a = route(req, path, target.task_id, ep);
         if ((ep == stats::sep_generate || ep == stats::midi_generate) && a.code == 200 && f.paid_answer_delay.count() > 0)
             a.delay = f.paid_answer_delay;
         if (hit(f.reset_after_processing_rate))
@@ -312,7 +273,8 @@ void model::garble_after_processing(const fault_options& f, api_answer& a)
     ++stats_.garbled_after_processing;
 }
 
-api_answer model::route(const api_request& req, std::string_view path, std::string_view query, stats::endpoint ep)
+api_answer model::route(const api_request& req, std::string_view path, const std::optional<std::string>& task_id_param,
+                         stats::endpoint ep)
 {
     if (ep == stats::other) return error(404, "Not Found: invalid request method or path", 404);
     if (ep == stats::files)
@@ -340,47 +302,65 @@ api_answer model::route(const api_request& req, std::string_view path, std::stri
     case stats::credit: return credit_info();
     default: break;
     }
-    auto id = query_param(query, "taskId");
-    if (!id || id->empty()) return error(422, "taskId cannot be empty");
-    if (ep == stats::sep_info) return separation_info(*id);
-    if (ep == stats::midi_info) return midi_info(*id);
-    return music_info(*id);
+    if (!task_id_param || task_id_param->empty()) return error(422, "taskId cannot be empty");
+    const auto& id = *task_id_param;
+    if (ep == stats::sep_info) return separation_info(id);
+    if (ep == stats::midi_info) return midi_info(id);
+    return music_info(id);
 }
 
-// ---- separation -----------------------------------------------------------------------------
+// ---- paid submissions -----------------------------------------------------------------------
 
-api_answer model::separation_generate(std::string_view body)
+std::optional<api_answer> model::parse_submission(std::string_view body, task_kind kind, submission& out) const
 {
+    const bool separation = kind == task_kind::separation;
     boost::system::error_code ec;
     auto jv = boost::json::parse(body, ec);
     if (ec || !jv.is_object()) return error(400, "Format Error: the request body is not valid JSON");
     const auto& o = jv.get_object();
     bool bad = false;
     auto task_id = string_member(o, "taskId", bad);
-    auto audio_id = string_member(o, "audioId", bad);
-    auto type = string_member(o, "type", bad);
+    out.audio_id = string_member(o, "audioId", bad);
+    if (separation) out.type = string_member(o, "type", bad);
     auto cb = string_member(o, "callBackUrl", bad);
-    if (bad) return error(422, "Parameter type error: taskId, audioId, type and callBackUrl must be strings");
+    if (bad)
+        return error(422, separation ? "Parameter type error: taskId, audioId, type and callBackUrl must be strings"
+                                     : "Parameter type error: taskId, audioId and callBackUrl must be strings");
     if (!task_id || task_id->empty()) return error(422, "taskId cannot be empty");
-    if (!audio_id || audio_id->empty()) return error(422, "audioId cannot be empty");
+    // A separation names its track; a MIDI task without audioId transcribes every stem.
+    if (separation && (!out.audio_id || out.audio_id->empty())) return error(422, "audioId cannot be empty");
     if (!cb || cb->empty()) return error(422, "callBackUrl cannot be empty");
     if (!valid_callback_url(*cb)) return error(422, "callBackUrl must be a valid http(s) URL");
-    if (type && *type != "separate_vocal" && *type != "split_stem")
+    if (out.audio_id && out.audio_id->empty()) out.audio_id.reset();
+    out.task_id = std::move(*task_id);
+    out.callback_url = std::move(*cb);
+    return std::nullopt;
+}
+
+// ---- separation -----------------------------------------------------------------------------
+
+api_answer model::separation_generate(std::string_view body)
+{
+    submission sub;
+    if (auto refusal = parse_submission(body, task_kind::separation, sub)) return std::move(*refusal);
+    const auto& task_id = sub.task_id;
+    const auto& audio_id = *sub.audio_id;
+    if (sub.type && *sub.type != "separate_vocal" && *sub.type != "split_stem")
         return error(422, "type must be separate_vocal or split_stem");
-    if (!well_formed_id(*task_id)) return error(422, "taskId is invalid");
-    if (!well_formed_id(*audio_id)) return error(422, "audioId is invalid");
+    if (!well_formed_id(task_id)) return error(422, "taskId is invalid");
+    if (!well_formed_id(audio_id)) return error(422, "audioId is invalid");
     int music_index = -1;
     for (int i = 0; i < 2; ++i)
-        if (music_track_id(opts_.seed, *task_id, i) == *audio_id) music_index = i;
+        if (music_track_id(opts_.seed, task_id, i) == audio_id) music_index = i;
     if (opts_.strict_music_ids && music_index < 0) return error(422, "audioId does not belong to the music task");
-    const bool split = type && *type == "split_stem";
+    const bool split = sub.type && *sub.type == "split_stem";
 
     separation_task t;
     t.id = new_task_id();
-    t.music_task_id = *task_id;
-    t.music_id = *audio_id;
+    t.music_task_id = task_id;
+    t.music_id = audio_id;
     t.music_index = std::max(0, music_index);
-    t.callback_url = *cb;
+    t.callback_url = sub.callback_url;
     t.split = split;
     t.create_ms = now_ms();
     t.stems = make_stems(opts_.seed, t.id, t.music_id, split);
@@ -389,7 +369,7 @@ api_answer model::separation_generate(std::string_view body)
     api_answer refusal;
     if (!charge_locked(split ? opts_.split_stem_cost : opts_.separate_vocal_cost, refusal)) return refusal;
     for (auto& s : t.stems) s.url = stem_url(s, file_base_);
-    ++sep_paid_[paid_key{*task_id, *audio_id}];
+    ++sep_paid_[paid_key{task_id, audio_id}];
     ++stats_.tasks_created;
     api_answer a;
     a.body = submitted_body(t.id);
@@ -436,23 +416,14 @@ bool model::chinese_for(const std::string& task_id) const
 
 api_answer model::midi_generate(std::string_view body)
 {
-    boost::system::error_code ec;
-    auto jv = boost::json::parse(body, ec);
-    if (ec || !jv.is_object()) return error(400, "Format Error: the request body is not valid JSON");
-    const auto& o = jv.get_object();
-    bool bad = false;
-    auto task_id = string_member(o, "taskId", bad);
-    auto audio_id = string_member(o, "audioId", bad);
-    auto cb = string_member(o, "callBackUrl", bad);
-    if (bad) return error(422, "Parameter type error: taskId, audioId and callBackUrl must be strings");
-    if (!task_id || task_id->empty()) return error(422, "taskId cannot be empty");
-    if (!cb || cb->empty()) return error(422, "callBackUrl cannot be empty");
-    if (!valid_callback_url(*cb)) return error(422, "callBackUrl must be a valid http(s) URL");
-    if (audio_id && audio_id->empty()) audio_id.reset();
+    submission sub;
+    if (auto refusal = parse_submission(body, task_kind::midi, sub)) return std::move(*refusal);
+    const auto& task_id = sub.task_id;
+    const auto& audio_id = sub.audio_id;
 
     std::lock_guard lk(m_);
-    auto it = separations_.find(*task_id);
-    if (it == separations_.end()) return error(422, "The vocal separation task does not exist: taskId " + *task_id);
+    auto it = separations_.find(task_id);
+    if (it == separations_.end()) return error(422, "The vocal separation task does not exist: taskId " + task_id);
     const auto& sep = it->second;
     if (sep.flag == "PENDING") return error(422, "The vocal separation task has not completed yet");
     // CALLBACK_EXCEPTION: only the callback failed; the stems exist.
@@ -462,15 +433,15 @@ api_answer model::midi_generate(std::string_view body)
         return error(422, "audioId is not a stem of this vocal separation task");
     api_answer refusal;
     if (!charge_locked(opts_.midi_cost, refusal)) return refusal;
-    ++midi_paid_[paid_key{*task_id, audio_id.value_or("")}];
+    ++midi_paid_[paid_key{task_id, audio_id.value_or("")}];
     ++stats_.tasks_created;
 
     midi_task t;
     // As in KIE's example, where the MIDI task carries the separation's id.
-    t.id = opts_.midi_task_id_equals_separation || *task_id == doc_task_id ? *task_id : new_task_id();
-    t.separation_id = *task_id;
+    t.id = opts_.midi_task_id_equals_separation || task_id == doc_task_id ? task_id : new_task_id();
+    t.separation_id = task_id;
     t.audio_id = audio_id;
-    t.callback_url = *cb;
+    t.callback_url = sub.callback_url;
     t.create_ms = now_ms();
     api_answer a;
     a.body = submitted_body(t.id);

@@ -104,7 +104,19 @@ public:
     const emulator_options& options() const noexcept { return opts_; }
 
 private:
-    api_answer route(const api_request& req, std::string_view path, std::string_view query, stats::endpoint ep);
+    /// A paid POST's fields, checked alike for both kinds (see parse_submission).
+    struct submission
+    {
+        std::string task_id;
+        std::optional<std::string> audio_id;  ///< MIDI: an empty audioId means none
+        std::optional<std::string> type;      ///< separation only
+        std::string callback_url;
+    };
+
+    api_answer route(const api_request& req, std::string_view path, const std::optional<std::string>& task_id_param,
+                     stats::endpoint ep);
+    /// Parses and checks a paid POST's body; the refusal to answer, if it is not acceptable.
+    std::optional<api_answer> parse_submission(std::string_view body, task_kind kind, submission& out) const;
     api_answer separation_generate(std::string_view body);
     api_answer separation_info(std::string_view task_id);
     api_answer midi_generate(std::string_view body);

@@ -378,4 +378,26 @@ BOOST_AUTO_TEST_CASE(odd_values_keep_their_json_types, *boost::unit_test::timeou
     BOOST_TEST(number_start);
 }
 
+// Request targets: the taskId parameter is decoded ("%49" is "I", "+" a space, the first one
+// counts), and a target RFC 3986 does not allow (a bad escape, a fragment, "|") is still read as sent.
+BOOST_AUTO_TEST_CASE(query_strings_are_read_as_sent, *boost::unit_test::timeout(60))
+{
+    det::model m(base_options(emu::callback_dialect::english));
+    m.set_file_base("http://127.0.0.1:8080/files/");
+    const auto sep = task_of(call(m, "POST", "/api/v1/vocal-removal/generate", sep_body("music-1", "audio-1", "separate_vocal")));
+    const std::string info = "/api/v1/vocal-removal/record-info?";
+    auto data = [&](const std::string& query) { return json::parse(call(m, "GET", info + query).body).at("data"); };
+    BOOST_TEST(data("task%49d=" + sep).at("taskId").as_string() == sep);
+    BOOST_TEST(data("x=%zz&taskId=" + sep + "&taskId=other").at("taskId").as_string() == sep);
+    BOOST_TEST(data("taskId=" + sep + "|").is_null());     // looked up as sent: unknown
+    BOOST_TEST(data("taskId=" + sep + "#x").is_null());
+    BOOST_TEST(data("taskId=%zz").is_null());
+    BOOST_TEST(data("taskId=a+b").is_null());
+    BOOST_TEST(json::parse(call(m, "GET", info + "taskId").body).at("code").as_int64() == 422);
+    BOOST_TEST(json::parse(call(m, "GET", info + "taskId=%").body).at("data").is_null());
+    BOOST_TEST(json::parse(call(m, "GET", "/api/v1/generate/record-info?taskId=a|b").body).at("data").is_null());
+    BOOST_TEST(json::parse(call(m, "GET", "/api/v1/generate/record-info?taskId=music%2D1").body)
+                   .at("data").at("taskId").as_string() == "music-1");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
