@@ -32,7 +32,6 @@ public:
 
     json_writer& string(std::string_view s) { separate(); quote(s); return *this; }
     json_writer& null() { return raw("null"); }
-    json_writer& boolean(bool b) { return raw(b ? "true" : "false"); }
     json_writer& integer(std::int64_t v) { return raw(std::to_string(v)); }
     json_writer& unsigned_integer(std::uint64_t v) { return raw(std::to_string(v)); }
     json_writer& number(double v) { return raw(number_text(v)); }
@@ -43,7 +42,6 @@ public:
     /// A value already rendered as JSON.
     json_writer& raw(std::string_view json) { separate(); out_.append(json); return *this; }
 
-    const std::string& text() const noexcept { return out_; }
     std::string take() { return std::move(out_); }
 
 private:

@@ -48,7 +48,6 @@ std::optional<std::string> string_member(const boost::json::object& o, std::stri
 // ---------------------------------------------------------------------------------------------
 // model
 
-
 model::model(const emulator_options& opts) : opts_(opts), faults_(opts.faults), credits_(opts.initial_credits)
 {
     for (auto& t : documentation_examples(opts_.seed)) separations_.emplace(t.id, std::move(t));
@@ -169,7 +168,6 @@ bool model::charge_locked(std::int64_t cost, api_answer& refusal)
     if (opts_.rate_limit_per_10s > 0) paid_window_.push_back(std::chrono::steady_clock::now());
     return true;
 }
-
 
 api_answer model::handle(const api_request& req)
 {
