@@ -1,18 +1,22 @@
-// Internal: the emulator's KIE model without any I/O: accounts, tasks, request handling, results
-// and callback bodies. The network side (server.cpp) feeds it parsed requests and runs its timers.
+// Internal: the emulator's KIE model without any I/O: accounts, request validation and the task
+// lifecycle. The music it invents (synthetic_music), the bodies it writes (kie_bodies) and its
+// counters (emulator_stats) have their own files. The network side (server.cpp) feeds it parsed
+// requests and runs its timers.
 #ifndef KIEMIDI_SRC_EMULATOR_MODEL_HPP
 #define KIEMIDI_SRC_EMULATOR_MODEL_HPP
+
+#include "emulator_stats.hpp"
+#include "emulator_urls.hpp"  // parse_loopback_url, for the server
+#include "task_records.hpp"
 
 #include <kiemidi/emulator/counters.hpp>
 #include <kiemidi/emulator/options.hpp>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -73,36 +77,6 @@ struct api_answer
     std::optional<callback_job> after_answer;  ///< a callback to deliver once this answer is written
 };
 
-/// Thread-safe counters shared by the model and the network side.
-class stats
-{
-public:
-    enum endpoint : std::size_t
-    {
-        sep_generate, sep_info, midi_generate, midi_info, credit, music_info, files, other, endpoint_count
-    };
-    static std::string_view endpoint_key(endpoint e) noexcept;
-
-    std::array<std::atomic<std::uint64_t>, endpoint_count> requests{};
-    std::atomic<std::uint64_t> tcp_accepted{0}, tls_accepted{0}, tls_handshake_failures{0}, open_connections{0};
-    std::atomic<std::uint64_t> connection_resets{0}, slow_responses{0}, rate_limited{0}, garbled_after_processing{0};
-    std::atomic<std::uint64_t> callbacks_sent{0}, callbacks_dropped{0}, callbacks_duplicated{0}, callbacks_delayed{0},
-        callbacks_reordered{0}, callbacks_failed{0}, callback_attempts{0}, callbacks_skipped{0};
-    std::atomic<std::uint64_t> tasks_created{0}, tasks_completed{0}, tasks_failed{0};
-
-    void count_response(int code, unsigned http_status);
-    void fill(counters& out) const;
-
-private:
-    mutable std::mutex m_;
-    std::map<int, std::uint64_t> by_code_;
-    std::map<unsigned, std::uint64_t> by_status_;
-};
-
-/// A NaN velocity is left out of the JSON (the odd_notes_rate fault).
-struct note_data { int pitch; double start; double end; double velocity; };
-struct instrument_data { std::string name; std::vector<note_data> notes; };
-
 class model
 {
 public:
@@ -129,33 +103,20 @@ public:
     stats& counters_() noexcept { return stats_; }
     const emulator_options& options() const noexcept { return opts_; }
 
-    struct stem_rec { std::string id; std::size_t kind; std::string url; double duration; };
-    struct separation_task
+private:
+    /// A paid POST's fields, checked alike for both kinds (see parse_submission).
+    struct submission
     {
-        std::string id, music_task_id, music_id, callback_url;
-        int music_index = 0;
-        bool split = false;
-        std::string flag = "PENDING";
-        std::int64_t create_ms = 0;
-        std::optional<std::int64_t> complete_ms;
-        std::vector<stem_rec> stems;
-        std::optional<std::string> error_message;
-        unsigned info_reads = 0;  ///< record-info reads so far (unknown_success_flag_polls)
-    };
-    struct midi_task
-    {
-        std::string id, separation_id, callback_url;
-        std::optional<std::string> audio_id;
-        int flag = 0;
-        std::int64_t create_ms = 0;
-        std::optional<std::int64_t> complete_ms;
-        std::shared_ptr<const std::string> instruments_json;  ///< rendered once at completion, shared with readers
-        std::optional<std::string> error_message;
-        unsigned info_reads = 0;  ///< record-info reads so far (unknown_success_flag_polls)
+        std::string task_id;
+        std::optional<std::string> audio_id;  ///< MIDI: an empty audioId means none
+        std::optional<std::string> type;      ///< separation only
+        std::string callback_url;
     };
 
-private:
-    api_answer route(const api_request& req, std::string_view path, std::string_view query, stats::endpoint ep);
+    api_answer route(const api_request& req, std::string_view path, const std::optional<std::string>& task_id_param,
+                     stats::endpoint ep);
+    /// Parses and checks a paid POST's body; the refusal to answer, if it is not acceptable.
+    std::optional<api_answer> parse_submission(std::string_view body, task_kind kind, submission& out) const;
     api_answer separation_generate(std::string_view body);
     api_answer separation_info(std::string_view task_id);
     api_answer midi_generate(std::string_view body);
@@ -167,12 +128,7 @@ private:
     void garble_after_processing(const fault_options& f, api_answer& a);
     bool charge_locked(std::int64_t cost, api_answer& refusal);
     std::string new_task_id();
-    std::vector<stem_rec> make_stems(const std::string& task_id, const std::string& audio_id, bool split) const;
-    std::vector<instrument_data> make_midi(const separation_task& sep, const std::optional<std::string>& audio_id) const;
-    std::string separation_callback_body(const separation_task& t) const;
-    std::string midi_callback_body(const midi_task& t, const std::vector<instrument_data>& instr) const;
     bool chinese_for(const std::string& task_id) const;
-    void seed_examples();
 
     emulator_options opts_;
     stats stats_;
@@ -189,15 +145,6 @@ private:
     std::unordered_map<std::string, midi_task> midis_;
     std::map<paid_key, std::uint64_t> sep_paid_, midi_paid_;
 };
-
-// ---- deterministic helpers (also used by the server for the signature) ----
-std::uint64_t mix64(std::uint64_t x) noexcept;
-std::uint64_t hash_text(std::uint64_t seed, std::string_view text) noexcept;
-/// Shortest round-trip text of a double, as KIE prints it ("0.036458333333333336", "1").
-std::string number_text(double v);
-/// True when the URL's host is loopback (127.0.0.0/8, ::1, localhost); fills host/port/scheme/target.
-struct parsed_url { bool tls = false; std::string host; std::string server_name; std::string port; std::string target; };
-std::optional<parsed_url> parse_loopback_url(std::string_view url, bool& is_loopback);
 
 // ---- crypto.cpp ----
 struct tls_identity { std::string ca_cert_pem, server_cert_pem, server_key_pem; };
