@@ -16,6 +16,7 @@
 #include <kiemidi/smf.hpp>
 
 #include "../client/paid_submission.hpp"
+#include "track_output.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -28,12 +29,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <map>
 #include <optional>
 #include <set>
@@ -68,6 +65,9 @@ std::string output_name(const track_spec& track)
 
 namespace {
 
+using batch_detail::make_output_dir;
+using batch_detail::write_track_files;
+
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 /// A completion token whose operation ignores cancellation (paid POSTs, journal writes).
@@ -87,56 +87,6 @@ std::string describe(const error_code& ec, const diagnostics& diag)
     auto d = diag.to_string();
     if (!d.empty()) m += ": " + d;
     return m;
-}
-
-/// Writes `data` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// then fsync of the directory so the rename itself survives a power loss.
-error_code write_file_atomically(const std::filesystem::path& path, std::string_view data, diagnostics& diag)
-{
-    std::string tmp = path.string() + ".tmp-XXXXXX";
-    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    auto sys_fail = [&](const std::string& what) {
-        error_code ec(errno, boost::system::system_category());
-        diag.set_client_message(what + ": " + ec.message());
-        diag.set_stage("output");
-        return ec;
-    };
-    if (fd < 0) return sys_fail("cannot create a temporary file next to " + path.string());
-    auto abandon = [&](const std::string& what) {
-        auto ec = sys_fail(what);
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return ec;
-    };
-    if (::fchmod(fd, 0644) != 0) return abandon("cannot set the mode of " + tmp);
-    std::size_t off = 0;
-    while (off < data.size())
-    {
-        auto n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return abandon("cannot write " + tmp);
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) return abandon("cannot flush " + tmp);
-    if (::close(fd) != 0)
-    {
-        auto ec = sys_fail("cannot close " + tmp);
-        ::unlink(tmp.c_str());
-        return ec;
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        auto ec = sys_fail("cannot rename " + tmp + " to " + path.string());
-        ::unlink(tmp.c_str());
-        return ec;
-    }
-    const int dfd = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0)
-    {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return {};
 }
 
 /// State of one async_run, shared by its workers; touched only on `strand` (journal: pool only).
@@ -699,19 +649,9 @@ asio::awaitable<track_outcome> process_track(run_state& st, journal_entry e, std
     for (const auto& i : midi.midi.instruments) notes += i.notes.size();
     const auto dir = st.opts.output_dir;
     const bool json = st.opts.write_json;
-    auto instruments = std::move(midi.midi.instruments);
     diagnostics out_diag;
-    auto step5 = [&, dir, json] {
-        smf::smf_options so;
-        so.title = name;
-        if (json)
-        {
-            if (auto ec = write_file_atomically(dir / (name + ".json"), smf::notes_to_json(instruments, so, midi.midi.repairs), out_diag)) return ec;
-        }
-        if (auto ec = smf::write_smf_file(dir / (name + ".mid"), instruments, so, out_diag)) return ec;
-        return error_code{};
-    };
-    auto wec = co_await st.blocking(std::move(step5));
+    auto write_files = [&, dir, json] { return write_track_files(dir, name, json, midi.midi, out_diag); };
+    auto wec = co_await st.blocking(std::move(write_files));
     if (wec)
     {
         diag = out_diag;
@@ -857,17 +797,7 @@ asio::awaitable<error_code> open_batch(run_state& st, const std::filesystem::pat
                                        diagnostics& diag)
 {
     const auto& opts = st.opts;
-    auto make_dir = [&] {
-        std::error_code fec;
-        std::filesystem::create_directories(opts.output_dir, fec);
-        if (fec)
-        {
-            diag.set_client_message("cannot create the output directory " + opts.output_dir.string() + ": " + fec.message());
-            diag.set_stage("output");
-            return error_code(fec.value(), boost::system::generic_category());
-        }
-        return error_code{};
-    };
+    auto make_dir = [&] { return make_output_dir(opts.output_dir, diag); };
     if (st.claims)
     {
         if (auto ec = co_await st.blocking(make_dir)) co_return ec;
