@@ -91,10 +91,10 @@ public:
     asio::awaitable<error_code> intent(const std::string& reference) override
     {
         // The transport calls this on its own strand; the run's state belongs to the run's strand.
-        auto record = [this, &reference]() -> asio::awaitable<error_code> {
+        auto record_intent = [this, &reference]() -> asio::awaitable<error_code> {
             co_return co_await st_.record_intent(id_, stage_, reference, diag_);
         };
-        auto on_strand = record();  // named: g++ 12 mishandles temporaries inside co_await
+        auto on_strand = record_intent();  // named: g++ 12 mishandles temporaries inside co_await
         auto [ep, ec] = co_await asio::co_spawn(st_.strand, std::move(on_strand), shielded());
         if (ep) co_return detail::exception_code(ep);
         co_return ec;
@@ -134,8 +134,9 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         message = std::string(st.state.label()) + ": " + describe(ec, diag);
         return track_outcome::failed;
     };
-    // Coroutine helpers take only trivially destructible arguments (see the note in blocking()).
-    auto fail = [&](error_code ec, const char* stage_name) -> asio::awaitable<track_outcome> {
+    // Coroutine helpers take only trivially destructible arguments: g++ 12 destroys a coroutine
+    // lambda's by-value class arguments twice (see on_pool() in batch_support.hpp).
+    auto record_failure = [&](error_code ec, const char* stage_name) -> asio::awaitable<track_outcome> {
         std::string stage = stage_name;
         diag.set_stage(stage);
         message = describe(ec, diag);
@@ -147,7 +148,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         co_return track_outcome::failed;
     };
     // `why` is the message; it is read before the first suspension.
-    auto unknown = [&](const std::string* why) -> asio::awaitable<track_outcome> {
+    auto record_outcome_unknown = [&](const std::string* why) -> asio::awaitable<track_outcome> {
         message = *why;
         diagnostics jd;
         std::string msg = message;
@@ -159,7 +160,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     // Out of credits: KIE refused the POST of `stage`, so nothing was charged. The intent goes
     // back to the latest state the recorded task ids allow (pending, or separating for MIDI) by
     // way of failed and requeue, the journal's one way out of an intent without a task id.
-    auto no_credits = [&](journal_stage stage) -> asio::awaitable<track_outcome> {
+    auto put_back_for_credits = [&](journal_stage stage) -> asio::awaitable<track_outcome> {
         std::string stage_name(to_string(stage));
         std::string msg = message;
         diagnostics jd;
@@ -186,7 +187,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     };
 
     // The task id of `stage` is recorded: the track moves on to waiting for that task.
-    auto advance = [&](journal_stage stage, const std::string& tid) {
+    auto advance_to_wait = [&](journal_stage stage, const std::string& tid) {
         if (stage == journal_stage::separation)
         {
             e.separation_task_id = tid;
@@ -203,9 +204,9 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     // between the POST and the journal) through its tagged callback, and records it as if the
     // answer had come: the track goes on without paying again.
     // Returns true when found and recorded; `why` gets the reason otherwise.
-    // Arguments are pointers, read before the first suspension (see the note on `fail`).
-    auto recover = [&](journal_stage stage, const std::string* reference, std::chrono::milliseconds within,
-                       std::string* why) -> asio::awaitable<bool> {
+    // Arguments are pointers, read before the first suspension (see the note on `record_failure`).
+    auto recover_from_callback = [&](journal_stage stage, const std::string* reference, std::chrono::milliseconds within,
+                                     std::string* why) -> asio::awaitable<bool> {
         const std::string ref = *reference;
         const auto kind = stage == journal_stage::separation ? callback_kind::separation : callback_kind::midi;
         diagnostics fd;
@@ -220,7 +221,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
             co_return false;
         }
-        advance(stage, tid);
+        advance_to_wait(stage, tid);
         ++st.recovered;
         co_return true;
     };
@@ -231,7 +232,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     // cancellation; then the task id. An answer that may hide a paid task is recovered from the
     // tagged callback, or the track ends as outcome_unknown: never a second POST.
     // Returns nullopt when the task id is recorded and the track goes on.
-    // Arguments are pointers, read before the first suspension (see the note on `fail`).
+    // Arguments are pointers, read before the first suspension (see the note on `record_failure`).
     auto submit_paid = [&](journal_stage stage, const detail::paid_post* post) -> asio::awaitable<std::optional<track_outcome>> {
         const bool separation = stage == journal_stage::separation;
         state_hooks hooks(st, id, stage, diag);
@@ -245,7 +246,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             // run after a top-up, and this run starts no further track.
             st.out_of_credits = true;
             message = describe(ec, diag);
-            co_return co_await no_credits(stage);
+            co_return co_await put_back_for_credits(stage);
         }
         // Ended before the transport admitted the POST (stopped or closed while it waited for the
         // rate limiter): nothing was sent and no intent recorded; the track resumes as it was.
@@ -256,10 +257,10 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         if (ec && detail::outcome_may_be_paid(ec))
         {
             std::string why = describe(ec, diag);
-            co_return co_await unknown(&why);
+            co_return co_await record_outcome_unknown(&why);
         }
-        if (ec) co_return co_await fail(ec, separation ? "separation" : "midi");
-        advance(stage, step.task_id);
+        if (ec) co_return co_await record_failure(ec, separation ? "separation" : "midi");
+        advance_to_wait(stage, step.task_id);
         if (step.recovered) ++st.recovered;
         co_return std::nullopt;
     };
@@ -277,11 +278,11 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         if (auto h = halted()) co_return *h;
         // In a shared batch the callback went to the listener of the worker that sent the POST.
         const auto within = st.state.resumed_intent_wait();
-        recovered_at_start = co_await recover(stage, &e.intent_ref, within, &why);
+        recovered_at_start = co_await recover_from_callback(stage, &e.intent_ref, within, &why);
         if (!recovered_at_start)
         {
             if (auto h = halted()) co_return *h;
-            auto o = co_await unknown(&why);
+            auto o = co_await record_outcome_unknown(&why);
             if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
             e.state = track_state::outcome_unknown;
         }
@@ -319,8 +320,8 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             req.audio_id = e.track.audio_id;
             req.type = p.separation;
             req.callback_url = std::move(callback_url);
-            auto start = [&](detail::admission_step a) { return detail::submit_separation(cli, req, diag, std::move(a)); };
-            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), start);
+            auto post_separation = [&](detail::admission_step a) { return detail::submit_separation(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), post_separation);
         };
         if (auto o = co_await submit_paid(journal_stage::separation, &post)) co_return *o;
     }
@@ -332,12 +333,12 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         // The callback of a task that finished while we were away is gone: ask KIE at once.
         w.read_record_first = resumed_separation || recovered_at_start;
         if (resumed_separation) poll_if_callbacks_unreachable(w);
-        auto start = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
-        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, start, "separation", diag);
+        auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, wait_for_separation, "separation", diag);
         // Stopped, or the claim passed to another worker (the renewer ended the wait).
         if (wec == asio::error::operation_aborted)
             if (auto h = halted()) co_return *h;
-        if (wec) co_return co_await fail(wec, "separation");
+        if (wec) co_return co_await record_failure(wec, "separation");
         sep = std::move(rec);
         // ---- MIDI submission ----
         std::optional<std::string> stem_id;
@@ -347,7 +348,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             {
                 auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
                 if (rec_ec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
-                if (rec_ec) co_return co_await fail(rec_ec, "separation");
+                if (rec_ec) co_return co_await record_failure(rec_ec, "separation");
                 sep = std::move(rec);
             }
             for (const auto& s : sep.origin_data)
@@ -355,7 +356,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             if (!stem_id)
             {
                 diag.set_client_message("the separation has no stem named \"" + p.stem + "\"");
-                co_return co_await fail(error_code(client_errc::invalid_field), "midi");
+                co_return co_await record_failure(error_code(client_errc::invalid_field), "midi");
             }
         }
         if (auto h = halted()) co_return *h;
@@ -365,8 +366,8 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             req.task_id = e.separation_task_id;
             req.audio_id = stem_id;
             req.callback_url = std::move(callback_url);
-            auto start = [&](detail::admission_step a) { return detail::submit_midi(cli, req, diag, std::move(a)); };
-            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), start);
+            auto post_midi = [&](detail::admission_step a) { return detail::submit_midi(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), post_midi);
         };
         if (auto o = co_await submit_paid(journal_stage::midi, &post)) co_return *o;
     }
@@ -384,12 +385,12 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         wait_options w = p.wait;
         w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
         if (resumed_midi) poll_if_callbacks_unreachable(w);
-        auto start = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
-        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, start, "midi", diag);
+        auto wait_for_midi = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, wait_for_midi, "midi", diag);
         // Stopped, or the claim passed to another worker (the renewer ended the wait).
         if (wec == asio::error::operation_aborted)
             if (auto h = halted()) co_return *h;
-        if (wec) co_return co_await fail(wec, "midi");
+        if (wec) co_return co_await record_failure(wec, "midi");
         midi = std::move(rec);
     }
 
@@ -404,7 +405,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     if (wec)
     {
         diag = out_diag;
-        co_return co_await fail(wec, "output");
+        co_return co_await record_failure(wec, "output");
     }
     auto dec = co_await st.mark_done(id, diag);
     if (dec) co_return state_change_failed(dec);
