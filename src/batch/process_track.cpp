@@ -1,0 +1,418 @@
+// One track of a batch, from whatever state the batch has it in to done / failed / unknown, or
+// stopped: intent → paid POST → task id → wait, twice, then the files and done.
+//
+// Paid POSTs are shielded from cancellation once the transport admits them: the intent is
+// recorded at admission, and the submission runs until KIE answers, so its task id is recorded
+// rather than lost.
+#include "batch_worker.hpp"
+#include "track_output.hpp"
+
+#include "../client/paid_submission.hpp"
+
+#include <kiemidi/callback_reference.hpp>
+
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <atomic>
+#include <optional>
+
+namespace kiemidi::batch_detail {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+/// Runs the paid exchange `start(admission)` in its own coroutine on the run's strand, where
+/// `admission` raises a flag and then runs `admitted`. The worker's cancellation reaches the
+/// exchange only until the transport admits the POST (while it waits for the rate limiter,
+/// nothing has been sent); from then on it is shielded: a paid POST runs until KIE answers, so
+/// its task id is journaled rather than lost.
+template <class Start>
+asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitted(strand_type strand,
+                                                                                   detail::admission_step admitted,
+                                                                                   Start start)
+{
+    // Set on the transport's strand, read on the run's.
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    detail::admission_step admission = [flag, admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
+        flag->store(true);
+        if (!admitted) co_return error_code{};
+        co_return co_await admitted();
+    };
+    asio::cancellation_signal until_admitted;
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    auto outer = cs.slot();
+    if (outer.is_connected())
+        outer.assign([&until_admitted, flag](asio::cancellation_type type) {
+            if (!flag->load()) until_admitted.emit(type);
+        });
+    auto exchange = start(std::move(admission));
+    auto [ep, r] = co_await asio::co_spawn(strand, std::move(exchange),
+                                           asio::bind_cancellation_slot(until_admitted.slot(), tok));
+    if (outer.is_connected()) outer.clear();
+    if (ep) co_return std::tuple<error_code, api::task_created>{detail::exception_code(ep), api::task_created{}};
+    co_return std::move(r);
+}
+
+/// Wait bounded by the stage timeout; a cancelled wait gives operation_aborted, a timeout client_errc::timeout.
+/// The wait of track `id` also ends (operation_aborted) when the renewer finds its claim lost.
+template <class Record, class Start>
+asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, std::int64_t id, Start start, const char* stage,
+                                                             diagnostics& diag)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, st.opts.pipeline.stage_timeout);
+    struct registration
+    {
+        run_state& st;
+        std::int64_t id;
+        ~registration() { st.wait_timers.erase(id); }
+    } reg{st, id};
+    st.wait_timers[id] = &timer;
+    auto r = co_await (start() || timer.async_wait(tok));
+    if (r.index() == 0) co_return std::move(std::get<0>(r));
+    auto [tec] = std::get<1>(r);
+    if (tec) co_return std::tuple<error_code, Record>{asio::error::operation_aborted, Record{}};
+    diag.set_stage(stage);
+    diag.set_client_message(std::string(stage) + " wait exceeded " + std::to_string(st.opts.pipeline.stage_timeout.count()) + " ms");
+    co_return std::tuple<error_code, Record>{client_errc::timeout, Record{}};
+}
+
+/// The batch state's part of a paid step (detail::submit_paid): the intent with its callback
+/// reference before the POST, the task id after it.
+class state_hooks final : public detail::paid_hooks
+{
+public:
+    state_hooks(run_state& st, std::int64_t id, journal_stage stage, diagnostics& diag)
+        : st_(st), id_(id), stage_(stage), diag_(diag)
+    {
+    }
+    asio::awaitable<error_code> intent(const std::string& reference) override
+    {
+        // The transport calls this on its own strand; the run's state belongs to the run's strand.
+        auto record_intent = [this, &reference]() -> asio::awaitable<error_code> {
+            co_return co_await st_.record_intent(id_, stage_, reference, diag_);
+        };
+        auto on_strand = record_intent();  // named: g++ 12 mishandles temporaries inside co_await
+        auto [ep, ec] = co_await asio::co_spawn(st_.strand, std::move(on_strand), shielded());
+        if (ep) co_return detail::exception_code(ep);
+        co_return ec;
+    }
+    asio::awaitable<error_code> task_id(const std::string& task_id) override
+    {
+        co_return co_await st_.record_task_id(id_, stage_, task_id, diag_);
+    }
+
+private:
+    run_state& st_;
+    std::int64_t id_;
+    journal_stage stage_;
+    diagnostics& diag_;
+};
+
+}  // namespace
+
+/// One track, from whatever state the batch has it in, to done / failed / unknown, or stopped.
+asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* entry, std::string* message_ptr)
+{
+    auto& st = *st_ptr;
+    auto& message = *message_ptr;
+    journal_entry e = std::move(*entry);
+    const std::string name = st.name_of(e);
+    const auto id = e.id;
+    diagnostics diag;
+    auto& cli = st.cli;
+    const auto& p = st.opts.pipeline;
+
+    auto state_change_failed = [&](const error_code& ec) {
+        if (st.claim_gone(ec))
+        {
+            message = "taken over by another worker: " + describe(ec, diag);
+            return track_outcome::lost;
+        }
+        message = std::string(st.state.label()) + ": " + describe(ec, diag);
+        return track_outcome::failed;
+    };
+    // Coroutine helpers take only trivially destructible arguments: g++ 12 destroys a coroutine
+    // lambda's by-value class arguments twice (see on_pool() in batch_support.hpp).
+    auto record_failure = [&](error_code ec, const char* stage_name) -> asio::awaitable<track_outcome> {
+        std::string stage = stage_name;
+        diag.set_stage(stage);
+        message = describe(ec, diag);
+        diagnostics jd;
+        std::string msg = message;
+        auto jec = co_await st.mark_failed(id, stage, msg, jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
+        if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+        co_return track_outcome::failed;
+    };
+    // `why` is the message; it is read before the first suspension.
+    auto record_outcome_unknown = [&](const std::string* why) -> asio::awaitable<track_outcome> {
+        message = *why;
+        diagnostics jd;
+        std::string msg = message;
+        auto jec = co_await st.mark_outcome_unknown(id, msg, jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
+        if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+        co_return track_outcome::unknown;
+    };
+    // Out of credits: KIE refused the POST of `stage`, so nothing was charged. The intent goes
+    // back to the latest state the recorded task ids allow (pending, or separating for MIDI) by
+    // way of failed and requeue, the journal's one way out of an intent without a task id.
+    auto put_back_for_credits = [&](journal_stage stage) -> asio::awaitable<track_outcome> {
+        std::string stage_name(to_string(stage));
+        std::string msg = message;
+        diagnostics jd;
+        auto jec = co_await st.mark_failed(id, stage_name, msg, jd);
+        if (!jec) jec = co_await st.state.requeue(&e, &jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
+        if (jec)
+        {
+            message += " (and the journal could not put the track back: " + describe(jec, jd) + ")";
+            co_return track_outcome::failed;
+        }
+        co_return track_outcome::no_credits;
+    };
+
+    // Stop before the next step when the run stops, or when the renewer found the claim taken over.
+    auto halted = [&]() -> std::optional<track_outcome> {
+        if (st.stopping) return track_outcome::stopped;
+        if (st.lost.count(id))
+        {
+            message = "taken over by another worker (the lease expired)";
+            return track_outcome::lost;
+        }
+        return std::nullopt;
+    };
+
+    // The task id of `stage` is recorded: the track moves on to waiting for that task.
+    auto advance_to_wait = [&](journal_stage stage, const std::string& tid) {
+        if (stage == journal_stage::separation)
+        {
+            e.separation_task_id = tid;
+            e.state = track_state::separating;
+        }
+        else
+        {
+            e.midi_task_id = tid;
+            e.state = track_state::transcribing;
+        }
+    };
+
+    // Finds the task of a paid POST whose answer was never recorded (an earlier run stopped
+    // between the POST and the journal) through its tagged callback, and records it as if the
+    // answer had come: the track goes on without paying again.
+    // Returns true when found and recorded; `why` gets the reason otherwise.
+    // Arguments are pointers, read before the first suspension (see the note on `record_failure`).
+    auto recover_from_callback = [&](journal_stage stage, const std::string* reference, std::chrono::milliseconds within,
+                                     std::string* why) -> asio::awaitable<bool> {
+        const std::string ref = *reference;
+        const auto kind = stage == journal_stage::separation ? callback_kind::separation : callback_kind::midi;
+        diagnostics fd;
+        std::string tid;
+        if (co_await detail::recover_lost_answer(cli, kind, ref, within, fd, tid))
+        {
+            *why += fd.client_message();
+            co_return false;
+        }
+        if (auto jec = co_await st.record_task_id(id, stage, tid, diag))
+        {
+            *why += "; found task " + tid + " but the journal could not record it: " + describe(jec, diag);
+            co_return false;
+        }
+        advance_to_wait(stage, tid);
+        ++st.recovered;
+        co_return true;
+    };
+
+    // One paid submission of `stage` through the step the pipeline takes too: the intent with
+    // its callback reference goes into the journal first, so that the task can be found from its
+    // callback if the answer is lost (here or by a crash); then the POST, shielded from
+    // cancellation; then the task id. An answer that may hide a paid task is recovered from the
+    // tagged callback, or the track ends as outcome_unknown: never a second POST.
+    // Returns nullopt when the task id is recorded and the track goes on.
+    // Arguments are pointers, read before the first suspension (see the note on `record_failure`).
+    auto submit_paid = [&](journal_stage stage, const detail::paid_post* post) -> asio::awaitable<std::optional<track_outcome>> {
+        const bool separation = stage == journal_stage::separation;
+        state_hooks hooks(st, id, stage, diag);
+        detail::paid_step step;
+        const auto kind = separation ? callback_kind::separation : callback_kind::midi;
+        auto ec = co_await detail::submit_paid(cli, kind, *post, &hooks, p.unknown_outcome_wait, diag, step);
+        if (step.hook_failed) co_return state_change_failed(ec);
+        if (ec == api_errc::insufficient_credits)
+        {
+            // KIE's word: not charged. The track goes back to where it was, to be resumed by a
+            // run after a top-up, and this run starts no further track.
+            st.out_of_credits = true;
+            message = describe(ec, diag);
+            co_return co_await put_back_for_credits(stage);
+        }
+        // Ended before the transport admitted the POST (stopped or closed while it waited for the
+        // rate limiter): nothing was sent and no intent recorded; the track resumes as it was.
+        if (!step.admitted && (ec == asio::error::operation_aborted || ec == client_errc::shut_down))
+            co_return track_outcome::stopped;
+        if (ec == asio::error::operation_aborted && st.stopping)
+            co_return track_outcome::stopped;  // the intent stays: the next run looks for its callback
+        if (ec && detail::outcome_may_be_paid(ec))
+        {
+            std::string why = describe(ec, diag);
+            co_return co_await record_outcome_unknown(&why);
+        }
+        if (ec) co_return co_await record_failure(ec, separation ? "separation" : "midi");
+        advance_to_wait(stage, step.task_id);
+        if (step.recovered) ++st.recovered;
+        co_return std::nullopt;
+    };
+
+    // ---- states left by an earlier run ----
+    bool recovered_at_start = false;
+    if (e.state == track_state::separation_intent || e.state == track_state::midi_intent)
+    {
+        // A POST may have been sent without its answer being recorded. KIE cannot look it up,
+        // but its callback names the task: wait for the callback tagged with the intent's reference.
+        const auto stage = e.state == track_state::separation_intent ? journal_stage::separation : journal_stage::midi;
+        std::string why = std::string("the ") + (stage == journal_stage::separation ? "separation" : "MIDI") +
+                          " submission of an earlier run (or of a worker that died) was sent but its answer was not recorded; it may have been "
+                          "processed (and paid)";
+        if (auto h = halted()) co_return *h;
+        // In a shared batch the callback went to the listener of the worker that sent the POST.
+        const auto within = st.state.resumed_intent_wait();
+        recovered_at_start = co_await recover_from_callback(stage, &e.intent_ref, within, &why);
+        if (!recovered_at_start)
+        {
+            if (auto h = halted()) co_return *h;
+            auto o = co_await record_outcome_unknown(&why);
+            if (o == track_outcome::lost || !st.opts.resubmit_unknown) co_return o;
+            e.state = track_state::outcome_unknown;
+        }
+    }
+    if (e.state == track_state::outcome_unknown || e.state == track_state::failed)
+    {
+        auto jec = co_await st.state.requeue(&e, &diag);
+        if (jec) co_return state_change_failed(jec);
+    }
+    // A shared track resumed here was submitted by another worker, so its callback goes to that
+    // worker's listener; a local one resumed by a run listening on another URL (a new port) has
+    // its callback sent where nobody listens. Either way, poll rather than wait for a callback
+    // that may never come.
+    auto poll_if_callbacks_unreachable = [&](wait_options& w) {
+        if (!st.state.resumed_callbacks_reachable()) w.strategy = wait_strategy::polling;
+    };
+    const bool resumed_separation = e.state == track_state::separating;
+    const bool resumed_midi = e.state == track_state::transcribing;
+    if (resumed_separation || resumed_midi || recovered_at_start) ++st.resumed;
+
+    // ---- separation ----
+    api::separation_record sep;
+    if (e.state == track_state::pending)
+    {
+        if (auto h = halted()) co_return *h;
+        if (st.out_of_credits)
+        {
+            message = "not started: KIE said the account is out of credits";
+            co_return track_outcome::no_credits;
+        }
+        const detail::paid_post post = [&](std::string callback_url,
+                                           detail::admission_step admitted) -> detail::op_result<api::task_created> {
+            api::separation_request req;
+            req.task_id = e.track.task_id;
+            req.audio_id = e.track.audio_id;
+            req.type = p.separation;
+            req.callback_url = std::move(callback_url);
+            auto post_separation = [&](detail::admission_step a) { return detail::submit_separation(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), post_separation);
+        };
+        if (auto o = co_await submit_paid(journal_stage::separation, &post)) co_return *o;
+    }
+    if (e.state == track_state::separating)
+    {
+        if (auto h = halted()) co_return *h;
+        std::string sid = e.separation_task_id;
+        wait_options w = p.wait;
+        // The callback of a task that finished while we were away is gone: ask KIE at once.
+        w.read_record_first = resumed_separation || recovered_at_start;
+        if (resumed_separation) poll_if_callbacks_unreachable(w);
+        auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, wait_for_separation, "separation", diag);
+        // Stopped, or the claim passed to another worker (the renewer ended the wait).
+        if (wec == asio::error::operation_aborted)
+            if (auto h = halted()) co_return *h;
+        if (wec) co_return co_await record_failure(wec, "separation");
+        sep = std::move(rec);
+        // ---- MIDI submission ----
+        std::optional<std::string> stem_id;
+        if (!p.stem.empty())
+        {
+            if (sep.origin_data.empty())
+            {
+                auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
+                if (rec_ec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
+                if (rec_ec) co_return co_await record_failure(rec_ec, "separation");
+                sep = std::move(rec);
+            }
+            for (const auto& s : sep.origin_data)
+                if (s.stem_type_group_name == p.stem) stem_id = s.id;
+            if (!stem_id)
+            {
+                diag.set_client_message("the separation has no stem named \"" + p.stem + "\"");
+                co_return co_await record_failure(error_code(client_errc::invalid_field), "midi");
+            }
+        }
+        if (auto h = halted()) co_return *h;
+        const detail::paid_post post = [&](std::string callback_url,
+                                           detail::admission_step admitted) -> detail::op_result<api::task_created> {
+            api::midi_request req;
+            req.task_id = e.separation_task_id;
+            req.audio_id = stem_id;
+            req.callback_url = std::move(callback_url);
+            auto post_midi = [&](detail::admission_step a) { return detail::submit_midi(cli, req, diag, std::move(a)); };
+            co_return co_await exchange_until_admitted(st.strand, std::move(admitted), post_midi);
+        };
+        if (auto o = co_await submit_paid(journal_stage::midi, &post)) co_return *o;
+    }
+
+    // ---- MIDI result ----
+    if (e.state != track_state::transcribing)
+    {
+        message = "unexpected journal state " + std::string(to_string(e.state));
+        co_return track_outcome::failed;
+    }
+    if (auto h = halted()) co_return *h;
+    api::midi_record midi;
+    {
+        std::string mid = e.midi_task_id;
+        wait_options w = p.wait;
+        w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
+        if (resumed_midi) poll_if_callbacks_unreachable(w);
+        auto wait_for_midi = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
+        auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, wait_for_midi, "midi", diag);
+        // Stopped, or the claim passed to another worker (the renewer ended the wait).
+        if (wec == asio::error::operation_aborted)
+            if (auto h = halted()) co_return *h;
+        if (wec) co_return co_await record_failure(wec, "midi");
+        midi = std::move(rec);
+    }
+
+    // ---- files, then done ----
+    std::size_t notes = 0;
+    for (const auto& i : midi.midi.instruments) notes += i.notes.size();
+    const auto dir = st.opts.output_dir;
+    const bool json = st.opts.write_json;
+    diagnostics out_diag;
+    auto write_files = [&, dir, json] { return write_track_files(dir, name, json, midi.midi, out_diag); };
+    auto wec = co_await on_pool(st.pool_ex, std::move(write_files));
+    if (wec)
+    {
+        diag = out_diag;
+        co_return co_await record_failure(wec, "output");
+    }
+    auto dec = co_await st.mark_done(id, diag);
+    if (dec) co_return state_change_failed(dec);
+    st.notes += notes;
+    message = std::to_string(notes) + " notes";
+    if (auto w = api::result_warning(midi.midi.repairs, notes); !w.empty()) message += "; warning: " + w;
+    co_return track_outcome::done;
+}
+
+}  // namespace kiemidi::batch_detail
