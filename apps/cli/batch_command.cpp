@@ -16,9 +16,11 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -272,9 +274,23 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         progress.finish({.total = s.total, .done = s.done + s.skipped_already_done, .failed = s.failed, .in_flight = 0, .skipped = s.skipped_already_done});
         co_return exit_ok;
     };
+    // Twice a second the progress learns how many paid submissions wait for KIE's rate limit.
+    asio::steady_timer limiter_tick(ioc);
+    bool batch_over = false;  // a tick already due when the batch ends must not re-arm
+    std::function<void()> sample_limiter = [&] {
+        limiter_tick.expires_after(std::chrono::milliseconds(500));
+        limiter_tick.async_wait([&](const error_code& ec) {
+            if (ec || batch_over) return;
+            progress.rate_limit(session.kie().transport().stats().limiter_waiting);
+            sample_limiter();
+        });
+    };
+    sample_limiter();
     asio::co_spawn(ioc, body(), [&](std::exception_ptr e, int c) {
         failure = e;
         code = c;
+        batch_over = true;
+        limiter_tick.cancel();
         signals.cancel();
         session.close();
 #ifdef KIEMIDI_WITH_REDIS

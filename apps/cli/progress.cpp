@@ -6,6 +6,11 @@
 
 namespace kiemidi::cli {
 
+std::string format_rate_limit_line(std::size_t queued)
+{
+    return "waiting for KIE's rate limit: " + std::to_string(queued) + (queued == 1 ? " request" : " requests") + " queued";
+}
+
 std::string format_progress_line(const progress_counts& c, std::chrono::steady_clock::duration elapsed)
 {
     const double seconds = std::chrono::duration<double>(elapsed).count();
@@ -24,7 +29,8 @@ std::string format_progress_line(const progress_counts& c, std::chrono::steady_c
     char line[160];
     std::snprintf(line, sizeof line, "%zu/%zu done, %zu failed, %zu in flight, %.1f tracks/s, ETA %s", c.done, c.total,
                   c.failed, c.in_flight, rate, eta);
-    return line;
+    if (c.rate_limit_queued == 0) return line;
+    return line + ("; " + format_rate_limit_line(c.rate_limit_queued));
 }
 
 progress_printer::progress_printer(std::FILE* out, bool live) : out_(out), live_(live) {}
@@ -37,7 +43,9 @@ void progress_printer::clear_line()
 
 void progress_printer::draw(const progress_counts& c)
 {
-    std::fputs(("\r" + format_progress_line(c, std::chrono::steady_clock::now() - start_) + "\033[K").c_str(), out_);
+    last_ = c;
+    last_.rate_limit_queued = queued_;
+    std::fputs(("\r" + format_progress_line(last_, std::chrono::steady_clock::now() - start_) + "\033[K").c_str(), out_);
     std::fflush(out_);
     drawn_ = true;
     last_draw_ = std::chrono::steady_clock::now();
@@ -59,6 +67,7 @@ void progress_printer::track_line(std::string_view status, std::string_view trac
         draw(c);
         return;
     }
+    last_ = c;
     std::fprintf(out_, "%-4.*s %.*s%s%.*s  [%zu/%zu done, %zu failed]\n", int(status.size()), status.data(),
                  int(track.size()), track.data(), message.empty() ? "" : ": ", int(message.size()), message.data(),
                  c.done, c.total, c.failed);
@@ -68,9 +77,38 @@ void progress_printer::track_line(std::string_view status, std::string_view trac
 void progress_printer::update(const progress_counts& c)
 {
     std::lock_guard lock(mutex_);
+    last_ = c;
+    redraw_if_due();
+}
+
+void progress_printer::redraw_if_due()
+{
     if (!live_) return;
     if (drawn_ && std::chrono::steady_clock::now() - last_draw_ < std::chrono::milliseconds(100)) return;
-    draw(c);
+    draw(last_);
+}
+
+void progress_printer::rate_limit(std::size_t queued)
+{
+    std::lock_guard lock(mutex_);
+    const bool changed = queued != queued_;
+    queued_ = queued;
+    if (live_)
+    {
+        if (changed) redraw_if_due();
+        return;
+    }
+    if (queued == 0)
+    {
+        queued_said_ = false;
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (queued_said_ && now - queued_said_at_ < plain_repeat) return;
+    queued_said_ = true;
+    queued_said_at_ = now;
+    std::fprintf(out_, "%s\n", format_rate_limit_line(queued).c_str());
+    std::fflush(out_);
 }
 
 void progress_printer::note(std::string_view text)
@@ -84,6 +122,7 @@ void progress_printer::note(std::string_view text)
 void progress_printer::finish(const progress_counts& c)
 {
     std::lock_guard lock(mutex_);
+    queued_ = 0;
     if (!live_) return;
     draw(c);
     std::fputs("\n", out_);

@@ -1,6 +1,8 @@
-// Progress output of `kiemidi batch` on stderr: a live line redrawn with '\r' when stderr is a
-// terminal (done/failed/in flight, tracks per second, ETA), plain log lines otherwise. It only
-// draws; the counts come from the batch runner's events.
+// Progress output of `kiemidi batch` on stderr: on a terminal one status line (done/failed/in
+// flight, tracks per second, ETA, and whether KIE's rate limit holds requests back) is redrawn in
+// place with '\r', below the lines that finished tracks leave; in a pipe or file only plain lines,
+// never an escape code. It only draws; the counts come from the batch runner's events and the
+// transport's rate limiter.
 #ifndef KIEMIDI_APPS_CLI_PROGRESS_HPP
 #define KIEMIDI_APPS_CLI_PROGRESS_HPP
 
@@ -17,10 +19,16 @@ namespace kiemidi::cli {
 struct progress_counts
 {
     std::size_t total = 0, done = 0, failed = 0, in_flight = 0, skipped = 0;
+    /// Paid submissions waiting for a token of the client's rate limiter (KIE's account limit).
+    std::size_t rate_limit_queued = 0;
 };
 
-/// "12/60 done, 1 failed, 16 in flight, 3.2 tracks/s, ETA 0:15". Tracks skipped because a previous
-/// run finished them count as done but not towards the rate.
+/// "waiting for KIE's rate limit: 12 requests queued".
+std::string format_rate_limit_line(std::size_t queued);
+
+/// "12/60 done, 1 failed, 16 in flight, 3.2 tracks/s, ETA 0:15", followed by
+/// "; waiting for KIE's rate limit: 12 requests queued" while submissions wait for the limiter.
+/// Tracks skipped because a previous run finished them count as done but not towards the rate.
 std::string format_progress_line(const progress_counts& c, std::chrono::steady_clock::duration elapsed);
 
 /// Draws progress on a FILE (stderr). Thread safety: every member locks; call from any thread.
@@ -35,6 +43,12 @@ public:
                     const progress_counts& c);
     /// The counts changed; the live line is redrawn at most every 100 ms.
     void update(const progress_counts& c);
+    /// `queued` paid submissions wait for the rate limiter now (sampled periodically). Live: shown
+    /// on the status line. Plain: one line when requests start queueing, and again while they
+    /// keep queueing at most every `plain_repeat`.
+    void rate_limit(std::size_t queued);
+    /// How often a plain output repeats the rate-limit line while requests keep queueing.
+    static constexpr std::chrono::seconds plain_repeat{10};
     /// A free-form notice (e.g. a bad row), above the live line.
     void note(std::string_view text);
     /// Final redraw and newline (live mode).
@@ -43,6 +57,7 @@ public:
 private:
     void clear_line();
     void draw(const progress_counts& c);
+    void redraw_if_due();
 
     std::mutex mutex_;
     std::FILE* out_;
@@ -50,6 +65,10 @@ private:
     bool drawn_ = false;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last_draw_{};
+    progress_counts last_{};       // the latest counts, for redraws between events
+    std::size_t queued_ = 0;       // the latest sample of the rate limiter's queue
+    bool queued_said_ = false;     // plain: the current queueing spell was reported
+    std::chrono::steady_clock::time_point queued_said_at_{};
 };
 
 }  // namespace kiemidi::cli

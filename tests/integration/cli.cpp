@@ -749,6 +749,32 @@ BOOST_AUTO_TEST_CASE(a_batch_killed_while_posts_wait_for_the_rate_limiter_resume
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
+// More paid POSTs than one window of KIE's limit admits: while they wait for the rate limiter the
+// batch says so, and with its output in a pipe (not a terminal) only as plain lines.
+BOOST_AUTO_TEST_CASE(a_batch_held_back_by_the_rate_limit_says_so_in_plain_lines)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.rate_limit_per_10s = 20;  // KIE's documented limit, which the client assumes too
+    eo.separation_delay = 300ms;
+    eo.midi_delay = 300ms;
+    external_kie kie(dir.path, eo);
+    constexpr int tracks = 12;  // 24 paid POSTs: the last ones wait for the next window
+    const auto list = write_track_list(dir.path, tracks);
+    std::string out;
+    const int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(),
+                                                      "--concurrency", "12"} + kie.flags(),
+                             dir.path, out, 60s);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    const std::string said = "waiting for KIE's rate limit: ";
+    BOOST_TEST((out.starts_with(said) || out.find("\n" + said) != std::string::npos), out);  // a line of its own
+    BOOST_TEST(out.find('\x1b') == std::string::npos, out);
+    BOOST_TEST(out.find('\r') == std::string::npos, out);
+    for (int i = 0; i < tracks; ++i) BOOST_TEST(is_midi_file(dir.path / "out" / ("song-" + std::to_string(i) + ".mid")));
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));  // none throttled
+}
+
 // The killed run's port is taken by something else: the rerun listens elsewhere, says so, and
 // polls its resumed tasks rather than waiting for callbacks that go to the other program.
 BOOST_AUTO_TEST_CASE(a_rerun_whose_earlier_port_is_taken_polls_its_resumed_tasks)

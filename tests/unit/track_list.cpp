@@ -4,8 +4,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -142,6 +145,100 @@ BOOST_AUTO_TEST_CASE(progress_line_shows_counts_rate_and_eta)
     BOOST_TEST(line == "20/60 done, 1 failed, 16 in flight, 3.0 tracks/s, ETA 0:13");
     progress_counts resumed{.total = 10, .done = 10, .failed = 0, .in_flight = 0, .skipped = 10};
     BOOST_TEST(format_progress_line(resumed, 1s) == "10/10 done, 0 failed, 0 in flight, 0.0 tracks/s, ETA 0:00");
+}
+
+BOOST_AUTO_TEST_CASE(progress_line_says_when_kie_rate_limit_holds_requests_back)
+{
+    progress_counts c{.total = 60, .done = 20, .failed = 1, .in_flight = 16, .skipped = 0, .rate_limit_queued = 12};
+    BOOST_TEST(format_progress_line(c, 7s) ==
+               "20/60 done, 1 failed, 16 in flight, 3.0 tracks/s, ETA 0:13; waiting for KIE's rate limit: 12 requests queued");
+    BOOST_TEST(format_rate_limit_line(1) == "waiting for KIE's rate limit: 1 request queued");
+}
+
+namespace {
+
+/// What a progress_printer wrote, captured in memory.
+struct captured_output
+{
+    char* data = nullptr;
+    std::size_t size = 0;
+    std::FILE* file = ::open_memstream(&data, &size);
+    ~captured_output() { std::free(data); }
+    std::string text()
+    {
+        std::fflush(file);
+        return std::string(data, size);
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_line_per_spell)
+{
+    captured_output out;
+    BOOST_TEST_REQUIRE(out.file != nullptr);
+    {
+        progress_printer p(out.file, false);
+        progress_counts c{.total = 3, .done = 0, .failed = 0, .in_flight = 3, .skipped = 0};
+        p.update(c);
+        p.rate_limit(0);
+        p.rate_limit(2);
+        p.rate_limit(1);  // the same spell, within plain_repeat: not repeated
+        c.done = 1;
+        p.track_line("ok", "first", "out/first.mid", c);
+        p.rate_limit(0);
+        p.rate_limit(1);  // a new spell
+        p.note("a notice");
+        c.failed = 1;
+        p.track_line("FAIL", "second", "KIE said no", c);
+        p.finish(c);
+    }
+    const auto text = out.text();
+    std::fclose(out.file);
+    BOOST_TEST(text == "waiting for KIE's rate limit: 2 requests queued\n"
+                       "ok   first: out/first.mid  [1/3 done, 0 failed]\n"
+                       "waiting for KIE's rate limit: 1 request queued\n"
+                       "a notice\n"
+                       "FAIL second: KIE said no  [1/3 done, 1 failed]\n");
+    BOOST_TEST(text.find('\x1b') == std::string::npos);
+    BOOST_TEST(text.find('\r') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(progress_on_a_terminal_redraws_one_status_line_below_the_track_lines)
+{
+    captured_output out;
+    BOOST_TEST_REQUIRE(out.file != nullptr);
+    progress_printer p(out.file, true);
+    progress_counts c{.total = 2, .done = 0, .failed = 0, .in_flight = 2, .skipped = 0};
+    p.update(c);
+    auto text = out.text();
+    BOOST_TEST(text.starts_with("\r0/2 done, 0 failed, 2 in flight"), text);
+    BOOST_TEST(text.ends_with("\033[K"), text);
+    BOOST_TEST(text.find('\n') == std::string::npos, text);  // redrawn in place
+
+    std::this_thread::sleep_for(120ms);  // past the redraw throttle
+    p.rate_limit(5);
+    text = out.text();
+    BOOST_TEST(text.ends_with("; waiting for KIE's rate limit: 5 requests queued\033[K"), text);
+    BOOST_TEST(text.find('\n') == std::string::npos, text);
+
+    // A failure clears the status line, leaves its own line and redraws the status below it.
+    c.failed = 1;
+    c.in_flight = 1;
+    const auto before = text.size();
+    p.track_line("FAIL", "second", "KIE said no", c);
+    text = out.text();
+    BOOST_TEST(text.substr(before).starts_with("\r\033[KFAIL second: KIE said no\n\r0/2 done, 1 failed, 1 in flight"),
+               text.substr(before));
+    p.rate_limit(0);
+    c.done = 1;
+    c.in_flight = 0;
+    p.finish(c);
+    text = out.text();
+    const auto last = text.substr(text.rfind('\r'));
+    BOOST_TEST(last.starts_with("\r1/2 done, 1 failed, 0 in flight, "), last);
+    BOOST_TEST(last.ends_with(" tracks/s, ETA 0:00\033[K\n"), last);  // the limiter's line is gone
+    std::fclose(out.file);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

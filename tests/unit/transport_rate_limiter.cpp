@@ -123,6 +123,33 @@ BOOST_AUTO_TEST_CASE(token_window_never_lets_more_than_n_arrive_in_any_window_ho
         std::sort(arrivals.begin(), arrivals.end());
         for (std::size_t i = 20; i < arrivals.size(); ++i) BOOST_TEST((arrivals[i] - arrivals[i - 20] >= 10000ms));
     }
+    // and every mix: each request may arrive anywhere in [taken, answered], independently of the
+    // others, so a server window (t - 10 s, t] can see every request whose interval meets it.
+    // The count is largest at some request's take; at each, at most the budget may meet it.
+    for (const auto& j : reqs)
+    {
+        const auto meets = std::count_if(reqs.begin(), reqs.end(), [&](const req& k) {
+            return k.taken <= j.taken && k.answered > j.taken - 10000ms;
+        });
+        BOOST_TEST(meets <= 20);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(token_window_reckoning_from_the_write_would_let_a_slow_answer_overfill_a_server_window)
+{
+    // Why the window starts at the answer and not when the request was written, even though
+    // arrival is never before the write: the bound that matters is on the *earlier* request's
+    // arrival, which can be as late as its answer. One token, a 1 s window, a request written at
+    // 0 and answered at 900 ms (it sat 900 ms in the server's accept queue and was counted at
+    // 899 ms). Reckoned from the write, the token would be back at 1000 ms and a request written
+    // then and counted at once would be the second arrival within 101 ms.
+    const auto t0 = token_window::clock::time_point{} + 1h;
+    token_window w(1, 1000ms);
+    BOOST_REQUIRE(w.try_take(t0));
+    w.release(t0 + 900ms);
+    BOOST_TEST(!w.try_take(t0 + 1000ms));
+    BOOST_TEST(!w.try_take(t0 + 1899ms));
+    BOOST_TEST(w.try_take(t0 + 1900ms));  // a full window after the latest possible arrival
 }
 
 BOOST_AUTO_TEST_CASE(token_window_failure_releases_like_an_answer_and_unused_tokens_come_back_at_once)

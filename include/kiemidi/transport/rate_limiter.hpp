@@ -6,6 +6,16 @@
 // after the answer (or the failure): however long a request waits for a connection or in the
 // server's accept queue, no window at the server sees more than the budget.
 //
+// Why not from the write, though arrival is never before it: a window at the server must not
+// hold an earlier request's arrival and a later one's. The later one arrives no earlier than its
+// write, but the earlier one may arrive as late as its answer, so a request may be written only a
+// full window after the *answer* of the request whose token it reuses. Reckoning from the write
+// would be safe only if the earlier request was counted at once, which the client cannot see (a
+// server that queues a burst before counting it answers late in both cases). So with a server
+// slow to answer, each reuse of a token costs one window plus that answer time; no sound rule
+// knowing only writes and answers does better, as every token in use or returning may stand for
+// an arrival inside the window that ends at the next write.
+//
 // The budget adapts: a throttled answer lowers it (to what the server accepted in the last
 // window, at most halving it, and honouring Retry-After) and clean windows raise it again one
 // token at a time, so an account whose real limit is lower than documented converges within a
