@@ -25,7 +25,7 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 /// Runs the paid exchange `start(admission)` in its own coroutine on the run's strand, where
-/// `admission` raises a flag and then runs `admitted`. The worker's cancellation reaches the
+/// `admission` wins the gate and then runs `admitted`. The worker's cancellation reaches the
 /// exchange only until the transport admits the POST (while it waits for the rate limiter,
 /// nothing has been sent); from then on it is shielded: a paid POST runs until KIE answers, so
 /// its task id is journaled rather than lost.
@@ -34,10 +34,17 @@ asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitt
                                                                                    detail::admission_step admitted,
                                                                                    Start start)
 {
-    // Set on the transport's strand, read on the run's.
-    auto flag = std::make_shared<std::atomic<bool>>(false);
-    detail::admission_step admission = [flag, admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
-        flag->store(true);
+    // Admission and cancellation race: the transport admits on its strand while a stop arrives on
+    // the run's. Exactly one of them wins the flag. If the stop wins, the admission step refuses
+    // (the transport gives the token back and writes nothing), so no intent is recorded for a
+    // POST that is never sent; if the admission wins, the stop is not passed on and the POST
+    // runs to KIE's answer. A plain "admitted" flag read by the stop left a window in which the
+    // intent was recorded and the POST then cancelled, and the rerun reported the track unknown.
+    enum : int { waiting, admitted_first, stopped_first };
+    auto gate = std::make_shared<std::atomic<int>>(waiting);
+    detail::admission_step admission = [gate, admitted = std::move(admitted)]() -> asio::awaitable<error_code> {
+        int expected = waiting;
+        if (!gate->compare_exchange_strong(expected, admitted_first)) co_return asio::error::operation_aborted;
         if (!admitted) co_return error_code{};
         co_return co_await admitted();
     };
@@ -45,8 +52,9 @@ asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitt
     asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
     auto outer = cs.slot();
     if (outer.is_connected())
-        outer.assign([&until_admitted, flag](asio::cancellation_type type) {
-            if (!flag->load()) until_admitted.emit(type);
+        outer.assign([&until_admitted, gate](asio::cancellation_type type) {
+            int expected = waiting;
+            if (gate->compare_exchange_strong(expected, stopped_first)) until_admitted.emit(type);
         });
     auto exchange = start(std::move(admission));
     auto [ep, r] = co_await asio::co_spawn(strand, std::move(exchange),
