@@ -1,11 +1,11 @@
-// The emulator's cryptography, with OpenSSL 3's C API only: a throwaway CA and server certificate
-// generated at start (so HTTPS works without files), and KIE's webhook signature.
+// The emulator's TLS identity, with OpenSSL 3's C API only: a throwaway CA and server certificate
+// generated at start (so HTTPS works without files). KIE's webhook signature is the library's
+// (src/crypto/crypto.hpp), the one the callback listener verifies against.
 #include "model.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -133,19 +133,6 @@ tls_identity make_tls_identity(const std::vector<std::string>& host_names)
     const std::string cn = host_names.empty() ? std::string("localhost") : host_names.front();
     auto cert = make_cert(key.get(), cn.c_str(), ca.get(), ca_key.get(), false, host_names);
     return tls_identity{pem_of(ca.get()), pem_of(cert.get()), pem_of(key.get())};
-}
-
-std::string webhook_signature(std::string_view key, std::string_view message)
-{
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-              message.size(), mac, &len))
-        fail("HMAC");
-    std::string out(4 * ((len + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac, static_cast<int>(len));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
 }
 
 }  // namespace kiemidi::emulator::detail

@@ -2,7 +2,7 @@
 // JSON bodies of answers and callbacks, built from KIE's documented shapes. No I/O here.
 #include "model.hpp"
 
-#include <kiemidi/detail/constant_time_equal.hpp>
+#include "../crypto/crypto.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/object.hpp>

@@ -202,8 +202,6 @@ std::optional<parsed_url> parse_loopback_url(std::string_view url, bool& is_loop
 // ---- crypto.cpp ----
 struct tls_identity { std::string ca_cert_pem, server_cert_pem, server_key_pem; };
 tls_identity make_tls_identity(const std::vector<std::string>& host_names);
-/// base64(HMAC-SHA256(key, message))
-std::string webhook_signature(std::string_view key, std::string_view message);
 
 }  // namespace kiemidi::emulator::detail
 

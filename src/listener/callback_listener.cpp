@@ -8,9 +8,10 @@
 
 #include "callback_request_handler.hpp"
 
+#include "../crypto/crypto.hpp"
+
 #include <kiemidi/api/callbacks.hpp>
 #include <kiemidi/callback_reference.hpp>
-#include <kiemidi/detail/constant_time_equal.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,11 +34,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -52,12 +48,6 @@
 
 namespace kiemidi {
 
-bool detail::constant_time_equal(std::string_view a, std::string_view b) noexcept
-{
-    // The length of a secret or signature is not secret; its content is.
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 namespace {
 
 namespace beast = boost::beast;
@@ -70,20 +60,7 @@ constexpr std::string_view path_prefix = "/kiemidi/callback/";
 constexpr std::uint32_t header_limit = 16 * 1024;
 constexpr std::size_t linger_drain_limit = 1024 * 1024;
 
-std::string random_secret()
-{
-    unsigned char bytes[32];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("kiemidi: RAND_bytes failed to produce a path secret");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(64);
-    for (unsigned char b : bytes)
-    {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0x0f]);
-    }
-    return out;
-}
+std::string random_secret() { return detail::random_hex(32, "produce a path secret"); }
 
 bool valid_secret(std::string_view s)
 {
@@ -100,23 +77,6 @@ bool valid_secret(std::string_view s)
 using detail::constant_time_equal;
 
 bool looks_like_pem(std::string_view s) { return s.find("-----BEGIN") != std::string_view::npos; }
-
-// base64(HMAC-SHA256(key, task_id + "." + timestamp)), as KIE signs callbacks.
-std::string webhook_signature(std::string_view key, std::string_view task_id, std::string_view timestamp)
-{
-    std::string message;
-    message.reserve(task_id.size() + 1 + timestamp.size());
-    message.append(task_id).append(".").append(timestamp);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &digest_len))
-        return {};
-    std::string out(4 * ((digest_len + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(digest_len));
-    out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
-    return out;
-}
 
 std::string_view path_of(std::string_view url)
 {
@@ -319,11 +279,8 @@ struct listener_core : std::enable_shared_from_this<listener_core>
             bool sig_ok = false;
             if (ts_ok && !sig.empty())
             {
-                const auto expected = webhook_signature(opts.webhook_hmac_key, *id, std::string_view(ts.data(), ts.size()));
-                std::string_view got(sig.data(), sig.size());
-                std::string_view unpadded(expected);
-                while (!unpadded.empty() && unpadded.back() == '=') unpadded.remove_suffix(1);
-                sig_ok = !expected.empty() && (constant_time_equal(got, expected) || constant_time_equal(got, unpadded));
+                sig_ok = detail::verify_webhook_signature(opts.webhook_hmac_key, *id, std::string_view(ts.data(), ts.size()),
+                                                          std::string_view(sig.data(), sig.size()));
             }
             if (!sig_ok)
             {

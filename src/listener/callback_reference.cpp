@@ -1,11 +1,9 @@
 // Callback references in callback URLs; see callback_reference.hpp.
 #include <kiemidi/callback_reference.hpp>
 
-#include <openssl/rand.h>
+#include "../crypto/crypto.hpp"
 
 #include <algorithm>
-#include <random>
-#include <stdexcept>
 
 namespace kiemidi {
 
@@ -55,19 +53,6 @@ std::string callback_reference_of(std::string_view target)
     return std::string(found);
 }
 
-std::string make_callback_reference()
-{
-    unsigned char bytes[12];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("kiemidi: RAND_bytes failed to make a callback reference");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * sizeof bytes);
-    for (unsigned char b : bytes)
-    {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0x0f]);
-    }
-    return out;
-}
+std::string make_callback_reference() { return detail::random_hex(12, "make a callback reference"); }
 
 }  // namespace kiemidi
