@@ -9,6 +9,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -24,13 +25,12 @@ constexpr std::uint32_t header_limit = 16 * 1024;
 
 std::string_view path_of(std::string_view url)
 {
-    // Path component of an absolute URL ("https://host:1/a/b?x" → "/a/b"); empty when there is none.
-    auto scheme = url.find("://");
-    if (scheme == std::string_view::npos) return {};
-    auto slash = url.find('/', scheme + 3);
-    if (slash == std::string_view::npos) return {};
-    auto path = url.substr(slash);
-    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+    // Path component of an absolute URL ("https://host:1/a/b?x" → "/a/b"), without trailing
+    // slashes; empty when there is none or the text is not an absolute URL.
+    const auto parsed = boost::urls::parse_uri(url);
+    if (!parsed) return {};
+    const auto encoded = parsed->encoded_path();
+    std::string_view path(encoded.data(), encoded.size());
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
     return path;
 }
