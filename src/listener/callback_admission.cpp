@@ -243,6 +243,7 @@ cycle_step request_cycle::after_header(error_code ec)
         {
             // Not a request we can answer in kind (e.g. not HTTP/1.x): answer 400 as HTTP/1.1 and end.
             step.answer = cycle_answer{rejected->status, std::move(rejected->body), 11, false, false, true};
+            parser_.reset();
             return step;
         }
         // An unread body would be taken for the next request: close instead, after draining.
@@ -252,6 +253,7 @@ cycle_step request_cycle::after_header(error_code ec)
                                    req.keep_alive() && !body_pending,
                                    req.method() == http::verb::head,
                                    body_pending};
+        parser_.reset();
         return step;
     }
     kind_ = std::get<callback_kind>(admitted);
@@ -270,6 +272,7 @@ cycle_step request_cycle::after_body(error_code ec)
 
 cycle_step request_cycle::read_failed(error_code ec)
 {
+    parser_.reset();
     cycle_step step;
     if (auto a = admission_.read_error_answer(ec))
         step.answer = cycle_answer{a->status, std::move(a->body), 11, false, false, true};
@@ -283,6 +286,7 @@ cycle_step request_cycle::finish()
     auto a = admission_.handle_callback(kind_, req);
     cycle_step step;
     step.answer = cycle_answer{a.status, std::move(a.body), version_, keep_alive, false, false};
+    parser_.reset();
     return step;
 }
 

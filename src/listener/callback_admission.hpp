@@ -124,7 +124,9 @@ struct cycle_step
 /// The steps of one connection's requests, in order. The driver owns the stream and the buffer:
 /// it calls begin() and reads the headers with parser(), reports the result to after_header(),
 /// reads the body when told and reports it to after_body(), then writes the answer. After a
-/// written answer with keep_alive, the next request starts with begin().
+/// written answer with keep_alive, the next request starts with begin(). Once a step carries an
+/// answer (or says close), the request and its parser are released: a keep-alive connection waiting
+/// for its next request holds none of the previous one.
 class request_cycle
 {
 public:
