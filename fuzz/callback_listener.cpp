@@ -1,5 +1,6 @@
 // Fuzz target: raw bytes a peer sends to the callback listener, through the listener's own
-// request path (detail::callback_request_handler: Beast parser with the listener's limits,
+// request path: detail::callback_request_handler drives the request cycle the listener's
+// connections drive (src/listener/callback_admission.hpp: Beast parser with the listener's limits,
 // routing on the secret path, webhook signature check, task id lookup, hub delivery).
 //
 // Every input is one connection's bytes, read by two listeners: one without a webhook key (any

@@ -27,7 +27,8 @@ KIEMIDI_DECL bool is_valid_callback_reference(std::string_view reference) noexce
 KIEMIDI_DECL std::string with_callback_reference(std::string_view url, std::string_view reference);
 
 /// The `ref` query parameter of a request target ("/path?a=1&ref=x" → "x") when it is valid;
-/// empty when absent, invalid, or given more than once (an ambiguous target names nothing).
+/// empty when absent, invalid, or given more than once (an ambiguous target names nothing), and
+/// when the target is not a URI reference (RFC 3986, read with Boost.URL; e.g. a bad %-escape).
 KIEMIDI_DECL std::string callback_reference_of(std::string_view target);
 
 /// A new random reference (24 hex digits from OpenSSL's RAND_bytes), unique for all practical purposes.

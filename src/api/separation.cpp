@@ -3,25 +3,15 @@
 
 #include "readers.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <limits>
 
 namespace kiemidi::api {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-           });
-}
-
-}  // namespace
 
 std::string_view to_string(separation_type t) noexcept
 {
@@ -58,7 +48,7 @@ separation_state parse_separation_state(std::string_view flag) noexcept
         separation_state::pending, separation_state::success, separation_state::create_task_failed,
         separation_state::generate_audio_failed, separation_state::callback_exception};
     for (auto s : known)
-        if (iequals(flag, to_string(s))) return s;
+        if (boost::beast::iequals(flag, to_string(s))) return s;
     if (auto n = kiemidi::detail::parse_int64_text(flag))
     {
         switch (*n)

@@ -1,151 +1,16 @@
-// The emulator's cryptography, with OpenSSL 3's C API only: a throwaway CA and server certificate
-// generated at start (so HTTPS works without files), and KIE's webhook signature.
+// The emulator's TLS identity: a throwaway CA and server certificate generated at start (so HTTPS
+// works without files), by the generator the tests use too (src/crypto/certificates.hpp). KIE's
+// webhook signature is the library's (src/crypto/crypto.hpp), the one the listener verifies.
 #include "model.hpp"
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
-
-#include <memory>
-#include <stdexcept>
+#include "../crypto/certificates.hpp"
 
 namespace kiemidi::emulator::detail {
-namespace {
-
-template <class T, void (*F)(T*)>
-struct deleter { void operator()(T* p) const noexcept { F(p); } };
-using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
-using x509_ptr = std::unique_ptr<X509, deleter<X509, X509_free>>;
-using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
-using name_ptr = std::unique_ptr<X509_NAME, deleter<X509_NAME, X509_NAME_free>>;
-
-[[noreturn]] void fail(const char* what)
-{
-    char buf[256] = {};
-    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-    throw std::runtime_error(std::string("kiemidi emulator TLS setup: ") + what + ": " + buf);
-}
-
-void check(int ok, const char* what)
-{
-    if (ok <= 0) fail(what);
-}
-
-pkey_ptr make_key()
-{
-    pkey_ptr key(EVP_EC_gen("P-256"));
-    if (!key) fail("EC key generation");
-    return key;
-}
-
-void add_ext(X509* cert, X509* issuer, int nid, const std::string& value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-    if (!ext) fail("certificate extension");
-    check(X509_add_ext(cert, ext, -1), "X509_add_ext");
-    X509_EXTENSION_free(ext);
-}
-
-x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* issuer_key, bool ca,
-                   const std::vector<std::string>& host_names)
-{
-    x509_ptr cert(X509_new());
-    if (!cert) fail("X509_new");
-    check(X509_set_version(cert.get(), 2), "X509_set_version");
-    unsigned char serial[16];
-    check(RAND_bytes(serial, sizeof serial), "RAND_bytes");
-    serial[0] &= 0x7f;
-    BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
-    check(bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get())) ? 1 : 0, "serial");
-    BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 60L * 60 * 24 * 30);
-    check(X509_set_pubkey(cert.get(), key), "X509_set_pubkey");
-    name_ptr name(X509_NAME_new());
-    check(X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_ASC,
-                                     reinterpret_cast<const unsigned char*>("kiemidi emulator"), -1, -1, 0), "name O");
-    check(X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC,
-                                     reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0), "name CN");
-    check(X509_set_subject_name(cert.get(), name.get()), "subject");
-    X509* signer = issuer ? issuer : cert.get();
-    check(X509_set_issuer_name(cert.get(), X509_get_subject_name(signer)), "issuer");
-    if (ca)
-    {
-        add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-        add_ext(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
-        add_ext(cert.get(), signer, NID_subject_key_identifier, "hash");
-    }
-    else
-    {
-        add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
-        add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
-        add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-        add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
-        std::string san;
-        for (const auto& h : host_names)
-        {
-            unsigned char buf[16];
-            const bool ip = inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
-            if (!san.empty()) san += ',';
-            san += (ip ? "IP:" : "DNS:") + h;
-        }
-        if (!san.empty()) add_ext(cert.get(), signer, NID_subject_alt_name, san);
-    }
-    check(X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()), "X509_sign");
-    return cert;
-}
-
-std::string pem_of(X509* cert)
-{
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    check(PEM_write_bio_X509(bio.get(), cert), "PEM_write_bio_X509");
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string pem_of(EVP_PKEY* key)
-{
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr), "PEM_write_bio_PrivateKey");
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
-}
-
-}  // namespace
 
 tls_identity make_tls_identity(const std::vector<std::string>& host_names)
 {
-    auto ca_key = make_key();
-    auto ca = make_cert(ca_key.get(), "kiemidi emulator CA", nullptr, nullptr, true, {});
-    auto key = make_key();
-    const std::string cn = host_names.empty() ? std::string("localhost") : host_names.front();
-    auto cert = make_cert(key.get(), cn.c_str(), ca.get(), ca_key.get(), false, host_names);
-    return tls_identity{pem_of(ca.get()), pem_of(cert.get()), pem_of(key.get())};
-}
-
-std::string webhook_signature(std::string_view key, std::string_view message)
-{
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-              message.size(), mac, &len))
-        fail("HMAC");
-    std::string out(4 * ((len + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac, static_cast<int>(len));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
+    auto pki = kiemidi::detail::make_ca_signed_pki(host_names, "kiemidi emulator");
+    return tls_identity{std::move(pki.ca_cert_pem), std::move(pki.cert_pem), std::move(pki.key_pem)};
 }
 
 }  // namespace kiemidi::emulator::detail

@@ -3,12 +3,12 @@
 // synthetic_music, what it writes from kie_bodies. No I/O here.
 #include "model.hpp"
 
+#include "../crypto/crypto.hpp"
 #include "emulator_urls.hpp"
 #include "kie_bodies.hpp"
 #include "synthetic_music.hpp"
 
-#include <kiemidi/detail/constant_time_equal.hpp>
-
+#include <boost/beast/core/string.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -286,9 +286,7 @@ api_answer model::route(const api_request& req, std::string_view path, const std
     constexpr std::string_view bearer = "Bearer ";
     auto auth = req.authorization;
     const bool auth_ok = auth.size() == bearer.size() + opts_.api_key.size() && !opts_.api_key.empty() &&
-                         std::equal(bearer.begin(), bearer.end(), auth.begin(),
-                                    [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) ==
-                                                                std::tolower(static_cast<unsigned char>(y)); }) &&
+                         boost::beast::iequals(std::string_view(auth).substr(0, bearer.size()), bearer) &&
                          // Like a real server: the comparison's time says nothing about the key.
                          kiemidi::detail::constant_time_equal(auth.substr(bearer.size()), opts_.api_key);
     if (!auth_ok) return error(401, "You do not have access permissions");

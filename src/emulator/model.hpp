@@ -149,8 +149,6 @@ private:
 // ---- crypto.cpp ----
 struct tls_identity { std::string ca_cert_pem, server_cert_pem, server_key_pem; };
 tls_identity make_tls_identity(const std::vector<std::string>& host_names);
-/// base64(HMAC-SHA256(key, message))
-std::string webhook_signature(std::string_view key, std::string_view message);
 
 }  // namespace kiemidi::emulator::detail
 

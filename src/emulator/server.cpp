@@ -3,6 +3,7 @@
 #include <kiemidi/emulator.hpp>
 
 #include "model.hpp"
+#include "../crypto/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -499,7 +500,7 @@ private:
             const auto ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                std::chrono::system_clock::now().time_since_epoch()).count());
             req.set("X-Webhook-Timestamp", ts);
-            req.set("X-Webhook-Signature", detail::webhook_signature(hmac_key, task_id + "." + ts));
+            req.set("X-Webhook-Signature", kiemidi::detail::webhook_signature(hmac_key, task_id, ts));
         }
         req.keep_alive(false);
         req.body() = body;

@@ -1,16 +1,14 @@
 // The callback listener: a small Beast HTTP(S) server with one coroutine per connection.
 //
 // Each connection lives on its own strand and reads request after request (keep-alive and
-// pipelining), each step under a deadline. Only POST /kiemidi/callback/<secret>/<kind> reaches
-// the hub; everything else is answered without touching it. The acceptor and the connection
-// registry sit behind one mutex so stop() can close everything from any thread.
+// pipelining), each step under a deadline. What a request deserves (route, limits, signature,
+// freshness, hub delivery) is decided by callback_admission and its request_cycle, which this file
+// only drives over sockets; here live the acceptor, TLS, deadlines, lingering closes and the
+// connection registry. The acceptor and the registry sit behind one mutex so stop() can close
+// everything from any thread.
 #include <kiemidi/callback_listener.hpp>
 
-#include "callback_request_handler.hpp"
-
-#include <kiemidi/api/callbacks.hpp>
-#include <kiemidi/callback_reference.hpp>
-#include <kiemidi/detail/constant_time_equal.hpp>
+#include "callback_admission.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,40 +21,23 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
-#include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <type_traits>
-#include <unordered_map>
-#include <variant>
 #include <vector>
 
 namespace kiemidi {
-
-bool detail::constant_time_equal(std::string_view a, std::string_view b) noexcept
-{
-    // The length of a secret or signature is not secret; its content is.
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 namespace {
 
@@ -66,24 +47,8 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using tls_stream = ssl::stream<beast::tcp_stream>;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view path_prefix = "/kiemidi/callback/";
-constexpr std::uint32_t header_limit = 16 * 1024;
 constexpr std::size_t linger_drain_limit = 1024 * 1024;
-
-std::string random_secret()
-{
-    unsigned char bytes[32];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("kiemidi: RAND_bytes failed to produce a path secret");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(64);
-    for (unsigned char b : bytes)
-    {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0x0f]);
-    }
-    return out;
-}
+using detail::bump;
 
 bool valid_secret(std::string_view s)
 {
@@ -97,52 +62,7 @@ bool valid_secret(std::string_view s)
     return true;
 }
 
-using detail::constant_time_equal;
-
 bool looks_like_pem(std::string_view s) { return s.find("-----BEGIN") != std::string_view::npos; }
-
-// base64(HMAC-SHA256(key, task_id + "." + timestamp)), as KIE signs callbacks.
-std::string webhook_signature(std::string_view key, std::string_view task_id, std::string_view timestamp)
-{
-    std::string message;
-    message.reserve(task_id.size() + 1 + timestamp.size());
-    message.append(task_id).append(".").append(timestamp);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &digest_len))
-        return {};
-    std::string out(4 * ((digest_len + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(digest_len));
-    out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
-    return out;
-}
-
-std::string_view path_of(std::string_view url)
-{
-    // Path component of an absolute URL ("https://host:1/a/b?x" → "/a/b"); empty when there is none.
-    auto scheme = url.find("://");
-    if (scheme == std::string_view::npos) return {};
-    auto slash = url.find('/', scheme + 3);
-    if (slash == std::string_view::npos) return {};
-    auto path = url.substr(slash);
-    if (auto q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
-    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    return path;
-}
-
-const char* kind_segment(callback_kind k) { return k == callback_kind::separation ? "separation" : "midi"; }
-
-// Relaxed atomic counters; a snapshot reads each one independently.
-struct counters
-{
-    std::atomic<std::uint64_t> accepted_connections{0}, open_connections{0}, refused_over_capacity{0},
-        tls_handshake_failures{0}, callbacks_accepted{0}, duplicates{0}, buffered{0}, rejected_forged{0},
-        rejected_stale{0}, not_found{0}, method_not_allowed{0}, too_large{0}, timeouts{0}, malformed{0},
-        evicted_idle{0};
-};
-
-void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
 struct connection_base
 {
@@ -155,14 +75,10 @@ struct connection_base
 };
 
 // Everything the listener shares with its connections; kept alive by them until they end.
-struct listener_core : std::enable_shared_from_this<listener_core>
+struct listener_core : detail::callback_admission, std::enable_shared_from_this<listener_core>
 {
     asio::any_io_executor ex;
-    listener_options opts;
-    std::string secret;
-    std::string base_path;  // path of public_base_url, accepted as a prefix (reverse proxies)
     std::optional<ssl::context> tls;
-    counters stats;
     std::atomic<std::uint16_t> bound_port{0};
 
     std::mutex mtx;  // acceptor, retry timer, connection registry, lifecycle flags
@@ -173,19 +89,9 @@ struct listener_core : std::enable_shared_from_this<listener_core>
     std::uint64_t next_connection = 1;
     std::map<std::uint64_t, std::weak_ptr<connection_base>> connections;  // ordered by age (ids only grow)
 
-    std::mutex hub_mtx;  // stop() waits for an in-progress deliver(), then the hub is never touched again
-    callback_hub* hub;
-
     listener_core(asio::any_io_executor e, listener_options o, callback_hub& h)
-        : ex(e), opts(std::move(o)), acceptor(e), accept_retry(e), hub(&h)
+        : callback_admission(std::move(o), h), ex(e), acceptor(e), accept_retry(e)
     {
-        secret = opts.path_secret.empty() ? random_secret() : opts.path_secret;
-        base_path = std::string(path_of(opts.public_base_url));
-    }
-
-    void note(std::string_view what)
-    {
-        if (opts.log) opts.log(what);
     }
 
     void start(error_code& ec);
@@ -208,162 +114,7 @@ struct listener_core : std::enable_shared_from_this<listener_core>
         return nullptr;
     }
 
-    // Route of a request target: the callback kind when it is exactly our secret path.
-    enum class route_result { not_found, separation, midi };
-    route_result route(std::string_view target) const
-    {
-        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-        if (!base_path.empty() && target.substr(0, base_path.size()) == base_path &&
-            target.substr(base_path.size(), path_prefix.size()) == path_prefix)
-            target.remove_prefix(base_path.size());
-        if (target.substr(0, path_prefix.size()) != path_prefix) return route_result::not_found;
-        target.remove_prefix(path_prefix.size());
-        auto slash = target.find('/');
-        if (slash == std::string_view::npos) return route_result::not_found;
-        auto given = target.substr(0, slash);
-        auto kind = target.substr(slash + 1);
-        const bool secret_ok = constant_time_equal(given, secret);
-        if (!secret_ok) return route_result::not_found;
-        if (kind == "separation") return route_result::separation;
-        if (kind == "midi") return route_result::midi;
-        return route_result::not_found;
-    }
 
-    struct answer
-    {
-        http::status status;
-        std::string body;
-        bool close = false;  // the connection ends after this answer, whatever the request asked
-    };
-
-    // The parser every request is read with: header and body limits.
-    void prepare(http::request_parser<http::string_body>& parser) const
-    {
-        parser.header_limit(header_limit);
-        parser.body_limit(opts.max_body);
-    }
-
-    // A request whose headers are read: 404/405 is answered without touching the hub, anything
-    // else is a callback whose body is read next.
-    std::variant<answer, callback_kind> admit(const http::request<http::string_body>& req)
-    {
-        if (req.version() != 10 && req.version() != 11)
-        {
-            // Beast reads any "HTTP/d.d"; an HTTP/2 preface or the like is not ours to route.
-            bump(stats.malformed);
-            note("kiemidi listener: 400 unsupported HTTP version");
-            return answer{http::status::bad_request, R"({"code":400,"msg":"bad request"})", true};
-        }
-        const auto r = route(std::string_view(req.target().data(), req.target().size()));
-        if (r == route_result::not_found || req.method() != http::verb::post)
-        {
-            const bool nf = r == route_result::not_found;
-            bump(nf ? stats.not_found : stats.method_not_allowed);
-            note(nf ? "kiemidi listener: 404 unknown path" : "kiemidi listener: 405 method not allowed");
-            if (nf) return answer{http::status::not_found, R"({"code":404,"msg":"not found"})"};
-            return answer{http::status::method_not_allowed, R"({"code":405,"msg":"method not allowed"})"};
-        }
-        return r == route_result::separation ? callback_kind::separation : callback_kind::midi;
-    }
-
-    // A failed header/body read: the answer it deserves before the connection ends, if any.
-    std::optional<answer> read_error_answer(error_code ec)
-    {
-        if (ec == beast::error::timeout)
-        {
-            bump(stats.timeouts);
-            note("kiemidi listener: request deadline passed; connection closed");
-            return std::nullopt;
-        }
-        if (ec == http::error::body_limit)
-        {
-            bump(stats.too_large);
-            note("kiemidi listener: 413 body larger than max_body");
-            return answer{http::status::payload_too_large, R"({"code":413,"msg":"payload too large"})"};
-        }
-        if (ec == http::error::header_limit)
-        {
-            bump(stats.too_large);
-            note("kiemidi listener: 431 request headers too large");
-            return answer{http::status::request_header_fields_too_large,
-                          R"({"code":431,"msg":"request headers too large"})"};
-        }
-        if (ec == http::error::end_of_stream || ec == http::error::partial_message)
-            return std::nullopt;  // the peer went away
-        if (ec.category() == make_error_code(http::error::bad_method).category())
-        {
-            bump(stats.malformed);
-            note("kiemidi listener: 400 malformed HTTP request");
-            return answer{http::status::bad_request, R"({"code":400,"msg":"bad request"})"};
-        }
-        return std::nullopt;  // a socket or TLS failure: just close
-    }
-
-    // Verifies a complete callback request and hands it to the hub. Never runs user code.
-    answer handle_callback(callback_kind kind, http::request<http::string_body>& req)
-    {
-        auto id = api::find_callback_task_id(std::string_view(req.body()));
-        if (!id || id->empty())
-        {
-            bump(stats.malformed);
-            note("kiemidi listener: 400 callback body is not JSON or carries no task id");
-            return {http::status::bad_request, R"({"code":400,"msg":"malformed callback"})"};
-        }
-        if (!opts.webhook_hmac_key.empty())
-        {
-            const auto ts = req["X-Webhook-Timestamp"];
-            const auto sig = req["X-Webhook-Signature"];
-            std::int64_t ts_value = 0;
-            const auto parsed = std::from_chars(ts.data(), ts.data() + ts.size(), ts_value);
-            const bool ts_ok = !ts.empty() && parsed.ec == std::errc{} && parsed.ptr == ts.data() + ts.size();
-            bool sig_ok = false;
-            if (ts_ok && !sig.empty())
-            {
-                const auto expected = webhook_signature(opts.webhook_hmac_key, *id, std::string_view(ts.data(), ts.size()));
-                std::string_view got(sig.data(), sig.size());
-                std::string_view unpadded(expected);
-                while (!unpadded.empty() && unpadded.back() == '=') unpadded.remove_suffix(1);
-                sig_ok = !expected.empty() && (constant_time_equal(got, expected) || constant_time_equal(got, unpadded));
-            }
-            if (!sig_ok)
-            {
-                bump(stats.rejected_forged);
-                note("kiemidi listener: 401 callback signature missing or invalid");
-                return {http::status::unauthorized, R"({"code":401,"msg":"invalid signature"})"};
-            }
-            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-            // Compared as a distance from now, in unsigned arithmetic: `now ± window` would overflow
-            // for a window near seconds::max() (a caller's way of saying "any age").
-            const std::uint64_t distance = ts_value >= now ? static_cast<std::uint64_t>(ts_value) - static_cast<std::uint64_t>(now)
-                                                           : static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(ts_value);
-            const std::uint64_t window = static_cast<std::uint64_t>(std::max<std::int64_t>(0, opts.freshness_window.count()));
-            if (distance > window)
-            {
-                bump(stats.rejected_stale);
-                note("kiemidi listener: 401 callback timestamp outside the freshness window");
-                return {http::status::unauthorized, R"({"code":401,"msg":"stale timestamp"})"};
-            }
-        }
-
-        callback_message msg;
-        msg.kind = kind;
-        msg.task_id = std::move(*id);
-        msg.body = std::move(req.body());
-        msg.reference = callback_reference_of(std::string_view(req.target().data(), req.target().size()));
-        msg.received_at = std::chrono::system_clock::now();
-        std::optional<deliver_result> r;
-        {
-            std::lock_guard lk(hub_mtx);
-            if (hub) r = hub->deliver(std::move(msg));
-        }
-        if (!r) return {http::status::service_unavailable, R"({"code":503,"msg":"shutting down"})"};
-        if (*r == deliver_result::duplicate) bump(stats.duplicates);
-        if (*r == deliver_result::buffered) bump(stats.buffered);
-        bump(stats.callbacks_accepted);
-        return {http::status::ok, R"({"code":200,"msg":"success"})"};
-    }
 };
 
 template <class Stream>
@@ -456,6 +207,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         }
 
         beast::flat_buffer buffer;
+        detail::request_cycle cycle(o);
         bool first = true;
         for (;;)
         {
@@ -486,77 +238,39 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
             }
             first = false;
 
-            http::request_parser<http::string_body> parser;
-            o.prepare(parser);
+            // What to read and answer is decided by the request cycle (callback_admission.hpp),
+            // the same code the socketless handler and the fuzz target drive; this loop only
+            // performs its reads and writes under the connection's deadlines.
+            auto& parser = cycle.begin();
 
             // Headers must be complete within header_timeout of their first byte (slowloris).
             lowest().expires_after(o.opts.header_timeout);
-            {
-                auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-                if (ec)
-                {
-                    co_await on_read_error(ec, buffer);
-                    co_return;
-                }
-            }
-            auto& req = parser.get();
-            const unsigned version = req.version();
-            const bool body_pending = !parser.is_done();
+            auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            auto step = cycle.after_header(hec);
 
-            auto admitted = o.admit(req);
-            if (auto* rejected = std::get_if<listener_core::answer>(&admitted))
+            if (step.read_body)
             {
-                // An unread body would be taken for the next request: close instead.
-                const bool keep = req.keep_alive() && !body_pending;
-                if (rejected->close)
+                if (step.send_continue)
                 {
-                    // Not a request we can answer in kind (e.g. not HTTP/1.x): answer 400 and end.
-                    co_await reply(rejected->status, std::move(rejected->body), 11, false);
-                    co_await linger(buffer);
-                    co_return;
-                }
-                const bool go_on = co_await reply(rejected->status, std::move(rejected->body), version, keep,
-                                                  req.method() == http::verb::head);
-                if (!go_on)
-                {
-                    if (body_pending) co_await linger(buffer);
-                    co_return;
-                }
-                continue;
-            }
-            const auto kind = std::get<callback_kind>(admitted);
-
-            if (body_pending)
-            {
-                if (beast::iequals(req[http::field::expect], "100-continue"))
-                {
-                    http::response<http::empty_body> cont{http::status::continue_, version};
+                    http::response<http::empty_body> cont{http::status::continue_, cycle.version()};
                     lowest().expires_after(o.opts.body_timeout);
                     auto [ec, n] = co_await http::async_write(stream, cont, use_tuple);
                     if (ec) co_return;
                 }
                 lowest().expires_after(o.opts.body_timeout);
-                auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-                if (ec)
-                {
-                    co_await on_read_error(ec, buffer);
-                    co_return;
-                }
+                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                step = cycle.after_body(bec);
             }
 
-            const bool keep_alive = req.keep_alive();
-            auto a = o.handle_callback(kind, req);
-            if (!co_await reply(a.status, std::move(a.body), version, keep_alive)) co_return;
+            if (!step.answer) co_return;  // the peer went away, a deadline passed, or the socket failed
+            auto& a = *step.answer;
+            const bool go_on = co_await reply(a.status, std::move(a.body), a.version, a.keep_alive, a.head);
+            if (!go_on)
+            {
+                if (a.linger) co_await linger(buffer);
+                co_return;
+            }
         }
-    }
-
-    // Classifies a failed header/body read: answer what deserves an answer, count, and end.
-    asio::awaitable<void> on_read_error(error_code ec, beast::flat_buffer& buffer)
-    {
-        auto a = owner->read_error_answer(ec);
-        if (!a) co_return;
-        co_await reply(a->status, std::move(a->body), 11, false);
-        co_await linger(buffer);
     }
 };
 
@@ -730,10 +444,7 @@ void listener_core::stop()
             if (auto s = w.lock()) live.push_back(std::move(s));
         connections.clear();
     }
-    {
-        std::lock_guard lk(hub_mtx);  // waits for a deliver() in progress
-        hub = nullptr;
-    }
+    detach_hub();
     for (auto& s : live) s->close();
 }
 
@@ -777,153 +488,9 @@ std::string callback_listener::callback_url(callback_kind kind) const
         base = std::string(uses_tls() ? "https://" : "http://") + (v6 ? "[" : "") + o.bind_address + (v6 ? "]" : "") +
                ":" + std::to_string(port());
     }
-    return base + std::string(path_prefix) + impl_->secret + "/" + kind_segment(kind);
+    return base + impl_->callback_target(kind);
 }
 
-namespace {
-
-listener_stats snapshot(const counters& c)
-{
-    listener_stats s;
-    s.accepted_connections = c.accepted_connections.load();
-    s.open_connections = c.open_connections.load();
-    s.refused_over_capacity = c.refused_over_capacity.load();
-    s.tls_handshake_failures = c.tls_handshake_failures.load();
-    s.callbacks_accepted = c.callbacks_accepted.load();
-    s.duplicates = c.duplicates.load();
-    s.buffered = c.buffered.load();
-    s.rejected_forged = c.rejected_forged.load();
-    s.rejected_stale = c.rejected_stale.load();
-    s.not_found = c.not_found.load();
-    s.method_not_allowed = c.method_not_allowed.load();
-    s.too_large = c.too_large.load();
-    s.timeouts = c.timeouts.load();
-    s.malformed = c.malformed.load();
-    s.evicted_idle = c.evicted_idle.load();
-    return s;
-}
-
-}  // namespace
-
-listener_stats callback_listener::stats() const { return snapshot(impl_->stats); }
-
-// ---- detail::callback_request_handler: the same per-request steps as connection::run(), over bytes ----
-
-namespace {
-
-// A SyncReadStream over bytes already received, then end of stream (the peer half-closed).
-class received_bytes
-{
-public:
-    using executor_type = asio::any_io_executor;
-    explicit received_bytes(std::string_view bytes) : rest_(bytes) {}
-
-    template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers, error_code& ec)
-    {
-        ec.clear();
-        if (rest_.empty())
-        {
-            ec = asio::error::eof;
-            return 0;
-        }
-        const auto n = asio::buffer_copy(buffers, asio::buffer(rest_.data(), rest_.size()));
-        rest_.remove_prefix(n);
-        return n;
-    }
-    template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers)
-    {
-        error_code ec;
-        const auto n = read_some(buffers, ec);
-        if (ec) throw boost::system::system_error(ec);
-        return n;
-    }
-
-private:
-    std::string_view rest_;
-};
-
-}  // namespace
-
-struct detail::callback_request_handler::state
-{
-    std::shared_ptr<listener_core> core;
-};
-
-detail::callback_request_handler::callback_request_handler(asio::any_io_executor ex, listener_options opts,
-                                                           callback_hub& hub)
-    : state_(std::make_unique<state>(state{std::make_shared<listener_core>(std::move(ex), std::move(opts), hub)}))
-{
-}
-
-detail::callback_request_handler::~callback_request_handler() = default;
-
-std::vector<detail::listener_reply> detail::callback_request_handler::handle(std::string_view bytes)
-{
-    auto& o = *state_->core;
-    received_bytes stream(bytes);
-    beast::flat_buffer buffer;
-    std::vector<listener_reply> out;
-    auto answer_with = [&](http::status status, std::string body, bool keep_alive) {
-        out.push_back({static_cast<unsigned>(status), std::move(body), keep_alive});
-        return keep_alive;
-    };
-    for (;;)
-    {
-        if (buffer.size() == 0)
-        {
-            error_code ec;
-            const auto n = stream.read_some(buffer.prepare(8 * 1024), ec);
-            if (ec) break;
-            buffer.commit(n);
-        }
-
-        http::request_parser<http::string_body> parser;
-        o.prepare(parser);
-        error_code ec;
-        http::read_header(stream, buffer, parser, ec);
-        if (ec)
-        {
-            if (auto a = o.read_error_answer(ec)) answer_with(a->status, std::move(a->body), false);
-            break;
-        }
-        auto& req = parser.get();
-        const bool body_pending = !parser.is_done();
-
-        auto admitted = o.admit(req);
-        if (auto* rejected = std::get_if<listener_core::answer>(&admitted))
-        {
-            if (!answer_with(rejected->status, std::move(rejected->body),
-                             !rejected->close && req.keep_alive() && !body_pending))
-                break;
-            continue;
-        }
-        const auto kind = std::get<callback_kind>(admitted);
-
-        if (body_pending)
-        {
-            if (beast::iequals(req[http::field::expect], "100-continue")) answer_with(http::status::continue_, {}, true);
-            http::read(stream, buffer, parser, ec);
-            if (ec)
-            {
-                if (auto a = o.read_error_answer(ec)) answer_with(a->status, std::move(a->body), false);
-                break;
-            }
-        }
-
-        const bool keep_alive = req.keep_alive();
-        auto a = o.handle_callback(kind, req);
-        if (!answer_with(a.status, std::move(a.body), keep_alive)) break;
-    }
-    return out;
-}
-
-std::string detail::callback_request_handler::callback_target(callback_kind kind) const
-{
-    return std::string(path_prefix) + state_->core->secret + "/" + kind_segment(kind);
-}
-
-listener_stats detail::callback_request_handler::stats() const { return snapshot(state_->core->stats); }
+listener_stats callback_listener::stats() const { return impl_->snapshot(); }
 
 }  // namespace kiemidi

@@ -1,11 +1,11 @@
 // Callback references in callback URLs; see callback_reference.hpp.
 #include <kiemidi/callback_reference.hpp>
 
-#include <openssl/rand.h>
+#include "../crypto/crypto.hpp"
+
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <random>
-#include <stdexcept>
 
 namespace kiemidi {
 
@@ -33,41 +33,23 @@ std::string with_callback_reference(std::string_view url, std::string_view refer
 
 std::string callback_reference_of(std::string_view target)
 {
-    const auto q = target.find('?');
-    if (q == std::string_view::npos) return {};
-    auto query = target.substr(q + 1);
-    if (auto hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+    // The request target as a URI reference (path, query, fragment), split by Boost.URL. A target
+    // that is not one was not made by with_callback_reference() and names no reference.
+    const auto parsed = boost::urls::parse_uri_reference(target);
+    if (!parsed) return {};
     std::string_view found;
     int seen = 0;
-    while (!query.empty())
+    // Keys compared as sent: only "ref=" names the reference (not "r%65f=", not a bare "ref").
+    for (const auto param : parsed->encoded_params())
     {
-        const auto amp = query.find('&');
-        const auto part = query.substr(0, amp);
-        if (part.size() >= 4 && part.substr(0, 4) == "ref=")
-        {
-            found = part.substr(4);
-            ++seen;
-        }
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
+        if (param.key != "ref" || !param.has_value) continue;
+        found = std::string_view(param.value.data(), param.value.size());
+        ++seen;
     }
     if (seen != 1 || !is_valid_callback_reference(found)) return {};
     return std::string(found);
 }
 
-std::string make_callback_reference()
-{
-    unsigned char bytes[12];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("kiemidi: RAND_bytes failed to make a callback reference");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * sizeof bytes);
-    for (unsigned char b : bytes)
-    {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0x0f]);
-    }
-    return out;
-}
+std::string make_callback_reference() { return detail::random_hex(12, "make a callback reference"); }
 
 }  // namespace kiemidi

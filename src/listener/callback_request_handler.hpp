@@ -1,9 +1,10 @@
 // The callback listener's request handling without a socket: raw bytes in, answers out.
 //
-// callback_listener's connections parse with the same Beast parser limits, route, verify and hand
-// callbacks to the hub through the same listener_core steps this class drives. It exists so the
-// whole path from untrusted bytes to the hub can be exercised quickly and deterministically
-// (fuzzing, tests) without sockets, strands or deadlines. Private to the library and its tools.
+// A second driver of the request cycle callback_listener's connections drive (callback_admission.hpp):
+// same parser limits, routing, verification and hub delivery, with blocking reads over bytes
+// instead of sockets. It exists so the whole path from untrusted bytes to the hub can be exercised
+// quickly and deterministically (fuzzing, tests) without sockets, strands or deadlines. Private to
+// the library and its tools.
 #ifndef KIEMIDI_SRC_LISTENER_CALLBACK_REQUEST_HANDLER_HPP
 #define KIEMIDI_SRC_LISTENER_CALLBACK_REQUEST_HANDLER_HPP
 
@@ -33,7 +34,7 @@ struct listener_reply
 class callback_request_handler
 {
 public:
-    /// `ex` is only used to construct the (never opened) listener state; nothing runs on it.
+    /// `ex` is not used (the admission policy needs no executor); kept so callers read like the listener.
     KIEMIDI_DECL callback_request_handler(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
     KIEMIDI_DECL ~callback_request_handler();
     callback_request_handler(const callback_request_handler&) = delete;

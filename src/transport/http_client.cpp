@@ -35,7 +35,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <deque>
 #include <set>
 #include <string>
@@ -60,13 +59,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // The scheme, host and port every request of a client goes to.
 struct origin
 {
@@ -81,7 +73,7 @@ struct origin
 
 bool is_loopback_host(const std::string& host)
 {
-    if (iequals(host, "localhost")) return true;
+    if (beast::iequals(host, "localhost")) return true;
     error_code ec;
     auto addr = asio::ip::make_address(host, ec);
     return !ec && addr.is_loopback();
@@ -97,9 +89,9 @@ error_code parse_origin(const transport_options& opts, origin& o, std::string& w
     }
     const auto& u = *parsed;
     const std::string scheme(u.scheme());
-    if (iequals(scheme, "https"))
+    if (beast::iequals(scheme, "https"))
         o.tls = true;
-    else if (iequals(scheme, "http"))
+    else if (beast::iequals(scheme, "http"))
         o.tls = false;
     else
     {

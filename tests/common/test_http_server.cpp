@@ -1,6 +1,9 @@
 // Scriptable HTTP/HTTPS test server and run-time PKI (see test_http_server.hpp).
 #include "common/test_http_server.hpp"
 
+// White-box: the library's generator of throwaway TLS identities.
+#include "../../src/crypto/certificates.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,11 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -33,112 +31,22 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 // ---- PKI ----
-
-namespace {
-
-void check(bool ok, const char* what)
-{
-    if (!ok) throw std::runtime_error(std::string("test PKI: ") + what);
-}
-
-struct pkey_deleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct x509_deleter { void operator()(X509* p) const { X509_free(p); } };
-struct bio_deleter { void operator()(BIO* p) const { BIO_free(p); } };
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_deleter>;
-using x509_ptr = std::unique_ptr<X509, x509_deleter>;
-using bio_ptr = std::unique_ptr<BIO, bio_deleter>;
-
-void add_ext(X509* cert, X509* issuer, int nid, const std::string& value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-    check(ext != nullptr, "extension");
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-}
-
-x509_ptr make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key, long serial)
-{
-    x509_ptr cert(X509_new());
-    check(cert != nullptr, "X509_new");
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
-    X509_set_pubkey(cert.get(), key);
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
-    (void)issuer_key;
-    return cert;
-}
-
-std::string to_pem(X509* cert)
-{
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    check(PEM_write_bio_X509(bio.get(), cert) == 1, "PEM cert");
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string to_pem(EVP_PKEY* key)
-{
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1, "PEM key");
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(n));
-}
-
-}  // namespace
+// The emulator's certificate generator (src/crypto/certificates.hpp): one copy for every test.
 
 test_pki make_test_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses)
 {
-    static long serial = 1000;
-    pkey_ptr ca_key(EVP_EC_gen("P-256"));
-    check(ca_key != nullptr, "CA key");
-    auto ca = make_cert(ca_key.get(), "kiemidi test CA " + std::to_string(serial), nullptr, nullptr, ++serial);
-    add_ext(ca.get(), ca.get(), NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(ca.get(), ca.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
-    add_ext(ca.get(), ca.get(), NID_subject_key_identifier, "hash");
-    check(X509_sign(ca.get(), ca_key.get(), EVP_sha256()) > 0, "CA sign");
-
-    pkey_ptr key(EVP_EC_gen("P-256"));
-    check(key != nullptr, "server key");
-    const std::string cn = !dns_names.empty() ? dns_names.front() : (!ip_addresses.empty() ? ip_addresses.front() : "server");
-    auto cert = make_cert(key.get(), cn, ca.get(), ca_key.get(), ++serial);
-    std::string san;
-    for (const auto& d : dns_names) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
-    for (const auto& ip : ip_addresses) san += (san.empty() ? "" : ",") + std::string("IP:") + ip;
-    add_ext(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
-    add_ext(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
-    add_ext(cert.get(), ca.get(), NID_ext_key_usage, "serverAuth");
-    add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid");
-    if (!san.empty()) add_ext(cert.get(), ca.get(), NID_subject_alt_name, san);
-    check(X509_sign(cert.get(), ca_key.get(), EVP_sha256()) > 0, "server sign");
-
-    return test_pki{to_pem(ca.get()), to_pem(cert.get()), to_pem(key.get())};
+    std::vector<std::string> hosts(dns_names);
+    hosts.insert(hosts.end(), ip_addresses.begin(), ip_addresses.end());
+    auto pki = kiemidi::detail::make_ca_signed_pki(hosts, "kiemidi test");
+    return test_pki{std::move(pki.ca_cert_pem), std::move(pki.cert_pem), std::move(pki.key_pem)};
 }
 
 test_pki make_self_signed_pki(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses)
 {
-    static long serial = 5000;
-    pkey_ptr key(EVP_EC_gen("P-256"));
-    check(key != nullptr, "self-signed key");
-    const std::string cn = !dns_names.empty() ? dns_names.front() : (!ip_addresses.empty() ? ip_addresses.front() : "server");
-    auto cert = make_cert(key.get(), cn, nullptr, nullptr, ++serial);
-    std::string san;
-    for (const auto& d : dns_names) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
-    for (const auto& ip : ip_addresses) san += (san.empty() ? "" : ",") + std::string("IP:") + ip;
-    add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
-    if (!san.empty()) add_ext(cert.get(), cert.get(), NID_subject_alt_name, san);
-    check(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0, "self-sign");
-    const auto pem = to_pem(cert.get());
-    return test_pki{pem, pem, to_pem(key.get())};
+    std::vector<std::string> hosts(dns_names);
+    hosts.insert(hosts.end(), ip_addresses.begin(), ip_addresses.end());
+    auto pki = kiemidi::detail::make_self_signed_pki(hosts, "kiemidi test");
+    return test_pki{std::move(pki.ca_cert_pem), std::move(pki.cert_pem), std::move(pki.key_pem)};
 }
 
 // ---- server ----

@@ -4,6 +4,10 @@
 #include <kiemidi/api/callbacks.hpp>
 
 #include "common/run_bounded.hpp"
+#include "common/test_http_server.hpp"
+
+// White-box: KIE's webhook signature as the library computes it.
+#include "../../src/crypto/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -22,12 +26,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <memory>
@@ -141,17 +139,6 @@ asio::awaitable<error_code> read_until_closed(Stream& s)
     }
 }
 
-std::string hmac_signature(const std::string& key, const std::string& message)
-{
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-         message.size(), digest, &len);
-    std::string out(4 * ((len + 2) / 3) + 1, '\0');
-    out.resize(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(len)));
-    return out;
-}
-
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 // KIE's webhook headers for `task_id` signed with `key` at `timestamp`.
@@ -159,7 +146,7 @@ header_list signed_headers(const std::string& key, const std::string& task_id, c
                            bool lowercase = false)
 {
     return {{lowercase ? "x-webhook-timestamp" : "X-Webhook-Timestamp", timestamp},
-            {lowercase ? "x-webhook-signature" : "X-Webhook-Signature", hmac_signature(key, task_id + "." + timestamp)}};
+            {lowercase ? "x-webhook-signature" : "X-Webhook-Signature", kiemidi::detail::webhook_signature(key, task_id, timestamp)}};
 }
 
 std::string epoch_seconds(std::chrono::seconds offset = 0s)
@@ -167,54 +154,6 @@ std::string epoch_seconds(std::chrono::seconds offset = 0s)
     return std::to_string(
         std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + offset).time_since_epoch())
             .count());
-}
-
-// A self-signed certificate for 127.0.0.1, made with OpenSSL's X509 API.
-struct self_signed
-{
-    std::string cert_pem;
-    std::string key_pem;
-};
-
-self_signed make_self_signed()
-{
-    self_signed out;
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-    for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"}, std::pair{NID_subject_alt_name, "IP:127.0.0.1"}})
-    {
-        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    X509_sign(x, key, EVP_sha256());
-    auto to_string = [](BIO* bio) {
-        char* data = nullptr;
-        long n = BIO_get_mem_data(bio, &data);
-        std::string s(data, static_cast<std::size_t>(n));
-        BIO_free(bio);
-        return s;
-    };
-    BIO* cb = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(cb, x);
-    out.cert_pem = to_string(cb);
-    BIO* kb = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(kb, key, nullptr, nullptr, 0, nullptr, nullptr);
-    out.key_pem = to_string(kb);
-    X509_free(x);
-    EVP_PKEY_free(key);
-    return out;
 }
 
 listener_options test_options()
@@ -653,7 +592,7 @@ BOOST_AUTO_TEST_CASE(a_freshness_window_as_large_as_the_type_allows_accepts_old_
 BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callbacks)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        const auto cert = make_self_signed();
+        const auto cert = kiemidi::test::make_self_signed_pki({}, {"127.0.0.1"});
         in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.tls_certificate_pem = cert.cert_pem;

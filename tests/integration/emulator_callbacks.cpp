@@ -1,21 +1,21 @@
 // kiemidi::emulator::server callbacks: delivery over HTTP and HTTPS, dialects, webhook signatures
-// (checked independently with OpenSSL), drop/duplicate/delay/reorder faults, retries, the
-// loopback-only rule, and stop() cancelling callbacks in flight.
+// (the library's, whose known answer is checked in tests/unit/crypto.cpp), drop/duplicate/delay/
+// reorder faults, retries, the loopback-only rule, and stop() cancelling callbacks in flight.
 #include "common/emulator_support.hpp"
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
 
 // White-box: the emulator's own certificate generator gives the HTTPS test receiver an identity.
 #include "../../src/emulator/model.hpp"
+// White-box: KIE's webhook signature as the library computes it (and the listener verifies it);
+// its known-answer test is in tests/unit/crypto.cpp.
+#include "../../src/crypto/crypto.hpp"
 
 #include <kiemidi/emulator.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -39,17 +39,6 @@ asio::awaitable<std::string> submit(raw_client& cli, raw_request req)
     co_return str(r.json().at("data").at("taskId"));
 }
 
-std::string expected_signature(const std::string& key, const std::string& message)
-{
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-         message.size(), mac, &len);
-    std::string out(4 * ((len + 2) / 3) + 1, '\0');
-    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac, static_cast<int>(len))));
-    return out;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(emulator_callbacks)
@@ -70,14 +59,14 @@ BOOST_AUTO_TEST_CASE(callbacks_are_signed_with_the_webhook_hmac_key)
         BOOST_TEST_REQUIRE(!ts.empty());
         BOOST_TEST(std::abs(std::stoll(ts) - now) <= 5);
         BOOST_TEST(str(cb.json().at("data").at("task_id")) == sep);
-        BOOST_TEST(cb.headers["x-webhook-signature"] == expected_signature("whk-test-secret", sep + "." + ts));
+        BOOST_TEST(cb.headers["x-webhook-signature"] == kiemidi::detail::webhook_signature("whk-test-secret", sep, ts));
 
         const auto midi = co_await submit(cli, post_json("/api/v1/midi/generate", midi_body(sep, rx.url())));
         auto mcb = co_await rx.next();
         BOOST_TEST(str(mcb.json().at("task_id")) == midi);
         BOOST_TEST(mcb.headers["x-webhook-signature"] ==
-                   expected_signature("whk-test-secret", midi + "." + mcb.headers["x-webhook-timestamp"]));
-        BOOST_TEST(mcb.headers["x-webhook-signature"] != expected_signature("other-key", midi + "." + mcb.headers["x-webhook-timestamp"]));
+                   kiemidi::detail::webhook_signature("whk-test-secret", midi, mcb.headers["x-webhook-timestamp"]));
+        BOOST_TEST(mcb.headers["x-webhook-signature"] != kiemidi::detail::webhook_signature("other-key", midi, mcb.headers["x-webhook-timestamp"]));
         srv.stop();
     });
 }

@@ -9,14 +9,14 @@
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
 
+// White-box: KIE's webhook signature as the library computes it.
+#include "../../src/crypto/crypto.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <filesystem>
 #include <fstream>
@@ -76,14 +76,7 @@ std::string midi_body(const std::string& id)
 
 std::string signature(const std::string& key, const std::string& task_id, const std::string& ts)
 {
-    const std::string message = task_id + "." + ts;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-         message.size(), digest, &len);
-    std::string out(4 * ((len + 2) / 3) + 1, '\0');
-    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(len))));
-    return out;
+    return kiemidi::detail::webhook_signature(key, task_id, ts);
 }
 
 std::string now_seconds()

@@ -86,6 +86,9 @@ BOOST_AUTO_TEST_CASE(only_one_valid_ref_parameter_is_read_from_a_target)
     BOOST_TEST(callback_reference_of("/p?ref=" + std::string(65, 'a')) == "");
     BOOST_TEST(callback_reference_of("/p?ref=a&ref=b") == "");  // ambiguous: names nothing
     BOOST_TEST(callback_reference_of("/p?ref=abc#frag") == "abc");
+    BOOST_TEST(callback_reference_of("/p?r%65f=abc") == "");     // keys are compared as sent
+    BOOST_TEST(callback_reference_of("/p?ref") == "");           // a key without a value names nothing
+    BOOST_TEST(callback_reference_of("/p?ref=abc&x=%zz") == ""); // not a URI: not made by with_callback_reference
 }
 
 BOOST_AUTO_TEST_CASE(made_references_are_valid_and_distinct)
