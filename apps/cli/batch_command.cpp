@@ -6,6 +6,8 @@
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
+#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics_server.hpp>
 #ifdef KIEMIDI_WITH_REDIS
 #include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
@@ -15,6 +17,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -187,6 +190,12 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     std::unique_ptr<shared_state> shared;
     if (args.shared.enabled()) shared = std::make_unique<shared_state>(ioc, args.shared);
 #endif
+    // --metrics-port: the client's metrics (and its transport's, hub's and listener's) for Prometheus.
+    std::unique_ptr<metrics::server> metrics_endpoint;
+    if (args.metrics_port != 0)
+        metrics_endpoint = std::make_unique<metrics::server>(
+            ioc.get_executor(), metrics::server_options{.address = args.metrics_address, .port = args.metrics_port},
+            [&session] { return metrics::render_prometheus(metrics::collect(session.kie(), session.listener())); });
     bo.pipeline.wait = session.wait();
     // A lost answer is recovered from the submission's callback. Callbacks of an earlier run
     // reach this one only at the same URL: same port (given, not picked at random) and secret,
@@ -219,6 +228,18 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     });
 
     auto body = [&]() -> asio::awaitable<int> {
+        if (metrics_endpoint)
+        {
+            auto [mec] = co_await metrics_endpoint->async_start(asio::as_tuple(asio::use_awaitable));
+            if (mec)
+            {
+                std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port
+                          << ": " << mec.message() << "\n";
+                co_return exit_usage;
+            }
+            progress.note("kiemidi batch: metrics on http://" + args.metrics_address + ":" +
+                          std::to_string(metrics_endpoint->port()) + "/metrics");
+        }
         if (int rc = co_await session.check_reachable(); rc != exit_ok) co_return rc;
 #ifdef KIEMIDI_WITH_REDIS
         if (shared)
@@ -268,6 +289,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         code = c;
         signals.cancel();
         session.close();
+        if (metrics_endpoint) metrics_endpoint->async_stop(asio::detached);
 #ifdef KIEMIDI_WITH_REDIS
         if (shared) shared->conn.close();
 #endif

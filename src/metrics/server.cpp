@@ -177,6 +177,19 @@ struct server::impl : std::enable_shared_from_this<server::impl>
     }
 };
 
+namespace {
+/// Calls `h(args...)` on the handler's executor, never inside the initiating call: first posted
+/// to the strand, then dispatched to the handler's own executor.
+template <class Handler, class... Args>
+void complete(const std::shared_ptr<server::impl>& self, Handler h, Args... args)
+{
+    auto ex = asio::get_associated_executor(h, self->strand.get_inner_executor());
+    asio::post(self->strand, [ex, h = std::move(h), args...]() mutable {
+        asio::dispatch(ex, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
+    });
+}
+}  // namespace
+
 server::server(executor_type ex, server_options opts, render_function render)
     : impl_(std::make_shared<impl>(std::move(ex), std::move(opts), std::move(render)))
 {
@@ -194,8 +207,7 @@ void server::start_start(asio::any_completion_handler<void(error_code)> h)
     asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
         error_code ec = self->stopped ? error_code(asio::error::operation_aborted) : self->open();
         if (!ec) asio::co_spawn(self->strand, impl::accept_loop(self), asio::detached);
-        auto ex = asio::get_associated_executor(h, self->strand.get_inner_executor());
-        asio::post(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+        complete(self, std::move(h), ec);
     });
 }
 
@@ -203,8 +215,7 @@ void server::start_stop(asio::any_completion_handler<void()> h)
 {
     asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
         self->stop();
-        auto ex = asio::get_associated_executor(h, self->strand.get_inner_executor());
-        asio::post(ex, [h = std::move(h)]() mutable { std::move(h)(); });
+        complete(self, std::move(h));
     });
 }
 
