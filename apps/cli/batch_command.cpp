@@ -343,6 +343,19 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
     for (auto s : {track_state::pending, track_state::separation_intent, track_state::separating, track_state::midi_intent,
                    track_state::transcribing, track_state::done, track_state::failed, track_state::outcome_unknown})
         std::cout << "  " << to_string(s) << ": " << counts[s] << "\n";
+    // The journal's share of the metrics a running batch exposes (--metrics-port): paid
+    // submissions, and where unknown outcomes and failures happened.
+    std::size_t paid = 0;
+    std::map<std::string, std::size_t> unknown_at, failed_at;
+    for (const auto& e : entries)
+    {
+        paid += e.attempts;
+        if (e.state == track_state::outcome_unknown) ++unknown_at[e.failed_stage.empty() ? "?" : e.failed_stage];
+        if (e.state == track_state::failed) ++failed_at[e.failed_stage.empty() ? "?" : e.failed_stage];
+    }
+    std::cout << "  paid submissions intended: " << paid << "\n";
+    for (const auto& [label, by_stage] : {std::pair{"outcome unknown at", &unknown_at}, std::pair{"failed at", &failed_at}})
+        for (const auto& [stage, n] : *by_stage) std::cout << "  " << label << " " << stage << ": " << n << "\n";
     for (const auto& e : entries)
     {
         if (e.state != track_state::failed && e.state != track_state::outcome_unknown) continue;

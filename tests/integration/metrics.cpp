@@ -423,3 +423,44 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_a_running_batch_and_answers_queries_abou
 
 BOOST_AUTO_TEST_SUITE_END()
 #endif
+
+#ifdef KIEMIDI_CLI_PATH
+BOOST_AUTO_TEST_SUITE(metrics_in_status)
+
+// `kiemidi status` shows, for a finished journal, the counters that a running batch exposes and
+// that the journal keeps: paid submissions, and the stage of each unknown outcome.
+BOOST_AUTO_TEST_CASE(status_counts_paid_submissions_and_unknown_outcomes_by_stage)
+{
+    emulator::emulator_options eo;
+    // Every paid POST is processed but answered by a gateway's HTML 502; polling only, so no
+    // callback can name the task: its outcome stays unknown.
+    eo.faults.processed_then_html_502_rate = 1.0;
+    threaded_kie kie(eo);
+    test::temp_dir dir("kiemidi-status-metrics");
+    {
+        std::ofstream list(dir.path / "tracks.csv");
+        list << "music-1,track-1,one\nmusic-2,track-2,two\n";
+    }
+    const auto journal = dir.path / "journal.sqlite";
+    {
+        test::child_process batch(KIEMIDI_CLI_PATH,
+                                  {"batch", (dir.path / "tracks.csv").string(), "-o", (dir.path / "out").string(),
+                                   "--journal", journal.string(), "--base-url", kie.server->http_base_url(),
+                                   "--api-key", "kie-emulator-key", "--lost-answer-wait-ms", "200", "--poll-only"},
+                                  dir.path / "batch.log");
+        const auto rc = batch.wait_for(60s);
+        BOOST_TEST_REQUIRE(rc.has_value(), read_file(dir.path / "batch.log"));
+        BOOST_TEST(*rc == 3, read_file(dir.path / "batch.log"));
+    }
+    test::child_process status(KIEMIDI_CLI_PATH, {"status", journal.string()}, dir.path / "status.log");
+    const auto rc = status.wait_for(30s);
+    const auto out = read_file(dir.path / "status.log");
+    BOOST_TEST_REQUIRE(rc.has_value(), out);
+    BOOST_TEST(*rc == 3, out);
+    BOOST_TEST(has_line(out, "  paid submissions intended: 2"), out);
+    BOOST_TEST(has_line(out, "  outcome unknown at separation: 2"), out);
+    BOOST_TEST(out.find("failed at") == std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+#endif
