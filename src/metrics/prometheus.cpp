@@ -151,7 +151,8 @@ void render_model(writer& w, const registry& m)
                  m.pipelines.finished[o].value());
 
     w.family("kiemidi_kie_answers_total", "counter",
-             "KIE answers by endpoint and body code (other: an uncounted code; none: the body was not KIE's JSON).");
+             "Final KIE answers of exchanges (after the transport's retries) by endpoint and body code (other: an "
+             "uncounted code; none: the body was not KIE's JSON).");
     for (std::size_t e = 0; e < endpoint_count; ++e)
     {
         const auto path = endpoint_path(static_cast<endpoint>(e));
