@@ -15,14 +15,14 @@
 
 namespace kiemidi::detail {
 
-inline std::string_view kind_name(callback_kind k) noexcept { return k == callback_kind::separation ? "separation" : "midi"; }
+inline std::string_view metrics_kind_name(callback_kind k) noexcept { return k == callback_kind::separation ? "separation" : "midi"; }
 
 class stage_span
 {
 public:
     /// A stage of a paid task.
     stage_span(client& c, metrics::stage s, callback_kind k, std::uint64_t parent_id, std::string_view task_id = {}) noexcept
-        : m_(&c.metrics().of(s, k)), obs_(c.observer()), name_(metrics::to_string(s)), kind_(kind_name(k)), parent_(parent_id)
+        : m_(&c.metrics().of(s, k)), obs_(c.observer()), name_(metrics::to_string(s)), kind_(metrics_kind_name(k)), parent_(parent_id)
     {
         begin(c, task_id);
     }
