@@ -150,6 +150,7 @@ struct registry
     std::array<counter, 2> recovered;         ///< [callback_kind] Lost answers whose task was found through its callback.
     std::array<counter, 2> unknown_outcomes;  ///< [callback_kind] Paid submissions that ended as outcome_unknown.
     std::array<counter, 2> callbacks;         ///< [callback_kind] Callbacks taken by waits.
+    histogram limiter_wait;                   ///< How long paid submissions waited for the rate limiter's admission.
     /// The account's credits as last read (async_get_credits sets it; a caller may set it too).
     KIEMIDI_DECL void set_credits(std::int64_t remaining) noexcept;
     KIEMIDI_DECL std::optional<std::int64_t> credits() const noexcept;

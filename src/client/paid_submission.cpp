@@ -77,20 +77,22 @@ asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, cons
     // The intent is recorded when the transport admits the POST, not before it waits for the
     // rate limiter: a crash during that wait must not leave an intent for a POST never sent.
     // The hook's diagnostics are kept aside: the transport reports its own failure after it.
+    // The admission step also measures how long the POST waited for the rate limiter.
     diagnostics hook_diag;
-    admission_step admitted;
-    if (hooks)
-        admitted = [hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
-            const error_code hec = co_await hooks->intent(ref);
-            if (hec)
-            {
-                out.hook_failed = true;
-                hook_diag = diag;
-            }
-            else
-                out.admitted = true;
-            co_return hec;
-        };
+    const auto submitted_at = std::chrono::steady_clock::now();
+    admission_step admitted = [&c, submitted_at, hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
+        c.metrics().limiter_wait.observe(std::chrono::steady_clock::now() - submitted_at);
+        if (!hooks) co_return error_code{};
+        const error_code hec = co_await hooks->intent(ref);
+        if (hec)
+        {
+            out.hook_failed = true;
+            hook_diag = diag;
+        }
+        else
+            out.admitted = true;
+        co_return hec;
+    };
     error_code ec;
     {
         // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).

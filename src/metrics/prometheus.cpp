@@ -190,6 +190,9 @@ void render_model(writer& w, const registry& m)
              "Paid submissions that ended with an unknown outcome (may have been processed and charged).");
     for (std::size_t k = 0; k < 2; ++k)
         w.sample("kiemidi_unknown_outcomes_total", {{"kind", kind_name(k)}}, m.unknown_outcomes[k].value());
+    w.family("kiemidi_rate_limiter_wait_seconds", "histogram",
+             "Time paid submissions waited for the submission rate limiter before being sent.");
+    w.histogram_samples("kiemidi_rate_limiter_wait_seconds", {}, m.limiter_wait.read());
     w.family("kiemidi_callbacks_taken_total", "counter", "KIE callbacks that ended a wait, by task kind.");
     for (std::size_t k = 0; k < 2; ++k)
         w.sample("kiemidi_callbacks_taken_total", {{"kind", kind_name(k)}}, m.callbacks[k].value());

@@ -150,6 +150,7 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_counted_by_stage_endpoint_and_code_and_traced
         BOOST_TEST(env.model().pipelines.duration.read().count == 1u);
         BOOST_TEST(env.model().answers(metrics::endpoint::separation_submit, 200) == 1u);
         BOOST_TEST(env.model().answers(metrics::endpoint::midi_submit, 200) == 1u);
+        BOOST_TEST(env.model().limiter_wait.read().count == 2u);  // each paid POST's admission
 
         // The observer saw the pipeline and its four stages, each started then finished, tied by ids.
         std::uint64_t pipeline_id = 0;
