@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis benchmarks fuzz browser (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -9,11 +9,13 @@ declare -A sets=(
     [boost]="libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev"
     [libraries]="libssl-dev libsqlite3-dev libhiredis-dev"
     [redis]="redis-server"
+    # promtool lints the metrics exposition; a prometheus server scrapes `kiemidi batch --metrics-port`.
+    [monitoring]="prometheus"
     [benchmarks]="libbenchmark-dev"
     [fuzz]="clang libclang-rt-14-dev"
     [browser]="chromium zlib1g-dev"
 )
-order=(build boost libraries redis benchmarks fuzz browser)
+order=(build boost libraries redis monitoring benchmarks fuzz browser)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 

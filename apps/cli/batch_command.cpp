@@ -6,6 +6,8 @@
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
+#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics_server.hpp>
 #ifdef KIEMIDI_WITH_REDIS
 #include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
@@ -15,6 +17,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -198,6 +201,12 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     std::unique_ptr<shared_state> shared;
     if (args.shared.enabled()) shared = std::make_unique<shared_state>(ioc, args.shared);
 #endif
+    // --metrics-port: the client's metrics (and its transport's, hub's and listener's) for Prometheus.
+    std::unique_ptr<metrics::server> metrics_endpoint;
+    if (args.metrics_port != 0)
+        metrics_endpoint = std::make_unique<metrics::server>(
+            ioc.get_executor(), metrics::server_options{.address = args.metrics_address, .port = args.metrics_port},
+            [&session] { return metrics::render_prometheus(metrics::collect(session.kie(), session.listener())); });
     bo.pipeline.wait = session.wait();
     // A lost answer is recovered from the submission's callback. Callbacks of an earlier run
     // reach this one only at the same URL: same port (given, not picked at random) and secret,
@@ -230,6 +239,18 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     });
 
     auto body = [&]() -> asio::awaitable<int> {
+        if (metrics_endpoint)
+        {
+            auto [mec] = co_await metrics_endpoint->async_start(asio::as_tuple(asio::use_awaitable));
+            if (mec)
+            {
+                std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port
+                          << ": " << mec.message() << "\n";
+                co_return exit_usage;
+            }
+            progress.note("kiemidi batch: metrics on http://" + args.metrics_address + ":" +
+                          std::to_string(metrics_endpoint->port()) + "/metrics");
+        }
         if (int rc = co_await session.check_reachable(); rc != exit_ok) co_return rc;
 #ifdef KIEMIDI_WITH_REDIS
         if (shared)
@@ -293,6 +314,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.cancel();
         signals.cancel();
         session.close();
+        if (metrics_endpoint) metrics_endpoint->async_stop(asio::detached);
 #ifdef KIEMIDI_WITH_REDIS
         if (shared) shared->conn.close();
 #endif
@@ -348,6 +370,19 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
     for (auto s : {track_state::pending, track_state::separation_intent, track_state::separating, track_state::midi_intent,
                    track_state::transcribing, track_state::done, track_state::failed, track_state::outcome_unknown})
         std::cout << "  " << to_string(s) << ": " << counts[s] << "\n";
+    // The journal's share of the metrics a running batch exposes (--metrics-port): paid
+    // submissions, and where unknown outcomes and failures happened.
+    std::size_t paid = 0;
+    std::map<std::string, std::size_t> unknown_at, failed_at;
+    for (const auto& e : entries)
+    {
+        paid += e.attempts;
+        if (e.state == track_state::outcome_unknown) ++unknown_at[e.failed_stage.empty() ? "?" : e.failed_stage];
+        if (e.state == track_state::failed) ++failed_at[e.failed_stage.empty() ? "?" : e.failed_stage];
+    }
+    std::cout << "  paid submissions intended: " << paid << "\n";
+    for (const auto& [label, by_stage] : {std::pair{"outcome unknown at", &unknown_at}, std::pair{"failed at", &failed_at}})
+        for (const auto& [stage, n] : *by_stage) std::cout << "  " << label << " " << stage << ": " << n << "\n";
     for (const auto& e : entries)
     {
         if (e.state != track_state::failed && e.state != track_state::outcome_unknown) continue;

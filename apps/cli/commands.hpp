@@ -31,6 +31,8 @@ struct batch_args
     bool lost_answer_wait_given = false;
     std::string callback_secret;            ///< --callback-secret; empty → kept next to the journal
     shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
+    std::uint16_t metrics_port = 0;               ///< --metrics-port: serve /metrics while the batch runs; 0: no.
+    std::string metrics_address = "127.0.0.1";  ///< --metrics-address
 };
 int batch_command(const kie_flags& flags, const batch_args& args);
 

@@ -160,7 +160,11 @@ int main(int argc, char** argv)
                  "to learn its task (default 900000; resumed ones only with a fixed --listen-port or --public-url)")
                 ("callback-secret", po::value(&b.callback_secret)->value_name("S"),
                  "listener path secret (16+ of [A-Za-z0-9._~-]); default: kept in <journal>.callback-secret "
-                 "so that a rerun receives the callbacks of an earlier run");
+                 "so that a rerun receives the callbacks of an earlier run")
+                ("metrics-port", po::value(&b.metrics_port)->value_name("N"),
+                 "serve Prometheus metrics on http://ADDRESS:N/metrics while the batch runs")
+                ("metrics-address", po::value(&b.metrics_address)->value_name("A"),
+                 "address of --metrics-port (default 127.0.0.1)");
             desc.add(help_opt).add(own).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }

@@ -66,6 +66,8 @@ public:
     bool embedded() const { return emulator_ != nullptr; }
     /// The callback listener's bound port; 0 when results are polled.
     std::uint16_t listen_port() const { return listener_ ? listener_->port() : 0; }
+    /// The callback listener; nullptr when results are polled.
+    const callback_listener* listener() const { return listener_.get(); }
 
     /// One credits read: exit_ok, or exit_unreachable with the reason on stderr.
     boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr);

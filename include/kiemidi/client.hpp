@@ -68,6 +68,12 @@ public:
     /// The transport (for its statistics, e.g. connections opened).
     http_client& transport() noexcept { return *http_; }
 
+    /// The metrics this client counts (see kiemidi/metrics.hpp: metrics::collect and
+    /// metrics::render_prometheus export them).
+    metrics::registry& metrics() noexcept { return *metrics_; }
+    /// The tracing observer from client_options, or nullptr.
+    metrics::observer* observer() const noexcept { return observer_.get(); }
+
     /// Cancels pending requests and closes pooled connections.
     KIEMIDI_DECL void close();
 
@@ -251,6 +257,8 @@ private:
     std::string separation_callback_url_;
     std::string midi_callback_url_;
     std::string polling_callback_url_;
+    std::shared_ptr<metrics::registry> metrics_;
+    std::shared_ptr<metrics::observer> observer_;
 };
 
 }  // namespace kiemidi

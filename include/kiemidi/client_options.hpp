@@ -7,10 +7,16 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/transport/transport_options.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace kiemidi {
+
+namespace metrics {
+struct registry;
+class observer;
+}  // namespace metrics
 
 struct client_options
 {
@@ -28,6 +34,13 @@ struct client_options
     /// The callBackUrl sent when no listener is attached (KIE requires one). The .invalid domain
     /// never resolves, so KIE's attempt to call it is harmless; waits then poll record-info.
     std::string polling_callback_url = "https://callback.invalid/kiemidi-polling";
+
+    /// Where the client counts (kiemidi/metrics.hpp). Null: the client keeps its own. Several
+    /// clients may share one registry; it must then outlive none of them (shared ownership).
+    std::shared_ptr<metrics::registry> metrics;
+
+    /// Tracing hooks (kiemidi/metrics.hpp), called inline on each operation's executor; null: none.
+    std::shared_ptr<metrics::observer> observer;
 
     /// Reads KIE_BASE_URL and KIE_API_KEY from the environment. Returns nullopt when
     /// KIE_API_KEY is not set (the caller then decides, e.g. to use the embedded emulator).

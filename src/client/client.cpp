@@ -4,6 +4,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/detail/kie_response_classifier.hpp>
+#include <kiemidi/metrics.hpp>
 
 #include "operations.hpp"
 
@@ -12,6 +13,7 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
+#include <chrono>
 #include <cstdlib>
 
 namespace kiemidi {
@@ -124,20 +126,29 @@ error_code not_kie_answer(const http_response& resp, bool paid, diagnostics& dia
 
 /// One exchange: transport (pool, retry, limiter) then KIE envelope parsing. A KIE body always
 /// speaks for itself; an answer that is not KIE JSON is judged by not_kie_answer.
-/// `path` is one of the constants above (static storage): the endpoint for diagnostics is only
-/// built when the transport did not name it.
+/// `e` names the endpoint (its path is static storage): the endpoint for diagnostics is only
+/// built when the transport did not name it. Every exchange is counted in the client's metrics
+/// (by endpoint and KIE's body code) and told to its observer.
 template <class Result>
-asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http_request req, std::string_view path,
-                                                         diagnostics& diag, std::string_view api_key)
+asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request req, metrics::endpoint e,
+                                                         diagnostics& diag)
 {
     diag.clear();
+    const std::string_view path = metrics::endpoint_path(e);
+    const std::string_view api_key = detail::client_access::api_key(c);
     const bool post = req.method == http_method::post;
     const bool paid = req.kind == request_kind::paid_submission;
-    auto [ec, resp] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [ec, resp] = co_await c.transport().async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    const auto latency = std::chrono::steady_clock::now() - t0;
     if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};
     if (ec)
     {
+        c.metrics().endpoints[static_cast<std::size_t>(e)].no_answer.inc();
+        if (auto* obs = c.observer())
+            obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = 0, .kie_code = std::nullopt,
+                                                      .latency = latency, .ec = ec});
         redact(diag, api_key);
         co_return std::tuple{ec, std::move(out)};
     }
@@ -159,8 +170,24 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
                                 "); the task may exist and be charged, so it was not resent");
         ec = client_errc::outcome_unknown;
     }
+    // KIE's body code, when the body is KIE's envelope (not a gateway's page).
+    const std::optional<int> code = kie_spoke || detail::is_kie_envelope(resp.body) ? diag.kie_code() : std::nullopt;
+    c.metrics().count_answer(e, code, latency);
+    if (auto* obs = c.observer())
+        obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = resp.status, .kie_code = code,
+                                                  .latency = latency, .ec = ec});
     redact(diag, api_key);
     co_return std::tuple{ec, std::move(out)};
+}
+
+/// The credits read, kept as the metrics' last known credits.
+asio::awaitable<std::tuple<error_code, api::credits>> get_credits(client& c, diagnostics& diag)
+{
+    http_request req;
+    req.target = credits_path;
+    auto r = co_await exchange<api::credits>(c, std::move(req), metrics::endpoint::credits, diag);
+    if (!std::get<0>(r)) c.metrics().set_credits(std::get<1>(r).remaining);
+    co_return r;
 }
 
 }  // namespace
@@ -172,8 +199,7 @@ op_result<api::task_created> submit_separation(client& c, const api::separation_
 {
     auto http_req = paid_post(separation_generate_path, api::serialize(req));
     http_req.before_first_write = std::move(admitted);
-    return exchange<api::task_created>(c.transport(), std::move(http_req), separation_generate_path, diag,
-                                       client_access::api_key(c));
+    return exchange<api::task_created>(c, std::move(http_req), metrics::endpoint::separation_submit, diag);
 }
 
 op_result<api::task_created> submit_midi(client& c, const api::midi_request& req, diagnostics& diag,
@@ -181,20 +207,19 @@ op_result<api::task_created> submit_midi(client& c, const api::midi_request& req
 {
     auto http_req = paid_post(midi_generate_path, api::serialize(req));
     http_req.before_first_write = std::move(admitted);
-    return exchange<api::task_created>(c.transport(), std::move(http_req), midi_generate_path, diag,
-                                       client_access::api_key(c));
+    return exchange<api::task_created>(c, std::move(http_req), metrics::endpoint::midi_submit, diag);
 }
 
 op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::separation_record>(c.transport(), get_with_task_id(separation_record_path, task_id),
-                                            separation_record_path, diag, client_access::api_key(c));
+    return exchange<api::separation_record>(c, get_with_task_id(separation_record_path, task_id),
+                                            metrics::endpoint::separation_record, diag);
 }
 
 op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::midi_record>(c.transport(), get_with_task_id(midi_record_path, task_id), midi_record_path,
-                                      diag, client_access::api_key(c));
+    return exchange<api::midi_record>(c, get_with_task_id(midi_record_path, task_id), metrics::endpoint::midi_record,
+                                      diag);
 }
 
 }  // namespace detail
@@ -213,7 +238,9 @@ client::client(executor_type ex, client_options opts)
     : ex_(std::move(ex)),
       api_key_(opts.api_key),
       http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
-      polling_callback_url_(std::move(opts.polling_callback_url))
+      polling_callback_url_(std::move(opts.polling_callback_url)),
+      metrics_(opts.metrics ? std::move(opts.metrics) : std::make_shared<metrics::registry>()),
+      observer_(std::move(opts.observer))
 {
 }
 
@@ -263,15 +290,13 @@ void client::start_get_midi(std::string task_id, diagnostics& diag, handler_t<ap
 
 void client::start_get_credits(std::string, diagnostics& diag, handler_t<api::credits> h)
 {
-    http_request req;
-    req.target = credits_path;
-    detail::spawn_with_handler<api::credits>(ex_, exchange<api::credits>(*http_, std::move(req), credits_path, diag, api_key_), std::move(h));
+    detail::spawn_with_handler<api::credits>(ex_, get_credits(*this, diag), std::move(h));
 }
 
 void client::start_get_music_task(std::string task_id, diagnostics& diag, handler_t<api::music_task_record> h)
 {
     detail::spawn_with_handler<api::music_task_record>(
-        ex_, exchange<api::music_task_record>(*http_, get_with_task_id(music_record_path, task_id), music_record_path, diag, api_key_), std::move(h));
+        ex_, exchange<api::music_task_record>(*this, get_with_task_id(music_record_path, task_id), metrics::endpoint::music_record, diag), std::move(h));
 }
 
 }  // namespace kiemidi

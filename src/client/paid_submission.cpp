@@ -1,6 +1,8 @@
 // The paid step shared by the pipeline and the batch (see paid_submission.hpp).
 #include "paid_submission.hpp"
 
+#include "../metrics/stage_span.hpp"
+
 #include <kiemidi/callback_reference.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -53,29 +55,44 @@ asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind kind, c
 }
 
 asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
-                                        std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag, paid_step& out)
+                                        std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag, paid_step& out,
+                                        std::uint64_t parent_id)
 {
     out = paid_step{};
+    stage_span span(c, metrics::stage::submit, kind, parent_id);
+    const auto ec = co_await submit_paid_step(c, kind, post, hooks, unknown_outcome_wait, diag, out);
+    if (out.recovered) c.metrics().recovered[static_cast<std::size_t>(kind)].inc();
+    if (ec == client_errc::outcome_unknown) c.metrics().unknown_outcomes[static_cast<std::size_t>(kind)].inc();
+    span.finish(ec, out.task_id);
+    co_return ec;
+}
+
+asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
+                                             std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
+                                             paid_step& out)
+{
     // The callback URL carries a fresh reference, so a lost answer can be recovered from the
     // callback instead of being reported as unknown (and a crash after the POST, from the intent).
     const std::string ref = c.hub() ? make_callback_reference() : std::string();
     // The intent is recorded when the transport admits the POST, not before it waits for the
     // rate limiter: a crash during that wait must not leave an intent for a POST never sent.
     // The hook's diagnostics are kept aside: the transport reports its own failure after it.
+    // The admission step also measures how long the POST waited for the rate limiter.
     diagnostics hook_diag;
-    admission_step admitted;
-    if (hooks)
-        admitted = [hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
-            const error_code hec = co_await hooks->intent(ref);
-            if (hec)
-            {
-                out.hook_failed = true;
-                hook_diag = diag;
-            }
-            else
-                out.admitted = true;
-            co_return hec;
-        };
+    const auto submitted_at = std::chrono::steady_clock::now();
+    admission_step admitted = [&c, submitted_at, hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
+        c.metrics().limiter_wait.observe(std::chrono::steady_clock::now() - submitted_at);
+        if (!hooks) co_return error_code{};
+        const error_code hec = co_await hooks->intent(ref);
+        if (hec)
+        {
+            out.hook_failed = true;
+            hook_diag = diag;
+        }
+        else
+            out.admitted = true;
+        co_return hec;
+    };
     error_code ec;
     {
         // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).

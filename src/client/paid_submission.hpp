@@ -13,6 +13,7 @@
 #include <kiemidi/callback_hub.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -77,9 +78,16 @@ boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind 
 /// (operation_aborted when the caller cancelled the wait), with `diag` keeping the POST's HTTP
 /// status and message and why recovering failed. shut_down / operation_aborted from the POST
 /// itself end the step at once (outcome_may_be_paid tells the caller not to count it failed).
+/// Measured as the "submit" stage of the client's metrics (and its observer's events, with
+/// `parent_id` naming the pipeline it belongs to; 0 for none).
 boost::asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
                                                std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
-                                               paid_step& out);
+                                               paid_step& out, std::uint64_t parent_id = 0);
+
+/// submit_paid without the measuring.
+boost::asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, const paid_post& post,
+                                                    paid_hooks* hooks, std::chrono::milliseconds unknown_outcome_wait,
+                                                    diagnostics& diag, paid_step& out);
 
 }  // namespace kiemidi::detail
 

@@ -11,6 +11,8 @@
 #include "operations.hpp"
 #include "paid_submission.hpp"
 
+#include "../metrics/stage_span.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
@@ -238,6 +240,10 @@ asio::awaitable<error_code> take_callback(client& c, const std::string& id, cons
 {
     ++counters.callbacks;
     auto pec = Kind::from_callback(msg.body, out, diag);
+    c.metrics().callbacks[static_cast<std::size_t>(Kind::kind)].inc();
+    if (auto* obs = c.observer())
+        obs->callback_received(metrics::callback_event{.kind = Kind::stage, .task_id = id,
+                                                       .code = pec ? diag.kie_code().value_or(0) : 200});
     if (pec || !w.confirm_callbacks) co_return pec;
     co_return co_await confirm_callback<Kind>(c, id, w, diag, counters, out);
 }
@@ -423,7 +429,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     // The handler is moved in by construction: Boost 1.81's any_completion_handler move
     // assignment wraps the handler in itself instead of moving it.
     pipeline_op(client& cl, midi_params params, diagnostics& d, asio::any_io_executor strand, handler_type h)
-        : c(cl), p(std::move(params)), diag(d), ex(std::move(strand)), timer(ex), handler(std::move(h))
+        : c(cl), p(std::move(params)), diag(d), ex(std::move(strand)), timer(ex), handler(std::move(h)), span(cl)
     {
     }
 
@@ -442,6 +448,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     limit fired = limit::none;
     bool finished = false;
     handler_type handler;
+    detail::stage_span span;  // the whole pipeline, in the client's metrics
 
     // Sets the timer to the deadline, or to the stage timeout when it comes first. Strand only.
     void arm(bool in_wait)
@@ -522,6 +529,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
             if (ec) diag.set_stage(stage);
             result = std::move(out);
         }
+        span.finish(ec, out.midi_task_id.empty() ? result.midi_task_id : out.midi_task_id);
         // The caller's cancellation slot is not thread-safe: clear it on the handler's executor.
         auto hex = asio::get_associated_executor(handler, c.get_executor());
         asio::dispatch(hex, [h = std::move(handler), ec, r = std::move(result)]() mutable {
@@ -554,16 +562,18 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
-                                               op.diag, step);
+                                               op.diag, step, op.span.id());
         if (ec) co_return ec;
         if (step.recovered) ++op.out.recovered;
         task_id = std::move(step.task_id);
     }
     op.out.separation_task_id = task_id;
     api::separation_record sep;
+    detail::stage_span span(op.c, metrics::stage::wait, callback_kind::separation, op.span.id(), task_id);
     op.arm(true);
     auto ec = co_await wait_task<separation_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, sep);
     op.arm(false);
+    span.finish(op.fired != limit::none ? error_code(client_errc::timeout) : ec, task_id);
     if (ec) co_return ec;
     op.out.stems = std::move(sep.urls);
     op.out.stem_list = std::move(sep.origin_data);
@@ -610,16 +620,18 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
-                                               step);
+                                               step, op.span.id());
         if (ec) co_return ec;
         if (step.recovered) ++op.out.recovered;
         task_id = std::move(step.task_id);
     }
     op.out.midi_task_id = task_id;
     api::midi_record midi;
+    detail::stage_span span(op.c, metrics::stage::wait, callback_kind::midi, op.span.id(), task_id);
     op.arm(true);
     auto ec = co_await wait_task<midi_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, midi);
     op.arm(false);
+    span.finish(op.fired != limit::none ? error_code(client_errc::timeout) : ec, task_id);
     if (ec) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
     api::merge(op.out.repairs, midi.midi.repairs);
@@ -673,7 +685,9 @@ asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std:
     diag.clear();
     wait_counters counters;
     typename Kind::record rec;
+    detail::stage_span span(c, metrics::stage::wait, Kind::kind, 0, id);
     auto ec = co_await wait_task<Kind>(c, id, w, diag, counters, rec);
+    span.finish(ec, id);
     if (ec) diag.set_stage(Kind::stage);
     co_return result_t<typename Kind::record>{ec, std::move(rec)};
 }

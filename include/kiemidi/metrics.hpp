@@ -1,0 +1,248 @@
+// Observability: one metrics model (counters, gauges, latency histograms) that every client
+// keeps, always on; its Prometheus text exposition (format 0.0.4); and an optional observer
+// for tracing (stage started / finished, KIE answer received, callback taken).
+//
+// The model counts what only the client sees (stages, KIE's answers by endpoint and code, lost
+// answers recovered, unknown outcomes, credits). What the transport, the rate limiter, the hub
+// and the listener already count is not duplicated: their stats structs are snapshotted when the
+// exposition is rendered (metrics::sources).
+//
+// Cost: one relaxed atomic add per event and one clock read per stage or KIE exchange; no
+// allocation and no lock on the hot paths.
+#ifndef KIEMIDI_METRICS_HPP
+#define KIEMIDI_METRICS_HPP
+
+#include <kiemidi/callback_hub.hpp>
+#include <kiemidi/callback_listener.hpp>
+#include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
+#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/transport/rate_limiter.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kiemidi {
+
+class client;
+
+namespace metrics {
+
+/// Upper bounds (seconds) of every latency histogram: KIE answers take milliseconds, its tasks
+/// minutes, a stuck pipeline up to its deadline (tens of minutes).
+inline constexpr std::array<double, 19> latency_buckets{0.005, 0.01, 0.025, 0.05, 0.1,  0.25, 0.5,  1,    2.5, 5,
+                                                        10,    30,   60,    120,  300,  600,  1200, 1800, 3600};
+
+/// A monotonic count.
+class counter
+{
+public:
+    void inc(std::uint64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+/// A value that goes up and down (in flight, credits).
+class gauge
+{
+public:
+    void add(std::int64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    void sub(std::int64_t n = 1) noexcept { v_.fetch_sub(n, std::memory_order_relaxed); }
+    void set(std::int64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
+    std::int64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> v_{0};
+};
+
+/// Durations in latency_buckets (plus +Inf); the sum is kept in nanoseconds.
+class histogram
+{
+public:
+    KIEMIDI_DECL void observe(std::chrono::nanoseconds d) noexcept;
+
+    struct snapshot
+    {
+        std::array<std::uint64_t, latency_buckets.size() + 1> cumulative{};  ///< Last one: +Inf (== count).
+        std::uint64_t count = 0;
+        double sum_seconds = 0;
+    };
+    /// The counts as Prometheus wants them (cumulative); count is the +Inf bucket, so the two agree.
+    KIEMIDI_DECL snapshot read() const noexcept;
+
+private:
+    std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> buckets_{};
+    std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+/// The step of a paid task a stage is: its POST (with the recovery of a lost answer) or the wait for its result.
+enum class stage : unsigned char
+{
+    submit,
+    wait,
+};
+inline constexpr std::size_t stage_count = 2;
+
+/// How a stage, a pipeline or a KIE exchange ended.
+enum class outcome : unsigned char
+{
+    success,
+    failure,    ///< KIE's word, or an error that is not one of the below.
+    timeout,    ///< client_errc::timeout (a stage timeout or the pipeline's deadline).
+    cancelled,  ///< asio::error::operation_aborted, client_errc::shut_down.
+    unknown,    ///< client_errc::outcome_unknown: a paid POST that may have been processed.
+};
+inline constexpr std::size_t outcome_count = 5;
+KIEMIDI_DECL outcome outcome_of(const error_code& ec) noexcept;
+KIEMIDI_DECL std::string_view to_string(outcome o) noexcept;
+KIEMIDI_DECL std::string_view to_string(stage s) noexcept;
+
+/// KIE's endpoints the client calls.
+enum class endpoint : unsigned char
+{
+    separation_submit,  ///< POST /api/v1/vocal-removal/generate
+    separation_record,  ///< GET /api/v1/vocal-removal/record-info
+    midi_submit,        ///< POST /api/v1/midi/generate
+    midi_record,        ///< GET /api/v1/midi/record-info
+    credits,            ///< GET /api/v1/chat/credit
+    music_record,       ///< GET /api/v1/generate/record-info
+};
+inline constexpr std::size_t endpoint_count = 6;
+/// The endpoint's path, e.g. "/api/v1/midi/generate" (its label value).
+KIEMIDI_DECL std::string_view endpoint_path(endpoint e) noexcept;
+
+/// KIE's body codes counted one by one; any other is counted as "other", and an answer
+/// that is not a KIE JSON envelope (a gateway's page) as "none".
+inline constexpr std::array<int, 17> counted_codes{200, 400, 401, 402, 404, 405, 409, 413, 422,
+                                                   429, 430, 451, 455, 500, 501, 502, 503};
+inline constexpr std::size_t code_slots = counted_codes.size() + 2;  // + other, none
+
+/// One stage's (or the pipelines') series.
+struct stage_metrics
+{
+    gauge in_flight;
+    histogram duration;
+    std::array<counter, outcome_count> finished;  ///< By outcome.
+};
+
+/// One endpoint's series.
+struct endpoint_metrics
+{
+    histogram latency;                     ///< From sending the request to its final answer (retries included).
+    std::array<counter, code_slots> answers;  ///< By KIE's body code (see counted_codes).
+    counter no_answer;                     ///< Exchanges that ended without an answer (network, timeout, cancelled).
+};
+
+/// The model. Every member may be read and updated from any thread.
+struct registry
+{
+    std::array<std::array<stage_metrics, 2>, stage_count> stages;  ///< [stage][callback_kind].
+    stage_metrics pipelines;                                        ///< async_generate_midi, end to end.
+    std::array<endpoint_metrics, endpoint_count> endpoints;
+    std::array<counter, 2> recovered;         ///< [callback_kind] Lost answers whose task was found through its callback.
+    std::array<counter, 2> unknown_outcomes;  ///< [callback_kind] Paid submissions that ended as outcome_unknown.
+    std::array<counter, 2> callbacks;         ///< [callback_kind] Callbacks taken by waits.
+    histogram limiter_wait;                   ///< How long paid submissions waited for the rate limiter's admission.
+    /// The account's credits as last read (async_get_credits sets it; a caller may set it too).
+    KIEMIDI_DECL void set_credits(std::int64_t remaining) noexcept;
+    KIEMIDI_DECL std::optional<std::int64_t> credits() const noexcept;
+
+    stage_metrics& of(stage s, callback_kind k) noexcept
+    {
+        return stages[static_cast<std::size_t>(s)][static_cast<std::size_t>(k)];
+    }
+    /// Counts one KIE answer: `kie_code` is its body code, nullopt when the body is not KIE's.
+    KIEMIDI_DECL void count_answer(endpoint e, std::optional<int> kie_code, std::chrono::nanoseconds latency) noexcept;
+    /// The count of answers of `e` with code slot `code` (a counted code; -1: other; 0: none).
+    KIEMIDI_DECL std::uint64_t answers(endpoint e, int code) const noexcept;
+    /// A fresh id for a stage or pipeline (observer events), unique in this registry.
+    std::uint64_t next_id() noexcept { return ids_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+private:
+    std::atomic<std::int64_t> credits_{0};
+    std::atomic<bool> credits_known_{false};
+    std::atomic<std::uint64_t> ids_{0};
+};
+
+// ---- tracing -------------------------------------------------------------------------------
+
+/// A stage started or finished. The string_views are valid only during the call.
+struct stage_event
+{
+    std::uint64_t id = 0;         ///< This stage's (or pipeline's) id, unique per client.
+    std::uint64_t parent_id = 0;  ///< The pipeline it belongs to; 0 for a standalone operation or a pipeline.
+    std::string_view name;        ///< "submit", "wait" or "pipeline".
+    std::string_view kind;        ///< "separation" or "midi"; empty for a pipeline.
+    std::string_view task_id;     ///< The KIE task, when known (the waited task; a submission's created task when finished).
+    std::chrono::nanoseconds duration{};  ///< stage_finished only.
+    error_code ec;                        ///< stage_finished only: how it ended.
+    outcome result = outcome::success;    ///< stage_finished only: ec classified.
+};
+
+/// One KIE exchange ended (after the transport's retries).
+struct kie_answer_event
+{
+    std::string_view endpoint;       ///< Its path.
+    unsigned http_status = 0;        ///< 0 when no answer came.
+    std::optional<int> kie_code;     ///< The body's code, when the body is KIE's.
+    std::chrono::nanoseconds latency{};
+    error_code ec;                   ///< The exchange's error (KIE's word included), {} on success.
+};
+
+/// A wait took a callback of its task (from the hub).
+struct callback_event
+{
+    std::string_view kind;     ///< "separation" or "midi".
+    std::string_view task_id;
+    int code = 0;              ///< The callback's KIE code as parsed (0 when unparsable).
+};
+
+/// Tracing hooks (client_options::observer). Each is called inline on the executor (strand) of
+/// the operation that produced the event, so it must not block: hand the event over (copy what
+/// it needs; the views die with the call) to a logger or an OpenTelemetry exporter. It may be
+/// called from several threads at once when the io_context runs on several; never throw.
+class observer
+{
+public:
+    virtual ~observer() = default;
+    virtual void stage_started(const stage_event&) noexcept {}
+    virtual void stage_finished(const stage_event&) noexcept {}
+    virtual void kie_answer(const kie_answer_event&) noexcept {}
+    virtual void callback_received(const callback_event&) noexcept {}
+};
+
+// ---- exposition ----------------------------------------------------------------------------
+
+/// What one exposition shows: the model and snapshots of the other parts' counters (each optional).
+struct sources
+{
+    const registry* model = nullptr;
+    std::optional<http_client_stats> transport;
+    std::optional<rate_limiter_stats> limiter;
+    std::optional<callback_hub_stats> hub;
+    std::optional<listener_stats> listener;
+};
+
+/// The client's model and transport, its hub's counters (when callbacks are attached) and
+/// `listener`'s (when given), read now.
+KIEMIDI_DECL sources collect(client& c, const callback_listener* listener = nullptr);
+
+/// Prometheus text exposition format 0.0.4 (Content-Type: text/plain; version=0.0.4) of `s`.
+/// Pure: reads the snapshot and the model's atomics, nothing else.
+KIEMIDI_DECL std::string render_prometheus(const sources& s);
+
+/// The Content-Type of render_prometheus's output.
+inline constexpr std::string_view content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace metrics
+}  // namespace kiemidi
+
+#endif

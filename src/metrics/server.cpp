@@ -1,0 +1,222 @@
+// The /metrics endpoint: a small Beast server. Everything (acceptor, connections, render) runs on
+// one strand: scrapes are rare and small, so one strand is plenty and keeps the state simple.
+#include <kiemidi/detail/constant_time_equal.hpp>
+#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics_server.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <set>
+
+namespace kiemidi::metrics {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+constexpr unsigned max_requests_per_connection = 100;
+}  // namespace
+
+struct server::impl : std::enable_shared_from_this<server::impl>
+{
+    impl(executor_type ex, server_options o, render_function r)
+        : strand(asio::make_strand(ex)), acceptor(strand), opts(std::move(o)), render(std::move(r))
+    {
+    }
+
+    asio::strand<executor_type> strand;
+    tcp::acceptor acceptor;
+    server_options opts;
+    render_function render;
+    std::set<std::shared_ptr<beast::tcp_stream>> connections;  // strand only
+    std::atomic<std::uint16_t> port{0};
+    bool stopped = false;  // strand only
+
+    error_code open()
+    {
+        error_code ec;
+        const auto address = asio::ip::make_address(opts.address, ec);
+        if (ec) return ec;
+        const tcp::endpoint ep(address, opts.port);
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec)
+        {
+            error_code ignored;
+            acceptor.close(ignored);
+            return ec;
+        }
+        port = acceptor.local_endpoint().port();
+        return {};
+    }
+
+    void stop()
+    {
+        stopped = true;
+        error_code ignored;
+        acceptor.close(ignored);
+        for (const auto& c : connections) c->socket().close(ignored);
+        connections.clear();
+    }
+
+    static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self)
+    {
+        while (!self->stopped)
+        {
+            auto [ec, socket] = co_await self->acceptor.async_accept(tuple_awaitable);
+            if (self->stopped || !self->acceptor.is_open()) co_return;
+            if (ec) continue;  // e.g. the peer reset before accept, or descriptors ran out for a moment
+            if (self->connections.size() >= self->opts.max_connections)
+            {
+                error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+            self->connections.insert(stream);
+            asio::co_spawn(self->strand, serve(self, stream), asio::detached);
+        }
+    }
+
+    http::response<http::string_body> answer(const http::request<http::empty_body>& req) const
+    {
+        http::response<http::string_body> res;
+        res.version(req.version());
+        res.keep_alive(req.keep_alive());
+        res.set(http::field::server, "kiemidi");
+        const auto target = req.target();
+        const auto path = target.substr(0, target.find('?'));
+        const bool head = req.method() == http::verb::head;
+        if (path != opts.path)
+        {
+            res.result(http::status::not_found);
+            res.set(http::field::content_type, "text/plain");
+            if (!head) res.body() = "not found\n";
+        }
+        else if (req.method() != http::verb::get && !head)
+        {
+            res.result(http::status::method_not_allowed);
+            res.set(http::field::allow, "GET, HEAD");
+        }
+        else if (!opts.bearer_token.empty() &&
+                 !detail::constant_time_equal(req[http::field::authorization], "Bearer " + opts.bearer_token))
+        {
+            res.result(http::status::unauthorized);
+            res.set(http::field::www_authenticate, "Bearer");
+        }
+        else
+        {
+            res.result(http::status::ok);
+            res.set(http::field::content_type, content_type);
+            res.body() = render ? render() : std::string();
+            if (head)
+            {
+                res.content_length(res.body().size());
+                res.body().clear();
+                return res;
+            }
+        }
+        res.prepare_payload();
+        return res;
+    }
+
+    static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<beast::tcp_stream> stream)
+    {
+        beast::flat_buffer buffer(self->opts.max_request_size);
+        for (unsigned n = 0; n < max_requests_per_connection && !self->stopped; ++n)
+        {
+            http::request_parser<http::empty_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(self->opts.max_request_size));
+            parser.body_limit(0);
+            stream->expires_after(self->opts.timeout);
+            auto [ec, bytes] = co_await http::async_read(*stream, buffer, parser, tuple_awaitable);
+            if (ec)
+            {
+                // A request we cannot take (too large, malformed) gets a 400 before the close; a
+                // silent or gone peer gets nothing.
+                if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::eof &&
+                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset && !self->stopped)
+                {
+                    http::response<http::string_body> bad{http::status::bad_request, 11};
+                    bad.keep_alive(false);
+                    bad.prepare_payload();
+                    stream->expires_after(self->opts.timeout);
+                    co_await http::async_write(*stream, bad, tuple_awaitable);
+                }
+                break;
+            }
+            auto res = self->answer(parser.get());
+            stream->expires_after(self->opts.timeout);
+            auto [wec, written] = co_await http::async_write(*stream, res, tuple_awaitable);
+            if (wec || !res.keep_alive()) break;
+        }
+        error_code ignored;
+        stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream->socket().close(ignored);
+        self->connections.erase(stream);
+    }
+};
+
+namespace {
+/// Calls `h(args...)` on the handler's executor, never inside the initiating call: first posted
+/// to the strand, then dispatched to the handler's own executor.
+template <class Handler, class... Args>
+void complete(const std::shared_ptr<server::impl>& self, Handler h, Args... args)
+{
+    auto ex = asio::get_associated_executor(h, self->strand.get_inner_executor());
+    asio::post(self->strand, [ex, h = std::move(h), args...]() mutable {
+        asio::dispatch(ex, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
+    });
+}
+}  // namespace
+
+server::server(executor_type ex, server_options opts, render_function render)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(opts), std::move(render)))
+{
+}
+
+server::~server()
+{
+    asio::dispatch(impl_->strand, [self = impl_] { self->stop(); });
+}
+
+std::uint16_t server::port() const noexcept { return impl_->port.load(); }
+
+void server::start_start(asio::any_completion_handler<void(error_code)> h)
+{
+    asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
+        error_code ec = self->stopped ? error_code(asio::error::operation_aborted) : self->open();
+        if (!ec) asio::co_spawn(self->strand, impl::accept_loop(self), asio::detached);
+        complete(self, std::move(h), ec);
+    });
+}
+
+void server::start_stop(asio::any_completion_handler<void()> h)
+{
+    asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
+        self->stop();
+        complete(self, std::move(h));
+    });
+}
+
+}  // namespace kiemidi::metrics
