@@ -1,6 +1,6 @@
 // The /metrics endpoint: a small Beast server. Everything (acceptor, connections, render) runs on
 // one strand: scrapes are rare and small, so one strand is plenty and keeps the state simple.
-#include <kiemidi/detail/constant_time_equal.hpp>
+#include "../crypto/crypto.hpp"
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
 
