@@ -7,9 +7,7 @@
 #include "shared_batch.hpp"
 
 #include <filesystem>
-#include <optional>
 #include <string>
-#include <string_view>
 
 namespace kiemidi::cli {
 
@@ -37,9 +35,6 @@ int midi_command(const kie_flags& flags, const midi_args& args);
 
 /// `kiemidi tracks`: a music task's tracks (audio id, duration, title), one per line.
 int tracks_command(const kie_flags& flags, const std::string& music_task_id);
-
-/// The separation type KIE spells `text` ("separate_vocal", "split_stem"); nullopt for anything else.
-std::optional<api::separation_type> parse_separation_type(std::string_view text);
 
 /// `kiemidi batch`: a track list through the batch runner, resumable through its journal.
 struct batch_args

@@ -3,6 +3,7 @@
 // `kiemidi COMMAND --help` describe everything.
 #include "commands.hpp"
 #include "emulator_cli.hpp"
+#include "track_list.hpp"
 
 #include <boost/program_options.hpp>
 

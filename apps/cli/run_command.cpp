@@ -167,13 +167,6 @@ int check_music_task_done(const api::music_task_record& rec)
 
 }  // namespace
 
-std::optional<api::separation_type> parse_separation_type(std::string_view text)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (text == api::to_string(t)) return t;
-    return std::nullopt;
-}
-
 int run_command(const kie_flags& flags, const run_args& args)
 {
     if (!args.name.empty())
