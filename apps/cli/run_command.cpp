@@ -230,7 +230,14 @@ int midi_command(const kie_flags& flags, const midi_args& args)
         p.wait = s.wait();
         diagnostics diag;
         auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
-        if (!ec) co_return write_result(args.output_dir, name, midi);
+        if (!ec)
+        {
+            // A stem asked for by name is named in the files as KIE spells it ("Bass" for "bass").
+            if (args.name.empty() && !args.stem.empty())
+                if (const auto* chosen = api::find_stem(midi.stem_list, args.stem))
+                    name = default_output_name(args.separation_task_id, chosen->stem_type_group_name);
+            co_return write_result(args.output_dir, name, midi);
+        }
         // Before the paid POST: the separation cannot be used (yet), or the stem asked for is not one of it.
         if (ec == api_errc::task_not_finished || ec == api_errc::unknown_task)
         {

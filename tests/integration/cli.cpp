@@ -965,7 +965,7 @@ BOOST_AUTO_TEST_CASE(midi_from_a_finished_separation_writes_what_run_writes_with
     int code = run_cli(std::vector<std::string>{"midi", sep, "--stem", "dRuMs", "-o", dir.path.string()} + kie.flags(),
                        dir.path, out);
     BOOST_TEST_REQUIRE(code == 0, out);
-    const auto base = dir.path / (sep + "_dRuMs");
+    const auto base = dir.path / (sep + "_Drums");  // named as KIE spells the stem
     BOOST_TEST(is_midi_file(base.string() + ".mid"));
     BOOST_TEST(read_file(base.string() + ".json").find("\"instruments\"") != std::string::npos);
     BOOST_TEST(read_file(base.string() + ".svg").find("<svg") != std::string::npos);
