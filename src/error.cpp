@@ -33,6 +33,7 @@ public:
         case api_errc::unknown_code: return "KIE: unknown error code";
         case api_errc::task_failed: return "KIE: task failed";
         case api_errc::unknown_task: return "KIE: unknown task";
+        case api_errc::task_not_finished: return "KIE: task not finished yet";
         }
         return "KIE: error " + std::to_string(ev);
     }
@@ -59,6 +60,7 @@ public:
         case client_errc::forged_callback: return "callback failed verification";
         case client_errc::stale_callback: return "callback timestamp outside the freshness window";
         case client_errc::retries_exhausted: return "retries exhausted";
+        case client_errc::unknown_stem: return "the separation has no such stem";
         }
         return "kiemidi client error " + std::to_string(ev);
     }

@@ -170,6 +170,15 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     std::filesystem::create_directories(args.output_dir, fec);
     if (fec) throw usage_error("cannot create " + args.output_dir.string() + ": " + fec.message());
 
+    // The batch runner takes one separation type and stem for the whole batch: a row asking for
+    // its own would otherwise run (and be paid for) with the defaults, so it is refused instead.
+    std::erase_if(list->rows, [&](const track_row& r) {
+        if (!r.has_choices()) return false;
+        list->errors.push_back({args.track_list.string(), r.line,
+                                "per-track type, stem and separation_task_id are not run by batch yet; use "
+                                "`kiemidi run TASK_ID AUDIO_ID --type TYPE --stem NAME` or `kiemidi midi SEPARATION_TASK_ID`"});
+        return true;
+    });
     progress_printer progress(stderr, ::isatty(STDERR_FILENO) == 1);
     for (const auto& e : list->errors) progress.note("bad row: " + e.to_string());
     std::vector<track_spec> tracks;

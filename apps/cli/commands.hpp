@@ -11,13 +11,30 @@
 
 namespace kiemidi::cli {
 
-/// `kiemidi run`: one track → <out>/<name>.mid, <name>.json and <name>.svg (piano roll).
+/// `kiemidi run`: one track → <out>/<name>.mid, <name>.json and <name>.svg (piano roll); without
+/// an audio id, every track of the music task, one after the other, each with its own files.
 struct run_args
 {
     std::string task_id, audio_id, name;
+    api::separation_type type = api::separation_type::separate_vocal;  ///< --type
+    std::string stem;                                                  ///< --stem: one stem by KIE's name
     std::filesystem::path output_dir = ".";
 };
 int run_command(const kie_flags& flags, const run_args& args);
+
+/// `kiemidi midi`: MIDI from a finished separation → the same files as `run`.
+struct midi_args
+{
+    std::string separation_task_id;
+    std::string stem;      ///< --stem: by KIE's name, case-insensitive
+    std::string audio_id;  ///< --audio-id: by the stem's audio id
+    std::string name;
+    std::filesystem::path output_dir = ".";
+};
+int midi_command(const kie_flags& flags, const midi_args& args);
+
+/// `kiemidi tracks`: a music task's tracks (audio id, duration, title), one per line.
+int tracks_command(const kie_flags& flags, const std::string& music_task_id);
 
 /// `kiemidi batch`: a track list through the batch runner, resumable through its journal.
 struct batch_args

@@ -3,6 +3,7 @@
 // `kiemidi COMMAND --help` describe everything.
 #include "commands.hpp"
 #include "emulator_cli.hpp"
+#include "track_list.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -19,6 +20,9 @@ constexpr const char* overview = R"(usage: kiemidi COMMAND [options]   (kiemidi 
 
 commands:
   run TASK_ID AUDIO_ID   one track: separation, MIDI generation, writes <out>/<name>.mid, .json, .svg
+                         (run TASK_ID: every track of the music task, one output per track)
+  midi SEPARATION_ID     MIDI from a finished separation (all stems, or --stem NAME / --audio-id ID)
+  tracks TASK_ID         a music task's tracks: audio id, duration, title
   batch TRACKS           many tracks (CSV or JSON Lines), resumable through a journal
   status JOURNAL         what a batch journal holds: counts per state, failed and unknown tracks
                          (status --redis URL --batch-id NAME: the same for a shared batch)
@@ -34,7 +38,9 @@ constexpr const char* exit_codes = R"(
 exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadable list),
             3 some paid submissions have an unknown outcome (see `kiemidi status`),
             4 KIE cannot be reached or refused the API key,
-            5 batch: the account ran out of credits (the tracks not started resume on a rerun)
+            5 the account ran out of credits (batch: the tracks not started resume on a rerun),
+            6 midi/run/tracks: the separation or music task named has not finished, or KIE knows
+              no such task; nothing was paid (try again once it has finished, or check the id)
 )";
 
 po::options_description kie_options(kie_flags& f)
@@ -120,21 +126,68 @@ int main(int argc, char** argv)
     {
         if (command == "run")
         {
-            synopsis = "usage: kiemidi run TASK_ID AUDIO_ID [-o DIR] [--name NAME] [options]\n"
-                       "Separates one track, generates its MIDI and writes <DIR>/<NAME>.mid, <NAME>.json and <NAME>.svg (piano roll).";
+            synopsis = "usage: kiemidi run TASK_ID [AUDIO_ID] [-o DIR] [--name NAME] [--type TYPE] [--stem NAME] [options]\n"
+                       "Separates one track, generates its MIDI and writes <DIR>/<NAME>.mid, <NAME>.json and <NAME>.svg (piano roll).\n"
+                       "Without AUDIO_ID: every track of the music task (see `kiemidi tracks`), one after the other, each\n"
+                       "with its own files (<NAME>-1, <NAME>-2, ... with --name); the exit code is the worst of theirs.";
             run_args r;
-            std::string out = ".";
+            std::string out = ".", type = "separate_vocal";
             po::options_description own("run");
             own.add_options()
                 ("task-id", po::value(&r.task_id)->required(), "KIE music task id")
-                ("audio-id", po::value(&r.audio_id)->required(), "the track's audio id")
+                ("audio-id", po::value(&r.audio_id), "the track's audio id (default: every track of the task)")
                 ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
-                ("name", po::value(&r.name)->value_name("NAME"), "output base name (default TASK_ID_AUDIO_ID)");
+                ("name", po::value(&r.name)->value_name("NAME"), "output base name (default TASK_ID_AUDIO_ID)")
+                ("type", po::value(&type)->value_name("TYPE"),
+                 "separate_vocal (default: 2 stems, vocals + instrumental) or split_stem (up to 12 stems; "
+                 "costs more, and KIE documents that its MIDI may be empty)")
+                ("stem", po::value(&r.stem)->value_name("NAME"),
+                 "transcribe only this stem, by KIE's name, case-insensitive (e.g. Instrumental, Bass, Drums); "
+                 "an unknown name lists the ones the separation has");
             desc.add(help_opt).add(own).add(kie_options(kie));
             pos.add("task-id", 1).add("audio-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            auto t = parse_separation_type(type);
+            if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
+            r.type = *t;
             r.output_dir = out;
             return run_command(kie, r);
+        }
+        if (command == "midi")
+        {
+            synopsis = "usage: kiemidi midi SEPARATION_TASK_ID [--stem NAME | --audio-id STEM_ID] [-o DIR] [--name NAME] [options]\n"
+                       "MIDI generation from a finished separation (made earlier in KIE's web app, another tool or a\n"
+                       "`kiemidi run`): writes <DIR>/<NAME>.mid, <NAME>.json and <NAME>.svg like `run`. The separation's\n"
+                       "record is read first: one that has not finished or is unknown exits 6, a --stem it does not have\n"
+                       "exits 2 and lists the stems it has; both cost nothing.";
+            midi_args m;
+            std::string out = ".";
+            po::options_description own("midi");
+            own.add_options()
+                ("separation-task-id", po::value(&m.separation_task_id)->required(), "KIE separation task id")
+                ("stem", po::value(&m.stem)->value_name("NAME"),
+                 "only this stem, by KIE's name, case-insensitive (e.g. Instrumental, Bass); default: all stems")
+                ("audio-id", po::value(&m.audio_id)->value_name("STEM_ID"), "only the stem with this audio id (originData[].id)")
+                ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
+                ("name", po::value(&m.name)->value_name("NAME"), "output base name (default SEPARATION_TASK_ID[_STEM])");
+            desc.add(help_opt).add(own).add(kie_options(kie));
+            pos.add("separation-task-id", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            m.output_dir = out;
+            return midi_command(kie, m);
+        }
+        if (command == "tracks")
+        {
+            synopsis = "usage: kiemidi tracks MUSIC_TASK_ID [options]\n"
+                       "Lists the tracks of a KIE music task, one per line: audio id, duration (m:ss), title.\n"
+                       "`kiemidi run MUSIC_TASK_ID AUDIO_ID` transcribes one, `kiemidi run MUSIC_TASK_ID` all.";
+            std::string task;
+            po::options_description own("tracks");
+            own.add_options()("task-id", po::value(&task)->required(), "KIE music task id");
+            desc.add(help_opt).add(own).add(kie_options(kie));
+            pos.add("task-id", 1);
+            if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
+            return tracks_command(kie, task);
         }
         if (command == "batch")
         {

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -84,9 +85,64 @@ bool split_csv_record(std::string_view text, std::size_t& pos, std::vector<std::
 
 std::string row_problem(const track_row& r)
 {
-    if (r.task_id.empty()) return "empty task_id";
-    if (r.audio_id.empty()) return "empty audio_id";
+    if (!r.separation_task_id.empty())
+    {
+        // A separation made already: there is no music track to separate, nor a type to choose.
+        if (!r.task_id.empty() || !r.audio_id.empty())
+            return "a row names a music track (task_id,audio_id) or a separation (separation_task_id), not both";
+        if (r.type) return "type does not apply to a separation made already (separation_task_id)";
+    }
+    else
+    {
+        if (r.task_id.empty()) return "empty task_id";
+        if (r.audio_id.empty()) return "empty audio_id";
+    }
     if (!r.name.empty()) return check_output_name(r.name);
+    return {};
+}
+
+constexpr std::string_view known_columns[] = {"task_id", "audio_id", "name", "type", "stem", "separation_task_id"};
+
+bool is_column(std::string_view name)
+{
+    for (auto c : known_columns)
+        if (c == name) return true;
+    return false;
+}
+
+/// Sets the field `column` of `r` to `value`; false with `why` for a type KIE does not know.
+bool set_field(track_row& r, std::string_view column, std::string value, std::string& why)
+{
+    if (column == "task_id") r.task_id = std::move(value);
+    else if (column == "audio_id") r.audio_id = std::move(value);
+    else if (column == "name") r.name = std::move(value);
+    else if (column == "stem") r.stem = std::move(value);
+    else if (column == "separation_task_id") r.separation_task_id = std::move(value);
+    else if (column == "type" && !value.empty())
+    {
+        r.type = parse_separation_type(value);
+        if (!r.type)
+        {
+            why = "type must be separate_vocal or split_stem, not '" + value + "'";
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Why a CSV header (whose first two fields are column names) cannot be used; empty if it can.
+std::string header_problem(const std::vector<std::string>& columns)
+{
+    for (std::size_t i = 0; i < columns.size(); ++i)
+    {
+        if (!is_column(columns[i]))
+            return "unknown column '" + columns[i] + "' (columns: task_id, audio_id, name, type, stem, separation_task_id)";
+        for (std::size_t j = 0; j < i; ++j)
+            if (columns[j] == columns[i]) return "column '" + columns[i] + "' twice";
+    }
+    auto has = [&](std::string_view c) { return std::find(columns.begin(), columns.end(), c) != columns.end(); };
+    if (!(has("task_id") && has("audio_id")) && !has("separation_task_id"))
+        return "the header needs task_id and audio_id, or separation_task_id";
     return {};
 }
 
@@ -95,6 +151,7 @@ void parse_csv(std::string_view text, std::string_view file, track_list& out)
     std::size_t pos = 0, line = 1;
     bool first_record = true;
     std::vector<std::string> fields;
+    std::vector<std::string> columns;  // from a header beyond task_id,audio_id[,name]; empty: positional
     while (pos < text.size())
     {
         const std::size_t start_line = line;
@@ -120,21 +177,43 @@ void parse_csv(std::string_view text, std::string_view file, track_list& out)
         if (first_record)
         {
             first_record = false;
-            if (fields.size() >= 2 && fields[0] == "task_id" && fields[1] == "audio_id")
+            if (fields.size() >= 2 && is_column(fields[0]) && is_column(fields[1]))
             {
-                if (fields.size() > 3 || (fields.size() == 3 && fields[2] != "name"))
-                    out.errors.push_back({std::string(file), start_line, "header must be task_id,audio_id[,name]"});
+                if (auto why = header_problem(fields); !why.empty())
+                    out.errors.push_back({std::string(file), start_line, why});  // rows are then read as task_id,audio_id[,name]
+                else if (!(fields[0] == "task_id" && fields[1] == "audio_id" && (fields.size() == 2 || (fields.size() == 3 && fields[2] == "name"))))
+                    columns = fields;
                 continue;
             }
         }
-        if (fields.size() < 2 || fields.size() > 3)
+        track_row r;
+        r.line = start_line;
+        std::string why;
+        if (!columns.empty())
         {
-            out.errors.push_back({std::string(file), start_line,
-                                  "expected 2 or 3 fields (task_id,audio_id[,name]), found " + std::to_string(fields.size())});
-            continue;
+            if (fields.size() > columns.size())
+            {
+                out.errors.push_back({std::string(file), start_line,
+                                      "expected at most " + std::to_string(columns.size()) + " fields (as in the header), found " +
+                                          std::to_string(fields.size())});
+                continue;
+            }
+            for (std::size_t i = 0; i < fields.size() && why.empty(); ++i) set_field(r, columns[i], std::move(fields[i]), why);
         }
-        track_row r{fields[0], fields[1], fields.size() == 3 ? fields[2] : std::string{}, start_line};
-        if (auto why = row_problem(r); !why.empty()) out.errors.push_back({std::string(file), start_line, why});
+        else
+        {
+            if (fields.size() < 2 || fields.size() > 3)
+            {
+                out.errors.push_back({std::string(file), start_line,
+                                      "expected 2 or 3 fields (task_id,audio_id[,name]), found " + std::to_string(fields.size())});
+                continue;
+            }
+            r.task_id = fields[0];
+            r.audio_id = fields[1];
+            if (fields.size() == 3) r.name = fields[2];
+        }
+        if (why.empty()) why = row_problem(r);
+        if (!why.empty()) out.errors.push_back({std::string(file), start_line, why});
         else out.rows.push_back(std::move(r));
     }
 }
@@ -177,9 +256,15 @@ void parse_json_lines(std::string_view text, std::string_view file, track_list& 
             else if (p->is_uint64()) dst = std::to_string(p->get_uint64());
             else if (why.empty()) why = "\"" + std::string(key) + "\" must be a string";
         };
-        field("task_id", r.task_id, true);
-        field("audio_id", r.audio_id, true);
+        field("separation_task_id", r.separation_task_id, false);
+        const bool music_track = r.separation_task_id.empty();  // else task_id and audio_id must be absent
+        field("task_id", r.task_id, music_track);
+        field("audio_id", r.audio_id, music_track);
         field("name", r.name, false);
+        field("stem", r.stem, false);
+        std::string type;
+        field("type", type, false);
+        if (why.empty()) set_field(r, "type", std::move(type), why);
         if (why.empty()) why = row_problem(r);
         if (!why.empty()) out.errors.push_back({std::string(file), line, why});
         else out.rows.push_back(std::move(r));
@@ -228,6 +313,13 @@ std::optional<track_list> read_track_list(const std::filesystem::path& file, std
     if (ext == ".jsonl" || ext == ".ndjson") format = track_list_format::json_lines;
     else if (ext == ".csv") format = track_list_format::csv;
     return parse_track_list(ss.str(), file.string(), format);
+}
+
+std::optional<api::separation_type> parse_separation_type(std::string_view text)
+{
+    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
+        if (text == api::to_string(t)) return t;
+    return std::nullopt;
 }
 
 std::string default_output_name(std::string_view task_id, std::string_view audio_id)

@@ -1,8 +1,15 @@
 // Track lists for `kiemidi batch`: CSV (task_id,audio_id[,name], optional header, RFC 4180
 // quoting) or JSON Lines ({"task_id":..,"audio_id":..,"name":..}). A bad row becomes an error
 // naming the file and line; the good rows are still returned, so the rest of a batch runs.
+//
+// Optional per-track choices: `type` (separate_vocal | split_stem), `stem` (one stem by KIE's
+// name) and `separation_task_id` (a row that starts from a separation finished earlier instead
+// of a music track). In CSV they need a header naming the columns, in any order; in JSON Lines
+// they are fields of the same names.
 #ifndef KIEMIDI_APPS_CLI_TRACK_LIST_HPP
 #define KIEMIDI_APPS_CLI_TRACK_LIST_HPP
+
+#include <kiemidi/api/separation.hpp>
 
 #include <cstddef>
 #include <filesystem>
@@ -13,13 +20,20 @@
 
 namespace kiemidi::cli {
 
-/// One good row.
+/// One good row: a music track (task_id + audio_id) or a separation (separation_task_id).
 struct track_row
 {
-    std::string task_id;   ///< KIE music task id.
-    std::string audio_id;  ///< The track of that task.
+    std::string task_id;   ///< KIE music task id (empty in a separation row).
+    std::string audio_id;  ///< The track of that task (empty in a separation row).
     std::string name;      ///< Output base name; empty → default_output_name().
     std::size_t line = 0;  ///< 1-based line in the file.
+    /// The separation to make; unset: the command's default. Not in a separation row (it was made already).
+    std::optional<api::separation_type> type;
+    std::string stem;                ///< Only this stem, by KIE's name; empty: all stems.
+    std::string separation_task_id;  ///< A separation finished earlier, to transcribe; empty: a music track.
+
+    /// The row uses a per-track choice (type, stem or separation) beyond task_id,audio_id,name.
+    bool has_choices() const { return type || !stem.empty() || !separation_task_id.empty(); }
 };
 
 /// One rejected row: "<file>:<line>: <message>".
@@ -48,6 +62,9 @@ track_list parse_track_list(std::string_view text, std::string_view file_name,
 /// Reads and parses a file; the format comes from the extension (.jsonl/.ndjson → JSON Lines,
 /// .csv → CSV) or else from the content. nullopt when the file cannot be read (`why` says so).
 std::optional<track_list> read_track_list(const std::filesystem::path& file, std::string& why);
+
+/// The separation type KIE spells `text` ("separate_vocal", "split_stem"); nullopt for anything else.
+std::optional<api::separation_type> parse_separation_type(std::string_view text);
 
 /// "<task_id>_<audio_id>" with every character outside [A-Za-z0-9._-] replaced by '_'.
 std::string default_output_name(std::string_view task_id, std::string_view audio_id);

@@ -1,5 +1,6 @@
 // kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
-// separation → MIDI pipeline built on them (async_generate_midi).
+// separation → MIDI pipeline built on them (async_generate_midi; its MIDI half alone, from a
+// finished separation: async_generate_midi_from_separation).
 //
 // One long-lived client per KIE account and process: it owns the connection pool, the TLS
 // context and the submission rate limiter shared by every coroutine that uses it. Each operation
@@ -182,6 +183,31 @@ public:
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(std::string task_id, std::string audio_id);
     /// \copydoc generate_midi(std::string, std::string)
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(midi_params p);
+
+    /// MIDI from a separation finished earlier: the pipeline's MIDI half (one paid POST, a lost
+    /// answer recovered from its tagged callback, the wait per midi_params::wait) after one read
+    /// of the separation's record. `stem_audio_id` names one stem (`originData[].id`); empty:
+    /// all stems. A separation that is not finished, unknown or failed, or a stem it does not
+    /// have, completes with api_errc::task_not_finished, api_errc::unknown_task,
+    /// api_errc::task_failed or client_errc::unknown_stem (KIE's message in diag) and costs
+    /// nothing. The same as async_generate_midi with midi_params::separation_task_id set, which
+    /// also takes a stem by name (midi_params::stem) and the timeouts.
+    /// @par Cancellation
+    /// As async_generate_midi.
+    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_generate_midi_from_separation(std::string separation_task_id, std::string stem_audio_id,
+                                             diagnostics& diag, Token&& token = {})
+    {
+        midi_params p;
+        p.separation_task_id = std::move(separation_task_id);
+        p.stem_audio_id = std::move(stem_audio_id);
+        return async_generate_midi(std::move(p), diag, std::forward<Token>(token));
+    }
+
+    /// The coroutine spelling: `co_await kie.generate_midi_from_separation(id, stem_audio_id)`.
+    /// Throws boost::system::system_error whose what() carries KIE's message and the stage.
+    KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi_from_separation(std::string separation_task_id,
+                                                                                  std::string stem_audio_id = {});
 
     /// Finds the task of a paid submission whose answer was lost (client_errc::outcome_unknown)
     /// from its callback: the submission must have been sent with

@@ -42,6 +42,7 @@ enum class api_errc : int
     unknown_code = 999,          ///< KIE answered with a code kiemidi does not know; see diagnostics.
     task_failed = 1000,          ///< The KIE task reached a failure state (see diagnostics for KIE's message).
     unknown_task = 1001,         ///< KIE knows no such task (answered `data: null` or 404).
+    task_not_finished = 1002,    ///< The KIE task has not finished yet (e.g. a separation still PENDING); try again later.
 };
 
 /// Failures detected by kiemidi itself.
@@ -60,6 +61,7 @@ enum class client_errc : int
     forged_callback,             ///< A callback failed secret or signature verification.
     stale_callback,              ///< A callback's signature timestamp is outside the freshness window.
     retries_exhausted,           ///< Every allowed attempt failed; diagnostics holds the last failure.
+    unknown_stem,                ///< The separation has no stem by that name or audio id; diagnostics lists the ones it has.
 };
 
 KIEMIDI_DECL const boost::system::error_category& get_api_category() noexcept;

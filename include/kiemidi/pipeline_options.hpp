@@ -47,9 +47,22 @@ struct midi_params
     /// separate_vocal (2 stems, the cheaper call) is the default; split_stem gives up to 12 stems
     /// but KIE documents that MIDI after it may be empty.
     api::separation_type separation = api::separation_type::separate_vocal;
-    /// Transcribe only the stem with this `stem_type_group_name` (e.g. "Instrumental"). Empty:
-    /// transcribe all stems, which needs no extra record-info read.
+    /// Transcribe only the stem with this `stem_type_group_name` (KIE's name, e.g. "Instrumental",
+    /// "Bass"; compared case-insensitively). Empty: transcribe all stems, which needs no extra
+    /// record-info read. A name the separation does not have ends the pipeline with
+    /// client_errc::unknown_stem before the MIDI POST; diagnostics lists the names it has.
     std::string stem;
+    /// Start from this separation, finished earlier (in KIE's web app, another tool, a previous
+    /// run), instead of separating task_id/audio_id: no separation is submitted, and task_id,
+    /// audio_id and `separation` are not used. Its record is read once before the paid MIDI
+    /// POST; a separation that is not finished (api_errc::task_not_finished), unknown
+    /// (api_errc::unknown_task) or failed (api_errc::task_failed, with KIE's message) ends the
+    /// pipeline there, with nothing paid.
+    std::string separation_task_id;
+    /// With separation_task_id: transcribe only the stem with this audio id (the record's
+    /// `originData[].id`); takes precedence over `stem`. An id the record does not list gives
+    /// client_errc::unknown_stem, with nothing paid.
+    std::string stem_audio_id;
     /// The whole pipeline must finish within this.
     std::chrono::milliseconds deadline{std::chrono::minutes(30)};
     /// Each wait (separation, MIDI) must finish within this.

@@ -68,6 +68,24 @@ bool is_final(separation_state s) noexcept
     return s != separation_state::pending && s != separation_state::unknown;
 }
 
+const stem* find_stem(const std::vector<stem>& stems, std::string_view name) noexcept
+{
+    for (const auto& s : stems)
+        if (!s.stem_type_group_name.empty() && iequals(s.stem_type_group_name, name)) return &s;
+    return nullptr;
+}
+
+std::string stem_names(const std::vector<stem>& stems)
+{
+    std::string out;
+    for (const auto& s : stems)
+    {
+        if (!out.empty()) out += ", ";
+        out += s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name;
+    }
+    return out.empty() ? "none listed" : out;
+}
+
 namespace detail {
 namespace {
 

@@ -441,6 +441,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     wait_counters counters;
     const char* stage = "separation";  // the step in progress, named in diagnostics
     bool one_stem = false;             // transcribe out.transcribed_stem_id only
+    bool record_read = false;          // the separation's record was read (out.stem_list is KIE's whole list)
     asio::steady_timer timer;
     asio::cancellation_signal cancel;
     clock_type::time_point deadline_at{};
@@ -541,6 +542,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
 
     static asio::awaitable<error_code> run(pipeline_op& op);
     static asio::awaitable<error_code> separation_step(pipeline_op& op);
+    static asio::awaitable<error_code> finished_separation(pipeline_op& op);
     static asio::awaitable<error_code> choose_stem(pipeline_op& op);
     static asio::awaitable<error_code> midi_step(pipeline_op& op);
 };
@@ -581,28 +583,68 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
     co_return error_code{};
 }
 
+// A separation finished earlier (midi_params::separation_task_id): its record, read once, must
+// say it is finished before anything is paid for; its stems are the result's.
+asio::awaitable<error_code> pipeline_op::finished_separation(pipeline_op& op)
+{
+    op.out.separation_task_id = op.p.separation_task_id;
+    ++op.counters.polls;
+    auto [ec, rec] = co_await detail::get_separation(op.c, op.p.separation_task_id, op.diag);
+    if (ec) co_return ec;
+    if (!separation_kind::finished(rec))
+    {
+        op.diag.set_client_message("separation " + op.p.separation_task_id + " has not finished (successFlag " +
+                                   (rec.raw_state.empty() ? std::string("PENDING") : rec.raw_state) +
+                                   "); nothing was paid, try again once it has");
+        co_return api_errc::task_not_finished;
+    }
+    if (auto oec = separation_kind::outcome(rec, op.diag)) co_return oec;
+    op.record_read = true;
+    op.out.stem_list = std::move(rec.origin_data);
+    op.out.stems = std::move(rec.urls);
+    op.out.repairs = std::move(rec.repairs);
+    co_return error_code{};
+}
+
 // MIDI from one stem: the callback has no per-stem ids, so that may need one record-info read.
 asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
 {
-    if (op.out.stem_list.empty())
+    if (!op.record_read)
     {
         ++op.counters.polls;
         auto [ec, rec] = co_await detail::get_separation(op.c, op.out.separation_task_id, op.diag);
         if (ec) co_return ec;
+        op.record_read = true;
         op.out.stem_list = std::move(rec.origin_data);
         op.out.stems = std::move(rec.urls);
         op.out.repairs = std::move(rec.repairs);  // the same separation, read again: replaces, not adds
     }
-    const std::string* stem_id = nullptr;
-    for (const auto& s : op.out.stem_list)
-        if (s.stem_type_group_name == op.p.stem) stem_id = &s.id;
-    if (!stem_id)
+    const bool by_id = !op.p.stem_audio_id.empty();
+    const api::stem* chosen = nullptr;
+    if (by_id)
+    {
+        for (const auto& s : op.out.stem_list)
+            if (s.id == op.p.stem_audio_id) chosen = &s;
+    }
+    else
+        chosen = api::find_stem(op.out.stem_list, op.p.stem);
+    // A record without originData (an older KIE) cannot contradict an id: KIE itself judges it.
+    if (!chosen && !(by_id && op.out.stem_list.empty()))
     {
         op.stage = "midi";
-        op.diag.set_client_message("the separation has no stem named \"" + op.p.stem + "\"");
-        co_return client_errc::invalid_field;
+        std::string has = api::stem_names(op.out.stem_list);
+        if (by_id)
+        {
+            has.clear();
+            for (const auto& s : op.out.stem_list)
+                has += (has.empty() ? "" : ", ") + s.id + " (" + s.stem_type_group_name + ")";
+        }
+        op.diag.set_client_message("separation " + op.out.separation_task_id + " has no stem " +
+                                   (by_id ? "with audio id \"" + op.p.stem_audio_id : "named \"" + op.p.stem) +
+                                   "\"; it has: " + has);
+        co_return client_errc::unknown_stem;
     }
-    op.out.transcribed_stem_id = *stem_id;
+    op.out.transcribed_stem_id = chosen ? chosen->id : op.p.stem_audio_id;
     op.one_stem = true;
     co_return error_code{};
 }
@@ -646,13 +688,20 @@ asio::awaitable<error_code> pipeline_op::run(pipeline_op& op)
     op.deadline_at = saturating_add(t0, op.p.deadline);
     op.arm(false);
 
-    // 1. Separation (paid), 2. wait for it.
+    // 1. Separation (paid), 2. wait for it; or a separation finished earlier, read once.
     op.stage = "separation";
-    if (auto ec = co_await separation_step(op)) co_return ec;
-    op.out.separation_time = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
+    if (!op.p.separation_task_id.empty())
+    {
+        if (auto ec = co_await finished_separation(op)) co_return ec;
+    }
+    else
+    {
+        if (auto ec = co_await separation_step(op)) co_return ec;
+        op.out.separation_time = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
+    }
 
     // 3. MIDI generation (paid), from one stem when asked; 4. wait for the notes.
-    if (!op.p.stem.empty())
+    if (!op.p.stem.empty() || !op.p.stem_audio_id.empty())
     {
         if (auto ec = co_await choose_stem(op)) co_return ec;
     }
@@ -723,6 +772,15 @@ asio::awaitable<midi_result> client::generate_midi(std::string task_id, std::str
     midi_params p;
     p.task_id = std::move(task_id);
     p.audio_id = std::move(audio_id);
+    co_return co_await generate_midi(std::move(p));
+}
+
+asio::awaitable<midi_result> client::generate_midi_from_separation(std::string separation_task_id,
+                                                                 std::string stem_audio_id)
+{
+    midi_params p;
+    p.separation_task_id = std::move(separation_task_id);
+    p.stem_audio_id = std::move(stem_audio_id);
     co_return co_await generate_midi(std::move(p));
 }
 

@@ -2,13 +2,18 @@
 // an emulator in this test process (127.0.0.1 only). Every child is waited for with a deadline
 // and killed by its guard if it is still running.
 #ifdef KIEMIDI_CLI_PATH  // only when the kiemidi executable is built
+#include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"
 #include "common/test_http_server.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
@@ -119,6 +124,59 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
     return a;
 }
 
+/// A separation made outside the CLI (as in KIE's web app or another tool): submitted straight
+/// to `kie` through the library; with `finished`, polled until KIE says it succeeded. Returns its task id.
+std::string separate_elsewhere(const external_kie& kie, const std::string& audio, kiemidi::api::separation_type type,
+                               bool finished)
+{
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    kiemidi::client_options co;
+    co.base_url = kie.server->http_base_url();
+    co.api_key = kie.server->api_key();
+    kiemidi::client c(ioc.get_executor(), co);
+    std::string id;
+    std::string failure;
+    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+        constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+        kiemidi::diagnostics diag;
+        kiemidi::api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
+        auto [ec, created] = co_await c.async_separate(req, diag, tok);
+        if (ec) failure = "separation POST: " + diag.to_string();
+        id = created.task_id;
+        if (!ec && finished)
+        {
+            kiemidi::wait_options w;
+            w.strategy = kiemidi::wait_strategy::polling;
+            w.poll_interval = 20ms;
+            w.max_poll_interval = 50ms;
+            auto [wec, rec] = co_await c.async_wait_separation(id, w, diag, tok);
+            if (wec) failure = "separation wait: " + diag.to_string();
+        }
+        c.close();
+    }, asio::detached);
+    ioc.run_for(20s);
+    BOOST_TEST_REQUIRE(failure.empty(), failure);
+    BOOST_TEST_REQUIRE(!id.empty());
+    return id;
+}
+
+/// The ids KIE's tasks got, as `kiemidi run`/`midi` print them: "(separation S, midi M)".
+std::string printed_task(const std::string& out, const std::string& kind)
+{
+    const auto at = out.find(kind + " ", out.find(" notes (separation "));
+    if (at == std::string::npos) return {};
+    const auto begin = at + kind.size() + 1;
+    return out.substr(begin, out.find_first_of(",)", begin) - begin);
+}
+
+std::size_t count_of(const std::string& text, const std::string& what)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cli)
@@ -129,7 +187,7 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_that_exits_zero)
     std::string out;
     BOOST_TEST(run_cli({"--help"}, dir.path, out) == 0);
     BOOST_TEST(out.find("exit codes") != std::string::npos);
-    for (std::string cmd : {"run", "batch", "status", "report", "credits", "emulator"})
+    for (std::string cmd : {"run", "midi", "tracks", "batch", "status", "report", "credits", "emulator"})
     {
         BOOST_TEST(run_cli({cmd, "--help"}, dir.path, out) == 0, cmd << " --help:\n" << out);
         BOOST_TEST(out.find("usage: kiemidi " + cmd) != std::string::npos, out);
@@ -142,10 +200,16 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_usage_errors)
     std::string out;
     BOOST_TEST(run_cli({}, dir.path, out) == 2);
     BOOST_TEST(run_cli({"frobnicate"}, dir.path, out) == 2);
-    BOOST_TEST(run_cli({"run", "only-task-id"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"run"}, dir.path, out) == 2);  // (a task id alone runs every track of it)
     BOOST_TEST(run_cli({"run", "t", "a", "--no-such-flag"}, dir.path, out) == 2);
     BOOST_TEST(out.find("no-such-flag") != std::string::npos, out);
     BOOST_TEST(run_cli({"emulator", "--http-port", "x"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"run", "t", "a", "--type", "all_stems"}, dir.path, out) == 2);
+    BOOST_TEST(out.find("separate_vocal or split_stem") != std::string::npos, out);
+    BOOST_TEST(run_cli({"midi"}, dir.path, out) == 2);
+    BOOST_TEST(run_cli({"midi", "sep", "--stem", "Bass", "--audio-id", "a1"}, dir.path, out) == 2);
+    BOOST_TEST(out.find("not both") != std::string::npos, out);
+    BOOST_TEST(run_cli({"tracks"}, dir.path, out) == 2);
     BOOST_TEST(run_cli({"credits", "--base-url", "https://127.0.0.1:1"}, dir.path, out) == 2);  // a URL but no key
 }
 
@@ -863,6 +927,186 @@ BOOST_AUTO_TEST_CASE(batch_keeps_odd_results_and_prints_one_warning_line_per_tra
         BOOST_TEST(out.find(line) == out.rfind(line), out);
         BOOST_TEST(read_file(dir.path / (name + ".json")).find("\"notes_dropped\":2") != std::string::npos);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The commands around KIE's separate steps: tracks of a music task, MIDI from a separation, and
+// the separation's type and stem on `run`.
+BOOST_AUTO_TEST_SUITE(cli_music_tasks_and_separations)
+
+BOOST_AUTO_TEST_CASE(tracks_lists_a_music_task_and_run_without_an_audio_id_transcribes_every_track)
+{
+    temp_dir dir;
+    external_kie kie(dir.path);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"tracks", "music-all"} + kie.flags(), dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    // "<audio id>  <m:ss>  <title>" per track; the emulator's music tasks have two.
+    std::vector<std::string> ids;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("  Emulated Track ") != std::string::npos)
+        {
+            ids.push_back(line.substr(0, line.find("  ")));
+            const auto dur = line.substr(ids.back().size() + 2, line.find("  ", ids.back().size() + 2) - ids.back().size() - 2);
+            BOOST_TEST((dur.size() >= 4 && dur[dur.size() - 3] == ':'), line);
+        }
+    BOOST_TEST_REQUIRE(ids.size() == 2u, out);
+    BOOST_TEST(ids[0] != ids[1]);
+
+    code = run_cli(std::vector<std::string>{"run", "music-all", "-o", (dir.path / "all").string()} + kie.flags(), dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    for (const auto& id : ids)
+    {
+        const auto base = dir.path / "all" / ("music-all_" + id);
+        BOOST_TEST(is_midi_file(base.string() + ".mid"), base);
+        BOOST_TEST(fs::exists(base.string() + ".json"));
+        BOOST_TEST(fs::exists(base.string() + ".svg"));
+    }
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.separation_submissions.size() == 2u);  // one per track, each once
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 2u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    for (const auto& id : ids) BOOST_TEST(c.separation_submissions.count({"music-all", id}) == 1u, id);
+}
+
+BOOST_AUTO_TEST_CASE(tracks_and_run_of_a_music_task_kie_does_not_know_exit_six_and_pay_nothing)
+{
+    temp_dir dir;
+    std::string out;
+    BOOST_TEST(run_cli({"tracks", "no.such.task"}, dir.path, out) == 6, out);
+    BOOST_TEST(out.find("unknown task") != std::string::npos, out);
+    BOOST_TEST(run_cli({"run", "no.such.task", "-o", dir.path.string()}, dir.path, out) == 6, out);
+    BOOST_TEST(out.find("unknown task") != std::string::npos, out);
+    BOOST_TEST(!fs::exists(dir.path / "no.such.task_.mid"));
+}
+
+BOOST_AUTO_TEST_CASE(midi_from_a_finished_separation_writes_what_run_writes_with_one_paid_post)
+{
+    temp_dir dir;
+    external_kie kie(dir.path);
+    const auto sep = separate_elsewhere(kie, "track-m", kiemidi::api::separation_type::split_stem, true);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"midi", sep, "--stem", "dRuMs", "-o", dir.path.string()} + kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    const auto base = dir.path / (sep + "_Drums");  // named as KIE spells the stem
+    BOOST_TEST(is_midi_file(base.string() + ".mid"));
+    BOOST_TEST(read_file(base.string() + ".json").find("\"instruments\"") != std::string::npos);
+    BOOST_TEST(read_file(base.string() + ".svg").find("<svg") != std::string::npos);
+    BOOST_TEST(printed_task(out, "separation") == sep, out);
+    // The notes written are the ones KIE made for that MIDI task.
+    const auto midi_task = printed_task(out, "midi");
+    BOOST_TEST(cli::printed_notes(out) == long(count_of(kie.server->midi_notes_json(midi_task), "\"pitch\"")), out);
+    auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);  // only the one made elsewhere
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    BOOST_TEST_REQUIRE(c.midi_submissions.size() == 1u);
+    BOOST_TEST(c.midi_submissions.begin()->first.first == sep);
+    BOOST_TEST(!c.midi_submissions.begin()->first.second.empty());  // one stem, not all
+
+    // A stem the separation does not have: usage error, the names it has, nothing paid.
+    code = run_cli(std::vector<std::string>{"midi", sep, "--stem", "Kazoo", "-o", dir.path.string()} + kie.flags(),
+                   dir.path, out);
+    BOOST_TEST(code == 2, out);
+    BOOST_TEST(out.find("no stem named \"Kazoo\"; it has: Vocals") != std::string::npos, out);
+    for (const char* name : {"Drums", "Bass"}) BOOST_TEST(out.find(name) != std::string::npos, out);
+    BOOST_TEST(out.find("nothing was paid") != std::string::npos, out);
+    BOOST_TEST(kie.server->snapshot().requests_to("POST /api/v1/midi/generate") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(midi_of_a_separation_not_finished_or_unknown_exits_six_and_costs_nothing)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = 60s;  // PENDING for the whole test
+    external_kie kie(dir.path, eo);
+    const auto sep = separate_elsewhere(kie, "track-p", kiemidi::api::separation_type::separate_vocal, false);
+    const auto credits = kie.server->snapshot().credits;
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"midi", sep, "-o", dir.path.string()} + kie.flags(), dir.path, out);
+    BOOST_TEST(code == 6, out);
+    BOOST_TEST(out.find("has not finished (successFlag PENDING)") != std::string::npos, out);
+    BOOST_TEST(out.find("nothing was paid") != std::string::npos, out);
+    code = run_cli(std::vector<std::string>{"midi", "0123456789abcdef0123456789abcdef", "-o", dir.path.string()} + kie.flags(),
+                   dir.path, out);
+    BOOST_TEST(code == 6, out);
+    BOOST_TEST(out.find("KIE has no record for this task id") != std::string::npos, out);
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
+    BOOST_TEST(c.credits == credits);
+    BOOST_TEST(!fs::exists(dir.path / (sep + ".mid")));
+}
+
+BOOST_AUTO_TEST_CASE(midi_goes_on_when_kie_took_the_paid_post_but_a_gateway_answered_html_502)
+{
+    temp_dir dir;
+    external_kie kie(dir.path);
+    const auto sep = separate_elsewhere(kie, "track-g", kiemidi::api::separation_type::separate_vocal, true);
+    kiemidi::emulator::fault_options f;
+    f.processed_then_html_502_rate = 1.0;  // processed and charged; the answer is a gateway's page
+    kie.server->set_faults(f);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"midi", sep, "--name", "gw", "-o", dir.path.string(), "--listen-port",
+                                                std::to_string(cli_batch::free_port())} +
+                           kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "gw.mid"));
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    BOOST_TEST(c.garbled_after_processing == 1u);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(run_sends_the_separation_type_and_transcribes_the_stem_asked_for)
+{
+    temp_dir dir;
+    kiemidi::emulator::emulator_options eo;
+    external_kie kie(dir.path, eo);
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"run", "music-s", "track-s", "--type", "split_stem", "--stem", "BASS", "-o",
+                                                dir.path.string(), "--name", "bass"} +
+                           kie.flags(),
+                       dir.path, out);
+    BOOST_TEST_REQUIRE(code == 0, out);
+    BOOST_TEST(is_midi_file(dir.path / "bass.mid"));
+    auto c = kie.server->snapshot();
+    // KIE charges split_stem at its own price: the type was sent.
+    BOOST_TEST(c.credits == eo.initial_credits - eo.split_stem_cost - eo.midi_cost);
+    BOOST_TEST_REQUIRE(c.midi_submissions.size() == 1u);
+    BOOST_TEST(!c.midi_submissions.begin()->first.second.empty());  // one stem
+
+    // A stem name the separation does not have: the separation is paid, so its id is given for `kiemidi midi`.
+    code = run_cli(std::vector<std::string>{"run", "music-k", "track-k", "--stem", "kazoo", "-o", dir.path.string()} +
+                       kie.flags(),
+                   dir.path, out);
+    BOOST_TEST(code == 1, out);
+    BOOST_TEST(out.find("no stem named \"kazoo\"; it has: Vocals, Instrumental") != std::string::npos, out);
+    BOOST_TEST(out.find("kiemidi midi ") != std::string::npos, out);
+    BOOST_TEST(kie.server->snapshot().requests_to("POST /api/v1/midi/generate") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_refuses_rows_with_their_own_type_stem_or_separation_instead_of_paying_for_defaults)
+{
+    temp_dir dir;
+    external_kie kie(dir.path);
+    auto list = dir.path / "tracks.csv";
+    std::ofstream(list) << "task_id,audio_id,name,type,stem,separation_task_id\n"
+                           "music-1,track-1,plain\n"
+                           "music-2,track-2,bass,split_stem,Bass\n"
+                           ",,sep,,,0123456789abcdef0123456789abcdef\n";
+    std::string out;
+    int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string()} + kie.flags(), dir.path, out);
+    BOOST_TEST(code == 1, out);
+    BOOST_TEST(is_midi_file(dir.path / "plain.mid"));
+    BOOST_TEST(count_of(out, "are not run by batch yet") == 2u, out);
+    BOOST_TEST(out.find("tracks.csv:3: ") != std::string::npos, out);
+    BOOST_TEST(out.find("tracks.csv:4: ") != std::string::npos, out);
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -109,6 +109,89 @@ BOOST_AUTO_TEST_CASE(bad_json_lines_are_reported_per_line)
     BOOST_TEST(l.errors[3].line == 5u);
 }
 
+BOOST_AUTO_TEST_CASE(csv_header_names_optional_columns_in_any_order)
+{
+    auto l = parse_track_list("audio_id,task_id,stem,type,name\n"
+                              "a1,t1,Bass,split_stem,bass-line\n"
+                              "a2,t2,,,\n"
+                              "a3,t3\n",  // trailing columns may be left out
+                              "x.csv");
+    BOOST_TEST(l.errors.empty(), (l.errors.empty() ? std::string{} : l.errors.front().to_string()));
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 3u);
+    BOOST_TEST(l.rows[0].task_id == "t1");
+    BOOST_TEST(l.rows[0].audio_id == "a1");
+    BOOST_TEST(l.rows[0].stem == "Bass");
+    BOOST_TEST((l.rows[0].type == kiemidi::api::separation_type::split_stem));
+    BOOST_TEST(l.rows[0].name == "bass-line");
+    BOOST_TEST(l.rows[0].has_choices());
+    BOOST_TEST(!l.rows[1].type.has_value());
+    BOOST_TEST(l.rows[1].stem.empty());
+    BOOST_TEST(!l.rows[1].has_choices());
+    BOOST_TEST(l.rows[2].task_id == "t3");
+}
+
+BOOST_AUTO_TEST_CASE(csv_rows_may_name_a_separation_instead_of_a_music_track)
+{
+    auto l = parse_track_list("separation_task_id,task_id,audio_id,stem,type\n"
+                              "s1,,,drums\n"
+                              ",t2,a2,,separate_vocal\n"
+                              "s3,t3,a3\n"           // both: which one is meant?
+                              "s4,,,,split_stem\n"   // a separation made already has its type
+                              ",t5,a5,,all_stems\n"  // not a type KIE knows
+                              ",t6,a6,,,extra\n",
+                              "x.csv");
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    BOOST_TEST(l.rows[0].separation_task_id == "s1");
+    BOOST_TEST(l.rows[0].task_id.empty());
+    BOOST_TEST(l.rows[0].stem == "drums");
+    BOOST_TEST(l.rows[1].task_id == "t2");
+    BOOST_TEST((l.rows[1].type == kiemidi::api::separation_type::separate_vocal));
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 4u);
+    BOOST_TEST(l.errors[0].line == 4u);
+    BOOST_TEST(l.errors[0].message.find("not both") != std::string::npos, l.errors[0].message);
+    BOOST_TEST(l.errors[1].message.find("type does not apply") != std::string::npos, l.errors[1].message);
+    BOOST_TEST(l.errors[2].message == "type must be separate_vocal or split_stem, not 'all_stems'");
+    BOOST_TEST(l.errors[3].message.find("at most 5 fields") != std::string::npos, l.errors[3].message);
+}
+
+BOOST_AUTO_TEST_CASE(a_csv_header_with_an_unknown_column_is_an_error_and_rows_are_read_positionally)
+{
+    auto l = parse_track_list("task_id,audio_id,colour\nt1,a1\n", "x.csv");
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 1u);
+    BOOST_TEST(l.errors[0].line == 1u);
+    BOOST_TEST(l.errors[0].message.find("unknown column 'colour'") != std::string::npos, l.errors[0].message);
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 1u);
+    BOOST_TEST(l.rows[0].audio_id == "a1");
+    auto twice = parse_track_list("task_id,audio_id,stem,stem\n", "x.csv");
+    BOOST_REQUIRE_EQUAL(twice.errors.size(), 1u);
+    BOOST_TEST(twice.errors[0].message == "column 'stem' twice");
+    auto neither = parse_track_list("name,stem\n", "x.csv");
+    BOOST_REQUIRE_EQUAL(neither.errors.size(), 1u);
+    BOOST_TEST(neither.errors[0].message.find("needs task_id and audio_id, or separation_task_id") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_take_type_stem_and_separation_fields)
+{
+    auto l = parse_track_list("{\"task_id\":\"t1\",\"audio_id\":\"a1\",\"type\":\"split_stem\",\"stem\":\"Bass\"}\n"
+                              "{\"separation_task_id\":\"s2\",\"stem\":\"Instrumental\",\"name\":\"inst\"}\n"
+                              "{\"separation_task_id\":\"s3\",\"type\":\"split_stem\"}\n"
+                              "{\"task_id\":\"t4\",\"audio_id\":\"a4\",\"type\":\"two_stems\"}\n"
+                              "{\"task_id\":\"t5\",\"audio_id\":\"a5\",\"stem\":7}\n"
+                              "{\"stem\":\"Bass\"}\n",
+                              "l.jsonl", track_list_format::json_lines);
+    BOOST_REQUIRE_EQUAL(l.rows.size(), 3u);  // "stem":7 is read as the text "7", as numbers elsewhere
+    BOOST_TEST((l.rows[0].type == kiemidi::api::separation_type::split_stem));
+    BOOST_TEST(l.rows[0].stem == "Bass");
+    BOOST_TEST(l.rows[1].separation_task_id == "s2");
+    BOOST_TEST(l.rows[1].task_id.empty());
+    BOOST_TEST(l.rows[1].name == "inst");
+    BOOST_TEST(l.rows[2].stem == "7");
+    BOOST_REQUIRE_EQUAL(l.errors.size(), 3u);
+    BOOST_TEST(l.errors[0].to_string() == "l.jsonl:3: type does not apply to a separation made already (separation_task_id)");
+    BOOST_TEST(l.errors[1].to_string() == "l.jsonl:4: type must be separate_vocal or split_stem, not 'two_stems'");
+    BOOST_TEST(l.errors[2].to_string() == "l.jsonl:6: missing \"task_id\"");
+}
+
 BOOST_AUTO_TEST_CASE(extension_chooses_json_lines)
 {
     auto dir = std::filesystem::temp_directory_path() / ("kiemidi-track-list-" + std::to_string(::getpid()));

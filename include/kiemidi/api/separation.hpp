@@ -72,6 +72,14 @@ struct stem
     friend bool operator==(const stem&, const stem&) = default;
 };
 
+/// The stem of `stems` whose stem_type_group_name is `name`, compared case-insensitively (KIE
+/// spells them "Vocals", "Instrumental", "Bass", ...); nullptr when there is none.
+KIEMIDI_DECL const stem* find_stem(const std::vector<stem>& stems, std::string_view name) noexcept;
+
+/// The stems' names ("Vocals, Instrumental"; a stem without a name by its id), for a message
+/// that says which ones a separation has; "none listed" when `stems` is empty.
+KIEMIDI_DECL std::string stem_names(const std::vector<stem>& stems);
+
 /// Stem file URLs by kind. Unset means KIE sent null, "" or nothing for that kind.
 struct stem_urls
 {
