@@ -71,7 +71,7 @@ bool is_final(separation_state s) noexcept
 const stem* find_stem(const std::vector<stem>& stems, std::string_view name) noexcept
 {
     for (const auto& s : stems)
-        if (!s.stem_type_group_name.empty() && iequals(s.stem_type_group_name, name)) return &s;
+        if (!s.stem_type_group_name.empty() && boost::beast::iequals(s.stem_type_group_name, name)) return &s;
     return nullptr;
 }
 

@@ -359,12 +359,14 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
                 if (rec_ec) co_return co_await record_failure(rec_ec, "separation");
                 sep = std::move(rec);
             }
-            for (const auto& s : sep.origin_data)
-                if (s.stem_type_group_name == p.stem) stem_id = s.id;
-            if (!stem_id)
+            // KIE's names, case-insensitively, as for a single pipeline.
+            if (const api::stem* chosen = api::find_stem(sep.origin_data, p.stem))
+                stem_id = chosen->id;
+            else
             {
-                diag.set_client_message("the separation has no stem named \"" + p.stem + "\"");
-                co_return co_await record_failure(error_code(client_errc::invalid_field), "midi");
+                diag.set_client_message("the separation has no stem named \"" + p.stem +
+                                        "\"; it has: " + api::stem_names(sep.origin_data));
+                co_return co_await record_failure(error_code(client_errc::unknown_stem), "midi");
             }
         }
         if (auto h = halted()) co_return *h;
