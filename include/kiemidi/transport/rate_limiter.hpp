@@ -55,6 +55,9 @@ public:
     using clock = std::chrono::steady_clock;
 
     /// Requests in flight at once while the budget is unconfirmed (see the file comment).
+    /// Fixed, not ramped up as clean answers come back: the requests in flight when a lower real
+    /// limit is reached are all throttled, so a cap grown by then costs as many 429s
+    /// (benchmarks/README.md, rate-limited).
     static constexpr unsigned unconfirmed_in_flight = 4;
     /// Clean windows a lowered budget is held before probing above it again.
     static constexpr unsigned hold_windows = 30;
