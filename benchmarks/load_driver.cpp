@@ -7,6 +7,7 @@
 // an already running emulator is used instead. `--help` lists the flags; benchmarks/README.md
 // explains the scenarios and the numbers.
 #include "command_line.hpp"
+#include "../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
@@ -25,7 +26,6 @@
 #include <boost/asio/post.hpp>
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -60,6 +60,7 @@ extern char** environ;
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using kiemidi::use_nothrow_awaitable;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -447,7 +448,7 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
     p.deadline = 2 * p.stage_timeout;
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
-    auto [ec, r] = co_await e.kie.async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, r] = co_await e.kie.async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
     if (ec) { record_failure(e.t, ec.message() + " " + diag.to_string()); co_return; }
     if (r.note_count() == 0) { record_failure(e.t, "pipeline returned no notes"); co_return; }
@@ -461,13 +462,12 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
 /// received each callback (callback_message::received_at) and when this coroutine resumed.
 asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 {
-    constexpr auto tok = asio::as_tuple(asio::use_awaitable);
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
     kiemidi::api::separation_request sreq;
     sreq.task_id = "bench-music-" + std::to_string(i / 2);
     sreq.audio_id = "bench-audio-" + std::to_string(i);
-    auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, tok);
+    auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, use_nothrow_awaitable);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
     auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
@@ -475,7 +475,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
         asio::steady_timer deadline(co_await asio::this_coro::executor,
                                     std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms);
         deadline.async_wait([&](boost::system::error_code ec) { if (!ec) e.hub.close(); });
-        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), tok);
+        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), use_nothrow_awaitable);
         const auto resumed = std::chrono::system_clock::now();
         deadline.cancel();
         if (ec) { record_failure(e.t, "hub wait: " + ec.message()); co_return false; }
@@ -489,7 +489,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
-    auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, tok);
+    auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, use_nothrow_awaitable);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
     if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;
@@ -523,7 +523,7 @@ asio::awaitable<std::optional<emulator_counters>> fetch_counters(kiemidi::http_c
     kiemidi::http_request req;
     req.target = "/emulator/counters";
     kiemidi::diagnostics diag;
-    auto [ec, res] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, res] = co_await http.async_execute(std::move(req), diag, use_nothrow_awaitable);
     if (ec || res.status != 200) co_return std::nullopt;
     boost::system::error_code jec;
     auto v = boost::json::parse(res.body, jec);
@@ -632,10 +632,10 @@ bool run_scenario(const driver_args& args, const scenario& sc)
                 break;
             }
             tick.expires_after(50ms);
-            auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+            auto [ec] = co_await tick.async_wait(use_nothrow_awaitable);
             (void)ec;
         }
-        if (running > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (running > 0) co_await all_done.async_wait(use_nothrow_awaitable);
         t1 = steady::now();
         cpu1 = cpu_seconds();
         stats_after = kie.transport().stats();
@@ -824,14 +824,14 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
         auto* inst = ip.get();
         auto body = [&, inst]() -> asio::awaitable<void> {
             auto ex = co_await asio::this_coro::executor;
-            auto [cec] = co_await inst->hub->async_connect(asio::as_tuple(asio::use_awaitable));
+            auto [cec] = co_await inst->hub->async_connect(use_nothrow_awaitable);
             if (cec) connect_failed = true;
             ++ready;
             asio::steady_timer tick(ex);
             while (!go)
             {
                 tick.expires_after(1ms);
-                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await tick.async_wait(use_nothrow_awaitable);
             }
             env e{*inst->kie, *inst->hub, sc, wait, inst->t};
             const std::size_t workers = std::max<std::size_t>(1, std::min(sc.concurrency, sc.pipelines) / n_inst);
@@ -854,7 +854,7 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
             while (running > 0 || !all_done)
             {
                 tick.expires_after(5ms);
-                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await tick.async_wait(use_nothrow_awaitable);
             }
             inst->kie->close();
             inst->listener->stop();

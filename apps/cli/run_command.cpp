@@ -1,11 +1,11 @@
 // `kiemidi run` and `kiemidi credits`: one pipeline, one read.
 #include "commands.hpp"
 #include "track_list.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -79,7 +79,7 @@ int run_command(const kie_flags& flags, const run_args& args)
         p.audio_id = args.audio_id;
         p.wait = s.wait();
         diagnostics diag;
-        auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
+        auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         if (ec)
         {
             std::cerr << "kiemidi: " << args.task_id << ":" << args.audio_id << " failed: " << describe(ec, diag) << "\n";

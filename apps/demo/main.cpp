@@ -7,13 +7,13 @@
 // arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
 // --poll-only. Separation and MIDI generation are paid requests.
 #include "command_line.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,6 +29,7 @@
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using kiemidi::use_nothrow_awaitable;
 
 namespace {
 
@@ -114,7 +115,7 @@ asio::awaitable<void> run_track(kiemidi::client& kie, track t, kiemidi::wait_opt
     kiemidi::midi_params params{.task_id = t.task_id, .audio_id = t.audio_id};
     params.wait = wait;
     kiemidi::diagnostics diag;
-    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, use_nothrow_awaitable);
     char line[256];
     if (ec)
     {
@@ -143,7 +144,7 @@ asio::awaitable<void> run_all(kiemidi::client& kie, std::vector<track> tracks, k
             if (--remaining == 0) all_done.cancel();
         });
     }
-    if (remaining) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (remaining) co_await all_done.async_wait(use_nothrow_awaitable);
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include <kiemidi/detail/kie_response_classifier.hpp>
 
 #include "operations.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -133,7 +133,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(http_client& http, http
     diag.clear();
     const bool post = req.method == http_method::post;
     const bool paid = req.kind == request_kind::paid_submission;
-    auto [ec, resp] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, resp] = co_await http.async_execute(std::move(req), diag, use_nothrow_awaitable);
     if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};
     if (ec)

@@ -4,10 +4,10 @@
 #define KIEMIDI_TESTS_COMMON_EMULATOR_SUPPORT_HPP
 
 #include "raw_http.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/emulator.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -49,7 +49,7 @@ inline std::string midi_body(const std::string& task_id, const std::string& call
 inline boost::asio::awaitable<void> pause(std::chrono::milliseconds d)
 {
     boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
-    co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_await t.async_wait(use_nothrow_awaitable);
 }
 
 /// Polls `get` until `done(response)` holds (bounded by the test's run_bounded limit).

@@ -4,7 +4,8 @@
 #ifndef KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 #define KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 
-#include <boost/asio/as_tuple.hpp>
+#include "../../src/nothrow_awaitable.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -50,7 +51,7 @@ inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
 {
     namespace asio = boost::asio;
     asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await t.async_wait(use_nothrow_awaitable);
 }
 
 /// Waits until `pred()` holds, checking every 10 ms; bounded by run_bounded's limit.

@@ -8,8 +8,8 @@
 
 // White-box: KIE's webhook signature as the library computes it.
 #include "../../src/crypto/crypto.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -45,7 +45,6 @@ using kiemidi::test::run_bounded;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using response = http::response<http::string_body>;
 using request = http::request<http::string_body>;
 
@@ -134,7 +133,7 @@ asio::awaitable<error_code> read_until_closed(Stream& s)
     char byte[256];
     for (;;)
     {
-        auto [ec, n] = co_await s.async_read_some(asio::buffer(byte), use_tuple);
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(byte), use_nothrow_awaitable);
         if (ec) co_return ec;
     }
 }
@@ -681,7 +680,7 @@ BOOST_AUTO_TEST_CASE(stop_closes_the_acceptor_and_every_open_connection)
         }
         BOOST_TEST(listener.stats().open_connections == 0u);
         beast::tcp_stream late(co_await asio::this_coro::executor);
-        auto [ec] = co_await late.async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port), use_tuple);
+        auto [ec] = co_await late.async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port), use_nothrow_awaitable);
         BOOST_TEST((ec == asio::error::connection_refused));
     });
 }
@@ -719,7 +718,7 @@ BOOST_AUTO_TEST_CASE(connections_beyond_max_connections_are_closed_at_once_when_
             beast::flat_buffer b3;
             co_await http::async_write(third, make_post(listener, callback_kind::midi, midi_cn("c2")), asio::use_awaitable);
             response r3;
-            auto [rec, n] = co_await http::async_read(third, b3, r3, use_tuple);
+            auto [rec, n] = co_await http::async_read(third, b3, r3, use_nothrow_awaitable);
             if (!rec)
             {
                 BOOST_TEST(r3.result_int() == 200u);

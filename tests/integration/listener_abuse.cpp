@@ -11,8 +11,8 @@
 
 // White-box: KIE's webhook signature as the library computes it.
 #include "../../src/crypto/crypto.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -38,7 +38,6 @@ using kiemidi::test::run_bounded;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 const std::string hmac_key = "whk-abuse-test-key";
 
 // ---- process measurements ----
@@ -120,7 +119,7 @@ listener_options abuse_options()
 asio::awaitable<void> pause(std::chrono::milliseconds d)
 {
     asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(use_tuple);
+    co_await t.async_wait(use_nothrow_awaitable);
 }
 
 // Re-checks `pred` every few milliseconds; run_bounded bounds the whole test.

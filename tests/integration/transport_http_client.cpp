@@ -5,8 +5,8 @@
 
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 using kiemidi::client_errc;
 using kiemidi::diagnostics;
 using kiemidi::error_code;
+using kiemidi::use_nothrow_awaitable;
 using kiemidi::http_client;
 using kiemidi::http_method;
 using kiemidi::http_request;
@@ -40,7 +41,6 @@ using kiemidi::test::test_http_server;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 const std::string token = "kiemidi-test-SECRET-token-5f2c9a";
 
 transport_options options_for(const std::string& base_url)
@@ -93,7 +93,7 @@ struct progress
         while (done < n)
         {
             timer.expires_after(std::chrono::hours(1));
-            co_await timer.async_wait(use_tuple);
+            co_await timer.async_wait(use_nothrow_awaitable);
         }
     }
 };
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(sequential_requests_reuse_one_connection)
             diagnostics diag;
             // (a named request: GCC 12 miscompiles `c ? f() : g()` temporaries inside co_await)
             http_request req = i % 2 ? get() : paid();
-            auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_nothrow_awaitable);
             BOOST_REQUIRE_MESSAGE(!ec, ec.message() + " " + diag.to_string());
             BOOST_TEST(res.status == 200u);
             BOOST_TEST(res.body == R"({"code":200})");
@@ -178,11 +178,11 @@ BOOST_AUTO_TEST_CASE(every_request_carries_host_user_agent_authorization_and_con
         opts.user_agent = "kiemidi-test/1";
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec1, r1] = co_await cli.async_execute(paid(R"({"a":1})"), diag, use_tuple);
+        auto [ec1, r1] = co_await cli.async_execute(paid(R"({"a":1})"), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec1);
         BOOST_TEST(diag.endpoint() == "POST /prefix/api/v1/thing/generate");
         BOOST_TEST(diag.http_status().value_or(0) == 200u);
-        auto [ec2, r2] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec2, r2] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(diag.endpoint() == "GET /prefix/api/v1/thing/record-info");
         const auto reqs = server.requests();
@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(tls_succeeds_with_the_configured_ca)
         for (int i = 0; i < 5; ++i)
         {
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
             BOOST_REQUIRE_MESSAGE(!ec, ec.message() + " " + diag.to_string());
             BOOST_TEST(res.status == 200u);
         }
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(tls_succeeds_with_a_ca_file)
         opts.tls.ca_file = path.string();
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         server.stop();
@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_for_an_untrusted_ca)
             if (!system_store) opts.tls.ca_pem = other.ca_cert_pem;
             http_client cli(ioc.get_executor(), opts);
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
             BOOST_TEST(ec.failed());
             BOOST_TEST((ec != client_errc::outcome_unknown));  // nothing was sent
             BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_on_a_wrong_host_name)
         opts.tls.ca_pem = pki.ca_cert_pem;  // trusted CA, but the certificate names another host
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(ec.failed());
         BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("mismatch") != std::string::npos, diag.client_message());
@@ -310,7 +310,7 @@ BOOST_AUTO_TEST_CASE(insecure_opt_out_accepts_any_certificate)
         opts.tls.insecure_skip_verify_do_not_use_in_production = true;  // untrusted CA and wrong name
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec, ec.message() + " " + diag.to_string());
         BOOST_TEST(res.status == 200u);
         server.stop();
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(plain_http_to_a_non_loopback_host_is_refused_before_connect
             for (auto req : {get(), paid()})
             {
                 diagnostics diag;
-                auto [ec, res] = co_await cli.async_execute(req, diag, use_tuple);
+                auto [ec, res] = co_await cli.async_execute(req, diag, use_nothrow_awaitable);
                 BOOST_TEST((ec == client_errc::insecure_scheme), url);
                 BOOST_TEST(diag.client_message().find("plain http") != std::string::npos);
                 check_no_token(ec, diag);
@@ -348,7 +348,7 @@ BOOST_AUTO_TEST_CASE(bad_base_urls_fail_with_invalid_url)
         {
             http_client cli(ioc.get_executor(), options_for(url));
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
             BOOST_TEST((ec == client_errc::invalid_url), url);
             BOOST_TEST(diag.to_string().find("SECRET") == std::string::npos);
             BOOST_TEST(cli.stats().connections_opened == 0u);
@@ -368,13 +368,13 @@ BOOST_AUTO_TEST_CASE(read_timeout_names_the_step_and_paid_timeout_is_outcome_unk
         http_client cli(ioc.get_executor(), opts);
 
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout));
         BOOST_TEST(diag.client_message().find("read from") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("timed out after 100ms") != std::string::npos);
         BOOST_TEST(server.requests_received() == 2u);  // the read was retried once
 
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::outcome_unknown));
         BOOST_TEST(diag.client_message().find("timed out") != std::string::npos);
         BOOST_TEST(diag.client_message().find("may have been processed") != std::string::npos);
@@ -397,7 +397,7 @@ BOOST_AUTO_TEST_CASE(tls_handshake_timeout_names_the_step)
         opts.retry.max_attempts = 2;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout));  // not outcome_unknown: nothing was written
         BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("timed out") != std::string::npos);
@@ -420,13 +420,13 @@ BOOST_AUTO_TEST_CASE(write_timeout_names_the_step_and_makes_a_paid_outcome_unkno
         diagnostics diag;
         // far larger than the loopback socket buffers, so the write cannot finish
         auto req = paid(std::string(48u * 1024u * 1024u, ' '));
-        auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());
         BOOST_TEST(diag.client_message().find("write to") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("timed out after 200ms") != std::string::npos);
         auto req2 = get();
         req2.body = std::string(48u * 1024u * 1024u, ' ');
-        auto [ec2, res2] = co_await cli.async_execute(std::move(req2), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(std::move(req2), diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::timeout), ec2.message());
         check_no_token(ec, diag);
         server.stop();
@@ -454,7 +454,7 @@ BOOST_AUTO_TEST_CASE(connect_timeout_names_the_step)
         opts.retry.max_attempts = 1;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout), ec.message() + " " + diag.to_string());
         BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
         BOOST_TEST(cli.stats().requests_sent == 0u);
@@ -471,7 +471,7 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_retried_even_for_paid_requests)
         opts.retry.max_attempts = 3;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == asio::error::connection_refused), ec.message());
         BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("after 3 attempts") != std::string::npos);
@@ -491,7 +491,7 @@ BOOST_AUTO_TEST_CASE(response_body_limit_is_enforced)
         opts.max_response_body = 1000;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::response_too_large));
         BOOST_TEST(diag.client_message().find("1000 bytes") != std::string::npos);
         BOOST_TEST(server.requests_received() == 1u);  // not retried
@@ -509,14 +509,14 @@ BOOST_AUTO_TEST_CASE(throttled_answers_with_retry_after_are_retried_for_reads_an
 
         server.push({.status = 429, .body = "slow down", .retry_after = "0"});
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         BOOST_TEST(server.requests_received() == 2u);
 
         server.push({.status = 429, .retry_after = "0"});
         server.push({.status = 429, .retry_after = "Thu, 01 Jan 1970 00:00:00 GMT"});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(res2.status == 200u);
         BOOST_TEST(server.requests_received() == 5u);
@@ -538,7 +538,7 @@ BOOST_AUTO_TEST_CASE(throttling_that_persists_hands_over_the_last_answer)
         opts.retry.max_attempts = 3;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 429u);
         BOOST_TEST(res.body == "busy");
@@ -588,13 +588,13 @@ BOOST_AUTO_TEST_CASE(server_errors_are_retried_for_reads_but_surfaced_for_paid)
 
         server.push({.status = 500, .body = "oops"});
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         BOOST_TEST(server.requests_received() == 2u);
 
         server.push({.status = 500, .body = "oops"});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(res2.status == 500u);
         BOOST_TEST(res2.body == "oops");
@@ -612,7 +612,7 @@ BOOST_AUTO_TEST_CASE(unavailable_answers_are_retried_for_paid)
         http_client cli(ioc.get_executor(), options_for(server.base_url()));
         server.push({.status = 455, .body = "maintenance"});
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         BOOST_TEST(server.requests_received() == 2u);
@@ -634,7 +634,7 @@ BOOST_AUTO_TEST_CASE(custom_classifier_decides_what_is_throttled)
         server.push({.status = 200, .body = R"({"code":429})"});
         server.push({.status = 500, .body = R"({"code":500})"});
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 500u);  // "final" per the classifier
         BOOST_TEST(server.requests_received() == 2u);
@@ -652,13 +652,13 @@ BOOST_AUTO_TEST_CASE(connection_closed_after_reading_the_request_retries_reads_o
 
         server.push({.action = server_action::close_after_reading_request});
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         BOOST_TEST(server.requests_received() == 2u);
 
         server.push({.action = server_action::close_after_reading_request});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::outcome_unknown), ec2.message());
         BOOST_TEST(diag.client_message().find("read from") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.endpoint() == "POST /api/v1/thing/generate");
@@ -678,10 +678,10 @@ BOOST_AUTO_TEST_CASE(stale_keep_alive_connection_is_replaced_before_a_paid_reque
         http_client cli(ioc.get_executor(), options_for(server.base_url()));
         server.push({.close_after_answer = true});  // announces keep-alive, then closes
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         co_await server.wait_until([&] { return server.connections_closed() == 1; });
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec2, ec2.message() + " " + diag.to_string());
         BOOST_TEST(res2.status == 200u);
         BOOST_TEST(cli.stats().stale_discarded == 1u);
@@ -734,7 +734,7 @@ BOOST_AUTO_TEST_CASE(cancellation_while_queued_for_the_rate_limiter)
         opts.rate_limit.window = 1h;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         asio::cancellation_signal sig;
         progress prog(ioc);
@@ -744,7 +744,7 @@ BOOST_AUTO_TEST_CASE(cancellation_while_queued_for_the_rate_limiter)
                               prog.tick();
                           }));
         // reads are never limited
-        auto [ec3, res3] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec3, res3] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec3);
         sig.emit(asio::cancellation_type::terminal);
         co_await prog.wait(1);
@@ -780,7 +780,7 @@ BOOST_AUTO_TEST_CASE(close_cancels_pending_operations_and_later_calls_fail)
         co_await prog.wait(3);
         for (auto& ec : results) BOOST_TEST((ec == client_errc::shut_down), ec.message());
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::shut_down));
         BOOST_TEST(server.requests_received() == 1u);
         BOOST_TEST(cli.stats().in_flight == 0u);
@@ -825,7 +825,7 @@ BOOST_AUTO_TEST_CASE(token_never_appears_in_diagnostics_on_any_error_path)
         auto run = [&](const transport_options& opts, const http_request& req) -> asio::awaitable<void> {
             http_client cli(ioc.get_executor(), opts);
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(req, diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(req, diag, use_nothrow_awaitable);
             texts.push_back(diag.to_string() + " | " + diag.client_message() + " | " + ec.message());
             check_no_token(ec, diag);
         };

@@ -3,8 +3,8 @@
 #include <kiemidi/transport/rate_limiter.hpp>
 
 #include "common/run_bounded.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +18,7 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using kiemidi::error_code;
+using kiemidi::use_nothrow_awaitable;
 using kiemidi::rate_limiter;
 using kiemidi::token_window;
 
@@ -39,7 +40,7 @@ struct progress
         while (done < n)
         {
             timer.expires_after(std::chrono::hours(1));  // cancelled by tick(); never runs out
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await timer.async_wait(use_nothrow_awaitable);
         }
     }
 };
