@@ -45,6 +45,16 @@ inline std::string midi_body(const std::string& task_id, const std::string& call
     return boost::json::serialize(o);
 }
 
+/// A JSON string's text.
+inline std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
+
+/// A separation POST for music task "music-1" and `audio`, with the callback at `cb`.
+inline raw_request separation_post(const std::string& audio, const std::string& cb = "http://127.0.0.1:9/cb",
+                                   const std::string& type = "separate_vocal")
+{
+    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, type, cb));
+}
+
 /// Short pause used only inside bounded polling loops.
 inline boost::asio::awaitable<void> pause(std::chrono::milliseconds d)
 {

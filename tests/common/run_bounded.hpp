@@ -18,18 +18,24 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <utility>
+#include <vector>
+#include <thread>
+#include <atomic>
 
 namespace kiemidi::test {
 
 /// Runs `make_body(ioc)` (a function returning asio::awaitable<void>) to completion on a fresh
-/// io_context with `threads` threads; fails the current test if it throws or exceeds `limit`.
+/// io_context run by `threads` threads; fails the current test if it throws or exceeds `limit`.
+/// Every thread is joined before it returns.
 template <class MakeBody>
-void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
+void run_bounded_on_threads(MakeBody make_body, int threads,
+                            std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
 {
     namespace asio = boost::asio;
     using namespace boost::asio::experimental::awaitable_operators;
-    asio::io_context ioc;
-    bool timed_out = false;
+    asio::io_context ioc(threads > 1 ? threads : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT);
+    std::atomic<bool> timed_out{false};
     std::exception_ptr failure;
     auto guarded = [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(ioc, limit);
@@ -37,13 +43,23 @@ void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit =
         if (which.index() == 1) timed_out = true;
     };
     asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
     ioc.run();
+    for (auto& t : pool) t.join();
     if (failure)
     {
         try { std::rethrow_exception(failure); }
         catch (const std::exception& e) { BOOST_FAIL(std::string("test coroutine threw: ") + e.what()); }
     }
     BOOST_TEST_REQUIRE(!timed_out, "test exceeded its time bound");
+}
+
+/// run_bounded_on_threads on the test's own thread alone.
+template <class MakeBody>
+void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
+{
+    run_bounded_on_threads(std::move(make_body), 1, limit);
 }
 
 /// Suspends the calling test coroutine for `d` without blocking its io_context.
