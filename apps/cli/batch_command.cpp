@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
@@ -13,7 +14,6 @@
 #include <kiemidi/redis_batch_claims.hpp>
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -124,7 +124,7 @@ struct shared_state
     asio::awaitable<int> connect(const char* command, const std::string& url)
     {
         diagnostics diag;
-        auto [ec] = co_await conn.async_connect(diag, asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
         if (!ec) co_return exit_ok;
         std::cerr << "kiemidi " << command << ": cannot use Redis at " << url << ": " << describe(ec, diag) << "\n";
         co_return exit_unreachable;
@@ -250,7 +250,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     auto body = [&]() -> asio::awaitable<int> {
         if (metrics_endpoint)
         {
-            auto [mec] = co_await metrics_endpoint->async_start(asio::as_tuple(asio::use_awaitable));
+            auto [mec] = co_await metrics_endpoint->async_start(use_nothrow_awaitable);
             if (mec)
             {
                 std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port
@@ -296,7 +296,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             }
         };
         auto [ec, s] = co_await runner.async_run(std::move(tracks), on_event,
-                                                 asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable)));
+                                                 asio::bind_cancellation_slot(stop.slot(), use_nothrow_awaitable));
         run_ec = ec;
         summary = s;
         if (ec && ec != asio::error::operation_aborted)
@@ -434,7 +434,7 @@ int shared_status_command(const shared_batch_flags& f)
     diagnostics diag;
     auto body = [&]() -> asio::awaitable<int> {
         if (int rc = co_await shared.connect("status", f.redis_url); rc != exit_ok) co_return rc;
-        auto [eec, t] = co_await shared.claims.async_entries(diag, asio::as_tuple(asio::use_awaitable));
+        auto [eec, t] = co_await shared.claims.async_entries(diag, use_nothrow_awaitable);
         ec = eec;
         tracks = std::move(t);
         co_return exit_ok;

@@ -6,8 +6,8 @@
 #include <kiemidi/redis/connection.hpp>
 
 #include "redis_batch_scripts.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,7 +26,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 /// Tracks sent per EVAL when adding, and read per EVAL for entries: keeps each script short.
 constexpr std::size_t chunk = 500;
@@ -129,14 +128,14 @@ struct redis_batch_claims::ops
         {
             diag.clear();
             auto attempt = cmd;
-            auto [ec, r] = co_await self.conn_.async_command(std::move(attempt), diag, tok);
+            auto [ec, r] = co_await self.conn_.async_command(std::move(attempt), diag, use_nothrow_awaitable);
             if (!ec || !transient(ec) || std::chrono::steady_clock::now() + backoff > deadline)
             {
                 if (ec && diag.stage().empty()) diag.set_stage("batch claims");
                 co_return std::tuple<error_code, redis::reply>{ec, std::move(r)};
             }
             timer.expires_after(backoff);
-            auto [tec] = co_await timer.async_wait(tok);
+            auto [tec] = co_await timer.async_wait(use_nothrow_awaitable);
             if (tec) co_return std::tuple<error_code, redis::reply>{asio::error::operation_aborted, redis::reply{}};
             backoff = std::min(backoff * 2, milliseconds(1000));
         }
@@ -146,7 +145,7 @@ struct redis_batch_claims::ops
     {
         journal_counts c;
         std::vector<std::string> cmd{"HGETALL", self.prefix_ + "counts"};
-        auto [ec, r] = co_await self.conn_.async_command(std::move(cmd), diag, tok);
+        auto [ec, r] = co_await self.conn_.async_command(std::move(cmd), diag, use_nothrow_awaitable);
         if (ec) co_return std::tuple<error_code, journal_counts>{ec, c};
         if (r.type != redis::reply_type::array) co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "HGETALL"), c};
         for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
@@ -292,7 +291,7 @@ struct redis_batch_claims::ops
     {
         std::vector<shared_track> out;
         std::vector<std::string> get_ids{"GET", self.prefix_ + "ids"};
-        auto [ec, r] = co_await self.conn_.async_command(std::move(get_ids), diag, tok);
+        auto [ec, r] = co_await self.conn_.async_command(std::move(get_ids), diag, use_nothrow_awaitable);
         if (ec) co_return std::tuple<error_code, std::vector<shared_track>>{ec, out};
         long long last = 0;
         if (!r.is_nil() && !to_int(r, last))

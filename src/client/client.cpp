@@ -7,8 +7,8 @@
 #include <kiemidi/metrics.hpp>
 
 #include "operations.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -139,7 +139,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     const bool post = req.method == http_method::post;
     const bool paid = req.kind == request_kind::paid_submission;
     const auto t0 = std::chrono::steady_clock::now();
-    auto [ec, resp] = co_await c.transport().async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, resp] = co_await c.transport().async_execute(std::move(req), diag, use_nothrow_awaitable);
     const auto latency = std::chrono::steady_clock::now() - t0;
     if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};

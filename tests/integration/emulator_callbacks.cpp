@@ -25,13 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
-
-raw_request separation_post(const std::string& audio, const std::string& cb, const std::string& type = "separate_vocal")
-{
-    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, type, cb));
-}
-
 asio::awaitable<std::string> submit(raw_client& cli, raw_request req)
 {
     auto r = co_await cli.request(req);

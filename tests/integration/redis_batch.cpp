@@ -11,8 +11,8 @@
 #include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -39,7 +39,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 struct temp_dir : kiemidi::test::temp_dir
 {
@@ -75,7 +74,7 @@ struct test_worker
 
     asio::awaitable<track_claim> claim()
     {
-        auto [ec, r] = co_await claims.async_claim(diag, tok);
+        auto [ec, r] = co_await claims.async_claim(diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
         BOOST_TEST_REQUIRE(r.claim.has_value(), "nothing claimable");
         co_return std::move(*r.claim);
@@ -93,7 +92,7 @@ struct test_worker
         u.error = error;
         auto id = c.entry.id;
         auto token = c.token;
-        co_return co_await claims.async_update(id, std::move(token), std::move(u), diag, tok);
+        co_return co_await claims.async_update(id, std::move(token), std::move(u), diag, use_nothrow_awaitable);
     }
 };
 
@@ -112,17 +111,17 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, tok);
+            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
             test_worker w1(conn, "w1", 300ms), w2(conn, "w2", 300ms);
 
             // Both workers open the same list: the tracks are added once.
             std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
             auto t1 = tracks;
-            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, tok);
+            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec1, oec1.message() << " " << diag.to_string());
             auto t2 = tracks;
-            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, tok);
+            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec2);
             BOOST_TEST(c2.total == 2u);
             BOOST_TEST(c2[track_state::pending] == 2u);
@@ -143,7 +142,7 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             auto b = co_await w2.claim();
             BOOST_TEST(b.entry.track.task_id == "m2");
             BOOST_TEST(b.output_name == "one-2");
-            auto [nec, none] = co_await w2.claims.async_claim(diag, tok);
+            auto [nec, none] = co_await w2.claims.async_claim(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!nec);
             BOOST_TEST(!none.claim.has_value());
             BOOST_TEST(!none.finished);
@@ -173,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             BOOST_TEST((fs == track_state::done));
             BOOST_TEST(!std::get<0>(co_await w2.update(b, track_update::kind::release)));
 
-            auto [eec, entries] = co_await w1.claims.async_entries(diag, tok);
+            auto [eec, entries] = co_await w1.claims.async_entries(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!eec);
             BOOST_TEST_REQUIRE(entries.size() == 2u);
             BOOST_TEST((entries[0].entry.state == track_state::done));
@@ -194,11 +193,11 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
             redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, tok);
+            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message());
             test_worker w1(conn, "w1", 200ms), w2(conn, "w2", 200ms);
             std::vector<track_spec> tracks{{"m1", "a1", ""}};
-            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, tok);
+            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec);
 
             auto a = co_await w1.claim();
@@ -219,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
             auto again = co_await w2.claim();
             BOOST_TEST((again.entry.state == track_state::separating));
             BOOST_TEST(again.entry.separation_task_id == "sep-late");
-            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, tok);
+            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cnt_ec);
             BOOST_TEST(c[track_state::outcome_unknown] == 0u);
             BOOST_TEST(c[track_state::separating] == 1u);
@@ -250,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
 
             redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
-            auto [cec] = co_await conn.async_connect(diag, tok);
+            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
             redis_batch_claims claims(conn, redis_batch_claims_options{.batch_id = "takeover", .worker_id = "w1", .lease = 600ms});
 
@@ -281,13 +280,13 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             for (int i = 0; i < 500 && !separating; ++i)
             {
                 std::vector<std::string> get{"HGET", track_key, "state"};
-                auto [gec, state] = co_await conn.async_command(std::move(get), tok);
+                auto [gec, state] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
                 separating = !gec && state.str == "separating";
                 if (!separating) co_await pass(20ms);
             }
             BOOST_TEST(separating, "the separation's task id was never recorded");
             std::vector<std::string> steal{"HSET", track_key, "owner", "another-worker-token"};
-            auto [sec, sr] = co_await conn.async_command(std::move(steal), tok);
+            auto [sec, sr] = co_await conn.async_command(std::move(steal), use_nothrow_awaitable);
             BOOST_TEST(!sec, sec.message());
 
             // Within a few renewal periods (200 ms each), far from KIE's 60 s.
