@@ -3,9 +3,10 @@
 #ifndef KIEMIDI_SRC_BATCH_BATCH_SUPPORT_HPP
 #define KIEMIDI_SRC_BATCH_BATCH_SUPPORT_HPP
 
-#include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+
+#include "../async_bridge.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>

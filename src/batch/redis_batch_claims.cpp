@@ -2,9 +2,9 @@
 // over the shared redis::connection, inside a coroutine that retries while Redis is away.
 #include <kiemidi/redis_batch_claims.hpp>
 #include <kiemidi/batch.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/redis/connection.hpp>
 
+#include "../async_bridge.hpp"
 #include "redis_batch_scripts.hpp"
 
 #include <boost/asio/as_tuple.hpp>

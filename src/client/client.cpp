@@ -2,9 +2,9 @@
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
-#include <kiemidi/detail/kie_response_classifier.hpp>
 
+#include "../async_bridge.hpp"
+#include "kie_response_classifier.hpp"
 #include "operations.hpp"
 
 #include <boost/asio/as_tuple.hpp>

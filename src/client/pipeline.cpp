@@ -6,8 +6,8 @@
 // one `||` and the loser is cancelled.
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
 
+#include "../async_bridge.hpp"
 #include "operations.hpp"
 #include "paid_submission.hpp"
 

@@ -2,7 +2,7 @@
 #include "common/test_http_server.hpp"
 
 // White-box: the library's generator of throwaway TLS identities.
-#include "../../src/crypto/certificates.hpp"
+#include "crypto/certificates.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -7,7 +7,7 @@
 #include "common/test_http_server.hpp"
 
 // White-box: KIE's webhook signature as the library computes it.
-#include "../../src/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>

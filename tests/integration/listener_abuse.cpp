@@ -10,7 +10,7 @@
 #include "common/test_http_server.hpp"
 
 // White-box: KIE's webhook signature as the library computes it.
-#include "../../src/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
