@@ -14,6 +14,7 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/midi_result.hpp>
 #include <kiemidi/pipeline_options.hpp>
 #include <kiemidi/transport/http_client.hpp>
 
