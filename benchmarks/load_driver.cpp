@@ -475,7 +475,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
     kiemidi::api::separation_request sreq;
     sreq.task_id = "bench-music-" + std::to_string(i / 2);
     sreq.audio_id = "bench-audio-" + std::to_string(i);
-    auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, tok);
+    auto [ec1, sep] = co_await e.kie.async_submit_separation(std::move(sreq), diag, tok);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
     auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
@@ -497,7 +497,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
-    auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, tok);
+    auto [ec2, midi] = co_await e.kie.async_submit_midi(std::move(mreq), diag, tok);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
     if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;

@@ -243,6 +243,7 @@ void client::close() { http_->close(); }
 
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
+    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
     detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*this, req, diag), std::move(h));
 }
 
@@ -253,6 +254,7 @@ void client::start_get_separation(std::string task_id, diagnostics& diag, handle
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
+    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
     detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*this, req, diag), std::move(h));
 }
 

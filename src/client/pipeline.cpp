@@ -654,18 +654,6 @@ asio::awaitable<error_code> pipeline_op::run(pipeline_op& op)
 
 }  // namespace
 
-void client::start_separate(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
-    start_submit_separation(std::move(req), diag, std::move(h));
-}
-
-void client::start_transcribe(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
-    start_submit_midi(std::move(req), diag, std::move(h));
-}
-
 namespace {
 template <class Kind>
 asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std::string id, wait_options w, diagnostics& diag)

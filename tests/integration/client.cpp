@@ -444,4 +444,20 @@ BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_submission_without_a_callback_url_is_sent_with_the_clients_own)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.polling_callback_url = "http://127.0.0.1:9/polling";  // no listener attached: this one is sent
+        emulated_kie env(ioc, false, {}, c);
+        diagnostics diag;
+        auto req = sample_separation("");
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST(!task.task_id.empty());
+        BOOST_TEST(env.requests(sep_post) == 1u);
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
