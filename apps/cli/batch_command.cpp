@@ -281,7 +281,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.expires_after(std::chrono::milliseconds(500));
         limiter_tick.async_wait([&](const error_code& ec) {
             if (ec || batch_over) return;
-            progress.rate_limit(session.kie().transport().stats().limiter_waiting);
+            progress.rate_limit(session.kie().transport_stats().limiter_waiting);
             sample_limiter();
         });
     };

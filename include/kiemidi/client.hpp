@@ -66,8 +66,10 @@ public:
 
     executor_type get_executor() const noexcept { return ex_; }
 
-    /// The transport (for its statistics, e.g. connections opened).
-    http_client& transport() noexcept { return *http_; }
+    /// The transport's counters (connections opened, requests sent, retries, paid submissions
+    /// waiting for the rate limiter, ...), a snapshot. The transport itself stays the client's:
+    /// close() closes it; an http_client of one's own serves other requests.
+    KIEMIDI_DECL http_client_stats transport_stats() const;
 
     /// Cancels pending requests and closes pooled connections.
     KIEMIDI_DECL void close();

@@ -172,7 +172,7 @@ op_result<api::task_created> submit_separation(client& c, const api::separation_
 {
     auto http_req = paid_post(separation_generate_path, api::serialize(req));
     http_req.before_first_write = std::move(admitted);
-    return exchange<api::task_created>(c.transport(), std::move(http_req), separation_generate_path, diag,
+    return exchange<api::task_created>(client_access::transport(c), std::move(http_req), separation_generate_path, diag,
                                        client_access::api_key(c));
 }
 
@@ -181,19 +181,19 @@ op_result<api::task_created> submit_midi(client& c, const api::midi_request& req
 {
     auto http_req = paid_post(midi_generate_path, api::serialize(req));
     http_req.before_first_write = std::move(admitted);
-    return exchange<api::task_created>(c.transport(), std::move(http_req), midi_generate_path, diag,
+    return exchange<api::task_created>(client_access::transport(c), std::move(http_req), midi_generate_path, diag,
                                        client_access::api_key(c));
 }
 
 op_result<api::separation_record> get_separation(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::separation_record>(c.transport(), get_with_task_id(separation_record_path, task_id),
+    return exchange<api::separation_record>(client_access::transport(c), get_with_task_id(separation_record_path, task_id),
                                             separation_record_path, diag, client_access::api_key(c));
 }
 
 op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagnostics& diag)
 {
-    return exchange<api::midi_record>(c.transport(), get_with_task_id(midi_record_path, task_id), midi_record_path,
+    return exchange<api::midi_record>(client_access::transport(c), get_with_task_id(midi_record_path, task_id), midi_record_path,
                                       diag, client_access::api_key(c));
 }
 
@@ -240,6 +240,8 @@ std::string client::callback_url(callback_kind kind, std::string_view reference)
 client::~client() = default;
 
 void client::close() { http_->close(); }
+
+http_client_stats client::transport_stats() const { return http_->stats(); }
 
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {

@@ -357,7 +357,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     cli->close();
     asio::steady_timer tick(ex);
     auto open_counts = [&] {
-        const auto ts = cli->transport().stats();
+        const auto ts = cli->transport_stats();
         const auto ls = listener.stats();
         const auto es = emu->snapshot();
         const auto h = hub.stats();

@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
         emulated_kie env(ioc, true);
         co_await full_round_trip(env);
         BOOST_TEST(env.server->snapshot().tls_connections_accepted == 1u);
-        BOOST_TEST(env.kie->transport().stats().connections_opened == 1u);
+        BOOST_TEST(env.kie->transport_stats().connections_opened == 1u);
     });
 }
 
