@@ -1,6 +1,6 @@
 // redis::connection against a real redis-server on 127.0.0.1 (started and stopped by the test):
 // replies of every type, error replies, pub/sub, timeouts, cancellation, reconnection.
-#include <kiemidi/redis/connection.hpp>
+#include "redis/connection.hpp"
 
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
