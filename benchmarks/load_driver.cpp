@@ -467,7 +467,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
     kiemidi::api::separation_request sreq;
     sreq.task_id = "bench-music-" + std::to_string(i / 2);
     sreq.audio_id = "bench-audio-" + std::to_string(i);
-    auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, use_nothrow_awaitable);
+    auto [ec1, sep] = co_await e.kie.async_submit_separation(std::move(sreq), diag, use_nothrow_awaitable);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
     auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
@@ -489,7 +489,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
-    auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, use_nothrow_awaitable);
+    auto [ec2, midi] = co_await e.kie.async_submit_midi(std::move(mreq), diag, use_nothrow_awaitable);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
     if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;
@@ -537,6 +537,17 @@ asio::awaitable<std::optional<emulator_counters>> fetch_counters(kiemidi::http_c
     co_return c;
 }
 
+/// A transport of its own for the emulator's counters, to the client's base URL with its TLS
+/// settings: the client's pool serves only KIE requests.
+kiemidi::transport_options counters_transport(const kiemidi::client_options& co)
+{
+    kiemidi::transport_options t = co.transport;
+    t.base_url = co.base_url;
+    t.bearer_token = co.api_key;
+    t.pool_size = 1;
+    return t;
+}
+
 std::string json_string(const std::string& s)
 {
     std::string o = "\"";
@@ -575,6 +586,7 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     // The emulator enforces no limit unless the scenario asks; against KIE the default stays on.
     co.transport.rate_limit.enabled = sc.server_limit > 0;
     if (sc.client_limit > 0) co.transport.rate_limit.submissions_per_window = sc.client_limit;
+    kiemidi::http_client counters_http(ioc.get_executor(), counters_transport(co));
     kiemidi::client kie(ioc.get_executor(), std::move(co));
     const bool callbacks = sc.mode == kiemidi::wait_strategy::callback;
     if (callbacks)
@@ -600,8 +612,8 @@ bool run_scenario(const driver_args& args, const scenario& sc)
 
     auto main = [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
-        before = co_await fetch_counters(kie.transport());
-        stats_before = kie.transport().stats();
+        before = co_await fetch_counters(counters_http);
+        stats_before = kie.transport_stats();
         rss_base = proc_status_kib("VmRSS");
         cpu0 = cpu_seconds();
         t0 = steady::now();
@@ -638,9 +650,10 @@ bool run_scenario(const driver_args& args, const scenario& sc)
         if (running > 0) co_await all_done.async_wait(use_nothrow_awaitable);
         t1 = steady::now();
         cpu1 = cpu_seconds();
-        stats_after = kie.transport().stats();
-        after = co_await fetch_counters(kie.transport());
+        stats_after = kie.transport_stats();
+        after = co_await fetch_counters(counters_http);
         kie.close();
+        counters_http.close();
         listener.stop();
         hub.close();
     };
@@ -762,9 +775,9 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
 
     auto counters_now = [&] {
         asio::io_context cioc(1);
-        kiemidi::client probe(cioc.get_executor(), co);
+        kiemidi::http_client probe(cioc.get_executor(), counters_transport(co));
         std::optional<emulator_counters> c;
-        asio::co_spawn(cioc, [&]() -> asio::awaitable<void> { c = co_await fetch_counters(probe.transport()); },
+        asio::co_spawn(cioc, [&]() -> asio::awaitable<void> { c = co_await fetch_counters(probe); },
                        [&](std::exception_ptr) { probe.close(); });
         cioc.run();
         return c;

@@ -10,7 +10,6 @@
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
 #ifdef KIEMIDI_WITH_REDIS
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
 #endif
 
@@ -106,17 +105,16 @@ redis::connection_options redis_options(const shared_batch_flags& f)
     return o;
 }
 
-/// The Redis connection and the claims of one shared batch, for one command.
+/// The claims of one shared batch (and their Redis connection), for one command.
 struct shared_state
 {
-    redis::connection conn;
     redis_batch_claims claims;
 
     shared_state(asio::io_context& ioc, const shared_batch_flags& f)
-        : conn(ioc.get_executor(), redis_options(f)),
-          claims(conn, redis_batch_claims_options{.batch_id = f.batch_id,
-                                                  .worker_id = f.worker_id,
-                                                  .lease = std::chrono::milliseconds(f.lease_ms)})
+        : claims(ioc.get_executor(), redis_batch_claims_options{.redis = redis_options(f),
+                                                                .batch_id = f.batch_id,
+                                                                .worker_id = f.worker_id,
+                                                                .lease = std::chrono::milliseconds(f.lease_ms)})
     {
     }
 
@@ -124,7 +122,7 @@ struct shared_state
     asio::awaitable<int> connect(const char* command, const std::string& url)
     {
         diagnostics diag;
-        auto [ec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+        auto [ec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
         if (!ec) co_return exit_ok;
         std::cerr << "kiemidi " << command << ": cannot use Redis at " << url << ": " << describe(ec, diag) << "\n";
         co_return exit_unreachable;
@@ -311,7 +309,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.expires_after(std::chrono::milliseconds(500));
         limiter_tick.async_wait([&](const error_code& ec) {
             if (ec || batch_over) return;
-            progress.rate_limit(session.kie().transport().stats().limiter_waiting);
+            progress.rate_limit(session.kie().transport_stats().limiter_waiting);
             sample_limiter();
         });
     };
@@ -325,7 +323,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         session.close();
         if (metrics_endpoint) metrics_endpoint->async_stop(asio::detached);
 #ifdef KIEMIDI_WITH_REDIS
-        if (shared) shared->conn.close();
+        if (shared) shared->claims.close();
 #endif
     });
     ioc.run();
@@ -443,7 +441,7 @@ int shared_status_command(const shared_batch_flags& f)
     asio::co_spawn(ioc, body(), [&](std::exception_ptr e, int c) {
         failure = e;
         code = c;
-        shared.conn.close();
+        shared.claims.close();
     });
     ioc.run();
     if (failure) std::rethrow_exception(failure);

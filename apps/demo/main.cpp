@@ -222,7 +222,7 @@ int main(int argc, char** argv)
         if (failure) std::rethrow_exception(failure);
 
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const auto stats = kie.transport().stats();
+        const auto stats = kie.transport_stats();
         char line[256];
         std::snprintf(line, sizeof line,
                       "summary: %zu tracks, %d ok, %d failed, %zu notes, %llu requests over %llu connection(s), %llu callbacks, %.2f s",

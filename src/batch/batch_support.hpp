@@ -5,9 +5,10 @@
 
 #include "../nothrow_awaitable.hpp"
 
-#include <kiemidi/detail/async_bridge.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+
+#include "../async_bridge.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -6,8 +6,8 @@
 // one `||` and the loser is cancelled.
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
 
+#include "../async_bridge.hpp"
 #include "operations.hpp"
 #include "paid_submission.hpp"
 #include "../nothrow_awaitable.hpp"
@@ -713,18 +713,6 @@ asio::awaitable<error_code> pipeline_op::run(pipeline_op& op)
 }
 
 }  // namespace
-
-void client::start_separate(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
-    start_submit_separation(std::move(req), diag, std::move(h));
-}
-
-void client::start_transcribe(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
-    start_submit_midi(std::move(req), diag, std::move(h));
-}
 
 namespace {
 template <class Kind>

@@ -4,7 +4,7 @@
 #define KIEMIDI_TESTS_COMMON_EMULATOR_SUPPORT_HPP
 
 #include "raw_http.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <kiemidi/emulator.hpp>
 

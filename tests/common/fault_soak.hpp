@@ -30,7 +30,7 @@
 #ifndef KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 #define KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
@@ -357,7 +357,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     cli->close();
     asio::steady_timer tick(ex);
     auto open_counts = [&] {
-        const auto ts = cli->transport().stats();
+        const auto ts = cli->transport_stats();
         const auto ls = listener.stats();
         const auto es = emu->snapshot();
         const auto h = hub.stats();

@@ -9,8 +9,8 @@
 #include <kiemidi/callback_listener.hpp>
 
 // White-box: KIE's webhook signature as the library computes it.
-#include "../../src/crypto/crypto.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "crypto/crypto.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>

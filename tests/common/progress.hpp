@@ -3,7 +3,7 @@
 #ifndef KIEMIDI_TESTS_COMMON_PROGRESS_HPP
 #define KIEMIDI_TESTS_COMMON_PROGRESS_HPP
 
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 // Beast-based raw HTTP(S) client and callback receiver used by the integration tests.
 #include "raw_http.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

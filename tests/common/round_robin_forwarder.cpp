@@ -1,7 +1,7 @@
 // Each accepted connection becomes two copy loops (client → target, target → client) on one
 // strand; a half-close is passed on, so HTTP/1.1 with Connection: close works end to end.
 #include "round_robin_forwarder.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -4,7 +4,7 @@
 #ifndef KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 #define KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

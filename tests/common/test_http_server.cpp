@@ -2,8 +2,8 @@
 #include "common/test_http_server.hpp"
 
 // White-box: the library's generator of throwaway TLS identities.
-#include "../../src/crypto/certificates.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "crypto/certificates.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

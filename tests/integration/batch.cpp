@@ -9,7 +9,7 @@
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_post_still_waiting_for_the_rate_limiter_leaves_no_intent_
             asio::steady_timer poll(ioc);
             // Stop once two POSTs were answered and the other two wait for the limiter.
             auto stopper = [&]() -> asio::awaitable<void> {
-                while (env.kie->snapshot().requests_to(sep_post) < 2u || env.cli->transport().stats().limiter_waiting < 2u)
+                while (env.kie->snapshot().requests_to(sep_post) < 2u || env.cli->transport_stats().limiter_waiting < 2u)
                 {
                     poll.expires_after(5ms);
                     co_await poll.async_wait(use_nothrow_awaitable);

@@ -8,7 +8,7 @@
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"
 #include "common/test_http_server.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -141,7 +141,7 @@ std::string separate_elsewhere(const external_kie& kie, const std::string& audio
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
         kiemidi::diagnostics diag;
         kiemidi::api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
-        auto [ec, created] = co_await c.async_separate(req, diag, kiemidi::use_nothrow_awaitable);
+        auto [ec, created] = co_await c.async_submit_separation(req, diag, kiemidi::use_nothrow_awaitable);
         if (ec) failure = "separation POST: " + diag.to_string();
         id = created.task_id;
         if (!ec && finished)

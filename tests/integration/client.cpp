@@ -5,7 +5,7 @@
 
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
         emulated_kie env(ioc, true);
         co_await full_round_trip(env);
         BOOST_TEST(env.server->snapshot().tls_connections_accepted == 1u);
-        BOOST_TEST(env.kie->transport().stats().connections_opened == 1u);
+        BOOST_TEST(env.kie->transport_stats().connections_opened == 1u);
     });
 }
 
@@ -440,6 +440,22 @@ BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
         auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout || ec == client_errc::retries_exhausted));
         BOOST_TEST(diag.to_string().find("read") != std::string::npos, diag.to_string());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_submission_without_a_callback_url_is_sent_with_the_clients_own)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.polling_callback_url = "http://127.0.0.1:9/polling";  // no listener attached: this one is sent
+        emulated_kie env(ioc, false, {}, c);
+        diagnostics diag;
+        auto req = sample_separation("");
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST(!task.task_id.empty());
+        BOOST_TEST(env.requests(sep_post) == 1u);
     });
 }
 

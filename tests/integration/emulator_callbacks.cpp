@@ -6,10 +6,10 @@
 #include "common/run_bounded.hpp"
 
 // White-box: the emulator's own certificate generator gives the HTTPS test receiver an identity.
-#include "../../src/emulator/model.hpp"
+#include "emulator/model.hpp"
 // White-box: KIE's webhook signature as the library computes it (and the listener verifies it);
 // its known-answer test is in tests/unit/crypto.cpp.
-#include "../../src/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <kiemidi/emulator.hpp>
 

@@ -12,8 +12,8 @@
 #include "common/test_http_server.hpp"
 
 // White-box: KIE's webhook signature as the library computes it.
-#include "../../src/crypto/crypto.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "crypto/crypto.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -9,7 +9,7 @@
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
 
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

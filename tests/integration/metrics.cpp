@@ -10,7 +10,7 @@
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>

@@ -6,7 +6,7 @@
 
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -41,7 +41,7 @@ struct env : test::local_kie
     {
         diagnostics diag;
         api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
-        auto [ec, created] = co_await cli->async_separate(req, diag, use_nothrow_awaitable);
+        auto [ec, created] = co_await cli->async_submit_separation(req, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         if (wait)
         {

@@ -11,7 +11,7 @@
 #include "common/redis_server.hpp"
 #include "common/round_robin_forwarder.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -4,14 +4,14 @@
 #include <kiemidi/batch.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
+#include "redis/connection.hpp"
 
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -67,9 +67,17 @@ struct test_worker
     redis_batch_claims claims;
     diagnostics diag;
 
-    test_worker(redis::connection& conn, const std::string& id, std::chrono::milliseconds lease)
-        : claims(conn, redis_batch_claims_options{.batch_id = "b", .worker_id = id, .lease = lease})
+    test_worker(asio::io_context& ioc, const test::redis_server& srv, const std::string& id,
+                std::chrono::milliseconds lease)
+        : claims(ioc.get_executor(),
+                 redis_batch_claims_options{.redis = connection_to(srv), .batch_id = "b", .worker_id = id, .lease = lease})
     {
+    }
+
+    asio::awaitable<void> connect()
+    {
+        auto [ec] = co_await claims.async_connect(diag, tok);
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
     }
 
     asio::awaitable<track_claim> claim()
@@ -108,12 +116,11 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
     test::redis_server srv;
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            test_worker w1(conn, "w1", 300ms), w2(conn, "w2", 300ms);
+            test_worker w1(ioc, srv, "w1", 300ms), w2(ioc, srv, "w2", 300ms);
+            co_await w1.connect();
+            co_await w2.connect();
 
             // Both workers open the same list: the tracks are added once.
             std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
@@ -180,7 +187,8 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             BOOST_TEST(entries[0].entry.attempts == 2u);  // one separation, one MIDI: the retried intent counted once
             BOOST_TEST((entries[1].entry.state == track_state::pending));  // released: claimable again at once
             BOOST_TEST(entries[1].owner.empty());
-            conn.close();
+            w1.claims.close();
+            w2.claims.close();
         },
         30s);
 }
@@ -190,12 +198,11 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
     test::redis_server srv;
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!cec, cec.message());
-            test_worker w1(conn, "w1", 200ms), w2(conn, "w2", 200ms);
+            test_worker w1(ioc, srv, "w1", 200ms), w2(ioc, srv, "w2", 200ms);
+            co_await w1.connect();
+            co_await w2.connect();
             std::vector<track_spec> tracks{{"m1", "a1", ""}};
             auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec);
@@ -222,7 +229,8 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
             BOOST_TEST_REQUIRE(!cnt_ec);
             BOOST_TEST(c[track_state::outcome_unknown] == 0u);
             BOOST_TEST(c[track_state::separating] == 1u);
-            conn.close();
+            w1.claims.close();
+            w2.claims.close();
         },
         30s);
 }
@@ -247,11 +255,17 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             co.transport.rate_limit.enabled = false;
             client cli(ioc.get_executor(), co);
 
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
+                                                                                     .batch_id = "takeover",
+                                                                                     .worker_id = "w1",
+                                                                                     .lease = 600ms});
             diagnostics diag;
-            auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            redis_batch_claims claims(conn, redis_batch_claims_options{.batch_id = "takeover", .worker_id = "w1", .lease = 600ms});
+            // Another worker's view of the same Redis, to read and steal the track directly.
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            auto [aec] = co_await conn.async_connect(diag, tok);
+            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
 
             batch_options bo;
             bo.output_dir = dir.path / "out";
@@ -301,6 +315,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             while (!finished) co_await pass(20ms);
             cli.close();
             kie.stop();
+            claims.close();
             conn.close();
         },
         30s);

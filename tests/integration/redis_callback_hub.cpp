@@ -1,10 +1,11 @@
 // redis_callback_hub: two hubs (two "instances") sharing one real redis-server on 127.0.0.1.
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_callback_hub.hpp>
+
+#include "redis/connection.hpp"
 
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

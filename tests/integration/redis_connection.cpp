@@ -1,10 +1,10 @@
 // redis::connection against a real redis-server on 127.0.0.1 (started and stopped by the test):
 // replies of every type, error replies, pub/sub, timeouts, cancellation, reconnection.
-#include <kiemidi/redis/connection.hpp>
+#include "redis/connection.hpp"
 
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

@@ -9,7 +9,7 @@
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>

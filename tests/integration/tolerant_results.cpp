@@ -6,7 +6,7 @@
 
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>

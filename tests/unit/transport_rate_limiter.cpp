@@ -4,7 +4,7 @@
 
 #include "common/run_bounded.hpp"
 #include "common/progress.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
