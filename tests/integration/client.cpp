@@ -451,7 +451,7 @@ BOOST_AUTO_TEST_CASE(a_submission_without_a_callback_url_is_sent_with_the_client
         emulated_kie env(ioc, false, {}, c);
         diagnostics diag;
         auto req = sample_separation("");
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
         // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
         BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
         BOOST_TEST(!task.task_id.empty());

@@ -76,7 +76,7 @@ struct test_worker
 
     asio::awaitable<void> connect()
     {
-        auto [ec] = co_await claims.async_connect(diag, tok);
+        auto [ec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
     }
 
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
             // Another worker's view of the same Redis, to read and steal the track directly.
             redis::connection conn(ioc.get_executor(), connection_to(srv));
-            auto [aec] = co_await conn.async_connect(diag, tok);
+            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
 
             batch_options bo;
