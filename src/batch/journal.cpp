@@ -2,6 +2,9 @@
 //
 // Each state change is `BEGIN IMMEDIATE; UPDATE ... WHERE id = ? AND state IN (allowed); COMMIT`
 // with synchronous=FULL in WAL mode, so once a call returns the change survives a power loss.
+//
+// One file, past the usual size, on purpose: the schema, its migrations and the statements that
+// move a track between states must change together.
 #include <kiemidi/journal.hpp>
 
 #include <boost/system/system_error.hpp>

@@ -4,6 +4,10 @@
 // delivers first (the hub's callback or a record-info poll), exactly once. In the hybrid strategy
 // the poller exists only once the callback is overdue; from then on the two sources race inside
 // one `||` and the loser is cancelled.
+//
+// One file, past the usual size, on purpose: the waits and the pipeline's steps share one
+// operation state and one cancellation model, and every Asio composition of the client's
+// pipeline is instantiated here rather than in several translation units (compile time).
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 

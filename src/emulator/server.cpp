@@ -1,5 +1,9 @@
 // The emulator's network side: HTTP and HTTPS listeners (Beast), task timers and the callback
 // sender. Every piece of asynchronous work is tracked, so stop() can cancel all of it.
+//
+// One file, past the usual size, on purpose: the emulator's Beast instantiations (HTTP, HTTPS,
+// the callback client) stay in one translation unit, and the tracking that lets stop() cancel
+// everything is only checkable when all the asynchronous work is in one place.
 #include <kiemidi/emulator.hpp>
 
 #include "model.hpp"

@@ -8,6 +8,9 @@
 // runs inside hiredis. A context is freed only from our own handlers (close, timeouts, failed
 // handshake) or by hiredis itself on I/O errors; either way the ev cleanup hook tells us, and a
 // generation counter makes the stale socket waits of a freed context harmless.
+//
+// One file, past the usual size, on purpose: the context's lifetime rules above hold only if
+// every piece of code that can touch the context is in sight of the others.
 #include "connection.hpp"
 
 #include <boost/asio/append.hpp>

@@ -1,5 +1,6 @@
 // The pooled HTTP(S) client: origin parsing, TLS context, connection pool, attempts and retries.
-// All Beast and OpenSSL code of the transport lives in this one translation unit.
+// All Beast and OpenSSL code of the transport lives in this one translation unit (compile time on
+// small machines), which is why the file is past the usual size.
 //
 // Concurrency model: every operation is a coroutine on the client's strand; the pool, the
 // operation list and the retry policy are touched only there. Counters are atomics so stats()

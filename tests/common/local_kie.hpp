@@ -18,6 +18,12 @@
 
 namespace kiemidi::test {
 
+// The emulator counts requests by "METHOD path" (local_kie::requests, snapshot().requests_to).
+inline const std::string sep_post = "POST /api/v1/vocal-removal/generate";
+inline const std::string midi_post = "POST /api/v1/midi/generate";
+inline const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
+inline const std::string midi_get = "GET /api/v1/midi/record-info";
+
 struct local_kie
 {
     std::unique_ptr<emulator::server> kie;

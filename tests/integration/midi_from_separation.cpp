@@ -23,9 +23,9 @@ using namespace kiemidi;
 using namespace std::chrono_literals;
 
 namespace {
-const std::string sep_post = "POST /api/v1/vocal-removal/generate";
-const std::string midi_post = "POST /api/v1/midi/generate";
-const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
+using test::sep_post;
+using test::midi_post;
+using test::sep_get;
 
 struct env : test::local_kie
 {

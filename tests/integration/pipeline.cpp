@@ -30,10 +30,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string sep_post = "POST /api/v1/vocal-removal/generate";
-const std::string midi_post = "POST /api/v1/midi/generate";
-const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
-const std::string midi_get = "GET /api/v1/midi/record-info";
+using test::sep_post;
+using test::midi_post;
+using test::sep_get;
+using test::midi_get;
 
 /// KIE (emulated) + a listener + a hub + a client; no client-side rate limit.
 struct pipeline_env : test::local_kie
