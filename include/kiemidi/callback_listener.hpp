@@ -21,6 +21,15 @@
 namespace kiemidi {
 
 /// Counters since construction (a snapshot; each field is read atomically).
+/// A listener's callbacks of one kind (separation or MIDI), by what became of them.
+struct listener_kind_stats
+{
+    std::uint64_t accepted = 0;    ///< Verified and answered 200 (duplicates included).
+    std::uint64_t duplicates = 0;  ///< Verified, but the hub had this kind and task id already.
+    std::uint64_t forged = 0;      ///< 401: missing or wrong webhook signature.
+    std::uint64_t stale = 0;       ///< 401: signature timestamp outside the freshness window.
+};
+
 struct listener_stats
 {
     std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).
@@ -38,6 +47,8 @@ struct listener_stats
     std::uint64_t too_large = 0;              ///< 413 (body) or 431 (headers) answers.
     std::uint64_t timeouts = 0;               ///< Connections closed because a header, body or write deadline passed.
     std::uint64_t malformed = 0;              ///< 400: unparsable HTTP or version, invalid JSON, or no task id in the body.
+    listener_kind_stats separation;           ///< Callbacks on the separation path, by outcome.
+    listener_kind_stats midi;                 ///< Callbacks on the MIDI path, by outcome.
 };
 
 /// An embedded HTTP(S) server for KIE callbacks.

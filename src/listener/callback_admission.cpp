@@ -75,6 +75,16 @@ listener_stats callback_admission::snapshot() const
     s.timeouts = c.timeouts.load();
     s.malformed = c.malformed.load();
     s.evicted_idle = c.evicted_idle.load();
+    const auto kind_snapshot = [](const listener_counters::per_kind& k) {
+        listener_kind_stats out;
+        out.accepted = k.accepted.load();
+        out.duplicates = k.duplicates.load();
+        out.forged = k.forged.load();
+        out.stale = k.stale.load();
+        return out;
+    };
+    s.separation = kind_snapshot(c.by_kind[static_cast<int>(callback_kind::separation)]);
+    s.midi = kind_snapshot(c.by_kind[static_cast<int>(callback_kind::midi)]);
     return s;
 }
 
@@ -160,6 +170,7 @@ std::optional<callback_admission::answer> callback_admission::read_error_answer(
 
 callback_admission::answer callback_admission::handle_callback(callback_kind kind, callback_request& req)
 {
+    auto& of_kind = stats.by_kind[kind == callback_kind::midi ? 1 : 0];
     auto id = api::find_callback_task_id(std::string_view(req.body()));
     if (!id || id->empty())
     {
@@ -183,6 +194,7 @@ callback_admission::answer callback_admission::handle_callback(callback_kind kin
         if (!sig_ok)
         {
             bump(stats.rejected_forged);
+            bump(of_kind.forged);
             note("kiemidi listener: 401 callback signature missing or invalid");
             return {http::status::unauthorized, R"({"code":401,"msg":"invalid signature"})"};
         }
@@ -197,6 +209,7 @@ callback_admission::answer callback_admission::handle_callback(callback_kind kin
         if (distance > window)
         {
             bump(stats.rejected_stale);
+            bump(of_kind.stale);
             note("kiemidi listener: 401 callback timestamp outside the freshness window");
             return {http::status::unauthorized, R"({"code":401,"msg":"stale timestamp"})"};
         }
@@ -214,9 +227,14 @@ callback_admission::answer callback_admission::handle_callback(callback_kind kin
         if (hub_) r = hub_->deliver(std::move(msg));
     }
     if (!r) return {http::status::service_unavailable, R"({"code":503,"msg":"shutting down"})"};
-    if (*r == deliver_result::duplicate) bump(stats.duplicates);
+    if (*r == deliver_result::duplicate)
+    {
+        bump(stats.duplicates);
+        bump(of_kind.duplicates);
+    }
     if (*r == deliver_result::buffered) bump(stats.buffered);
     bump(stats.callbacks_accepted);
+    bump(of_kind.accepted);
     return {http::status::ok, R"({"code":200,"msg":"success"})"};
 }
 // ---- request_cycle ----

@@ -38,6 +38,13 @@ struct listener_counters
         tls_handshake_failures{0}, callbacks_accepted{0}, duplicates{0}, buffered{0}, rejected_forged{0},
         rejected_stale{0}, not_found{0}, method_not_allowed{0}, too_large{0}, timeouts{0}, malformed{0},
         evicted_idle{0};
+    /// The same outcomes per callback kind (index: callback_kind), so an operator can tell a
+    /// separation callback that never comes from a MIDI one.
+    struct per_kind
+    {
+        std::atomic<std::uint64_t> accepted{0}, duplicates{0}, forged{0}, stale{0};
+    };
+    per_kind by_kind[2];
 };
 
 inline void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }

@@ -278,6 +278,19 @@ void render_listener(writer& w, const listener_stats& l)
     for (const auto& [result, n] : results) w.sample("kiemidi_callback_listener_requests_total", {{"result", result}}, n);
     counter_family(w, "kiemidi_callback_listener_duplicates_total", "Verified callbacks the hub dropped as duplicates.",
                    l.duplicates);
+    w.family("kiemidi_callback_listener_callbacks_total", "counter",
+             "Callbacks on the listener's separation and MIDI paths, by kind and result (accepted: verified, duplicates "
+             "included; duplicate: verified, already delivered; forged: bad or missing signature; stale: signature too "
+             "old).");
+    const std::pair<std::string_view, const listener_kind_stats*> kinds[] = {{"separation", &l.separation},
+                                                                             {"midi", &l.midi}};
+    for (const auto& [kind, k] : kinds)
+    {
+        const std::pair<std::string_view, std::uint64_t> by_result[] = {
+            {"accepted", k->accepted}, {"duplicate", k->duplicates}, {"forged", k->forged}, {"stale", k->stale}};
+        for (const auto& [result, n] : by_result)
+            w.sample("kiemidi_callback_listener_callbacks_total", {{"kind", kind}, {"result", result}}, n);
+    }
     counter_family(w, "kiemidi_callback_listener_refused_total", "Connections closed at once: the listener was full.",
                    l.refused_over_capacity);
     counter_family(w, "kiemidi_callback_listener_timeouts_total", "Listener connections closed because a deadline passed.",

@@ -148,6 +148,11 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_o
         BOOST_TEST(second.result_int() == 200u);
         BOOST_TEST(listener.stats().duplicates == 1u);
         BOOST_TEST(listener.stats().callbacks_accepted == 2u);
+        // Counted under the kind they came for, not the other.
+        BOOST_TEST(listener.stats().separation.accepted == 2u);
+        BOOST_TEST(listener.stats().separation.duplicates == 1u);
+        BOOST_TEST(listener.stats().midi.accepted == 0u);
+        BOOST_TEST(listener.stats().midi.duplicates == 0u);
         BOOST_TEST(hub.stats().delivered_total == 1u);
         BOOST_TEST(hub.stats().buffered == 0u);  // the repeat was dropped, not kept for a later waiter
     });
@@ -215,6 +220,8 @@ BOOST_AUTO_TEST_CASE(forged_or_missing_signature_is_rejected_with_401_and_the_wa
         auto missing = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("victim")));
         BOOST_TEST(missing.result_int() == 401u);
         BOOST_TEST(listener.stats().rejected_forged == 3u);
+        BOOST_TEST(listener.stats().midi.forged == 3u);
+        BOOST_TEST(listener.stats().separation.forged == 0u);
         BOOST_TEST(hub.stats().waiting == 1u);
         BOOST_TEST(w.r->calls == 0);
         hub.close();

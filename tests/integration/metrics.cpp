@@ -176,6 +176,9 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_counted_by_stage_endpoint_and_code_and_traced
         BOOST_TEST(has_line(text, "kiemidi_credits_remaining " + std::to_string(credits.remaining)), text);
         BOOST_TEST(has_line(text, R"(kiemidi_kie_answers_total{endpoint="/api/v1/chat/credit",code="200"} 1)"), text);
         BOOST_TEST(has_line(text, R"(kiemidi_callback_listener_requests_total{result="accepted"} 2)"), text);
+        BOOST_TEST(has_line(text, R"(kiemidi_callback_listener_callbacks_total{kind="separation",result="accepted"} 1)"), text);
+        BOOST_TEST(has_line(text, R"(kiemidi_callback_listener_callbacks_total{kind="midi",result="accepted"} 1)"), text);
+        BOOST_TEST(has_line(text, R"(kiemidi_callback_listener_callbacks_total{kind="midi",result="forged"} 0)"), text);
         BOOST_TEST(has_line(text, "kiemidi_callback_hub_delivered_total 2"), text);
         BOOST_TEST(has_line(text, "kiemidi_pipelines_in_flight 0"), text);
     });
