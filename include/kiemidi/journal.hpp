@@ -8,6 +8,7 @@
 #ifndef KIEMIDI_JOURNAL_HPP
 #define KIEMIDI_JOURNAL_HPP
 
+#include <kiemidi/api/separation.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
@@ -25,12 +26,25 @@
 
 namespace kiemidi {
 
-/// One song to turn into MIDI.
+/// One song to turn into MIDI: a music track (task_id + audio_id), or a separation finished
+/// earlier (separation_task_id), with optional per-track choices over the batch's defaults.
 struct track_spec
 {
-    std::string task_id;   ///< The KIE music task id.
-    std::string audio_id;  ///< The track of that music task.
-    std::string name;      ///< Output base name; empty → "<task_id>_<audio_id>" (sanitised either way).
+    std::string task_id;   ///< The KIE music task id (empty for a separation).
+    std::string audio_id;  ///< The track of that music task (empty for a separation).
+    /// Output base name; empty → "<task_id>_<audio_id>", or for a separation
+    /// "<separation_task_id>" / "<separation_task_id>_<stem>" (sanitised either way).
+    std::string name;
+    /// The separation to make; unset: the batch's (batch_options::pipeline.separation).
+    std::optional<api::separation_type> separation;
+    /// Transcribe only this stem, by KIE's name (case-insensitive); empty: the batch's
+    /// (batch_options::pipeline.stem), which when empty too means all stems.
+    std::string stem;
+    /// A separation finished earlier to transcribe, instead of separating task_id/audio_id: the
+    /// track enters the batch at track_state::separating with this task id, so no separation is
+    /// paid for. Its record is read once before the MIDI POST; one not finished, unknown or
+    /// failed fails the track with KIE's message and nothing paid.
+    std::string separation_task_id;
 };
 
 /// A track's place in the journal's state machine.
@@ -128,8 +142,9 @@ class journal
 {
 public:
     /// The schema version written to PRAGMA user_version.
-    /// Version 2 added journal_entry::intent_ref; a version 1 file is upgraded when opened.
-    static constexpr int schema_version = 2;
+    /// Version 2 added journal_entry::intent_ref; version 3 the per-track choices of track_spec
+    /// (separation type, stem, separation task id). An older file is upgraded when opened.
+    static constexpr int schema_version = 3;
 
     /// Opens (creating if needed) the journal at `path`. On failure `ec` is set and the returned
     /// journal is not open.
@@ -147,7 +162,8 @@ public:
     /// The file this journal was opened from.
     KIEMIDI_DECL const std::filesystem::path& path() const noexcept;
 
-    /// Adds tracks in one transaction; a track already present (same task_id, audio_id, name) is left as it is.
+    /// Adds tracks in one transaction; a track already present (the same track_spec: ids, name and
+    /// choices) is left as it is. A track naming a separation starts at track_state::separating.
     KIEMIDI_DECL error_code add_tracks(std::span<const track_spec> tracks, diagnostics& diag);
     KIEMIDI_DECL void add_tracks(std::span<const track_spec> tracks);
 
