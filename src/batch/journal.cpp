@@ -421,7 +421,8 @@ error_code journal::add_tracks(std::span<const track_spec> tracks, diagnostics& 
         if (!ec) ec = im.bind_text(s, 2, tr.audio_id, diag);
         if (!ec) ec = im.bind_text(s, 3, tr.name, diag);
         if (!ec) ::sqlite3_bind_int64(s, 4, t);
-        if (!ec) ec = im.bind_text(s, 5, tr.separation ? api::to_string(*tr.separation) : std::string_view(), diag);
+        // "" rather than an empty view: a null pointer would bind NULL, which NOT NULL refuses.
+        if (!ec) ec = im.bind_text(s, 5, tr.separation ? api::to_string(*tr.separation) : std::string_view(""), diag);
         if (!ec) ec = im.bind_text(s, 6, tr.stem, diag);
         if (!ec) ec = im.bind_text(s, 7, tr.separation_task_id, diag);
         if (!ec) ec = im.step_done(s, diag, "cannot add a track to the journal");
