@@ -1089,27 +1089,6 @@ BOOST_AUTO_TEST_CASE(run_sends_the_separation_type_and_transcribes_the_stem_aske
     BOOST_TEST(kie.server->snapshot().requests_to("POST /api/v1/midi/generate") == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(batch_refuses_rows_with_their_own_type_stem_or_separation_instead_of_paying_for_defaults)
-{
-    temp_dir dir;
-    external_kie kie(dir.path);
-    auto list = dir.path / "tracks.csv";
-    std::ofstream(list) << "task_id,audio_id,name,type,stem,separation_task_id\n"
-                           "music-1,track-1,plain\n"
-                           "music-2,track-2,bass,split_stem,Bass\n"
-                           ",,sep,,,0123456789abcdef0123456789abcdef\n";
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string()} + kie.flags(), dir.path, out);
-    BOOST_TEST(code == 1, out);
-    BOOST_TEST(is_midi_file(dir.path / "plain.mid"));
-    BOOST_TEST(count_of(out, "are not run by batch yet") == 2u, out);
-    BOOST_TEST(out.find("tracks.csv:3: ") != std::string::npos, out);
-    BOOST_TEST(out.find("tracks.csv:4: ") != std::string::npos, out);
-    const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 // Per-row choices in a track list: a row's own separation type and stem, and a row naming a
