@@ -395,8 +395,9 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
     for (const auto& e : entries)
     {
         if (e.state != track_state::failed && e.state != track_state::outcome_unknown) continue;
-        std::cout << to_string(e.state) << " " << (e.track.name.empty() ? e.track.task_id + ":" + e.track.audio_id : e.track.name)
-                  << " (" << e.track.task_id << ", " << e.track.audio_id << ")";
+        std::cout << to_string(e.state) << " " << (e.track.name.empty() ? output_name(e.track) : e.track.name);
+        if (e.track.separation_task_id.empty()) std::cout << " (" << e.track.task_id << ", " << e.track.audio_id << ")";
+        if (!e.track.stem.empty()) std::cout << " stem " << e.track.stem;
         if (!e.separation_task_id.empty()) std::cout << " separation " << e.separation_task_id;
         if (!e.midi_task_id.empty()) std::cout << " midi " << e.midi_task_id;
         std::cout << ": " << e.error << "\n";

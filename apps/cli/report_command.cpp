@@ -180,6 +180,9 @@ bool write_report(const fs::path& dir, const fs::path& journal_path, std::string
             row.name = std::move(name);
             row.task_id = e.track.task_id;
             row.audio_id = e.track.audio_id;
+            row.separation_task_id = e.track.separation_task_id;
+            if (e.track.separation) row.type = std::string(api::to_string(*e.track.separation));
+            row.stem = e.track.stem;
             row.state = std::string(to_string(e.state));
             row.message = e.error;
             if (e.state == track_state::failed || e.state == track_state::outcome_unknown) row.failed_stage = e.failed_stage;

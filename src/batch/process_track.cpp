@@ -314,7 +314,8 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     auto poll_if_callbacks_unreachable = [&](wait_options& w) {
         if (!st.state.resumed_callbacks_reachable()) w.strategy = wait_strategy::polling;
     };
-    const bool resumed_separation = e.state == track_state::separating;
+    // A track naming a separation starts at separating: that is where it begins, not a resumption.
+    const bool resumed_separation = e.state == track_state::separating && (!given_separation || e.attempts > 0);
     const bool resumed_midi = e.state == track_state::transcribing;
     if (resumed_separation || resumed_midi || recovered_at_start) ++st.resumed;
 

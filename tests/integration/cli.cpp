@@ -1216,6 +1216,9 @@ BOOST_AUTO_TEST_CASE(batch_row_naming_an_unknown_or_unfinished_separation_fails_
     BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);  // only the one made elsewhere
     BOOST_TEST(c.credits == credits);
     BOOST_TEST(!fs::exists(dir.path / "unknown.mid"));
+    // The report says how to try such a row again: MIDI from that separation, not a new separation.
+    const auto html = read_file(dir.path / "index.html");
+    BOOST_TEST(html.find("kiemidi midi 0123456789abcdef0123456789abcdef --name unknown") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(journal_of_an_older_kiemidi_opens_and_its_tracks_resume)
