@@ -6,6 +6,9 @@
 // 127.0.0.1 with free ports), so CPU and memory figures are the client's alone. With --base-url
 // an already running emulator is used instead. `--help` lists the flags; benchmarks/README.md
 // explains the scenarios and the numbers.
+#include "command_line.hpp"
+#include "../src/nothrow_awaitable.hpp"
+
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
@@ -23,7 +26,6 @@
 #include <boost/asio/post.hpp>
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -58,6 +60,7 @@ extern char** environ;
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using kiemidi::use_nothrow_awaitable;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -294,31 +297,8 @@ struct driver_args
     std::string redis;  // multi-instance: HOST:PORT of a running Redis, else spawn redis-server
 };
 
-constexpr const char* usage_text = R"(usage: kiemidi-bench-load [options]
-  --scenario NAME        name printed in the JSON line (default: derived from mode and scheme)
-  --pipelines N          pipelines to run (default 1000)
-  --concurrency C        pipelines in flight at once (default 256)
-  --mode M               callback | polling (default callback)
-  --scheme S             http | https (default http)
-  --delay-ms D           emulated separation and MIDI time each (default 0)
-  --latency              wait on the callback hub directly to time callback -> resume
-  --instances N          N kiemidi instances (own io thread, listener and Redis callback hub each)
-                         behind one round-robin callback address, sharing callbacks through Redis
-  --redis HOST:PORT      with --instances: a running Redis (default: spawn redis-server on a free port)
-  --all                  the standard set (callback/polling x http/https, latency, scale-2k, scale 10,000,
-                         multi-instance-1 and multi-instance-3 when built with Redis);
-                         with --scenario NAME: only that one of the set
-  --tiny                 with --all: small sizes (CI)
-  --scenario rate-limited[-all]  a batch saturating an account limit enforced by the emulator
-                         (40 tracks; -all adds 200; or one by name, see README.md)
-  --pool-size N          client connection pool size (default 32)
-  --poll-ms N            polling mode: first poll interval (default 50; backs off x1.5 to 4x)
-  --base-url URL         use a running emulator instead of spawning kiemidi-emulator
-  --api-key KEY          its API key (default kie-emulator-key)
-  --ca-file FILE         its CA certificate (https)
-  --emulator PATH        the kiemidi-emulator executable to spawn
-Prints one JSON line per scenario on stdout.
-)";
+constexpr const char* program = "kiemidi-bench-load";
+constexpr const char* synopsis = "usage: kiemidi-bench-load [options]\nPrints one JSON line per scenario on stdout.";
 
 std::vector<scenario> standard_set(bool tiny)
 {
@@ -346,49 +326,62 @@ std::vector<scenario> standard_set(bool tiny)
     return s;
 }
 
+/// The command line; nullopt after --help. Throws po::error (or std::invalid_argument) on a usage error.
 std::optional<driver_args> parse_args(int argc, char** argv)
 {
+    namespace po = kiemidi::apps::po;
     driver_args a;
     scenario one;
-    bool all = false, tiny = false, named = false;
-    for (int i = 1; i < argc; ++i)
+    bool all = false, tiny = false, latency = false;
+    std::string mode = "callback", scheme = "http";
+    po::options_description options("options");
+    options.add_options()
+        ("help,h", "this text")
+        ("scenario", po::value(&one.name)->value_name("NAME"),
+         "name printed in the JSON line (default: derived from mode and scheme); with --all: only that one of the set; "
+         "rate-limited[-all]: a batch saturating an account limit enforced by the emulator (40 tracks; -all adds 200; "
+         "or one by name, see README.md)")
+        ("pipelines", po::value(&one.pipelines)->value_name("N"), "pipelines to run (default 1000)")
+        ("concurrency", po::value(&one.concurrency)->value_name("C"), "pipelines in flight at once (default 256)")
+        ("mode", po::value(&mode)->value_name("M"), "callback | polling (default callback)")
+        ("scheme", po::value(&scheme)->value_name("S"), "http | https (default http)")
+        ("delay-ms", po::value(&one.delay_ms)->value_name("D"), "emulated separation and MIDI time each (default 0)")
+        ("latency", po::bool_switch(&latency), "wait on the callback hub directly to time callback -> resume")
+        ("instances", po::value(&one.instances)->value_name("N"),
+         "N kiemidi instances (own io thread, listener and Redis callback hub each) behind one round-robin "
+         "callback address, sharing callbacks through Redis")
+        ("redis", po::value(&a.redis)->value_name("HOST:PORT"),
+         "with --instances: a running Redis (default: spawn redis-server on a free port)")
+        ("all", po::bool_switch(&all),
+         "the standard set (callback/polling x http/https, latency, scale-2k, scale 10,000, multi-instance-1 and "
+         "multi-instance-3 when built with Redis)")
+        ("tiny", po::bool_switch(&tiny), "with --all: small sizes (CI)")
+        ("pool-size", po::value(&a.pool_size)->value_name("N"), "client connection pool size (default 32)")
+        ("poll-ms", po::value(&a.poll_interval_ms)->value_name("N"), "polling mode: first poll interval (default 50; backs off x1.5 to 4x)")
+        ("base-url", po::value(&a.base_url)->value_name("URL"), "use a running emulator instead of spawning kiemidi-emulator")
+        ("api-key", po::value(&a.api_key)->value_name("KEY"), "its API key (default kie-emulator-key)")
+        ("ca-file", po::value(&a.ca_file)->value_name("FILE"), "its CA certificate (https)")
+        ("emulator", po::value(&a.emulator_exe)->value_name("PATH"), "the kiemidi-emulator executable to spawn");
+    po::options_description desc;
+    desc.add(options);
+    po::variables_map vm;
+    kiemidi::apps::store_command_line(std::vector<std::string>(argv + 1, argv + argc), desc, {}, vm);
+    if (vm.count("help"))
     {
-        std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--help" || arg == "-h") { std::cout << usage_text; return std::nullopt; }
-        else if (arg == "--scenario") one.name = value(), named = true;
-        else if (arg == "--pipelines") one.pipelines = std::stoul(value());
-        else if (arg == "--concurrency") one.concurrency = std::max<std::size_t>(1, std::stoul(value()));
-        else if (arg == "--mode")
-        {
-            auto v = value();
-            if (v == "callback") one.mode = kiemidi::wait_strategy::callback;
-            else if (v == "polling") one.mode = kiemidi::wait_strategy::polling;
-            else throw std::invalid_argument("--mode must be callback or polling");
-        }
-        else if (arg == "--scheme")
-        {
-            auto v = value();
-            if (v != "http" && v != "https") throw std::invalid_argument("--scheme must be http or https");
-            one.https = v == "https";
-        }
-        else if (arg == "--delay-ms") one.delay_ms = std::stoi(value());
-        else if (arg == "--latency") one.kind = run_kind::latency;
-        else if (arg == "--instances") one.kind = run_kind::multi_instance, one.instances = std::max<std::size_t>(1, std::stoul(value()));
-        else if (arg == "--redis") a.redis = value();
-        else if (arg == "--all") all = true;
-        else if (arg == "--tiny") tiny = true;
-        else if (arg == "--pool-size") a.pool_size = std::stoul(value());
-        else if (arg == "--poll-ms") a.poll_interval_ms = std::stoi(value()), a.max_poll_interval_ms = 4 * a.poll_interval_ms;
-        else if (arg == "--base-url") a.base_url = value();
-        else if (arg == "--api-key") a.api_key = value();
-        else if (arg == "--ca-file") a.ca_file = value();
-        else if (arg == "--emulator") a.emulator_exe = value();
-        else throw std::invalid_argument("unknown argument: " + arg);
+        kiemidi::apps::print_help(synopsis, desc);
+        return std::nullopt;
     }
+    po::notify(vm);
+    const bool named = vm.count("scenario") != 0;
+    one.concurrency = std::max<std::size_t>(1, one.concurrency);
+    if (mode == "callback") one.mode = kiemidi::wait_strategy::callback;
+    else if (mode == "polling") one.mode = kiemidi::wait_strategy::polling;
+    else throw po::error("--mode must be callback or polling");
+    if (scheme != "http" && scheme != "https") throw po::error("--scheme must be http or https");
+    one.https = scheme == "https";
+    if (latency) one.kind = run_kind::latency;
+    if (vm.count("instances")) one.kind = run_kind::multi_instance, one.instances = std::max<std::size_t>(1, one.instances);
+    if (vm.count("poll-ms")) a.max_poll_interval_ms = 4 * a.poll_interval_ms;
     if (named && one.name.starts_with("rate-limited"))
     {
         // "rate-limited" runs the 40-track ones, "rate-limited-all" all, otherwise the one named
@@ -455,7 +448,7 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
     p.deadline = 2 * p.stage_timeout;
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
-    auto [ec, r] = co_await e.kie.async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, r] = co_await e.kie.async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
     if (ec) { record_failure(e.t, ec.message() + " " + diag.to_string()); co_return; }
     if (r.note_count() == 0) { record_failure(e.t, "pipeline returned no notes"); co_return; }
@@ -469,13 +462,12 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
 /// received each callback (callback_message::received_at) and when this coroutine resumed.
 asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 {
-    constexpr auto tok = asio::as_tuple(asio::use_awaitable);
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
     kiemidi::api::separation_request sreq;
     sreq.task_id = "bench-music-" + std::to_string(i / 2);
     sreq.audio_id = "bench-audio-" + std::to_string(i);
-    auto [ec1, sep] = co_await e.kie.async_separate(std::move(sreq), diag, tok);
+    auto [ec1, sep] = co_await e.kie.async_submit_separation(std::move(sreq), diag, use_nothrow_awaitable);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
     auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
@@ -483,7 +475,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
         asio::steady_timer deadline(co_await asio::this_coro::executor,
                                     std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms);
         deadline.async_wait([&](boost::system::error_code ec) { if (!ec) e.hub.close(); });
-        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), tok);
+        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), use_nothrow_awaitable);
         const auto resumed = std::chrono::system_clock::now();
         deadline.cancel();
         if (ec) { record_failure(e.t, "hub wait: " + ec.message()); co_return false; }
@@ -497,7 +489,7 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
-    auto [ec2, midi] = co_await e.kie.async_transcribe(std::move(mreq), diag, tok);
+    auto [ec2, midi] = co_await e.kie.async_submit_midi(std::move(mreq), diag, use_nothrow_awaitable);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
     if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;
@@ -531,7 +523,7 @@ asio::awaitable<std::optional<emulator_counters>> fetch_counters(kiemidi::http_c
     kiemidi::http_request req;
     req.target = "/emulator/counters";
     kiemidi::diagnostics diag;
-    auto [ec, res] = co_await http.async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, res] = co_await http.async_execute(std::move(req), diag, use_nothrow_awaitable);
     if (ec || res.status != 200) co_return std::nullopt;
     boost::system::error_code jec;
     auto v = boost::json::parse(res.body, jec);
@@ -543,6 +535,17 @@ asio::awaitable<std::optional<emulator_counters>> fetch_counters(kiemidi::http_c
     c.callbacks_sent = v.at("callbacks_sent").to_number<std::uint64_t>();
     c.duplicate_paid = v.at("duplicate_paid_submissions").to_number<std::uint64_t>();
     co_return c;
+}
+
+/// A transport of its own for the emulator's counters, to the client's base URL with its TLS
+/// settings: the client's pool serves only KIE requests.
+kiemidi::transport_options counters_transport(const kiemidi::client_options& co)
+{
+    kiemidi::transport_options t = co.transport;
+    t.base_url = co.base_url;
+    t.bearer_token = co.api_key;
+    t.pool_size = 1;
+    return t;
 }
 
 std::string json_string(const std::string& s)
@@ -583,6 +586,7 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     // The emulator enforces no limit unless the scenario asks; against KIE the default stays on.
     co.transport.rate_limit.enabled = sc.server_limit > 0;
     if (sc.client_limit > 0) co.transport.rate_limit.submissions_per_window = sc.client_limit;
+    kiemidi::http_client counters_http(ioc.get_executor(), counters_transport(co));
     kiemidi::client kie(ioc.get_executor(), std::move(co));
     const bool callbacks = sc.mode == kiemidi::wait_strategy::callback;
     if (callbacks)
@@ -608,8 +612,8 @@ bool run_scenario(const driver_args& args, const scenario& sc)
 
     auto main = [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
-        before = co_await fetch_counters(kie.transport());
-        stats_before = kie.transport().stats();
+        before = co_await fetch_counters(counters_http);
+        stats_before = kie.transport_stats();
         rss_base = proc_status_kib("VmRSS");
         cpu0 = cpu_seconds();
         t0 = steady::now();
@@ -640,15 +644,16 @@ bool run_scenario(const driver_args& args, const scenario& sc)
                 break;
             }
             tick.expires_after(50ms);
-            auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+            auto [ec] = co_await tick.async_wait(use_nothrow_awaitable);
             (void)ec;
         }
-        if (running > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (running > 0) co_await all_done.async_wait(use_nothrow_awaitable);
         t1 = steady::now();
         cpu1 = cpu_seconds();
-        stats_after = kie.transport().stats();
-        after = co_await fetch_counters(kie.transport());
+        stats_after = kie.transport_stats();
+        after = co_await fetch_counters(counters_http);
         kie.close();
+        counters_http.close();
         listener.stop();
         hub.close();
     };
@@ -770,9 +775,9 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
 
     auto counters_now = [&] {
         asio::io_context cioc(1);
-        kiemidi::client probe(cioc.get_executor(), co);
+        kiemidi::http_client probe(cioc.get_executor(), counters_transport(co));
         std::optional<emulator_counters> c;
-        asio::co_spawn(cioc, [&]() -> asio::awaitable<void> { c = co_await fetch_counters(probe.transport()); },
+        asio::co_spawn(cioc, [&]() -> asio::awaitable<void> { c = co_await fetch_counters(probe); },
                        [&](std::exception_ptr) { probe.close(); });
         cioc.run();
         return c;
@@ -832,14 +837,14 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
         auto* inst = ip.get();
         auto body = [&, inst]() -> asio::awaitable<void> {
             auto ex = co_await asio::this_coro::executor;
-            auto [cec] = co_await inst->hub->async_connect(asio::as_tuple(asio::use_awaitable));
+            auto [cec] = co_await inst->hub->async_connect(use_nothrow_awaitable);
             if (cec) connect_failed = true;
             ++ready;
             asio::steady_timer tick(ex);
             while (!go)
             {
                 tick.expires_after(1ms);
-                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await tick.async_wait(use_nothrow_awaitable);
             }
             env e{*inst->kie, *inst->hub, sc, wait, inst->t};
             const std::size_t workers = std::max<std::size_t>(1, std::min(sc.concurrency, sc.pipelines) / n_inst);
@@ -862,7 +867,7 @@ bool run_multi_instance(const driver_args& args, const scenario& sc)
             while (running > 0 || !all_done)
             {
                 tick.expires_after(5ms);
-                co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await tick.async_wait(use_nothrow_awaitable);
             }
             inst->kie->close();
             inst->listener->stop();
@@ -967,14 +972,17 @@ int main(int argc, char** argv)
             ok = (sc.kind == run_kind::multi_instance ? run_multi_instance(*args, sc) : run_scenario(*args, sc)) && ok;
         return ok ? 0 : 1;
     }
+    catch (const kiemidi::apps::po::error& e)
+    {
+        return kiemidi::apps::usage_error(program, e.what());
+    }
     catch (const std::invalid_argument& e)
     {
-        std::cerr << "kiemidi-bench-load: " << e.what() << "\n" << usage_text;
-        return 2;
+        return kiemidi::apps::usage_error(program, e.what());
     }
     catch (const std::exception& e)
     {
-        std::cerr << "kiemidi-bench-load: " << e.what() << "\n";
+        std::cerr << program << ": " << e.what() << "\n";
         return 1;
     }
 }

@@ -6,30 +6,46 @@
 // notes, lost or doubly paid results, or open work left after the run.
 //
 //   kiemidi-bench-soak [--pipelines N] [--in-flight N] [--seed S]
+#include "command_line.hpp"
 #include "fault_soak.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv)
 {
+    namespace po = kiemidi::apps::po;
+    constexpr const char* program = "kiemidi-bench-soak";
     kiemidi::test::soak_config cfg;
     cfg.pipelines = 10000;
-    for (int i = 1; i < argc; ++i)
+    po::options_description options("options");
+    options.add_options()
+        ("help,h", "this text")
+        ("pipelines", po::value(&cfg.pipelines)->value_name("N"), "pipelines to run (default 10000)")
+        ("in-flight", po::value(&cfg.in_flight)->value_name("N"), "pipelines in flight at once (default 0 = all)")
+        ("seed", po::value(&cfg.seed)->value_name("S"), "the emulator's seed (default 7)");
+    po::options_description desc;
+    desc.add(options);
+    try
     {
-        const bool has_value = i + 1 < argc;
-        if (!std::strcmp(argv[i], "--pipelines") && has_value) cfg.pipelines = std::strtoul(argv[++i], nullptr, 10);
-        else if (!std::strcmp(argv[i], "--in-flight") && has_value) cfg.in_flight = std::strtoul(argv[++i], nullptr, 10);
-        else if (!std::strcmp(argv[i], "--seed") && has_value) cfg.seed = std::strtoull(argv[++i], nullptr, 10);
-        else
+        po::variables_map vm;
+        kiemidi::apps::store_command_line(std::vector<std::string>(argv + 1, argv + argc), desc, {}, vm);
+        if (vm.count("help"))
         {
-            std::cerr << "usage: kiemidi-bench-soak [--pipelines N] [--in-flight N] [--seed S]\n";
-            return 2;
+            kiemidi::apps::print_help("usage: kiemidi-bench-soak [--pipelines N] [--in-flight N] [--seed S]\n"
+                                      "Runs the fault soak and prints one JSON line; exits 1 when the audit fails.",
+                                      desc);
+            return 0;
         }
+        po::notify(vm);
+    }
+    catch (const po::error& e)
+    {
+        return kiemidi::apps::usage_error(program, e.what());
     }
     boost::asio::io_context ioc;
     kiemidi::test::soak_report rep;

@@ -61,6 +61,6 @@ int main()
 
     ioc.run();
     std::cout << ok << " pipelines done, " << failed << " failed or cancelled, "
-              << kie.transport().stats().connections_opened << " connections\n";
+              << kie.transport_stats().connections_opened << " connections\n";
     return ok == tracks - 1 && failed == 1 ? 0 : 1;
 }

@@ -8,7 +8,7 @@
 // path (only correctly signed callbacks do; the seed corpus carries signed examples).
 #include "fuzz_support.hpp"
 
-#include "callback_request_handler.hpp"
+#include "listener/callback_request_handler.hpp"
 
 #include <kiemidi/api/callbacks.hpp>
 

@@ -2,7 +2,7 @@
 // reads the body `code`). The first two bytes pick the HTTP status, the rest is the body.
 #include "fuzz_support.hpp"
 
-#include <kiemidi/detail/kie_response_classifier.hpp>
+#include "client/kie_response_classifier.hpp"
 
 #include <cctype>
 #include <string>

@@ -3,17 +3,16 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
 #ifdef KIEMIDI_WITH_REDIS
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
 #endif
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -106,17 +105,16 @@ redis::connection_options redis_options(const shared_batch_flags& f)
     return o;
 }
 
-/// The Redis connection and the claims of one shared batch, for one command.
+/// The claims of one shared batch (and their Redis connection), for one command.
 struct shared_state
 {
-    redis::connection conn;
     redis_batch_claims claims;
 
     shared_state(asio::io_context& ioc, const shared_batch_flags& f)
-        : conn(ioc.get_executor(), redis_options(f)),
-          claims(conn, redis_batch_claims_options{.batch_id = f.batch_id,
-                                                  .worker_id = f.worker_id,
-                                                  .lease = std::chrono::milliseconds(f.lease_ms)})
+        : claims(ioc.get_executor(), redis_batch_claims_options{.redis = redis_options(f),
+                                                                .batch_id = f.batch_id,
+                                                                .worker_id = f.worker_id,
+                                                                .lease = std::chrono::milliseconds(f.lease_ms)})
     {
     }
 
@@ -124,7 +122,7 @@ struct shared_state
     asio::awaitable<int> connect(const char* command, const std::string& url)
     {
         diagnostics diag;
-        auto [ec] = co_await conn.async_connect(diag, asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
         if (!ec) co_return exit_ok;
         std::cerr << "kiemidi " << command << ": cannot use Redis at " << url << ": " << describe(ec, diag) << "\n";
         co_return exit_unreachable;
@@ -250,7 +248,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     auto body = [&]() -> asio::awaitable<int> {
         if (metrics_endpoint)
         {
-            auto [mec] = co_await metrics_endpoint->async_start(asio::as_tuple(asio::use_awaitable));
+            auto [mec] = co_await metrics_endpoint->async_start(use_nothrow_awaitable);
             if (mec)
             {
                 std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port
@@ -296,7 +294,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             }
         };
         auto [ec, s] = co_await runner.async_run(std::move(tracks), on_event,
-                                                 asio::bind_cancellation_slot(stop.slot(), asio::as_tuple(asio::use_awaitable)));
+                                                 asio::bind_cancellation_slot(stop.slot(), use_nothrow_awaitable));
         run_ec = ec;
         summary = s;
         if (ec && ec != asio::error::operation_aborted)
@@ -311,7 +309,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.expires_after(std::chrono::milliseconds(500));
         limiter_tick.async_wait([&](const error_code& ec) {
             if (ec || batch_over) return;
-            progress.rate_limit(session.kie().transport().stats().limiter_waiting);
+            progress.rate_limit(session.kie().transport_stats().limiter_waiting);
             sample_limiter();
         });
     };
@@ -325,7 +323,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         session.close();
         if (metrics_endpoint) metrics_endpoint->async_stop(asio::detached);
 #ifdef KIEMIDI_WITH_REDIS
-        if (shared) shared->conn.close();
+        if (shared) shared->claims.close();
 #endif
     });
     ioc.run();
@@ -435,7 +433,7 @@ int shared_status_command(const shared_batch_flags& f)
     diagnostics diag;
     auto body = [&]() -> asio::awaitable<int> {
         if (int rc = co_await shared.connect("status", f.redis_url); rc != exit_ok) co_return rc;
-        auto [eec, t] = co_await shared.claims.async_entries(diag, asio::as_tuple(asio::use_awaitable));
+        auto [eec, t] = co_await shared.claims.async_entries(diag, use_nothrow_awaitable);
         ec = eec;
         tracks = std::move(t);
         co_return exit_ok;
@@ -444,7 +442,7 @@ int shared_status_command(const shared_batch_flags& f)
     asio::co_spawn(ioc, body(), [&](std::exception_ptr e, int c) {
         failure = e;
         code = c;
-        shared.conn.close();
+        shared.claims.close();
     });
     ioc.run();
     if (failure) std::rethrow_exception(failure);

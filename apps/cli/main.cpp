@@ -1,6 +1,7 @@
 // kiemidi: songs → MIDI through KIE.AI from the command line. Parses arguments, hands them to
 // the command (commands.hpp) and returns its exit code; `kiemidi --help` and
 // `kiemidi COMMAND --help` describe everything.
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "emulator_cli.hpp"
 #include "track_list.hpp"
@@ -77,7 +78,7 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
 {
     try
     {
-        po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+        kiemidi::apps::store_command_line(args, desc, pos, vm);
         if (vm.count("help")) return true;
         po::notify(vm);
     }
@@ -88,13 +89,9 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
     return false;
 }
 
-int usage_failure(const std::string& command, const std::string& what, const po::options_description* desc,
-                  const char* synopsis)
+int usage_failure(const std::string& command, const std::string& what)
 {
-    std::cerr << "kiemidi" << (command.empty() ? "" : " " + command) << ": " << what << "\n";
-    if (synopsis) std::cerr << synopsis << "\n";
-    if (desc) std::cerr << *desc;
-    return exit_usage;
+    return kiemidi::apps::usage_error(command.empty() ? "kiemidi" : "kiemidi " + command, what);
 }
 
 }  // namespace
@@ -289,34 +286,13 @@ int main(int argc, char** argv)
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             return credits_command(kie);
         }
-        if (command == "emulator")
-        {
-            using namespace kiemidi::apps;
-            emulator_cli_options eo;
-            try
-            {
-                eo = parse_emulator_args(args);
-            }
-            catch (const emulator_cli_error& e)
-            {
-                std::cerr << "kiemidi emulator: " << e.what() << "\nusage: kiemidi emulator [options]\n"
-                          << emulator_options_help;
-                return exit_usage;
-            }
-            if (eo.help)
-            {
-                std::cout << "usage: kiemidi emulator [options]\nServes a local KIE emulator until SIGINT/SIGTERM.\n"
-                          << emulator_options_help;
-                return exit_ok;
-            }
-            return serve_emulator(eo, "kiemidi emulator");
-        }
+        if (command == "emulator") return kiemidi::apps::emulator_main("kiemidi emulator", args);
         std::cerr << "kiemidi: unknown command '" << command << "'\n" << overview << exit_codes;
         return exit_usage;
     }
     catch (const usage_error& e)
     {
-        return usage_failure(command, e.what(), &desc, synopsis);
+        return usage_failure(command, e.what());
     }
     catch (const std::exception& e)
     {

@@ -1,11 +1,11 @@
 // `kiemidi run`, `midi`, `tracks` and `credits`: pipelines (or the MIDI half of one) and reads.
 #include "commands.hpp"
 #include "track_list.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -157,7 +157,7 @@ asio::awaitable<int> run_track(kie_session& s, const run_args& args, std::string
     p.stem = args.stem;
     p.wait = s.wait();
     diagnostics diag;
-    auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     if (ec)
     {
         const int rc = failure_exit(args.task_id + ":" + audio_id, ec, diag);
@@ -173,7 +173,7 @@ asio::awaitable<int> run_track(kie_session& s, const run_args& args, std::string
 asio::awaitable<int> read_music_task(kie_session& s, const std::string& id, api::music_task_record& out)
 {
     diagnostics diag;
-    auto [ec, rec] = co_await s.kie().async_get_music_task(id, diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, rec] = co_await s.kie().async_get_music_task(id, diag, use_nothrow_awaitable);
     if (ec)
     {
         std::cerr << "kiemidi: music task " << id << ": " << describe(ec, diag) << "\n";
@@ -260,7 +260,7 @@ int midi_command(const kie_flags& flags, const midi_args& args)
         p.stem_audio_id = args.audio_id;
         p.wait = s.wait();
         diagnostics diag;
-        auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, asio::as_tuple(asio::use_awaitable));
+        auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         if (!ec)
         {
             // A stem asked for by name is named in the files as KIE spells it ("Bass" for "bass").

@@ -1,7 +1,7 @@
 // kie_session; see session.hpp.
 #include "session.hpp"
+#include "../../src/nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -126,7 +126,7 @@ kie_session::~kie_session() = default;
 asio::awaitable<int> kie_session::check_reachable(std::int64_t* credits)
 {
     diagnostics diag;
-    auto [ec, c] = co_await client_->async_get_credits(diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, c] = co_await client_->async_get_credits(diag, use_nothrow_awaitable);
     if (ec)
     {
         std::cerr << "kiemidi: cannot use KIE at " << base_url_ << ": " << describe(ec, diag) << "\n";

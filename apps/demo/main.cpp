@@ -6,12 +6,14 @@
 // (and optionally KIE_BASE_URL) it talks to the real service: give the tracks as TASK_ID:AUDIO_ID
 // arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
 // --poll-only. Separation and MIDI generation are paid requests.
+#include "command_line.hpp"
+#include "../../src/nothrow_awaitable.hpp"
+
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -27,8 +29,11 @@
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using kiemidi::use_nothrow_awaitable;
 
 namespace {
+
+constexpr const char* program = "kiemidi-demo";
 
 struct track
 {
@@ -46,33 +51,54 @@ struct demo_args
     std::string public_url;
 };
 
-void usage()
-{
-    std::cout << "usage: kiemidi-demo [--tracks N] [--poll-only] [--listen-address A] [--listen-port P]\n"
-                 "                    [--public-url URL] [TASK_ID:AUDIO_ID ...]\n"
-                 "Without KIE_API_KEY: runs N (default 36) tracks on the embedded emulator.\n"
-                 "With KIE_API_KEY (and KIE_BASE_URL): runs the given tracks on that service (paid).\n";
-}
+constexpr const char* synopsis =
+    "usage: kiemidi-demo [--tracks N] [--poll-only] [--listen-address A] [--listen-port P]\n"
+    "                    [--public-url URL] [TASK_ID:AUDIO_ID ...]\n"
+    "Without KIE_API_KEY: runs N (default 36) tracks on the embedded emulator.\n"
+    "With KIE_API_KEY (and KIE_BASE_URL): runs the given tracks on that service (paid).";
 
-std::optional<demo_args> parse_args(int argc, char** argv)
+/// The command line; nullopt after --help or a usage error, with `exit_code` set.
+std::optional<demo_args> parse_args(int argc, char** argv, int& exit_code)
 {
+    namespace po = kiemidi::apps::po;
     demo_args a;
-    for (int i = 1; i < argc; ++i)
+    std::vector<std::string> tracks;
+    po::options_description options("options");
+    options.add_options()
+        ("help,h", "this text")
+        ("tracks", po::value(&a.emulated_tracks)->value_name("N"), "tracks to run on the embedded emulator (default 36)")
+        ("poll-only", po::bool_switch(&a.poll_only), "no listener: poll record-info for results")
+        ("listen-address", po::value(&a.listen_address)->value_name("A"), "callback listener address (default 127.0.0.1)")
+        ("listen-port", po::value(&a.listen_port)->value_name("P"), "callback listener port (default 0 = any free port)")
+        ("public-url", po::value(&a.public_url)->value_name("URL"), "base URL at which KIE reaches the listener")
+        ("track", po::value(&tracks)->value_name("TASK_ID:AUDIO_ID"), "a track of the real service (also positional)");
+    po::options_description desc;
+    desc.add(options);
+    po::positional_options_description pos;
+    pos.add("track", -1);
+    try
     {
-        std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--help" || arg == "-h") { usage(); return std::nullopt; }
-        else if (arg == "--tracks") a.emulated_tracks = std::stoi(value());
-        else if (arg == "--poll-only") a.poll_only = true;
-        else if (arg == "--listen-address") a.listen_address = value();
-        else if (arg == "--listen-port") a.listen_port = static_cast<std::uint16_t>(std::stoi(value()));
-        else if (arg == "--public-url") a.public_url = value();
-        else if (auto colon = arg.find(':'); colon != std::string::npos && arg[0] != '-')
-            a.tracks.push_back({arg.substr(0, colon), arg.substr(colon + 1)});
-        else throw std::invalid_argument("unknown argument: " + arg);
+        po::variables_map vm;
+        kiemidi::apps::store_command_line(std::vector<std::string>(argv + 1, argv + argc), desc, pos, vm);
+        if (vm.count("help"))
+        {
+            kiemidi::apps::print_help(synopsis, desc);
+            exit_code = 0;
+            return std::nullopt;
+        }
+        po::notify(vm);
+        for (const auto& t : tracks)
+        {
+            auto colon = t.find(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == t.size())
+                throw po::error("a track is TASK_ID:AUDIO_ID, not '" + t + "'");
+            a.tracks.push_back({t.substr(0, colon), t.substr(colon + 1)});
+        }
+    }
+    catch (const po::error& e)
+    {
+        exit_code = kiemidi::apps::usage_error(program, e.what());
+        return std::nullopt;
     }
     return a;
 }
@@ -89,7 +115,7 @@ asio::awaitable<void> run_track(kiemidi::client& kie, track t, kiemidi::wait_opt
     kiemidi::midi_params params{.task_id = t.task_id, .audio_id = t.audio_id};
     params.wait = wait;
     kiemidi::diagnostics diag;
-    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, midi] = co_await kie.async_generate_midi(std::move(params), diag, use_nothrow_awaitable);
     char line[256];
     if (ec)
     {
@@ -118,7 +144,7 @@ asio::awaitable<void> run_all(kiemidi::client& kie, std::vector<track> tracks, k
             if (--remaining == 0) all_done.cancel();
         });
     }
-    if (remaining) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (remaining) co_await all_done.async_wait(use_nothrow_awaitable);
 }
 
 }  // namespace
@@ -127,8 +153,9 @@ int main(int argc, char** argv)
 {
     try
     {
-        auto args = parse_args(argc, argv);
-        if (!args) return 0;
+        int exit_code = 0;
+        auto args = parse_args(argc, argv, exit_code);
+        if (!args) return exit_code;
 
         asio::io_context ioc;
         std::unique_ptr<kiemidi::emulator::server> emu;
@@ -155,12 +182,10 @@ int main(int argc, char** argv)
         else
         {
             std::cout << "KIE: " << opts->base_url << '\n';
-            if (args->tracks.empty()) { usage(); return 2; }
+            if (args->tracks.empty())
+                return kiemidi::apps::usage_error(program, "with a real service, give the tracks as TASK_ID:AUDIO_ID");
             if (!args->poll_only && args->public_url.empty())
-            {
-                std::cerr << "kiemidi-demo: with a real service, give --public-url (reaching the listener) or --poll-only\n";
-                return 2;
-            }
+                return kiemidi::apps::usage_error(program, "with a real service, give --public-url (reaching the listener) or --poll-only");
         }
 
         kiemidi::in_process_callback_hub hub(ioc.get_executor());
@@ -197,7 +222,7 @@ int main(int argc, char** argv)
         if (failure) std::rethrow_exception(failure);
 
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const auto stats = kie.transport().stats();
+        const auto stats = kie.transport_stats();
         char line[256];
         std::snprintf(line, sizeof line,
                       "summary: %zu tracks, %d ok, %d failed, %zu notes, %llu requests over %llu connection(s), %llu callbacks, %.2f s",
@@ -210,7 +235,7 @@ int main(int argc, char** argv)
     }
     catch (const std::exception& e)
     {
-        std::cerr << "kiemidi-demo: " << e.what() << '\n';
+        std::cerr << program << ": " << e.what() << '\n';
         return 1;
     }
 }

@@ -1,12 +1,13 @@
 // Command-line front end of the local KIE emulator, shared by `kiemidi-emulator` and
-// `kiemidi emulator`: the option table (parse_emulator_args) and the serve-until-signal loop
-// (serve_emulator). Both report problems on stderr and return the process exit code.
+// `kiemidi emulator`: the options (parse_emulator_args, Boost.ProgramOptions with the conventions
+// of command_line.hpp) and the serve-until-signal loop (serve_emulator); emulator_main is both.
 #ifndef KIEMIDI_APPS_EMULATOR_CLI_HPP
 #define KIEMIDI_APPS_EMULATOR_CLI_HPP
 
+#include "command_line.hpp"
+
 #include <kiemidi/emulator.hpp>
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,18 +23,13 @@ struct emulator_cli_options
     bool help = false;                  ///< --help was given.
 };
 
-/// A flag or value the emulator does not accept; what() names it.
-struct emulator_cli_error : std::invalid_argument
-{
-    using std::invalid_argument::invalid_argument;
-};
-
-/// The option lines of --help (without a "usage:" line).
-extern const std::string_view emulator_options_help;
-
 /// Parses emulator flags (`--flag value` or `--flag=value`); `args` excludes the program name.
-/// Throws emulator_cli_error.
+/// Throws po::error naming the flag that is unknown or whose value is not accepted.
 emulator_cli_options parse_emulator_args(const std::vector<std::string>& args);
+
+/// The whole command line of `program` ("kiemidi-emulator" or "kiemidi emulator"): parses
+/// `args`, answers --help (exit 0) or a usage error (exit 2), otherwise serves. Returns the exit code.
+int emulator_main(std::string_view program, const std::vector<std::string>& args);
 
 /// Starts the server, prints its URLs and API key on stdout (and writes the CA when asked),
 /// serves until SIGINT or SIGTERM, then prints a one-line summary. Returns 0, or 1 on failure

@@ -18,6 +18,7 @@
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/pipeline_options.hpp>
+#include <kiemidi/track.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>

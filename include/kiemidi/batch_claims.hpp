@@ -13,6 +13,7 @@
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
+#include <kiemidi/track.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>

@@ -15,6 +15,7 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/midi_result.hpp>
 #include <kiemidi/pipeline_options.hpp>
 #include <kiemidi/transport/http_client.hpp>
 
@@ -66,8 +67,10 @@ public:
 
     executor_type get_executor() const noexcept { return ex_; }
 
-    /// The transport (for its statistics, e.g. connections opened).
-    http_client& transport() noexcept { return *http_; }
+    /// The transport's counters (connections opened, requests sent, retries, paid submissions
+    /// waiting for the rate limiter, ...), a snapshot. The transport itself stays the client's:
+    /// close() closes it; an http_client of one's own serves other requests.
+    KIEMIDI_DECL http_client_stats transport_stats() const;
 
     /// The metrics this client counts (see kiemidi/metrics.hpp: metrics::collect and
     /// metrics::render_prometheus export them).
@@ -79,6 +82,10 @@ public:
     KIEMIDI_DECL void close();
 
     /// POST /api/v1/vocal-removal/generate (paid). Result: the separation task id.
+    /// An empty `req.callback_url` is filled in with this client's callback URL (callback_url():
+    /// the attached listener's, or client_options::polling_callback_url without one).
+    /// (One submit per KIE operation: `submit` says what it does to KIE, a paid task that
+    /// async_get_separation reads back; filling in the callback URL needs no second spelling.)
     /// Errors: KIE's own word (api_errc: its JSON body `code`; 402, or 429 with a msg about
     /// credits, is api_errc::insufficient_credits and is never resent); an answer that is not
     /// KIE's JSON (a gateway's HTML 5xx, a cut or non-JSON body) or none after the request was
@@ -96,7 +103,8 @@ public:
         return initiate<api::separation_record>(&client::start_get_separation, std::move(task_id), diag, std::forward<Token>(token));
     }
 
-    /// POST /api/v1/midi/generate (paid). Result: the MIDI task id.
+    /// POST /api/v1/midi/generate (paid) for a finished separation. Result: the MIDI task id.
+    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors likewise.
     template <class Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_submit_midi(api::midi_request req, diagnostics& diag, Token&& token = {})
     {
@@ -131,21 +139,6 @@ public:
     /// and `hub` (where waits pick them up). Both must outlive the client. Without this, every
     /// wait polls and KIE is given client_options::polling_callback_url.
     KIEMIDI_DECL void attach_callbacks(callback_hub& hub, const callback_listener& listener);
-
-    /// Submits a separation (paid) with this client's callback URL filled in when
-    /// `req.callback_url` is empty. Result: the separation task id.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
-    auto async_separate(api::separation_request req, diagnostics& diag, Token&& token = {})
-    {
-        return initiate<api::task_created>(&client::start_separate, std::move(req), diag, std::forward<Token>(token));
-    }
-
-    /// Submits MIDI generation (paid) for a finished separation, callback URL filled in as above.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
-    auto async_transcribe(api::midi_request req, diagnostics& diag, Token&& token = {})
-    {
-        return initiate<api::task_created>(&client::start_transcribe, std::move(req), diag, std::forward<Token>(token));
-    }
 
     /// Waits until separation task `task_id` is finished (callback, polls or both, per `w`).
     /// Completes with the record on success, api_errc::task_failed (or KIE's callback code) on failure.
@@ -269,8 +262,6 @@ private:
     KIEMIDI_DECL void start_get_midi(std::string, diagnostics&, handler_t<api::midi_record>);
     KIEMIDI_DECL void start_get_credits(std::string, diagnostics&, handler_t<api::credits>);
     KIEMIDI_DECL void start_get_music_task(std::string, diagnostics&, handler_t<api::music_task_record>);
-    KIEMIDI_DECL void start_separate(api::separation_request, diagnostics&, handler_t<api::task_created>);
-    KIEMIDI_DECL void start_transcribe(api::midi_request, diagnostics&, handler_t<api::task_created>);
     KIEMIDI_DECL void start_wait_separation(wait_args, diagnostics&, handler_t<api::separation_record>);
     KIEMIDI_DECL void start_wait_midi(wait_args, diagnostics&, handler_t<api::midi_record>);
     KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);

@@ -1,10 +1,12 @@
-// Inputs and outputs of the separation → MIDI pipeline (client::async_generate_midi) and of its
-// separate steps: how to wait for a KIE task, how long to wait, and what comes back.
+// Inputs of the separation → MIDI pipeline (client::async_generate_midi) and of its separate
+// steps: how to wait for a KIE task and how long to wait. What comes back, midi_result, has its
+// own header (midi_result.hpp), included here so that code including only this header still builds.
 #ifndef KIEMIDI_PIPELINE_OPTIONS_HPP
 #define KIEMIDI_PIPELINE_OPTIONS_HPP
 
 #include <kiemidi/api/midi.hpp>
 #include <kiemidi/api/separation.hpp>
+#include <kiemidi/midi_result.hpp>  // midi_result, the pipeline's output
 
 #include <chrono>
 #include <optional>
@@ -73,36 +75,6 @@ struct midi_params
     /// task id instead of failing. 0: report outcome_unknown at once. Needs an attached hub.
     std::chrono::milliseconds unknown_outcome_wait{std::chrono::minutes(15)};
     wait_options wait;
-};
-
-/// What a pipeline produced.
-struct midi_result
-{
-    std::string separation_task_id;        ///< KIE's separation task id.
-    std::string midi_task_id;              ///< KIE's MIDI task id.
-    api::stem_urls stems;                  ///< The separated stems' file URLs.
-    std::vector<api::stem> stem_list;      ///< Per-stem ids (only when a record-info read happened).
-    std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.
-    std::vector<api::instrument> instruments;  ///< Every detected instrument and its notes.
-    /// What kiemidi repaired or dropped in KIE's answers (odd notes, stems without id) instead of
-    /// failing the paid result; see api::note.
-    api::result_repairs repairs;
-    /// KIE succeeded but detected no notes: a valid result (documented after split_stem), paid
-    /// for, and worth telling the user about. The .mid file then has only the conductor track.
-    bool no_notes = false;
-    /// One line for users when the result deserves attention (repairs, no notes); empty otherwise.
-    std::string warning;
-    std::chrono::milliseconds separation_time{0}, midi_time{0}, total_time{0};
-    unsigned polls = 0;                    ///< record-info reads made while waiting.
-    unsigned callbacks = 0;                ///< Callbacks that completed a wait.
-    unsigned recovered = 0;                ///< Paid submissions whose lost answer was recovered from their tagged callback.
-
-    std::size_t note_count() const noexcept
-    {
-        std::size_t n = 0;
-        for (const auto& i : instruments) n += i.notes.size();
-        return n;
-    }
 };
 
 }  // namespace kiemidi

@@ -13,9 +13,17 @@
 
 #include <kiemidi/batch_claims.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/diagnostics.hpp>
+#include <kiemidi/error.hpp>
+#include <kiemidi/redis/connection_options.hpp>
+#include <kiemidi/redis/error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace kiemidi {
@@ -26,6 +34,8 @@ class connection;
 
 struct redis_batch_claims_options
 {
+    /// Where Redis is; the claims keep one connection of their own there.
+    redis::connection_options redis;
     /// Names the batch; every worker of one batch uses the same id (and the same track list).
     std::string batch_id;
     /// Shown as the owner of the tracks this worker holds; empty → "<host>:<pid>:<random>".
@@ -39,13 +49,35 @@ struct redis_batch_claims_options
     std::chrono::milliseconds store_retry{std::chrono::seconds(30)};
 };
 
-/// batch_claims on a kiemidi::redis::connection (which must outlive this object and may be shared
-/// with other users, e.g. a redis_callback_hub). Several workers, in one process or many, each
-/// with its own redis_batch_claims and the same batch_id, share the batch.
+/// batch_claims in Redis, over a connection of its own (options().redis). Several workers, in
+/// one process or many, each with its own redis_batch_claims and the same batch_id, share the batch.
 class redis_batch_claims final : public batch_claims
 {
 public:
-    KIEMIDI_DECL redis_batch_claims(redis::connection& conn, redis_batch_claims_options opts);
+    using connect_signature = void(error_code);
+
+    /// Prepares the claims; nothing is sent to Redis before async_connect.
+    KIEMIDI_DECL redis_batch_claims(executor_type ex, redis_batch_claims_options opts);
+    KIEMIDI_DECL ~redis_batch_claims() override;
+    redis_batch_claims(const redis_batch_claims&) = delete;
+    redis_batch_claims& operator=(const redis_batch_claims&) = delete;
+
+    /// Connects to Redis (from then on the connection comes back by itself after a loss, per
+    /// options().redis). Completes once connected, or with why the attempt failed
+    /// (redis::redis_errc::connect_failed, timeout; diag says more) or redis_errc::closed.
+    template <boost::asio::completion_token_for<connect_signature> Token =
+                  boost::asio::default_completion_token_t<executor_type>>
+    auto async_connect(diagnostics& diag, Token&& token = {})
+    {
+        return boost::asio::async_initiate<Token, connect_signature>(
+            [this](auto handler, diagnostics* d) {
+                start_connect(*d, boost::asio::any_completion_handler<connect_signature>(std::move(handler)));
+            },
+            token, &diag);
+    }
+
+    /// Closes the connection; pending and later operations fail (redis_errc::closed).
+    KIEMIDI_DECL void close();
 
     KIEMIDI_DECL executor_type get_executor() const noexcept override;
     const std::string& worker_id() const noexcept override { return opts_.worker_id; }
@@ -53,6 +85,7 @@ public:
     const redis_batch_claims_options& options() const noexcept { return opts_; }
 
 private:
+    KIEMIDI_DECL void start_connect(diagnostics& diag, boost::asio::any_completion_handler<connect_signature> h);
     KIEMIDI_DECL void start_open(std::vector<track_spec> tracks, claims_open_options opts, diagnostics& diag,
                                  boost::asio::any_completion_handler<open_signature> h) override;
     KIEMIDI_DECL void start_claim(diagnostics& diag, boost::asio::any_completion_handler<claim_signature> h) override;
@@ -64,7 +97,7 @@ private:
     KIEMIDI_DECL void start_entries(diagnostics& diag, boost::asio::any_completion_handler<entries_signature> h) override;
 
     struct ops;
-    redis::connection& conn_;
+    std::unique_ptr<redis::connection> conn_;
     redis_batch_claims_options opts_;
     std::string prefix_;
     std::atomic<std::uint64_t> next_claim_{0};

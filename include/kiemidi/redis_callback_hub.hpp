@@ -11,7 +11,8 @@
 
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
-#include <kiemidi/redis/connection.hpp>
+#include <kiemidi/redis/connection_options.hpp>
+#include <kiemidi/redis/error.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 
@@ -59,7 +60,7 @@ struct redis_callback_hub_stats
 /// A callback_hub shared by several instances through Redis.
 ///
 /// Composed of an in_process_callback_hub (local waiters, duplicate suppression, the buffer used
-/// while Redis is away) and two redis::connection (commands; pub/sub). Construction starts
+/// while Redis is away) and two Redis connections of its own (commands; pub/sub). Construction starts
 /// connecting; async_connect waits until both connections are up.
 ///
 /// @par Delivery

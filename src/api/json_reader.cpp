@@ -1,5 +1,5 @@
 // Path-tracking JSON reader used by every KIE mapping.
-#include <kiemidi/detail/json_reader.hpp>
+#include "json_reader.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>

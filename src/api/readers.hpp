@@ -8,8 +8,9 @@
 #include <kiemidi/api/music_task.hpp>
 #include <kiemidi/api/repairs.hpp>
 #include <kiemidi/api/separation.hpp>
-#include <kiemidi/detail/json_reader.hpp>
 #include <kiemidi/diagnostics.hpp>
+
+#include "json_reader.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -10,6 +10,7 @@
 
 #include "batch_state.hpp"
 #include "batch_worker.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -51,7 +52,6 @@ namespace {
 using batch_detail::clock_type;
 using batch_detail::run_state;
 using batch_detail::strand_type;
-using batch_detail::tok;
 
 /// Fills the counts of the batch as opened and reports the tracks this run leaves as they are.
 void take_opened(run_state& st, const batch_detail::opened_batch& opened)
@@ -135,7 +135,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     }
     while (running > 0)
     {
-        co_await all_done.async_wait(tok);
+        co_await all_done.async_wait(use_nothrow_awaitable);
         if (running > 0 && !st.stopping && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
         {
             cancelled = true;
@@ -200,7 +200,7 @@ batch_runner::~batch_runner()
 
 asio::awaitable<batch_summary> batch_runner::run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event)
 {
-    auto [ec, summary] = co_await async_run(std::move(tracks), std::move(on_event), tok);
+    auto [ec, summary] = co_await async_run(std::move(tracks), std::move(on_event), use_nothrow_awaitable);
     throw_on_error(ec, diag_);
     co_return summary;
 }

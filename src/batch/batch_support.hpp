@@ -3,12 +3,14 @@
 #ifndef KIEMIDI_SRC_BATCH_BATCH_SUPPORT_HPP
 #define KIEMIDI_SRC_BATCH_BATCH_SUPPORT_HPP
 
-#include <kiemidi/detail/async_bridge.hpp>
+#include "../nothrow_awaitable.hpp"
+
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 
+#include "../async_bridge.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -23,10 +25,9 @@ namespace kiemidi::batch_detail {
 
 namespace asio = boost::asio;
 
-inline constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 /// A completion token whose operation ignores cancellation (paid POSTs, journal writes).
-inline auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(), tok); }
+inline auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(), use_nothrow_awaitable); }
 
 using strand_type = asio::strand<asio::any_io_executor>;
 using pool_executor = asio::thread_pool::executor_type;

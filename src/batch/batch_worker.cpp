@@ -1,6 +1,7 @@
 // The batch worker: one loop over the batch's state (journal or shared claims), each track
 // through process_track with its events and counts.
 #include "batch_worker.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/this_coro.hpp>
 
@@ -159,7 +160,7 @@ asio::awaitable<void> worker(run_state* st_ptr)
         if (next.finished) co_return;
         // Nothing to take now, but other workers hold leases that may expire.
         idle.expires_after(next.retry_after);
-        co_await idle.async_wait(tok);
+        co_await idle.async_wait(use_nothrow_awaitable);
     }
 }
 

@@ -3,6 +3,7 @@
 // outlives two failed renewals; a track another worker took over meanwhile is marked lost and
 // its wait for KIE ends, freeing the worker's slot (the new owner waits for that task now).
 #include "batch_worker.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/this_coro.hpp>
 
@@ -21,7 +22,7 @@ asio::awaitable<void> renew_leases(run_state* st_ptr)
     for (;;)
     {
         timer.expires_after(period);
-        auto [tec] = co_await timer.async_wait(tok);
+        auto [tec] = co_await timer.async_wait(use_nothrow_awaitable);
         if (tec) co_return;
         std::vector<std::int64_t> lost;
         diagnostics diag;

@@ -9,6 +9,7 @@
 
 #include "../client/finished_separation.hpp"
 #include "../client/paid_submission.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include <kiemidi/callback_reference.hpp>
 
@@ -59,7 +60,7 @@ asio::awaitable<std::tuple<error_code, api::task_created>> exchange_until_admitt
         });
     auto exchange = start(std::move(admission));
     auto [ep, r] = co_await asio::co_spawn(strand, std::move(exchange),
-                                           asio::bind_cancellation_slot(until_admitted.slot(), tok));
+                                           asio::bind_cancellation_slot(until_admitted.slot(), use_nothrow_awaitable));
     if (outer.is_connected()) outer.clear();
     if (ep) co_return std::tuple<error_code, api::task_created>{detail::exception_code(ep), api::task_created{}};
     co_return std::move(r);
@@ -79,7 +80,7 @@ asio::awaitable<std::tuple<error_code, Record>> bounded_wait(run_state& st, std:
         ~registration() { st.wait_timers.erase(id); }
     } reg{st, id};
     st.wait_timers[id] = &timer;
-    auto r = co_await (start() || timer.async_wait(tok));
+    auto r = co_await (start() || timer.async_wait(use_nothrow_awaitable));
     if (r.index() == 0) co_return std::move(std::get<0>(r));
     auto [tec] = std::get<1>(r);
     if (tec) co_return std::tuple<error_code, Record>{asio::error::operation_aborted, Record{}};
@@ -363,7 +364,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             // The callback of a task that finished while we were away is gone: ask KIE at once.
             w.read_record_first = resumed_separation || recovered_at_start;
             if (resumed_separation) poll_if_callbacks_unreachable(w);
-            auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, tok); };
+            auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, use_nothrow_awaitable); };
             auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, wait_for_separation, "separation", diag);
             // Stopped, or the claim passed to another worker (the renewer ended the wait).
             if (wec == asio::error::operation_aborted)
@@ -377,7 +378,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         {
             if (sep.origin_data.empty())
             {
-                auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, tok);
+                auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, diag, use_nothrow_awaitable);
                 if (rec_ec == asio::error::operation_aborted && st.stopping) co_return track_outcome::stopped;
                 if (rec_ec) co_return co_await record_failure(rec_ec, "separation");
                 sep = std::move(rec);
@@ -421,7 +422,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         wait_options w = p.wait;
         w.read_record_first = resumed_midi || (recovered_at_start && e.state == track_state::transcribing);
         if (resumed_midi) poll_if_callbacks_unreachable(w);
-        auto wait_for_midi = [&] { return cli.async_wait_midi(mid, w, diag, tok); };
+        auto wait_for_midi = [&] { return cli.async_wait_midi(mid, w, diag, use_nothrow_awaitable); };
         auto [wec, rec] = co_await bounded_wait<api::midi_record>(st, id, wait_for_midi, "midi", diag);
         // Stopped, or the claim passed to another worker (the renewer ended the wait).
         if (wec == asio::error::operation_aborted)

@@ -1,13 +1,13 @@
 // redis_batch_claims: each operation is one Lua script (redis_batch_scripts.hpp) sent with EVAL
-// over the shared redis::connection, inside a coroutine that retries while Redis is away.
+// over the claims' own redis::connection, inside a coroutine that retries while Redis is away.
 #include <kiemidi/redis_batch_claims.hpp>
 #include <kiemidi/batch.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
-#include <kiemidi/redis/connection.hpp>
 
+#include "../async_bridge.hpp"
+#include "../redis/connection.hpp"
 #include "redis_batch_scripts.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,7 +26,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 /// Tracks sent per EVAL when adding, and read per EVAL for entries: keeps each script short.
 constexpr std::size_t chunk = 500;
@@ -137,14 +136,14 @@ struct redis_batch_claims::ops
         {
             diag.clear();
             auto attempt = cmd;
-            auto [ec, r] = co_await self.conn_.async_command(std::move(attempt), diag, tok);
+            auto [ec, r] = co_await self.conn_->async_command(std::move(attempt), diag, use_nothrow_awaitable);
             if (!ec || !transient(ec) || std::chrono::steady_clock::now() + backoff > deadline)
             {
                 if (ec && diag.stage().empty()) diag.set_stage("batch claims");
                 co_return std::tuple<error_code, redis::reply>{ec, std::move(r)};
             }
             timer.expires_after(backoff);
-            auto [tec] = co_await timer.async_wait(tok);
+            auto [tec] = co_await timer.async_wait(use_nothrow_awaitable);
             if (tec) co_return std::tuple<error_code, redis::reply>{asio::error::operation_aborted, redis::reply{}};
             backoff = std::min(backoff * 2, milliseconds(1000));
         }
@@ -154,7 +153,7 @@ struct redis_batch_claims::ops
     {
         journal_counts c;
         std::vector<std::string> cmd{"HGETALL", self.prefix_ + "counts"};
-        auto [ec, r] = co_await self.conn_.async_command(std::move(cmd), diag, tok);
+        auto [ec, r] = co_await self.conn_->async_command(std::move(cmd), diag, use_nothrow_awaitable);
         if (ec) co_return std::tuple<error_code, journal_counts>{ec, c};
         if (r.type != redis::reply_type::array) co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "HGETALL"), c};
         for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
@@ -303,7 +302,7 @@ struct redis_batch_claims::ops
     {
         std::vector<shared_track> out;
         std::vector<std::string> get_ids{"GET", self.prefix_ + "ids"};
-        auto [ec, r] = co_await self.conn_.async_command(std::move(get_ids), diag, tok);
+        auto [ec, r] = co_await self.conn_->async_command(std::move(get_ids), diag, use_nothrow_awaitable);
         if (ec) co_return std::tuple<error_code, std::vector<shared_track>>{ec, out};
         long long last = 0;
         if (!r.is_nil() && !to_int(r, last))
@@ -338,18 +337,27 @@ struct redis_batch_claims::ops
     }
 };
 
-redis_batch_claims::redis_batch_claims(redis::connection& conn, redis_batch_claims_options opts)
-    : conn_(conn), opts_(std::move(opts))
+redis_batch_claims::redis_batch_claims(executor_type ex, redis_batch_claims_options opts)
+    : conn_(std::make_unique<redis::connection>(std::move(ex), opts.redis)), opts_(std::move(opts))
 {
     if (opts_.worker_id.empty()) opts_.worker_id = default_worker_id();
     if (opts_.lease <= milliseconds(0)) opts_.lease = milliseconds(1);
     prefix_ = opts_.key_prefix + "{" + opts_.batch_id + "}:";
 }
 
+redis_batch_claims::~redis_batch_claims() = default;
+
 batch_claims::executor_type redis_batch_claims::get_executor() const noexcept
 {
-    return conn_.get_executor();
+    return conn_->get_executor();
 }
+
+void redis_batch_claims::start_connect(diagnostics& diag, asio::any_completion_handler<connect_signature> h)
+{
+    conn_->async_connect(diag, std::move(h));
+}
+
+void redis_batch_claims::close() { conn_->close(); }
 
 void redis_batch_claims::start_open(std::vector<track_spec> tracks, claims_open_options o, diagnostics& diag,
                                     asio::any_completion_handler<open_signature> h)

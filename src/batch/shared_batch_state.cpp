@@ -4,6 +4,7 @@
 // store made must be known here.
 #include "batch_state.hpp"
 #include "track_output.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include <algorithm>
 #include <map>
@@ -116,7 +117,7 @@ public:
     {
         if (tokens_.empty()) co_return error_code{};
         std::vector<std::pair<std::int64_t, std::string>> held(tokens_.begin(), tokens_.end());
-        auto [ec, ids] = co_await claims_.async_renew(std::move(held), *diag, tok);
+        auto [ec, ids] = co_await claims_.async_renew(std::move(held), *diag, use_nothrow_awaitable);
         if (!ec) *lost = std::move(ids);
         co_return ec;
     }

@@ -2,13 +2,13 @@
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
-#include <kiemidi/detail/kie_response_classifier.hpp>
 #include <kiemidi/metrics.hpp>
 
+#include "../async_bridge.hpp"
+#include "kie_response_classifier.hpp"
 #include "operations.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -139,7 +139,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     const bool post = req.method == http_method::post;
     const bool paid = req.kind == request_kind::paid_submission;
     const auto t0 = std::chrono::steady_clock::now();
-    auto [ec, resp] = co_await c.transport().async_execute(std::move(req), diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, resp] = co_await detail::client_access::transport(c).async_execute(std::move(req), diag, use_nothrow_awaitable);
     const auto latency = std::chrono::steady_clock::now() - t0;
     if (diag.endpoint().empty()) diag.set_endpoint(std::string(post ? "POST " : "GET ").append(path));
     Result out{};
@@ -268,8 +268,11 @@ client::~client() = default;
 
 void client::close() { http_->close(); }
 
+http_client_stats client::transport_stats() const { return http_->stats(); }
+
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
+    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
     detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*this, req, diag), std::move(h));
 }
 
@@ -280,6 +283,7 @@ void client::start_get_separation(std::string task_id, diagnostics& diag, handle
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
+    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
     detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*this, req, diag), std::move(h));
 }
 

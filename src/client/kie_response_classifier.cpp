@@ -1,4 +1,5 @@
-#include <kiemidi/detail/kie_response_classifier.hpp>
+#include "kie_response_classifier.hpp"
+
 #include <kiemidi/error.hpp>
 
 #include <boost/json/parse.hpp>

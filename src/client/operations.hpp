@@ -43,6 +43,7 @@ op_result<api::midi_record> get_midi(client& c, std::string_view task_id, diagno
 struct client_access
 {
     static const std::string& api_key(const client& c) noexcept { return c.api_key_; }
+    static http_client& transport(client& c) noexcept { return *c.http_; }
 };
 
 }  // namespace kiemidi::detail

@@ -1,18 +1,17 @@
 // The paid step shared by the pipeline and the batch (see paid_submission.hpp).
 #include "paid_submission.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include "../metrics/stage_span.hpp"
 
 #include <kiemidi/callback_reference.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace kiemidi::detail {
 
 namespace asio = boost::asio;
 
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 bool answer_may_hide_a_task(const error_code& ec) noexcept
 {
@@ -43,7 +42,7 @@ asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind kind, c
     }
     diagnostics find_diag;
     std::string reference = ref;  // a named local: g++ 12 mishandles temporaries inside co_await
-    auto [ec, found] = co_await c.async_find_task(kind, std::move(reference), within, find_diag, tuple_awaitable);
+    auto [ec, found] = co_await c.async_find_task(kind, std::move(reference), within, find_diag, use_nothrow_awaitable);
     if (!ec)
     {
         task_id = std::move(found.task_id);

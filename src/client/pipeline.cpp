@@ -6,11 +6,12 @@
 // one `||` and the loser is cancelled.
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/detail/async_bridge.hpp>
 
+#include "../async_bridge.hpp"
 #include "finished_separation.hpp"
 #include "operations.hpp"
 #include "paid_submission.hpp"
+#include "../nothrow_awaitable.hpp"
 
 #include "../metrics/stage_span.hpp"
 
@@ -21,7 +22,6 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -39,7 +39,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 template <class R>
 using result_t = std::tuple<error_code, R>;
@@ -196,7 +195,7 @@ asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id
     for (;;)
     {
         timer.expires_after(jittered(delay));
-        auto [tec] = co_await timer.async_wait(tuple_awaitable);
+        auto [tec] = co_await timer.async_wait(use_nothrow_awaitable);
         if (tec) co_return tec;
         ++counters.polls;
         auto [ec, rec] = co_await Kind::get(c, id, diag);
@@ -257,7 +256,7 @@ asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, cons
                                               typename Kind::record& out)
 {
     const callback_kind kind = Kind::kind;
-    auto [ec, msg] = co_await hub.async_wait(kind, id, tuple_awaitable);
+    auto [ec, msg] = co_await hub.async_wait(kind, id, use_nothrow_awaitable);
     if (ec == asio::error::operation_aborted) co_return ec;
     if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
     co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
@@ -301,7 +300,7 @@ asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(ca
     asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
     auto outer = cs.slot();
     if (outer.is_connected()) outer.assign([t](asio::cancellation_type type) { t->signal.emit(type); });
-    auto r = co_await hub.async_wait(kind, id, asio::bind_cancellation_slot(t->signal.slot(), tuple_awaitable));
+    auto r = co_await hub.async_wait(kind, id, asio::bind_cancellation_slot(t->signal.slot(), use_nothrow_awaitable));
     if (outer.is_connected()) outer.clear();
     overdue = t->fired && std::get<0>(r) == asio::error::operation_aborted;
     t->disarm();
@@ -396,7 +395,7 @@ asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_
         co_return result_t<api::task_created>{asio::error::operation_not_supported, api::task_created{}};
     }
     asio::steady_timer timer(co_await asio::this_coro::executor, within);
-    auto r = co_await (hub->async_wait_reference(ref, tuple_awaitable) || timer.async_wait(tuple_awaitable));
+    auto r = co_await (hub->async_wait_reference(ref, use_nothrow_awaitable) || timer.async_wait(use_nothrow_awaitable));
     if (r.index() == 1)
     {
         auto [tec] = std::get<1>(r);
@@ -729,18 +728,6 @@ asio::awaitable<error_code> read_finished_separation(client& c, const std::strin
 
 }  // namespace detail
 
-void client::start_separate(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
-    start_submit_separation(std::move(req), diag, std::move(h));
-}
-
-void client::start_transcribe(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
-{
-    if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
-    start_submit_midi(std::move(req), diag, std::move(h));
-}
-
 namespace {
 template <class Kind>
 asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std::string id, wait_options w, diagnostics& diag)
@@ -801,7 +788,7 @@ asio::awaitable<midi_result> client::generate_midi_from_separation(std::string s
 asio::awaitable<midi_result> client::generate_midi(midi_params p)
 {
     diagnostics diag;
-    auto [ec, result] = co_await async_generate_midi(std::move(p), diag, tuple_awaitable);
+    auto [ec, result] = co_await async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     throw_on_error(ec, diag);
     co_return std::move(result);
 }

@@ -4,8 +4,8 @@
 
 #include "model.hpp"
 #include "../crypto/crypto.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -32,7 +32,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 /// Work the server started and must be able to cancel: id → canceller.
 class work_registry
@@ -236,13 +235,13 @@ private:
     {
         while (!self->stopped_)
         {
-            auto [ec, sock] = co_await acc->async_accept(asio::make_strand(self->ex_), nothrow);
+            auto [ec, sock] = co_await acc->async_accept(asio::make_strand(self->ex_), use_nothrow_awaitable);
             if (self->stopped_ || !acc->is_open()) co_return;
             if (ec)
             {
                 // e.g. out of file descriptors: back off briefly instead of spinning
                 asio::steady_timer t(acc->get_executor(), std::chrono::milliseconds(20));
-                co_await t.async_wait(nothrow);
+                co_await t.async_wait(use_nothrow_awaitable);
                 continue;
             }
             if (tls)
@@ -284,7 +283,7 @@ private:
         if constexpr (!std::is_same_v<Stream, beast::tcp_stream>)
         {
             lowest.expires_after(std::chrono::seconds(10));
-            auto [ec] = co_await c->stream.async_handshake(ssl::stream_base::server, nothrow);
+            auto [ec] = co_await c->stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable);
             if (ec)
             {
                 ++st.tls_handshake_failures;
@@ -299,7 +298,7 @@ private:
             http::request_parser<http::string_body> parser;
             parser.body_limit(self->opts_.max_request_body);
             lowest.expires_after(self->opts_.idle_timeout);
-            auto [ec, n] = co_await http::async_read(c->stream, buffer, parser, nothrow);
+            auto [ec, n] = co_await http::async_read(c->stream, buffer, parser, use_nothrow_awaitable);
             if (ec == http::error::body_limit)
             {
                 http::response<http::string_body> res{http::status::payload_too_large, 11};
@@ -308,7 +307,7 @@ private:
                 res.keep_alive(false);
                 res.prepare_payload();
                 lowest.expires_after(std::chrono::seconds(10));
-                co_await http::async_write(c->stream, res, nothrow);
+                co_await http::async_write(c->stream, res, use_nothrow_awaitable);
                 st.count_response(413, 413);
                 co_return;
             }
@@ -327,7 +326,7 @@ private:
             {
                 if (self->stopped_) co_return;
                 c->timer.expires_after(answer.delay);
-                co_await c->timer.async_wait(nothrow);
+                co_await c->timer.async_wait(use_nothrow_awaitable);
                 if (self->stopped_) co_return;
             }
             http::response<http::string_body> res;
@@ -341,7 +340,7 @@ private:
             res.body() = std::move(answer.body);
             res.prepare_payload();
             lowest.expires_after(std::chrono::seconds(30));
-            auto [wec, wn] = co_await http::async_write(c->stream, res, nothrow);
+            auto [wec, wn] = co_await http::async_write(c->stream, res, use_nothrow_awaitable);
             if (wec) co_return;
             st.count_response(answer.code, answer.http_status);
             if (answer.after_answer && !self->stopped_)
@@ -379,7 +378,7 @@ private:
                                                 detail::task_kind kind, std::string task_id)
     {
         if (self->stopped_) co_return;
-        auto [ec] = co_await timer->async_wait(nothrow);
+        auto [ec] = co_await timer->async_wait(use_nothrow_awaitable);
         if (ec || self->stopped_) co_return;
         if (auto job = self->model_.complete(kind, task_id)) self->dispatch(std::move(*job));
     }
@@ -428,7 +427,7 @@ private:
     {
         if (st->cancelled || self->stopped_) co_return;
         st->timer.expires_after(wait);
-        co_await st->timer.async_wait(nothrow);
+        co_await st->timer.async_wait(use_nothrow_awaitable);
         if (st->cancelled || self->stopped_) co_return;
         std::vector<detail::callback_job> jobs;
         {
@@ -449,7 +448,7 @@ private:
             if (job.delay.count() > 0)
             {
                 st->timer.expires_after(job.delay);
-                co_await st->timer.async_wait(nothrow);
+                co_await st->timer.async_wait(use_nothrow_awaitable);
             }
             if (st->cancelled || self->stopped_) co_return;
             co_await deliver(self, st, job);
@@ -474,7 +473,7 @@ private:
             if (attempt > 0)
             {
                 st->timer.expires_after(self->opts_.callback_retry_delay);
-                co_await st->timer.async_wait(nothrow);
+                co_await st->timer.async_wait(use_nothrow_awaitable);
             }
             if (st->cancelled || self->stopped_) co_return;
             ++counters.callback_attempts;
@@ -505,12 +504,12 @@ private:
         req.keep_alive(false);
         req.body() = body;
         req.prepare_payload();
-        auto [wec, wn] = co_await http::async_write(stream, req, nothrow);
+        auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow_awaitable);
         if (wec) co_return false;
         beast::flat_buffer buffer;
         http::response_parser<http::string_body> parser;
         parser.body_limit(64 * 1024);
-        auto [rec, rn] = co_await http::async_read(stream, buffer, parser, nothrow);
+        auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_nothrow_awaitable);
         if (rec) co_return false;
         const auto status = parser.get().result_int();
         co_return status >= 200 && status < 300;
@@ -531,7 +530,7 @@ private:
             st->plain.emplace(st->strand);
             auto& s = *st->plain;
             s.expires_after(self->opts_.callback_timeout);  // one deadline for the whole attempt
-            auto [cec] = co_await s.async_connect(ep, nothrow);
+            auto [cec] = co_await s.async_connect(ep, use_nothrow_awaitable);
             if (!cec && !st->cancelled) ok = co_await exchange(s, url, job.body, job.task_id, self->opts_.webhook_hmac_key);
             s.socket().close(ec);
             st->plain.reset();
@@ -549,10 +548,10 @@ private:
             }
             else if (self->opts_.callback_tls_verify)
                 s.set_verify_callback(ssl::host_name_verification(url.host));
-            auto [cec] = co_await low.async_connect(ep, nothrow);
+            auto [cec] = co_await low.async_connect(ep, use_nothrow_awaitable);
             if (!cec && !st->cancelled)
             {
-                auto [hec] = co_await s.async_handshake(ssl::stream_base::client, nothrow);
+                auto [hec] = co_await s.async_handshake(ssl::stream_base::client, use_nothrow_awaitable);
                 if (!hec && !st->cancelled) ok = co_await exchange(s, url, job.body, job.task_id, self->opts_.webhook_hmac_key);
             }
             low.socket().close(ec);

@@ -4,6 +4,8 @@
 // waits whose callback never reaches them fall back to polling in the client.
 #include <kiemidi/redis_callback_hub.hpp>
 
+#include "../redis/connection.hpp"
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>

@@ -9,8 +9,8 @@
 #include <kiemidi/callback_listener.hpp>
 
 #include "callback_admission.hpp"
+#include "../nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -46,7 +46,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using tls_stream = ssl::stream<beast::tcp_stream>;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t linger_drain_limit = 1024 * 1024;
 using detail::bump;
 
@@ -162,7 +161,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         res.prepare_payload();
         if (head) res.body().clear();
         lowest().expires_after(owner->opts.body_timeout);
-        auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+        auto [ec, n] = co_await http::async_write(stream, res, use_nothrow_awaitable);
         if (ec)
         {
             if (ec == beast::error::timeout) bump(owner->stats.timeouts);
@@ -183,7 +182,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         while (drained < linger_drain_limit)
         {
             buffer.consume(buffer.size());
-            auto [rec, n] = co_await lowest().async_read_some(buffer.prepare(16 * 1024), use_tuple);
+            auto [rec, n] = co_await lowest().async_read_some(buffer.prepare(16 * 1024), use_nothrow_awaitable);
             if (rec) break;
             drained += n;
         }
@@ -196,7 +195,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
         {
             lowest().expires_after(o.opts.header_timeout);
             this->idle = true;
-            auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+            auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable);
             this->idle = false;
             if (ec)
             {
@@ -222,7 +221,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
                 buffer.shrink_to_fit();
                 char first_byte = 0;
                 this->idle = true;
-                auto [ec, n] = co_await stream.async_read_some(asio::buffer(&first_byte, 1), use_tuple);
+                auto [ec, n] = co_await stream.async_read_some(asio::buffer(&first_byte, 1), use_nothrow_awaitable);
                 this->idle = false;
                 if (ec)
                 {
@@ -245,7 +244,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
 
             // Headers must be complete within header_timeout of their first byte (slowloris).
             lowest().expires_after(o.opts.header_timeout);
-            auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_nothrow_awaitable);
             auto step = cycle.after_header(hec);
 
             if (step.read_body)
@@ -254,11 +253,11 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
                 {
                     http::response<http::empty_body> cont{http::status::continue_, cycle.version()};
                     lowest().expires_after(o.opts.body_timeout);
-                    auto [ec, n] = co_await http::async_write(stream, cont, use_tuple);
+                    auto [ec, n] = co_await http::async_write(stream, cont, use_nothrow_awaitable);
                     if (ec) co_return;
                 }
                 lowest().expires_after(o.opts.body_timeout);
-                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow_awaitable);
                 step = cycle.after_body(bec);
             }
 

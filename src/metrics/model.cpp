@@ -118,7 +118,7 @@ sources collect(client& c, const callback_listener* listener)
 {
     sources s;
     s.model = &c.metrics();
-    s.transport = c.transport().stats();
+    s.transport = c.transport_stats();
     if (auto* hub = c.hub()) s.hub = hub->stats();
     if (listener) s.listener = listener->stats();
     return s;

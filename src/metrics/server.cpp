@@ -1,6 +1,7 @@
 // The /metrics endpoint: a small Beast server. Everything (acceptor, connections, render) runs on
 // one strand: scrapes are rare and small, so one strand is plenty and keeps the state simple.
 #include "../crypto/crypto.hpp"
+#include "../nothrow_awaitable.hpp"
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
 
@@ -31,7 +32,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr unsigned max_requests_per_connection = 100;
 }  // namespace
 
@@ -83,7 +83,7 @@ struct server::impl : std::enable_shared_from_this<server::impl>
     {
         while (!self->stopped)
         {
-            auto [ec, socket] = co_await self->acceptor.async_accept(tuple_awaitable);
+            auto [ec, socket] = co_await self->acceptor.async_accept(use_nothrow_awaitable);
             if (self->stopped || !self->acceptor.is_open()) co_return;
             if (ec) continue;  // e.g. the peer reset before accept, or descriptors ran out for a moment
             if (self->connections.size() >= self->opts.max_connections)
@@ -149,7 +149,7 @@ struct server::impl : std::enable_shared_from_this<server::impl>
             parser.header_limit(static_cast<std::uint32_t>(self->opts.max_request_size));
             parser.body_limit(0);
             stream->expires_after(self->opts.timeout);
-            auto [ec, bytes] = co_await http::async_read(*stream, buffer, parser, tuple_awaitable);
+            auto [ec, bytes] = co_await http::async_read(*stream, buffer, parser, use_nothrow_awaitable);
             if (ec)
             {
                 // A request we cannot take (too large, malformed) gets a 400 before the close; a
@@ -161,13 +161,13 @@ struct server::impl : std::enable_shared_from_this<server::impl>
                     bad.keep_alive(false);
                     bad.prepare_payload();
                     stream->expires_after(self->opts.timeout);
-                    co_await http::async_write(*stream, bad, tuple_awaitable);
+                    co_await http::async_write(*stream, bad, use_nothrow_awaitable);
                 }
                 break;
             }
             auto res = self->answer(parser.get());
             stream->expires_after(self->opts.timeout);
-            auto [wec, written] = co_await http::async_write(*stream, res, tuple_awaitable);
+            auto [wec, written] = co_await http::async_write(*stream, res, use_nothrow_awaitable);
             if (wec || !res.keep_alive()) break;
         }
         error_code ignored;

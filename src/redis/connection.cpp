@@ -8,7 +8,7 @@
 // runs inside hiredis. A context is freed only from our own handlers (close, timeouts, failed
 // handshake) or by hiredis itself on I/O errors; either way the ev cleanup hook tells us, and a
 // generation counter makes the stale socket waits of a freed context harmless.
-#include <kiemidi/redis/connection.hpp>
+#include "connection.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>

@@ -1,6 +1,7 @@
 // Standard MIDI File writer: channel assignment, note → event conversion, atomic file output.
-#include <kiemidi/detail/smf_vlq.hpp>
 #include <kiemidi/smf.hpp>
+
+#include "smf_vlq.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>

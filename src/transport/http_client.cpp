@@ -8,9 +8,10 @@
 #include <kiemidi/transport/rate_limiter.hpp>
 #include <kiemidi/transport/retry_policy.hpp>
 
+#include "../nothrow_awaitable.hpp"
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -55,7 +56,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
@@ -336,7 +336,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             if (paid && opts_.rate_limit.enabled)
             {
                 const auto prio = admission_of(req);
-                auto [ec] = co_await limiter_.async_acquire(prio, use_tuple);
+                auto [ec] = co_await limiter_.async_acquire(prio, use_nothrow_awaitable);
                 if (!ec && stop_reason(op)) limiter_.give_back();  // granted, but nothing will be written
                 if (auto stop = stop_reason(op))
                     co_return fail(stop, stop == client_errc::shut_down ? "the client was closed"
@@ -417,7 +417,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             if (decision.delay.count() > 0)
             {
                 asio::steady_timer t(strand_, decision.delay);
-                co_await t.async_wait(use_tuple);
+                co_await t.async_wait(use_nothrow_awaitable);
             }
         }
     }
@@ -497,7 +497,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         {
             const std::string head = request_head(req);
             const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(req.body)};
-            auto [wec, wn] = co_await asio::async_write(stream, message, use_tuple);
+            auto [wec, wn] = co_await asio::async_write(stream, message, use_nothrow_awaitable);
             if (wec)
             {
                 r.ec = wec == beast::error::timeout ? error_code(client_errc::timeout) : wec;
@@ -513,7 +513,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         parser.body_limit(opts_.max_response_body);
         parser.header_limit(64 * 1024);  // CDNs can send more than Beast's 8 KiB default
         conn.lowest().expires_after(opts_.timeouts.read);
-        auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, use_tuple);
+        auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, use_nothrow_awaitable);
         conn.lowest().expires_never();
         if (rec)
         {
@@ -567,7 +567,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             guard.async_wait([res = op.resolver](error_code ec) {
                 if (!ec) res->cancel();
             });
-            auto [rec, results] = co_await op.resolver->async_resolve(origin_.host, origin_.port, use_tuple);
+            auto [rec, results] = co_await op.resolver->async_resolve(origin_.host, origin_.port, use_nothrow_awaitable);
             guard.cancel();
             if (rec)
             {
@@ -584,7 +584,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                                             deadline - std::chrono::steady_clock::now()),
                                         std::chrono::milliseconds{1});
         conn.lowest().expires_after(remaining);
-        auto [cec, ep] = co_await conn.lowest().async_connect(endpoints, use_tuple);
+        auto [cec, ep] = co_await conn.lowest().async_connect(endpoints, use_nothrow_awaitable);
         if (cec)
         {
             r.ec = cec == beast::error::timeout ? error_code(client_errc::timeout) : cec;
@@ -614,7 +614,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             }
             if (!origin_.host_is_ip) SSL_set_tlsext_host_name(ssl_handle, origin_.host.c_str());
             conn.lowest().expires_after(opts_.timeouts.tls_handshake);
-            auto [hec] = co_await conn.tls->async_handshake(ssl::stream_base::client, use_tuple);
+            auto [hec] = co_await conn.tls->async_handshake(ssl::stream_base::client, use_nothrow_awaitable);
             conn.lowest().expires_never();
             if (hec)
             {
@@ -672,7 +672,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             }
             pool_waiter w(strand_);
             waiters_.push_back(&w);
-            co_await w.timer.async_wait(use_tuple);
+            co_await w.timer.async_wait(use_nothrow_awaitable);
             if (!w.granted)
             {
                 waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), &w), waiters_.end());

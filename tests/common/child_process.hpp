@@ -27,6 +27,38 @@ extern char** environ;
 
 namespace kiemidi::test {
 
+/// Starts `exe args...` with the environment `envp`, stdin from /dev/null and stdout+stderr to
+/// `log`; in a process group of its own when `own_group` (so that the whole group can be
+/// killed). Fails the test when it cannot start. Returns the child's pid.
+inline pid_t spawn_logged(const std::string& exe, const std::vector<std::string>& args, const std::filesystem::path& log,
+                          char** envp, bool own_group)
+{
+    std::vector<std::string> argv_strings{exe};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    if (own_group)
+    {
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&attr, 0);
+    }
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    BOOST_TEST_REQUIRE(rc == 0, "cannot start " << exe << ": " << std::strerror(rc));
+    return pid;
+}
+
 class child_process
 {
 public:
@@ -39,20 +71,7 @@ public:
         std::vector<char*> envp;
         for (auto& s : env_strings) envp.push_back(s.data());
         envp.push_back(nullptr);
-        std::vector<std::string> argv_strings{exe};
-        argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& s : argv_strings) argv.push_back(s.data());
-        argv.push_back(nullptr);
-
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        int rc = posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&fa);
-        BOOST_TEST_REQUIRE(rc == 0, "posix_spawn failed: " << std::strerror(rc));
+        pid_ = spawn_logged(exe, args, log, envp.data(), false);
         pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     }
     child_process(const child_process&) = delete;

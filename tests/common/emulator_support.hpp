@@ -4,10 +4,10 @@
 #define KIEMIDI_TESTS_COMMON_EMULATOR_SUPPORT_HPP
 
 #include "raw_http.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <kiemidi/emulator.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -45,11 +45,21 @@ inline std::string midi_body(const std::string& task_id, const std::string& call
     return boost::json::serialize(o);
 }
 
+/// A JSON string's text.
+inline std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
+
+/// A separation POST for music task "music-1" and `audio`, with the callback at `cb`.
+inline raw_request separation_post(const std::string& audio, const std::string& cb = "http://127.0.0.1:9/cb",
+                                   const std::string& type = "separate_vocal")
+{
+    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, type, cb));
+}
+
 /// Short pause used only inside bounded polling loops.
 inline boost::asio::awaitable<void> pause(std::chrono::milliseconds d)
 {
     boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
-    co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_await t.async_wait(use_nothrow_awaitable);
 }
 
 /// Polls `get` until `done(response)` holds (bounded by the test's run_bounded limit).

@@ -30,12 +30,13 @@
 #ifndef KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 #define KIEMIDI_TESTS_COMMON_FAULT_SOAK_HPP
 
+#include "nothrow_awaitable.hpp"
+
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -207,7 +208,6 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
 {
     namespace asio = boost::asio;
     using namespace std::chrono_literals;
-    constexpr auto tok = asio::as_tuple(asio::use_awaitable);
     using clock = std::chrono::steady_clock;
     auto ex = co_await asio::this_coro::executor;
     soak_report rep;
@@ -284,7 +284,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
             p.task_id = "soak-music-" + std::to_string(i);
             p.audio_id = "soak-track-" + std::to_string(i);
             diagnostics diag;
-            auto [ec, r] = co_await cli->async_generate_midi(std::move(p), diag, tok);
+            auto [ec, r] = co_await cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
             auto& o = outcomes[i];
             o.ec = ec;
             o.stage = diag.stage();
@@ -300,7 +300,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
             if (--running == 0) all_done.cancel();
         });
     }
-    while (running > 0) co_await all_done.async_wait(tok);
+    while (running > 0) co_await all_done.async_wait(use_nothrow_awaitable);
     rep.wall_s = std::chrono::duration<double>(clock::now() - t0).count();
 
     // ---- audit ----
@@ -357,7 +357,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     cli->close();
     asio::steady_timer tick(ex);
     auto open_counts = [&] {
-        const auto ts = cli->transport().stats();
+        const auto ts = cli->transport_stats();
         const auto ls = listener.stats();
         const auto es = emu->snapshot();
         const auto h = hub.stats();
@@ -373,7 +373,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     while (open_counts() != 0 && clock::now() - d0 < cfg.drain_limit)
     {
         tick.expires_after(50ms);
-        co_await tick.async_wait(tok);
+        co_await tick.async_wait(use_nothrow_awaitable);
     }
     rep.drained = open_counts() == 0;
     rep.drain_s = std::chrono::duration<double>(clock::now() - d0).count();

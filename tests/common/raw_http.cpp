@@ -1,7 +1,7 @@
 // Beast-based raw HTTP(S) client and callback receiver used by the integration tests.
 #include "raw_http.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,7 +28,6 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 std::string lower(std::string_view s)
 {
@@ -83,7 +82,7 @@ struct raw_client::impl
         {
             plain.emplace(ex);
             plain->expires_after(std::chrono::seconds(10));
-            auto [ec] = co_await plain->async_connect(ep, nothrow);
+            auto [ec] = co_await plain->async_connect(ep, use_nothrow_awaitable);
             co_return ec;
         }
         secure.emplace(beast::tcp_stream(ex), *ctx);
@@ -91,9 +90,9 @@ struct raw_client::impl
         secure->set_verify_callback(ssl::host_name_verification(host));
         auto& low = beast::get_lowest_layer(*secure);
         low.expires_after(std::chrono::seconds(10));
-        auto [ec] = co_await low.async_connect(ep, nothrow);
+        auto [ec] = co_await low.async_connect(ep, use_nothrow_awaitable);
         if (ec) co_return ec;
-        auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, nothrow);
+        auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, use_nothrow_awaitable);
         co_return hec;
     }
 
@@ -110,11 +109,11 @@ struct raw_client::impl
         req.keep_alive(true);
         req.prepare_payload();
         lowest().expires_after(std::chrono::seconds(10));
-        auto [wec, wn] = co_await http::async_write(s, req, nothrow);
+        auto [wec, wn] = co_await http::async_write(s, req, use_nothrow_awaitable);
         if (wec) co_return wec;
         http::response_parser<http::string_body> parser;
         parser.body_limit(16 * 1024 * 1024);
-        auto [rec, rn] = co_await http::async_read(s, buffer, parser, nothrow);
+        auto [rec, rn] = co_await http::async_read(s, buffer, parser, use_nothrow_awaitable);
         if (rec) co_return rec;
         auto& res = parser.get();
         out.status = res.result_int();
@@ -187,14 +186,14 @@ raw_connection& raw_connection::operator=(raw_connection&&) noexcept = default;
 asio::awaitable<error_code> raw_connection::connect()
 {
     impl_->stream.expires_after(std::chrono::seconds(10));
-    auto [ec] = co_await impl_->stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), impl_->port), nothrow);
+    auto [ec] = co_await impl_->stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), impl_->port), use_nothrow_awaitable);
     co_return ec;
 }
 
 asio::awaitable<error_code> raw_connection::write(std::string bytes)
 {
     impl_->stream.expires_after(std::chrono::seconds(10));
-    auto [ec, n] = co_await asio::async_write(impl_->stream, asio::buffer(bytes), nothrow);
+    auto [ec, n] = co_await asio::async_write(impl_->stream, asio::buffer(bytes), use_nothrow_awaitable);
     co_return ec;
 }
 
@@ -204,7 +203,7 @@ asio::awaitable<error_code> raw_connection::read_response(raw_response& out, boo
     parser.body_limit(16 * 1024 * 1024);
     parser.skip(head_request);
     impl_->stream.expires_after(std::chrono::seconds(10));
-    auto [ec, n] = co_await http::async_read(impl_->stream, impl_->buffer, parser, nothrow);
+    auto [ec, n] = co_await http::async_read(impl_->stream, impl_->buffer, parser, use_nothrow_awaitable);
     if (ec) co_return ec;
     auto& res = parser.get();
     out.status = res.result_int();
@@ -222,7 +221,7 @@ asio::awaitable<error_code> raw_connection::wait_closed(std::chrono::millisecond
     error_code result;
     for (;;)
     {
-        auto [ec, n] = co_await impl_->stream.async_read_some(asio::buffer(scratch), nothrow);
+        auto [ec, n] = co_await impl_->stream.async_read_some(asio::buffer(scratch), use_nothrow_awaitable);
         total += n;
         if (ec)
         {
@@ -269,7 +268,7 @@ struct callback_receiver::impl : std::enable_shared_from_this<callback_receiver:
         auto self = shared_from_this();
         while (!stopped)
         {
-            auto [ec, sock] = co_await acceptor.async_accept(nothrow);
+            auto [ec, sock] = co_await acceptor.async_accept(use_nothrow_awaitable);
             if (ec || stopped) co_return;
             if (ctx)
             {
@@ -302,7 +301,7 @@ struct callback_receiver::impl : std::enable_shared_from_this<callback_receiver:
         beast::get_lowest_layer(*s).expires_after(std::chrono::seconds(20));
         if constexpr (!std::is_same_v<Stream, beast::tcp_stream>)
         {
-            auto [hec] = co_await s->async_handshake(ssl::stream_base::server, nothrow);
+            auto [hec] = co_await s->async_handshake(ssl::stream_base::server, use_nothrow_awaitable);
             if (hec) co_return;
         }
         beast::flat_buffer buffer;
@@ -310,7 +309,7 @@ struct callback_receiver::impl : std::enable_shared_from_this<callback_receiver:
         {
             http::request<http::string_body> req;
             beast::get_lowest_layer(*s).expires_after(std::chrono::seconds(20));
-            auto [ec, n] = co_await http::async_read(*s, buffer, req, nothrow);
+            auto [ec, n] = co_await http::async_read(*s, buffer, req, use_nothrow_awaitable);
             if (ec || self->stopped) co_return;
             self->queue.push_back(received_callback{std::string(req.target()), req.body(), header_map(req)});
             ++self->total;
@@ -320,7 +319,7 @@ struct callback_receiver::impl : std::enable_shared_from_this<callback_receiver:
                 self->wake();
                 beast::get_lowest_layer(*s).expires_never();
                 timer->expires_at(asio::steady_timer::time_point::max());
-                co_await timer->async_wait(nothrow);
+                co_await timer->async_wait(use_nothrow_awaitable);
                 --self->hanging;
                 co_return;
             }
@@ -330,7 +329,7 @@ struct callback_receiver::impl : std::enable_shared_from_this<callback_receiver:
             res.body() = R"({"ok":true})";
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
-            auto [wec, wn] = co_await http::async_write(*s, res, nothrow);
+            auto [wec, wn] = co_await http::async_write(*s, res, use_nothrow_awaitable);
             if (wec || !res.keep_alive()) co_return;
         }
     }
@@ -369,7 +368,7 @@ asio::awaitable<received_callback> callback_receiver::next()
     {
         if (self->stopped) throw std::runtime_error("callback receiver stopped");
         self->signal.expires_at(asio::steady_timer::time_point::max());
-        co_await self->signal.async_wait(nothrow);
+        co_await self->signal.async_wait(use_nothrow_awaitable);
     }
     auto cb = std::move(self->queue.front());
     self->queue.pop_front();
@@ -388,7 +387,7 @@ asio::awaitable<void> callback_receiver::wait_hanging(std::size_t n)
     {
         if (self->stopped) throw std::runtime_error("callback receiver stopped");
         self->signal.expires_at(asio::steady_timer::time_point::max());
-        co_await self->signal.async_wait(nothrow);
+        co_await self->signal.async_wait(use_nothrow_awaitable);
     }
 }
 

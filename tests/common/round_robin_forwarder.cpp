@@ -1,8 +1,8 @@
 // Each accepted connection becomes two copy loops (client → target, target → client) on one
 // strand; a half-close is passed on, so HTTP/1.1 with Connection: close works end to end.
 #include "round_robin_forwarder.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,7 +23,6 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 }
 
 struct round_robin_forwarder::state : std::enable_shared_from_this<state>
@@ -48,10 +47,10 @@ struct round_robin_forwarder::state : std::enable_shared_from_this<state>
         std::array<char, 16384> buf;
         for (;;)
         {
-            auto [rec, n] = co_await from->async_read_some(asio::buffer(buf), tok);
+            auto [rec, n] = co_await from->async_read_some(asio::buffer(buf), use_nothrow_awaitable);
             if (n > 0)
             {
-                auto [wec, w] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), tok);
+                auto [wec, w] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), use_nothrow_awaitable);
                 if (wec) break;
             }
             if (rec) break;
@@ -68,7 +67,7 @@ struct round_robin_forwarder::state : std::enable_shared_from_this<state>
             if (self->stopped) co_return;
             self->sockets.push_back(out);
         }
-        auto [cec] = co_await out->async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), tok);
+        auto [cec] = co_await out->async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), use_nothrow_awaitable);
         if (cec) co_return;
         auto both = std::make_shared<int>(2);
         auto finish = [in, out, both](std::exception_ptr) {
@@ -88,7 +87,7 @@ struct round_robin_forwarder::state : std::enable_shared_from_this<state>
         for (;;)
         {
             auto in = std::make_shared<tcp::socket>(asio::make_strand(self->ex));
-            auto [ec] = co_await self->acceptor.async_accept(*in, tok);
+            auto [ec] = co_await self->acceptor.async_accept(*in, use_nothrow_awaitable);
             if (ec) co_return;
             std::uint16_t port = 0;
             {

@@ -4,7 +4,8 @@
 #ifndef KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 #define KIEMIDI_TESTS_COMMON_RUN_BOUNDED_HPP
 
-#include <boost/asio/as_tuple.hpp>
+#include "nothrow_awaitable.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,18 +18,24 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <utility>
+#include <vector>
+#include <thread>
+#include <atomic>
 
 namespace kiemidi::test {
 
 /// Runs `make_body(ioc)` (a function returning asio::awaitable<void>) to completion on a fresh
-/// io_context with `threads` threads; fails the current test if it throws or exceeds `limit`.
+/// io_context run by `threads` threads; fails the current test if it throws or exceeds `limit`.
+/// Every thread is joined before it returns.
 template <class MakeBody>
-void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
+void run_bounded_on_threads(MakeBody make_body, int threads,
+                            std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
 {
     namespace asio = boost::asio;
     using namespace boost::asio::experimental::awaitable_operators;
-    asio::io_context ioc;
-    bool timed_out = false;
+    asio::io_context ioc(threads > 1 ? threads : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT);
+    std::atomic<bool> timed_out{false};
     std::exception_ptr failure;
     auto guarded = [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(ioc, limit);
@@ -36,7 +43,10 @@ void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit =
         if (which.index() == 1) timed_out = true;
     };
     asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
     ioc.run();
+    for (auto& t : pool) t.join();
     if (failure)
     {
         try { std::rethrow_exception(failure); }
@@ -45,12 +55,19 @@ void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit =
     BOOST_TEST_REQUIRE(!timed_out, "test exceeded its time bound");
 }
 
+/// run_bounded_on_threads on the test's own thread alone.
+template <class MakeBody>
+void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
+{
+    run_bounded_on_threads(std::move(make_body), 1, limit);
+}
+
 /// Suspends the calling test coroutine for `d` without blocking its io_context.
 inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
 {
     namespace asio = boost::asio;
     asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await t.async_wait(use_nothrow_awaitable);
 }
 
 /// Waits until `pred()` holds, checking every 10 ms; bounded by run_bounded's limit.

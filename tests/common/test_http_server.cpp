@@ -2,9 +2,9 @@
 #include "common/test_http_server.hpp"
 
 // White-box: the library's generator of throwaway TLS identities.
-#include "../../src/crypto/certificates.hpp"
+#include "crypto/certificates.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -52,7 +52,6 @@ test_pki make_self_signed_pki(const std::vector<std::string>& dns_names, const s
 // ---- server ----
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct session_state
 {
@@ -92,7 +91,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
         auto self = shared_from_this();
         for (;;)
         {
-            auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
+            auto [ec, sock] = co_await acceptor_.async_accept(use_nothrow_awaitable);
             if (ec || stopped_) co_return;
             ++accepted_;
             ++current_;
@@ -110,12 +109,12 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
         if (self->opts_.stall)
         {
             st->timer.expires_at(asio::steady_timer::time_point::max());
-            co_await st->timer.async_wait(use_tuple);
+            co_await st->timer.async_wait(use_nothrow_awaitable);
         }
         else if (self->ctx_)
         {
             ssl::stream<tcp::socket&> stream(st->socket, *self->ctx_);
-            auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+            auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable);
             if (ec)
                 ++self->failed_tls_;
             else
@@ -149,7 +148,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
                 co_return;
             }
             http::request<http::string_body> req;
-            auto [ec, n] = co_await http::async_read(stream, buffer, req, use_tuple);
+            auto [ec, n] = co_await http::async_read(stream, buffer, req, use_nothrow_awaitable);
             if (ec) co_return;
             recorded_request rec;
             rec.method = std::string(req.method_string());
@@ -169,7 +168,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
             if (script.delay.count() > 0)
             {
                 st.timer.expires_after(script.delay);
-                auto [tec] = co_await st.timer.async_wait(use_tuple);
+                auto [tec] = co_await st.timer.async_wait(use_nothrow_awaitable);
                 if (tec || self.stopped_) co_return;
             }
             http::response<http::string_body> res{static_cast<http::status>(script.status), 11};
@@ -179,7 +178,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
             res.body() = script.body;
             res.keep_alive(script.keep_alive && req.keep_alive());
             res.prepare_payload();
-            auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+            auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow_awaitable);
             if (wec || !res.keep_alive() || script.close_after_answer) co_return;
         }
     }
@@ -258,7 +257,7 @@ asio::awaitable<void> test_http_server::wait_until(const std::function<bool()>& 
         // Every server event cancels this timer; the hour is only a backstop (run_bounded ends tests sooner).
         timer.expires_after(std::chrono::hours(1));
         self->waiters_.push_back(&timer);
-        co_await timer.async_wait(use_tuple);
+        co_await timer.async_wait(use_nothrow_awaitable);
         self->waiters_.remove(&timer);
     }
 }

@@ -9,8 +9,8 @@
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -39,7 +39,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 
 struct temp_dir : test::temp_dir
@@ -101,7 +100,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> runner_run(client& cli, c
                                                                   std::function<void(const batch_event&)> on_event)
 {
     batch_runner runner(cli, opts);
-    co_return co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
+    co_return co_await runner.async_run(std::move(tracks), std::move(on_event), use_nothrow_awaitable);
 }
 
 }  // namespace
@@ -142,7 +141,7 @@ BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_not
             // Arguments are named locals: g++ 12 mishandles temporaries inside co_await.
             std::function<void(const batch_event&)> on_event = [&](const batch_event& e) { ++events[e.what]; };
             auto tracks = make_tracks(500);
-            auto [ec, summary] = co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
+            auto [ec, summary] = co_await runner.async_run(std::move(tracks), std::move(on_event), use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!ec, ec.message() << " " << runner.last_diagnostics().to_string());
 
             BOOST_TEST(summary.total == 500u);
@@ -214,10 +213,10 @@ BOOST_AUTO_TEST_CASE(a_post_still_waiting_for_the_rate_limiter_leaves_no_intent_
             asio::steady_timer poll(ioc);
             // Stop once two POSTs were answered and the other two wait for the limiter.
             auto stopper = [&]() -> asio::awaitable<void> {
-                while (env.kie->snapshot().requests_to(sep_post) < 2u || env.cli->transport().stats().limiter_waiting < 2u)
+                while (env.kie->snapshot().requests_to(sep_post) < 2u || env.cli->transport_stats().limiter_waiting < 2u)
                 {
                     poll.expires_after(5ms);
-                    co_await poll.async_wait(tok);
+                    co_await poll.async_wait(use_nothrow_awaitable);
                 }
                 cancel.emit(asio::cancellation_type::terminal);
             };
@@ -225,7 +224,7 @@ BOOST_AUTO_TEST_CASE(a_post_still_waiting_for_the_rate_limiter_leaves_no_intent_
             auto tracks = make_tracks(4);
             std::function<void(const batch_event&)> no_events;
             auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events),
-                                                     asio::bind_cancellation_slot(cancel.slot(), tok));
+                                                     asio::bind_cancellation_slot(cancel.slot(), use_nothrow_awaitable));
             BOOST_TEST((ec == asio::error::operation_aborted), ec.message());
             BOOST_TEST(s.outcome_unknown == 0u);
         }
@@ -266,7 +265,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes
                 };
                 auto first_tracks = tracks;
                 auto [ec, s] = co_await runner.async_run(std::move(first_tracks), std::move(on_event),
-                                                         asio::bind_cancellation_slot(cancel.slot(), tok));
+                                                         asio::bind_cancellation_slot(cancel.slot(), use_nothrow_awaitable));
                 BOOST_TEST((ec == asio::error::operation_aborted));
                 BOOST_TEST(s.done >= 15u);
                 BOOST_TEST(s.done < 60u);
@@ -289,7 +288,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes
                 if (e.what == batch_event::kind::track_skipped) ++skipped_events;
             };
             auto second_tracks = tracks;
-            auto [ec, s] = co_await runner.async_run(std::move(second_tracks), std::move(on_event), tok);
+            auto [ec, s] = co_await runner.async_run(std::move(second_tracks), std::move(on_event), use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!ec, ec.message());
             BOOST_TEST(s.skipped_already_done == first_done);
             BOOST_TEST(skipped_events == first_done);
@@ -329,7 +328,7 @@ BOOST_AUTO_TEST_CASE(an_intent_without_a_task_id_becomes_outcome_unknown_and_is_
             if (e.what == batch_event::kind::track_failed) failures.push_back(e);
         };
         auto run_tracks = tracks;
-        auto [ec, s] = co_await runner.async_run(std::move(run_tracks), std::move(on_event), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(run_tracks), std::move(on_event), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message());
         BOOST_TEST(s.outcome_unknown == 1u);
         BOOST_TEST(s.done == 1u);
@@ -350,7 +349,7 @@ BOOST_AUTO_TEST_CASE(an_intent_without_a_task_id_becomes_outcome_unknown_and_is_
         batch_runner again(*env.cli, opts);
         auto again_tracks = tracks;
         std::function<void(const batch_event&)> no_events;
-        auto [ec2, s2] = co_await again.async_run(std::move(again_tracks), std::move(no_events), tok);
+        auto [ec2, s2] = co_await again.async_run(std::move(again_tracks), std::move(no_events), use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(s2.outcome_unknown == 1u);
         BOOST_TEST(s2.skipped_already_done == 1u);
@@ -374,7 +373,7 @@ BOOST_AUTO_TEST_CASE(resubmit_unknown_sends_the_unknown_submission_again_by_expl
         batch_runner runner(*env.cli, opts);
         std::vector<track_spec> none;  // resume the journal as it is
         std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(none), std::move(no_events), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(none), std::move(no_events), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message());
         BOOST_TEST(s.done == 1u);
         BOOST_TEST(s.outcome_unknown == 0u);
@@ -401,7 +400,7 @@ BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_messag
             if (e.what == batch_event::kind::track_failed) message = e.message;
         };
         auto tracks = make_tracks(1);
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(on_event), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(on_event), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec);
         BOOST_TEST(s.failed == 1u);
         BOOST_TEST(!message.empty());
@@ -474,7 +473,7 @@ BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
         batch_runner runner(*env.cli, opts);
         auto tracks = make_tracks(2);
         std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
         BOOST_TEST(ec.failed());
         BOOST_TEST(!runner.last_diagnostics().client_message().empty());
         BOOST_TEST(env.kie->snapshot().requests_to(sep_post) == 0u);
@@ -496,7 +495,7 @@ BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged
         batch_runner runner(*env.cli, opts);
         auto tracks = make_tracks(3);
         std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message());
         BOOST_TEST(s.done == 3u);
         BOOST_TEST(s.outcome_unknown == 0u);
@@ -527,7 +526,7 @@ BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_end_done_never_fa
         batch_runner runner(*env.cli, opts);
         auto tracks = make_tracks(4);
         std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), tok);
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message());
         BOOST_TEST(s.done == 4u);
         BOOST_TEST(s.failed == 0u);
@@ -622,7 +621,7 @@ BOOST_AUTO_TEST_CASE(a_track_s_own_separation_type_and_stem_win_over_the_batch_s
         BOOST_TEST(fs::exists(opts.output_dir / "m2_a2.mid"));
         // The first track's MIDI is of its separation's Drums stem (only split_stem makes one), the second of all stems.
         diagnostics diag;
-        auto [gec, rec] = co_await env.cli->async_get_separation(entries[0].separation_task_id, diag, tok);
+        auto [gec, rec] = co_await env.cli->async_get_separation(entries[0].separation_task_id, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!gec);
         const auto* drums = api::find_stem(rec.origin_data, "Drums");
         BOOST_TEST_REQUIRE(drums != nullptr);
@@ -645,12 +644,12 @@ BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and
         diagnostics diag;
         api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
                                     .callback_url = {}};
-        auto [sec, created] = co_await env.cli->async_separate(req, diag, tok);
+        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!sec);
         wait_options w;
         w.strategy = wait_strategy::polling;
         w.poll_interval = 10ms;
-        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, tok);
+        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!wec);
         const auto sep = created.task_id;
         const auto credits = env.kie->snapshot().credits;

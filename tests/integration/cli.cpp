@@ -8,6 +8,7 @@
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"
 #include "common/test_http_server.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -139,10 +140,9 @@ std::string separate_elsewhere(const external_kie& kie, const std::string& audio
     std::string id;
     std::string failure;
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-        constexpr auto tok = asio::as_tuple(asio::use_awaitable);
         kiemidi::diagnostics diag;
         kiemidi::api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
-        auto [ec, created] = co_await c.async_separate(req, diag, tok);
+        auto [ec, created] = co_await c.async_submit_separation(req, diag, kiemidi::use_nothrow_awaitable);
         if (ec) failure = "separation POST: " + diag.to_string();
         id = created.task_id;
         if (!ec && finished)
@@ -151,7 +151,7 @@ std::string separate_elsewhere(const external_kie& kie, const std::string& audio
             w.strategy = kiemidi::wait_strategy::polling;
             w.poll_interval = 20ms;
             w.max_poll_interval = 50ms;
-            auto [wec, rec] = co_await c.async_wait_separation(id, w, diag, tok);
+            auto [wec, rec] = co_await c.async_wait_separation(id, w, diag, kiemidi::use_nothrow_awaitable);
             if (wec) failure = "separation wait: " + diag.to_string();
         }
         c.close();

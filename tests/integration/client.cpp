@@ -5,8 +5,8 @@
 
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -20,7 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 struct emulated_kie
 {
@@ -80,21 +79,21 @@ asio::awaitable<void> full_round_trip(emulated_kie& env)
     diagnostics diag;
     auto& kie = *env.kie;
 
-    auto [ec_c, credits] = co_await kie.async_get_credits(diag, tok);
+    auto [ec_c, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
     BOOST_TEST_REQUIRE(!ec_c, diag.to_string());
     BOOST_TEST(credits.remaining > 0);
 
-    auto [ec_m, music] = co_await kie.async_get_music_task("5c79****be8e", diag, tok);
+    auto [ec_m, music] = co_await kie.async_get_music_task("5c79****be8e", diag, use_nothrow_awaitable);
     BOOST_TEST_REQUIRE(!ec_m, diag.to_string());
     BOOST_TEST_REQUIRE(!music.tracks.empty());
 
-    auto [ec_s, sep] = co_await kie.async_submit_separation(sample_separation(), diag, tok);
+    auto [ec_s, sep] = co_await kie.async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
     BOOST_TEST_REQUIRE(!ec_s, diag.to_string());
     BOOST_TEST(!sep.task_id.empty());
 
     api::separation_record record;
     co_await wait_until_done([&]() -> asio::awaitable<bool> {
-        auto [ec, r] = co_await kie.async_get_separation(sep.task_id, diag, tok);
+        auto [ec, r] = co_await kie.async_get_separation(sep.task_id, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         record = std::move(r);
         co_return record.state != api::separation_state::pending;
@@ -105,12 +104,12 @@ asio::awaitable<void> full_round_trip(emulated_kie& env)
 
     // A named request: g++ 12 destroys braced temporaries inside co_await twice.
     api::midi_request midi_req{.task_id = sep.task_id, .callback_url = "http://127.0.0.1:9/unused", .audio_id = record.origin_data[1].id};
-    auto [ec_g, midi_task] = co_await kie.async_submit_midi(std::move(midi_req), diag, tok);
+    auto [ec_g, midi_task] = co_await kie.async_submit_midi(std::move(midi_req), diag, use_nothrow_awaitable);
     BOOST_TEST_REQUIRE(!ec_g, diag.to_string());
 
     api::midi_record midi;
     co_await wait_until_done([&]() -> asio::awaitable<bool> {
-        auto [ec, r] = co_await kie.async_get_midi(midi_task.task_id, diag, tok);
+        auto [ec, r] = co_await kie.async_get_midi(midi_task.task_id, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         midi = std::move(r);
         co_return midi.state != api::midi_state::pending;
@@ -151,7 +150,7 @@ BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
         emulated_kie env(ioc, true);
         co_await full_round_trip(env);
         BOOST_TEST(env.server->snapshot().tls_connections_accepted == 1u);
-        BOOST_TEST(env.kie->transport().stats().connections_opened == 1u);
+        BOOST_TEST(env.kie->transport_stats().connections_opened == 1u);
     });
 }
 
@@ -162,7 +161,7 @@ BOOST_AUTO_TEST_CASE(wrong_api_key_is_reported_from_the_body_code_and_never_echo
         c.api_key = "sk-secret-wrong-key-0123456789";
         emulated_kie env(ioc, false, {}, c);
         diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::unauthorized));
         BOOST_TEST(diag.kie_code().value_or(0) == 401);
         BOOST_TEST(diag.server_message() == "You do not have access permissions");
@@ -176,9 +175,9 @@ BOOST_AUTO_TEST_CASE(unknown_task_is_reported_as_unknown_task)
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emulated_kie env(ioc, false);
         diagnostics diag;
-        auto [ec1, r1] = co_await env.kie->async_get_separation("no-such-task", diag, tok);
+        auto [ec1, r1] = co_await env.kie->async_get_separation("no-such-task", diag, use_nothrow_awaitable);
         BOOST_TEST((ec1 == api_errc::unknown_task));
-        auto [ec2, r2] = co_await env.kie->async_get_midi("no-such-task", diag, tok);
+        auto [ec2, r2] = co_await env.kie->async_get_midi("no-such-task", diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == api_errc::unknown_task));
     });
 }
@@ -190,7 +189,7 @@ BOOST_AUTO_TEST_CASE(seed_doc_midi_example_answers_as_documented)
         diagnostics diag;
         api::midi_request req{.task_id = "5c79****be8e", .callback_url = "https://example.callback",
                               .audio_id = "8ca376e7-******-08aaf2c6dd27"};
-        auto [ec, task] = co_await env.kie->async_submit_midi(std::move(req), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_midi(std::move(req), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(task.task_id == "5c79****be8e");
     });
@@ -207,7 +206,7 @@ BOOST_AUTO_TEST_CASE(throttled_submission_is_resent_and_never_charged_twice)
         f.http_429_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         // KIE drops throttled requests unprocessed, so resending a paid one is safe: every
         // attempt was sent, none was charged, and the last answer's code and text are kept.
         BOOST_TEST((ec == api_errc::rate_limited));
@@ -225,7 +224,7 @@ BOOST_AUTO_TEST_CASE(server_error_on_a_paid_submission_is_surfaced_not_resent)
         f.http_500_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         BOOST_TEST(!!ec);
         BOOST_TEST(env.requests(sep_post) == 1u);
     });
@@ -239,7 +238,7 @@ BOOST_AUTO_TEST_CASE(server_errors_on_reads_are_retried)
         f.http_500_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST(!!ec);
         BOOST_TEST(env.requests("GET /api/v1/chat/credit") > 1u);
     });
@@ -253,7 +252,7 @@ BOOST_AUTO_TEST_CASE(maintenance_answers_are_retried_for_paid_submissions)
         f.http_455_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::maintenance || ec == client_errc::retries_exhausted));
         BOOST_TEST(env.requests(sep_post) > 1u);
         BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
@@ -268,7 +267,7 @@ BOOST_AUTO_TEST_CASE(reset_after_processing_leaves_a_paid_submission_unknown_and
         f.reset_after_processing_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown));
         BOOST_TEST(env.requests(sep_post) == 1u);
     });
@@ -281,7 +280,7 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_is_reported_with_kie_message)
         o.initial_credits = 0;
         emulated_kie env(ioc, false, o);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::insufficient_credits));
         BOOST_TEST(!diag.server_message().empty());
         BOOST_TEST(diag.endpoint().find("/api/v1/vocal-removal/generate") != std::string::npos);
@@ -297,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_gateway_html_502_is_out
         env.server->set_faults(f);
         diagnostics diag;
         auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
         // KIE took (and charged) it; the answer is a gateway's page, not KIE's word.
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
         BOOST_TEST((diag.http_status() == 502u));
@@ -321,7 +320,7 @@ BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_cut_or_non_json_200_is_
             diagnostics diag;
             auto req = sample_separation();
             req.audio_id += std::to_string(variant);
-            auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+            auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
             BOOST_TEST((ec == client_errc::outcome_unknown), variant << ": " << ec.message() << " " << diag.to_string());
             BOOST_TEST((diag.http_status() == 200u));
         }
@@ -339,7 +338,7 @@ BOOST_AUTO_TEST_CASE(a_kie_json_500_on_a_paid_post_stays_kie_word)
         env.server->set_faults(f);
         diagnostics diag;
         auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::server_error), ec.message());
         BOOST_TEST((diag.kie_code() == 500));
     });
@@ -355,7 +354,7 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_spelled_as_429_is_reported_at_once_wit
         emulated_kie env(ioc, false, o);
         diagnostics diag;
         auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::insufficient_credits), ec.message() << " " << diag.to_string());
         BOOST_TEST(diag.server_message().find("Insufficient credits") != std::string::npos);
         BOOST_TEST((diag.http_status() == 429u));
@@ -382,7 +381,7 @@ BOOST_AUTO_TEST_CASE(a_bare_404_page_on_record_info_ends_a_wait_as_not_found_ins
         w.max_poll_interval = 5ms;
         diagnostics diag;
         std::string id = "some-task";
-        auto [ec, rec] = co_await cli.async_wait_separation(id, w, diag, tok);
+        auto [ec, rec] = co_await cli.async_wait_separation(id, w, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::not_found), ec.message() << " " << diag.to_string());
         BOOST_TEST((diag.http_status() == 404u));
         BOOST_TEST(diag.client_message().find("404 Not Found") != std::string::npos, diag.to_string());
@@ -402,7 +401,7 @@ BOOST_AUTO_TEST_CASE(a_reset_read_is_retried_up_to_the_attempt_budget)
         f.connection_reset_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST(!!ec);
         BOOST_TEST(env.requests("GET /api/v1/chat/credit") == 4u);
         BOOST_TEST(env.server->snapshot().connection_resets == 4u);
@@ -417,7 +416,7 @@ BOOST_AUTO_TEST_CASE(a_reset_paid_submission_is_not_resent_blindly)
         f.connection_reset_rate = 1.0;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, tok);
+        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
         // The request was written before the connection dropped: the client cannot know whether
         // KIE processed it, so it reports that instead of paying again.
         BOOST_TEST((ec == client_errc::outcome_unknown));
@@ -438,9 +437,25 @@ BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
         f.slow_response = 2s;
         env.server->set_faults(f);
         diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, tok);
+        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout || ec == client_errc::retries_exhausted));
         BOOST_TEST(diag.to_string().find("read") != std::string::npos, diag.to_string());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_submission_without_a_callback_url_is_sent_with_the_clients_own)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        client_options c;
+        c.polling_callback_url = "http://127.0.0.1:9/polling";  // no listener attached: this one is sent
+        emulated_kie env(ioc, false, {}, c);
+        diagnostics diag;
+        auto req = sample_separation("");
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
+        // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
+        BOOST_TEST(!task.task_id.empty());
+        BOOST_TEST(env.requests(sep_post) == 1u);
     });
 }
 

@@ -4,7 +4,7 @@
 // wall-clock createTime/completeTime values are masked. The golden values were captured from the
 // emulator and pin its number formats (integers vs shortest round-trip doubles, start/end as
 // strings in MIDI callbacks, velocity left out, musicIndex -1, null fields).
-#include "../../src/emulator/model.hpp"
+#include "emulator/model.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>

@@ -6,10 +6,10 @@
 #include "common/run_bounded.hpp"
 
 // White-box: the emulator's own certificate generator gives the HTTPS test receiver an identity.
-#include "../../src/emulator/model.hpp"
+#include "emulator/model.hpp"
 // White-box: KIE's webhook signature as the library computes it (and the listener verifies it);
 // its known-answer test is in tests/unit/crypto.cpp.
-#include "../../src/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <kiemidi/emulator.hpp>
 
@@ -24,13 +24,6 @@ using namespace kiemidi::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string str(const json::value& v) { return std::string(v.as_string()); }
-
-raw_request separation_post(const std::string& audio, const std::string& cb, const std::string& type = "separate_vocal")
-{
-    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, type, cb));
-}
 
 asio::awaitable<std::string> submit(raw_client& cli, raw_request req)
 {

@@ -22,8 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
-
 /// One track's pipeline: separation → poll → MIDI from the instrumental stem → poll.
 asio::awaitable<void> pipeline(asio::any_io_executor ex, std::uint16_t port, std::string cb, int n, std::size_t& done)
 {

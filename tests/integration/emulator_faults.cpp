@@ -17,17 +17,6 @@ namespace emu = kiemidi::emulator;
 using namespace kiemidi::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string str(const json::value& v) { return std::string(v.as_string()); }
-
-raw_request separation_post(const std::string& audio, const std::string& cb = "http://127.0.0.1:9/cb")
-{
-    return post_json("/api/v1/vocal-removal/generate", separation_body("music-1", audio, "separate_vocal", cb));
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(emulator_faults)
 
 BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_processed)

@@ -31,8 +31,6 @@ emu::emulator_options fast_options()
 
 bool is_task_id(std::string_view id) { return std::regex_match(std::string(id), std::regex("[0-9a-f]{32}")); }
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
-
 /// Submits a separation, checks the pending record, waits for the callback and returns the success record.
 asio::awaitable<json::value> separate(raw_client& cli, callback_receiver& rx, const std::string& type,
                                       const std::string& music = "a1b2c3d4e5f60718293a4b5c6d7e8f90",

@@ -10,6 +10,7 @@
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
@@ -34,8 +35,6 @@ using namespace kiemidi;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 /// Keeps every event (copied: the views die with the call).
 struct recording_observer : metrics::observer
@@ -133,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_counted_by_stage_endpoint_and_code_and_traced
         auto obs = std::make_shared<recording_observer>();
         metrics_env env(ioc.get_executor(), {}, obs);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         using metrics::outcome;
         using metrics::stage;
@@ -171,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_counted_by_stage_endpoint_and_code_and_traced
         BOOST_TEST(obs->callbacks.size() == 2u);
 
         // Credits read through the client become the credits gauge.
-        auto [cec, credits] = co_await env.cli->async_get_credits(diag, tok);
+        auto [cec, credits] = co_await env.cli->async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!cec, diag.to_string());
         const auto text = metrics::render_prometheus(metrics::collect(*env.cli, &env.listener));
         BOOST_TEST(has_line(text, "kiemidi_credits_remaining " + std::to_string(credits.remaining)), text);
@@ -191,7 +190,7 @@ BOOST_AUTO_TEST_CASE(lost_answers_recovered_from_callbacks_are_counted_with_the_
         diagnostics diag;
         auto p = params_for(2);
         p.unknown_outcome_wait = 10s;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(env.model().recovered[0].value() == 1u);
         BOOST_TEST(env.model().recovered[1].value() == 1u);
@@ -211,7 +210,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_outcome_is_counted_as_such_not_as_a_failure)
         diagnostics diag;
         auto p = params_for(3);
         p.unknown_outcome_wait = 300ms;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());
         BOOST_TEST(env.model().unknown_outcomes[0].value() == 1u);
         BOOST_TEST(env.finished(metrics::stage::submit, callback_kind::separation, metrics::outcome::unknown) == 1u);
@@ -229,7 +228,7 @@ BOOST_AUTO_TEST_CASE(the_metrics_server_answers_scrapes_refuses_wrong_tokens_and
         model.set_credits(42);
         metrics::server srv(ioc.get_executor(), metrics::server_options{.bearer_token = "s3cret-token"},
                             [&model] { return metrics::render_prometheus(metrics::sources{.model = &model}); });
-        auto [sec] = co_await srv.async_start(tok);
+        auto [sec] = co_await srv.async_start(use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!sec, sec.message());
         BOOST_TEST_REQUIRE(srv.port() != 0u);
 

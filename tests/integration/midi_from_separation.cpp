@@ -6,6 +6,7 @@
 
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -22,8 +23,6 @@ using namespace kiemidi;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 const std::string midi_post = "POST /api/v1/midi/generate";
 const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
@@ -42,12 +41,12 @@ struct env : test::local_kie
     {
         diagnostics diag;
         api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
-        auto [ec, created] = co_await cli->async_separate(req, diag, tok);
+        auto [ec, created] = co_await cli->async_submit_separation(req, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         if (wait)
         {
             const wait_options w;  // named: no temporaries inside a co_await expression (g++ 12)
-            auto [wec, rec] = co_await cli->async_wait_separation(created.task_id, w, diag, tok);
+            auto [wec, rec] = co_await cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
             if (wait_ec) *wait_ec = wec;
             else BOOST_TEST_REQUIRE(!wec, diag.to_string());
         }
@@ -90,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_stem_by_kie_name_is_matched_case_insensitively_or_by_its_
         p.separation_task_id = sep;
         p.stem = "bAsS";
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         const auto* bass = api::find_stem(r.stem_list, "Bass");
         BOOST_TEST_REQUIRE(bass != nullptr);
@@ -98,7 +97,7 @@ BOOST_AUTO_TEST_CASE(a_stem_by_kie_name_is_matched_case_insensitively_or_by_its_
         BOOST_TEST(e.kie->snapshot().midi_submissions.count({sep, bass->id}) == 1u);
 
         // The same stem by its audio id, through the token spelling.
-        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, bass->id, diag, tok);
+        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, bass->id, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec2, diag.to_string());
         BOOST_TEST(r2.transcribed_stem_id == bass->id);
         BOOST_TEST(e.kie->snapshot().midi_submissions.at({sep, bass->id}) == 2u);
@@ -116,14 +115,14 @@ BOOST_AUTO_TEST_CASE(an_unknown_stem_lists_the_stems_the_separation_has_and_cost
         p.separation_task_id = sep;
         p.stem = "Kazoo";
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::unknown_stem), ec.message());
         BOOST_TEST(diag.client_message().find("\"Kazoo\"") != std::string::npos, diag.to_string());
         // split_stem always has these.
         for (const char* name : {"Vocals", "Drums", "Bass"})
             BOOST_TEST(diag.client_message().find(name) != std::string::npos, diag.to_string());
 
-        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, "no-such-stem-id", diag, tok);
+        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, "no-such-stem-id", diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::unknown_stem), ec2.message());
         BOOST_TEST(diag.client_message().find("no-such-stem-id") != std::string::npos, diag.to_string());
         BOOST_TEST(e.requests(midi_post) == 0u);
@@ -140,7 +139,7 @@ BOOST_AUTO_TEST_CASE(a_separation_not_finished_costs_nothing_and_says_so)
         const auto sep = co_await e.separate("track-d", api::separation_type::separate_vocal, false);
         const auto credits = e.kie->snapshot().credits;
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi_from_separation(sep, "", diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi_from_separation(sep, "", diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::task_not_finished), ec.message());
         BOOST_TEST(diag.stage() == "separation");
         BOOST_TEST(diag.client_message().find("PENDING") != std::string::npos, diag.to_string());
@@ -156,14 +155,14 @@ BOOST_AUTO_TEST_CASE(an_unknown_or_failed_separation_costs_nothing_and_carries_k
         eo.faults.separation_failure_rate = 1.0;
         env e(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi_from_separation("0123456789abcdef0123456789abcdef", "", diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi_from_separation("0123456789abcdef0123456789abcdef", "", diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::unknown_task), ec.message());
         BOOST_TEST(!diag.client_message().empty(), diag.to_string());
 
         error_code wait_ec;
         const auto sep = co_await e.separate("track-e", api::separation_type::separate_vocal, true, &wait_ec);
         BOOST_TEST_REQUIRE(!!wait_ec);  // KIE failed it
-        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, "", diag, tok);
+        auto [ec2, r2] = co_await e.cli->async_generate_midi_from_separation(sep, "", diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == api_errc::task_failed), ec2.message());
         BOOST_TEST(!diag.server_message().empty(), diag.to_string());
         BOOST_TEST(e.requests(midi_post) == 0u);
@@ -182,7 +181,7 @@ BOOST_AUTO_TEST_CASE(a_lost_midi_answer_is_recovered_from_its_tagged_callback_wi
         p.separation_task_id = sep;
         p.unknown_outcome_wait = 10s;
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(r.recovered == 1u);
@@ -206,7 +205,7 @@ BOOST_AUTO_TEST_CASE(cancelling_it_during_the_midi_wait_completes_with_operation
         t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
         diagnostics diag;
         auto [ec, r] = co_await e.cli->async_generate_midi_from_separation(sep, "", diag,
-                                                                         asio::bind_cancellation_slot(cancel.slot(), tok));
+                                                                         asio::bind_cancellation_slot(cancel.slot(), use_nothrow_awaitable));
         BOOST_TEST((ec == asio::error::operation_aborted), ec.message());
         BOOST_TEST(e.requests(midi_post) == 1u);
         BOOST_TEST(e.hub.stats().waiting == 0u);

@@ -11,8 +11,8 @@
 #include "common/redis_server.hpp"
 #include "common/round_robin_forwarder.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,7 +35,6 @@ namespace {
 using kiemidi::test::eventually;
 using kiemidi::test::sleep_for;
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 const std::string midi_post = "POST /api/v1/midi/generate";
 const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
@@ -95,7 +94,7 @@ void launch(asio::io_context& ioc, std::vector<std::unique_ptr<instance>>& fleet
             p.stage_timeout = 25s;
             p.deadline = 40s;
             diagnostics diag;
-            auto [ec, r] = co_await inst->cli->async_generate_midi(std::move(p), diag, tok);
+            auto [ec, r] = co_await inst->cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
             slot->ec = ec;
             slot->result = std::move(r);
             slot->diag = diag.to_string();
@@ -157,7 +156,7 @@ BOOST_AUTO_TEST_CASE(three_instances_behind_one_callback_address_share_callbacks
         }
         for (auto& inst : fleet)
         {
-            auto [ec] = co_await inst->hub.async_connect(tok);
+            auto [ec] = co_await inst->hub.async_connect(use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!ec, ec.message());
         }
         BOOST_TEST(fleet[0]->cli->callback_url(callback_kind::midi) == fleet[2]->cli->callback_url(callback_kind::midi));

@@ -6,8 +6,8 @@
 
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,7 +30,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 const std::string sep_post = "POST /api/v1/vocal-removal/generate";
 const std::string midi_post = "POST /api/v1/midi/generate";
 const std::string sep_get = "GET /api/v1/vocal-removal/record-info";
@@ -75,7 +74,7 @@ BOOST_AUTO_TEST_CASE(callbacks_complete_a_pipeline_with_two_paid_posts_and_no_po
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         pipeline_env env(ioc.get_executor());
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(!r.instruments.empty());
@@ -107,7 +106,7 @@ BOOST_AUTO_TEST_CASE(dropped_callbacks_are_replaced_by_polls_in_hybrid_mode)
         eo.faults.callback_drop_rate = 1.0;
         pipeline_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(2, fast_polls(wait_strategy::hybrid, 100ms)), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(2, fast_polls(wait_strategy::hybrid, 100ms)), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(r.callbacks == 0u);
@@ -122,7 +121,7 @@ BOOST_AUTO_TEST_CASE(polling_works_without_any_listener)
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         pipeline_env env(ioc.get_executor(), {}, /*attach=*/false);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(3, fast_polls(wait_strategy::polling)), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(3, fast_polls(wait_strategy::polling)), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(r.callbacks == 0u);
@@ -137,7 +136,7 @@ BOOST_AUTO_TEST_CASE(duplicated_callbacks_deliver_each_result_once)
         eo.faults.callback_duplicate_rate = 1.0;
         pipeline_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(4), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(4), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.callbacks == 2u);
         BOOST_TEST(env.requests(midi_post) == 1u);
@@ -151,7 +150,7 @@ BOOST_AUTO_TEST_CASE(a_failed_separation_names_the_stage_and_carries_kie_message
         eo.faults.separation_failure_rate = 1.0;
         pipeline_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5), diag, use_nothrow_awaitable);
         BOOST_TEST(!!ec);
         BOOST_TEST(diag.stage() == "separation");
         BOOST_TEST(!diag.server_message().empty());
@@ -166,7 +165,7 @@ BOOST_AUTO_TEST_CASE(a_failed_midi_generation_names_the_stage)
         eo.faults.midi_failure_rate = 1.0;
         pipeline_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(6), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(6), diag, use_nothrow_awaitable);
         BOOST_TEST(!!ec);
         BOOST_TEST(diag.stage() == "midi");
         BOOST_TEST(!diag.server_message().empty());
@@ -180,7 +179,7 @@ BOOST_AUTO_TEST_CASE(insufficient_credits_stop_the_pipeline_before_midi)
         eo.initial_credits = 0;
         pipeline_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(7), diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(7), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == api_errc::insufficient_credits));
         BOOST_TEST(diag.stage() == "separation");
     });
@@ -194,7 +193,7 @@ asio::awaitable<void> both_paid_posts_are_recovered(asio::io_context& ioc, emula
     diagnostics diag;
     auto p = params_for(track);
     p.unknown_outcome_wait = 10s;
-    auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+    auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
     BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
     BOOST_TEST(r.note_count() > 0u);
     BOOST_TEST(r.recovered == 2u);
@@ -234,7 +233,7 @@ BOOST_AUTO_TEST_CASE(a_kie_json_500_without_a_callback_is_an_unknown_outcome_not
         diagnostics diag;
         auto p = params_for(11);
         p.unknown_outcome_wait = 300ms;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
         BOOST_TEST(diag.stage() == "separation");
         BOOST_TEST(diag.client_message().find("may still have been processed") != std::string::npos, diag.to_string());
@@ -251,7 +250,7 @@ BOOST_AUTO_TEST_CASE(a_paid_answer_lost_without_a_callback_listener_stays_unknow
         pipeline_env env(ioc.get_executor(), eo, /*attach=*/false);
         diagnostics diag;
         auto p = params_for(9, fast_polls(wait_strategy::polling));
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
         BOOST_TEST(diag.stage() == "separation");
         BOOST_TEST((diag.http_status() == 502u));
@@ -267,7 +266,7 @@ BOOST_AUTO_TEST_CASE(one_stem_is_transcribed_when_asked)
         auto p = params_for(8);
         p.stem = "Instrumental";
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(!r.transcribed_stem_id.empty());
         BOOST_TEST(r.stem_list.size() >= 2u);
@@ -285,7 +284,7 @@ BOOST_AUTO_TEST_CASE(cancelling_a_pipeline_sends_no_further_paid_post)
         asio::steady_timer t(ioc, 100ms);
         t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
         auto [ec, r] = co_await env.cli->async_generate_midi(params_for(9), diag,
-                                                             asio::bind_cancellation_slot(cancel.slot(), tok));
+                                                             asio::bind_cancellation_slot(cancel.slot(), use_nothrow_awaitable));
         BOOST_TEST((ec == asio::error::operation_aborted));
         BOOST_TEST(env.requests(sep_post) == 1u);
         BOOST_TEST(env.requests(midi_post) == 0u);
@@ -302,7 +301,7 @@ BOOST_AUTO_TEST_CASE(a_stage_timeout_is_reported_as_timeout_naming_the_stage)
         auto p = params_for(10);
         p.stage_timeout = 100ms;
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout));
         BOOST_TEST(diag.stage() == "separation");
     });
@@ -331,7 +330,7 @@ BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_repeated_separation_callback_give_the_
             eo.midi_delay = 300ms;  // the repeated separation callback arrives while the MIDI task is pending
             pipeline_env env(ioc.get_executor(), eo);
             diagnostics diag;
-            auto [ec, r] = co_await env.cli->async_generate_midi(params_for(20, fast_polls(strategy, 30s)), diag, tok);
+            auto [ec, r] = co_await env.cli->async_generate_midi(params_for(20, fast_polls(strategy, 30s)), diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!ec, diag.to_string());
             BOOST_TEST(r.midi_task_id == r.separation_task_id);
             BOOST_TEST(r.note_count() > 0u);  // not the separation's body read as an empty MIDI result
@@ -367,7 +366,7 @@ BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_midi_callback_before_its_answer_finish
             p.deadline = 10s;  // well before callback_overdue: no waiting for it, and no hanging
             diagnostics diag;
             const auto started = std::chrono::steady_clock::now();
-            auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, tok);
+            auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
             const auto took = std::chrono::steady_clock::now() - started;
             BOOST_TEST_REQUIRE(!ec, diag.to_string());
             BOOST_TEST(took < 10s);
@@ -398,12 +397,12 @@ BOOST_AUTO_TEST_CASE(a_thousand_concurrent_pipelines_on_one_thread_each_pay_twic
         {
             asio::co_spawn(ioc, [&, i]() -> asio::awaitable<void> {
                 diagnostics diag;
-                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1000 + i), diag, tok);
+                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1000 + i), diag, use_nothrow_awaitable);
                 if (!ec && r.note_count() > 0 && r.polls == 0) ++ok;
                 if (++done == n) all_done.cancel();
             }, asio::detached);
         }
-        co_await all_done.async_wait(tok);
+        co_await all_done.async_wait(use_nothrow_awaitable);
         BOOST_TEST(ok == n);
         BOOST_TEST(env.requests(sep_post) == std::size_t(n));
         BOOST_TEST(env.requests(midi_post) == std::size_t(n));
@@ -427,7 +426,7 @@ BOOST_AUTO_TEST_CASE(pipelines_complete_when_the_io_context_runs_on_four_threads
         {
             asio::co_spawn(ioc, [&, i]() -> asio::awaitable<void> {
                 diagnostics diag;
-                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5000 + i), diag, tok);
+                auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5000 + i), diag, use_nothrow_awaitable);
                 if (!ec && r.note_count() > 0) ++ok;
                 if (++done == n) finished.set_value();
             }, asio::detached);

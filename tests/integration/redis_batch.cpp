@@ -4,15 +4,15 @@
 #include <kiemidi/batch.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
+#include "redis/connection.hpp"
 
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -39,7 +39,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 struct temp_dir : kiemidi::test::temp_dir
 {
@@ -68,14 +67,22 @@ struct test_worker
     redis_batch_claims claims;
     diagnostics diag;
 
-    test_worker(redis::connection& conn, const std::string& id, std::chrono::milliseconds lease)
-        : claims(conn, redis_batch_claims_options{.batch_id = "b", .worker_id = id, .lease = lease})
+    test_worker(asio::io_context& ioc, const test::redis_server& srv, const std::string& id,
+                std::chrono::milliseconds lease)
+        : claims(ioc.get_executor(),
+                 redis_batch_claims_options{.redis = connection_to(srv), .batch_id = "b", .worker_id = id, .lease = lease})
     {
+    }
+
+    asio::awaitable<void> connect()
+    {
+        auto [ec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
     }
 
     asio::awaitable<track_claim> claim()
     {
-        auto [ec, r] = co_await claims.async_claim(diag, tok);
+        auto [ec, r] = co_await claims.async_claim(diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
         BOOST_TEST_REQUIRE(r.claim.has_value(), "nothing claimable");
         co_return std::move(*r.claim);
@@ -93,7 +100,7 @@ struct test_worker
         u.error = error;
         auto id = c.entry.id;
         auto token = c.token;
-        co_return co_await claims.async_update(id, std::move(token), std::move(u), diag, tok);
+        co_return co_await claims.async_update(id, std::move(token), std::move(u), diag, use_nothrow_awaitable);
     }
 };
 
@@ -109,20 +116,19 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
     test::redis_server srv;
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, tok);
-            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            test_worker w1(conn, "w1", 300ms), w2(conn, "w2", 300ms);
+            test_worker w1(ioc, srv, "w1", 300ms), w2(ioc, srv, "w2", 300ms);
+            co_await w1.connect();
+            co_await w2.connect();
 
             // Both workers open the same list: the tracks are added once.
             std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
             auto t1 = tracks;
-            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, tok);
+            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec1, oec1.message() << " " << diag.to_string());
             auto t2 = tracks;
-            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, tok);
+            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec2);
             BOOST_TEST(c2.total == 2u);
             BOOST_TEST(c2[track_state::pending] == 2u);
@@ -143,7 +149,7 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             auto b = co_await w2.claim();
             BOOST_TEST(b.entry.track.task_id == "m2");
             BOOST_TEST(b.output_name == "one-2");
-            auto [nec, none] = co_await w2.claims.async_claim(diag, tok);
+            auto [nec, none] = co_await w2.claims.async_claim(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!nec);
             BOOST_TEST(!none.claim.has_value());
             BOOST_TEST(!none.finished);
@@ -173,7 +179,7 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             BOOST_TEST((fs == track_state::done));
             BOOST_TEST(!std::get<0>(co_await w2.update(b, track_update::kind::release)));
 
-            auto [eec, entries] = co_await w1.claims.async_entries(diag, tok);
+            auto [eec, entries] = co_await w1.claims.async_entries(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!eec);
             BOOST_TEST_REQUIRE(entries.size() == 2u);
             BOOST_TEST((entries[0].entry.state == track_state::done));
@@ -181,7 +187,8 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_o
             BOOST_TEST(entries[0].entry.attempts == 2u);  // one separation, one MIDI: the retried intent counted once
             BOOST_TEST((entries[1].entry.state == track_state::pending));  // released: claimable again at once
             BOOST_TEST(entries[1].owner.empty());
-            conn.close();
+            w1.claims.close();
+            w2.claims.close();
         },
         30s);
 }
@@ -191,14 +198,13 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
     test::redis_server srv;
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
             diagnostics diag;
             const claims_open_options no_requeue;
-            auto [cec] = co_await conn.async_connect(diag, tok);
-            BOOST_TEST_REQUIRE(!cec, cec.message());
-            test_worker w1(conn, "w1", 200ms), w2(conn, "w2", 200ms);
+            test_worker w1(ioc, srv, "w1", 200ms), w2(ioc, srv, "w2", 200ms);
+            co_await w1.connect();
+            co_await w2.connect();
             std::vector<track_spec> tracks{{"m1", "a1", ""}};
-            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, tok);
+            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!oec);
 
             auto a = co_await w1.claim();
@@ -219,11 +225,12 @@ BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_an
             auto again = co_await w2.claim();
             BOOST_TEST((again.entry.state == track_state::separating));
             BOOST_TEST(again.entry.separation_task_id == "sep-late");
-            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, tok);
+            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cnt_ec);
             BOOST_TEST(c[track_state::outcome_unknown] == 0u);
             BOOST_TEST(c[track_state::separating] == 1u);
-            conn.close();
+            w1.claims.close();
+            w2.claims.close();
         },
         30s);
 }
@@ -248,11 +255,17 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             co.transport.rate_limit.enabled = false;
             client cli(ioc.get_executor(), co);
 
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
+                                                                                     .batch_id = "takeover",
+                                                                                     .worker_id = "w1",
+                                                                                     .lease = 600ms});
             diagnostics diag;
-            auto [cec] = co_await conn.async_connect(diag, tok);
+            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            redis_batch_claims claims(conn, redis_batch_claims_options{.batch_id = "takeover", .worker_id = "w1", .lease = 600ms});
+            // Another worker's view of the same Redis, to read and steal the track directly.
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
 
             batch_options bo;
             bo.output_dir = dir.path / "out";
@@ -281,13 +294,13 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             for (int i = 0; i < 500 && !separating; ++i)
             {
                 std::vector<std::string> get{"HGET", track_key, "state"};
-                auto [gec, state] = co_await conn.async_command(std::move(get), tok);
+                auto [gec, state] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
                 separating = !gec && state.str == "separating";
                 if (!separating) co_await pass(20ms);
             }
             BOOST_TEST(separating, "the separation's task id was never recorded");
             std::vector<std::string> steal{"HSET", track_key, "owner", "another-worker-token"};
-            auto [sec, sr] = co_await conn.async_command(std::move(steal), tok);
+            auto [sec, sr] = co_await conn.async_command(std::move(steal), use_nothrow_awaitable);
             BOOST_TEST(!sec, sec.message());
 
             // Within a few renewal periods (200 ms each), far from KIE's 60 s.
@@ -302,6 +315,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             while (!finished) co_await pass(20ms);
             cli.close();
             kie.stop();
+            claims.close();
             conn.close();
         },
         30s);
@@ -323,11 +337,17 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
             co.transport.rate_limit.enabled = false;
             client cli(ioc.get_executor(), co);
 
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
+                                                                                     .batch_id = "choices",
+                                                                                     .worker_id = "w1",
+                                                                                     .lease = 5s});
             diagnostics diag;
-            auto [cec] = co_await conn.async_connect(diag, tok);
+            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            redis_batch_claims claims(conn, redis_batch_claims_options{.batch_id = "choices", .worker_id = "w1", .lease = 5s});
+            // A direct view of the same Redis, to read the track's hash.
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
 
             batch_options bo;
             bo.output_dir = dir.path / "out";
@@ -346,7 +366,7 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
                 batch_runner runner(cli, bo, claims);
                 auto list = tracks;
                 auto events = no_events;
-                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), tok);
+                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
                 BOOST_TEST_REQUIRE(!ec, ec.message());
                 BOOST_TEST(s.done == 2u);
             }
@@ -355,12 +375,12 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
             // Redis keeps the track's choices, and its MIDI was made from the Bass stem.
             const std::string key = "kiemidi:batch:{choices}:t:1";
             std::vector<std::string> get{"HMGET", key, "type", "stem", "sep"};
-            auto [gec, fields] = co_await conn.async_command(std::move(get), tok);
+            auto [gec, fields] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
             BOOST_TEST_REQUIRE((!gec && fields.elements.size() == 3u));
             BOOST_TEST(fields.elements[0].str == "split_stem");
             BOOST_TEST(fields.elements[1].str == "bass");
             const std::string sep = fields.elements[2].str;
-            auto [rec_ec, rec] = co_await cli.async_get_separation(sep, diag, tok);
+            auto [rec_ec, rec] = co_await cli.async_get_separation(sep, diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!rec_ec);
             const auto* bass = api::find_stem(rec.origin_data, "Bass");
             BOOST_TEST_REQUIRE(bass != nullptr);
@@ -374,7 +394,7 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
                 batch_runner runner(cli, bo, claims);
                 auto list = tracks;
                 auto events = no_events;
-                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), tok);
+                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
                 BOOST_TEST_REQUIRE(!ec, ec.message());
                 BOOST_TEST(s.total == 2u);
                 BOOST_TEST(s.skipped_already_done == 2u);
@@ -385,6 +405,7 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
             cli.close();
             kie.stop();
             conn.close();
+            claims.close();
         },
         30s);
 }

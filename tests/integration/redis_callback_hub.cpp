@@ -1,11 +1,12 @@
 // redis_callback_hub: two hubs (two "instances") sharing one real redis-server on 127.0.0.1.
-#include <kiemidi/redis/connection.hpp>
 #include <kiemidi/redis_callback_hub.hpp>
+
+#include "redis/connection.hpp"
 
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,7 +30,6 @@ namespace {
 using kiemidi::test::eventually;
 using kiemidi::test::sleep_for;
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 redis_callback_hub_options hub_options(const test::redis_server& srv, std::string prefix = "kiemidi-test:")
 {
@@ -81,8 +81,8 @@ BOOST_AUTO_TEST_CASE(callback_received_by_one_instance_reaches_the_waiter_on_ano
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        auto [e1] = co_await a.async_connect(tok);
-        auto [e2] = co_await b.async_connect(tok);
+        auto [e1] = co_await a.async_connect(use_nothrow_awaitable);
+        auto [e2] = co_await b.async_connect(use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!e1, e1.message());
         BOOST_TEST_REQUIRE(!e2, e2.message());
 
@@ -111,15 +111,15 @@ BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_w
     test::redis_server srv;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await b.async_connect(tok);
+        co_await b.async_connect(use_nothrow_awaitable);
         b.deliver(make_msg("early"));
         co_await eventually([&] { return b.redis_stats().stored_total == 1; });
 
         // A instance that starts only now (e.g. the one that restarted) still finds it.
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
         std::string id_early = "early";  // named: g++ 12 mishandles temporaries inside co_await
-        auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_early), tok);
+        auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_early), use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(m.task_id == "early");
         BOOST_TEST(m.reference == "nonce-1");
@@ -132,14 +132,14 @@ BOOST_AUTO_TEST_CASE(wait_by_reference_finds_a_callback_another_instance_receive
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
-        co_await b.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
+        co_await b.async_connect(use_nothrow_awaitable);
         // The answer to a paid POST was lost: only the reference sent with it is known. Its
         // callback landed on the other instance before anyone asked.
         b.deliver(make_msg("task-of-lost-answer", callback_kind::separation, "ref-lost"));
         co_await eventually([&] { return b.redis_stats().stored_total == 1; });
         std::string id_ref_lost = "ref-lost";
-        auto [ec, m] = co_await a.async_wait_reference(std::move(id_ref_lost), tok);
+        auto [ec, m] = co_await a.async_wait_reference(std::move(id_ref_lost), use_nothrow_awaitable);
         BOOST_TEST(!ec, ec.message());
         BOOST_TEST(m.task_id == "task-of-lost-answer");
         BOOST_TEST(m.reference == "ref-lost");
@@ -168,8 +168,8 @@ BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_dis
         slow.redis.reconnect_max_delay = 1500ms;
         redis_callback_hub a(ioc.get_executor(), slow);
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
-        co_await b.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
+        co_await b.async_connect(use_nothrow_awaitable);
         std::optional<callback_message> by_id, by_ref;
         a.async_wait(callback_kind::midi, "task-away", [&](error_code e, callback_message m) {
             if (!e) by_id = std::move(m);
@@ -183,11 +183,11 @@ BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_dis
 
         // Every client connection is dropped by the server; b is back within ~20 ms, a after 1.5 s.
         redis::connection admin(ioc.get_executor(), slow.redis);
-        co_await admin.async_connect(tok);
+        co_await admin.async_connect(use_nothrow_awaitable);
         for (const char* type : {"pubsub", "normal"})
         {
             std::vector<std::string> kill{"CLIENT", "KILL", "TYPE", type, "SKIPME", "yes"};
-            auto [kec, kr] = co_await admin.async_command(std::move(kill), tok);
+            auto [kec, kr] = co_await admin.async_command(std::move(kill), use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!kec, kec.message());
         }
         co_await eventually([&] { return !a.redis_stats().connected; });
@@ -215,8 +215,8 @@ BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
-        co_await b.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
+        co_await b.async_connect(use_nothrow_awaitable);
         int completions = 0;
         a.async_wait(callback_kind::midi, "dup", [&](error_code, callback_message) { ++completions; });
         co_await eventually([&] { return a.stats().waiting == 1; });
@@ -241,8 +241,8 @@ BOOST_AUTO_TEST_CASE(key_prefixes_keep_deployments_apart)
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub prod(ioc.get_executor(), hub_options(srv, "prod:"));
         redis_callback_hub staging(ioc.get_executor(), hub_options(srv, "staging:"));
-        co_await prod.async_connect(tok);
-        co_await staging.async_connect(tok);
+        co_await prod.async_connect(use_nothrow_awaitable);
+        co_await staging.async_connect(use_nothrow_awaitable);
         bool staging_got = false;
         bool staging_done = false;
         staging.async_wait(callback_kind::midi, "shared-id", [&](error_code ec, callback_message) {
@@ -268,8 +268,8 @@ BOOST_AUTO_TEST_CASE(without_redis_callbacks_are_kept_locally_and_shared_once_it
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
-        co_await b.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
+        co_await b.async_connect(use_nothrow_awaitable);
 
         // A short block of the test thread; it also keeps the server tied to this thread (PDEATHSIG).
         srv.stop();
@@ -304,11 +304,11 @@ BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_do
     test::redis_server srv;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
         asio::cancellation_signal sig;
         asio::steady_timer t(ioc, 30ms);
         t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
-        auto cancellable = asio::bind_cancellation_slot(sig.slot(), tok);
+        auto cancellable = asio::bind_cancellation_slot(sig.slot(), use_nothrow_awaitable);
         std::string id_never = "never";
         auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_never), cancellable);
         BOOST_TEST((ec == asio::error::operation_aborted));
@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(cancelled_wait_is_removed_and_close_ends_waits_with_shut_do
         co_await eventually([&] { return done; });
         BOOST_TEST((last == client_errc::shut_down));
         std::string id_after_close = "after-close";
-        auto [ec2, m2] = co_await a.async_wait(callback_kind::midi, std::move(id_after_close), tok);
+        auto [ec2, m2] = co_await a.async_wait(callback_kind::midi, std::move(id_after_close), use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::shut_down));
     }, 10s);
 }
@@ -339,11 +339,11 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_wor
         o.redis.reconnect_min_delay = 20ms;
         o.redis.reconnect_max_delay = 100ms;
         redis_callback_hub a(ioc.get_executor(), o);
-        auto [ec] = co_await a.async_connect(tok);
+        auto [ec] = co_await a.async_connect(use_nothrow_awaitable);
         BOOST_TEST((ec == redis::redis_errc::connect_failed || ec == redis::redis_errc::timeout), ec.message());
         a.deliver(make_msg("solo"));
         std::string id_solo = "solo";
-        auto [ec2, m] = co_await a.async_wait(callback_kind::midi, std::move(id_solo), tok);
+        auto [ec2, m] = co_await a.async_wait(callback_kind::midi, std::move(id_solo), use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(m.reference == "nonce-1");
         BOOST_TEST(!a.redis_stats().connected);
@@ -360,8 +360,8 @@ BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_is_stored_and_delivered_per_k
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
-        co_await b.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
+        co_await b.async_connect(use_nothrow_awaitable);
         auto sep = make_msg("same", callback_kind::separation, "ref-sep");
         sep.body = "separation body";
         auto midi = make_msg("same", callback_kind::midi, "ref-midi");
@@ -404,7 +404,7 @@ BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wai
     test::redis_server srv;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await b.async_connect(tok);
+        co_await b.async_connect(use_nothrow_awaitable);
         auto sep = make_msg("early-both", callback_kind::separation);
         sep.body = "separation body";
         auto midi = make_msg("early-both", callback_kind::midi);
@@ -416,13 +416,13 @@ BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wai
 
         // An instance that starts only now finds each by its kind.
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(tok);
+        co_await a.async_connect(use_nothrow_awaitable);
         std::string id_midi = "early-both";  // named: g++ 12 mishandles temporaries inside co_await
-        auto [ec1, m1] = co_await a.async_wait(callback_kind::midi, std::move(id_midi), tok);
+        auto [ec1, m1] = co_await a.async_wait(callback_kind::midi, std::move(id_midi), use_nothrow_awaitable);
         BOOST_TEST(!ec1);
         BOOST_TEST(m1.body == "midi body");
         std::string id_sep = "early-both";
-        auto [ec2, m2] = co_await a.async_wait(callback_kind::separation, std::move(id_sep), tok);
+        auto [ec2, m2] = co_await a.async_wait(callback_kind::separation, std::move(id_sep), use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(m2.body == "separation body");
     }, 10s);

@@ -1,11 +1,11 @@
 // redis::connection against a real redis-server on 127.0.0.1 (started and stopped by the test):
 // replies of every type, error replies, pub/sub, timeouts, cancellation, reconnection.
-#include <kiemidi/redis/connection.hpp>
+#include "redis/connection.hpp"
 
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,7 +30,6 @@ namespace {
 using kiemidi::test::eventually;
 using kiemidi::test::sleep_for;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 rd::connection_options options_for(const test::redis_server& srv)
 {
@@ -48,7 +47,7 @@ template <class... Args>
 asio::awaitable<std::tuple<error_code, rd::reply>> cmd(rd::connection& c, const Args&... a)
 {
     std::vector<std::string> args{std::string(a)...};
-    auto result = co_await c.async_command(std::move(args), use_tuple);
+    auto result = co_await c.async_command(std::move(args), use_nothrow_awaitable);
     co_return result;
 }
 
@@ -56,7 +55,7 @@ template <class... Args>
 asio::awaitable<std::tuple<error_code, rd::reply>> cmd_diag(rd::connection& c, diagnostics& diag, const Args&... a)
 {
     std::vector<std::string> args{std::string(a)...};
-    auto result = co_await c.async_command(std::move(args), diag, use_tuple);
+    auto result = co_await c.async_command(std::move(args), diag, use_nothrow_awaitable);
     co_return result;
 }
 
@@ -70,13 +69,13 @@ BOOST_AUTO_TEST_CASE(commands_return_owned_replies_of_every_type)
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         rd::connection conn(ioc.get_executor(), options_for(srv));
         diagnostics diag;
-        auto [cec] = co_await conn.async_connect(diag, use_tuple);
+        auto [cec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
         BOOST_TEST(conn.is_connected());
 
         std::string binary("a\0b\r\nc", 6);
         std::vector<std::string> set{"SET", "k", binary};
-        auto [e1, r1] = co_await conn.async_command(std::move(set), use_tuple);
+        auto [e1, r1] = co_await conn.async_command(std::move(set), use_nothrow_awaitable);
         BOOST_TEST(!e1);
         BOOST_TEST((r1.type == rd::reply_type::status));
         BOOST_TEST(r1.str == "OK");
@@ -119,7 +118,7 @@ BOOST_AUTO_TEST_CASE(error_reply_is_server_error_with_redis_message_in_diagnosti
     test::redis_server srv;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         rd::connection conn(ioc.get_executor(), options_for(srv));
-        co_await conn.async_connect(use_tuple);
+        co_await conn.async_connect(use_nothrow_awaitable);
         diagnostics diag;
         auto [ec, r] = co_await cmd_diag(conn, diag, "NOSUCHCOMMAND", "x");
         BOOST_TEST((ec == rd::redis_errc::server_error));
@@ -128,7 +127,7 @@ BOOST_AUTO_TEST_CASE(error_reply_is_server_error_with_redis_message_in_diagnosti
         BOOST_TEST(diag.endpoint() == "redis NOSUCHCOMMAND");
 
         std::vector<std::string> nothing;
-        auto [ec2, r2] = co_await conn.async_command(std::move(nothing), use_tuple);
+        auto [ec2, r2] = co_await conn.async_command(std::move(nothing), use_nothrow_awaitable);
         BOOST_TEST((ec2 == rd::redis_errc::invalid_argument));
         // The connection is still usable after both.
         auto [ec3, r3] = co_await cmd(conn, "PING");
@@ -142,7 +141,7 @@ BOOST_AUTO_TEST_CASE(many_concurrent_commands_each_get_their_own_reply)
     test::redis_server srv;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         rd::connection conn(ioc.get_executor(), options_for(srv));
-        co_await conn.async_connect(use_tuple);
+        co_await conn.async_connect(use_nothrow_awaitable);
         constexpr int n = 500;
         int ok = 0;
         int finished = 0;
@@ -169,10 +168,10 @@ BOOST_AUTO_TEST_CASE(subscriber_receives_published_messages)
         std::vector<std::pair<std::string, std::string>> got;
         sub.set_message_handler([&](const std::string& ch, const std::string& payload) { got.emplace_back(ch, payload); });
         std::vector<std::string> channels{"chan-a", "chan-b"};
-        auto [sec] = co_await sub.async_subscribe(std::move(channels), use_tuple);
+        auto [sec] = co_await sub.async_subscribe(std::move(channels), use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!sec, sec.message());
         BOOST_TEST(sub.is_connected());
-        co_await pub.async_connect(use_tuple);
+        co_await pub.async_connect(use_nothrow_awaitable);
         const std::string binary("bin\0ary", 7);
         auto [e1, r1] = co_await cmd(pub, "PUBLISH", "chan-a", "hello");
         BOOST_TEST(!e1);
@@ -203,9 +202,9 @@ BOOST_AUTO_TEST_CASE(commands_fail_fast_while_redis_is_down_and_work_again_after
         std::vector<std::string> got;
         sub.set_state_handler([&](bool up) { sub_states.push_back(up); });
         sub.set_message_handler([&](const std::string&, const std::string& p) { got.push_back(p); });
-        co_await conn.async_connect(use_tuple);
+        co_await conn.async_connect(use_nothrow_awaitable);
         std::vector<std::string> channels{"events"};
-        co_await sub.async_subscribe(std::move(channels), use_tuple);
+        co_await sub.async_subscribe(std::move(channels), use_nothrow_awaitable);
 
         srv.stop();
         co_await eventually([&] { return !conn.is_connected() && !sub.is_connected(); });
@@ -242,7 +241,7 @@ BOOST_AUTO_TEST_CASE(connect_to_a_closed_port_fails_with_diagnostics)
         o.reconnect = false;
         rd::connection conn(ioc.get_executor(), o);
         diagnostics diag;
-        auto [ec] = co_await conn.async_connect(diag, use_tuple);
+        auto [ec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
         BOOST_TEST((ec == rd::redis_errc::connect_failed), ec.message());
         BOOST_TEST(!diag.client_message().empty());
         BOOST_TEST(conn.stats().connect_failures_total == 1u);
@@ -258,7 +257,7 @@ BOOST_AUTO_TEST_CASE(unanswered_command_times_out_and_cancelled_command_complete
         auto o = options_for(srv);
         o.command_timeout = 200ms;
         rd::connection conn(ioc.get_executor(), o);
-        co_await conn.async_connect(use_tuple);
+        co_await conn.async_connect(use_nothrow_awaitable);
         srv.pause();  // the connection stays open, nothing is answered
         auto [ec, r] = co_await cmd(conn, "PING");
         BOOST_TEST((ec == rd::redis_errc::timeout), ec.message());
@@ -267,7 +266,7 @@ BOOST_AUTO_TEST_CASE(unanswered_command_times_out_and_cancelled_command_complete
         asio::steady_timer t(ioc, 20ms);
         t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
         std::vector<std::string> ping{"PING"};
-        auto cancellable = asio::bind_cancellation_slot(sig.slot(), use_tuple);
+        auto cancellable = asio::bind_cancellation_slot(sig.slot(), use_nothrow_awaitable);
         auto [ec2, r2] = co_await conn.async_command(std::move(ping), cancellable);
         BOOST_TEST((ec2 == asio::error::operation_aborted), ec2.message());
         srv.resume();
@@ -286,7 +285,7 @@ BOOST_AUTO_TEST_CASE(close_completes_pending_operations_with_closed)
         auto o = options_for(srv);
         o.command_timeout = 0ms;
         auto conn = std::make_unique<rd::connection>(ioc.get_executor(), o);
-        co_await conn->async_connect(use_tuple);
+        co_await conn->async_connect(use_nothrow_awaitable);
         srv.pause();
         error_code got;
         bool done = false;

@@ -9,8 +9,8 @@
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -29,7 +29,6 @@ using kiemidi::test::test_http_server;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 const std::string api_key = "sk-kiemidi-SECRET-api-key-9d41c7";
 
 // An IPv4 address of this host that is not loopback, if it has one.
@@ -93,7 +92,7 @@ BOOST_AUTO_TEST_CASE(listener_binds_loopback_with_a_random_secret_unless_told_ot
         {
             asio::ip::tcp::socket s(ioc);
             const asio::ip::tcp::endpoint ep(asio::ip::make_address(*other), a.port());
-            auto [ec] = co_await s.async_connect(ep, use_tuple);
+            auto [ec] = co_await s.async_connect(ep, use_nothrow_awaitable);
             BOOST_TEST((ec == asio::error::connection_refused), *other << ": " << ec.message());
         }
         else
@@ -113,7 +112,7 @@ BOOST_AUTO_TEST_CASE(client_refuses_a_self_signed_server_unless_its_certificate_
         {
             client kie(ioc.get_executor(), options_for(server.base_url()));  // default TLS settings
             diagnostics diag;
-            auto [ec, credits] = co_await kie.async_get_credits(diag, use_tuple);
+            auto [ec, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
             BOOST_TEST(ec.failed());
             BOOST_TEST(diag.to_string().find("certificate") != std::string::npos, diag.to_string());
             BOOST_TEST(server.requests_received() == 0u);  // nothing, the key included, was sent
@@ -123,7 +122,7 @@ BOOST_AUTO_TEST_CASE(client_refuses_a_self_signed_server_unless_its_certificate_
             o.transport.tls.ca_pem = pki.ca_cert_pem;
             client kie(ioc.get_executor(), o);
             diagnostics diag;
-            auto [ec, credits] = co_await kie.async_get_credits(diag, use_tuple);
+            auto [ec, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
             BOOST_TEST(!ec, ec.message() << " " << diag.to_string());
             BOOST_TEST(credits.remaining == 42);
             BOOST_TEST(server.requests_received() == 1u);
@@ -141,10 +140,10 @@ BOOST_AUTO_TEST_CASE(api_key_travels_only_in_the_authorization_header)
         client kie(ioc.get_executor(), options_for(server.base_url()));
         diagnostics diag;
         api::midi_request req{.task_id = "sep-1", .callback_url = "https://hooks.example/cb", .audio_id = {}};
-        auto [ec, created] = co_await kie.async_submit_midi(req, diag, use_tuple);
+        auto [ec, created] = co_await kie.async_submit_midi(req, diag, use_nothrow_awaitable);
         BOOST_TEST(!ec, diag.to_string());
         std::string task_id = "t-1";
-        auto [gec, rec] = co_await kie.async_get_midi(task_id, diag, use_tuple);
+        auto [gec, rec] = co_await kie.async_get_midi(task_id, diag, use_nothrow_awaitable);
         const auto requests = server.requests();
         BOOST_TEST_REQUIRE(requests.size() == 2u);
         for (const auto& r : requests)
@@ -180,7 +179,7 @@ BOOST_AUTO_TEST_CASE(api_key_echoed_by_kie_is_redacted_from_diagnostics)
         {
             server.push({.status = a.status, .body = a.body});
             diagnostics diag;
-            auto [ec, credits] = co_await kie.async_get_credits(diag, use_tuple);
+            auto [ec, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
             BOOST_TEST(ec.failed());
             const std::string all = diag.to_string() + "|" + diag.server_message() + "|" + diag.client_message() + "|" +
                                     diag.endpoint() + "|" + diag.stage() + "|" + ec.message();
@@ -190,7 +189,7 @@ BOOST_AUTO_TEST_CASE(api_key_echoed_by_kie_is_redacted_from_diagnostics)
         // KIE's own words are kept around the redaction.
         server.push({.body = R"({"code":401,"msg":"Invalid API key: )" + api_key + R"("})"});
         diagnostics diag;
-        auto [ec, credits] = co_await kie.async_get_credits(diag, use_tuple);
+        auto [ec, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
         BOOST_TEST(diag.server_message() == "Invalid API key: <redacted>");
         server.stop();
     });

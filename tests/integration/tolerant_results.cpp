@@ -6,8 +6,8 @@
 
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -19,7 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 struct env : test::local_kie
 {
@@ -63,7 +62,7 @@ BOOST_AUTO_TEST_CASE(odd_notes_in_the_callback_are_repaired_or_dropped_and_count
         eo.faults.odd_notes_rate = 1.0;
         env e(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(params("odd-cb"), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(params("odd-cb"), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.callbacks == 2u);
         // velocity 100, no velocity and a negative start are repaired; the zero-length note and pitch 200 dropped.
@@ -88,7 +87,7 @@ BOOST_AUTO_TEST_CASE(odd_notes_in_record_info_are_repaired_or_dropped_and_counte
         eo.faults.odd_notes_rate = 1.0;
         env e(ioc.get_executor(), eo, false);
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(params("odd-poll", wait_strategy::polling), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(params("odd-poll", wait_strategy::polling), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.callbacks == 0u);
         BOOST_TEST(r.repairs.notes_repaired == 3u);
@@ -104,7 +103,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_success_flag_keeps_both_waits_polling_until_kie_
         eo.faults.unknown_success_flag_polls = 3;  // "WEIRD" for the separation, 4 for MIDI
         env e(ioc.get_executor(), eo, false);
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(params("weird", wait_strategy::polling), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(params("weird", wait_strategy::polling), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(r.polls >= 8u);  // at least 4 reads per task
@@ -121,7 +120,7 @@ BOOST_AUTO_TEST_CASE(a_success_flag_that_stays_unknown_ends_in_a_timeout_naming_
         auto p = params("weird-forever", wait_strategy::polling);
         p.stage_timeout = 300ms;
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::timeout), ec.message());
         BOOST_TEST(diag.stage() == "separation");
         BOOST_TEST(diag.client_message().find("successFlag \"WEIRD\"") != std::string::npos, diag.to_string());
@@ -138,7 +137,7 @@ BOOST_AUTO_TEST_CASE(callback_exception_with_stems_is_a_finished_separation)
         auto p = params("cb-exception");
         p.separation = api::separation_type::split_stem;
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.stems.drums.has_value());
         BOOST_TEST(r.polls >= 1u);  // the separation's callback never came
@@ -153,7 +152,7 @@ BOOST_AUTO_TEST_CASE(an_empty_midi_result_is_a_success_with_a_warning)
         eo.faults.empty_midi_rate = 1.0;
         env e(ioc.get_executor(), eo);
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(params("empty"), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(params("empty"), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.instruments.empty());
         BOOST_TEST(r.no_notes);
@@ -175,7 +174,7 @@ BOOST_AUTO_TEST_CASE(null_flags_negative_music_index_and_a_stem_without_id_do_no
         auto p = params("nulls", wait_strategy::polling);
         p.stem = "Instrumental";  // chosen by id from originData, next to an item without one
         diagnostics diag;
-        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, tok);
+        auto [ec, r] = co_await e.cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         BOOST_TEST(r.note_count() > 0u);
         BOOST_TEST(r.stem_list.size() == 2u);

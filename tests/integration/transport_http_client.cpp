@@ -1,12 +1,14 @@
-// http_client against a scripted server on 127.0.0.1: pooling, TLS verification, the plain-http
-// guard, timeouts, body limit, retries for reads vs paid submissions, stale keep-alives,
-// cancellation, shutdown, and the bearer token never reaching diagnostics.
+// http_client against a scripted server on 127.0.0.1: pooling, headers, TLS verification, the
+// plain-http guard, URL checks, cancellation, shutdown and several io threads. What goes wrong on
+// the way (timeouts, retries, throttling) is in transport_http_failures.cpp.
 #include <kiemidi/transport/http_client.hpp>
 
+#include "common/http_client_support.hpp"
+#include "common/progress.hpp"
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,90 +26,9 @@
 #include <thread>
 
 namespace asio = boost::asio;
+using namespace kiemidi;
+using namespace kiemidi::test;
 using namespace std::chrono_literals;
-using kiemidi::client_errc;
-using kiemidi::diagnostics;
-using kiemidi::error_code;
-using kiemidi::http_client;
-using kiemidi::http_method;
-using kiemidi::http_request;
-using kiemidi::http_response;
-using kiemidi::request_kind;
-using kiemidi::transport_options;
-using kiemidi::test::scripted_response;
-using kiemidi::test::server_action;
-using kiemidi::test::test_http_server;
-
-namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-const std::string token = "kiemidi-test-SECRET-token-5f2c9a";
-
-transport_options options_for(const std::string& base_url)
-{
-    transport_options o;
-    o.base_url = base_url;
-    o.bearer_token = token;
-    o.pool_size = 4;
-    o.retry.base_delay = 1ms;
-    o.retry.max_delay = 5ms;
-    o.rate_limit.window = 20ms;
-    o.timeouts.connect = 2000ms;
-    o.timeouts.tls_handshake = 2000ms;
-    o.timeouts.write = 2000ms;
-    o.timeouts.read = 2000ms;
-    return o;
-}
-
-http_request get(std::string target = "/api/v1/thing/record-info?taskId=t1")
-{
-    return http_request{http_method::get, std::move(target), {}, request_kind::read};
-}
-
-http_request paid(std::string body = R"({"taskId":"t1"})")
-{
-    return http_request{http_method::post, "/api/v1/thing/generate", std::move(body), request_kind::paid_submission};
-}
-
-void check_no_token(const error_code& ec, const diagnostics& diag)
-{
-    BOOST_TEST(diag.to_string().find(token) == std::string::npos);
-    BOOST_TEST(diag.client_message().find(token) == std::string::npos);
-    BOOST_TEST(diag.endpoint().find(token) == std::string::npos);
-    BOOST_TEST(ec.message().find(token) == std::string::npos);
-}
-
-// Counts completions of concurrently started operations; wait() resumes on the completions.
-struct progress
-{
-    explicit progress(asio::io_context& ioc) : timer(ioc) {}
-    std::size_t done = 0;
-    asio::steady_timer timer;
-    void tick()
-    {
-        ++done;
-        timer.cancel();
-    }
-    asio::awaitable<void> wait(std::size_t n)
-    {
-        while (done < n)
-        {
-            timer.expires_after(std::chrono::hours(1));
-            co_await timer.async_wait(use_tuple);
-        }
-    }
-};
-
-// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
-std::uint16_t closed_port(asio::io_context& ioc)
-{
-    asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    const auto port = a.local_endpoint().port();
-    a.close();
-    return port;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(transport_http_client)
 
@@ -123,7 +44,7 @@ BOOST_AUTO_TEST_CASE(sequential_requests_reuse_one_connection)
             diagnostics diag;
             // (a named request: GCC 12 miscompiles `c ? f() : g()` temporaries inside co_await)
             http_request req = i % 2 ? get() : paid();
-            auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_nothrow_awaitable);
             BOOST_REQUIRE_MESSAGE(!ec, ec.message() + " " + diag.to_string());
             BOOST_TEST(res.status == 200u);
             BOOST_TEST(res.body == R"({"code":200})");
@@ -178,11 +99,11 @@ BOOST_AUTO_TEST_CASE(every_request_carries_host_user_agent_authorization_and_con
         opts.user_agent = "kiemidi-test/1";
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec1, r1] = co_await cli.async_execute(paid(R"({"a":1})"), diag, use_tuple);
+        auto [ec1, r1] = co_await cli.async_execute(paid(R"({"a":1})"), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec1);
         BOOST_TEST(diag.endpoint() == "POST /prefix/api/v1/thing/generate");
         BOOST_TEST(diag.http_status().value_or(0) == 200u);
-        auto [ec2, r2] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec2, r2] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec2);
         BOOST_TEST(diag.endpoint() == "GET /prefix/api/v1/thing/record-info");
         const auto reqs = server.requests();
@@ -216,7 +137,7 @@ BOOST_AUTO_TEST_CASE(tls_succeeds_with_the_configured_ca)
         for (int i = 0; i < 5; ++i)
         {
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
             BOOST_REQUIRE_MESSAGE(!ec, ec.message() + " " + diag.to_string());
             BOOST_TEST(res.status == 200u);
         }
@@ -240,7 +161,7 @@ BOOST_AUTO_TEST_CASE(tls_succeeds_with_a_ca_file)
         opts.tls.ca_file = path.string();
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         BOOST_TEST(res.status == 200u);
         server.stop();
@@ -262,7 +183,7 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_for_an_untrusted_ca)
             if (!system_store) opts.tls.ca_pem = other.ca_cert_pem;
             http_client cli(ioc.get_executor(), opts);
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
             BOOST_TEST(ec.failed());
             BOOST_TEST((ec != client_errc::outcome_unknown));  // nothing was sent
             BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
@@ -290,7 +211,7 @@ BOOST_AUTO_TEST_CASE(tls_is_refused_on_a_wrong_host_name)
         opts.tls.ca_pem = pki.ca_cert_pem;  // trusted CA, but the certificate names another host
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(ec.failed());
         BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
         BOOST_TEST(diag.client_message().find("mismatch") != std::string::npos, diag.client_message());
@@ -310,7 +231,7 @@ BOOST_AUTO_TEST_CASE(insecure_opt_out_accepts_any_certificate)
         opts.tls.insecure_skip_verify_do_not_use_in_production = true;  // untrusted CA and wrong name
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec, ec.message() + " " + diag.to_string());
         BOOST_TEST(res.status == 200u);
         server.stop();
@@ -327,7 +248,7 @@ BOOST_AUTO_TEST_CASE(plain_http_to_a_non_loopback_host_is_refused_before_connect
             for (auto req : {get(), paid()})
             {
                 diagnostics diag;
-                auto [ec, res] = co_await cli.async_execute(req, diag, use_tuple);
+                auto [ec, res] = co_await cli.async_execute(req, diag, use_nothrow_awaitable);
                 BOOST_TEST((ec == client_errc::insecure_scheme), url);
                 BOOST_TEST(diag.client_message().find("plain http") != std::string::npos);
                 check_no_token(ec, diag);
@@ -348,347 +269,11 @@ BOOST_AUTO_TEST_CASE(bad_base_urls_fail_with_invalid_url)
         {
             http_client cli(ioc.get_executor(), options_for(url));
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+            auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
             BOOST_TEST((ec == client_errc::invalid_url), url);
             BOOST_TEST(diag.to_string().find("SECRET") == std::string::npos);
             BOOST_TEST(cli.stats().connections_opened == 0u);
         }
-    });
-}
-
-BOOST_AUTO_TEST_CASE(read_timeout_names_the_step_and_paid_timeout_is_outcome_unknown)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.set_default({.delay = 60s});  // ended by stop()
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.timeouts.read = 100ms;
-        opts.retry.max_attempts = 2;
-        http_client cli(ioc.get_executor(), opts);
-
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST((ec == client_errc::timeout));
-        BOOST_TEST(diag.client_message().find("read from") != std::string::npos, diag.client_message());
-        BOOST_TEST(diag.client_message().find("timed out after 100ms") != std::string::npos);
-        BOOST_TEST(server.requests_received() == 2u);  // the read was retried once
-
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST((ec2 == client_errc::outcome_unknown));
-        BOOST_TEST(diag.client_message().find("timed out") != std::string::npos);
-        BOOST_TEST(diag.client_message().find("may have been processed") != std::string::npos);
-        BOOST_TEST(server.requests_received() == 3u);  // the paid request was sent exactly once
-        check_no_token(ec2, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(tls_handshake_timeout_names_the_step)
-{
-    const auto pki = kiemidi::test::make_test_pki({"localhost"}, {"127.0.0.1"});
-    kiemidi::test::run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor(), {.tls = true, .cert_pem = pki.cert_pem, .key_pem = pki.key_pem,
-                                                     .stall = true});
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.tls.ca_pem = pki.ca_cert_pem;
-        opts.timeouts.tls_handshake = 100ms;
-        opts.retry.max_attempts = 2;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST((ec == client_errc::timeout));  // not outcome_unknown: nothing was written
-        BOOST_TEST(diag.client_message().find("TLS handshake") != std::string::npos, diag.client_message());
-        BOOST_TEST(diag.client_message().find("timed out") != std::string::npos);
-        BOOST_TEST(server.connections_accepted() == 2u);  // resent: provably unprocessed
-        BOOST_TEST(cli.stats().requests_sent == 0u);
-        check_no_token(ec, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(write_timeout_names_the_step_and_makes_a_paid_outcome_unknown)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor(), {.stall = true});  // accepts, never reads
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.timeouts.write = 200ms;
-        opts.retry.max_attempts = 1;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        // far larger than the loopback socket buffers, so the write cannot finish
-        auto req = paid(std::string(48u * 1024u * 1024u, ' '));
-        auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_tuple);
-        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());
-        BOOST_TEST(diag.client_message().find("write to") != std::string::npos, diag.client_message());
-        BOOST_TEST(diag.client_message().find("timed out after 200ms") != std::string::npos);
-        auto req2 = get();
-        req2.body = std::string(48u * 1024u * 1024u, ' ');
-        auto [ec2, res2] = co_await cli.async_execute(std::move(req2), diag, use_tuple);
-        BOOST_TEST((ec2 == client_errc::timeout), ec2.message());
-        check_no_token(ec, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(connect_timeout_names_the_step)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        // A listener that never accepts, with its accept queue filled: further SYNs are dropped.
-        using asio::ip::tcp;
-        tcp::acceptor acceptor(ioc);
-        acceptor.open(tcp::v4());
-        acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-        acceptor.listen(0);
-        const auto ep = acceptor.local_endpoint();
-        std::vector<std::unique_ptr<tcp::socket>> fillers;
-        for (int i = 0; i < 4; ++i)
-        {
-            fillers.push_back(std::make_unique<tcp::socket>(ioc));
-            fillers.back()->async_connect(ep, [](error_code) {});
-        }
-        auto opts = options_for("http://127.0.0.1:" + std::to_string(ep.port()));
-        opts.timeouts.connect = 200ms;
-        opts.retry.max_attempts = 1;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST((ec == client_errc::timeout), ec.message() + " " + diag.to_string());
-        BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
-        BOOST_TEST(cli.stats().requests_sent == 0u);
-        for (auto& f : fillers) f->close();
-        acceptor.close();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(connection_refused_is_retried_even_for_paid_requests)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        const auto port = closed_port(ioc);
-        auto opts = options_for("http://127.0.0.1:" + std::to_string(port));
-        opts.retry.max_attempts = 3;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST((ec == asio::error::connection_refused), ec.message());
-        BOOST_TEST(diag.client_message().find("connect to") != std::string::npos, diag.client_message());
-        BOOST_TEST(diag.client_message().find("after 3 attempts") != std::string::npos);
-        BOOST_TEST(cli.stats().retries == 2u);
-        BOOST_TEST(cli.stats().open_connections == 0u);
-        check_no_token(ec, diag);
-    });
-}
-
-BOOST_AUTO_TEST_CASE(response_body_limit_is_enforced)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.set_default({.body = std::string(5000, 'x')});
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.max_response_body = 1000;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST((ec == client_errc::response_too_large));
-        BOOST_TEST(diag.client_message().find("1000 bytes") != std::string::npos);
-        BOOST_TEST(server.requests_received() == 1u);  // not retried
-        check_no_token(ec, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(throttled_answers_with_retry_after_are_retried_for_reads_and_paid)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        http_client cli(ioc.get_executor(), options_for(server.base_url()));
-
-        server.push({.status = 429, .body = "slow down", .retry_after = "0"});
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 200u);
-        BOOST_TEST(server.requests_received() == 2u);
-
-        server.push({.status = 429, .retry_after = "0"});
-        server.push({.status = 429, .retry_after = "Thu, 01 Jan 1970 00:00:00 GMT"});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec2);
-        BOOST_TEST(res2.status == 200u);
-        BOOST_TEST(server.requests_received() == 5u);
-        const auto s = cli.stats();
-        BOOST_TEST(s.throttled == 3u);
-        BOOST_TEST(s.retries == 3u);
-        BOOST_TEST(s.limiter_penalties == 2u);  // only the paid request's throttled answers close the window
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(throttling_that_persists_hands_over_the_last_answer)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.set_default({.status = 429, .body = "busy", .retry_after = "0"});
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.retry.max_attempts = 3;
-        http_client cli(ioc.get_executor(), opts);
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 429u);
-        BOOST_TEST(res.body == "busy");
-        BOOST_TEST(res.retry_after.has_value());
-        BOOST_TEST(diag.http_status().value_or(0) == 429u);
-        BOOST_TEST(server.requests_received() == 3u);
-        check_no_token(ec, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(burst_of_paid_submissions_queues_for_the_limiter_instead_of_failing)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.rate_limit.submissions_per_window = 10;
-        opts.rate_limit.window = 10ms;
-        http_client cli(ioc.get_executor(), opts);
-        progress prog(ioc);
-        std::size_t ok = 0;
-        std::vector<diagnostics> diags(100);
-        for (std::size_t i = 0; i < 100; ++i)
-        {
-            auto req = paid("{\"n\":" + std::to_string(i) + "}");
-            cli.async_execute(std::move(req), diags[i], [&](error_code ec, http_response res) {
-                if (!ec && res.status == 200) ++ok;
-                prog.tick();
-            });
-        }
-        co_await prog.wait(100);
-        BOOST_TEST(ok == 100u);
-        BOOST_TEST(server.requests_received() == 100u);
-        BOOST_TEST(cli.stats().retries == 0u);
-        BOOST_TEST(cli.stats().limiter_waiting == 0u);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(server_errors_are_retried_for_reads_but_surfaced_for_paid)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        http_client cli(ioc.get_executor(), options_for(server.base_url()));
-
-        server.push({.status = 500, .body = "oops"});
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 200u);
-        BOOST_TEST(server.requests_received() == 2u);
-
-        server.push({.status = 500, .body = "oops"});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec2);
-        BOOST_TEST(res2.status == 500u);
-        BOOST_TEST(res2.body == "oops");
-        BOOST_TEST(diag.http_status().value_or(0) == 500u);
-        BOOST_TEST(server.requests_received() == 3u);  // never resent
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(unavailable_answers_are_retried_for_paid)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        http_client cli(ioc.get_executor(), options_for(server.base_url()));
-        server.push({.status = 455, .body = "maintenance"});
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 200u);
-        BOOST_TEST(server.requests_received() == 2u);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(custom_classifier_decides_what_is_throttled)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        auto opts = options_for(server.base_url());
-        opts.classify = [](const http_response& r) {
-            return r.body.find("\"code\":429") != std::string::npos ? kiemidi::response_verdict::throttled
-                                                                   : kiemidi::response_verdict::final;
-        };
-        http_client cli(ioc.get_executor(), opts);
-        server.push({.status = 200, .body = R"({"code":429})"});
-        server.push({.status = 500, .body = R"({"code":500})"});
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 500u);  // "final" per the classifier
-        BOOST_TEST(server.requests_received() == 2u);
-        BOOST_TEST(cli.stats().throttled == 1u);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(connection_closed_after_reading_the_request_retries_reads_only)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        http_client cli(ioc.get_executor(), options_for(server.base_url()));
-
-        server.push({.action = server_action::close_after_reading_request});
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        BOOST_TEST(res.status == 200u);
-        BOOST_TEST(server.requests_received() == 2u);
-
-        server.push({.action = server_action::close_after_reading_request});
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST((ec2 == client_errc::outcome_unknown), ec2.message());
-        BOOST_TEST(diag.client_message().find("read from") != std::string::npos, diag.client_message());
-        BOOST_TEST(diag.endpoint() == "POST /api/v1/thing/generate");
-        BOOST_TEST(server.requests_received() == 3u);  // the paid request reached the server exactly once
-        const auto reqs = server.requests();
-        BOOST_TEST(std::count_if(reqs.begin(), reqs.end(), [](auto& r) { return r.method == "POST"; }) == 1);
-        check_no_token(ec2, diag);
-        server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(stale_keep_alive_connection_is_replaced_before_a_paid_request)
-{
-    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        http_client cli(ioc.get_executor(), options_for(server.base_url()));
-        server.push({.close_after_answer = true});  // announces keep-alive, then closes
-        diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
-        BOOST_TEST(!ec);
-        co_await server.wait_until([&] { return server.connections_closed() == 1; });
-        auto [ec2, res2] = co_await cli.async_execute(paid(), diag, use_tuple);
-        BOOST_TEST(!ec2, ec2.message() + " " + diag.to_string());
-        BOOST_TEST(res2.status == 200u);
-        BOOST_TEST(cli.stats().stale_discarded == 1u);
-        BOOST_TEST(cli.stats().retries == 0u);
-        BOOST_TEST(server.connections_accepted() == 2u);
-        BOOST_TEST(server.requests_received() == 2u);
-        server.stop();
     });
 }
 
@@ -734,7 +319,7 @@ BOOST_AUTO_TEST_CASE(cancellation_while_queued_for_the_rate_limiter)
         opts.rate_limit.window = 1h;
         http_client cli(ioc.get_executor(), opts);
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec);
         asio::cancellation_signal sig;
         progress prog(ioc);
@@ -744,7 +329,7 @@ BOOST_AUTO_TEST_CASE(cancellation_while_queued_for_the_rate_limiter)
                               prog.tick();
                           }));
         // reads are never limited
-        auto [ec3, res3] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec3, res3] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST(!ec3);
         sig.emit(asio::cancellation_type::terminal);
         co_await prog.wait(1);
@@ -780,7 +365,7 @@ BOOST_AUTO_TEST_CASE(close_cancels_pending_operations_and_later_calls_fail)
         co_await prog.wait(3);
         for (auto& ec : results) BOOST_TEST((ec == client_errc::shut_down), ec.message());
         diagnostics diag;
-        auto [ec, res] = co_await cli.async_execute(get(), diag, use_tuple);
+        auto [ec, res] = co_await cli.async_execute(get(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::shut_down));
         BOOST_TEST(server.requests_received() == 1u);
         BOOST_TEST(cli.stats().in_flight == 0u);
@@ -810,68 +395,6 @@ BOOST_AUTO_TEST_CASE(destroying_the_client_completes_pending_operations)
         co_await prog.wait(2);
         for (auto& ec : results) BOOST_TEST((ec == client_errc::shut_down), ec.message());
         server.stop();
-    });
-}
-
-BOOST_AUTO_TEST_CASE(token_never_appears_in_diagnostics_on_any_error_path)
-{
-    const auto pki = kiemidi::test::make_test_pki({"other.example"}, {});
-    kiemidi::test::run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        test_http_server server(ioc.get_executor());
-        server.start();
-        test_http_server tls_server(ioc.get_executor(), {.tls = true, .cert_pem = pki.cert_pem, .key_pem = pki.key_pem});
-        tls_server.start();
-        std::vector<std::string> texts;
-        auto run = [&](const transport_options& opts, const http_request& req) -> asio::awaitable<void> {
-            http_client cli(ioc.get_executor(), opts);
-            diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(req, diag, use_tuple);
-            texts.push_back(diag.to_string() + " | " + diag.client_message() + " | " + ec.message());
-            check_no_token(ec, diag);
-        };
-        auto base = options_for(server.base_url());
-        base.retry.max_attempts = 2;
-        std::vector<std::pair<transport_options, http_request>> cases;
-        auto add = [&](auto f, http_request req) {
-            auto o = base;
-            f(o);
-            cases.emplace_back(std::move(o), std::move(req));
-        };
-        auto same = [](transport_options&) {};
-
-        add([](transport_options& o) { o.base_url = "http://192.0.2.1/"; }, paid());
-        add([](transport_options& o) { o.base_url = "gopher://x/"; }, paid());
-        add([&](transport_options& o) { o.base_url = "http://127.0.0.1:" + std::to_string(closed_port(ioc)); }, paid());
-        add([&](transport_options& o) { o.base_url = tls_server.base_url(); }, paid());
-        add([&](transport_options& o) { o.base_url = tls_server.base_url(); o.tls.ca_pem = pki.ca_cert_pem; }, get());
-        for (std::size_t i = 0; i < cases.size(); ++i) co_await run(cases[i].first, cases[i].second);
-        cases.clear();
-
-        // the token in the target's query must not leak either
-        server.push({.action = server_action::close_after_reading_request});
-        add(same, http_request{http_method::post, "/x?key=" + token, "{}", request_kind::paid_submission});
-        co_await run(cases[0].first, cases[0].second);
-        server.push({.delay = 60s});
-        server.push({.delay = 60s});
-        add([](transport_options& o) { o.timeouts.read = 50ms; }, get("/y?t=" + token));
-        co_await run(cases[1].first, cases[1].second);
-        server.push({.body = std::string(3000, 'z')});
-        add([](transport_options& o) { o.max_response_body = 100; }, get());
-        co_await run(cases[2].first, cases[2].second);
-        server.set_default({.status = 500, .body = token});
-        add(same, get());
-        co_await run(cases[3].first, cases[3].second);
-        server.set_default({.status = 429, .body = token, .retry_after = "0"});
-        add(same, paid());
-        co_await run(cases[4].first, cases[4].second);
-        BOOST_TEST(texts.size() == 10u);
-        for (const auto& t : texts)
-        {
-            BOOST_TEST_MESSAGE(t);
-            BOOST_TEST(t.find(token) == std::string::npos, t);
-        }
-        server.stop();
-        tls_server.stop();
     });
 }
 

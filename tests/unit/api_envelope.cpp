@@ -1,7 +1,8 @@
-#include "api_fixture.hpp"
+#include "common/api_fixture.hpp"
 
 #include <kiemidi/api.hpp>
-#include <kiemidi/detail/json_reader.hpp>
+
+#include "api/json_reader.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

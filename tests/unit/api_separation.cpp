@@ -1,4 +1,4 @@
-#include "api_fixture.hpp"
+#include "common/api_fixture.hpp"
 
 #include <kiemidi/api.hpp>
 

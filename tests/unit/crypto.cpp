@@ -1,7 +1,7 @@
 // The library's cryptographic helpers: constant_time_equal (the comparison the listener uses for
 // its path secret and for webhook signatures), KIE's webhook signature against answers computed
 // independently (Python's hmac module), and random hex.
-#include "../../src/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,8 +1,9 @@
 // The Standard MIDI File writer: bytes, timing, programs, channels, overlaps, atomic files, JSON.
 #include "common/smf_reader.hpp"
 
-#include <kiemidi/detail/smf_vlq.hpp>
 #include <kiemidi/smf.hpp>
+
+#include "smf/smf_vlq.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

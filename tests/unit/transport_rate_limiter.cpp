@@ -3,8 +3,9 @@
 #include <kiemidi/transport/rate_limiter.hpp>
 
 #include "common/run_bounded.hpp"
+#include "common/progress.hpp"
+#include "nothrow_awaitable.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,33 +19,11 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using kiemidi::error_code;
+using kiemidi::test::progress;
+using kiemidi::use_nothrow_awaitable;
 using kiemidi::rate_limiter;
 using kiemidi::token_window;
 
-namespace {
-
-// Counts completed handlers; wait(n) resumes on the completion events themselves.
-struct progress
-{
-    explicit progress(asio::io_context& ioc) : timer(ioc) {}
-    std::size_t done = 0;
-    asio::steady_timer timer;
-    void tick()
-    {
-        ++done;
-        timer.cancel();
-    }
-    asio::awaitable<void> wait(std::size_t n)
-    {
-        while (done < n)
-        {
-            timer.expires_after(std::chrono::hours(1));  // cancelled by tick(); never runs out
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-    }
-};
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(transport_rate_limiter)
 

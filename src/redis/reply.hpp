@@ -1,7 +1,7 @@
 // A Redis reply as a plain value: an owned copy of hiredis' reply tree, so it can outlive the
 // connection and cross threads.
-#ifndef KIEMIDI_REDIS_REPLY_HPP
-#define KIEMIDI_REDIS_REPLY_HPP
+#ifndef KIEMIDI_SRC_REDIS_REPLY_HPP
+#define KIEMIDI_SRC_REDIS_REPLY_HPP
 
 #include <string>
 #include <vector>

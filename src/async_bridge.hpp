@@ -1,8 +1,8 @@
 // Bridges a coroutine compiled in src/ to a type-erased completion handler, preserving the
 // handler's associated executor and cancellation slot (so per-operation cancellation reaches
-// the coroutine through co_spawn). Used only inside kiemidi's .cpp files.
-#ifndef KIEMIDI_DETAIL_ASYNC_BRIDGE_HPP
-#define KIEMIDI_DETAIL_ASYNC_BRIDGE_HPP
+// the coroutine through co_spawn). Internal: used only inside kiemidi's .cpp files.
+#ifndef KIEMIDI_SRC_ASYNC_BRIDGE_HPP
+#define KIEMIDI_SRC_ASYNC_BRIDGE_HPP
 
 #include <kiemidi/error.hpp>
 

@@ -1,6 +1,6 @@
 // The listener's request path without sockets (detail::callback_request_handler): the answers
 // and hub deliveries for raw connection bytes, as the fuzz target sees them.
-#include "callback_request_handler.hpp"
+#include "listener/callback_request_handler.hpp"
 
 #include <kiemidi/in_process_callback_hub.hpp>
 

@@ -1,9 +1,10 @@
 // How KIE's answers are judged before and while parsing: which are resent, which are KIE's word
 // (throttling, out of credits), and which are not KIE's at all.
 #include <kiemidi/api/parse.hpp>
-#include <kiemidi/detail/kie_response_classifier.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/transport/retry_policy.hpp>
+
+#include "client/kie_response_classifier.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // How the transport should treat a KIE answer before anyone parses it: KIE reports throttling
 // and maintenance in the body `code` (often with HTTP 200), so the HTTP status alone is not enough.
-#ifndef KIEMIDI_DETAIL_KIE_RESPONSE_CLASSIFIER_HPP
-#define KIEMIDI_DETAIL_KIE_RESPONSE_CLASSIFIER_HPP
+#ifndef KIEMIDI_SRC_CLIENT_KIE_RESPONSE_CLASSIFIER_HPP
+#define KIEMIDI_SRC_CLIENT_KIE_RESPONSE_CLASSIFIER_HPP
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/transport/http_message.hpp>

@@ -2,6 +2,8 @@
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
 
+#include "common/callback_outcome.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/error.hpp>
@@ -11,6 +13,7 @@
 #include <set>
 
 using namespace kiemidi;
+using kiemidi::test::outcome;
 
 namespace {
 
@@ -24,20 +27,6 @@ callback_message tagged(std::string task_id, std::string ref, callback_kind kind
     return m;
 }
 
-struct outcome
-{
-    int calls = 0;
-    error_code ec;
-    callback_message msg;
-    auto handler()
-    {
-        return [this](error_code e, callback_message m) {
-            ++calls;
-            ec = e;
-            msg = std::move(m);
-        };
-    }
-};
 
 // A hub that implements only the mandatory operations.
 struct minimal_hub final : callback_hub

@@ -1,6 +1,8 @@
 // in_process_callback_hub without sockets: buffering, duplicates, cancellation, bounds, threads.
 #include <kiemidi/in_process_callback_hub.hpp>
 
+#include "common/callback_outcome.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,6 +16,7 @@
 #include <vector>
 
 using namespace kiemidi;
+using kiemidi::test::outcome;
 using namespace std::chrono_literals;
 
 namespace {
@@ -28,22 +31,6 @@ callback_message make_message(std::string id, callback_kind kind = callback_kind
     return m;
 }
 
-// Records one wait's outcome.
-struct outcome
-{
-    int calls = 0;
-    error_code ec;
-    callback_message msg;
-
-    auto handler()
-    {
-        return [this](error_code e, callback_message m) {
-            ++calls;
-            ec = e;
-            msg = std::move(m);
-        };
-    }
-};
 
 // A manually advanced clock for TTL tests.
 struct fake_clock

@@ -1,6 +1,6 @@
 // Reads JSON fixtures (copies of KIE's documented examples and their variants) for the api tests.
-#ifndef KIEMIDI_TESTS_UNIT_API_FIXTURE_HPP
-#define KIEMIDI_TESTS_UNIT_API_FIXTURE_HPP
+#ifndef KIEMIDI_TESTS_COMMON_API_FIXTURE_HPP
+#define KIEMIDI_TESTS_COMMON_API_FIXTURE_HPP
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // Variable-length quantities of Standard MIDI Files (delta times, meta event lengths).
-// Machinery of the SMF writer; exposed for its tests, not for users.
-#ifndef KIEMIDI_DETAIL_SMF_VLQ_HPP
-#define KIEMIDI_DETAIL_SMF_VLQ_HPP
+// Machinery of the SMF writer; internal (the tests reach it through their private include path).
+#ifndef KIEMIDI_SRC_SMF_SMF_VLQ_HPP
+#define KIEMIDI_SRC_SMF_SMF_VLQ_HPP
 
 #include <kiemidi/config.hpp>
 

@@ -4,9 +4,9 @@
 // Paths are chains of stack nodes and are rendered to text only when something fails, so walking
 // a 20,000-note answer allocates nothing for paths. The first failure is kept in a json_status;
 // later reads return defaults, which keeps the mapping code straight-line.
-// Internal to kiemidi's src/; users never include this header.
-#ifndef KIEMIDI_DETAIL_JSON_READER_HPP
-#define KIEMIDI_DETAIL_JSON_READER_HPP
+// Internal to kiemidi (src/api); the tests reach it through their private include path.
+#ifndef KIEMIDI_SRC_API_JSON_READER_HPP
+#define KIEMIDI_SRC_API_JSON_READER_HPP
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>

@@ -6,15 +6,17 @@
 // redis_errc::not_connected instead of queueing, so callers can fall back (the callback hub keeps
 // working locally and waits fall back to polling). A connection is either a command connection
 // or, after the first async_subscribe, a subscriber connection (Redis' rule, not ours).
-#ifndef KIEMIDI_REDIS_CONNECTION_HPP
-#define KIEMIDI_REDIS_CONNECTION_HPP
+// Internal: users reach Redis through redis_callback_hub and redis_batch_claims, which own theirs.
+#ifndef KIEMIDI_SRC_REDIS_CONNECTION_HPP
+#define KIEMIDI_SRC_REDIS_CONNECTION_HPP
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/redis/connection_options.hpp>
 #include <kiemidi/redis/error.hpp>
-#include <kiemidi/redis/reply.hpp>
+
+#include "reply.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
