@@ -168,20 +168,18 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     std::filesystem::create_directories(args.output_dir, fec);
     if (fec) throw usage_error("cannot create " + args.output_dir.string() + ": " + fec.message());
 
-    // The batch runner takes one separation type and stem for the whole batch: a row asking for
-    // its own would otherwise run (and be paid for) with the defaults, so it is refused instead.
-    std::erase_if(list->rows, [&](const track_row& r) {
-        if (!r.has_choices()) return false;
-        list->errors.push_back({args.track_list.string(), r.line,
-                                "per-track type, stem and separation_task_id are not run by batch yet; use "
-                                "`kiemidi run TASK_ID AUDIO_ID --type TYPE --stem NAME` or `kiemidi midi SEPARATION_TASK_ID`"});
-        return true;
-    });
     progress_printer progress(stderr, ::isatty(STDERR_FILENO) == 1);
     for (const auto& e : list->errors) progress.note("bad row: " + e.to_string());
     std::vector<track_spec> tracks;
     tracks.reserve(list->rows.size());
-    for (auto& r : list->rows) tracks.push_back(track_spec{r.task_id, r.audio_id, r.name});
+    // A row's own type and stem win over --type / --stem; a row naming a separation skips separating.
+    for (auto& r : list->rows)
+        tracks.push_back(track_spec{.task_id = r.task_id,
+                                    .audio_id = r.audio_id,
+                                    .name = r.name,
+                                    .separation = r.type,
+                                    .stem = r.stem,
+                                    .separation_task_id = r.separation_task_id});
     if (tracks.empty())
     {
         std::cerr << "kiemidi batch: no usable track in " << args.track_list.string() << "\n";
@@ -193,6 +191,8 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
     bo.concurrency = args.concurrency;
     bo.resubmit_unknown = args.resubmit_unknown;
+    bo.pipeline.separation = args.type;
+    bo.pipeline.stem = args.stem;
 
     kie_flags kf = flags;
     std::optional<journal_listener> remembered;
@@ -393,8 +393,9 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
     for (const auto& e : entries)
     {
         if (e.state != track_state::failed && e.state != track_state::outcome_unknown) continue;
-        std::cout << to_string(e.state) << " " << (e.track.name.empty() ? e.track.task_id + ":" + e.track.audio_id : e.track.name)
-                  << " (" << e.track.task_id << ", " << e.track.audio_id << ")";
+        std::cout << to_string(e.state) << " " << (e.track.name.empty() ? output_name(e.track) : e.track.name);
+        if (e.track.separation_task_id.empty()) std::cout << " (" << e.track.task_id << ", " << e.track.audio_id << ")";
+        if (!e.track.stem.empty()) std::cout << " stem " << e.track.stem;
         if (!e.separation_task_id.empty()) std::cout << " separation " << e.separation_task_id;
         if (!e.midi_task_id.empty()) std::cout << " midi " << e.midi_task_id;
         std::cout << ": " << e.error << "\n";

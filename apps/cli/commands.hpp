@@ -50,6 +50,8 @@ struct batch_args
     shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
     std::uint16_t metrics_port = 0;               ///< --metrics-port: serve /metrics while the batch runs; 0: no.
     std::string metrics_address = "127.0.0.1";  ///< --metrics-address
+    api::separation_type type = api::separation_type::separate_vocal;  ///< --type: rows without their own
+    std::string stem;                                                  ///< --stem: rows without their own
 };
 int batch_command(const kie_flags& flags, const batch_args& args);
 

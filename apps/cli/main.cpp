@@ -191,15 +191,21 @@ int main(int argc, char** argv)
             synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--resubmit-unknown] [options]\n"
                        "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
-                       "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Bad rows are\n"
+                       "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
+                       "type, stem and separation_task_id (CSV: named in the header) win over --type / --stem; a row\n"
+                       "with separation_task_id transcribes that finished separation (no separation paid). Bad rows are\n"
                        "reported with their line and skipped; the rest runs. Rerun the same command to resume.\n"
                        "With --redis, every worker started with the same --batch-id shares the list: tracks are\n"
                        "claimed under a lease, and a dead worker's tracks are taken over once their leases expire.";
             batch_args b;
-            std::string out = ".", list, journal;
+            std::string out = ".", list, journal, type = "separate_vocal";
             po::options_description own("batch");
             own.add_options()
                 ("tracks", po::value(&list)->required(), "track list file")
+                ("type", po::value(&type)->value_name("TYPE"),
+                 "separation of rows without their own type: separate_vocal (default) or split_stem")
+                ("stem", po::value(&b.stem)->value_name("NAME"),
+                 "transcribe only this stem (KIE's name, case-insensitive) in rows without their own stem")
                 ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
                 ("concurrency", po::value(&b.concurrency)->value_name("N"), "tracks in flight at once (default 16)")
                 ("journal", po::value(&journal)->value_name("FILE"), "journal (default <DIR>/kiemidi-journal.sqlite)")
@@ -225,6 +231,9 @@ int main(int argc, char** argv)
             b.output_dir = out;
             b.journal = journal;
             b.lost_answer_wait_given = vm.count("lost-answer-wait-ms") != 0;
+            auto t = parse_separation_type(type);
+            if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
+            b.type = *t;
             return batch_command(kie, b);
         }
         if (command == "status")

@@ -91,10 +91,15 @@ std::string encode_href(std::string_view href)
 
 std::string advice_for(const report_row& row)
 {
-    const std::string retry = row.task_id.empty()
+    const std::string choices = (row.type.empty() ? std::string() : " --type " + shell_word(row.type)) +
+                                (row.stem.empty() ? std::string() : " --stem " + shell_word(row.stem));
+    const std::string retry = !row.separation_task_id.empty()
+                                  ? "`kiemidi midi " + shell_word(row.separation_task_id) + choices + " --name " +
+                                        shell_word(row.name) + " -o DIR`"
+                              : row.task_id.empty()
                                   ? std::string("`kiemidi run TASK_ID AUDIO_ID`")
-                                  : "`kiemidi run " + shell_word(row.task_id) + " " + shell_word(row.audio_id) + " --name " +
-                                        shell_word(row.name) + " -o DIR`";
+                                  : "`kiemidi run " + shell_word(row.task_id) + " " + shell_word(row.audio_id) + choices +
+                                        " --name " + shell_word(row.name) + " -o DIR`";
     if (row.state == "done")
     {
         if (row.notes == 0)
@@ -165,6 +170,11 @@ std::string render_report_html(std::string_view title, std::string_view source, 
         h += "<tr class=\"info\"><td class=\"name\">" + xml_escape(r.name);
         if (!r.task_id.empty() || !r.audio_id.empty())
             h += "<br/><span class=\"ids\">" + xml_escape(r.task_id) + " / " + xml_escape(r.audio_id) + "</span>";
+        if (!r.separation_task_id.empty())
+            h += "<br/><span class=\"ids\">separation " + xml_escape(r.separation_task_id) + "</span>";
+        if (!r.type.empty() || !r.stem.empty())
+            h += "<br/><span class=\"ids\">" + xml_escape(r.type) + (r.type.empty() || r.stem.empty() ? "" : ", ") +
+                 (r.stem.empty() ? std::string() : "stem " + xml_escape(r.stem)) + "</span>";
         h += "</td><td><span class=\"state\">" + xml_escape(state) + "</span>";
         if (!r.failed_stage.empty()) h += " <span class=\"ids\">at " + xml_escape(r.failed_stage) + "</span>";
         h += "</td><td class=\"instruments\">";

@@ -24,6 +24,8 @@ struct report_row
 {
     std::string name;                      ///< Output base name.
     std::string task_id, audio_id;         ///< Empty when unknown (a result file without a journal entry).
+    std::string separation_task_id;        ///< A row naming a separation finished earlier (then no task/audio id).
+    std::string type, stem;                ///< The row's own separation type and stem; empty: the batch's.
     std::string state;                     ///< The journal's state name ("done", "failed", "outcome_unknown", ...).
     std::string failed_stage;              ///< "separation", "midi" or "output" for failed / outcome_unknown tracks.
     std::vector<std::string> instruments;  ///< Names, in the result's order.

@@ -63,7 +63,8 @@ double number(const boost::json::value& v)
 
 /// The instruments (and warning) of a <name>.json written by smf::notes_to_json; nullopt, with
 /// the reason, when the file is missing or not such a file.
-std::optional<std::vector<api::instrument>> read_result(const fs::path& path, std::string& warning, std::string& why)
+std::optional<std::vector<api::instrument>> read_result(const fs::path& path, std::string& warning, std::string& why,
+                                                        std::vector<report_link>& stems)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -82,6 +83,19 @@ std::optional<std::vector<api::instrument>> read_result(const fs::path& path, st
         return std::nullopt;
     }
     if (const auto* w = obj->if_contains("warning"); w && w->is_string()) warning = std::string(w->get_string());
+    // The separation's stems ({"name", "url"}), as a batch or run wrote them; only absolute URLs
+    // are linked (the report must not point into the file system from a result file's word).
+    if (const auto* sl = obj->if_contains("stems"); sl && sl->is_array())
+        for (const auto& sv : sl->get_array())
+        {
+            const auto* so = sv.if_object();
+            const auto* n = so ? so->if_contains("name") : nullptr;
+            const auto* u = so ? so->if_contains("url") : nullptr;
+            if (!n || !u || !n->is_string() || !u->is_string()) continue;
+            const std::string url(u->get_string());
+            if (url.starts_with("https://") || url.starts_with("http://"))
+                stems.push_back({"stem: " + std::string(n->get_string()), url});
+        }
     std::vector<api::instrument> out;
     for (const auto& iv : *list)
     {
@@ -112,7 +126,8 @@ bool add_result(const fs::path& dir, report_row& row)
 {
     std::string why;
     const auto json = dir / (row.name + ".json");
-    auto instruments = read_result(json, row.warning, why);
+    std::vector<report_link> stems;
+    auto instruments = read_result(json, row.warning, why, stems);
     if (!instruments)
     {
         if (row.state == "done") row.message = "the result file " + json.filename().string() + " is " + why;
@@ -131,6 +146,7 @@ bool add_result(const fs::path& dir, report_row& row)
     row.links.push_back({"json", row.name + ".json"});
     if (write_whole_file(dir / (row.name + ".svg"), row.svg, why)) row.links.push_back({"svg", row.name + ".svg"});
     else std::cerr << "kiemidi report: " << why << "\n";
+    row.links.insert(row.links.end(), stems.begin(), stems.end());
     return true;
 }
 
@@ -164,6 +180,9 @@ bool write_report(const fs::path& dir, const fs::path& journal_path, std::string
             row.name = std::move(name);
             row.task_id = e.track.task_id;
             row.audio_id = e.track.audio_id;
+            row.separation_task_id = e.track.separation_task_id;
+            if (e.track.separation) row.type = std::string(api::to_string(*e.track.separation));
+            row.stem = e.track.stem;
             row.state = std::string(to_string(e.state));
             row.message = e.error;
             if (e.state == track_state::failed || e.state == track_state::outcome_unknown) row.failed_stage = e.failed_stage;

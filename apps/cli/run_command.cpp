@@ -8,6 +8,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -63,6 +64,36 @@ int with_session(const kie_flags& flags, bool callbacks, Body body)
     return code;
 }
 
+/// The result's .json: smf::notes_to_json plus where it came from, as a batch writes it: the
+/// separation, the one stem transcribed, and the separation's stems (name, URL) for the report.
+std::string result_json(const midi_result& midi)
+{
+    auto doc = boost::json::parse(smf::notes_to_json(midi.instruments, {}, midi.repairs));
+    auto& root = doc.as_object();
+    if (!midi.separation_task_id.empty()) root["separation_task_id"] = midi.separation_task_id;
+    boost::json::array stems;
+    for (const auto& s : midi.stem_list)
+    {
+        const std::string name = s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name;
+        if (!midi.transcribed_stem_id.empty() && s.id == midi.transcribed_stem_id) root["stem"] = name;
+        if (!s.audio_url.empty()) stems.push_back(boost::json::object{{"name", name}, {"url", s.audio_url}});
+    }
+    if (stems.empty())
+    {
+        const auto& u = midi.stems;
+        const std::pair<const char*, const std::optional<std::string>*> kinds[] = {
+            {"Vocals", &u.vocal},   {"Instrumental", &u.instrumental}, {"Backing vocals", &u.backing_vocals},
+            {"Drums", &u.drums},    {"Bass", &u.bass},                 {"Guitar", &u.guitar},
+            {"Piano", &u.piano},    {"Keyboard", &u.keyboard},         {"Percussion", &u.percussion},
+            {"Strings", &u.strings}, {"Synth", &u.synth},              {"FX", &u.fx},
+            {"Brass", &u.brass},    {"Woodwinds", &u.woodwinds},       {"Original", &u.origin}};
+        for (const auto& [label, url] : kinds)
+            if (*url && !(*url)->empty()) stems.push_back(boost::json::object{{"name", label}, {"url", **url}});
+    }
+    if (!stems.empty()) root["stems"] = std::move(stems);
+    return boost::json::serialize(root);
+}
+
 /// Writes <dir>/<name>.mid, .json and .svg from a result and prints its summary line.
 int write_result(const std::filesystem::path& dir, const std::string& name, const midi_result& midi)
 {
@@ -75,7 +106,7 @@ int write_result(const std::filesystem::path& dir, const std::string& name, cons
         return exit_failed;
     }
     std::string why;
-    if (!write_text_atomically(json, smf::notes_to_json(midi.instruments, {}, midi.repairs), why))
+    if (!write_text_atomically(json, result_json(midi), why))
     {
         std::cerr << "kiemidi: " << why << "\n";
         return exit_failed;

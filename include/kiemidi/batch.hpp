@@ -117,7 +117,8 @@ struct batch_summary
     std::size_t not_started_no_credits = 0;
 };
 
-/// The output base name for a track: its name, or "<task_id>_<audio_id>", with '/', '\\',
+/// The output base name for a track: its name, or "<task_id>_<audio_id>" (a separation:
+/// "<separation_task_id>"; a track's own stem appended as "_<stem>"), with '/', '\\',
 /// control characters and ".." replaced, never empty nor starting with '.', at most 200 bytes.
 /// Within one journal, a name already used by an earlier track (lower id) gets "-<journal id>"
 /// appended by the runner, so no two tracks write the same file.

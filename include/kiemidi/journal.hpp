@@ -8,6 +8,7 @@
 #ifndef KIEMIDI_JOURNAL_HPP
 #define KIEMIDI_JOURNAL_HPP
 
+#include <kiemidi/api/separation.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
@@ -90,8 +91,9 @@ class journal
 {
 public:
     /// The schema version written to PRAGMA user_version.
-    /// Version 2 added journal_entry::intent_ref; a version 1 file is upgraded when opened.
-    static constexpr int schema_version = 2;
+    /// Version 2 added journal_entry::intent_ref; version 3 the per-track choices of track_spec
+    /// (separation type, stem, separation task id). An older file is upgraded when opened.
+    static constexpr int schema_version = 3;
 
     /// Opens (creating if needed) the journal at `path`. On failure `ec` is set and the returned
     /// journal is not open.
@@ -109,7 +111,8 @@ public:
     /// The file this journal was opened from.
     KIEMIDI_DECL const std::filesystem::path& path() const noexcept;
 
-    /// Adds tracks in one transaction; a track already present (same task_id, audio_id, name) is left as it is.
+    /// Adds tracks in one transaction; a track already present (the same track_spec: ids, name and
+    /// choices) is left as it is. A track naming a separation starts at track_state::separating.
     KIEMIDI_DECL error_code add_tracks(std::span<const track_spec> tracks, diagnostics& diag);
     KIEMIDI_DECL void add_tracks(std::span<const track_spec> tracks);
 

@@ -4,6 +4,7 @@
 #ifndef KIEMIDI_TRACK_HPP
 #define KIEMIDI_TRACK_HPP
 
+#include <kiemidi/api/separation.hpp>
 #include <kiemidi/config.hpp>
 
 #include <cstddef>
@@ -13,12 +14,25 @@
 
 namespace kiemidi {
 
-/// One song to turn into MIDI.
+/// One song to turn into MIDI: a music track (task_id + audio_id), or a separation finished
+/// earlier (separation_task_id), with optional per-track choices over the batch's defaults.
 struct track_spec
 {
-    std::string task_id;   ///< The KIE music task id.
-    std::string audio_id;  ///< The track of that music task.
-    std::string name;      ///< Output base name; empty → "<task_id>_<audio_id>" (sanitised either way).
+    std::string task_id;   ///< The KIE music task id (empty for a separation).
+    std::string audio_id;  ///< The track of that music task (empty for a separation).
+    /// Output base name; empty → "<task_id>_<audio_id>", or for a separation
+    /// "<separation_task_id>" / "<separation_task_id>_<stem>" (sanitised either way).
+    std::string name;
+    /// The separation to make; unset: the batch's (batch_options::pipeline.separation).
+    std::optional<api::separation_type> separation;
+    /// Transcribe only this stem, by KIE's name (case-insensitive); empty: the batch's
+    /// (batch_options::pipeline.stem), which when empty too means all stems.
+    std::string stem;
+    /// A separation finished earlier to transcribe, instead of separating task_id/audio_id: the
+    /// track enters the batch at track_state::separating with this task id, so no separation is
+    /// paid for. Its record is read once before the MIDI POST; one not finished, unknown or
+    /// failed fails the track with KIE's message and nothing paid.
+    std::string separation_task_id;
 };
 
 /// A track's place in the journal's state machine.

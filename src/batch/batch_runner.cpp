@@ -41,7 +41,10 @@ std::string sanitize_file_name(std::string_view name)
 std::string output_name(const track_spec& track)
 {
     if (!track.name.empty()) return sanitize_file_name(track.name);
-    return sanitize_file_name(track.task_id + "_" + track.audio_id);
+    // A track's own stem is in its name, so the stems of one song do not share a base name.
+    const std::string stem = track.stem.empty() ? std::string() : "_" + track.stem;
+    if (!track.separation_task_id.empty()) return sanitize_file_name(track.separation_task_id + stem);
+    return sanitize_file_name(track.task_id + "_" + track.audio_id + stem);
 }
 
 namespace {

@@ -67,11 +67,35 @@ const char* schema_sql =
     " intent_ref TEXT NOT NULL DEFAULT '',"
     " created_ms INTEGER NOT NULL DEFAULT 0,"
     " updated_ms INTEGER NOT NULL DEFAULT 0,"
-    " UNIQUE (task_id, audio_id, name));"
+    " separation_type TEXT NOT NULL DEFAULT '',"
+    " stem TEXT NOT NULL DEFAULT '',"
+    " source_separation TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (task_id, audio_id, name, separation_type, stem, source_separation));"
     "CREATE INDEX IF NOT EXISTS tracks_state ON tracks(state);";
 
 // Version 1 → 2: the callback reference of each paid intent, to find its task after a crash.
 const char* migrate_v1_sql = "ALTER TABLE tracks ADD COLUMN intent_ref TEXT NOT NULL DEFAULT '';";
+
+// Version 2 → 3: the per-track choices (track_spec::separation, stem, separation_task_id),
+// '' for the tracks already there (the batch's defaults, as before). They are part of a track's
+// identity, and SQLite cannot widen a table's UNIQUE constraint in place, so the table is
+// rebuilt with the new schema and every row copied (same ids, states and task ids).
+const std::string migrate_v2_sql = std::string("ALTER TABLE tracks RENAME TO tracks_v2;"
+                                               "DROP INDEX IF EXISTS tracks_state;") +
+                                   schema_sql +
+                                   "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, midi_task_id, "
+                                   "error, failed_stage, attempts, intent_ref, created_ms, updated_ms) "
+                                   "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, "
+                                   "failed_stage, attempts, intent_ref, created_ms, updated_ms FROM tracks_v2;"
+                                   "DROP TABLE tracks_v2;";
+
+/// The stored spelling of a track's separation type ('' = the batch's default).
+std::optional<api::separation_type> separation_from(std::string_view s)
+{
+    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
+        if (api::to_string(t) == s) return t;
+    return std::nullopt;
+}
 
 struct stmt_deleter
 {
@@ -191,6 +215,9 @@ struct journal::impl
         e.failed_stage = column_text(s, 8);
         e.attempts = static_cast<unsigned>(::sqlite3_column_int64(s, 9));
         e.intent_ref = column_text(s, 10);
+        e.track.separation = separation_from(column_text(s, 11));
+        e.track.stem = column_text(s, 12);
+        e.track.separation_task_id = column_text(s, 13);
         return e;
     }
 
@@ -317,7 +344,10 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
     }
     if (version < schema_version)
     {
-        std::string sql = std::string("BEGIN IMMEDIATE;") + (version == 1 ? migrate_v1_sql : schema_sql) +
+        std::string sql = std::string("BEGIN IMMEDIATE;") +
+                          (version == 0   ? std::string(schema_sql)
+                           : version == 1 ? migrate_v1_sql + migrate_v2_sql
+                                          : migrate_v2_sql) +
                           "PRAGMA user_version = " + std::to_string(schema_version) + "; COMMIT;";
         if ((ec = im->exec(sql.c_str(), diag)))
         {
@@ -328,15 +358,19 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
     }
 
     if ((ec = im->prepare(im->insert,
-                          "INSERT OR IGNORE INTO tracks (task_id, audio_id, name, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                          // A track naming a finished separation starts where a separated track would
+                          // be: separating, with that task id known.
+                          "INSERT OR IGNORE INTO tracks (task_id, audio_id, name, separation_type, stem, source_separation, "
+                          "state, separation_task_id, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?5, ?6, ?7, "
+                          "CASE WHEN ?7 = '' THEN 'pending' ELSE 'separating' END, ?7, ?4, ?4)",
                           diag)) ||
         (ec = im->prepare(im->select_all,
                           "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, failed_stage, "
-                          "attempts, intent_ref FROM tracks ORDER BY id",
+                          "attempts, intent_ref, separation_type, stem, source_separation FROM tracks ORDER BY id",
                           diag)) ||
         (ec = im->prepare(im->select_one,
                           "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, failed_stage, "
-                          "attempts, intent_ref FROM tracks WHERE id = ?1",
+                          "attempts, intent_ref, separation_type, stem, source_separation FROM tracks WHERE id = ?1",
                           diag)) ||
         (ec = im->prepare(im->update_state,
                           "UPDATE tracks SET state = ?1, separation_task_id = ?2, midi_task_id = ?3, error = ?4, "
@@ -390,6 +424,10 @@ error_code journal::add_tracks(std::span<const track_spec> tracks, diagnostics& 
         if (!ec) ec = im.bind_text(s, 2, tr.audio_id, diag);
         if (!ec) ec = im.bind_text(s, 3, tr.name, diag);
         if (!ec) ::sqlite3_bind_int64(s, 4, t);
+        // "" rather than an empty view: a null pointer would bind NULL, which NOT NULL refuses.
+        if (!ec) ec = im.bind_text(s, 5, tr.separation ? api::to_string(*tr.separation) : std::string_view(""), diag);
+        if (!ec) ec = im.bind_text(s, 6, tr.stem, diag);
+        if (!ec) ec = im.bind_text(s, 7, tr.separation_task_id, diag);
         if (!ec) ec = im.step_done(s, diag, "cannot add a track to the journal");
         if (ec)
         {

@@ -7,6 +7,7 @@
 #include "batch_worker.hpp"
 #include "track_output.hpp"
 
+#include "../client/finished_separation.hpp"
 #include "../client/paid_submission.hpp"
 #include "../nothrow_awaitable.hpp"
 
@@ -133,6 +134,12 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     diagnostics diag;
     auto& cli = st.cli;
     const auto& p = st.opts.pipeline;
+    // The track's own choices win over the batch's defaults.
+    const auto separation_type = e.track.separation.value_or(p.separation);
+    const std::string stem_name = e.track.stem.empty() ? p.stem : e.track.stem;
+    // A track naming a separation finished earlier: nothing to separate, and its callback went
+    // to whoever submitted it, so its record is read rather than waited for.
+    const bool given_separation = !e.track.separation_task_id.empty();
 
     auto state_change_failed = [&](const error_code& ec) {
         if (st.claim_gone(ec))
@@ -308,12 +315,14 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     auto poll_if_callbacks_unreachable = [&](wait_options& w) {
         if (!st.state.resumed_callbacks_reachable()) w.strategy = wait_strategy::polling;
     };
-    const bool resumed_separation = e.state == track_state::separating;
+    // A track naming a separation starts at separating: that is where it begins, not a resumption.
+    const bool resumed_separation = e.state == track_state::separating && (!given_separation || e.attempts > 0);
     const bool resumed_midi = e.state == track_state::transcribing;
     if (resumed_separation || resumed_midi || recovered_at_start) ++st.resumed;
 
     // ---- separation ----
     api::separation_record sep;
+    std::string transcribed_stem;  // KIE's name of the one stem transcribed; empty: all stems
     if (e.state == track_state::pending)
     {
         if (auto h = halted()) co_return *h;
@@ -327,7 +336,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             api::separation_request req;
             req.task_id = e.track.task_id;
             req.audio_id = e.track.audio_id;
-            req.type = p.separation;
+            req.type = separation_type;
             req.callback_url = std::move(callback_url);
             auto post_separation = [&](detail::admission_step a) { return detail::submit_separation(cli, req, diag, std::move(a)); };
             co_return co_await exchange_until_admitted(st.strand, std::move(admitted), post_separation);
@@ -338,20 +347,34 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     {
         if (auto h = halted()) co_return *h;
         std::string sid = e.separation_task_id;
-        wait_options w = p.wait;
-        // The callback of a task that finished while we were away is gone: ask KIE at once.
-        w.read_record_first = resumed_separation || recovered_at_start;
-        if (resumed_separation) poll_if_callbacks_unreachable(w);
-        auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, use_nothrow_awaitable); };
-        auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, wait_for_separation, "separation", diag);
-        // Stopped, or the claim passed to another worker (the renewer ended the wait).
-        if (wec == asio::error::operation_aborted)
-            if (auto h = halted()) co_return *h;
-        if (wec) co_return co_await record_failure(wec, "separation");
-        sep = std::move(rec);
+        if (given_separation)
+        {
+            // Read once, as the pipeline does for midi_params::separation_task_id: one not
+            // finished, unknown or failed ends the track with KIE's word, nothing paid.
+            api::separation_record rec;
+            auto rec_ec = co_await detail::read_finished_separation(cli, sid, diag, rec);
+            if (rec_ec == asio::error::operation_aborted)
+                if (auto h = halted()) co_return *h;
+            if (rec_ec) co_return co_await record_failure(rec_ec, "separation");
+            sep = std::move(rec);
+        }
+        else
+        {
+            wait_options w = p.wait;
+            // The callback of a task that finished while we were away is gone: ask KIE at once.
+            w.read_record_first = resumed_separation || recovered_at_start;
+            if (resumed_separation) poll_if_callbacks_unreachable(w);
+            auto wait_for_separation = [&] { return cli.async_wait_separation(sid, w, diag, use_nothrow_awaitable); };
+            auto [wec, rec] = co_await bounded_wait<api::separation_record>(st, id, wait_for_separation, "separation", diag);
+            // Stopped, or the claim passed to another worker (the renewer ended the wait).
+            if (wec == asio::error::operation_aborted)
+                if (auto h = halted()) co_return *h;
+            if (wec) co_return co_await record_failure(wec, "separation");
+            sep = std::move(rec);
+        }
         // ---- MIDI submission ----
         std::optional<std::string> stem_id;
-        if (!p.stem.empty())
+        if (!stem_name.empty())
         {
             if (sep.origin_data.empty())
             {
@@ -361,11 +384,14 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
                 sep = std::move(rec);
             }
             // KIE's names, case-insensitively, as for a single pipeline.
-            if (const api::stem* chosen = api::find_stem(sep.origin_data, p.stem))
+            if (const api::stem* chosen = api::find_stem(sep.origin_data, stem_name))
+            {
                 stem_id = chosen->id;
+                transcribed_stem = chosen->stem_type_group_name.empty() ? chosen->id : chosen->stem_type_group_name;
+            }
             else
             {
-                diag.set_client_message("the separation has no stem named \"" + p.stem +
+                diag.set_client_message("the separation has no stem named \"" + stem_name +
                                         "\"; it has: " + api::stem_names(sep.origin_data));
                 co_return co_await record_failure(error_code(client_errc::unknown_stem), "midi");
             }
@@ -411,7 +437,13 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     const auto dir = st.opts.output_dir;
     const bool json = st.opts.write_json;
     diagnostics out_diag;
-    auto write_files = [&, dir, json] { return write_track_files(dir, name, json, midi.midi, out_diag); };
+    // The separation's stems go into the .json when this run has its record in hand (a track
+    // resumed while transcribing has not, and no extra read is made for it).
+    track_files_info info;
+    info.separation_task_id = e.separation_task_id;
+    info.stem = transcribed_stem;
+    info.stems = stem_links(sep);
+    auto write_files = [&, dir, json] { return write_track_files(dir, name, json, midi.midi, info, out_diag); };
     auto wec = co_await on_pool(st.pool_ex, std::move(write_files));
     if (wec)
     {

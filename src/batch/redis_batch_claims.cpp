@@ -80,7 +80,8 @@ error_code bad_reply(diagnostics& diag, const char* what)
     return claim_errc::bad_reply;
 }
 
-/// Fields in the order of the scripts' HMGET: task_id audio_id name out state sep midi error stage attempts ref.
+/// Fields in the order of the scripts' HMGET: task_id audio_id name out state sep midi error stage attempts ref
+/// owner type stem given (a track added before the choices existed has none: nil reads as '').
 bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_entry& e, std::string& out_name)
 {
     if (f.size() < 10) return false;
@@ -100,6 +101,13 @@ bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_ent
     to_int(f[9], attempts);
     e.attempts = static_cast<unsigned>(attempts);
     if (f.size() > 10) e.intent_ref = str(f[10]);
+    if (f.size() > 14)
+    {
+        for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
+            if (api::to_string(t) == str(f[12])) e.track.separation = t;
+        e.track.stem = str(f[13]);
+        e.track.separation_task_id = str(f[14]);
+    }
     return true;
 }
 
@@ -172,6 +180,9 @@ struct redis_batch_claims::ops
                 args.push_back(t.audio_id);
                 args.push_back(t.name);
                 args.push_back(output_name(t));
+                args.push_back(t.separation ? std::string(api::to_string(*t.separation)) : std::string());
+                args.push_back(t.stem);
+                args.push_back(t.separation_task_id);
             }
             auto [ec, r] = co_await eval(self, scripts::add, args, diag);
             if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};

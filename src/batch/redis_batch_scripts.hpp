@@ -3,10 +3,13 @@
 //
 // Keys, all under the batch prefix P (ARGV[1] of every script):
 //   P..'ids'          INCR counter of track ids (1-based, insertion order)
-//   P..'index'        hash: track identity (task_id, audio_id, name) → id; makes adding idempotent
+//   P..'index'        hash: track identity (task_id, audio_id, name, and the choices when any) → id;
+//                     makes adding idempotent
 //   P..'names'        set of output names in use (a repeated name gets "-<id>", like the journal)
 //   P..'t:'..id       hash: task_id audio_id name out state sep midi error stage attempts ref owner
-//                     (ref: the callback reference of the latest paid POST, journal_entry::intent_ref)
+//                     type stem given
+//                     (ref: the callback reference of the latest paid POST, journal_entry::intent_ref;
+//                     type, stem, given: track_spec's separation, stem and separation_task_id, '' = unset)
 //   P..'pending'      sorted set of claimable ids (score = id, so tracks go in list order)
 //   P..'leases'       sorted set of claimed ids, score = lease expiry in ms of Redis' clock
 //   P..'counts'       hash: state → number of tracks in it
@@ -46,22 +49,30 @@ local function resumable(k)
 end
 )lua";
 
-/// ARGV: P, then (task_id, audio_id, name, output base name) per track. Returns the number added.
+/// ARGV: P, then (task_id, audio_id, name, output base name, type, stem, separation task id) per
+/// track. A track naming a separation starts at 'separating' with that task id (nothing to
+/// separate). Returns the number added.
 inline constexpr const char* add = R"lua(
 local added = 0
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 7 do
   local ident = #ARGV[i] .. ':' .. ARGV[i] .. #ARGV[i + 1] .. ':' .. ARGV[i + 1] .. ARGV[i + 2]
+  -- The choices join the identity only when set, so a list added before they existed matches.
+  local given = ARGV[i + 6]
+  if ARGV[i + 4] ~= '' or ARGV[i + 5] ~= '' or given ~= '' then
+    ident = ident .. '|' .. #ARGV[i + 4] .. ':' .. ARGV[i + 4] .. #ARGV[i + 5] .. ':' .. ARGV[i + 5] .. given
+  end
   if redis.call('HEXISTS', p .. 'index', ident) == 0 then
     local id = redis.call('INCR', p .. 'ids')
     local out = ARGV[i + 3]
     if redis.call('SISMEMBER', p .. 'names', out) == 1 then out = out .. '-' .. id end
     redis.call('SADD', p .. 'names', out)
     redis.call('HSET', p .. 'index', ident, id)
+    local state = given == '' and 'pending' or 'separating'
     redis.call('HSET', tkey(id), 'task_id', ARGV[i], 'audio_id', ARGV[i + 1], 'name', ARGV[i + 2], 'out', out,
-               'state', 'pending', 'sep', '', 'midi', '', 'error', '', 'stage', '', 'attempts', 0, 'ref', '',
-               'owner', '')
+               'state', state, 'sep', given, 'midi', '', 'error', '', 'stage', '', 'attempts', 0, 'ref', '',
+               'owner', '', 'type', ARGV[i + 4], 'stem', ARGV[i + 5], 'given', given)
     redis.call('ZADD', p .. 'pending', id, id)
-    redis.call('HINCRBY', p .. 'counts', 'pending', 1)
+    redis.call('HINCRBY', p .. 'counts', state, 1)
     added = added + 1
   end
 end
@@ -112,7 +123,7 @@ local k = tkey(id)
 redis.call('HSET', k, 'owner', ARGV[2])
 redis.call('ZADD', p .. 'leases', now + tonumber(ARGV[3]), id)
 return {1, tonumber(id), prev, redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi',
-                                           'error', 'stage', 'attempts', 'ref')}
+                                           'error', 'stage', 'attempts', 'ref', 'owner', 'type', 'stem', 'given')}
 )lua";
 
 /// ARGV: P, id, claim token, kind, stage ('separation'/'midi'), value (task id, intent's callback
@@ -225,7 +236,7 @@ for id = tonumber(ARGV[2]), tonumber(ARGV[3]) do
   if redis.call('EXISTS', k) == 1 then
     local lease = redis.call('ZSCORE', p .. 'leases', id) or ''
     local f = redis.call('HMGET', k, 'task_id', 'audio_id', 'name', 'out', 'state', 'sep', 'midi', 'error', 'stage',
-                         'attempts', 'ref', 'owner')
+                         'attempts', 'ref', 'owner', 'type', 'stem', 'given')
     out[#out + 1] = {id, lease, f}
   end
 end

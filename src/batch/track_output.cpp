@@ -3,6 +3,8 @@
 
 #include <kiemidi/smf.hpp>
 
+#include <boost/json.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,15 +62,48 @@ error_code write_file_atomically(const std::filesystem::path& path, std::string_
     return {};
 }
 
+std::vector<std::pair<std::string, std::string>> stem_links(const api::separation_record& sep)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& s : sep.origin_data)
+        if (!s.audio_url.empty()) out.emplace_back(s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name, s.audio_url);
+    if (!out.empty()) return out;
+    const auto& u = sep.urls;
+    const std::pair<const char*, const std::optional<std::string>*> kinds[] = {
+        {"Vocals", &u.vocal},   {"Instrumental", &u.instrumental}, {"Backing vocals", &u.backing_vocals},
+        {"Drums", &u.drums},    {"Bass", &u.bass},                 {"Guitar", &u.guitar},
+        {"Piano", &u.piano},    {"Keyboard", &u.keyboard},         {"Percussion", &u.percussion},
+        {"Strings", &u.strings}, {"Synth", &u.synth},              {"FX", &u.fx},
+        {"Brass", &u.brass},    {"Woodwinds", &u.woodwinds},       {"Original", &u.origin}};
+    for (const auto& [label, url] : kinds)
+        if (*url && !(*url)->empty()) out.emplace_back(label, **url);
+    return out;
+}
+
 error_code write_track_files(const std::filesystem::path& dir, const std::string& name, bool json, const api::midi_data& midi,
-                             diagnostics& diag)
+                             const track_files_info& info, diagnostics& diag)
 {
     smf::smf_options so;
     so.title = name;
     if (json)
     {
-        if (auto ec = write_file_atomically(dir / (name + ".json"), smf::notes_to_json(midi.instruments, so, midi.repairs), diag))
-            return ec;
+        auto text = smf::notes_to_json(midi.instruments, so, midi.repairs);
+        boost::system::error_code jec;
+        auto doc = boost::json::parse(text, jec);
+        if (!jec && doc.is_object() && (!info.separation_task_id.empty() || !info.stem.empty() || !info.stems.empty()))
+        {
+            auto& root = doc.as_object();
+            if (!info.separation_task_id.empty()) root["separation_task_id"] = info.separation_task_id;
+            if (!info.stem.empty()) root["stem"] = info.stem;
+            if (!info.stems.empty())
+            {
+                boost::json::array stems;
+                for (const auto& [stem_name, url] : info.stems) stems.push_back(boost::json::object{{"name", stem_name}, {"url", url}});
+                root["stems"] = std::move(stems);
+            }
+            text = boost::json::serialize(root);
+        }
+        if (auto ec = write_file_atomically(dir / (name + ".json"), text, diag)) return ec;
     }
     if (auto ec = smf::write_smf_file(dir / (name + ".mid"), midi.instruments, so, diag)) return ec;
     return error_code{};

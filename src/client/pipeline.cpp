@@ -12,6 +12,7 @@
 #include <kiemidi/client.hpp>
 
 #include "../async_bridge.hpp"
+#include "finished_separation.hpp"
 #include "operations.hpp"
 #include "paid_submission.hpp"
 #include "../nothrow_awaitable.hpp"
@@ -592,16 +593,8 @@ asio::awaitable<error_code> pipeline_op::finished_separation(pipeline_op& op)
 {
     op.out.separation_task_id = op.p.separation_task_id;
     ++op.counters.polls;
-    auto [ec, rec] = co_await detail::get_separation(op.c, op.p.separation_task_id, op.diag);
-    if (ec) co_return ec;
-    if (!separation_kind::finished(rec))
-    {
-        op.diag.set_client_message("separation " + op.p.separation_task_id + " has not finished (successFlag " +
-                                   (rec.raw_state.empty() ? std::string("PENDING") : rec.raw_state) +
-                                   "); nothing was paid, try again once it has");
-        co_return api_errc::task_not_finished;
-    }
-    if (auto oec = separation_kind::outcome(rec, op.diag)) co_return oec;
+    api::separation_record rec;
+    if (auto ec = co_await detail::read_finished_separation(op.c, op.p.separation_task_id, op.diag, rec)) co_return ec;
     op.record_read = true;
     op.out.stem_list = std::move(rec.origin_data);
     op.out.stems = std::move(rec.urls);
@@ -717,6 +710,27 @@ asio::awaitable<error_code> pipeline_op::run(pipeline_op& op)
 }
 
 }  // namespace
+
+namespace detail {
+
+asio::awaitable<error_code> read_finished_separation(client& c, const std::string& id, diagnostics& diag,
+                                                     api::separation_record& out)
+{
+    auto [ec, rec] = co_await detail::get_separation(c, id, diag);
+    if (ec) co_return ec;
+    if (!separation_kind::finished(rec))
+    {
+        diag.set_client_message("separation " + id + " has not finished (successFlag " +
+                                (rec.raw_state.empty() ? std::string("PENDING") : rec.raw_state) +
+                                "); nothing was paid, try again once it has");
+        co_return api_errc::task_not_finished;
+    }
+    if (auto oec = separation_kind::outcome(rec, diag)) co_return oec;
+    out = std::move(rec);
+    co_return error_code{};
+}
+
+}  // namespace detail
 
 namespace {
 template <class Kind>

@@ -597,4 +597,96 @@ BOOST_AUTO_TEST_CASE(credits_running_out_leave_the_rest_pending_and_a_rerun_afte
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_track_s_own_separation_type_and_stem_win_over_the_batch_s)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        auto opts = fast_options(dir, 2);  // the batch's defaults: separate_vocal, all stems
+        std::vector<track_spec> tracks{
+            {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = api::separation_type::split_stem, .stem = "dRUMS",
+             .separation_task_id = {}},
+            {.task_id = "m2", .audio_id = "a2", .name = {}, .separation = {}, .stem = {}, .separation_task_id = {}}};
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner_run(*env.cli, opts, std::move(tracks), std::move(no_events));
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 2u);
+        auto entries = journal_entries(opts.journal_path);
+        BOOST_TEST_REQUIRE(entries.size() == 2u);
+        // The journal keeps each track's choices; the stem is in the default output name.
+        BOOST_TEST((entries[0].track.separation == api::separation_type::split_stem));
+        BOOST_TEST(entries[0].track.stem == "dRUMS");
+        BOOST_TEST(!entries[1].track.separation.has_value());
+        BOOST_TEST(fs::exists(opts.output_dir / "m1_a1_dRUMS.mid"));
+        BOOST_TEST(fs::exists(opts.output_dir / "m2_a2.mid"));
+        // The first track's MIDI is of its separation's Drums stem (only split_stem makes one), the second of all stems.
+        diagnostics diag;
+        auto [gec, rec] = co_await env.cli->async_get_separation(entries[0].separation_task_id, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!gec);
+        const auto* drums = api::find_stem(rec.origin_data, "Drums");
+        BOOST_TEST_REQUIRE(drums != nullptr);
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.midi_submissions.count({entries[0].separation_task_id, drums->id}) == 1u);
+        BOOST_TEST(c.midi_submissions.count({entries[1].separation_task_id, ""}) == 1u);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        const auto json = read_file(opts.output_dir / "m1_a1_dRUMS.json");
+        BOOST_TEST(json.find("\"stem\":\"Drums\"") != std::string::npos, json);
+        BOOST_TEST(json.find("\"stems\":[{\"name\":") != std::string::npos, json);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and_an_unknown_one_fails_with_nothing_paid)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        // A separation made earlier, elsewhere.
+        diagnostics diag;
+        api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
+                                    .callback_url = {}};
+        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!sec);
+        wait_options w;
+        w.strategy = wait_strategy::polling;
+        w.poll_interval = 10ms;
+        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!wec);
+        const auto sep = created.task_id;
+        const auto credits = env.kie->snapshot().credits;
+
+        auto opts = fast_options(dir, 2);
+        std::vector<track_spec> tracks{
+            {.task_id = {}, .audio_id = {}, .name = {}, .separation = {}, .stem = "vocals", .separation_task_id = sep},
+            {.task_id = {}, .audio_id = {}, .name = "nowhere", .separation = {}, .stem = {},
+             .separation_task_id = "0123456789abcdef0123456789abcdef"}};
+        std::string failure;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_failed) failure = e.message;
+        };
+        auto [ec, s] = co_await runner_run(*env.cli, opts, std::move(tracks), std::move(on_event));
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 1u);
+        BOOST_TEST(s.failed == 1u);
+        BOOST_TEST(failure.find("KIE has no record for this task id") != std::string::npos, failure);
+        const auto c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to(sep_post) == 1u);  // only the one made earlier
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+        BOOST_TEST(c.credits < credits);  // the one MIDI
+        const auto* vocals = api::find_stem(rec.origin_data, "Vocals");
+        BOOST_TEST_REQUIRE(vocals != nullptr);
+        BOOST_TEST(c.midi_submissions.count({sep, vocals->id}) == 1u);
+        auto entries = journal_entries(opts.journal_path);
+        BOOST_TEST_REQUIRE(entries.size() == 2u);
+        BOOST_TEST((entries[0].state == track_state::done));
+        BOOST_TEST(entries[0].attempts == 1u);  // the MIDI submission only
+        BOOST_TEST(entries[0].separation_task_id == sep);
+        BOOST_TEST((entries[1].state == track_state::failed));
+        BOOST_TEST(entries[1].failed_stage == "separation");
+        BOOST_TEST(entries[1].attempts == 0u);
+        const auto json = read_file(opts.output_dir / (sep + "_vocals.json"));
+        BOOST_TEST(json.find("\"separation_task_id\":\"" + sep + "\"") != std::string::npos, json);
+        BOOST_TEST(!fs::exists(opts.output_dir / "nowhere.mid"));
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

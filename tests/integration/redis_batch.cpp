@@ -321,6 +321,95 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
         30s);
 }
 
+BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
+{
+    temp_dir dir;
+    test::redis_server srv;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            emulator::emulator_options eo;
+            eo.enable_https = false;
+            emulator::server kie(ioc.get_executor(), eo);
+            kie.start();
+            client_options co;
+            co.base_url = kie.http_base_url();
+            co.api_key = eo.api_key;
+            co.transport.rate_limit.enabled = false;
+            client cli(ioc.get_executor(), co);
+
+            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
+                                                                                     .batch_id = "choices",
+                                                                                     .worker_id = "w1",
+                                                                                     .lease = 5s});
+            diagnostics diag;
+            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
+            // A direct view of the same Redis, to read the track's hash.
+            redis::connection conn(ioc.get_executor(), connection_to(srv));
+            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
+
+            batch_options bo;
+            bo.output_dir = dir.path / "out";
+            bo.concurrency = 2;
+            bo.pipeline.wait.strategy = wait_strategy::polling;
+            bo.pipeline.wait.poll_interval = 20ms;
+            bo.pipeline.wait.max_poll_interval = 50ms;
+            bo.pipeline.stage_timeout = 20s;
+            // The same song twice: its Bass stem after split_stem, and all stems with the batch's defaults.
+            const std::vector<track_spec> tracks{
+                {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = api::separation_type::split_stem, .stem = "bass",
+                 .separation_task_id = {}},
+                {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = {}, .stem = {}, .separation_task_id = {}}};
+            std::function<void(const batch_event&)> no_events;
+            {
+                batch_runner runner(cli, bo, claims);
+                auto list = tracks;
+                auto events = no_events;
+                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
+                BOOST_TEST_REQUIRE(!ec, ec.message());
+                BOOST_TEST(s.done == 2u);
+            }
+            BOOST_TEST(fs::exists(bo.output_dir / "m1_a1_bass.mid"));
+            BOOST_TEST(fs::exists(bo.output_dir / "m1_a1.mid"));
+            // Redis keeps the track's choices, and its MIDI was made from the Bass stem.
+            const std::string key = "kiemidi:batch:{choices}:t:1";
+            std::vector<std::string> get{"HMGET", key, "type", "stem", "sep"};
+            auto [gec, fields] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE((!gec && fields.elements.size() == 3u));
+            BOOST_TEST(fields.elements[0].str == "split_stem");
+            BOOST_TEST(fields.elements[1].str == "bass");
+            const std::string sep = fields.elements[2].str;
+            auto [rec_ec, rec] = co_await cli.async_get_separation(sep, diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!rec_ec);
+            const auto* bass = api::find_stem(rec.origin_data, "Bass");
+            BOOST_TEST_REQUIRE(bass != nullptr);
+            auto c = kie.snapshot();
+            BOOST_TEST(c.midi_submissions.count({sep, bass->id}) == 1u);
+            BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 2u);
+            BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 2u);
+
+            // The same list again: both tracks are known (their choices are part of them), nothing is paid.
+            {
+                batch_runner runner(cli, bo, claims);
+                auto list = tracks;
+                auto events = no_events;
+                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
+                BOOST_TEST_REQUIRE(!ec, ec.message());
+                BOOST_TEST(s.total == 2u);
+                BOOST_TEST(s.skipped_already_done == 2u);
+            }
+            c = kie.snapshot();
+            BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 2u);
+            BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 2u);
+            cli.close();
+            kie.stop();
+            conn.close();
+            claims.close();
+        },
+        30s);
+}
+
 #ifdef KIEMIDI_CLI_PATH
 BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_once)
 {

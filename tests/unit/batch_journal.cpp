@@ -279,4 +279,58 @@ BOOST_AUTO_TEST_CASE(an_intent_keeps_its_callback_reference_and_a_version_1_jour
     BOOST_TEST(e.separation_task_id == "sep-task");
 }
 
+BOOST_AUTO_TEST_CASE(a_version_2_journal_is_upgraded_and_a_track_s_choices_are_part_of_it)
+{
+    temp_dir dir;
+    const auto p = dir.path / "j.db";
+    {
+        // A journal as version 2 wrote it: no per-track choices, uniqueness by (task_id, audio_id, name).
+        sqlite3* db = nullptr;
+        BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
+        const char* v2 =
+            "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
+            " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
+            " attempts INTEGER NOT NULL DEFAULT 0, intent_ref TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0,"
+            " updated_ms INTEGER NOT NULL DEFAULT 0, UNIQUE (task_id, audio_id, name));"
+            "CREATE INDEX tracks_state ON tracks(state);"
+            "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, attempts, intent_ref)"
+            " VALUES (7, 'm', 'a', '', 'midi_intent', 'sep-old', 2, 'ref-old');"
+            "PRAGMA user_version = 2;";
+        BOOST_TEST_REQUIRE(::sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
+        ::sqlite3_close(db);
+    }
+    auto j = journal::open(p);
+    BOOST_TEST(pragma_int(p, "PRAGMA user_version") == journal::schema_version);
+    auto e = j.entries();
+    BOOST_TEST_REQUIRE(e.size() == 1u);
+    BOOST_TEST(e[0].id == 7);
+    BOOST_TEST((e[0].state == track_state::midi_intent));
+    BOOST_TEST(e[0].separation_task_id == "sep-old");
+    BOOST_TEST(e[0].intent_ref == "ref-old");
+    BOOST_TEST(e[0].attempts == 2u);
+    BOOST_TEST(!e[0].track.separation.has_value());
+    // The same song again is the same track; with a stem, a type or as a separation it is another.
+    std::vector<track_spec> t{
+        {.task_id = "m", .audio_id = "a", .name = {}, .separation = {}, .stem = {}, .separation_task_id = {}},
+        {.task_id = "m", .audio_id = "a", .name = {}, .separation = {}, .stem = "Bass", .separation_task_id = {}},
+        {.task_id = "m", .audio_id = "a", .name = {}, .separation = api::separation_type::split_stem, .stem = {},
+         .separation_task_id = {}},
+        {.task_id = {}, .audio_id = {}, .name = {}, .separation = {}, .stem = {}, .separation_task_id = "sep-given"}};
+    j.add_tracks(t);
+    j.add_tracks(t);
+    e = j.entries();
+    BOOST_TEST_REQUIRE(e.size() == 4u);
+    BOOST_TEST(e[1].track.stem == "Bass");
+    BOOST_TEST((e[1].state == track_state::pending));
+    BOOST_TEST((e[2].track.separation == api::separation_type::split_stem));
+    // A track naming a separation starts where a separated one would be, with nothing paid.
+    BOOST_TEST(e[3].track.separation_task_id == "sep-given");
+    BOOST_TEST((e[3].state == track_state::separating));
+    BOOST_TEST(e[3].separation_task_id == "sep-given");
+    BOOST_TEST(e[3].attempts == 0u);
+    j.record_intent(e[3].id, journal_stage::midi, "ref-midi");
+    BOOST_TEST((j.get(e[3].id).state == track_state::midi_intent));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
