@@ -1,6 +1,7 @@
 // `kiemidi report DIR`: reads what a batch (or `kiemidi run`) left in DIR (the journal when there
 // is one, the .json result files) and writes <name>.svg next to each result and DIR/index.html.
 #include "commands.hpp"
+#include "../../src/output/result_files.hpp"
 #include "report.hpp"
 
 #include <kiemidi/batch.hpp>
@@ -17,40 +18,20 @@
 #include <optional>
 #include <set>
 
-#include <unistd.h>
-
 namespace kiemidi::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-/// Writes `text` to `path` through a temporary file and a rename, so a browser never shows half a
-/// file. The temporary name carries the process id: the workers of a shared batch write the same
-/// report into one directory, each ending with a complete file.
+/// Writes a page or an image of the report whole (see detail::write_file_atomically: the
+/// temporary name is unique, so the workers of a shared batch can write the same report).
 bool write_whole_file(const fs::path& path, const std::string& text, std::string& why)
 {
-    auto tmp = path;
-    tmp += ".tmp-" + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out)
-        {
-            why = "cannot write " + tmp.string();
-            return false;
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec)
-    {
-        why = "cannot rename " + tmp.string() + ": " + ec.message();
-        fs::remove(tmp, ec);
-        return false;
-    }
-    return true;
+    diagnostics diag;
+    if (const error_code ec = detail::write_file_atomically(path, text, diag); !ec) return true;
+    why = diag.client_message();
+    return false;
 }
 
 double number(const boost::json::value& v)

@@ -2,16 +2,15 @@
 #include "commands.hpp"
 #include "track_list.hpp"
 #include "../../src/nothrow_awaitable.hpp"
+#include "../../src/output/result_files.hpp"
 
 #include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 namespace kiemidi::cli {
@@ -19,32 +18,6 @@ namespace kiemidi::cli {
 namespace asio = boost::asio;
 
 namespace {
-
-/// Writes `text` to `path` through a temporary file and a rename, so readers never see half a file.
-bool write_text_atomically(const std::filesystem::path& path, const std::string& text, std::string& why)
-{
-    auto tmp = path;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out)
-        {
-            why = "cannot write " + tmp.string();
-            return false;
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-    {
-        why = "cannot rename " + tmp.string() + ": " + ec.message();
-        std::filesystem::remove(tmp, ec);
-        return false;
-    }
-    return true;
-}
 
 /// Runs `body` on a fresh io_context with a session; returns its exit code.
 template <class Body>
@@ -64,59 +37,27 @@ int with_session(const kie_flags& flags, bool callbacks, Body body)
     return code;
 }
 
-/// The result's .json: smf::notes_to_json plus where it came from, as a batch writes it: the
-/// separation, the one stem transcribed, and the separation's stems (name, URL) for the report.
-std::string result_json(const midi_result& midi)
-{
-    auto doc = boost::json::parse(smf::notes_to_json(midi.instruments, {}, midi.repairs));
-    auto& root = doc.as_object();
-    if (!midi.separation_task_id.empty()) root["separation_task_id"] = midi.separation_task_id;
-    boost::json::array stems;
-    for (const auto& s : midi.stem_list)
-    {
-        const std::string name = s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name;
-        if (!midi.transcribed_stem_id.empty() && s.id == midi.transcribed_stem_id) root["stem"] = name;
-        if (!s.audio_url.empty()) stems.push_back(boost::json::object{{"name", name}, {"url", s.audio_url}});
-    }
-    if (stems.empty())
-    {
-        const auto& u = midi.stems;
-        const std::pair<const char*, const std::optional<std::string>*> kinds[] = {
-            {"Vocals", &u.vocal},   {"Instrumental", &u.instrumental}, {"Backing vocals", &u.backing_vocals},
-            {"Drums", &u.drums},    {"Bass", &u.bass},                 {"Guitar", &u.guitar},
-            {"Piano", &u.piano},    {"Keyboard", &u.keyboard},         {"Percussion", &u.percussion},
-            {"Strings", &u.strings}, {"Synth", &u.synth},              {"FX", &u.fx},
-            {"Brass", &u.brass},    {"Woodwinds", &u.woodwinds},       {"Original", &u.origin}};
-        for (const auto& [label, url] : kinds)
-            if (*url && !(*url)->empty()) stems.push_back(boost::json::object{{"name", label}, {"url", **url}});
-    }
-    if (!stems.empty()) root["stems"] = std::move(stems);
-    return boost::json::serialize(root);
-}
-
 /// Writes <dir>/<name>.mid, .json and .svg from a result and prints its summary line.
 int write_result(const std::filesystem::path& dir, const std::string& name, const midi_result& midi)
 {
     const auto mid = dir / (name + ".mid");
-    const auto json = dir / (name + ".json");
+    // The same files, with the same provenance, as a batch writes for a track.
+    detail::result_provenance from;
+    from.separation_task_id = midi.separation_task_id;
+    from.stem = detail::stem_name(midi.stem_list, midi.transcribed_stem_id);
+    from.stems = detail::stem_links(midi.stem_list, midi.stems);
     diagnostics wdiag;
-    if (auto wec = smf::write_smf_file(mid, midi.instruments, {}, wdiag))
+    if (auto wec = detail::write_result_files(dir, name, true, midi.instruments, midi.repairs, from, wdiag))
     {
         std::cerr << "kiemidi: " << describe(wec, wdiag) << "\n";
-        return exit_failed;
-    }
-    std::string why;
-    if (!write_text_atomically(json, result_json(midi), why))
-    {
-        std::cerr << "kiemidi: " << why << "\n";
         return exit_failed;
     }
     // The piano roll is a view of the notes: the .mid and .json are the result, so failing to
     // draw it is said but does not fail the (paid) run.
     smf::piano_roll_options roll;
     roll.title = name;
-    if (!write_text_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), why))
-        std::cerr << "kiemidi: warning: " << why << "\n";
+    if (auto sec = detail::write_file_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), wdiag))
+        std::cerr << "kiemidi: warning: " << describe(sec, wdiag) << "\n";
     std::cout << mid.string() << ": " << midi.instruments.size() << " instruments, " << midi.note_count()
               << " notes (separation " << midi.separation_task_id << ", midi " << midi.midi_task_id << ")\n";
     // The result is paid for and kept; what kiemidi had to repair in it, or that it is empty, is said once.

@@ -1,7 +1,7 @@
 // A batch's state in the local SQLite journal: the tracks to process are queued when the batch
 // opens, and every change is a journal call on the runner's pool (SQLite blocks).
 #include "batch_state.hpp"
-#include "track_output.hpp"
+#include "../output/result_files.hpp"
 
 #include <map>
 #include <set>
@@ -27,7 +27,7 @@ public:
         auto& diag = *diag_ptr;
         std::vector<journal_entry> entries;
         auto open_and_read = [&] {
-            if (auto ec = make_output_dir(opts_.output_dir, diag)) return ec;
+            if (auto ec = detail::make_output_dir(opts_.output_dir, diag)) return ec;
             error_code ec;
             jnl_ = journal::open(journal_path_, ec, diag);
             if (ec) return ec;

@@ -5,7 +5,7 @@
 // recorded at admission, and the submission runs until KIE answers, so its task id is recorded
 // rather than lost.
 #include "batch_worker.hpp"
-#include "track_output.hpp"
+#include "../output/result_files.hpp"
 
 #include "../client/finished_separation.hpp"
 #include "../client/paid_submission.hpp"
@@ -439,11 +439,13 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     diagnostics out_diag;
     // The separation's stems go into the .json when this run has its record in hand (a track
     // resumed while transcribing has not, and no extra read is made for it).
-    track_files_info info;
-    info.separation_task_id = e.separation_task_id;
-    info.stem = transcribed_stem;
-    info.stems = stem_links(sep);
-    auto write_files = [&, dir, json] { return write_track_files(dir, name, json, midi.midi, info, out_diag); };
+    detail::result_provenance from;
+    from.separation_task_id = e.separation_task_id;
+    from.stem = transcribed_stem;
+    from.stems = detail::stem_links(sep.origin_data, sep.urls);
+    auto write_files = [&, dir, json] {
+        return detail::write_result_files(dir, name, json, midi.midi.instruments, midi.midi.repairs, from, out_diag);
+    };
     auto wec = co_await on_pool(st.pool_ex, std::move(write_files));
     if (wec)
     {

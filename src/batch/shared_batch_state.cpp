@@ -3,7 +3,7 @@
 // tracks are renewed while the worker holds them. Changes are shielded: a claim or a change the
 // store made must be known here.
 #include "batch_state.hpp"
-#include "track_output.hpp"
+#include "../output/result_files.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include <algorithm>
@@ -28,7 +28,7 @@ public:
     asio::awaitable<error_code> open(std::vector<track_spec>* tracks, opened_batch* out, diagnostics* diag_ptr) override
     {
         auto& diag = *diag_ptr;
-        auto make_dir = [this, &diag] { return make_output_dir(opts_.output_dir, diag); };
+        auto make_dir = [this, &diag] { return detail::make_output_dir(opts_.output_dir, diag); };
         if (auto ec = co_await on_pool(pool_, std::move(make_dir))) co_return ec;
         claims_open_options oo;
         oo.retry_failed = opts_.retry_failed;

@@ -1,5 +1,5 @@
-// The output files of a batch track (see track_output.hpp).
-#include "track_output.hpp"
+// The files of one MIDI result (see result_files.hpp).
+#include "result_files.hpp"
 
 #include <kiemidi/smf.hpp>
 
@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <system_error>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 error_code write_file_atomically(const std::filesystem::path& path, std::string_view data, diagnostics& diag)
 {
@@ -62,53 +62,6 @@ error_code write_file_atomically(const std::filesystem::path& path, std::string_
     return {};
 }
 
-std::vector<std::pair<std::string, std::string>> stem_links(const api::separation_record& sep)
-{
-    std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& s : sep.origin_data)
-        if (!s.audio_url.empty()) out.emplace_back(s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name, s.audio_url);
-    if (!out.empty()) return out;
-    const auto& u = sep.urls;
-    const std::pair<const char*, const std::optional<std::string>*> kinds[] = {
-        {"Vocals", &u.vocal},   {"Instrumental", &u.instrumental}, {"Backing vocals", &u.backing_vocals},
-        {"Drums", &u.drums},    {"Bass", &u.bass},                 {"Guitar", &u.guitar},
-        {"Piano", &u.piano},    {"Keyboard", &u.keyboard},         {"Percussion", &u.percussion},
-        {"Strings", &u.strings}, {"Synth", &u.synth},              {"FX", &u.fx},
-        {"Brass", &u.brass},    {"Woodwinds", &u.woodwinds},       {"Original", &u.origin}};
-    for (const auto& [label, url] : kinds)
-        if (*url && !(*url)->empty()) out.emplace_back(label, **url);
-    return out;
-}
-
-error_code write_track_files(const std::filesystem::path& dir, const std::string& name, bool json, const api::midi_data& midi,
-                             const track_files_info& info, diagnostics& diag)
-{
-    smf::smf_options so;
-    so.title = name;
-    if (json)
-    {
-        auto text = smf::notes_to_json(midi.instruments, so, midi.repairs);
-        boost::system::error_code jec;
-        auto doc = boost::json::parse(text, jec);
-        if (!jec && doc.is_object() && (!info.separation_task_id.empty() || !info.stem.empty() || !info.stems.empty()))
-        {
-            auto& root = doc.as_object();
-            if (!info.separation_task_id.empty()) root["separation_task_id"] = info.separation_task_id;
-            if (!info.stem.empty()) root["stem"] = info.stem;
-            if (!info.stems.empty())
-            {
-                boost::json::array stems;
-                for (const auto& [stem_name, url] : info.stems) stems.push_back(boost::json::object{{"name", stem_name}, {"url", url}});
-                root["stems"] = std::move(stems);
-            }
-            text = boost::json::serialize(root);
-        }
-        if (auto ec = write_file_atomically(dir / (name + ".json"), text, diag)) return ec;
-    }
-    if (auto ec = smf::write_smf_file(dir / (name + ".mid"), midi.instruments, so, diag)) return ec;
-    return error_code{};
-}
-
 error_code make_output_dir(const std::filesystem::path& dir, diagnostics& diag)
 {
     std::error_code fec;
@@ -122,4 +75,59 @@ error_code make_output_dir(const std::filesystem::path& dir, diagnostics& diag)
     return error_code{};
 }
 
-}  // namespace kiemidi::batch_detail
+std::vector<std::pair<std::string, std::string>> stem_links(const std::vector<api::stem>& stems, const api::stem_urls& u)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& s : stems)
+        if (!s.audio_url.empty()) out.emplace_back(s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name, s.audio_url);
+    if (!out.empty()) return out;
+    const std::pair<const char*, const std::optional<std::string>*> kinds[] = {
+        {"Vocals", &u.vocal},   {"Instrumental", &u.instrumental}, {"Backing vocals", &u.backing_vocals},
+        {"Drums", &u.drums},    {"Bass", &u.bass},                 {"Guitar", &u.guitar},
+        {"Piano", &u.piano},    {"Keyboard", &u.keyboard},         {"Percussion", &u.percussion},
+        {"Strings", &u.strings}, {"Synth", &u.synth},              {"FX", &u.fx},
+        {"Brass", &u.brass},    {"Woodwinds", &u.woodwinds},       {"Original", &u.origin}};
+    for (const auto& [label, url] : kinds)
+        if (*url && !(*url)->empty()) out.emplace_back(label, **url);
+    return out;
+}
+
+std::string stem_name(const std::vector<api::stem>& stems, const std::string& stem_id)
+{
+    if (stem_id.empty()) return {};
+    for (const auto& s : stems)
+        if (s.id == stem_id) return s.stem_type_group_name.empty() ? s.id : s.stem_type_group_name;
+    return stem_id;
+}
+
+error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
+                              const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,
+                              const result_provenance& from, diagnostics& diag)
+{
+    smf::smf_options so;
+    so.title = name;
+    if (json)
+    {
+        auto text = smf::notes_to_json(instruments, so, repairs);
+        boost::system::error_code jec;
+        auto doc = boost::json::parse(text, jec);
+        if (!jec && doc.is_object() && (!from.separation_task_id.empty() || !from.stem.empty() || !from.stems.empty()))
+        {
+            auto& root = doc.as_object();
+            if (!from.separation_task_id.empty()) root["separation_task_id"] = from.separation_task_id;
+            if (!from.stem.empty()) root["stem"] = from.stem;
+            if (!from.stems.empty())
+            {
+                boost::json::array stems;
+                for (const auto& [stem, url] : from.stems) stems.push_back(boost::json::object{{"name", stem}, {"url", url}});
+                root["stems"] = std::move(stems);
+            }
+            text = boost::json::serialize(root);
+        }
+        if (auto ec = write_file_atomically(dir / (name + ".json"), text, diag)) return ec;
+    }
+    if (auto ec = smf::write_smf_file(dir / (name + ".mid"), instruments, so, diag)) return ec;
+    return error_code{};
+}
+
+}  // namespace kiemidi::detail
