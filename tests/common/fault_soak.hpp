@@ -2,7 +2,7 @@
 // with HTTP 500s, 429s, connection resets and dropped, duplicated, delayed and reordered
 // callbacks, then an audit of every pipeline against the emulator's own records.
 //
-// Shared by the small-size test (tests/integration/fault_soak.cpp) and the full-size runner
+// Shared by the small-size test (tests/integration/client_fault_soak.cpp) and the full-size runner
 // (benchmarks/soak_driver.cpp). The emulator runs on its own thread and io_context, the client,
 // listener and hub on the caller's executor.
 //
