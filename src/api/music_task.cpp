@@ -59,8 +59,7 @@ void read_music_task_record(const json_reader& data, music_task_record& out)
     }
     else if (!response.missing_or_null())
         record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
-    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
-    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
+    read_record_error(data, out.error_code, out.error_message, rep);
 }
 
 }  // namespace kiemidi::api::detail
