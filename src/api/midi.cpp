@@ -157,21 +157,7 @@ void read_instrument(const json_reader& item, instrument& out, result_repairs& r
 {
     out.name = optional_text(item["name"], rep, "instrument name").value_or(std::string());
     json_reader notes = item["notes"];
-    if (!notes.is_array())
-    {
-        if (!notes.missing_or_null())
-            record_repair(rep, repair_kind::field_ignored, "instrument notes not a list", notes.path());
-        return;
-    }
-    const std::size_t n = notes.size();
-    out.notes.resize(n);
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < n; ++i)
-    {
-        json_reader r = notes[i];
-        if (read_note(r, out.notes[kept], rep)) ++kept;
-    }
-    out.notes.resize(kept);
+    read_list(notes, out.notes, rep, "instrument notes", read_note);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace kiemidi::api::detail {
 
@@ -56,6 +57,29 @@ enum class repair_kind
 
 /// Counts one repair; `what` is the reason shown to users, `at` where it happened.
 void record_repair(result_repairs& r, repair_kind kind, std::string_view what, const json_path& at);
+
+/// The items of the list at `list`, each read by `read_item(item, T&, rep)`, which returns false to
+/// leave one out (counting why); the others are kept. Null or absent is an empty list; a value of
+/// another kind is ignored and counted ("<name> not a list").
+template <class T, class ReadItem>
+void read_list(const json_reader& list, std::vector<T>& out, result_repairs& rep, std::string_view name,
+               ReadItem read_item)
+{
+    if (!list.is_array())
+    {
+        if (!list.missing_or_null())
+            record_repair(rep, repair_kind::field_ignored, std::string(name) + " not a list", list.path());
+        return;
+    }
+    const std::size_t n = list.size();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        json_reader item = list[i];
+        T t;
+        if (read_item(item, t, rep)) out.push_back(std::move(t));
+    }
+}
 
 /// The value at `r` without recording any failure: nullopt when absent, null or of an unusable
 /// type (lenient_double: also when not finite). For fields that may be missing or odd in KIE's

@@ -161,18 +161,7 @@ void read_separation_record(const json_reader& data, separation_record& out)
         read_stem_urls(response, out.urls, rep);
         // Older versions of KIE's answer have no originData: MIDI then covers all stems.
         json_reader origin = response.any_of({"originData", "origin_data"});
-        if (origin.is_array())
-        {
-            out.origin_data.reserve(origin.size());
-            for (std::size_t i = 0; i < origin.size(); ++i)
-            {
-                json_reader item = origin[i];
-                stem s;
-                if (read_stem(item, s, rep)) out.origin_data.push_back(std::move(s));
-            }
-        }
-        else if (!origin.missing_or_null())
-            record_repair(rep, repair_kind::field_ignored, "originData not a list", origin.path());
+        read_list(origin, out.origin_data, rep, "originData", read_stem);
     }
     else if (!response.missing_or_null())
         record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
