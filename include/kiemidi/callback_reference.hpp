@@ -22,8 +22,9 @@ inline constexpr std::size_t max_callback_reference_size = 64;
 /// True for 1 to 64 characters of [A-Za-z0-9_-]: safe in a URL without escaping, and short.
 KIEMIDI_DECL bool is_valid_callback_reference(std::string_view reference) noexcept;
 
-/// `url` with `ref=<reference>` added to its query (before a fragment). An invalid or empty
-/// reference leaves `url` unchanged.
+/// `url` with `ref=<reference>` added to its query (before a fragment), in place of any `ref`
+/// parameters it has (a URL that is not a URI reference, e.g. with a bad %-escape, gets it added
+/// as text). An invalid or empty reference leaves `url` unchanged.
 KIEMIDI_DECL std::string with_callback_reference(std::string_view url, std::string_view reference);
 
 /// The `ref` query parameter of a request target ("/path?a=1&ref=x" → "x") when it is valid;

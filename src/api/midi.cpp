@@ -157,21 +157,7 @@ void read_instrument(const json_reader& item, instrument& out, result_repairs& r
 {
     out.name = optional_text(item["name"], rep, "instrument name").value_or(std::string());
     json_reader notes = item["notes"];
-    if (!notes.is_array())
-    {
-        if (!notes.missing_or_null())
-            record_repair(rep, repair_kind::field_ignored, "instrument notes not a list", notes.path());
-        return;
-    }
-    const std::size_t n = notes.size();
-    out.notes.resize(n);
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < n; ++i)
-    {
-        json_reader r = notes[i];
-        if (read_note(r, out.notes[kept], rep)) ++kept;
-    }
-    out.notes.resize(kept);
+    read_list(notes, out.notes, rep, "instrument notes", read_note);
 }
 
 }  // namespace
@@ -220,22 +206,8 @@ void read_midi_record(const json_reader& data, midi_record& out)
     if (!data.require_object()) return;
     out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
 
-    // successFlag: null or absent (seen while pending) reads as pending; a value of any other
-    // kind, or a number kiemidi does not know, is unknown, which waits treat as not final.
-    json_reader flag = data.any_of({"successFlag", "success_flag"});
-    if (flag.missing_or_null())
-        out.state = midi_state::pending;
-    else if (auto text = lenient_text(flag))
-    {
-        out.state = midi_state_from_text(*text);
-        out.raw_state = std::move(*text);
-    }
-    else
-    {
-        out.state = midi_state::unknown;
-        out.raw_state = flag.value()->is_bool() ? (flag.value()->get_bool() ? "true" : "false")
-                                                : flag.value()->is_array() ? "[...]" : "{...}";
-    }
+    // successFlag: KIE documents numbers (0..3); the text spellings are accepted too.
+    read_success_flag(data, out.state, out.raw_state, midi_state_from_text);
 
     {
         json_reader midi = data.any_of({"midiData", "midi_data"});
@@ -246,12 +218,9 @@ void read_midi_record(const json_reader& data, midi_record& out)
     auto& rep = out.midi.repairs;
     out.record_task_id = lenient_int64(data.any_of({"recordTaskId", "record_task_id"}));
     out.audio_id = optional_text(data.any_of({"audioId", "audio_id"}), rep, "audioId").value_or(std::string());
-    out.callback_url =
-        optional_string(data.any_of({"callbackUrl", "callBackUrl", "callback_url"}), rep, "callbackUrl").value_or(std::string());
-    out.create_time_ms = optional_int64(data.any_of({"createTime", "create_time"}), rep, "createTime");
-    out.complete_time_ms = optional_int64(data.any_of({"completeTime", "complete_time"}), rep, "completeTime");
-    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
-    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
+    out.callback_url = read_record_callback_url(data, rep);
+    read_record_times(data, out.create_time_ms, out.complete_time_ms, rep);
+    read_record_error(data, out.error_code, out.error_message, rep);
 }
 
 }  // namespace detail

@@ -44,23 +44,11 @@ void read_music_task_record(const json_reader& data, music_task_record& out)
     if (response.is_object())
     {
         json_reader tracks = response.any_of({"sunoData", "suno_data"});
-        if (tracks.is_array())
-        {
-            out.tracks.reserve(tracks.size());
-            for (std::size_t i = 0; i < tracks.size(); ++i)
-            {
-                json_reader item = tracks[i];
-                music_track t;
-                if (read_track(item, t, rep)) out.tracks.push_back(std::move(t));
-            }
-        }
-        else if (!tracks.missing_or_null())
-            record_repair(rep, repair_kind::field_ignored, "sunoData not a list", tracks.path());
+        read_list(tracks, out.tracks, rep, "sunoData", read_track);
     }
     else if (!response.missing_or_null())
         record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
-    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
-    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
+    read_record_error(data, out.error_code, out.error_message, rep);
 }
 
 }  // namespace kiemidi::api::detail

@@ -42,6 +42,26 @@ int read_int(const json_reader& r, int min, int max)
     return static_cast<int>(v);
 }
 
+std::string read_record_callback_url(const json_reader& data, result_repairs& rep)
+{
+    json_reader r = data.any_of({"callbackUrl", "callBackUrl", "callback_url"});
+    return optional_string(r, rep, "callbackUrl").value_or(std::string());
+}
+
+void read_record_times(const json_reader& data, std::optional<std::int64_t>& create_ms,
+                       std::optional<std::int64_t>& complete_ms, result_repairs& rep)
+{
+    create_ms = optional_int64(data.any_of({"createTime", "create_time"}), rep, "createTime");
+    complete_ms = optional_int64(data.any_of({"completeTime", "complete_time"}), rep, "completeTime");
+}
+
+void read_record_error(const json_reader& data, std::optional<std::string>& code, std::optional<std::string>& message,
+                       result_repairs& rep)
+{
+    code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
+    message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
+}
+
 error_code report(const json_status& status, diagnostics& diag)
 {
     if (!status.ok()) diag.set_client_message(status.message());

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace kiemidi::api::detail {
 
@@ -56,6 +58,29 @@ enum class repair_kind
 /// Counts one repair; `what` is the reason shown to users, `at` where it happened.
 void record_repair(result_repairs& r, repair_kind kind, std::string_view what, const json_path& at);
 
+/// The items of the list at `list`, each read by `read_item(item, T&, rep)`, which returns false to
+/// leave one out (counting why); the others are kept. Null or absent is an empty list; a value of
+/// another kind is ignored and counted ("<name> not a list").
+template <class T, class ReadItem>
+void read_list(const json_reader& list, std::vector<T>& out, result_repairs& rep, std::string_view name,
+               ReadItem read_item)
+{
+    if (!list.is_array())
+    {
+        if (!list.missing_or_null())
+            record_repair(rep, repair_kind::field_ignored, std::string(name) + " not a list", list.path());
+        return;
+    }
+    const std::size_t n = list.size();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        json_reader item = list[i];
+        T t;
+        if (read_item(item, t, rep)) out.push_back(std::move(t));
+    }
+}
+
 /// The value at `r` without recording any failure: nullopt when absent, null or of an unusable
 /// type (lenient_double: also when not finite). For fields that may be missing or odd in KIE's
 /// answers without making the answer unusable.
@@ -76,6 +101,40 @@ std::optional<std::string> optional_text(const json_reader& r, result_repairs& r
 std::optional<std::string> optional_string(const json_reader& r, result_repairs& rep, std::string_view name);
 std::optional<std::int64_t> optional_int64(const json_reader& r, result_repairs& rep, std::string_view name);
 std::optional<double> optional_double(const json_reader& r, result_repairs& rep, std::string_view name);
+
+/// A record's successFlag, which KIE sends as a number for MIDI and as text for separation: both
+/// read as text and go through `from_text`. Null or absent (seen while pending) reads as pending;
+/// a value of another kind is unknown, which waits treat as not final, and `raw_state` keeps a
+/// placeholder for it ("true", "false", "[...]", "{...}").
+template <class State, class FromText>
+void read_success_flag(const json_reader& data, State& state, std::string& raw_state, FromText from_text)
+{
+    json_reader flag = data.any_of({"successFlag", "success_flag"});
+    if (flag.missing_or_null())
+        state = State::pending;
+    else if (auto text = lenient_text(flag))
+    {
+        state = from_text(*text);
+        raw_state = std::move(*text);
+    }
+    else
+    {
+        state = State::unknown;
+        raw_state = flag.value()->is_bool() ? (flag.value()->get_bool() ? "true" : "false")
+                                            : flag.value()->is_array() ? "[...]" : "{...}";
+    }
+}
+
+/// A record's callbackUrl under any of KIE's spellings; an odd value reads as empty (counted).
+std::string read_record_callback_url(const json_reader& data, result_repairs& rep);
+
+/// A record's createTime and completeTime (ms); an odd value reads as absent (counted).
+void read_record_times(const json_reader& data, std::optional<std::int64_t>& create_ms,
+                       std::optional<std::int64_t>& complete_ms, result_repairs& rep);
+
+/// A record's errorCode and errorMessage; an odd value reads as absent (counted).
+void read_record_error(const json_reader& data, std::optional<std::string>& code, std::optional<std::string>& message,
+                       result_repairs& rep);
 
 /// Copies a failed status into diag and returns its error.
 error_code report(const json_status& status, diagnostics& diag);

@@ -145,30 +145,15 @@ void read_separation_record(const json_reader& data, separation_record& out)
     auto& rep = out.repairs;
     out.task_id = read_task_id(data.any_of({"taskId", "task_id"}));
     out.music_id = optional_text(data.any_of({"musicId", "music_id"}), rep, "musicId").value_or(std::string());
-    out.callback_url =
-        optional_string(data.any_of({"callbackUrl", "callBackUrl", "callback_url"}), rep, "callbackUrl").value_or(std::string());
+    out.callback_url = read_record_callback_url(data, rep);
     // Meaning unconfirmed; a negative index (KIE's -1 for "none", as in recordTaskId) or an odd
     // value reads as absent.
     if (auto index = lenient_int64(data.any_of({"musicIndex", "music_index"}));
         index && *index >= 0 && *index <= std::numeric_limits<int>::max())
         out.music_index = static_cast<int>(*index);
 
-    // successFlag is text here, but MIDI uses numbers: accept either spelling. Null or absent
-    // (seen while pending) reads as pending; another kind of value is unknown (not final).
-    json_reader flag = data.any_of({"successFlag", "success_flag"});
-    if (flag.missing_or_null())
-        out.state = separation_state::pending;
-    else if (auto text = lenient_text(flag))
-    {
-        out.state = parse_separation_state(*text);
-        out.raw_state = std::move(*text);
-    }
-    else
-    {
-        out.state = separation_state::unknown;
-        out.raw_state = flag.value()->is_bool() ? (flag.value()->get_bool() ? "true" : "false")
-                                                : flag.value()->is_array() ? "[...]" : "{...}";
-    }
+    // successFlag is text here, but MIDI uses numbers: accept either spelling.
+    read_success_flag(data, out.state, out.raw_state, parse_separation_state);
 
     json_reader response = data["response"];
     if (response.is_object())
@@ -176,26 +161,13 @@ void read_separation_record(const json_reader& data, separation_record& out)
         read_stem_urls(response, out.urls, rep);
         // Older versions of KIE's answer have no originData: MIDI then covers all stems.
         json_reader origin = response.any_of({"originData", "origin_data"});
-        if (origin.is_array())
-        {
-            out.origin_data.reserve(origin.size());
-            for (std::size_t i = 0; i < origin.size(); ++i)
-            {
-                json_reader item = origin[i];
-                stem s;
-                if (read_stem(item, s, rep)) out.origin_data.push_back(std::move(s));
-            }
-        }
-        else if (!origin.missing_or_null())
-            record_repair(rep, repair_kind::field_ignored, "originData not a list", origin.path());
+        read_list(origin, out.origin_data, rep, "originData", read_stem);
     }
     else if (!response.missing_or_null())
         record_repair(rep, repair_kind::field_ignored, "response not an object", response.path());
 
-    out.create_time_ms = optional_int64(data.any_of({"createTime", "create_time"}), rep, "createTime");
-    out.complete_time_ms = optional_int64(data.any_of({"completeTime", "complete_time"}), rep, "completeTime");
-    out.error_code = optional_text(data.any_of({"errorCode", "error_code"}), rep, "errorCode");
-    out.error_message = optional_text(data.any_of({"errorMessage", "error_message"}), rep, "errorMessage");
+    read_record_times(data, out.create_time_ms, out.complete_time_ms, rep);
+    read_record_error(data, out.error_code, out.error_message, rep);
 }
 
 }  // namespace detail

@@ -146,8 +146,14 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void on_message(const std::string& payload)
     {
         ++messages;
+        deliver_from_redis(payload);
+    }
+
+    // A callback another instance stored or published, to this instance's waits if any are for it.
+    void deliver_from_redis(std::string_view text)
+    {
         callback_message msg;
-        if (!parse_callback(payload, msg))
+        if (!parse_callback(text, msg))
         {
             ++malformed;
             return;
@@ -216,13 +222,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         ++lookups;
         commands.async_command({"GET", key_of(kind, task_id)}, [self = shared_from_this()](error_code ec, redis::reply r) {
             if (ec || r.type != redis::reply_type::string) return;
-            callback_message msg;
-            if (!parse_callback(r.str, msg))
-            {
-                ++self->malformed;
-                return;
-            }
-            if (self->local.deliver_if_waiting(msg)) ++self->remote_delivered;
+            self->deliver_from_redis(r.str);
         });
     }
 
@@ -235,13 +235,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
             if (ec || r.type != redis::reply_type::string) return;
             self->commands.async_command({"GET", r.str}, [self](error_code ec2, redis::reply r2) {
                 if (ec2 || r2.type != redis::reply_type::string) return;
-                callback_message msg;
-                if (!parse_callback(r2.str, msg))
-                {
-                    ++self->malformed;
-                    return;
-                }
-                if (self->local.deliver_if_waiting(msg)) ++self->remote_delivered;
+                self->deliver_from_redis(r2.str);
             });
         });
     }

@@ -4,8 +4,10 @@
 #include "../crypto/crypto.hpp"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
+#include <string>
 
 namespace kiemidi {
 
@@ -17,9 +19,12 @@ bool is_valid_callback_reference(std::string_view reference) noexcept
     });
 }
 
-std::string with_callback_reference(std::string_view url, std::string_view reference)
+namespace {
+
+// For a URL that is not a URI reference (RFC 3986): `ref=` added after the last query parameter,
+// before a fragment, as text.
+std::string append_reference_as_text(std::string_view url, std::string_view reference)
 {
-    if (!is_valid_callback_reference(reference)) return std::string(url);
     const auto hash = url.find('#');
     std::string out(url.substr(0, hash));
     const auto q = out.find('?');
@@ -29,6 +34,28 @@ std::string with_callback_reference(std::string_view url, std::string_view refer
     out += reference;
     if (hash != std::string_view::npos) out += url.substr(hash);
     return out;
+}
+
+}  // namespace
+
+std::string with_callback_reference(std::string_view url, std::string_view reference)
+{
+    if (!is_valid_callback_reference(reference)) return std::string(url);
+    const auto parsed = boost::urls::parse_uri_reference(url);
+    if (!parsed) return append_reference_as_text(url, reference);
+    boost::urls::url out(*parsed);
+    // An empty query ("?") or a trailing '&' would read as an empty parameter before ours: the
+    // reference takes its place rather than following it.
+    if (std::string query(out.encoded_query()); query.empty())
+        out.remove_query();
+    else if (query.back() == '&')
+    {
+        query.pop_back();
+        out.set_encoded_query(query);
+    }
+    // One `ref` only: callback_reference_of() names nothing when the target carries two.
+    out.params().set("ref", reference);
+    return std::string(out.buffer());
 }
 
 std::string callback_reference_of(std::string_view target)

@@ -62,6 +62,16 @@ BOOST_AUTO_TEST_CASE(a_reference_is_appended_to_the_query)
     BOOST_TEST(with_callback_reference("http://h/cb#f", "r1") == "http://h/cb?ref=r1#f");
     BOOST_TEST(with_callback_reference("http://h/cb", "") == "http://h/cb");
     BOOST_TEST(with_callback_reference("http://h/cb", "no good") == "http://h/cb");
+    BOOST_TEST(with_callback_reference("http://h/cb?x=1&", "r1") == "http://h/cb?x=1&ref=r1");
+    BOOST_TEST(with_callback_reference("http://h/cb?x=1#f", "r1") == "http://h/cb?x=1&ref=r1#f");
+    BOOST_TEST(with_callback_reference("http://h/cb?#f", "r1") == "http://h/cb?ref=r1#f");
+    BOOST_TEST(with_callback_reference("/cb?x=a%20b", "r1") == "/cb?x=a%20b&ref=r1");  // escapes kept as sent
+    // A ref already there is replaced: two would make the callback's target name nothing.
+    BOOST_TEST(with_callback_reference("http://h/cb?ref=old&x=1", "r1") == "http://h/cb?ref=r1&x=1");
+    BOOST_TEST(with_callback_reference("http://h/cb?ref=a&ref=b", "r1") == "http://h/cb?ref=r1");
+    BOOST_TEST(callback_reference_of(with_callback_reference("/cb?ref=old", "r1")) == "r1");
+    // Not a URI reference (bad escape): the reference is added as text.
+    BOOST_TEST(with_callback_reference("http://h/cb?x=%zz#f", "r1") == "http://h/cb?x=%zz&ref=r1#f");
 }
 
 BOOST_AUTO_TEST_CASE(only_one_valid_ref_parameter_is_read_from_a_target)
