@@ -1,9 +1,11 @@
 // What the client integration tests share: local_kie without the client-side rate limit (a test's
-// requests are not paced), generate_midi in one call, and emulator options with one fault always on.
+// requests are not paced), generate_midi in one call (awaited, or run bounded and kept with what
+// KIE and the listener counted, for checks afterwards), and emulator options with one fault on.
 #ifndef KIEMIDI_TESTS_COMMON_CLIENT_FIXTURE_HPP
 #define KIEMIDI_TESTS_COMMON_CLIENT_FIXTURE_HPP
 
 #include "local_kie.hpp"
+#include "run_bounded.hpp"
 #include "nothrow_awaitable.hpp"
 
 #include <kiemidi/client.hpp>
@@ -11,6 +13,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <cstddef>
+#include <string>
 #include <utility>
 
 namespace kiemidi::test {
@@ -32,6 +36,44 @@ struct unpaced_kie : local_kie
         return cli->async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     }
 };
+
+/// What one generate_midi against an emulated KIE left: its error, diagnostics and result, and
+/// afterwards KIE's counters, the listener's and the notes KIE itself generated for the result.
+struct generated
+{
+    error_code ec;
+    diagnostics diag;
+    midi_result r;
+    emulator::counters kie;
+    listener_stats listener;
+    std::string kie_notes_json;  // the emulator's own notes for r.midi_task_id (empty if none)
+
+    std::size_t requests(const std::string& endpoint) const { return kie.requests_to(endpoint); }
+};
+
+/// Runs generate_midi(p) (bounded) against a fresh unpaced_kie with `eo`.
+inline generated generate_against(emulator::emulator_options eo, midi_params p, bool attach = true)
+{
+    generated out;
+    run_bounded([&](boost::asio::io_context& ioc) -> boost::asio::awaitable<void> {
+        unpaced_kie env(ioc.get_executor(), std::move(eo), attach);
+        auto [ec, r] = co_await env.generate(std::move(p), out.diag);
+        out.ec = ec;
+        out.r = std::move(r);
+        out.kie = env.kie->snapshot();
+        out.listener = env.listener.stats();
+        out.kie_notes_json = env.kie->midi_notes_json(out.r.midi_task_id);
+    });
+    return out;
+}
+
+/// The notes in the emulator's own notes JSON, counted without the client's parser.
+inline std::size_t notes_in(const std::string& instruments_json)
+{
+    std::size_t n = 0;
+    for (auto at = instruments_json.find("\"pitch\""); at != std::string::npos; at = instruments_json.find("\"pitch\"", at + 1)) ++n;
+    return n;
+}
 
 /// Emulator options with `fault` (a rate) at 1: every answer or task it concerns has it.
 inline emulator::emulator_options always(double emulator::fault_options::*fault)
