@@ -4,7 +4,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
-#include "common/local_kie.hpp"
+#include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"
 #include "nothrow_awaitable.hpp"
 
@@ -21,18 +21,14 @@
 namespace asio = boost::asio;
 using namespace kiemidi;
 using namespace std::chrono_literals;
+using test::sep_post, test::midi_post, test::sep_get;
 
 namespace {
-using test::sep_post;
-using test::midi_post;
-using test::sep_get;
 
-struct env : test::local_kie
+/// KIE with callbacks attached, and separations to make MIDI from.
+struct env : test::unpaced_kie
 {
-    explicit env(asio::any_io_executor ex, emulator::emulator_options eo = {})
-        : local_kie(ex, std::move(eo), true, [](client_options& co) { co.transport.rate_limit.enabled = false; })
-    {
-    }
+    using unpaced_kie::unpaced_kie;
 
     /// Submits a separation of `audio` and, when `wait`, waits until KIE says it is finished
     /// (the error then is the wait's). Returns the separation task id.

@@ -3,6 +3,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
+#include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
 #include "nothrow_awaitable.hpp"
@@ -44,21 +45,58 @@ struct emulated_kie
         kie->close();
         server->stop();
     }
-    std::size_t requests(const std::string& endpoint) const
-    {
-        auto snap = server->snapshot();
-        auto it = snap.requests.find(endpoint);
-        return it == snap.requests.end() ? 0 : it->second;
-    }
+    std::size_t requests(const std::string& endpoint) const { return server->snapshot().requests_to(endpoint); }
 };
 
-const std::string sep_post = "POST /api/v1/vocal-removal/generate";
-const std::string midi_post = "POST /api/v1/midi/generate";
+using test::always_fault;
+using test::sep_post;
+using test::midi_post;
+const std::string credit_get = "GET /api/v1/chat/credit";
 
 api::separation_request sample_separation(std::string callback = "http://127.0.0.1:9/unused")
 {
     return {.task_id = "5c79****be8e", .audio_id = "e231****-****-****-****-****8cadc7dc",
             .type = api::separation_type::separate_vocal, .callback_url = std::move(callback)};
+}
+
+/// What one call through the client left: its error, its diagnostics and KIE's counters after it.
+struct outcome
+{
+    error_code ec;
+    diagnostics diag;
+    std::string task_id;  // of a submission
+    emulator::counters kie;
+    std::size_t requests(const std::string& endpoint) const { return kie.requests_to(endpoint); }
+};
+
+/// Submits `req` as a paid separation to an emulated KIE (HTTP) answering with `faults`.
+outcome paid_submission(emulator::fault_options faults, api::separation_request req = sample_separation(),
+                        emulator::emulator_options o = {}, client_options c = {})
+{
+    outcome out;
+    test::run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false, o, c);
+        env.server->set_faults(faults);
+        auto [ec, task] = co_await env.kie->async_submit_separation(req, out.diag, use_nothrow_awaitable);
+        out.ec = ec;
+        out.task_id = task.task_id;
+        out.kie = env.server->snapshot();
+    });
+    return out;
+}
+
+/// Reads the credits (a free, retried request) from an emulated KIE (HTTP) answering with `faults`.
+outcome credits_read(emulator::fault_options faults, client_options c = {})
+{
+    outcome out;
+    test::run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false, {}, std::move(c));
+        env.server->set_faults(faults);
+        auto [ec, credits] = co_await env.kie->async_get_credits(out.diag, use_nothrow_awaitable);
+        out.ec = ec;
+        out.kie = env.server->snapshot();
+    });
+    return out;
 }
 
 template <class Get>
@@ -156,18 +194,14 @@ BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
 
 BOOST_AUTO_TEST_CASE(wrong_api_key_is_reported_from_the_body_code_and_never_echoed)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        client_options c;
-        c.api_key = "sk-secret-wrong-key-0123456789";
-        emulated_kie env(ioc, false, {}, c);
-        diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::unauthorized));
-        BOOST_TEST(diag.kie_code().value_or(0) == 401);
-        BOOST_TEST(diag.server_message() == "You do not have access permissions");
-        BOOST_TEST(diag.to_string().find("sk-secret-wrong-key") == std::string::npos);
-        BOOST_TEST(ec.message().find("sk-secret-wrong-key") == std::string::npos);
-    });
+    client_options c;
+    c.api_key = "sk-secret-wrong-key-0123456789";
+    const auto out = credits_read({}, c);
+    BOOST_TEST((out.ec == api_errc::unauthorized));
+    BOOST_TEST(out.diag.kie_code().value_or(0) == 401);
+    BOOST_TEST(out.diag.server_message() == "You do not have access permissions");
+    BOOST_TEST(out.diag.to_string().find("sk-secret-wrong-key") == std::string::npos);
+    BOOST_TEST(out.ec.message().find("sk-secret-wrong-key") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_task_is_reported_as_unknown_task)
@@ -197,115 +231,67 @@ BOOST_AUTO_TEST_CASE(seed_doc_midi_example_answers_as_documented)
 
 BOOST_AUTO_TEST_CASE(throttled_submission_is_resent_and_never_charged_twice)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        client_options c;
-        c.transport.retry.max_attempts = 3;
-        c.transport.rate_limit.window = 10ms;  // a 429 makes the limiter wait out one window
-        emulated_kie env(ioc, false, {}, c);
-        emulator::fault_options f;
-        f.http_429_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        // KIE drops throttled requests unprocessed, so resending a paid one is safe: every
-        // attempt was sent, none was charged, and the last answer's code and text are kept.
-        BOOST_TEST((ec == api_errc::rate_limited));
-        BOOST_TEST(diag.server_message().find("frequency") != std::string::npos, diag.to_string());
-        BOOST_TEST(env.requests(sep_post) == 3u);
-        BOOST_TEST(env.server->snapshot().separation_submissions.empty());
-    });
+    client_options c;
+    c.transport.retry.max_attempts = 3;
+    c.transport.rate_limit.window = 10ms;  // a 429 makes the limiter wait out one window
+    const auto out = paid_submission(always_fault(&emulator::fault_options::http_429_rate), sample_separation(), {}, c);
+    // KIE drops throttled requests unprocessed, so resending a paid one is safe: every
+    // attempt was sent, none was charged, and the last answer's code and text are kept.
+    BOOST_TEST((out.ec == api_errc::rate_limited));
+    BOOST_TEST(out.diag.server_message().find("frequency") != std::string::npos, out.diag.to_string());
+    BOOST_TEST(out.requests(sep_post) == 3u);
+    BOOST_TEST(out.kie.separation_submissions.empty());
 }
 
 BOOST_AUTO_TEST_CASE(server_error_on_a_paid_submission_is_surfaced_not_resent)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.http_500_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        BOOST_TEST(!!ec);
-        BOOST_TEST(env.requests(sep_post) == 1u);
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::http_500_rate));
+    BOOST_TEST(!!out.ec);
+    BOOST_TEST(out.requests(sep_post) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(server_errors_on_reads_are_retried)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.http_500_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
-        BOOST_TEST(!!ec);
-        BOOST_TEST(env.requests("GET /api/v1/chat/credit") > 1u);
-    });
+    const auto out = credits_read(always_fault(&emulator::fault_options::http_500_rate));
+    BOOST_TEST(!!out.ec);
+    BOOST_TEST(out.requests(credit_get) > 1u);
 }
 
 BOOST_AUTO_TEST_CASE(maintenance_answers_are_retried_for_paid_submissions)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.http_455_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::maintenance || ec == client_errc::retries_exhausted));
-        BOOST_TEST(env.requests(sep_post) > 1u);
-        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::http_455_rate));
+    BOOST_TEST((out.ec == api_errc::maintenance || out.ec == client_errc::retries_exhausted));
+    BOOST_TEST(out.requests(sep_post) > 1u);
+    BOOST_TEST(out.kie.duplicate_paid_submissions() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(reset_after_processing_leaves_a_paid_submission_unknown_and_unsent)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.reset_after_processing_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == client_errc::outcome_unknown));
-        BOOST_TEST(env.requests(sep_post) == 1u);
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::reset_after_processing_rate));
+    BOOST_TEST((out.ec == client_errc::outcome_unknown));
+    BOOST_TEST(out.requests(sep_post) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(insufficient_credits_is_reported_with_kie_message)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options o;
-        o.initial_credits = 0;
-        emulated_kie env(ioc, false, o);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::insufficient_credits));
-        BOOST_TEST(!diag.server_message().empty());
-        BOOST_TEST(diag.endpoint().find("/api/v1/vocal-removal/generate") != std::string::npos);
-    });
+    emulator::emulator_options o;
+    o.initial_credits = 0;
+    const auto out = paid_submission({}, sample_separation(), o);
+    BOOST_TEST((out.ec == api_errc::insufficient_credits));
+    BOOST_TEST(!out.diag.server_message().empty());
+    BOOST_TEST(out.diag.endpoint().find("/api/v1/vocal-removal/generate") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_gateway_html_502_is_outcome_unknown_not_a_failure)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.processed_then_html_502_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
-        // KIE took (and charged) it; the answer is a gateway's page, not KIE's word.
-        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
-        BOOST_TEST((diag.http_status() == 502u));
-        BOOST_TEST(diag.client_message().find("502 Bad Gateway") != std::string::npos, diag.to_string());
-        BOOST_TEST(env.requests(sep_post) == 1u);
-        const auto c = env.server->snapshot();
-        BOOST_TEST(c.separation_submissions.size() == 1u);
-        BOOST_TEST(c.garbled_after_processing == 1u);
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::processed_then_html_502_rate));
+    // KIE took (and charged) it; the answer is a gateway's page, not KIE's word.
+    BOOST_TEST((out.ec == client_errc::outcome_unknown), out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST((out.diag.http_status() == 502u));
+    BOOST_TEST(out.diag.client_message().find("502 Bad Gateway") != std::string::npos, out.diag.to_string());
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.kie.separation_submissions.size() == 1u);
+    BOOST_TEST(out.kie.garbled_after_processing == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_cut_or_non_json_200_is_outcome_unknown)
@@ -331,35 +317,22 @@ BOOST_AUTO_TEST_CASE(a_processed_paid_post_answered_by_a_cut_or_non_json_200_is_
 
 BOOST_AUTO_TEST_CASE(a_kie_json_500_on_a_paid_post_stays_kie_word)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.http_500_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::server_error), ec.message());
-        BOOST_TEST((diag.kie_code() == 500));
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::http_500_rate));
+    BOOST_TEST((out.ec == api_errc::server_error), out.ec.message());
+    BOOST_TEST((out.diag.kie_code() == 500));
 }
 
 BOOST_AUTO_TEST_CASE(insufficient_credits_spelled_as_429_is_reported_at_once_without_resending)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options o;
-        o.initial_credits = 0;
-        o.insufficient_credits_code = 429;
-        o.error_http_status_mirrors_code = true;  // HTTP 429 too: the status alone says "throttled"
-        emulated_kie env(ioc, false, o);
-        diagnostics diag;
-        auto req = sample_separation();
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::insufficient_credits), ec.message() << " " << diag.to_string());
-        BOOST_TEST(diag.server_message().find("Insufficient credits") != std::string::npos);
-        BOOST_TEST((diag.http_status() == 429u));
-        BOOST_TEST(env.requests(sep_post) == 1u);
-    });
+    emulator::emulator_options o;
+    o.initial_credits = 0;
+    o.insufficient_credits_code = 429;
+    o.error_http_status_mirrors_code = true;  // HTTP 429 too: the status alone says "throttled"
+    const auto out = paid_submission({}, sample_separation(), o);
+    BOOST_TEST((out.ec == api_errc::insufficient_credits), out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(out.diag.server_message().find("Insufficient credits") != std::string::npos);
+    BOOST_TEST((out.diag.http_status() == 429u));
+    BOOST_TEST(out.requests(sep_post) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_bare_404_page_on_record_info_ends_a_wait_as_not_found_instead_of_polling_on)
@@ -393,70 +366,45 @@ BOOST_AUTO_TEST_CASE(a_bare_404_page_on_record_info_ends_a_wait_as_not_found_ins
 
 BOOST_AUTO_TEST_CASE(a_reset_read_is_retried_up_to_the_attempt_budget)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        client_options c;
-        c.transport.retry.max_attempts = 4;
-        emulated_kie env(ioc, false, {}, c);
-        emulator::fault_options f;
-        f.connection_reset_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
-        BOOST_TEST(!!ec);
-        BOOST_TEST(env.requests("GET /api/v1/chat/credit") == 4u);
-        BOOST_TEST(env.server->snapshot().connection_resets == 4u);
-    });
+    client_options c;
+    c.transport.retry.max_attempts = 4;
+    const auto out = credits_read(always_fault(&emulator::fault_options::connection_reset_rate), c);
+    BOOST_TEST(!!out.ec);
+    BOOST_TEST(out.requests(credit_get) == 4u);
+    BOOST_TEST(out.kie.connection_resets == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reset_paid_submission_is_not_resent_blindly)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulated_kie env(ioc, false);
-        emulator::fault_options f;
-        f.connection_reset_rate = 1.0;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, task] = co_await env.kie->async_submit_separation(sample_separation(), diag, use_nothrow_awaitable);
-        // The request was written before the connection dropped: the client cannot know whether
-        // KIE processed it, so it reports that instead of paying again.
-        BOOST_TEST((ec == client_errc::outcome_unknown));
-        BOOST_TEST(env.requests(sep_post) == 1u);
-        BOOST_TEST(env.server->snapshot().duplicate_paid_submissions() == 0u);
-    });
+    const auto out = paid_submission(always_fault(&emulator::fault_options::connection_reset_rate));
+    // The request was written before the connection dropped: the client cannot know whether
+    // KIE processed it, so it reports that instead of paying again.
+    BOOST_TEST((out.ec == client_errc::outcome_unknown));
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.kie.duplicate_paid_submissions() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_answer_hits_the_read_timeout)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        client_options c;
-        c.transport.timeouts.read = 50ms;
-        c.transport.retry.max_attempts = 2;
-        emulated_kie env(ioc, false, {}, c);
-        emulator::fault_options f;
-        f.slow_response_rate = 1.0;
-        f.slow_response = 2s;
-        env.server->set_faults(f);
-        diagnostics diag;
-        auto [ec, credits] = co_await env.kie->async_get_credits(diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == client_errc::timeout || ec == client_errc::retries_exhausted));
-        BOOST_TEST(diag.to_string().find("read") != std::string::npos, diag.to_string());
-    });
+    client_options c;
+    c.transport.timeouts.read = 50ms;
+    c.transport.retry.max_attempts = 2;
+    auto slow = always_fault(&emulator::fault_options::slow_response_rate);
+    slow.slow_response = 2s;
+    const auto out = credits_read(slow, c);
+    BOOST_TEST((out.ec == client_errc::timeout || out.ec == client_errc::retries_exhausted));
+    BOOST_TEST(out.diag.to_string().find("read") != std::string::npos, out.diag.to_string());
 }
 
 BOOST_AUTO_TEST_CASE(a_submission_without_a_callback_url_is_sent_with_the_clients_own)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        client_options c;
-        c.polling_callback_url = "http://127.0.0.1:9/polling";  // no listener attached: this one is sent
-        emulated_kie env(ioc, false, {}, c);
-        diagnostics diag;
-        auto req = sample_separation("");
-        auto [ec, task] = co_await env.kie->async_submit_separation(req, diag, use_nothrow_awaitable);
-        // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
-        BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
-        BOOST_TEST(!task.task_id.empty());
-        BOOST_TEST(env.requests(sep_post) == 1u);
-    });
+    client_options c;
+    c.polling_callback_url = "http://127.0.0.1:9/polling";  // no listener attached: this one is sent
+    const auto out = paid_submission({}, sample_separation(""), {}, c);
+    // KIE refuses an empty callBackUrl (422); the client's own URL goes instead.
+    BOOST_TEST_REQUIRE(!out.ec, out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(!out.task_id.empty());
+    BOOST_TEST(out.requests(sep_post) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

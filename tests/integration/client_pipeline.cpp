@@ -4,7 +4,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
-#include "common/local_kie.hpp"
+#include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"
 #include "nothrow_awaitable.hpp"
 
@@ -26,23 +26,13 @@
 
 namespace asio = boost::asio;
 using namespace kiemidi;
+using namespace kiemidi::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-using test::sep_post;
-using test::midi_post;
-using test::sep_get;
-using test::midi_get;
-
-/// KIE (emulated) + a listener + a hub + a client; no client-side rate limit.
-struct pipeline_env : test::local_kie
-{
-    explicit pipeline_env(asio::any_io_executor ex, emulator::emulator_options eo = {}, bool attach = true)
-        : local_kie(ex, std::move(eo), attach, [](client_options& co) { co.transport.rate_limit.enabled = false; })
-    {
-    }
-};
+using pipeline_env = unpaced_kie;
+constexpr bool polling_only = false;  // no callbacks attached: only polls see the results
 
 midi_params params_for(int i, wait_options w = {})
 {
@@ -65,29 +55,36 @@ wait_options fast_polls(wait_strategy s, std::chrono::milliseconds overdue = 90s
     return w;
 }
 
+/// generate_midi against KIE with `fault` always on fails in `stage`, carrying KIE's message.
+generated fails_in_stage(double emulator::fault_options::*fault, int track, const std::string& stage)
+{
+    auto out = generate_against(always(fault), params_for(track));
+    BOOST_TEST(!!out.ec);
+    BOOST_TEST(out.diag.stage() == stage);
+    BOOST_TEST(!out.diag.server_message().empty());
+    return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(pipeline)
 
 BOOST_AUTO_TEST_CASE(callbacks_complete_a_pipeline_with_two_paid_posts_and_no_polls)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        pipeline_env env(ioc.get_executor());
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
-        BOOST_TEST(r.note_count() > 0u);
-        BOOST_TEST(!r.instruments.empty());
-        BOOST_TEST(!r.separation_task_id.empty());
-        BOOST_TEST(!r.midi_task_id.empty());
-        BOOST_TEST(r.stems.vocal.has_value());
-        BOOST_TEST(r.polls == 0u);
-        BOOST_TEST(r.callbacks == 2u);
-        BOOST_TEST(env.requests(sep_post) == 1u);
-        BOOST_TEST(env.requests(midi_post) == 1u);
-        BOOST_TEST(env.requests(sep_get) == 0u);
-        BOOST_TEST(env.requests(midi_get) == 0u);
-    });
+    const auto out = generate_against({}, params_for(1));
+    const auto& r = out.r;
+    BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
+    BOOST_TEST(r.note_count() > 0u);
+    BOOST_TEST(!r.instruments.empty());
+    BOOST_TEST(!r.separation_task_id.empty());
+    BOOST_TEST(!r.midi_task_id.empty());
+    BOOST_TEST(r.stems.vocal.has_value());
+    BOOST_TEST(r.polls == 0u);
+    BOOST_TEST(r.callbacks == 2u);
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.requests(midi_post) == 1u);
+    BOOST_TEST(out.requests(sep_get) == 0u);
+    BOOST_TEST(out.requests(midi_get) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_notes)
@@ -101,103 +98,64 @@ BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_notes)
 
 BOOST_AUTO_TEST_CASE(dropped_callbacks_are_replaced_by_polls_in_hybrid_mode)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.callback_drop_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(2, fast_polls(wait_strategy::hybrid, 100ms)), diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
-        BOOST_TEST(r.note_count() > 0u);
-        BOOST_TEST(r.callbacks == 0u);
-        BOOST_TEST(r.polls >= 2u);
-        BOOST_TEST(env.requests(sep_post) == 1u);
-        BOOST_TEST(env.requests(midi_post) == 1u);
-    });
+    const auto out = generate_against(always(&emulator::fault_options::callback_drop_rate),
+                                      params_for(2, fast_polls(wait_strategy::hybrid, 100ms)));
+    BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
+    BOOST_TEST(out.r.note_count() > 0u);
+    BOOST_TEST(out.r.callbacks == 0u);
+    BOOST_TEST(out.r.polls >= 2u);
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.requests(midi_post) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(polling_works_without_any_listener)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        pipeline_env env(ioc.get_executor(), {}, /*attach=*/false);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(3, fast_polls(wait_strategy::polling)), diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
-        BOOST_TEST(r.note_count() > 0u);
-        BOOST_TEST(r.callbacks == 0u);
-        BOOST_TEST(env.listener.stats().callbacks_accepted == 0u);
-    });
+    const auto out = generate_against({}, params_for(3, fast_polls(wait_strategy::polling)), polling_only);
+    BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
+    BOOST_TEST(out.r.note_count() > 0u);
+    BOOST_TEST(out.r.callbacks == 0u);
+    BOOST_TEST(out.listener.callbacks_accepted == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(duplicated_callbacks_deliver_each_result_once)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.callback_duplicate_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(4), diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
-        BOOST_TEST(r.callbacks == 2u);
-        BOOST_TEST(env.requests(midi_post) == 1u);
-    });
+    const auto out = generate_against(always(&emulator::fault_options::callback_duplicate_rate), params_for(4));
+    BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
+    BOOST_TEST(out.r.callbacks == 2u);
+    BOOST_TEST(out.requests(midi_post) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_separation_names_the_stage_and_carries_kie_message)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.separation_failure_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(5), diag, use_nothrow_awaitable);
-        BOOST_TEST(!!ec);
-        BOOST_TEST(diag.stage() == "separation");
-        BOOST_TEST(!diag.server_message().empty());
-        BOOST_TEST(env.requests(midi_post) == 0u);
-    });
+    const auto out = fails_in_stage(&emulator::fault_options::separation_failure_rate, 5, "separation");
+    BOOST_TEST(out.requests(midi_post) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_midi_generation_names_the_stage)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.midi_failure_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(6), diag, use_nothrow_awaitable);
-        BOOST_TEST(!!ec);
-        BOOST_TEST(diag.stage() == "midi");
-        BOOST_TEST(!diag.server_message().empty());
-    });
+    fails_in_stage(&emulator::fault_options::midi_failure_rate, 6, "midi");
 }
 
 BOOST_AUTO_TEST_CASE(insufficient_credits_stop_the_pipeline_before_midi)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.initial_credits = 0;
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(7), diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == api_errc::insufficient_credits));
-        BOOST_TEST(diag.stage() == "separation");
-    });
+    emulator::emulator_options eo;
+    eo.initial_credits = 0;
+    const auto out = generate_against(eo, params_for(7));
+    BOOST_TEST((out.ec == api_errc::insufficient_credits));
+    BOOST_TEST(out.diag.stage() == "separation");
 }
 
-/// KIE processes (and charges) both paid POSTs of track `track`, but `eo`'s fault garbles both
+/// KIE processes (and charges) both paid POSTs of track `track`, but `fault` garbles both
 /// answers: the pipeline recovers both tasks from their tagged callbacks and pays nothing twice.
-asio::awaitable<void> both_paid_posts_are_recovered(asio::io_context& ioc, emulator::emulator_options eo, int track)
+void both_paid_posts_are_recovered(double emulator::fault_options::*fault, int track)
 {
-    pipeline_env env(ioc.get_executor(), eo);
-    diagnostics diag;
     auto p = params_for(track);
     p.unknown_outcome_wait = 10s;
-    auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
-    BOOST_TEST_REQUIRE(!ec, ec.message() << " " << diag.to_string());
-    BOOST_TEST(r.note_count() > 0u);
-    BOOST_TEST(r.recovered == 2u);
-    const auto c = env.kie->snapshot();
+    const auto out = generate_against(always(fault), p);
+    BOOST_TEST_REQUIRE(!out.ec, out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(out.r.note_count() > 0u);
+    BOOST_TEST(out.r.recovered == 2u);
+    const auto& c = out.kie;
     BOOST_TEST(c.requests_to(sep_post) == 1u);
     BOOST_TEST(c.requests_to(midi_post) == 1u);
     BOOST_TEST(c.separation_submissions.size() == 1u);
@@ -208,69 +166,48 @@ asio::awaitable<void> both_paid_posts_are_recovered(asio::io_context& ioc, emula
 
 BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_are_recovered_from_their_callbacks)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.processed_then_html_502_rate = 1.0;  // the answers are a gateway's HTML 502
-        co_await both_paid_posts_are_recovered(ioc, eo, 8);
-    });
+    // The answers are a gateway's HTML 502.
+    both_paid_posts_are_recovered(&emulator::fault_options::processed_then_html_502_rate, 8);
 }
 
 BOOST_AUTO_TEST_CASE(paid_posts_answered_by_kie_json_500_after_processing_are_recovered_from_their_callbacks)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.processed_then_json_500_rate = 1.0;  // the answers are KIE's {"code":500}
-        co_await both_paid_posts_are_recovered(ioc, eo, 10);
-    });
+    // The answers are KIE's {"code":500}.
+    both_paid_posts_are_recovered(&emulator::fault_options::processed_then_json_500_rate, 10);
 }
 
 BOOST_AUTO_TEST_CASE(a_kie_json_500_without_a_callback_is_an_unknown_outcome_not_a_failure)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.http_500_rate = 1.0;  // {"code":500}: the emulator did not process it, but the client cannot know
-        pipeline_env env(ioc.get_executor(), eo);
-        diagnostics diag;
-        auto p = params_for(11);
-        p.unknown_outcome_wait = 300ms;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
-        BOOST_TEST(diag.stage() == "separation");
-        BOOST_TEST(diag.client_message().find("may still have been processed") != std::string::npos, diag.to_string());
-        BOOST_TEST(env.requests(sep_post) == 1u);  // not resent
-        BOOST_TEST(env.requests(midi_post) == 0u);
-    });
+    auto p = params_for(11);
+    p.unknown_outcome_wait = 300ms;
+    // {"code":500}: the emulator did not process it, but the client cannot know.
+    const auto out = generate_against(always(&emulator::fault_options::http_500_rate), p);
+    BOOST_TEST((out.ec == client_errc::outcome_unknown), out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(out.diag.stage() == "separation");
+    BOOST_TEST(out.diag.client_message().find("may still have been processed") != std::string::npos, out.diag.to_string());
+    BOOST_TEST(out.requests(sep_post) == 1u);  // not resent
+    BOOST_TEST(out.requests(midi_post) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_paid_answer_lost_without_a_callback_listener_stays_unknown_and_is_not_resent)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.faults.processed_then_html_502_rate = 1.0;
-        pipeline_env env(ioc.get_executor(), eo, /*attach=*/false);
-        diagnostics diag;
-        auto p = params_for(9, fast_polls(wait_strategy::polling));
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == client_errc::outcome_unknown), ec.message() << " " << diag.to_string());
-        BOOST_TEST(diag.stage() == "separation");
-        BOOST_TEST((diag.http_status() == 502u));
-        BOOST_TEST(env.requests(sep_post) == 1u);
-        BOOST_TEST(env.requests(midi_post) == 0u);
-    });
+    const auto out = generate_against(always(&emulator::fault_options::processed_then_html_502_rate),
+                                      params_for(9, fast_polls(wait_strategy::polling)), polling_only);
+    BOOST_TEST((out.ec == client_errc::outcome_unknown), out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(out.diag.stage() == "separation");
+    BOOST_TEST((out.diag.http_status() == 502u));
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.requests(midi_post) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(one_stem_is_transcribed_when_asked)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        pipeline_env env(ioc.get_executor());
-        auto p = params_for(8);
-        p.stem = "Instrumental";
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
-        BOOST_TEST(!r.transcribed_stem_id.empty());
-        BOOST_TEST(r.stem_list.size() >= 2u);
-    });
+    auto p = params_for(8);
+    p.stem = "Instrumental";
+    const auto out = generate_against({}, p);
+    BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
+    BOOST_TEST(!out.r.transcribed_stem_id.empty());
+    BOOST_TEST(out.r.stem_list.size() >= 2u);
 }
 
 BOOST_AUTO_TEST_CASE(cancelling_a_pipeline_sends_no_further_paid_post)
@@ -294,60 +231,47 @@ BOOST_AUTO_TEST_CASE(cancelling_a_pipeline_sends_no_further_paid_post)
 
 BOOST_AUTO_TEST_CASE(a_stage_timeout_is_reported_as_timeout_naming_the_stage)
 {
-    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emulator::emulator_options eo;
-        eo.separation_delay = 10s;
-        pipeline_env env(ioc.get_executor(), eo);
-        auto p = params_for(10);
-        p.stage_timeout = 100ms;
-        diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
-        BOOST_TEST((ec == client_errc::timeout));
-        BOOST_TEST(diag.stage() == "separation");
-    });
+    emulator::emulator_options eo;
+    eo.separation_delay = 10s;
+    auto p = params_for(10);
+    p.stage_timeout = 100ms;
+    const auto out = generate_against(eo, p);
+    BOOST_TEST((out.ec == client_errc::timeout));
+    BOOST_TEST(out.diag.stage() == "separation");
 }
 
 // KIE's MIDI page answers a MIDI POST for separation 5c79****be8e with the same task id, and KIE
 // repeats callback deliveries: the separation's repeated callback must not be taken for the MIDI
 // result, and a fast MIDI callback must not be dropped as a repeat of the separation's.
 
-std::size_t notes_in(const std::string& instruments_json)
-{
-    std::size_t n = 0;
-    for (auto at = instruments_json.find("\"pitch\""); at != std::string::npos; at = instruments_json.find("\"pitch\"", at + 1)) ++n;
-    return n;
-}
-
 BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_repeated_separation_callback_give_the_real_notes_in_every_wait_mode)
 {
     for (auto strategy : {wait_strategy::callback, wait_strategy::hybrid, wait_strategy::polling})
     {
         BOOST_TEST_CONTEXT("strategy " << static_cast<int>(strategy))
-        test::run_bounded([strategy](asio::io_context& ioc) -> asio::awaitable<void> {
+        {
             emulator::emulator_options eo;
             eo.midi_task_id_equals_separation = true;
             eo.faults.repeat_separation_callback_after_midi_submit = true;
             eo.midi_delay = 300ms;  // the repeated separation callback arrives while the MIDI task is pending
-            pipeline_env env(ioc.get_executor(), eo);
-            diagnostics diag;
-            auto [ec, r] = co_await env.cli->async_generate_midi(params_for(20, fast_polls(strategy, 30s)), diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            const auto out = generate_against(eo, params_for(20, fast_polls(strategy, 30s)));
+            const auto& r = out.r;
+            BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
             BOOST_TEST(r.midi_task_id == r.separation_task_id);
             BOOST_TEST(r.note_count() > 0u);  // not the separation's body read as an empty MIDI result
-            const auto expected = notes_in(env.kie->midi_notes_json(r.midi_task_id));
-            BOOST_TEST(r.note_count() == expected);
-            BOOST_TEST(env.kie->snapshot().callbacks_duplicated == 1u);  // the repeat was sent
+            BOOST_TEST(r.note_count() == notes_in(out.kie_notes_json));
+            BOOST_TEST(out.kie.callbacks_duplicated == 1u);  // the repeat was sent
             if (strategy == wait_strategy::polling)
             {
                 BOOST_TEST(r.callbacks == 0u);
-                co_return;
+                continue;
             }
             BOOST_TEST(r.callbacks == 2u);
             BOOST_TEST(r.polls == 0u);
             // It reached the hub (before the MIDI callback) and was recognised as the separation's repeat.
-            BOOST_TEST(env.listener.stats().duplicates == 1u);
-            BOOST_TEST(env.requests(midi_post) == 1u);
-        });
+            BOOST_TEST(out.listener.duplicates == 1u);
+            BOOST_TEST(out.requests(midi_post) == 1u);
+        }
     }
 }
 
@@ -356,30 +280,29 @@ BOOST_AUTO_TEST_CASE(equal_task_ids_and_a_midi_callback_before_its_answer_finish
     for (auto strategy : {wait_strategy::callback, wait_strategy::hybrid, wait_strategy::polling})
     {
         BOOST_TEST_CONTEXT("strategy " << static_cast<int>(strategy))
-        test::run_bounded([strategy](asio::io_context& ioc) -> asio::awaitable<void> {
+        {
             emulator::emulator_options eo;
             eo.midi_task_id_equals_separation = true;
             eo.midi_delay = 0ms;                       // the MIDI task completes (and calls back) at once,
             eo.faults.paid_answer_delay = 300ms;       // while the answer to its POST is held back
-            pipeline_env env(ioc.get_executor(), eo);
             auto p = params_for(21, fast_polls(strategy, 30s));
             p.deadline = 10s;  // well before callback_overdue: no waiting for it, and no hanging
-            diagnostics diag;
             const auto started = std::chrono::steady_clock::now();
-            auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
+            const auto out = generate_against(eo, p);  // setting up and closing KIE count too
             const auto took = std::chrono::steady_clock::now() - started;
-            BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            const auto& r = out.r;
+            BOOST_TEST_REQUIRE(!out.ec, out.diag.to_string());
             BOOST_TEST(took < 10s);
             BOOST_TEST(r.midi_task_id == r.separation_task_id);
-            const auto expected = notes_in(env.kie->midi_notes_json(r.midi_task_id));
+            const auto expected = notes_in(out.kie_notes_json);
             BOOST_TEST(expected > 0u);
             BOOST_TEST(r.note_count() == expected);
-            if (strategy == wait_strategy::polling) co_return;
+            if (strategy == wait_strategy::polling) continue;
             BOOST_TEST(r.callbacks == 2u);
             BOOST_TEST(r.polls == 0u);
-            BOOST_TEST(env.listener.stats().buffered == 2u);  // both came before their answers
-            BOOST_TEST(env.listener.stats().duplicates == 0u);
-        });
+            BOOST_TEST(out.listener.buffered == 2u);  // both came before their answers
+            BOOST_TEST(out.listener.duplicates == 0u);
+        }
     }
 }
 

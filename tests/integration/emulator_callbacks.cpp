@@ -1,9 +1,7 @@
 // kiemidi::emulator::server callbacks: delivery over HTTP and HTTPS, dialects, webhook signatures
 // (the library's, whose known answer is checked in tests/unit/crypto.cpp), drop/duplicate/delay/
 // reorder faults, retries, the loopback-only rule, and stop() cancelling callbacks in flight.
-#include "common/emulator_support.hpp"
-#include "common/raw_http.hpp"
-#include "common/run_bounded.hpp"
+#include "common/emulator_fixture.hpp"
 
 // White-box: the emulator's own certificate generator gives the HTTPS test receiver an identity.
 #include "emulator/model.hpp"
@@ -11,17 +9,7 @@
 // its known-answer test is in tests/unit/crypto.cpp.
 #include "crypto/crypto.hpp"
 
-#include <kiemidi/emulator.hpp>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
-
-namespace asio = boost::asio;
-namespace json = boost::json;
-namespace emu = kiemidi::emulator;
 using namespace kiemidi::test;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -41,10 +29,9 @@ BOOST_AUTO_TEST_CASE(callbacks_are_signed_with_the_webhook_hmac_key)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.webhook_hmac_key = "whk-test-secret";
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto sep = co_await submit(cli, separation_post("a1", rx.url()));
         auto cb = co_await rx.next();
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -67,10 +54,9 @@ BOOST_AUTO_TEST_CASE(callbacks_are_signed_with_the_webhook_hmac_key)
 BOOST_AUTO_TEST_CASE(unsigned_by_default)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor());
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor());
+        auto& [srv, cli] = kie;
         (void)co_await submit(cli, separation_post("a1", rx.url()));
         auto cb = co_await rx.next();
         BOOST_TEST(cb.headers.count("x-webhook-signature") == 0u);
@@ -84,10 +70,9 @@ BOOST_AUTO_TEST_CASE(chinese_dialect_uses_vocal_removal_info_and_data_task_id)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.dialect = emu::callback_dialect::chinese;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto sep = co_await submit(cli, separation_post("a1", rx.url(), "split_stem"));
         auto cb = (co_await rx.next()).json();
         BOOST_TEST(str(cb.at("msg")) == "vocal Removal generated successfully.");
@@ -113,10 +98,9 @@ BOOST_AUTO_TEST_CASE(mixed_dialect_uses_both_spellings)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.dialect = emu::callback_dialect::mixed;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         std::size_t english = 0, chinese = 0;
         for (int i = 0; i < 12; ++i)
         {
@@ -137,10 +121,9 @@ BOOST_AUTO_TEST_CASE(dropped_callbacks_are_counted_and_never_sent)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.faults.callback_drop_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto sep = co_await submit(cli, separation_post("a1", rx.url()));
         (void)co_await poll_until(cli, get_path("/api/v1/vocal-removal/record-info?taskId=" + sep),
                                   [](const raw_response& r) { return sep_flag(r) == "SUCCESS"; });
@@ -157,10 +140,9 @@ BOOST_AUTO_TEST_CASE(duplicated_callbacks_arrive_twice)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.faults.callback_duplicate_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         (void)co_await submit(cli, separation_post("a1", rx.url()));
         auto first = co_await rx.next();
         auto second = co_await rx.next();
@@ -177,10 +159,9 @@ BOOST_AUTO_TEST_CASE(delayed_callbacks_arrive_late)
         emu::emulator_options o;
         o.faults.callback_delay_rate = 1;
         o.faults.callback_delay = 400ms;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto t0 = std::chrono::steady_clock::now();
         (void)co_await submit(cli, separation_post("a1", rx.url()));
         (void)co_await rx.next();
@@ -196,10 +177,9 @@ BOOST_AUTO_TEST_CASE(reordered_callback_arrives_after_the_next_one)
         emu::emulator_options o;
         o.faults.callback_reorder_rate = 1;
         o.faults.callback_delay = 10s;  // the held callback waits this long for a successor at most
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto first = co_await submit(cli, separation_post("a1", rx.url()));
         (void)co_await poll_until(cli, get_path("/api/v1/vocal-removal/record-info?taskId=" + first),
                                   [](const raw_response& r) { return sep_flag(r) == "SUCCESS"; });
@@ -239,9 +219,8 @@ BOOST_AUTO_TEST_CASE(failed_deliveries_are_retried_three_times_then_counted)
 BOOST_AUTO_TEST_CASE(callbacks_to_other_hosts_are_never_sent)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor());
+        auto& [srv, cli] = kie;
         std::vector<std::string> ids;
         for (const char* url : {"http://10.1.2.3:8080/cb", "https://example.com/cb", "http://192.168.0.1/cb"})
             ids.push_back(co_await submit(cli, separation_post("a" + std::to_string(ids.size()), url)));
@@ -274,9 +253,8 @@ BOOST_AUTO_TEST_CASE(https_callbacks_are_delivered_and_optionally_verified)
             emu::emulator_options o;
             o.callback_tls_verify = true;
             o.callback_ca_pem = id.ca_cert_pem;
-            emu::server srv(ioc.get_executor(), o);
-            srv.start();
-            raw_client cli(ioc.get_executor(), srv.http_port());
+            emulator_under_test kie(ioc.get_executor(), o);
+            auto& [srv, cli] = kie;
             (void)co_await submit(cli, separation_post("a1", "https://localhost:" + std::to_string(rx.port()) + "/cb"));
             auto cb = co_await rx.next();
             BOOST_TEST(cb.target == "/cb");
@@ -289,9 +267,8 @@ BOOST_AUTO_TEST_CASE(https_callbacks_are_delivered_and_optionally_verified)
             o.callback_tls_verify = true;
             o.callback_ca_pem = other.ca_cert_pem;  // not the receiver's CA
             o.callback_retry_delay = 5ms;
-            emu::server srv(ioc.get_executor(), o);
-            srv.start();
-            raw_client cli(ioc.get_executor(), srv.http_port());
+            emulator_under_test kie(ioc.get_executor(), o);
+            auto& [srv, cli] = kie;
             (void)co_await submit(cli, separation_post("a1", rx.url()));
             auto c = co_await wait_counters(srv, [](const emu::counters& x) { return x.callbacks_failed == 1; });
             BOOST_TEST(c.callback_attempts == 4u);

@@ -1,24 +1,13 @@
 // kiemidi::emulator::server under concurrency: many keep-alive connections and pipelines at once,
 // with the server on a multi-threaded executor (its state must stay consistent).
-#include "common/emulator_support.hpp"
-#include "common/raw_http.hpp"
-#include "common/run_bounded.hpp"
-
-#include <kiemidi/emulator.hpp>
+#include "common/emulator_fixture.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
 
 #include <set>
 
-namespace asio = boost::asio;
-namespace json = boost::json;
-namespace emu = kiemidi::emulator;
 using namespace kiemidi::test;
-using namespace std::chrono_literals;
 
 namespace {
 

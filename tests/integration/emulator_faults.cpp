@@ -1,30 +1,65 @@
 // kiemidi::emulator::server fault knobs: throttling, maintenance, server errors, connection resets
 // before and after processing, slow answers, the simulated rate limit and failing tasks.
 // Rates are 1.0 (or 0) so every outcome is deterministic.
-#include "common/emulator_support.hpp"
-#include "common/raw_http.hpp"
-#include "common/run_bounded.hpp"
+#include "common/emulator_fixture.hpp"
 
-#include <kiemidi/emulator.hpp>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
-
-namespace asio = boost::asio;
-namespace json = boost::json;
-namespace emu = kiemidi::emulator;
 using namespace kiemidi::test;
-using namespace std::chrono_literals;
+
+namespace {
+
+/// Emulator options with `fault` (a rate) at 1.
+emu::emulator_options always(double emu::fault_options::*fault)
+{
+    emu::emulator_options o;
+    o.faults.*fault = 1;
+    return o;
+}
+
+/// What a separation POST for audio "a1" that KIE answered by resetting the connection left:
+/// the answer read, and with the fault off again, KIE's credit balance and counters.
+struct after_reset
+{
+    raw_response answer;
+    std::int64_t credits = 0;
+    emu::counters c;
+};
+
+/// Sends that POST to an emulator with `fault` (a connection reset) at 1, bounded.
+after_reset separation_post_reset_by(double emu::fault_options::*fault)
+{
+    after_reset out;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator_under_test kie(ioc.get_executor(), always(fault));
+        auto ec = co_await kie.cli.try_request(separation_post("a1"), out.answer);
+        BOOST_TEST(static_cast<bool>(ec));
+        kie.srv.set_faults({});
+        out.credits = co_await kie.credits();
+        out.c = kie.srv.snapshot();
+    });
+    return out;
+}
+
+/// Sends `req` (KIE accepts it) and waits for the task's callback: the task id and the callback's body.
+asio::awaitable<std::pair<std::string, json::value>> submitted_and_called_back(emulator_under_test& kie,
+                                                                                callback_receiver& rx, raw_request req)
+{
+    auto r = co_await kie.cli.request(req);
+    BOOST_TEST(r.code() == 200);
+    const auto task = str(r.json().at("data").at("taskId"));
+    auto cb = (co_await rx.next()).json();
+    BOOST_TEST(cb.at("code").as_int64() == 500);
+    co_return std::pair{task, std::move(cb)};
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(emulator_faults)
 
 BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_processed)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor());
+        auto& [srv, cli] = kie;
 
         emu::fault_options f;
         f.http_429_rate = 1;
@@ -37,19 +72,16 @@ BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_proc
         auto read429 = co_await cli.request(get_path("/api/v1/chat/credit"));
         BOOST_TEST(read429.status == 429u);
 
-        f = {};
-        f.http_455_rate = 1;
-        srv.set_faults(f);
-        auto r455 = co_await cli.request(separation_post("a1"));
-        BOOST_TEST(r455.status == 455u);
-        BOOST_TEST(r455.code() == 455);
-
-        f = {};
-        f.http_500_rate = 1;
-        srv.set_faults(f);
-        auto r500 = co_await cli.request(separation_post("a1"));
-        BOOST_TEST(r500.status == 500u);
-        BOOST_TEST(r500.code() == 500);
+        // Maintenance and a server error: the HTTP status and KIE's body code agree.
+        const std::pair<double emu::fault_options::*, int> status_faults[] = {
+            {&emu::fault_options::http_455_rate, 455}, {&emu::fault_options::http_500_rate, 500}};
+        for (const auto& [fault, status] : status_faults)
+        {
+            srv.set_faults(always(fault).faults);
+            auto r = co_await cli.request(separation_post("a1"));
+            BOOST_TEST(r.status == static_cast<unsigned>(status));
+            BOOST_TEST(r.code() == status);
+        }
 
         srv.set_faults({});
         auto ok = co_await cli.request(get_path("/api/v1/chat/credit"));
@@ -63,71 +95,41 @@ BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_proc
         BOOST_TEST(c.responses_with_code(500) == 1u);
         BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 3u);
         BOOST_TEST(c.tcp_connections_accepted == 1u);  // fault answers keep the connection
-        srv.stop();
     });
 }
 
 BOOST_AUTO_TEST_CASE(reset_before_processing_charges_nothing)
 {
-    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::emulator_options o;
-        o.faults.connection_reset_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
-        raw_response out;
-        auto ec = co_await cli.try_request(separation_post("a1"), out);
-        BOOST_TEST(static_cast<bool>(ec));
-        BOOST_TEST(out.status == 0u);
-        srv.set_faults({});
-        auto credit = co_await cli.request(get_path("/api/v1/chat/credit"));
-        BOOST_TEST(credit.json().at("data").as_int64() == 1000000);
-        auto c = srv.snapshot();
-        BOOST_TEST(c.connection_resets == 1u);
-        BOOST_TEST(c.separation_submissions.empty());
-        BOOST_TEST(c.tasks_created == 0u);
-        BOOST_TEST(c.tcp_connections_accepted == 2u);
-        srv.stop();
-    });
+    const auto r = separation_post_reset_by(&emu::fault_options::connection_reset_rate);
+    BOOST_TEST(r.answer.status == 0u);
+    BOOST_TEST(r.credits == 1000000);
+    BOOST_TEST(r.c.connection_resets == 1u);
+    BOOST_TEST(r.c.separation_submissions.empty());
+    BOOST_TEST(r.c.tasks_created == 0u);
+    BOOST_TEST(r.c.tcp_connections_accepted == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(reset_after_processing_charges_and_creates_the_task)
 {
-    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::emulator_options o;
-        o.faults.reset_after_processing_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
-        raw_response out;
-        auto ec = co_await cli.try_request(separation_post("a1"), out);
-        BOOST_TEST(static_cast<bool>(ec));
-        srv.set_faults({});
-        auto credit = co_await cli.request(get_path("/api/v1/chat/credit"));
-        BOOST_TEST(credit.json().at("data").as_int64() == 1000000 - 10);
-        auto c = srv.snapshot();
-        BOOST_TEST(c.connection_resets == 1u);
-        BOOST_TEST(c.tasks_created == 1u);
-        BOOST_TEST((c.separation_submissions.at({"music-1", "a1"}) == 1u));
-        srv.stop();
-    });
+    const auto r = separation_post_reset_by(&emu::fault_options::reset_after_processing_rate);
+    BOOST_TEST(r.credits == 1000000 - 10);
+    BOOST_TEST(r.c.connection_resets == 1u);
+    BOOST_TEST(r.c.tasks_created == 1u);
+    BOOST_TEST((r.c.separation_submissions.at({"music-1", "a1"}) == 1u));
 }
 
 BOOST_AUTO_TEST_CASE(slow_responses_are_delayed)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::emulator_options o;
-        o.faults.slow_response_rate = 1;
+        auto o = always(&emu::fault_options::slow_response_rate);
         o.faults.slow_response = 300ms;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         const auto t0 = std::chrono::steady_clock::now();
         auto r = co_await cli.request(get_path("/api/v1/chat/credit"));
         BOOST_TEST(r.code() == 200);
         BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 300ms));
         BOOST_TEST(srv.snapshot().slow_responses == 1u);
-        srv.stop();
     });
 }
 
@@ -136,9 +138,8 @@ BOOST_AUTO_TEST_CASE(simulated_rate_limit_refuses_paid_posts_beyond_the_window)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emu::emulator_options o;
         o.rate_limit_per_10s = 3;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         for (int i = 0; i < 3; ++i)
         {
             auto r = co_await cli.request(separation_post("a" + std::to_string(i)));
@@ -154,23 +155,16 @@ BOOST_AUTO_TEST_CASE(simulated_rate_limit_refuses_paid_posts_beyond_the_window)
         auto c = srv.snapshot();
         BOOST_TEST(c.rate_limited == 1u);
         BOOST_TEST(c.separation_submissions.count({"music-1", "a9"}) == 0u);
-        srv.stop();
     });
 }
 
 BOOST_AUTO_TEST_CASE(failing_separation_reports_a_failure_state_and_callback)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::emulator_options o;
-        o.faults.separation_failure_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
+        emulator_under_test kie(ioc.get_executor(), always(&emu::fault_options::separation_failure_rate));
+        auto& [srv, cli] = kie;
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
-        auto r = co_await cli.request(separation_post("a1", rx.url()));
-        const auto task = str(r.json().at("data").at("taskId"));
-        auto cb = (co_await rx.next()).json();
-        BOOST_TEST(cb.at("code").as_int64() == 500);
+        const auto [task, cb] = co_await submitted_and_called_back(kie, rx, separation_post("a1", rx.url()));
         BOOST_TEST(str(cb.at("msg")) == "Vocal separation failed");
         BOOST_TEST(str(cb.at("data").at("task_id")) == task);
         BOOST_TEST(cb.at("data").at("vocal_separation_info").is_null());
@@ -185,24 +179,17 @@ BOOST_AUTO_TEST_CASE(failing_separation_reports_a_failure_state_and_callback)
         auto c = srv.snapshot();
         BOOST_TEST(c.tasks_failed == 1u);
         BOOST_TEST(c.tasks_completed == 0u);
-        srv.stop();
     });
 }
 
 BOOST_AUTO_TEST_CASE(failing_midi_reports_flag_2_or_3_and_a_failure_callback)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::emulator_options o;
-        o.faults.midi_failure_rate = 1;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
+        emulator_under_test kie(ioc.get_executor(), always(&emu::fault_options::midi_failure_rate));
+        auto& cli = kie.cli;
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
-        auto m = co_await cli.request(post_json("/api/v1/midi/generate", midi_body("3e63b4cc88d52611159371f6af5571e7", rx.url())));
-        BOOST_TEST(m.code() == 200);
-        const auto task = str(m.json().at("data").at("taskId"));
-        auto cb = (co_await rx.next()).json();
-        BOOST_TEST(cb.at("code").as_int64() == 500);
+        const auto [task, cb] = co_await submitted_and_called_back(
+            kie, rx, post_json("/api/v1/midi/generate", midi_body("3e63b4cc88d52611159371f6af5571e7", rx.url())));
         BOOST_TEST(str(cb.at("msg")) == "MIDI generation failed");
         BOOST_TEST(str(cb.at("task_id")) == task);
         BOOST_TEST(cb.at("data").is_null());
@@ -211,16 +198,14 @@ BOOST_AUTO_TEST_CASE(failing_midi_reports_flag_2_or_3_and_a_failure_callback)
         BOOST_TEST((flag == 2 || flag == 3));
         BOOST_TEST(rec.json().at("data").at("midiData").is_null());
         BOOST_TEST(rec.json().at("data").at("errorMessage").is_string());
-        srv.stop();
     });
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_paid_submissions_are_counted_per_key)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor());
+        auto& [srv, cli] = kie;
         (void)co_await cli.request(separation_post("a1"));
         (void)co_await cli.request(separation_post("a2"));
         auto c = srv.snapshot();
@@ -237,7 +222,6 @@ BOOST_AUTO_TEST_CASE(duplicate_paid_submissions_are_counted_per_key)
         BOOST_TEST((c.midi_submissions.at({"5c79****be8e", stem}) == 1u));
         BOOST_TEST(c.duplicate_paid_submissions() == 2u);
         BOOST_TEST(c.max_paid_per_key() == 2u);
-        srv.stop();
     });
 }
 

@@ -1,23 +1,11 @@
 // kiemidi::emulator::server: endpoints, task lifecycle, record-info shapes, auth, validation,
 // credits and the documented examples, over real sockets on 127.0.0.1.
-#include "common/emulator_support.hpp"
-#include "common/raw_http.hpp"
-#include "common/run_bounded.hpp"
-
-#include <kiemidi/emulator.hpp>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
+#include "common/emulator_fixture.hpp"
 
 #include <regex>
 #include <set>
 
-namespace asio = boost::asio;
-namespace json = boost::json;
-namespace emu = kiemidi::emulator;
 using namespace kiemidi::test;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -73,10 +61,9 @@ BOOST_AUTO_TEST_SUITE(emulator_server)
 BOOST_AUTO_TEST_CASE(separate_vocal_then_midi_completes_with_documented_shapes)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
 
         auto rec = co_await separate(cli, rx, "separate_vocal");
         BOOST_TEST(rec.at("code").as_int64() == 200);
@@ -214,9 +201,8 @@ BOOST_AUTO_TEST_CASE(https_is_verified_against_the_emulator_ca)
 BOOST_AUTO_TEST_CASE(wrong_or_missing_key_is_refused_with_401)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
         for (std::optional<std::string> key : {std::optional<std::string>("wrong"), std::optional<std::string>()})
         {
             auto r = co_await cli.request(get_path("/api/v1/chat/credit", key));
@@ -237,9 +223,8 @@ BOOST_AUTO_TEST_CASE(wrong_or_missing_key_is_refused_with_401)
 BOOST_AUTO_TEST_CASE(invalid_requests_are_rejected_without_charge)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
         const std::string cb = "http://127.0.0.1:9/cb";
         struct case_t { std::string target, body; std::int64_t code; };
         const std::vector<case_t> cases{
@@ -279,9 +264,8 @@ BOOST_AUTO_TEST_CASE(midi_on_a_pending_separation_is_refused)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         auto o = fast_options();
         o.separation_delay = 5s;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         auto r = co_await cli.request(post_json("/api/v1/vocal-removal/generate",
                                                 separation_body("m1", "a1", "separate_vocal", "http://127.0.0.1:9/cb")));
         const auto task = str(r.json().at("data").at("taskId"));
@@ -296,9 +280,8 @@ BOOST_AUTO_TEST_CASE(unknown_tasks_answer_data_null_or_404)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         {
-            emu::server srv(ioc.get_executor(), fast_options());
-            srv.start();
-            raw_client cli(ioc.get_executor(), srv.http_port());
+            emulator_under_test kie(ioc.get_executor(), fast_options());
+            auto& [srv, cli] = kie;
             for (const char* ep : {"/api/v1/vocal-removal/record-info", "/api/v1/midi/record-info"})
             {
                 auto r = co_await cli.request(get_path(std::string(ep) + "?taskId=0123456789abcdef0123456789abcdef"));
@@ -314,9 +297,8 @@ BOOST_AUTO_TEST_CASE(unknown_tasks_answer_data_null_or_404)
             auto o = fast_options();
             o.unknown_task_is_404 = true;
             o.error_http_status_mirrors_code = true;
-            emu::server srv(ioc.get_executor(), o);
-            srv.start();
-            raw_client cli(ioc.get_executor(), srv.http_port());
+            emulator_under_test kie(ioc.get_executor(), o);
+            auto& [srv, cli] = kie;
             auto r = co_await cli.request(get_path("/api/v1/midi/record-info?taskId=0123456789abcdef0123456789abcdef"));
             BOOST_TEST(r.status == 404u);
             BOOST_TEST(r.code() == 404);
@@ -334,9 +316,8 @@ BOOST_AUTO_TEST_CASE(credits_decrease_per_paid_call_and_run_out_with_402)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         auto o = fast_options();
         o.initial_credits = 70;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         auto credits = [&]() -> asio::awaitable<std::int64_t> {
             auto r = co_await cli.request(get_path("/api/v1/chat/credit"));
             BOOST_TEST(r.code() == 200);
@@ -370,9 +351,8 @@ BOOST_AUTO_TEST_CASE(credits_decrease_per_paid_call_and_run_out_with_402)
 BOOST_AUTO_TEST_CASE(seed_doc_curl_example_answers_exactly_as_documented)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
         const std::string body = R"({
   "taskId": "5c79****be8e",
   "callBackUrl": "https://example.callback",
@@ -411,9 +391,8 @@ BOOST_AUTO_TEST_CASE(seed_doc_curl_example_answers_exactly_as_documented)
 BOOST_AUTO_TEST_CASE(music_tasks_have_two_tracks_derived_from_the_task_id)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
         auto doc = co_await cli.request(get_path("/api/v1/generate/record-info?taskId=5c79****be8e"));
         const auto dd = doc.json().at("data");
         BOOST_TEST(str(dd.at("status")) == "SUCCESS");
@@ -444,10 +423,9 @@ BOOST_AUTO_TEST_CASE(music_tasks_have_two_tracks_derived_from_the_task_id)
 BOOST_AUTO_TEST_CASE(split_stem_gives_up_to_twelve_stems_and_stem_specific_midi)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        emu::server srv(ioc.get_executor(), fast_options());
-        srv.start();
         callback_receiver rx(ioc.get_executor());
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), fast_options());
+        auto& [srv, cli] = kie;
         auto rec = co_await separate(cli, rx, "split_stem");
         const auto& resp = rec.at("data").at("response");
         BOOST_TEST(resp.at("instrumentalUrl").is_null());
@@ -487,10 +465,9 @@ BOOST_AUTO_TEST_CASE(ids_and_results_are_deterministic_from_the_seed)
         {
             auto o = fast_options();
             o.seed = 77;
-            emu::server srv(ioc.get_executor(), o);
-            srv.start();
             callback_receiver rx(ioc.get_executor());
-            raw_client cli(ioc.get_executor(), srv.http_port());
+            emulator_under_test kie(ioc.get_executor(), o);
+            auto& [srv, cli] = kie;
             auto r = co_await cli.request(post_json("/api/v1/vocal-removal/generate",
                                                     separation_body("m9", "a9", "separate_vocal", rx.url())));
             ids.push_back(str(r.json().at("data").at("taskId")));
@@ -512,9 +489,8 @@ BOOST_AUTO_TEST_CASE(oversized_body_is_refused_with_413)
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         auto o = fast_options();
         o.max_request_body = 1024;
-        emu::server srv(ioc.get_executor(), o);
-        srv.start();
-        raw_client cli(ioc.get_executor(), srv.http_port());
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
         auto r = co_await cli.request(post_json("/api/v1/midi/generate", std::string(4096, ' ') + "{}"));
         BOOST_TEST(r.status == 413u);
         BOOST_TEST(r.code() == 413);

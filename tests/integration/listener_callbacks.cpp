@@ -6,6 +6,7 @@
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/api/callbacks.hpp>
 
+#include "common/listener_fixture.hpp"
 #include "common/listener_support.hpp"
 #include "common/run_bounded.hpp"
 #include "common/test_http_server.hpp"
@@ -47,9 +48,8 @@ BOOST_AUTO_TEST_SUITE(listener_callbacks)
 BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
         struct variant
         {
             callback_kind kind;
@@ -65,8 +65,7 @@ BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
         for (const auto& v : variants)
         {
             const std::string id = "task-" + std::to_string(n++);
-            auto [msg, res] = co_await (hub.async_wait(v.kind, id, asio::use_awaitable) &&
-                                        send(listener.port(), make_post(listener, v.kind, v.body(id))));
+            auto [msg, res] = co_await l.deliver(v.kind, id, v.body(id));
             BOOST_TEST(res.result_int() == 200u);
             BOOST_TEST(res.body() == R"({"code":200,"msg":"success"})");
             BOOST_TEST(msg.task_id == id);
@@ -80,10 +79,9 @@ BOOST_AUTO_TEST_CASE(callbacks_of_every_documented_shape_resume_their_waiters)
 BOOST_AUTO_TEST_CASE(callback_before_any_waiter_is_buffered_and_handed_to_the_later_waiter)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
-        auto res = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_cn("early")));
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
+        auto res = co_await l.post(callback_kind::midi, midi_cn("early"));
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(listener.stats().buffered == 1u);
         BOOST_TEST(hub.stats().buffered == 1u);
@@ -97,11 +95,10 @@ BOOST_AUTO_TEST_CASE(the_same_task_id_on_both_callback_urls_reaches_the_wait_of_
 {
     // KIE may give a MIDI task its separation's id: the URL a callback arrives on names its kind.
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
-        auto sep = co_await send(listener.port(), make_post(listener, callback_kind::separation, separation_en("shared")));
-        auto midi = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("shared")));
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
+        auto sep = co_await l.post(callback_kind::separation, separation_en("shared"));
+        auto midi = co_await l.post(callback_kind::midi, midi_en("shared"));
         BOOST_TEST(sep.result_int() == 200u);
         BOOST_TEST(midi.result_int() == 200u);
         BOOST_TEST(listener.stats().buffered == 2u);
@@ -119,12 +116,10 @@ BOOST_AUTO_TEST_CASE(a_callback_routed_by_a_later_id_placement_parses_as_that_ta
 {
     // data.taskId is empty, so the listener routes by the top-level task_id; the parser agrees.
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
         const std::string body = R"({"task_id":"m1","code":200,"msg":"success","data":{"taskId":"","instruments":[]}})";
-        auto [msg, res] = co_await (hub.async_wait(callback_kind::midi, "m1", asio::use_awaitable) &&
-                                    send(listener.port(), make_post(listener, callback_kind::midi, body)));
+        auto [msg, res] = co_await l.deliver(callback_kind::midi, "m1", body);
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(msg.task_id == "m1");
         api::midi_callback cb;
@@ -137,14 +132,12 @@ BOOST_AUTO_TEST_CASE(a_callback_routed_by_a_later_id_placement_parses_as_that_ta
 BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_once)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
-        auto [msg, first] = co_await (hub.async_wait(callback_kind::separation, "dup", asio::use_awaitable) &&
-                                      send(listener.port(), make_post(listener, callback_kind::separation, separation_en("dup"))));
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
+        auto [msg, first] = co_await l.deliver(callback_kind::separation, "dup", separation_en("dup"));
         BOOST_TEST(first.result_int() == 200u);
         BOOST_TEST(msg.task_id == "dup");
-        auto second = co_await send(listener.port(), make_post(listener, callback_kind::separation, separation_en("dup")));
+        auto second = co_await l.post(callback_kind::separation, separation_en("dup"));
         BOOST_TEST(second.result_int() == 200u);
         BOOST_TEST(listener.stats().duplicates == 1u);
         BOOST_TEST(listener.stats().callbacks_accepted == 2u);
@@ -161,13 +154,12 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_is_acknowledged_and_resumes_the_waiter_o
 BOOST_AUTO_TEST_CASE(callback_for_an_unknown_task_is_acknowledged_with_200)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        callback_listener listener(ioc.get_executor(), test_options(), hub);
-        listener.start();
-        auto res = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("nobody-waits")));
+        listening l(ioc.get_executor());
+        auto& [hub, listener] = l;
+        auto res = co_await l.post(callback_kind::midi, midi_en("nobody-waits"));
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(res.body() == R"({"code":200,"msg":"success"})");
-        auto again = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("nobody-waits")));
+        auto again = co_await l.post(callback_kind::midi, midi_en("nobody-waits"));
         BOOST_TEST(again.result_int() == 200u);
         BOOST_TEST(listener.stats().duplicates == 1u);
     });
@@ -176,23 +168,14 @@ BOOST_AUTO_TEST_CASE(callback_for_an_unknown_task_is_acknowledged_with_200)
 BOOST_AUTO_TEST_CASE(validly_signed_callback_is_accepted)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        auto o = test_options();
-        o.webhook_hmac_key = "whk-test-key";
-        callback_listener listener(ioc.get_executor(), o, hub);
-        listener.start();
+        listening l(ioc.get_executor(), signing_options());
+        auto& [hub, listener] = l;
         const auto ts = epoch_seconds();
-        auto [msg, res] = co_await (
-            hub.async_wait(callback_kind::separation, "signed", asio::use_awaitable) &&
-            send(listener.port(), make_post(listener, callback_kind::separation, separation_en("signed"),
-                                            signed_headers(o.webhook_hmac_key, "signed", ts))));
+        auto [msg, res] = co_await l.deliver(callback_kind::separation, "signed", separation_en("signed"), signed_headers(test_hmac_key, "signed", ts));
         BOOST_TEST(res.result_int() == 200u);
         BOOST_TEST(msg.task_id == "signed");
         // Header names are case-insensitive (KIE's samples use lowercase).
-        auto [msg2, res2] = co_await (
-            hub.async_wait(callback_kind::midi, "lower", asio::use_awaitable) &&
-            send(listener.port(), make_post(listener, callback_kind::midi, midi_en("lower"),
-                                            signed_headers(o.webhook_hmac_key, "lower", ts, true))));
+        auto [msg2, res2] = co_await l.deliver(callback_kind::midi, "lower", midi_en("lower"), signed_headers(test_hmac_key, "lower", ts, true));
         BOOST_TEST(res2.result_int() == 200u);
         BOOST_TEST(msg2.task_id == "lower");
     });
@@ -201,23 +184,16 @@ BOOST_AUTO_TEST_CASE(validly_signed_callback_is_accepted)
 BOOST_AUTO_TEST_CASE(forged_or_missing_signature_is_rejected_with_401_and_the_waiter_is_not_resumed)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        auto o = test_options();
-        o.webhook_hmac_key = "whk-test-key";
-        callback_listener listener(ioc.get_executor(), o, hub);
-        listener.start();
+        listening l(ioc.get_executor(), signing_options());
+        auto& [hub, listener] = l;
         watched_wait w(hub, "victim");
         const auto ts = epoch_seconds();
-        auto forged = co_await send(listener.port(),
-                                    make_post(listener, callback_kind::midi, midi_en("victim"),
-                                              signed_headers("wrong-key", "victim", ts)));
+        auto forged = co_await l.post(callback_kind::midi, midi_en("victim"), signed_headers("wrong-key", "victim", ts));
         BOOST_TEST(forged.result_int() == 401u);
         // A signature for another task id does not transfer.
-        auto replayed = co_await send(listener.port(),
-                                      make_post(listener, callback_kind::midi, midi_en("victim"),
-                                                signed_headers(o.webhook_hmac_key, "other", ts)));
+        auto replayed = co_await l.post(callback_kind::midi, midi_en("victim"), signed_headers(test_hmac_key, "other", ts));
         BOOST_TEST(replayed.result_int() == 401u);
-        auto missing = co_await send(listener.port(), make_post(listener, callback_kind::midi, midi_en("victim")));
+        auto missing = co_await l.post(callback_kind::midi, midi_en("victim"));
         BOOST_TEST(missing.result_int() == 401u);
         BOOST_TEST(listener.stats().rejected_forged == 3u);
         BOOST_TEST(listener.stats().midi.forged == 3u);
@@ -231,12 +207,10 @@ BOOST_AUTO_TEST_CASE(forged_or_missing_signature_is_rejected_with_401_and_the_wa
 BOOST_AUTO_TEST_CASE(stale_signature_timestamp_is_rejected_with_401)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        auto o = test_options();
-        o.webhook_hmac_key = "whk-test-key";
+        auto o = signing_options();
         o.freshness_window = 300s;
-        callback_listener listener(ioc.get_executor(), o, hub);
-        listener.start();
+        listening l(ioc.get_executor(), o);
+        auto& [hub, listener] = l;
         watched_wait w(hub, "late");
         // 30 s beyond the window: timestamps have whole seconds, and on a slow (sanitized) run the
         // listener reads its clock a second or more after the test made the timestamp, which
@@ -244,9 +218,7 @@ BOOST_AUTO_TEST_CASE(stale_signature_timestamp_is_rejected_with_401)
         for (auto offset : {-330s, 330s})
         {
             const auto ts = epoch_seconds(offset);
-            auto res = co_await send(listener.port(),
-                                     make_post(listener, callback_kind::midi, midi_cn("late"),
-                                               signed_headers(o.webhook_hmac_key, "late", ts)));
+            auto res = co_await l.post(callback_kind::midi, midi_cn("late"), signed_headers(test_hmac_key, "late", ts));
             BOOST_TEST(res.result_int() == 401u);
         }
         BOOST_TEST(listener.stats().rejected_stale == 2u);
@@ -260,21 +232,16 @@ BOOST_AUTO_TEST_CASE(a_freshness_window_as_large_as_the_type_allows_accepts_old_
     // Compared as a distance from now: a window of seconds::max() must not overflow into
     // rejecting everything (or into undefined behaviour).
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        in_process_callback_hub hub(ioc.get_executor());
-        auto o = test_options();
-        o.webhook_hmac_key = "whk-test-key";
+        auto o = signing_options();
         o.freshness_window = std::chrono::seconds::max();
-        callback_listener listener(ioc.get_executor(), o, hub);
-        listener.start();
+        listening l(ioc.get_executor(), o);
+        auto& [hub, listener] = l;
         int n = 0;
         for (auto offset : {std::chrono::seconds(-10 * 366 * 86400), 0s, std::chrono::seconds(10 * 366 * 86400)})
         {
             const std::string id = "any-age-" + std::to_string(n++);
             const auto ts = epoch_seconds(offset);
-            auto [msg, res] = co_await (
-                hub.async_wait(callback_kind::midi, id, asio::use_awaitable) &&
-                send(listener.port(), make_post(listener, callback_kind::midi, midi_cn(id),
-                                                signed_headers(o.webhook_hmac_key, id, ts))));
+            auto [msg, res] = co_await l.deliver(callback_kind::midi, id, midi_cn(id), signed_headers(test_hmac_key, id, ts));
             BOOST_TEST(res.result_int() == 200u);
             BOOST_TEST(msg.task_id == id);
         }
@@ -286,12 +253,11 @@ BOOST_AUTO_TEST_CASE(https_listener_with_a_self_signed_certificate_serves_callba
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         const auto cert = kiemidi::test::make_self_signed_pki({}, {"127.0.0.1"});
-        in_process_callback_hub hub(ioc.get_executor());
         auto o = test_options();
         o.tls_certificate_pem = cert.cert_pem;
         o.tls_private_key_pem = cert.key_pem;
-        callback_listener listener(ioc.get_executor(), o, hub);
-        listener.start();
+        listening l(ioc.get_executor(), o);
+        auto& [hub, listener] = l;
         BOOST_TEST(listener.uses_tls());
         BOOST_TEST(listener.callback_url(callback_kind::midi).rfind("https://127.0.0.1:", 0) == 0u);
 
@@ -321,9 +287,8 @@ BOOST_AUTO_TEST_CASE(concurrent_callbacks_on_a_multithreaded_io_context_resume_e
             constexpr int clients = 8;
             constexpr int per_client = 40;
             constexpr int total = clients * per_client;
-            in_process_callback_hub hub(ioc.get_executor());
-            callback_listener listener(ioc.get_executor(), test_options(), hub);
-            listener.start();
+            listening l(ioc.get_executor());
+            auto& [hub, listener] = l;
             auto id_of = [](int c, int i) { return "mt-" + std::to_string(c) + "-" + std::to_string(i); };
 
             // Even-numbered tasks are awaited before their callbacks arrive, odd ones after.
