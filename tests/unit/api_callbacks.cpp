@@ -7,19 +7,27 @@
 
 using namespace kiemidi;
 using namespace kiemidi::api;
-using kiemidi::test::fixture;
+using namespace kiemidi::test;
+
+namespace {
+
+/// The callback's envelope: KIE's code and message, and the task it is about.
+template <class Callback>
+void check_envelope(const Callback& cb, int code, const std::string& msg, const std::string& task_id)
+{
+    BOOST_TEST(cb.code == code);
+    BOOST_TEST(cb.msg == msg);
+    BOOST_TEST(cb.task_id == task_id);
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(api_callbacks)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_separation_info)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_separation_info.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "vocal separation generated successfully.");
-    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_vocal_separation_info.json"));
+    check_envelope(cb, 200, "vocal separation generated successfully.", "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     BOOST_TEST(cb.urls->instrumental.value_or("") ==
                "https://file.aiquickdraw.com/s/d92a13bf-c6f4-4ade-bb47-f69738435528_Instrumental.mp3");
@@ -31,13 +39,8 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_separation_info)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_removal_info)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_removal_info.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "vocal Removal generated successfully.");
-    BOOST_TEST(cb.task_id == "e649edb7abfd759285bd41a47a634b10");
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_vocal_removal_info.json"));
+    check_envelope(cb, 200, "vocal Removal generated successfully.", "e649edb7abfd759285bd41a47a634b10");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     const auto& u = *cb.urls;
     BOOST_TEST(!u.instrumental);
@@ -58,21 +61,14 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_removal_info)
 
 BOOST_AUTO_TEST_CASE(separation_failure_callback_is_not_a_parse_error)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_failure.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.msg == "Vocal separation failed");
-    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_failure.json"));
+    check_envelope(cb, 500, "Vocal separation failed", "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST(!cb.urls.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
 {
-    separation_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_data_task_id_camel_case.json"), cb, diag));
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_data_task_id_camel_case.json"));
     BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     BOOST_TEST(cb.urls->instrumental.value_or("") == "https://example/Instrumental.mp3");
@@ -80,9 +76,7 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_top_level_task_id_and_code_as_text)
 {
-    separation_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_top_level_task_id.json"), cb, diag));
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_top_level_task_id.json"));
     BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST(cb.code == 200);
     BOOST_TEST_REQUIRE(cb.urls.has_value());
@@ -91,20 +85,14 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_top_level_task_id_and_code_as_t
 
 BOOST_AUTO_TEST_CASE(separation_callback_without_task_id_names_data_task_id)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(R"({"code":200,"msg":"ok","data":{"vocal_removal_info":null}})", cb, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field data.task_id");
+    check_parse_error<separation_callback>(R"({"code":200,"msg":"ok","data":{"vocal_removal_info":null}})",
+                                           client_errc::missing_field, "missing field data.task_id");
 }
 
 BOOST_AUTO_TEST_CASE(separation_callback_without_code_names_the_field)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(R"({"msg":"ok","data":{"task_id":"t"}})", cb, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field code");
+    check_parse_error<separation_callback>(R"({"msg":"ok","data":{"task_id":"t"}})",
+                                           client_errc::missing_field, "missing field code");
 }
 
 BOOST_AUTO_TEST_CASE(callback_that_is_not_json_is_bad_json)
@@ -120,13 +108,8 @@ BOOST_AUTO_TEST_CASE(callback_that_is_not_json_is_bad_json)
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_top_level_task_id_and_mixed_number_types_parses)
 {
-    midi_callback cb;
-    diagnostics diag;
-    const auto ec = parse_midi_callback(fixture("midi_callback_top_level_task_id.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "success");
-    BOOST_TEST(cb.task_id == "5c79****be8e");
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_top_level_task_id.json"));
+    check_envelope(cb, 200, "success", "5c79****be8e");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(cb.midi->state == "complete");
     BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
@@ -140,9 +123,7 @@ BOOST_AUTO_TEST_CASE(midi_callback_with_top_level_task_id_and_mixed_number_types
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_data_task_id.json"), cb, diag), diag.to_string());
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_data_task_id.json"));
     BOOST_TEST(cb.task_id == "5c79****be8e");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(note_count(*cb.midi) == 3u);
@@ -151,20 +132,14 @@ BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_task_id_in_data_has_no_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_task_id.json"), cb, diag));
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.msg == "MIDI generation failed");
-    BOOST_TEST(cb.task_id == "5c79****be8e");
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_failure_data_task_id.json"));
+    check_envelope(cb, 500, "MIDI generation failed", "5c79****be8e");
     BOOST_TEST(!cb.midi.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_null_data_has_no_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_null.json"), cb, diag));
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_failure_data_null.json"));
     BOOST_TEST(cb.code == 500);
     BOOST_TEST(cb.task_id == "5c79****be8e");
     BOOST_TEST(!cb.midi.has_value());
@@ -172,9 +147,7 @@ BOOST_AUTO_TEST_CASE(midi_failure_callback_with_null_data_has_no_result)
 
 BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_success_without_notes.json"), cb, diag));
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_success_without_notes.json"));
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(cb.midi->state == "complete");
     BOOST_TEST(cb.midi->instruments.empty());
@@ -182,14 +155,10 @@ BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_odd_notes_keeps_the_result_and_counts_the_repairs)
 {
-    midi_callback cb;
-    diagnostics diag;
-    const auto ec = parse_midi_callback(
+    const auto cb = parse_ok<midi_callback>(
         R"({"task_id":"t","code":200,"msg":"success","data":{"instruments":[{"name":"Drums","notes":[
             {"pitch":36,"start":"0","end":"x","velocity":1},{"pitch":38,"start":"0","end":"0.5","velocity":"100"},
-            {"pitch":40,"start":0.5,"end":"0.75"}]},{"name":null,"notes":null}]}})",
-        cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            {"pitch":40,"start":0.5,"end":"0.75"}]},{"name":null,"notes":null}]}})");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
     const auto& notes = cb.midi->instruments[0].notes;
