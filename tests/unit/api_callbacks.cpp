@@ -20,6 +20,17 @@ void check_envelope(const Callback& cb, int code, const std::string& msg, const 
     BOOST_TEST(cb.task_id == task_id);
 }
 
+bool has_result(const separation_callback& cb) { return cb.urls.has_value(); }
+bool has_result(const midi_callback& cb) { return cb.midi.has_value(); }
+
+/// A failure callback: KIE's code 500 and message for the task, and no result.
+template <class Callback>
+void check_failure_without_result(const Callback& cb, const std::string& msg, const std::string& task_id)
+{
+    check_envelope(cb, 500, msg, task_id);
+    BOOST_TEST(!has_result(cb));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(api_callbacks)
@@ -44,26 +55,32 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_removal_info)
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     const auto& u = *cb.urls;
     BOOST_TEST(!u.instrumental);
-    BOOST_TEST(u.vocal.value_or("") == "https://file.aiquickdraw.com/s/07420749-..._Vocals.mp3");
-    BOOST_TEST(u.backing_vocals.value_or("") == "https://file.aiquickdraw.com/s/aadc51a3-..._Backing_Vocals.mp3");
-    BOOST_TEST(u.drums.value_or("") == "https://file.aiquickdraw.com/s/ac75c5ea-..._Drums.mp3");
-    BOOST_TEST(u.bass.value_or("") == "https://file.aiquickdraw.com/s/a3c2da5a-..._Bass.mp3");
-    BOOST_TEST(u.guitar.value_or("") == "https://file.aiquickdraw.com/s/064dd08e-..._Guitar.mp3");
-    BOOST_TEST(u.keyboard.value_or("") == "https://file.aiquickdraw.com/s/adc934e0-..._Keyboard.mp3");
-    BOOST_TEST(u.percussion.value_or("") == "https://file.aiquickdraw.com/s/0f70884d-..._Percussion.mp3");
-    BOOST_TEST(u.strings.value_or("") == "https://file.aiquickdraw.com/s/49829425-..._Strings.mp3");
-    BOOST_TEST(u.synth.value_or("") == "https://file.aiquickdraw.com/s/56b2d94a-..._Synth.mp3");
-    BOOST_TEST(u.fx.value_or("") == "https://file.aiquickdraw.com/s/a8822c73-..._FX.mp3");
-    BOOST_TEST(u.brass.value_or("") == "https://file.aiquickdraw.com/s/334b2d23-..._Brass.mp3");
-    BOOST_TEST(u.woodwinds.value_or("") == "https://file.aiquickdraw.com/s/d81545b1-..._Woodwinds.mp3");
+    // Every stem KIE names, with its file.
+    struct stem
+    {
+        const std::optional<std::string>& url;
+        const char* file;
+    };
+    for (const auto& [url, file] : {stem{u.vocal, "https://file.aiquickdraw.com/s/07420749-..._Vocals.mp3"},
+                                    stem{u.backing_vocals, "https://file.aiquickdraw.com/s/aadc51a3-..._Backing_Vocals.mp3"},
+                                    stem{u.drums, "https://file.aiquickdraw.com/s/ac75c5ea-..._Drums.mp3"},
+                                    stem{u.bass, "https://file.aiquickdraw.com/s/a3c2da5a-..._Bass.mp3"},
+                                    stem{u.guitar, "https://file.aiquickdraw.com/s/064dd08e-..._Guitar.mp3"},
+                                    stem{u.keyboard, "https://file.aiquickdraw.com/s/adc934e0-..._Keyboard.mp3"},
+                                    stem{u.percussion, "https://file.aiquickdraw.com/s/0f70884d-..._Percussion.mp3"},
+                                    stem{u.strings, "https://file.aiquickdraw.com/s/49829425-..._Strings.mp3"},
+                                    stem{u.synth, "https://file.aiquickdraw.com/s/56b2d94a-..._Synth.mp3"},
+                                    stem{u.fx, "https://file.aiquickdraw.com/s/a8822c73-..._FX.mp3"},
+                                    stem{u.brass, "https://file.aiquickdraw.com/s/334b2d23-..._Brass.mp3"},
+                                    stem{u.woodwinds, "https://file.aiquickdraw.com/s/d81545b1-..._Woodwinds.mp3"}})
+        BOOST_TEST(url.value_or("") == file);
     BOOST_TEST(!u.piano);
 }
 
 BOOST_AUTO_TEST_CASE(separation_failure_callback_is_not_a_parse_error)
 {
-    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_failure.json"));
-    check_envelope(cb, 500, "Vocal separation failed", "3e63b4cc88d52611159371f6af5571e7");
-    BOOST_TEST(!cb.urls.has_value());
+    check_failure_without_result(parse_ok<separation_callback>(fixture("separation_callback_failure.json")),
+                                 "Vocal separation failed", "3e63b4cc88d52611159371f6af5571e7");
 }
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
@@ -132,17 +149,14 @@ BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_task_id_in_data_has_no_result)
 {
-    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_failure_data_task_id.json"));
-    check_envelope(cb, 500, "MIDI generation failed", "5c79****be8e");
-    BOOST_TEST(!cb.midi.has_value());
+    check_failure_without_result(parse_ok<midi_callback>(fixture("midi_callback_failure_data_task_id.json")),
+                                 "MIDI generation failed", "5c79****be8e");
 }
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_null_data_has_no_result)
 {
-    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_failure_data_null.json"));
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.task_id == "5c79****be8e");
-    BOOST_TEST(!cb.midi.has_value());
+    check_failure_without_result(parse_ok<midi_callback>(fixture("midi_callback_failure_data_null.json")),
+                                 "MIDI generation failed", "5c79****be8e");
 }
 
 BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_result)
