@@ -6,6 +6,7 @@
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/journal.hpp>
 
+#include "common/batch_fixture.hpp"
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
@@ -39,7 +40,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string sep_post = "POST /api/v1/vocal-removal/generate";
+using test::sep_post;
 
 struct temp_dir : test::temp_dir
 {
@@ -62,17 +63,13 @@ struct batch_env : test::local_kie
 
 batch_options fast_options(const temp_dir& dir, unsigned concurrency = 16)
 {
-    batch_options o;
-    o.output_dir = dir.path / "out";
+    auto o = test::polling_batch_options(dir.path / "out", concurrency, 10ms, 40ms, 15s);
     o.journal_path = dir.path / "batch.journal";
-    o.concurrency = concurrency;
     o.pipeline.wait.strategy = wait_strategy::hybrid;
     o.pipeline.wait.callback_overdue = 100ms;
-    o.pipeline.wait.poll_interval = 10ms;
-    o.pipeline.wait.max_poll_interval = 40ms;
-    o.pipeline.stage_timeout = 15s;
     return o;
 }
+
 
 std::vector<track_spec> make_tracks(int n)
 {
@@ -103,6 +100,46 @@ asio::awaitable<std::tuple<error_code, batch_summary>> runner_run(client& cli, c
     co_return co_await runner.async_run(std::move(tracks), std::move(on_event), use_nothrow_awaitable);
 }
 
+/// One test's batch: KIE and a client (batch_env), a directory, and fast_options writing into it.
+/// Tests name the parts: `auto& [env, dir, opts] = t;`.
+struct batch_case
+{
+    batch_env env;
+    temp_dir dir;
+    batch_options opts;
+
+    explicit batch_case(asio::any_io_executor ex, emulator::emulator_options eo = {}, unsigned concurrency = 16)
+        : env(ex, std::move(eo)), opts(fast_options(dir, concurrency))
+    {
+    }
+
+    /// Runs `n` tracks (make_tracks) without events, with a fresh runner.
+    asio::awaitable<std::tuple<error_code, batch_summary>> run(int n)
+    {
+        auto tracks = make_tracks(n);
+        std::function<void(const batch_event&)> no_events;
+        co_return co_await runner_run(*env.cli, opts, std::move(tracks), std::move(no_events));
+    }
+};
+
+/// Each of `n` tracks was paid once per stage: `n` separation and `n` MIDI POSTs, none twice.
+void check_each_paid_once(const emulator::counters& c, std::size_t n)
+{
+    BOOST_TEST(c.requests_to(sep_post) == n);
+    BOOST_TEST(c.requests_to(test::midi_post) == n);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
+/// All `n` tracks are done, both paid POSTs of each recovered (their answers were lost).
+void check_all_recovered(const batch_summary& s, std::size_t n)
+{
+    BOOST_TEST(s.done == n);
+    BOOST_TEST(s.failed == 0u);
+    BOOST_TEST(s.outcome_unknown == 0u);
+    BOOST_TEST(s.recovered == 2 * n);
+}
+
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(batch)
@@ -131,9 +168,8 @@ BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_not
             eo.faults.callback_drop_rate = 0.10;
             eo.faults.callback_duplicate_rate = 0.05;
             eo.faults.separation_failure_rate = 0.02;
-            batch_env env(ioc.get_executor(), eo);
-            temp_dir dir;
-            auto opts = fast_options(dir, 32);
+            batch_case t(ioc.get_executor(), eo, 32);
+            auto& [env, dir, opts] = t;
             // A {"code":500} answer may hide a paid task: its callback is looked for this long.
             opts.pipeline.unknown_outcome_wait = 300ms;
             batch_runner runner(*env.cli, opts);
@@ -245,9 +281,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes
             eo.separation_delay = 20ms;
             eo.midi_delay = 20ms;
             eo.faults.callback_drop_rate = 0.10;
-            batch_env env(ioc.get_executor(), eo);
-            temp_dir dir;
-            auto opts = fast_options(dir, 8);
+            batch_case t(ioc.get_executor(), eo, 8);
+            auto& [env, dir, opts] = t;
             const auto tracks = make_tracks(60);
 
             // First run: cancelled once 15 tracks are done.
@@ -312,9 +347,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_batch_resumes_without_resubmitting_and_finishes
 BOOST_AUTO_TEST_CASE(an_intent_without_a_task_id_becomes_outcome_unknown_and_is_not_resubmitted)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir, 4);
+        batch_case t(ioc.get_executor(), {}, 4);
+        auto& [env, dir, opts] = t;
         std::vector<track_spec> tracks{{"music-lost", "audio-lost", "lost"}, {"music-ok", "audio-ok", "ok"}};
         {
             // A crash between sending the separation and recording its answer.
@@ -360,9 +394,8 @@ BOOST_AUTO_TEST_CASE(an_intent_without_a_task_id_becomes_outcome_unknown_and_is_
 BOOST_AUTO_TEST_CASE(resubmit_unknown_sends_the_unknown_submission_again_by_explicit_choice)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir, 4);
+        batch_case t(ioc.get_executor(), {}, 4);
+        auto& [env, dir, opts] = t;
         opts.resubmit_unknown = true;
         std::vector<track_spec> tracks{{"music-lost", "audio-lost", "lost"}};
         {
@@ -391,9 +424,8 @@ BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_messag
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         emulator::emulator_options eo;
         eo.faults.separation_failure_rate = 1.0;
-        batch_env env(ioc.get_executor(), eo);
-        temp_dir dir;
-        auto opts = fast_options(dir, 2);
+        batch_case t(ioc.get_executor(), eo, 2);
+        auto& [env, dir, opts] = t;
         batch_runner runner(*env.cli, opts);
         std::string message;
         std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
@@ -416,9 +448,8 @@ BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_messag
 BOOST_AUTO_TEST_CASE(tracks_with_the_same_name_write_separate_files)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir, 4);
+        batch_case t(ioc.get_executor(), {}, 4);
+        auto& [env, dir, opts] = t;
         std::vector<track_spec> tracks{{"m1", "a1", "same"}, {"m2", "a2", "same"}};
         std::vector<std::string> done_names;
         std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
@@ -437,9 +468,8 @@ BOOST_AUTO_TEST_CASE(tracks_with_the_same_name_write_separate_files)
 BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_summary_and_throws_when_the_batch_cannot_run)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir, 2);
+        batch_case t(ioc.get_executor(), {}, 2);
+        auto& [env, dir, opts] = t;
         batch_runner runner(*env.cli, opts);
         auto tracks = make_tracks(2);
         batch_summary s = co_await runner.run(std::move(tracks));
@@ -466,9 +496,8 @@ BOOST_AUTO_TEST_CASE(the_coroutine_spelling_returns_the_summary_and_throws_when_
 BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir);
+        batch_case t(ioc.get_executor());
+        auto& [env, dir, opts] = t;
         opts.journal_path = dir.path / "no-such-dir" / "j.sqlite";
         batch_runner runner(*env.cli, opts);
         auto tracks = make_tracks(2);
@@ -486,24 +515,15 @@ BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged
         emulator::emulator_options eo;
         // Every request is processed (and charged), then its connection is reset unanswered.
         eo.faults.reset_after_processing_rate = 1.0;
-        batch_env env(ioc.get_executor(), eo);
-        temp_dir dir;
-        auto opts = fast_options(dir, 3);
+        batch_case t(ioc.get_executor(), eo, 3);
+        auto& [env, dir, opts] = t;
         // Callbacks only: a record-info read would be reset too.
         opts.pipeline.wait.strategy = wait_strategy::callback;
         opts.pipeline.unknown_outcome_wait = 10s;
-        batch_runner runner(*env.cli, opts);
-        auto tracks = make_tracks(3);
-        std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
+        auto [ec, s] = co_await t.run(3);
         BOOST_TEST_REQUIRE(!ec, ec.message());
-        BOOST_TEST(s.done == 3u);
-        BOOST_TEST(s.outcome_unknown == 0u);
-        BOOST_TEST(s.recovered == 6u);  // both paid POSTs of each track
-        const auto c = env.kie->snapshot();
-        BOOST_TEST(c.requests_to(sep_post) == 3u);
-        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 3u);
-        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        check_all_recovered(s, 3);
+        check_each_paid_once(env.kie->snapshot(), 3);
         for (const auto& e : journal_entries(opts.journal_path))
         {
             BOOST_TEST((e.state == track_state::done));
@@ -519,24 +539,15 @@ BOOST_AUTO_TEST_CASE(paid_posts_answered_by_a_gateway_html_502_end_done_never_fa
         emulator::emulator_options eo;
         // Every paid POST is processed and charged, and answered by a gateway's HTML 502.
         eo.faults.processed_then_html_502_rate = 1.0;
-        batch_env env(ioc.get_executor(), eo);
-        temp_dir dir;
-        auto opts = fast_options(dir, 3);
+        batch_case t(ioc.get_executor(), eo, 3);
+        auto& [env, dir, opts] = t;
         opts.pipeline.unknown_outcome_wait = 10s;
-        batch_runner runner(*env.cli, opts);
-        auto tracks = make_tracks(4);
-        std::function<void(const batch_event&)> no_events;
-        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
+        auto [ec, s] = co_await t.run(4);
         BOOST_TEST_REQUIRE(!ec, ec.message());
-        BOOST_TEST(s.done == 4u);
-        BOOST_TEST(s.failed == 0u);
-        BOOST_TEST(s.outcome_unknown == 0u);
-        BOOST_TEST(s.recovered == 8u);  // both paid POSTs of each track
+        check_all_recovered(s, 4);
         const auto c = env.kie->snapshot();
-        BOOST_TEST(c.requests_to(sep_post) == 4u);
-        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 4u);
+        check_each_paid_once(c, 4);
         BOOST_TEST(c.garbled_after_processing == 8u);
-        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
         for (const auto& e : journal_entries(opts.journal_path)) BOOST_TEST((e.state == track_state::done));
     });
 }
@@ -550,9 +561,8 @@ BOOST_AUTO_TEST_CASE(credits_running_out_leave_the_rest_pending_and_a_rerun_afte
         eo.initial_credits = 60;
         eo.insufficient_credits_code = 429;
         eo.error_http_status_mirrors_code = true;
-        batch_env env(ioc.get_executor(), eo);
-        temp_dir dir;
-        auto opts = fast_options(dir, 2);
+        batch_case t(ioc.get_executor(), eo, 2);
+        auto& [env, dir, opts] = t;
         std::size_t skipped_for_credits = 0;
         std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
             if (e.what == batch_event::kind::track_skipped && e.message.find("credits") != std::string::npos) ++skipped_for_credits;
@@ -600,9 +610,8 @@ BOOST_AUTO_TEST_CASE(credits_running_out_leave_the_rest_pending_and_a_rerun_afte
 BOOST_AUTO_TEST_CASE(a_track_s_own_separation_type_and_stem_win_over_the_batch_s)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        batch_env env(ioc.get_executor());
-        temp_dir dir;
-        auto opts = fast_options(dir, 2);  // the batch's defaults: separate_vocal, all stems
+        batch_case t(ioc.get_executor(), {}, 2);  // the batch's defaults: separate_vocal, all stems
+        auto& [env, dir, opts] = t;
         std::vector<track_spec> tracks{
             {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = api::separation_type::split_stem, .stem = "dRUMS",
              .separation_task_id = {}},

@@ -35,6 +35,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -109,6 +110,14 @@ struct external_kie
     {
         return {"--base-url", server->https_base_url(), "--api-key", key, "--ca-file", ca_file.string()};
     }
+    /// Options for a library client of this KIE (over HTTP).
+    kiemidi::client_options client_options() const
+    {
+        kiemidi::client_options co;
+        co.base_url = server->http_base_url();
+        co.api_key = server->api_key();
+        return co;
+    }
 };
 
 /// `dir`/tracks.csv with `n` rows "music-I,track-I,song-I"; the output of row I is "song-I".
@@ -126,17 +135,59 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
     return a;
 }
 
+/// Emulator options for a KIE whose separations take `separation` and MIDI tasks `midi`.
+kiemidi::emulator::emulator_options slow_kie(std::chrono::milliseconds separation, std::chrono::milliseconds midi)
+{
+    kiemidi::emulator::emulator_options eo;
+    eo.separation_delay = separation;
+    eo.midi_delay = midi;
+    return eo;
+}
+
+/// A test's directory and an emulator in this process, and the output of the last CLI run
+/// against it. Tests name the parts: `auto& [dir, kie, out] = t;`.
+struct cli_env
+{
+    temp_dir dir;
+    external_kie kie;
+    std::string out;
+
+    explicit cli_env(kiemidi::emulator::emulator_options eo = {}) : kie(dir.path, std::move(eo)) {}
+
+    /// Runs the CLI with `args` and the flags that point it at `kie`; returns its exit code.
+    int run(const std::vector<std::string>& args, std::chrono::milliseconds limit = 60s)
+    {
+        return run_cli(args + kie.flags(), dir.path, out, limit);
+    }
+
+    fs::path journal() const { return dir.path / "journal.sqlite"; }
+    fs::path out_dir() const { return dir.path / "out"; }
+
+    /// `kiemidi batch` of `dir`/tracks.csv with `tracks` rows (write_track_list) into out_dir(),
+    /// journaled in journal(), with the flags `extra` and those that point it at `kie`.
+    std::vector<std::string> journaled_batch(int tracks, const std::vector<std::string>& extra) const
+    {
+        const auto list = write_track_list(dir.path, tracks);
+        return std::vector<std::string>{"batch", list.string(), "-o", out_dir().string(), "--journal", journal().string()} +
+               extra + kie.flags();
+    }
+};
+
+/// KIE was paid `separations` separation POSTs and `midis` MIDI POSTs, none of them twice.
+void check_paid(const kiemidi::emulator::counters& c, std::size_t separations, std::size_t midis)
+{
+    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == separations);
+    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == midis);
+    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+}
+
 /// A separation made outside the CLI (as in KIE's web app or another tool): submitted straight
 /// to `kie` through the library; with `finished`, polled until KIE says it succeeded. Returns its task id.
 std::string separate_elsewhere(const external_kie& kie, const std::string& audio, kiemidi::api::separation_type type,
                                bool finished)
 {
-    namespace asio = boost::asio;
     asio::io_context ioc;
-    kiemidi::client_options co;
-    co.base_url = kie.server->http_base_url();
-    co.api_key = kie.server->api_key();
-    kiemidi::client c(ioc.get_executor(), co);
+    kiemidi::client c(ioc.get_executor(), kie.client_options());
     std::string id;
     std::string failure;
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
@@ -177,6 +228,36 @@ std::size_t count_of(const std::string& text, const std::string& what)
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
     return n;
 }
+
+/// A KIE whose separations stay PENDING for the whole test, holding one made elsewhere
+/// (`pending`); `credits` is what was left after it.
+struct with_pending_separation : cli_env
+{
+    std::string pending;
+    std::int64_t credits = 0;
+
+    static kiemidi::emulator::emulator_options pending_forever()
+    {
+        kiemidi::emulator::emulator_options eo;
+        eo.separation_delay = 60s;
+        return eo;
+    }
+
+    with_pending_separation() : cli_env(pending_forever())
+    {
+        pending = separate_elsewhere(kie, "track-p", kiemidi::api::separation_type::separate_vocal, false);
+        credits = kie.server->snapshot().credits;
+    }
+
+    /// Nothing was paid after the separation made elsewhere.
+    void expect_nothing_more_paid() const
+    {
+        const auto c = kie.server->snapshot();
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
+        BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);  // only the one made elsewhere
+        BOOST_TEST(c.credits == credits);
+    }
+};
 
 }  // namespace
 
@@ -227,12 +308,9 @@ BOOST_AUTO_TEST_CASE(run_writes_midi_and_json_with_the_embedded_emulator)
 
 BOOST_AUTO_TEST_CASE(run_polling_only_against_a_separate_emulator)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-2", "track-2", "-o", dir.path.string(), "--poll-only",
-                                                "--poll-interval-ms", "20"} + kie.flags(),
-                       dir.path, out);
+    cli_env t;
+    auto& [dir, kie, out] = t;
+    int code = t.run({"run", "music-2", "track-2", "-o", dir.path.string(), "--poll-only", "--poll-interval-ms", "20"});
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(is_midi_file(dir.path / "music-2_track-2.mid"));
     BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
@@ -252,15 +330,13 @@ long printed_notes(const std::string& out)
 // separation's repeated callback is not taken for the MIDI result.
 BOOST_AUTO_TEST_CASE(run_with_equal_task_ids_and_a_repeated_separation_callback_writes_the_real_notes)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.midi_task_id_equals_separation = true;
     eo.faults.repeat_separation_callback_after_midi_submit = true;
     eo.midi_delay = 300ms;  // the repeat arrives while the MIDI task is pending
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-eq", "track-eq", "-o", dir.path.string()} + kie.flags(),
-                       dir.path, out, 30s);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    int code = t.run({"run", "music-eq", "track-eq", "-o", dir.path.string()}, 30s);
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(printed_notes(out) > 0, out);
     BOOST_TEST(is_midi_file(dir.path / "music-eq_track-eq.mid"));
@@ -273,15 +349,13 @@ BOOST_AUTO_TEST_CASE(run_with_equal_task_ids_and_a_repeated_separation_callback_
 // repeat of the separation's: the run ends at once instead of after the callback's overdue time (90 s).
 BOOST_AUTO_TEST_CASE(run_with_equal_task_ids_and_an_early_midi_callback_finishes_at_once)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.midi_task_id_equals_separation = true;
     eo.midi_delay = 0ms;
     eo.faults.paid_answer_delay = 300ms;
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-fast", "track-fast", "-o", dir.path.string()} + kie.flags(),
-                       dir.path, out, 20s);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    int code = t.run({"run", "music-fast", "track-fast", "-o", dir.path.string()}, 20s);
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(printed_notes(out) > 0, out);
     BOOST_TEST(kie.server->snapshot().requests_to("GET /api/v1/midi/record-info") == 0u);
@@ -441,19 +515,12 @@ BOOST_AUTO_TEST_CASE(batch_of_good_json_lines_exits_zero_and_a_missing_list_exit
 
 BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying_twice)
 {
-    temp_dir dir;
-    kiemidi::emulator::emulator_options eo;
-    eo.separation_delay = 300ms;
-    eo.midi_delay = 300ms;
-    external_kie kie(dir.path, eo);
+    cli_env t(slow_kie(300ms, 300ms));
+    auto& [dir, kie, out] = t;
     constexpr int tracks = 60;
-    const auto list = write_track_list(dir.path, tracks);
-    const auto out_dir = dir.path / "out";
-    const auto journal = dir.path / "journal.sqlite";
-    const std::vector<std::string> batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string(),
-                                                                    "--journal", journal.string(), "--concurrency", "8",
-                                                                    "--poll-only", "--poll-interval-ms", "50"} +
-                                           kie.flags();
+    const auto out_dir = t.out_dir();
+    const auto journal = t.journal();
+    const auto batch = t.journaled_batch(tracks, {"--concurrency", "8", "--poll-only", "--poll-interval-ms", "50"});
     const unsigned seed = std::random_device{}();
     BOOST_TEST_MESSAGE("kill points seed " << seed);
     std::mt19937 rng(seed);
@@ -474,7 +541,6 @@ BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying
     BOOST_TEST_MESSAGE("killed " << kills << " times" << (finished_early ? ", then it finished" : ""));
     BOOST_TEST(kills >= 5);
 
-    std::string out;
     int code = run_cli(batch, dir.path, out, 90s);
     BOOST_TEST_REQUIRE((code == 0 || code == 3), out);
     // Nothing was paid twice: resumed tracks waited on their KIE task instead of resubmitting.
@@ -530,16 +596,21 @@ bool wait_for_paid_separations(const kiemidi::emulator::server& kie, std::size_t
     return false;
 }
 
-/// One track; the batch is killed after KIE charged its separation and before the answer came
-/// (the emulator holds paid answers back), so the journal has only the intent and its reference.
-struct crash_after_paid_post
+/// A batch a test kills (kill -9) and runs again: its directory and KIE, its journal and output
+/// directory, and its `kiemidi batch` arguments.
+struct killed_batch
 {
     temp_dir dir;
     std::unique_ptr<external_kie> kie;
     fs::path journal = dir.path / "journal.sqlite";
     fs::path out_dir = dir.path / "out";
     std::vector<std::string> batch;
+};
 
+/// One track; the batch is killed after KIE charged its separation and before the answer came
+/// (the emulator holds paid answers back), so the journal has only the intent and its reference.
+struct crash_after_paid_post : killed_batch
+{
     explicit crash_after_paid_post(kiemidi::emulator::emulator_options eo)
     {
         eo.faults.paid_answer_delay = 60s;
@@ -612,61 +683,49 @@ BOOST_AUTO_TEST_CASE(batch_killed_between_a_paid_post_and_its_journal_write_with
     BOOST_TEST(status.find("outcome_unknown: 1") != std::string::npos, status);
     // Not paid again, and nothing else was paid for it.
     const auto c = t.kie->server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
-    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    check_paid(c, 1u, 0u);
 }
 
 BOOST_AUTO_TEST_CASE(run_goes_on_when_kie_took_both_paid_posts_but_a_gateway_answered_html_502)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.faults.processed_then_html_502_rate = 1.0;  // processed and charged; the answer is a gateway's page
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-502", "track-502", "-o", dir.path.string(), "--name", "gw",
-                                                "--listen-port", std::to_string(free_port())} +
-                           kie.flags(),
-                       dir.path, out);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    int code = t.run({"run", "music-502", "track-502", "-o", dir.path.string(), "--name", "gw", "--listen-port",
+                      std::to_string(free_port())});
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(is_midi_file(dir.path / "gw.mid"));
     const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    check_paid(c, 1u, 1u);
     BOOST_TEST(c.garbled_after_processing == 2u);
-    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(batch_goes_on_when_kie_took_the_paid_posts_but_answered_its_json_500)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.faults.processed_then_json_500_rate = 1.0;  // processed and charged; KIE's answer says "server error"
-    external_kie kie(dir.path, eo);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
     auto list = dir.path / "tracks.csv";
     std::ofstream(list) << "music-500,track-500,five-hundred\n";
-    std::string out;
-    const int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(),
-                                                      "--listen-port", std::to_string(free_port())} +
-                                 kie.flags(),
-                             dir.path, out);
+    const int code =
+        t.run({"batch", list.string(), "-o", (dir.path / "out").string(), "--listen-port", std::to_string(free_port())});
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(out.find("2 found by their callback") != std::string::npos, out);
     BOOST_TEST(is_midi_file(dir.path / "out" / "five-hundred.mid"));
     const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
-    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    check_paid(c, 1u, 1u);
 }
 
 BOOST_AUTO_TEST_CASE(batch_out_of_credits_exits_five_says_how_many_did_not_start_and_a_rerun_resumes_them)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.initial_credits = 40;  // two tracks: 10 per separation, 10 per MIDI
     eo.insufficient_credits_code = 429;
     eo.error_http_status_mirrors_code = true;
-    external_kie kie(dir.path, eo);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
     auto list = dir.path / "tracks.csv";
     std::ofstream(list) << "music-c1,track-c1,c1\nmusic-c2,track-c2,c2\nmusic-c3,track-c3,c3\n"
                            "music-c4,track-c4,c4\nmusic-c5,track-c5,c5\n";
@@ -675,7 +734,6 @@ BOOST_AUTO_TEST_CASE(batch_out_of_credits_exits_five_says_how_many_did_not_start
                                                 journal.string(), "--concurrency", "1", "--listen-port",
                                                 std::to_string(free_port())} +
                        kie.flags();
-    std::string out;
     BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out) == 5, out);
     BOOST_TEST(out.find("out of credits") != std::string::npos, out);
     BOOST_TEST(out.find("3 track(s) did not start") != std::string::npos, out);
@@ -699,20 +757,13 @@ BOOST_AUTO_TEST_CASE(batch_out_of_credits_exits_five_says_how_many_did_not_start
 /// A batch of 8 tracks (16 paid POSTs: under the client's submission rate limit, so all are sent
 /// at once), killed (kill -9) while its MIDI tasks run.
 /// The listener port is not given, so the batch picks one and remembers it next to its secret.
-struct killed_while_tasks_run
+struct killed_while_tasks_run : killed_batch
 {
-    temp_dir dir;
-    std::unique_ptr<external_kie> kie;
-    fs::path journal = dir.path / "journal.sqlite";
-    fs::path out_dir = dir.path / "out";
-    std::vector<std::string> batch;
     static constexpr int tracks = 8;
 
     killed_while_tasks_run()
     {
-        kiemidi::emulator::emulator_options eo;
-        eo.separation_delay = 1000ms;
-        eo.midi_delay = 3000ms;
+        auto eo = slow_kie(1000ms, 3000ms);
         eo.callback_retry_delay = 100ms;  // a callback to the dead listener is given up within a second
         kie = std::make_unique<external_kie>(dir.path, eo);
         const auto list = write_track_list(dir.path, tracks);
@@ -751,9 +802,7 @@ struct killed_while_tasks_run
     void expect_every_track_done_and_paid_once(const std::string& out) const
     {
         const auto c = kie->server->snapshot();
-        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
-        BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == static_cast<std::size_t>(tracks));
-        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));
+        check_paid(c, static_cast<std::size_t>(tracks), static_cast<std::size_t>(tracks));
         for (int i = 0; i < tracks; ++i)
             BOOST_TEST(is_midi_file(out_dir / ("song-" + std::to_string(i) + ".mid")), "song-" << i << "\n" << out);
     }
@@ -783,17 +832,11 @@ BOOST_AUTO_TEST_CASE(a_rerun_after_kill_listens_on_the_same_port_and_finishes_wi
 // admitted, so the rerun finds them separated, not "sent, answer unknown" (exit 3 before).
 BOOST_AUTO_TEST_CASE(a_batch_killed_while_posts_wait_for_the_rate_limiter_resumes_them_without_unknown_outcomes)
 {
-    temp_dir dir;
-    kiemidi::emulator::emulator_options eo;
-    eo.separation_delay = 1000ms;
-    eo.midi_delay = 1000ms;
-    external_kie kie(dir.path, eo);
+    cli_env t(slow_kie(1000ms, 1000ms));
+    auto& [dir, kie, out] = t;
     constexpr int tracks = 20;
-    const auto list = write_track_list(dir.path, tracks);
-    const auto journal = dir.path / "journal.sqlite";
-    const auto batch = std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(), "--journal",
-                                                journal.string(), "--concurrency", "20"} +
-                       kie.flags();
+    const auto journal = t.journal();
+    const auto batch = t.journaled_batch(tracks, {"--concurrency", "20"});
     {
         cli_process child(batch, dir.path / "killed.log");
         BOOST_TEST_REQUIRE(wait_for_paid_separations(*kie.server, tracks, 30s), read_file(dir.path / "killed.log"));
@@ -805,31 +848,23 @@ BOOST_AUTO_TEST_CASE(a_batch_killed_while_posts_wait_for_the_rate_limiter_resume
     BOOST_TEST(run_cli({"status", journal.string()}, dir.path, status) == 0, status);
     BOOST_TEST(status.find("midi_intent: 0") != std::string::npos, status);
 
-    std::string out;
     const int code = run_cli(batch, dir.path, out, 60s);
     BOOST_TEST_REQUIRE(code == 0, out);
     const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == static_cast<std::size_t>(tracks));
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));
-    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    check_paid(c, static_cast<std::size_t>(tracks), static_cast<std::size_t>(tracks));
 }
 
 // More paid POSTs than one window of KIE's limit admits: while they wait for the rate limiter the
 // batch says so, and with its output in a pipe (not a terminal) only as plain lines.
 BOOST_AUTO_TEST_CASE(a_batch_held_back_by_the_rate_limit_says_so_in_plain_lines)
 {
-    temp_dir dir;
-    kiemidi::emulator::emulator_options eo;
+    auto eo = slow_kie(300ms, 300ms);
     eo.rate_limit_per_10s = 20;  // KIE's documented limit, which the client assumes too
-    eo.separation_delay = 300ms;
-    eo.midi_delay = 300ms;
-    external_kie kie(dir.path, eo);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
     constexpr int tracks = 12;  // 24 paid POSTs: the last ones wait for the next window
     const auto list = write_track_list(dir.path, tracks);
-    std::string out;
-    const int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", (dir.path / "out").string(),
-                                                      "--concurrency", "12"} + kie.flags(),
-                             dir.path, out, 60s);
+    const int code = t.run({"batch", list.string(), "-o", (dir.path / "out").string(), "--concurrency", "12"}, 60s);
     BOOST_TEST_REQUIRE(code == 0, out);
     const std::string said = "waiting for KIE's rate limit: ";
     BOOST_TEST((out.starts_with(said) || out.find("\n" + said) != std::string::npos), out);  // a line of its own
@@ -867,19 +902,24 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cli_tolerant_results)
 
+/// `kiemidi run` of one track, polling KIE, into `name`.mid in the test's directory: it must exit 0
+/// and write a MIDI file.
+void run_polling_into(cli_env& t, const std::string& music, const std::string& track, const std::string& name)
+{
+    const int code = t.run({"run", music, track, "-o", t.dir.path.string(), "--name", name, "--poll-only",
+                            "--poll-interval-ms", "20"});
+    BOOST_TEST_REQUIRE(code == 0, t.out);
+    BOOST_TEST(is_midi_file(t.dir.path / (name + ".mid")));
+}
+
 BOOST_AUTO_TEST_CASE(run_keeps_a_result_with_odd_notes_and_prints_one_warning_line)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.faults.odd_notes_rate = 1.0;
     eo.faults.unknown_success_flag_polls = 2;
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-odd", "track-odd", "-o", dir.path.string(), "--name", "odd",
-                                                "--poll-only", "--poll-interval-ms", "20"} + kie.flags(),
-                       dir.path, out);
-    BOOST_TEST_REQUIRE(code == 0, out);
-    BOOST_TEST(is_midi_file(dir.path / "odd.mid"));
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    run_polling_into(t, "music-odd", "track-odd", "odd");
     const std::string line = "kiemidi: warning: 3 notes repaired, 2 dropped (";
     BOOST_TEST(out.find(line) != std::string::npos, out);
     BOOST_TEST(out.find(line) == out.rfind(line), out);
@@ -891,34 +931,26 @@ BOOST_AUTO_TEST_CASE(run_keeps_a_result_with_odd_notes_and_prints_one_warning_li
 
 BOOST_AUTO_TEST_CASE(run_with_an_empty_result_exits_zero_and_says_so)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.faults.empty_midi_rate = 1.0;
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-e", "track-e", "-o", dir.path.string(), "--name", "empty",
-                                                "--poll-only", "--poll-interval-ms", "20"} + kie.flags(),
-                       dir.path, out);
-    BOOST_TEST_REQUIRE(code == 0, out);
-    BOOST_TEST(is_midi_file(dir.path / "empty.mid"));
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    run_polling_into(t, "music-e", "track-e", "empty");
     BOOST_TEST(out.find("kiemidi: warning: KIE detected no notes in this track (valid after split_stem)") != std::string::npos, out);
     BOOST_TEST(read_file(dir.path / "empty.json").find("\"warning\":\"KIE detected no notes") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(batch_keeps_odd_results_and_prints_one_warning_line_per_track)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
     eo.faults.odd_notes_rate = 1.0;
     eo.faults.pending_success_flag_null = true;
     eo.faults.music_index_negative = true;
-    external_kie kie(dir.path, eo);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
     auto list = dir.path / "tracks.csv";
     std::ofstream(list) << "task_id,audio_id,name\nmusic-1,track-1,first\nmusic-2,track-2,second\n";
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string(), "--poll-only",
-                                                "--poll-interval-ms", "20"} + kie.flags(),
-                       dir.path, out);
+    int code = t.run({"batch", list.string(), "-o", dir.path.string(), "--poll-only", "--poll-interval-ms", "20"});
     BOOST_TEST_REQUIRE(code == 0, out);
     for (const std::string name : {"first", "second"})
     {
@@ -938,10 +970,9 @@ BOOST_AUTO_TEST_SUITE(cli_music_tasks_and_separations)
 
 BOOST_AUTO_TEST_CASE(tracks_lists_a_music_task_and_run_without_an_audio_id_transcribes_every_track)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"tracks", "music-all"} + kie.flags(), dir.path, out);
+    cli_env t;
+    auto& [dir, kie, out] = t;
+    int code = t.run({"tracks", "music-all"});
     BOOST_TEST_REQUIRE(code == 0, out);
     // "<audio id>  <m:ss>  <title>" per track; the emulator's music tasks have two.
     std::vector<std::string> ids;
@@ -956,7 +987,7 @@ BOOST_AUTO_TEST_CASE(tracks_lists_a_music_task_and_run_without_an_audio_id_trans
     BOOST_TEST_REQUIRE(ids.size() == 2u, out);
     BOOST_TEST(ids[0] != ids[1]);
 
-    code = run_cli(std::vector<std::string>{"run", "music-all", "-o", (dir.path / "all").string()} + kie.flags(), dir.path, out);
+    code = t.run({"run", "music-all", "-o", (dir.path / "all").string()});
     BOOST_TEST_REQUIRE(code == 0, out);
     for (const auto& id : ids)
     {
@@ -985,12 +1016,10 @@ BOOST_AUTO_TEST_CASE(tracks_and_run_of_a_music_task_kie_does_not_know_exit_six_a
 
 BOOST_AUTO_TEST_CASE(midi_from_a_finished_separation_writes_what_run_writes_with_one_paid_post)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
+    cli_env t;
+    auto& [dir, kie, out] = t;
     const auto sep = separate_elsewhere(kie, "track-m", kiemidi::api::separation_type::split_stem, true);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"midi", sep, "--stem", "dRuMs", "-o", dir.path.string()} + kie.flags(),
-                       dir.path, out);
+    int code = t.run({"midi", sep, "--stem", "dRuMs", "-o", dir.path.string()});
     BOOST_TEST_REQUIRE(code == 0, out);
     const auto base = dir.path / (sep + "_Drums");  // named as KIE spells the stem
     BOOST_TEST(is_midi_file(base.string() + ".mid"));
@@ -1008,8 +1037,7 @@ BOOST_AUTO_TEST_CASE(midi_from_a_finished_separation_writes_what_run_writes_with
     BOOST_TEST(!c.midi_submissions.begin()->first.second.empty());  // one stem, not all
 
     // A stem the separation does not have: usage error, the names it has, nothing paid.
-    code = run_cli(std::vector<std::string>{"midi", sep, "--stem", "Kazoo", "-o", dir.path.string()} + kie.flags(),
-                   dir.path, out);
+    code = t.run({"midi", sep, "--stem", "Kazoo", "-o", dir.path.string()});
     BOOST_TEST(code == 2, out);
     BOOST_TEST(out.find("no stem named \"Kazoo\"; it has: Vocals") != std::string::npos, out);
     for (const char* name : {"Drums", "Bass"}) BOOST_TEST(out.find(name) != std::string::npos, out);
@@ -1019,58 +1047,44 @@ BOOST_AUTO_TEST_CASE(midi_from_a_finished_separation_writes_what_run_writes_with
 
 BOOST_AUTO_TEST_CASE(midi_of_a_separation_not_finished_or_unknown_exits_six_and_costs_nothing)
 {
-    temp_dir dir;
-    kiemidi::emulator::emulator_options eo;
-    eo.separation_delay = 60s;  // PENDING for the whole test
-    external_kie kie(dir.path, eo);
-    const auto sep = separate_elsewhere(kie, "track-p", kiemidi::api::separation_type::separate_vocal, false);
-    const auto credits = kie.server->snapshot().credits;
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"midi", sep, "-o", dir.path.string()} + kie.flags(), dir.path, out);
+    with_pending_separation t;
+    auto& [dir, kie, out] = static_cast<cli_env&>(t);
+    const auto& sep = t.pending;
+    int code = t.run({"midi", sep, "-o", dir.path.string()});
     BOOST_TEST(code == 6, out);
     BOOST_TEST(out.find("has not finished (successFlag PENDING)") != std::string::npos, out);
     BOOST_TEST(out.find("nothing was paid") != std::string::npos, out);
-    code = run_cli(std::vector<std::string>{"midi", "0123456789abcdef0123456789abcdef", "-o", dir.path.string()} + kie.flags(),
-                   dir.path, out);
+    code = t.run({"midi", "0123456789abcdef0123456789abcdef", "-o", dir.path.string()});
     BOOST_TEST(code == 6, out);
     BOOST_TEST(out.find("KIE has no record for this task id") != std::string::npos, out);
-    const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
-    BOOST_TEST(c.credits == credits);
+    t.expect_nothing_more_paid();
     BOOST_TEST(!fs::exists(dir.path / (sep + ".mid")));
 }
 
 BOOST_AUTO_TEST_CASE(midi_goes_on_when_kie_took_the_paid_post_but_a_gateway_answered_html_502)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
+    cli_env t;
+    auto& [dir, kie, out] = t;
     const auto sep = separate_elsewhere(kie, "track-g", kiemidi::api::separation_type::separate_vocal, true);
     kiemidi::emulator::fault_options f;
     f.processed_then_html_502_rate = 1.0;  // processed and charged; the answer is a gateway's page
     kie.server->set_faults(f);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"midi", sep, "--name", "gw", "-o", dir.path.string(), "--listen-port",
-                                                std::to_string(cli_batch::free_port())} +
-                           kie.flags(),
-                       dir.path, out);
+    int code = t.run(
+        {"midi", sep, "--name", "gw", "-o", dir.path.string(), "--listen-port", std::to_string(cli_batch::free_port())});
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(is_midi_file(dir.path / "gw.mid"));
     const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+    check_paid(c, 1u, 1u);  // the separation made elsewhere, this MIDI
     BOOST_TEST(c.garbled_after_processing == 1u);
-    BOOST_TEST(c.duplicate_paid_submissions() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(run_sends_the_separation_type_and_transcribes_the_stem_asked_for)
 {
-    temp_dir dir;
     kiemidi::emulator::emulator_options eo;
-    external_kie kie(dir.path, eo);
-    std::string out;
-    int code = run_cli(std::vector<std::string>{"run", "music-s", "track-s", "--type", "split_stem", "--stem", "BASS", "-o",
-                                                dir.path.string(), "--name", "bass"} +
-                           kie.flags(),
-                       dir.path, out);
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    int code = t.run(
+        {"run", "music-s", "track-s", "--type", "split_stem", "--stem", "BASS", "-o", dir.path.string(), "--name", "bass"});
     BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(is_midi_file(dir.path / "bass.mid"));
     auto c = kie.server->snapshot();
@@ -1080,9 +1094,7 @@ BOOST_AUTO_TEST_CASE(run_sends_the_separation_type_and_transcribes_the_stem_aske
     BOOST_TEST(!c.midi_submissions.begin()->first.second.empty());  // one stem
 
     // A stem name the separation does not have: the separation is paid, so its id is given for `kiemidi midi`.
-    code = run_cli(std::vector<std::string>{"run", "music-k", "track-k", "--stem", "kazoo", "-o", dir.path.string()} +
-                       kie.flags(),
-                   dir.path, out);
+    code = t.run({"run", "music-k", "track-k", "--stem", "kazoo", "-o", dir.path.string()});
     BOOST_TEST(code == 1, out);
     BOOST_TEST(out.find("no stem named \"kazoo\"; it has: Vocals, Instrumental") != std::string::npos, out);
     BOOST_TEST(out.find("kiemidi midi ") != std::string::npos, out);
@@ -1098,12 +1110,8 @@ BOOST_AUTO_TEST_SUITE(cli_batch_choices)
 /// The audio id of the stem named `name` in separation `sep`, read from KIE's record.
 std::string stem_id_of(const external_kie& kie, const std::string& sep, const std::string& name)
 {
-    namespace asio = boost::asio;
     asio::io_context ioc;
-    kiemidi::client_options co;
-    co.base_url = kie.server->http_base_url();
-    co.api_key = kie.server->api_key();
-    kiemidi::client c(ioc.get_executor(), co);
+    kiemidi::client c(ioc.get_executor(), kie.client_options());
     std::string id;
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
         kiemidi::diagnostics diag;
@@ -1127,8 +1135,8 @@ std::string json_field(const std::string& json, const std::string& key)
 
 BOOST_AUTO_TEST_CASE(batch_runs_a_row_s_own_type_and_stem_and_a_separation_row_with_one_paid_post_and_resumes_without_paying)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
+    cli_env t;
+    auto& [dir, kie, out] = t;
     const auto sep = separate_elsewhere(kie, "track-s", kiemidi::api::separation_type::separate_vocal, true);
     const auto list = dir.path / "tracks.csv";
     std::ofstream(list) << "task_id,audio_id,name,type,stem,separation_task_id\n"
@@ -1137,7 +1145,6 @@ BOOST_AUTO_TEST_CASE(batch_runs_a_row_s_own_type_and_stem_and_a_separation_row_w
                            ",,,,," << sep << "\n";
     const auto out_dir = dir.path / "out";
     const auto batch = std::vector<std::string>{"batch", list.string(), "-o", out_dir.string()} + kie.flags();
-    std::string out;
     BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out) == 0, out);
     for (const std::string& name : std::vector<std::string>{"plain", "bass", sep})  // a separation row is named after its separation
         BOOST_TEST(is_midi_file(out_dir / (name + ".mid")), name << "\n" << out);
@@ -1178,16 +1185,13 @@ BOOST_AUTO_TEST_CASE(batch_runs_a_row_s_own_type_and_stem_and_a_separation_row_w
 
 BOOST_AUTO_TEST_CASE(batch_wide_type_and_stem_apply_to_rows_without_their_own)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
+    cli_env t;
+    auto& [dir, kie, out] = t;
     const auto list = dir.path / "tracks.jsonl";
     std::ofstream(list) << "{\"task_id\":\"music-1\",\"audio_id\":\"track-1\",\"name\":\"drums\"}\n"
                            "{\"task_id\":\"music-2\",\"audio_id\":\"track-2\",\"name\":\"voice\",\"type\":\"separate_vocal\",\"stem\":\"Vocals\"}\n";
-    std::string out;
-    BOOST_TEST_REQUIRE(run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string(), "--type", "split_stem",
-                                                        "--stem", "Drums"} + kie.flags(),
-                               dir.path, out) == 0,
-                       out);
+    const int code = t.run({"batch", list.string(), "-o", dir.path.string(), "--type", "split_stem", "--stem", "Drums"});
+    BOOST_TEST_REQUIRE(code == 0, out);
     BOOST_TEST(json_field(read_file(dir.path / "drums.json"), "stem") == "Drums");
     BOOST_TEST(json_field(read_file(dir.path / "voice.json"), "stem") == "Vocals");
     BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
@@ -1196,25 +1200,17 @@ BOOST_AUTO_TEST_CASE(batch_wide_type_and_stem_apply_to_rows_without_their_own)
 
 BOOST_AUTO_TEST_CASE(batch_row_naming_an_unknown_or_unfinished_separation_fails_with_kie_s_message_and_costs_nothing)
 {
-    temp_dir dir;
-    kiemidi::emulator::emulator_options eo;
-    eo.separation_delay = 60s;  // PENDING for the whole test
-    external_kie kie(dir.path, eo);
-    const auto pending = separate_elsewhere(kie, "track-p", kiemidi::api::separation_type::separate_vocal, false);
-    const auto credits = kie.server->snapshot().credits;
+    with_pending_separation t;
+    auto& [dir, kie, out] = static_cast<cli_env&>(t);
+    const auto& pending = t.pending;
     const auto list = dir.path / "tracks.csv";
     std::ofstream(list) << "separation_task_id,name\n"
                            "0123456789abcdef0123456789abcdef,unknown\n"
                         << pending << ",pending\n";
-    std::string out;
-    BOOST_TEST(run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string()} + kie.flags(), dir.path, out) == 1,
-               out);
+    BOOST_TEST(t.run({"batch", list.string(), "-o", dir.path.string()}) == 1, out);
     BOOST_TEST(out.find("KIE has no record for this task id") != std::string::npos, out);
     BOOST_TEST(out.find("has not finished (successFlag PENDING)") != std::string::npos, out);
-    const auto c = kie.server->snapshot();
-    BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 0u);
-    BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 1u);  // only the one made elsewhere
-    BOOST_TEST(c.credits == credits);
+    t.expect_nothing_more_paid();
     BOOST_TEST(!fs::exists(dir.path / "unknown.mid"));
     // The report says how to try such a row again: MIDI from that separation, not a new separation.
     const auto html = read_file(dir.path / "index.html");
@@ -1223,8 +1219,8 @@ BOOST_AUTO_TEST_CASE(batch_row_naming_an_unknown_or_unfinished_separation_fails_
 
 BOOST_AUTO_TEST_CASE(journal_of_an_older_kiemidi_opens_and_its_tracks_resume)
 {
-    temp_dir dir;
-    external_kie kie(dir.path);
+    cli_env t;
+    auto& [dir, kie, out] = t;
     const auto sep = separate_elsewhere(kie, "track-o", kiemidi::api::separation_type::separate_vocal, true);
     // A version 2 journal as the previous kiemidi wrote it, with one track left separating.
     const auto journal = dir.path / "old.sqlite";
@@ -1250,10 +1246,7 @@ BOOST_AUTO_TEST_CASE(journal_of_an_older_kiemidi_opens_and_its_tracks_resume)
     std::ofstream(list) << "task_id,audio_id,name,stem\n"
                            "music-track-o,track-o,old,\n"
                            "music-track-o,track-o,old,Vocals\n";  // the same song, one stem: a row of its own
-    std::string out;
-    BOOST_TEST_REQUIRE(run_cli(std::vector<std::string>{"batch", list.string(), "-o", dir.path.string(), "--journal",
-                                                        journal.string()} + kie.flags(),
-                               dir.path, out) == 0,
+    BOOST_TEST_REQUIRE(t.run({"batch", list.string(), "-o", dir.path.string(), "--journal", journal.string()}) == 0,
                        out);
     BOOST_TEST(is_midi_file(dir.path / "old.mid"), out);
     const auto c = kie.server->snapshot();

@@ -7,7 +7,9 @@
 #include <kiemidi/redis_batch_claims.hpp>
 #include "redis/connection.hpp"
 
+#include "common/batch_fixture.hpp"
 #include "common/child_process.hpp"
+#include "common/local_kie.hpp"
 #include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
 #include "common/run_bounded.hpp"
@@ -104,6 +106,69 @@ struct test_worker
     }
 };
 
+/// Runs `body(w1, w2)` (a coroutine) with workers "w1" and "w2" of batch "b", both holding
+/// their claims for `lease`, connected to a fresh redis-server.
+template <class Body>
+void with_two_workers(std::chrono::milliseconds lease, Body body)
+{
+    test::redis_server srv;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            test_worker w1(ioc, srv, "w1", lease), w2(ioc, srv, "w2", lease);
+            co_await w1.connect();
+            co_await w2.connect();
+            co_await body(w1, w2);
+            w1.claims.close();
+            w2.claims.close();
+        },
+        30s);
+}
+
+/// KIE (the emulator, HTTP) and a client polling it, worker "w1"'s claims on batch `batch_id`,
+/// and a direct connection to the same Redis, to read (or change) the batch's keys as another
+/// worker would.
+struct shared_batch_env : test::local_kie
+{
+    redis_batch_claims claims;
+    redis::connection conn;
+    diagnostics diag;
+
+    shared_batch_env(asio::io_context& ioc, const test::redis_server& srv, emulator::emulator_options eo,
+                     const std::string& batch_id, std::chrono::milliseconds lease)
+        : local_kie(ioc.get_executor(), std::move(eo), /*attach=*/false,
+                    [](client_options& co) { co.transport.rate_limit.enabled = false; }),
+          claims(ioc.get_executor(),
+                 redis_batch_claims_options{.redis = connection_to(srv), .batch_id = batch_id, .worker_id = "w1", .lease = lease}),
+          conn(ioc.get_executor(), connection_to(srv))
+    {
+    }
+    shared_batch_env(const shared_batch_env&) = delete;
+    shared_batch_env& operator=(const shared_batch_env&) = delete;
+    ~shared_batch_env()
+    {
+        claims.close();
+        conn.close();
+    }
+
+    /// Connects both the claims and the direct connection.
+    asio::awaitable<void> connect()
+    {
+        auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
+        auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
+    }
+};
+
+/// Runs `tracks` once, without events, with a fresh runner on env's client and claims.
+asio::awaitable<std::tuple<error_code, batch_summary>> run_shared(shared_batch_env& env, const batch_options& bo,
+                                                                  std::vector<track_spec> tracks)
+{
+    batch_runner runner(*env.cli, bo, env.claims);
+    std::function<void(const batch_event&)> no_events;
+    co_return co_await runner.async_run(std::move(tracks), std::move(no_events), use_nothrow_awaitable);
+}
+
 /// Waits (without blocking the io_context) until `d` has passed: lets a lease expire.
 asio::awaitable<void> pass(std::chrono::milliseconds d) { return test::sleep_for(d); }
 
@@ -113,126 +178,110 @@ BOOST_AUTO_TEST_SUITE(redis_batch, *boost::unit_test::label("redis"))
 
 BOOST_AUTO_TEST_CASE(a_lapsed_claim_is_taken_over_with_its_task_id_and_the_old_owner_is_fenced_off)
 {
-    test::redis_server srv;
-    test::run_bounded(
-        [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            diagnostics diag;
-            const claims_open_options no_requeue;
-            test_worker w1(ioc, srv, "w1", 300ms), w2(ioc, srv, "w2", 300ms);
-            co_await w1.connect();
-            co_await w2.connect();
+    with_two_workers(300ms, [](test_worker& w1, test_worker& w2) -> asio::awaitable<void> {
+        diagnostics diag;
+        const claims_open_options no_requeue;
 
-            // Both workers open the same list: the tracks are added once.
-            std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
-            auto t1 = tracks;
-            auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!oec1, oec1.message() << " " << diag.to_string());
-            auto t2 = tracks;
-            auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!oec2);
-            BOOST_TEST(c2.total == 2u);
-            BOOST_TEST(c2[track_state::pending] == 2u);
+        // Both workers open the same list: the tracks are added once.
+        std::vector<track_spec> tracks{{"m1", "a1", "one"}, {"m2", "a2", "one"}};
+        auto t1 = tracks;
+        auto [oec1, c1] = co_await w1.claims.async_open(std::move(t1), no_requeue, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!oec1, oec1.message() << " " << diag.to_string());
+        auto t2 = tracks;
+        auto [oec2, c2] = co_await w2.claims.async_open(std::move(t2), no_requeue, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!oec2);
+        BOOST_TEST(c2.total == 2u);
+        BOOST_TEST(c2[track_state::pending] == 2u);
 
-            // w1 takes the first track, pays for its separation and records the task id, then stops renewing.
-            auto a = co_await w1.claim();
-            BOOST_TEST(a.entry.track.task_id == "m1");
-            BOOST_TEST(a.output_name == "one");
-            BOOST_TEST(a.previous_owner.empty());
-            auto [iec, is] = co_await w1.update(a, track_update::kind::intent);
-            BOOST_TEST_REQUIRE(!iec, iec.message() << " " << w1.diag.to_string());
-            BOOST_TEST((is == track_state::separation_intent));
-            auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-1");
-            BOOST_TEST_REQUIRE(!tec);
-            BOOST_TEST((ts == track_state::separating));
+        // w1 takes the first track, pays for its separation and records the task id, then stops renewing.
+        auto a = co_await w1.claim();
+        BOOST_TEST(a.entry.track.task_id == "m1");
+        BOOST_TEST(a.output_name == "one");
+        BOOST_TEST(a.previous_owner.empty());
+        auto [iec, is] = co_await w1.update(a, track_update::kind::intent);
+        BOOST_TEST_REQUIRE(!iec, iec.message() << " " << w1.diag.to_string());
+        BOOST_TEST((is == track_state::separation_intent));
+        auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-1");
+        BOOST_TEST_REQUIRE(!tec);
+        BOOST_TEST((ts == track_state::separating));
 
-            // w2 gets the other track (same name: made unique), then nothing until w1's lease lapses.
-            auto b = co_await w2.claim();
-            BOOST_TEST(b.entry.track.task_id == "m2");
-            BOOST_TEST(b.output_name == "one-2");
-            auto [nec, none] = co_await w2.claims.async_claim(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!nec);
-            BOOST_TEST(!none.claim.has_value());
-            BOOST_TEST(!none.finished);
-            BOOST_TEST(none.retry_after.count() > 0);
+        // w2 gets the other track (same name: made unique), then nothing until w1's lease lapses.
+        auto b = co_await w2.claim();
+        BOOST_TEST(b.entry.track.task_id == "m2");
+        BOOST_TEST(b.output_name == "one-2");
+        auto [nec, none] = co_await w2.claims.async_claim(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!nec);
+        BOOST_TEST(!none.claim.has_value());
+        BOOST_TEST(!none.finished);
+        BOOST_TEST(none.retry_after.count() > 0);
 
-            co_await pass(400ms);
-            auto taken = co_await w2.claim();
-            BOOST_TEST(taken.entry.id == a.entry.id);
-            BOOST_TEST(taken.previous_owner == "w1");
-            BOOST_TEST((taken.entry.state == track_state::separating));
-            BOOST_TEST(taken.entry.separation_task_id == "sep-1");  // resumed, not paid again
+        co_await pass(400ms);
+        auto taken = co_await w2.claim();
+        BOOST_TEST(taken.entry.id == a.entry.id);
+        BOOST_TEST(taken.previous_owner == "w1");
+        BOOST_TEST((taken.entry.state == track_state::separating));
+        BOOST_TEST(taken.entry.separation_task_id == "sep-1");  // resumed, not paid again
 
-            // w1 is fenced off: it may neither pay again nor finish the track.
-            auto [lec, ls] = co_await w1.update(a, track_update::kind::intent, journal_stage::midi);
-            BOOST_TEST((lec == claim_errc::claim_lost));
-            BOOST_TEST(w1.diag.to_string().find("another worker") != std::string::npos, w1.diag.to_string());
-            auto [dec, ds] = co_await w1.update(a, track_update::kind::done);
-            BOOST_TEST((dec == claim_errc::claim_lost));
+        // w1 is fenced off: it may neither pay again nor finish the track.
+        auto [lec, ls] = co_await w1.update(a, track_update::kind::intent, journal_stage::midi);
+        BOOST_TEST((lec == claim_errc::claim_lost));
+        BOOST_TEST(w1.diag.to_string().find("another worker") != std::string::npos, w1.diag.to_string());
+        auto [dec, ds] = co_await w1.update(a, track_update::kind::done);
+        BOOST_TEST((dec == claim_errc::claim_lost));
 
-            // w2 finishes it; a retried change (its answer lost) is answered the same way.
-            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
-            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
-            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
-            BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
-            auto [fec, fs] = co_await w2.update(taken, track_update::kind::done);
-            BOOST_TEST_REQUIRE(!fec);
-            BOOST_TEST((fs == track_state::done));
-            BOOST_TEST(!std::get<0>(co_await w2.update(b, track_update::kind::release)));
+        // w2 finishes it; a retried change (its answer lost) is answered the same way.
+        BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
+        BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::intent, journal_stage::midi)));
+        BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
+        BOOST_TEST(!std::get<0>(co_await w2.update(taken, track_update::kind::task_id, journal_stage::midi, "midi-1")));
+        auto [fec, fs] = co_await w2.update(taken, track_update::kind::done);
+        BOOST_TEST_REQUIRE(!fec);
+        BOOST_TEST((fs == track_state::done));
+        BOOST_TEST(!std::get<0>(co_await w2.update(b, track_update::kind::release)));
 
-            auto [eec, entries] = co_await w1.claims.async_entries(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!eec);
-            BOOST_TEST_REQUIRE(entries.size() == 2u);
-            BOOST_TEST((entries[0].entry.state == track_state::done));
-            BOOST_TEST(entries[0].entry.midi_task_id == "midi-1");
-            BOOST_TEST(entries[0].entry.attempts == 2u);  // one separation, one MIDI: the retried intent counted once
-            BOOST_TEST((entries[1].entry.state == track_state::pending));  // released: claimable again at once
-            BOOST_TEST(entries[1].owner.empty());
-            w1.claims.close();
-            w2.claims.close();
-        },
-        30s);
+        auto [eec, entries] = co_await w1.claims.async_entries(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!eec);
+        BOOST_TEST_REQUIRE(entries.size() == 2u);
+        BOOST_TEST((entries[0].entry.state == track_state::done));
+        BOOST_TEST(entries[0].entry.midi_task_id == "midi-1");
+        BOOST_TEST(entries[0].entry.attempts == 2u);  // one separation, one MIDI: the retried intent counted once
+        BOOST_TEST((entries[1].entry.state == track_state::pending));  // released: claimable again at once
+        BOOST_TEST(entries[1].owner.empty());
+    });
 }
 
 BOOST_AUTO_TEST_CASE(a_lapsed_claim_without_a_task_id_comes_back_as_an_intent_and_a_late_task_id_is_kept)
 {
-    test::redis_server srv;
-    test::run_bounded(
-        [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            diagnostics diag;
-            const claims_open_options no_requeue;
-            test_worker w1(ioc, srv, "w1", 200ms), w2(ioc, srv, "w2", 200ms);
-            co_await w1.connect();
-            co_await w2.connect();
-            std::vector<track_spec> tracks{{"m1", "a1", ""}};
-            auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!oec);
+    with_two_workers(200ms, [](test_worker& w1, test_worker& w2) -> asio::awaitable<void> {
+        diagnostics diag;
+        const claims_open_options no_requeue;
+        std::vector<track_spec> tracks{{"m1", "a1", ""}};
+        auto [oec, counts] = co_await w1.claims.async_open(std::move(tracks), no_requeue, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!oec);
 
-            auto a = co_await w1.claim();
-            BOOST_TEST_REQUIRE(!std::get<0>(co_await w1.update(a, track_update::kind::intent)));
-            co_await pass(300ms);  // w1 hangs in its POST past the lease
+        auto a = co_await w1.claim();
+        BOOST_TEST_REQUIRE(!std::get<0>(co_await w1.update(a, track_update::kind::intent)));
+        co_await pass(300ms);  // w1 hangs in its POST past the lease
 
-            // w2 sees a paid POST without a recorded answer: the runner marks it outcome_unknown.
-            auto taken = co_await w2.claim();
-            BOOST_TEST((taken.entry.state == track_state::separation_intent));
-            auto [uec, us] = co_await w2.update(taken, track_update::kind::outcome_unknown, journal_stage::separation, "", "answer lost");
-            BOOST_TEST_REQUIRE(!uec);
-            BOOST_TEST((us == track_state::outcome_unknown));
+        // w2 sees a paid POST without a recorded answer: the runner marks it outcome_unknown.
+        auto taken = co_await w2.claim();
+        BOOST_TEST((taken.entry.state == track_state::separation_intent));
+        auto [uec, us] = co_await w2.update(taken, track_update::kind::outcome_unknown, journal_stage::separation, "", "answer lost");
+        BOOST_TEST_REQUIRE(!uec);
+        BOOST_TEST((us == track_state::outcome_unknown));
 
-            // w1's answer arrives late: the task id is kept and the track becomes resumable, never repaid.
-            auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-late");
-            BOOST_TEST((tec == claim_errc::claim_lost));
-            BOOST_TEST((ts == track_state::separating));
-            auto again = co_await w2.claim();
-            BOOST_TEST((again.entry.state == track_state::separating));
-            BOOST_TEST(again.entry.separation_task_id == "sep-late");
-            auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!cnt_ec);
-            BOOST_TEST(c[track_state::outcome_unknown] == 0u);
-            BOOST_TEST(c[track_state::separating] == 1u);
-            w1.claims.close();
-            w2.claims.close();
-        },
-        30s);
+        // w1's answer arrives late: the task id is kept and the track becomes resumable, never repaid.
+        auto [tec, ts] = co_await w1.update(a, track_update::kind::task_id, journal_stage::separation, "sep-late");
+        BOOST_TEST((tec == claim_errc::claim_lost));
+        BOOST_TEST((ts == track_state::separating));
+        auto again = co_await w2.claim();
+        BOOST_TEST((again.entry.state == track_state::separating));
+        BOOST_TEST(again.entry.separation_task_id == "sep-late");
+        auto [cnt_ec, c] = co_await w2.claims.async_counts(diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!cnt_ec);
+        BOOST_TEST(c[track_state::outcome_unknown] == 0u);
+        BOOST_TEST(c[track_state::separating] == 1u);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_track)
@@ -245,36 +294,12 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
             emulator::emulator_options eo;
-            eo.enable_https = false;
             eo.separation_delay = 60s;
-            emulator::server kie(ioc.get_executor(), eo);
-            kie.start();
-            client_options co;
-            co.base_url = kie.http_base_url();
-            co.api_key = eo.api_key;
-            co.transport.rate_limit.enabled = false;
-            client cli(ioc.get_executor(), co);
-
-            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
-                                                                                     .batch_id = "takeover",
-                                                                                     .worker_id = "w1",
-                                                                                     .lease = 600ms});
-            diagnostics diag;
-            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            // Another worker's view of the same Redis, to read and steal the track directly.
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
-            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
-
-            batch_options bo;
-            bo.output_dir = dir.path / "out";
-            bo.concurrency = 1;
-            bo.pipeline.wait.strategy = wait_strategy::polling;
-            bo.pipeline.wait.poll_interval = 50ms;
-            bo.pipeline.wait.max_poll_interval = 100ms;
-            bo.pipeline.stage_timeout = 120s;
-            batch_runner runner(cli, bo, claims);
+            shared_batch_env env(ioc, srv, eo, "takeover", 600ms);
+            // env.conn is another worker's view of the same Redis, to read and steal the track directly.
+            co_await env.connect();
+            const auto bo = test::polling_batch_options(dir.path / "out", 1, 50ms, 100ms, 120s);
+            batch_runner runner(*env.cli, bo, env.claims);
 
             std::optional<batch_event> skipped;
             asio::cancellation_signal stop;
@@ -294,29 +319,25 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_claim_is_taken_over_stops_waiting_for_that_t
             for (int i = 0; i < 500 && !separating; ++i)
             {
                 std::vector<std::string> get{"HGET", track_key, "state"};
-                auto [gec, state] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
+                auto [gec, state] = co_await env.conn.async_command(std::move(get), use_nothrow_awaitable);
                 separating = !gec && state.str == "separating";
                 if (!separating) co_await pass(20ms);
             }
             BOOST_TEST(separating, "the separation's task id was never recorded");
             std::vector<std::string> steal{"HSET", track_key, "owner", "another-worker-token"};
-            auto [sec, sr] = co_await conn.async_command(std::move(steal), use_nothrow_awaitable);
+            auto [sec, sr] = co_await env.conn.async_command(std::move(steal), use_nothrow_awaitable);
             BOOST_TEST(!sec, sec.message());
 
             // Within a few renewal periods (200 ms each), far from KIE's 60 s.
             for (int i = 0; i < 200 && !skipped; ++i) co_await pass(20ms);
             BOOST_TEST(skipped.has_value(), "the worker still waits for a track it no longer holds");
             if (skipped) BOOST_TEST(skipped->message.find("taken over") != std::string::npos, skipped->message);
-            BOOST_TEST(kie.snapshot().requests_to("POST /api/v1/vocal-removal/generate") == 1u);
-            BOOST_TEST(kie.snapshot().requests_to("POST /api/v1/midi/generate") == 0u);
+            BOOST_TEST(env.requests(test::sep_post) == 1u);
+            BOOST_TEST(env.requests(test::midi_post) == 0u);
 
             // The run itself goes on while the other worker holds the track; stop it.
             stop.emit(asio::cancellation_type::terminal);
             while (!finished) co_await pass(20ms);
-            cli.close();
-            kie.stop();
-            claims.close();
-            conn.close();
         },
         30s);
 }
@@ -327,46 +348,18 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
     test::redis_server srv;
     test::run_bounded(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            emulator::emulator_options eo;
-            eo.enable_https = false;
-            emulator::server kie(ioc.get_executor(), eo);
-            kie.start();
-            client_options co;
-            co.base_url = kie.http_base_url();
-            co.api_key = eo.api_key;
-            co.transport.rate_limit.enabled = false;
-            client cli(ioc.get_executor(), co);
-
-            redis_batch_claims claims(ioc.get_executor(), redis_batch_claims_options{.redis = connection_to(srv),
-                                                                                     .batch_id = "choices",
-                                                                                     .worker_id = "w1",
-                                                                                     .lease = 5s});
-            diagnostics diag;
-            auto [cec] = co_await claims.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
-            // A direct view of the same Redis, to read the track's hash.
-            redis::connection conn(ioc.get_executor(), connection_to(srv));
-            auto [aec] = co_await conn.async_connect(diag, use_nothrow_awaitable);
-            BOOST_TEST_REQUIRE(!aec, aec.message() << " " << diag.to_string());
-
-            batch_options bo;
-            bo.output_dir = dir.path / "out";
-            bo.concurrency = 2;
-            bo.pipeline.wait.strategy = wait_strategy::polling;
-            bo.pipeline.wait.poll_interval = 20ms;
-            bo.pipeline.wait.max_poll_interval = 50ms;
-            bo.pipeline.stage_timeout = 20s;
+            shared_batch_env env(ioc, srv, {}, "choices", 5s);
+            // env.conn is a direct view of the same Redis, to read the track's hash.
+            co_await env.connect();
+            const auto bo = test::polling_batch_options(dir.path / "out", 2, 20ms, 50ms, 20s);
             // The same song twice: its Bass stem after split_stem, and all stems with the batch's defaults.
             const std::vector<track_spec> tracks{
                 {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = api::separation_type::split_stem, .stem = "bass",
                  .separation_task_id = {}},
                 {.task_id = "m1", .audio_id = "a1", .name = {}, .separation = {}, .stem = {}, .separation_task_id = {}}};
-            std::function<void(const batch_event&)> no_events;
             {
-                batch_runner runner(cli, bo, claims);
                 auto list = tracks;
-                auto events = no_events;
-                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
+                auto [ec, s] = co_await run_shared(env, bo, std::move(list));
                 BOOST_TEST_REQUIRE(!ec, ec.message());
                 BOOST_TEST(s.done == 2u);
             }
@@ -375,37 +368,31 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
             // Redis keeps the track's choices, and its MIDI was made from the Bass stem.
             const std::string key = "kiemidi:batch:{choices}:t:1";
             std::vector<std::string> get{"HMGET", key, "type", "stem", "sep"};
-            auto [gec, fields] = co_await conn.async_command(std::move(get), use_nothrow_awaitable);
+            auto [gec, fields] = co_await env.conn.async_command(std::move(get), use_nothrow_awaitable);
             BOOST_TEST_REQUIRE((!gec && fields.elements.size() == 3u));
             BOOST_TEST(fields.elements[0].str == "split_stem");
             BOOST_TEST(fields.elements[1].str == "bass");
             const std::string sep = fields.elements[2].str;
-            auto [rec_ec, rec] = co_await cli.async_get_separation(sep, diag, use_nothrow_awaitable);
+            auto [rec_ec, rec] = co_await env.cli->async_get_separation(sep, env.diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!rec_ec);
             const auto* bass = api::find_stem(rec.origin_data, "Bass");
             BOOST_TEST_REQUIRE(bass != nullptr);
-            auto c = kie.snapshot();
+            auto c = env.kie->snapshot();
             BOOST_TEST(c.midi_submissions.count({sep, bass->id}) == 1u);
             BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 2u);
             BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 2u);
 
             // The same list again: both tracks are known (their choices are part of them), nothing is paid.
             {
-                batch_runner runner(cli, bo, claims);
                 auto list = tracks;
-                auto events = no_events;
-                auto [ec, s] = co_await runner.async_run(std::move(list), std::move(events), use_nothrow_awaitable);
+                auto [ec, s] = co_await run_shared(env, bo, std::move(list));
                 BOOST_TEST_REQUIRE(!ec, ec.message());
                 BOOST_TEST(s.total == 2u);
                 BOOST_TEST(s.skipped_already_done == 2u);
             }
-            c = kie.snapshot();
+            c = env.kie->snapshot();
             BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 2u);
             BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 2u);
-            cli.close();
-            kie.stop();
-            conn.close();
-            claims.close();
         },
         30s);
 }

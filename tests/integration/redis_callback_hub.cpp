@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -55,6 +56,41 @@ callback_message make_msg(std::string id, callback_kind kind = callback_kind::mi
     return m;
 }
 
+using hub = redis_callback_hub;
+
+/// Waits on `h` for the callback of `kind` for task `id`, which must come without an error.
+asio::awaitable<callback_message> expect_callback(hub& h, callback_kind kind, const char* id)
+{
+    std::string task_id = id;  // named: g++ 12 mishandles temporaries inside co_await
+    auto [ec, m] = co_await h.async_wait(kind, std::move(task_id), use_nothrow_awaitable);
+    BOOST_TEST(!ec, ec.message());
+    co_return m;
+}
+
+/// Runs `body(ioc, srv, a, b)` (a coroutine): two hubs, two "instances", both connected to one
+/// fresh redis-server `srv`. `tune_a` / `tune_b` adjust each instance's options.
+template <class Body>
+void with_two_instances(Body body, std::chrono::seconds limit = 10s,
+                        const std::function<void(redis_callback_hub_options&)>& tune_a = {},
+                        const std::function<void(redis_callback_hub_options&)>& tune_b = {})
+{
+    test::redis_server srv;
+    run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            auto a_options = hub_options(srv), b_options = hub_options(srv);
+            if (tune_a) tune_a(a_options);
+            if (tune_b) tune_b(b_options);
+            redis_callback_hub a(ioc.get_executor(), a_options);
+            redis_callback_hub b(ioc.get_executor(), b_options);
+            auto [e1] = co_await a.async_connect(use_nothrow_awaitable);
+            auto [e2] = co_await b.async_connect(use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!e1, e1.message());
+            BOOST_TEST_REQUIRE(!e2, e2.message());
+            co_await body(ioc, srv, a, b);
+        },
+        limit);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(redis_callback_hub_tests, *boost::unit_test::label("redis"))
@@ -77,15 +113,7 @@ BOOST_AUTO_TEST_CASE(serialized_callback_keeps_every_field)
 
 BOOST_AUTO_TEST_CASE(callback_received_by_one_instance_reaches_the_waiter_on_another)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        auto [e1] = co_await a.async_connect(use_nothrow_awaitable);
-        auto [e2] = co_await b.async_connect(use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!e1, e1.message());
-        BOOST_TEST_REQUIRE(!e2, e2.message());
-
+    with_two_instances([](asio::io_context&, test::redis_server&, hub& a, hub& b) -> asio::awaitable<void> {
         std::optional<callback_message> got;
         error_code got_ec;
         a.async_wait(callback_kind::midi, "task-x", [&](error_code ec, callback_message m) {
@@ -103,7 +131,7 @@ BOOST_AUTO_TEST_CASE(callback_received_by_one_instance_reaches_the_waiter_on_ano
         BOOST_TEST(b.redis_stats().published_total == 1u);
         BOOST_TEST(a.redis_stats().remote_delivered_total == 1u);
         BOOST_TEST(b.stats().buffered == 0u);  // b kept nothing locally: Redis has it
-    }, 10s);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_wait_elsewhere)
@@ -118,9 +146,7 @@ BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_w
         // A instance that starts only now (e.g. the one that restarted) still finds it.
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         co_await a.async_connect(use_nothrow_awaitable);
-        std::string id_early = "early";  // named: g++ 12 mishandles temporaries inside co_await
-        auto [ec, m] = co_await a.async_wait(callback_kind::midi, std::move(id_early), use_nothrow_awaitable);
-        BOOST_TEST(!ec);
+        const auto m = co_await expect_callback(a, callback_kind::midi, "early");
         BOOST_TEST(m.task_id == "early");
         BOOST_TEST(m.reference == "nonce-1");
     }, 10s);
@@ -128,12 +154,7 @@ BOOST_AUTO_TEST_CASE(callback_that_arrived_before_any_wait_is_found_by_a_later_w
 
 BOOST_AUTO_TEST_CASE(wait_by_reference_finds_a_callback_another_instance_received_earlier)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(use_nothrow_awaitable);
-        co_await b.async_connect(use_nothrow_awaitable);
+    with_two_instances([](asio::io_context&, test::redis_server&, hub& a, hub& b) -> asio::awaitable<void> {
         // The answer to a paid POST was lost: only the reference sent with it is known. Its
         // callback landed on the other instance before anyone asked.
         b.deliver(make_msg("task-of-lost-answer", callback_kind::separation, "ref-lost"));
@@ -154,22 +175,18 @@ BOOST_AUTO_TEST_CASE(wait_by_reference_finds_a_callback_another_instance_receive
         b.deliver(make_msg("task-later", callback_kind::midi, "ref-later"));
         co_await eventually([&] { return later.has_value(); });
         BOOST_TEST(later->task_id == "task-later");
-    }, 10s);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_disconnected)
 {
     // The publish reaches only connected subscribers: a wait (by task id or by reference) whose
     // instance was away when the callback crossed finds it by looking up its key on reconnecting.
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        auto slow = hub_options(srv);
-        slow.redis.reconnect_min_delay = 1500ms;  // a stays away while b delivers
-        slow.redis.reconnect_max_delay = 1500ms;
-        redis_callback_hub a(ioc.get_executor(), slow);
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(use_nothrow_awaitable);
-        co_await b.async_connect(use_nothrow_awaitable);
+    const auto slow_a = [](redis_callback_hub_options& o) {
+        o.redis.reconnect_min_delay = 1500ms;  // a stays away while b delivers
+        o.redis.reconnect_max_delay = 1500ms;
+    };
+    with_two_instances([](asio::io_context& ioc, test::redis_server& srv, hub& a, hub& b) -> asio::awaitable<void> {
         std::optional<callback_message> by_id, by_ref;
         a.async_wait(callback_kind::midi, "task-away", [&](error_code e, callback_message m) {
             if (!e) by_id = std::move(m);
@@ -182,7 +199,7 @@ BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_dis
         co_await sleep_for(50ms);  // the initial lookups found nothing
 
         // Every client connection is dropped by the server; b is back within ~20 ms, a after 1.5 s.
-        redis::connection admin(ioc.get_executor(), slow.redis);
+        redis::connection admin(ioc.get_executor(), hub_options(srv).redis);
         co_await admin.async_connect(use_nothrow_awaitable);
         for (const char* type : {"pubsub", "normal"})
         {
@@ -206,17 +223,12 @@ BOOST_AUTO_TEST_CASE(waits_find_callbacks_published_while_their_instance_was_dis
         BOOST_TEST(by_ref->task_id == "task-of-ref");
         BOOST_TEST(by_ref->reference == "ref-away");
         admin.close();
-    }, 15s);
+    }, 15s, slow_a);
 }
 
 BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(use_nothrow_awaitable);
-        co_await b.async_connect(use_nothrow_awaitable);
+    with_two_instances([](asio::io_context&, test::redis_server&, hub& a, hub& b) -> asio::awaitable<void> {
         int completions = 0;
         a.async_wait(callback_kind::midi, "dup", [&](error_code, callback_message) { ++completions; });
         co_await eventually([&] { return a.stats().waiting == 1; });
@@ -232,17 +244,14 @@ BOOST_AUTO_TEST_CASE(repeated_callback_is_stored_once_and_delivered_once)
         BOOST_TEST(completions == 1);
         BOOST_TEST(a.redis_stats().stored_total + b.redis_stats().stored_total == 1u);
         BOOST_TEST(a.redis_stats().published_total + b.redis_stats().published_total <= 1u);
-    }, 10s);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(key_prefixes_keep_deployments_apart)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub prod(ioc.get_executor(), hub_options(srv, "prod:"));
-        redis_callback_hub staging(ioc.get_executor(), hub_options(srv, "staging:"));
-        co_await prod.async_connect(use_nothrow_awaitable);
-        co_await staging.async_connect(use_nothrow_awaitable);
+    const auto prod_prefix = [](redis_callback_hub_options& o) { o.key_prefix = "prod:"; };
+    const auto staging_prefix = [](redis_callback_hub_options& o) { o.key_prefix = "staging:"; };
+    with_two_instances([](asio::io_context&, test::redis_server&, hub& prod, hub& staging) -> asio::awaitable<void> {
         bool staging_got = false;
         bool staging_done = false;
         staging.async_wait(callback_kind::midi, "shared-id", [&](error_code ec, callback_message) {
@@ -259,17 +268,12 @@ BOOST_AUTO_TEST_CASE(key_prefixes_keep_deployments_apart)
         // The shut_down completion is posted: wait for it, since it writes to this frame's locals.
         co_await eventually([&] { return staging_done; });
         BOOST_TEST(!staging_got);
-    }, 10s);
+    }, 10s, prod_prefix, staging_prefix);
 }
 
 BOOST_AUTO_TEST_CASE(without_redis_callbacks_are_kept_locally_and_shared_once_it_is_back)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(use_nothrow_awaitable);
-        co_await b.async_connect(use_nothrow_awaitable);
+    with_two_instances([](asio::io_context&, test::redis_server& srv, hub& a, hub& b) -> asio::awaitable<void> {
 
         // A short block of the test thread; it also keeps the server tied to this thread (PDEATHSIG).
         srv.stop();
@@ -342,9 +346,7 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_wor
         auto [ec] = co_await a.async_connect(use_nothrow_awaitable);
         BOOST_TEST((ec == redis::redis_errc::connect_failed || ec == redis::redis_errc::timeout), ec.message());
         a.deliver(make_msg("solo"));
-        std::string id_solo = "solo";
-        auto [ec2, m] = co_await a.async_wait(callback_kind::midi, std::move(id_solo), use_nothrow_awaitable);
-        BOOST_TEST(!ec2);
+        const auto m = co_await expect_callback(a, callback_kind::midi, "solo");
         BOOST_TEST(m.reference == "nonce-1");
         BOOST_TEST(!a.redis_stats().connected);
         BOOST_TEST(a.redis_stats().commands.connect_failures_total >= 1u);
@@ -356,12 +358,7 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_reports_the_failure_and_the_hub_still_wor
 
 BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_is_stored_and_delivered_per_kind)
 {
-    test::redis_server srv;
-    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        redis_callback_hub a(ioc.get_executor(), hub_options(srv));
-        redis_callback_hub b(ioc.get_executor(), hub_options(srv));
-        co_await a.async_connect(use_nothrow_awaitable);
-        co_await b.async_connect(use_nothrow_awaitable);
+    with_two_instances([](asio::io_context&, test::redis_server&, hub& a, hub& b) -> asio::awaitable<void> {
         auto sep = make_msg("same", callback_kind::separation, "ref-sep");
         sep.body = "separation body";
         auto midi = make_msg("same", callback_kind::midi, "ref-midi");
@@ -396,7 +393,7 @@ BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_is_stored_and_delivered_per_k
         BOOST_TEST((got_midi->kind == callback_kind::midi));
         BOOST_TEST(got_midi->body == "midi body");
         BOOST_TEST(a.redis_stats().stored_total + b.redis_stats().stored_total == 2u);
-    }, 10s);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wait_are_each_found_later)
@@ -417,13 +414,9 @@ BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wai
         // An instance that starts only now finds each by its kind.
         redis_callback_hub a(ioc.get_executor(), hub_options(srv));
         co_await a.async_connect(use_nothrow_awaitable);
-        std::string id_midi = "early-both";  // named: g++ 12 mishandles temporaries inside co_await
-        auto [ec1, m1] = co_await a.async_wait(callback_kind::midi, std::move(id_midi), use_nothrow_awaitable);
-        BOOST_TEST(!ec1);
+        const auto m1 = co_await expect_callback(a, callback_kind::midi, "early-both");
         BOOST_TEST(m1.body == "midi body");
-        std::string id_sep = "early-both";
-        auto [ec2, m2] = co_await a.async_wait(callback_kind::separation, std::move(id_sep), use_nothrow_awaitable);
-        BOOST_TEST(!ec2);
+        const auto m2 = co_await expect_callback(a, callback_kind::separation, "early-both");
         BOOST_TEST(m2.body == "separation body");
     }, 10s);
 }

@@ -7,19 +7,38 @@
 
 using namespace kiemidi;
 using namespace kiemidi::api;
-using kiemidi::test::fixture;
+using namespace kiemidi::test;
+
+namespace {
+
+/// The callback's envelope: KIE's code and message, and the task it is about.
+template <class Callback>
+void check_envelope(const Callback& cb, int code, const std::string& msg, const std::string& task_id)
+{
+    BOOST_TEST(cb.code == code);
+    BOOST_TEST(cb.msg == msg);
+    BOOST_TEST(cb.task_id == task_id);
+}
+
+bool has_result(const separation_callback& cb) { return cb.urls.has_value(); }
+bool has_result(const midi_callback& cb) { return cb.midi.has_value(); }
+
+/// A failure callback: KIE's code 500 and message for the task, and no result.
+template <class Callback>
+void check_failure_without_result(const Callback& cb, const std::string& msg, const std::string& task_id)
+{
+    check_envelope(cb, 500, msg, task_id);
+    BOOST_TEST(!has_result(cb));
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(api_callbacks)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_separation_info)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_separation_info.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "vocal separation generated successfully.");
-    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_vocal_separation_info.json"));
+    check_envelope(cb, 200, "vocal separation generated successfully.", "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     BOOST_TEST(cb.urls->instrumental.value_or("") ==
                "https://file.aiquickdraw.com/s/d92a13bf-c6f4-4ade-bb47-f69738435528_Instrumental.mp3");
@@ -31,48 +50,42 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_separation_info)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_vocal_removal_info)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_vocal_removal_info.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "vocal Removal generated successfully.");
-    BOOST_TEST(cb.task_id == "e649edb7abfd759285bd41a47a634b10");
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_vocal_removal_info.json"));
+    check_envelope(cb, 200, "vocal Removal generated successfully.", "e649edb7abfd759285bd41a47a634b10");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     const auto& u = *cb.urls;
     BOOST_TEST(!u.instrumental);
-    BOOST_TEST(u.vocal.value_or("") == "https://file.aiquickdraw.com/s/07420749-..._Vocals.mp3");
-    BOOST_TEST(u.backing_vocals.value_or("") == "https://file.aiquickdraw.com/s/aadc51a3-..._Backing_Vocals.mp3");
-    BOOST_TEST(u.drums.value_or("") == "https://file.aiquickdraw.com/s/ac75c5ea-..._Drums.mp3");
-    BOOST_TEST(u.bass.value_or("") == "https://file.aiquickdraw.com/s/a3c2da5a-..._Bass.mp3");
-    BOOST_TEST(u.guitar.value_or("") == "https://file.aiquickdraw.com/s/064dd08e-..._Guitar.mp3");
-    BOOST_TEST(u.keyboard.value_or("") == "https://file.aiquickdraw.com/s/adc934e0-..._Keyboard.mp3");
-    BOOST_TEST(u.percussion.value_or("") == "https://file.aiquickdraw.com/s/0f70884d-..._Percussion.mp3");
-    BOOST_TEST(u.strings.value_or("") == "https://file.aiquickdraw.com/s/49829425-..._Strings.mp3");
-    BOOST_TEST(u.synth.value_or("") == "https://file.aiquickdraw.com/s/56b2d94a-..._Synth.mp3");
-    BOOST_TEST(u.fx.value_or("") == "https://file.aiquickdraw.com/s/a8822c73-..._FX.mp3");
-    BOOST_TEST(u.brass.value_or("") == "https://file.aiquickdraw.com/s/334b2d23-..._Brass.mp3");
-    BOOST_TEST(u.woodwinds.value_or("") == "https://file.aiquickdraw.com/s/d81545b1-..._Woodwinds.mp3");
+    // Every stem KIE names, with its file.
+    struct stem
+    {
+        const std::optional<std::string>& url;
+        const char* file;
+    };
+    for (const auto& [url, file] : {stem{u.vocal, "https://file.aiquickdraw.com/s/07420749-..._Vocals.mp3"},
+                                    stem{u.backing_vocals, "https://file.aiquickdraw.com/s/aadc51a3-..._Backing_Vocals.mp3"},
+                                    stem{u.drums, "https://file.aiquickdraw.com/s/ac75c5ea-..._Drums.mp3"},
+                                    stem{u.bass, "https://file.aiquickdraw.com/s/a3c2da5a-..._Bass.mp3"},
+                                    stem{u.guitar, "https://file.aiquickdraw.com/s/064dd08e-..._Guitar.mp3"},
+                                    stem{u.keyboard, "https://file.aiquickdraw.com/s/adc934e0-..._Keyboard.mp3"},
+                                    stem{u.percussion, "https://file.aiquickdraw.com/s/0f70884d-..._Percussion.mp3"},
+                                    stem{u.strings, "https://file.aiquickdraw.com/s/49829425-..._Strings.mp3"},
+                                    stem{u.synth, "https://file.aiquickdraw.com/s/56b2d94a-..._Synth.mp3"},
+                                    stem{u.fx, "https://file.aiquickdraw.com/s/a8822c73-..._FX.mp3"},
+                                    stem{u.brass, "https://file.aiquickdraw.com/s/334b2d23-..._Brass.mp3"},
+                                    stem{u.woodwinds, "https://file.aiquickdraw.com/s/d81545b1-..._Woodwinds.mp3"}})
+        BOOST_TEST(url.value_or("") == file);
     BOOST_TEST(!u.piano);
 }
 
 BOOST_AUTO_TEST_CASE(separation_failure_callback_is_not_a_parse_error)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(fixture("separation_callback_failure.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.msg == "Vocal separation failed");
-    BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
-    BOOST_TEST(!cb.urls.has_value());
+    check_failure_without_result(parse_ok<separation_callback>(fixture("separation_callback_failure.json")),
+                                 "Vocal separation failed", "3e63b4cc88d52611159371f6af5571e7");
 }
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
 {
-    separation_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_data_task_id_camel_case.json"), cb, diag));
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_data_task_id_camel_case.json"));
     BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST_REQUIRE(cb.urls.has_value());
     BOOST_TEST(cb.urls->instrumental.value_or("") == "https://example/Instrumental.mp3");
@@ -80,9 +93,7 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_camel_case_task_id_in_data)
 
 BOOST_AUTO_TEST_CASE(separation_callback_accepts_top_level_task_id_and_code_as_text)
 {
-    separation_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_separation_callback(fixture("separation_callback_top_level_task_id.json"), cb, diag));
+    const auto cb = parse_ok<separation_callback>(fixture("separation_callback_top_level_task_id.json"));
     BOOST_TEST(cb.task_id == "3e63b4cc88d52611159371f6af5571e7");
     BOOST_TEST(cb.code == 200);
     BOOST_TEST_REQUIRE(cb.urls.has_value());
@@ -91,20 +102,14 @@ BOOST_AUTO_TEST_CASE(separation_callback_accepts_top_level_task_id_and_code_as_t
 
 BOOST_AUTO_TEST_CASE(separation_callback_without_task_id_names_data_task_id)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(R"({"code":200,"msg":"ok","data":{"vocal_removal_info":null}})", cb, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field data.task_id");
+    check_parse_error<separation_callback>(R"({"code":200,"msg":"ok","data":{"vocal_removal_info":null}})",
+                                           client_errc::missing_field, "missing field data.task_id");
 }
 
 BOOST_AUTO_TEST_CASE(separation_callback_without_code_names_the_field)
 {
-    separation_callback cb;
-    diagnostics diag;
-    const auto ec = parse_separation_callback(R"({"msg":"ok","data":{"task_id":"t"}})", cb, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field code");
+    check_parse_error<separation_callback>(R"({"msg":"ok","data":{"task_id":"t"}})",
+                                           client_errc::missing_field, "missing field code");
 }
 
 BOOST_AUTO_TEST_CASE(callback_that_is_not_json_is_bad_json)
@@ -120,13 +125,8 @@ BOOST_AUTO_TEST_CASE(callback_that_is_not_json_is_bad_json)
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_top_level_task_id_and_mixed_number_types_parses)
 {
-    midi_callback cb;
-    diagnostics diag;
-    const auto ec = parse_midi_callback(fixture("midi_callback_top_level_task_id.json"), cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
-    BOOST_TEST(cb.code == 200);
-    BOOST_TEST(cb.msg == "success");
-    BOOST_TEST(cb.task_id == "5c79****be8e");
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_top_level_task_id.json"));
+    check_envelope(cb, 200, "success", "5c79****be8e");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(cb.midi->state == "complete");
     BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
@@ -140,9 +140,7 @@ BOOST_AUTO_TEST_CASE(midi_callback_with_top_level_task_id_and_mixed_number_types
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_data_task_id.json"), cb, diag), diag.to_string());
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_data_task_id.json"));
     BOOST_TEST(cb.task_id == "5c79****be8e");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(note_count(*cb.midi) == 3u);
@@ -151,30 +149,19 @@ BOOST_AUTO_TEST_CASE(midi_callback_with_task_id_inside_data_parses)
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_task_id_in_data_has_no_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_task_id.json"), cb, diag));
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.msg == "MIDI generation failed");
-    BOOST_TEST(cb.task_id == "5c79****be8e");
-    BOOST_TEST(!cb.midi.has_value());
+    check_failure_without_result(parse_ok<midi_callback>(fixture("midi_callback_failure_data_task_id.json")),
+                                 "MIDI generation failed", "5c79****be8e");
 }
 
 BOOST_AUTO_TEST_CASE(midi_failure_callback_with_null_data_has_no_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_failure_data_null.json"), cb, diag));
-    BOOST_TEST(cb.code == 500);
-    BOOST_TEST(cb.task_id == "5c79****be8e");
-    BOOST_TEST(!cb.midi.has_value());
+    check_failure_without_result(parse_ok<midi_callback>(fixture("midi_callback_failure_data_null.json")),
+                                 "MIDI generation failed", "5c79****be8e");
 }
 
 BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_result)
 {
-    midi_callback cb;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_midi_callback(fixture("midi_callback_success_without_notes.json"), cb, diag));
+    const auto cb = parse_ok<midi_callback>(fixture("midi_callback_success_without_notes.json"));
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST(cb.midi->state == "complete");
     BOOST_TEST(cb.midi->instruments.empty());
@@ -182,14 +169,10 @@ BOOST_AUTO_TEST_CASE(midi_success_callback_without_instruments_is_a_valid_empty_
 
 BOOST_AUTO_TEST_CASE(midi_callback_with_odd_notes_keeps_the_result_and_counts_the_repairs)
 {
-    midi_callback cb;
-    diagnostics diag;
-    const auto ec = parse_midi_callback(
+    const auto cb = parse_ok<midi_callback>(
         R"({"task_id":"t","code":200,"msg":"success","data":{"instruments":[{"name":"Drums","notes":[
             {"pitch":36,"start":"0","end":"x","velocity":1},{"pitch":38,"start":"0","end":"0.5","velocity":"100"},
-            {"pitch":40,"start":0.5,"end":"0.75"}]},{"name":null,"notes":null}]}})",
-        cb, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            {"pitch":40,"start":0.5,"end":"0.75"}]},{"name":null,"notes":null}]}})");
     BOOST_TEST_REQUIRE(cb.midi.has_value());
     BOOST_TEST_REQUIRE(cb.midi->instruments.size() == 2u);
     const auto& notes = cb.midi->instruments[0].notes;

@@ -9,7 +9,7 @@
 
 using namespace kiemidi;
 using namespace kiemidi::api;
-using kiemidi::test::fixture;
+using namespace kiemidi::test;
 
 BOOST_AUTO_TEST_SUITE(api_envelope)
 
@@ -24,77 +24,55 @@ BOOST_AUTO_TEST_CASE(separation_submit_answer_gives_the_task_id)
 
 BOOST_AUTO_TEST_CASE(midi_submit_answer_gives_the_task_id)
 {
-    task_created created;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("midi_submit_response.json"), created, diag));
+    const auto created = parse_ok<task_created>(fixture("midi_submit_response.json"));
     BOOST_TEST(created.task_id == "5c79****be8e");
 }
 
 BOOST_AUTO_TEST_CASE(submit_answer_accepts_snake_case_task_id_and_code_as_text)
 {
-    task_created created;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(R"({"code":"200","msg":"success","data":{"task_id":"abc"}})", created, diag));
+    const auto created = parse_ok<task_created>(R"({"code":"200","msg":"success","data":{"task_id":"abc"}})");
     BOOST_TEST(created.task_id == "abc");
 }
 
 BOOST_AUTO_TEST_CASE(submit_answer_without_task_id_names_data_task_id)
 {
-    task_created created;
-    diagnostics diag;
-    const auto ec = parse_response(R"({"code":200,"msg":"success","data":{}})", created, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field data.taskId");
+    check_parse_error<task_created>(R"({"code":200,"msg":"success","data":{}})",
+                                    client_errc::missing_field, "missing field data.taskId");
 }
 
 BOOST_AUTO_TEST_CASE(submit_answer_with_null_data_names_data)
 {
-    task_created created;
-    diagnostics diag;
-    const auto ec = parse_response(R"({"code":200,"msg":"success","data":null})", created, diag);
-    BOOST_TEST((ec == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field data");
+    check_parse_error<task_created>(R"({"code":200,"msg":"success","data":null})",
+                                    client_errc::missing_field, "missing field data");
 }
 
 BOOST_AUTO_TEST_CASE(submit_answer_with_empty_task_id_is_an_invalid_field)
 {
-    task_created created;
-    diagnostics diag;
-    const auto ec = parse_response(R"({"code":200,"msg":"success","data":{"taskId":""}})", created, diag);
-    BOOST_TEST((ec == client_errc::invalid_field));
-    BOOST_TEST(diag.client_message() == "invalid field data.taskId: empty id");
+    check_parse_error<task_created>(R"({"code":200,"msg":"success","data":{"taskId":""}})",
+                                    client_errc::invalid_field, "invalid field data.taskId: empty id");
 }
 
 BOOST_AUTO_TEST_CASE(credits_doc_example_gives_the_remaining_credits)
 {
-    credits c;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("credits.json"), c, diag));
+    const auto c = parse_ok<credits>(fixture("credits.json"));
     BOOST_TEST(c.remaining == 100);
 }
 
 BOOST_AUTO_TEST_CASE(credits_sent_as_text_are_accepted)
 {
-    credits c;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("credits_as_string.json"), c, diag));
+    const auto c = parse_ok<credits>(fixture("credits_as_string.json"));
     BOOST_TEST(c.remaining == 100);
 }
 
 BOOST_AUTO_TEST_CASE(non_numeric_credits_text_is_an_invalid_field)
 {
-    credits c;
-    diagnostics diag;
-    const auto ec = parse_response(R"({"code":200,"msg":"success","data":"plenty"})", c, diag);
-    BOOST_TEST((ec == client_errc::invalid_field));
-    BOOST_TEST(diag.client_message() == "invalid field data: expected an integer, got \"plenty\"");
+    check_parse_error<credits>(R"({"code":200,"msg":"success","data":"plenty"})",
+                               client_errc::invalid_field, "invalid field data: expected an integer, got \"plenty\"");
 }
 
 BOOST_AUTO_TEST_CASE(music_task_doc_example_lists_its_tracks)
 {
-    music_task_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("music_task_record.json"), rec, diag), diag.to_string());
+    const auto rec = parse_ok<music_task_record>(fixture("music_task_record.json"));
     BOOST_TEST(rec.task_id == "5c79****be8e");
     BOOST_TEST(rec.status == "SUCCESS");
     BOOST_TEST(rec.type == "GENERATE");
@@ -115,9 +93,9 @@ BOOST_AUTO_TEST_CASE(music_task_doc_example_lists_its_tracks)
 
 BOOST_AUTO_TEST_CASE(music_task_with_null_data_is_an_unknown_task)
 {
-    music_task_record rec;
     diagnostics diag;
-    BOOST_TEST((parse_response(R"({"code":200,"msg":"success","data":null})", rec, diag) == api_errc::unknown_task));
+    BOOST_TEST((parse_fails<music_task_record>(
+        R"({"code":200,"msg":"success","data":null})", diag) == api_errc::unknown_task));
 }
 
 BOOST_AUTO_TEST_CASE(error_code_in_body_becomes_api_errc_with_kie_message)
@@ -153,9 +131,8 @@ BOOST_AUTO_TEST_CASE(error_code_in_body_becomes_api_errc_with_kie_message)
 
 BOOST_AUTO_TEST_CASE(unknown_kie_code_maps_to_unknown_code_and_keeps_the_number)
 {
-    credits c;
     diagnostics diag;
-    BOOST_TEST((parse_response(R"({"code":418,"msg":"teapot"})", c, diag) == api_errc::unknown_code));
+    BOOST_TEST((parse_fails<credits>(R"({"code":418,"msg":"teapot"})", diag) == api_errc::unknown_code));
     BOOST_TEST(diag.kie_code() == std::optional<int>(418));
     BOOST_TEST(diag.server_message() == "teapot");
 }
@@ -175,18 +152,13 @@ BOOST_AUTO_TEST_CASE(non_json_body_is_bad_json_and_quotes_the_body)
 
 BOOST_AUTO_TEST_CASE(body_without_code_names_the_field)
 {
-    credits c;
-    diagnostics diag;
-    BOOST_TEST((parse_response(R"({"msg":"success","data":1})", c, diag) == client_errc::missing_field));
-    BOOST_TEST(diag.client_message() == "missing field code");
+    check_parse_error<credits>(R"({"msg":"success","data":1})", client_errc::missing_field, "missing field code");
 }
 
 BOOST_AUTO_TEST_CASE(non_numeric_code_text_is_an_invalid_field)
 {
-    credits c;
-    diagnostics diag;
-    BOOST_TEST((parse_response(R"({"code":"OK","msg":"success","data":1})", c, diag) == client_errc::invalid_field));
-    BOOST_TEST(diag.client_message() == "invalid field code: expected an integer, got \"OK\"");
+    check_parse_error<credits>(R"({"code":"OK","msg":"success","data":1})",
+                               client_errc::invalid_field, "invalid field code: expected an integer, got \"OK\"");
 }
 
 BOOST_AUTO_TEST_CASE(json_path_renders_keys_and_indexes)

@@ -7,7 +7,7 @@
 
 using namespace kiemidi;
 using namespace kiemidi::api;
-using kiemidi::test::fixture;
+using namespace kiemidi::test;
 
 BOOST_AUTO_TEST_SUITE(api_separation)
 
@@ -68,9 +68,7 @@ BOOST_AUTO_TEST_CASE(separation_record_doc_example_parses_to_its_values)
 
 BOOST_AUTO_TEST_CASE(split_stem_record_fills_instrument_urls_and_leaves_instrumental_unset)
 {
-    separation_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("separation_record_split_stem.json"), rec, diag));
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_split_stem.json"));
     BOOST_TEST(!rec.urls.instrumental);
     BOOST_TEST(!rec.urls.origin);  // "" means no file
     BOOST_TEST(!rec.urls.piano);
@@ -85,9 +83,7 @@ BOOST_AUTO_TEST_CASE(split_stem_record_fills_instrument_urls_and_leaves_instrume
 
 BOOST_AUTO_TEST_CASE(pending_separation_record_has_no_stems)
 {
-    separation_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("separation_record_pending.json"), rec, diag));
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_pending.json"));
     BOOST_TEST((rec.state == separation_state::pending));
     BOOST_TEST(!is_final(rec.state));
     BOOST_TEST((rec.urls == stem_urls{}));
@@ -97,10 +93,7 @@ BOOST_AUTO_TEST_CASE(pending_separation_record_has_no_stems)
 
 BOOST_AUTO_TEST_CASE(older_separation_record_without_origin_data_and_with_alternate_spellings_parses)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(fixture("separation_record_older_without_origin_data.json"), rec, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_older_without_origin_data.json"));
     BOOST_TEST(rec.task_id == "3e63b4cc88d52611159371f6af5571e7");  // task_id spelling
     BOOST_TEST(rec.callback_url == "https://api.example.com/callback");  // callBackUrl spelling
     BOOST_TEST(rec.origin_data.empty());
@@ -111,10 +104,7 @@ BOOST_AUTO_TEST_CASE(older_separation_record_without_origin_data_and_with_altern
 
 BOOST_AUTO_TEST_CASE(separation_record_accepts_numbers_sent_as_strings_and_ignores_unknown_fields)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(fixture("separation_record_numbers_as_strings.json"), rec, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_numbers_as_strings.json"));
     BOOST_TEST(rec.music_index == std::optional<int>(0));
     BOOST_TEST(rec.create_time_ms == std::optional<std::int64_t>(1753782854000));
     BOOST_TEST(rec.complete_time_ms == std::optional<std::int64_t>(1753782937000));
@@ -126,9 +116,7 @@ BOOST_AUTO_TEST_CASE(separation_record_accepts_numbers_sent_as_strings_and_ignor
 
 BOOST_AUTO_TEST_CASE(separation_record_accepts_a_numeric_success_flag_and_a_numeric_error_code)
 {
-    separation_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("separation_record_numeric_success_flag.json"), rec, diag));
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_numeric_success_flag.json"));
     BOOST_TEST((rec.state == separation_state::generate_audio_failed));
     BOOST_TEST(rec.raw_state == "3");
     BOOST_TEST(rec.error_code == std::optional<std::string>("500"));
@@ -137,9 +125,7 @@ BOOST_AUTO_TEST_CASE(separation_record_accepts_a_numeric_success_flag_and_a_nume
 
 BOOST_AUTO_TEST_CASE(failed_separation_record_keeps_kie_error_text)
 {
-    separation_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(fixture("separation_record_failed.json"), rec, diag));
+    const auto rec = parse_ok<separation_record>(fixture("separation_record_failed.json"));
     BOOST_TEST((rec.state == separation_state::generate_audio_failed));
     BOOST_TEST(is_final(rec.state));
     BOOST_TEST(rec.error_code == std::optional<std::string>("E_AUDIO"));
@@ -148,11 +134,8 @@ BOOST_AUTO_TEST_CASE(failed_separation_record_keeps_kie_error_text)
 
 BOOST_AUTO_TEST_CASE(unknown_success_flag_is_kept_verbatim_as_unknown_state)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(
-        R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SENSITIVE_WORD_ERROR"}})", rec, diag);
-    BOOST_TEST_REQUIRE(!ec);
+    const auto rec = parse_ok<separation_record>(
+        R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SENSITIVE_WORD_ERROR"}})");
     BOOST_TEST((rec.state == separation_state::unknown));
     BOOST_TEST(rec.raw_state == "SENSITIVE_WORD_ERROR");
 }
@@ -171,9 +154,8 @@ BOOST_AUTO_TEST_CASE(separation_states_round_trip_through_kie_spelling)
 
 BOOST_AUTO_TEST_CASE(separation_record_with_null_data_is_an_unknown_task)
 {
-    separation_record rec;
     diagnostics diag;
-    const auto ec = parse_response(R"({"code":200,"msg":"success","data":null})", rec, diag);
+    const auto ec = parse_fails<separation_record>(R"({"code":200,"msg":"success","data":null})", diag);
     BOOST_TEST((ec == api_errc::unknown_task));
     BOOST_TEST(!diag.client_message().empty());
 }
@@ -183,10 +165,7 @@ BOOST_AUTO_TEST_CASE(separation_record_with_null_or_absent_success_flag_is_pendi
     for (const char* body : {R"({"code":200,"msg":"success","data":{"taskId":"t"}})",
                              R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":null,"response":null}})"})
     {
-        separation_record rec;
-        diagnostics diag;
-        const auto ec = parse_response(body, rec, diag);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        const auto rec = parse_ok<separation_record>(body);
         BOOST_TEST((rec.state == separation_state::pending));
         BOOST_TEST(rec.raw_state.empty());
         BOOST_TEST(!is_final(rec.state));
@@ -195,9 +174,8 @@ BOOST_AUTO_TEST_CASE(separation_record_with_null_or_absent_success_flag_is_pendi
 
 BOOST_AUTO_TEST_CASE(success_flag_of_another_kind_is_unknown_not_an_error)
 {
-    separation_record rec;
-    diagnostics diag;
-    BOOST_TEST_REQUIRE(!parse_response(R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":{"x":1}}})", rec, diag));
+    const auto rec = parse_ok<separation_record>(
+        R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":{"x":1}}})");
     BOOST_TEST((rec.state == separation_state::unknown));
     BOOST_TEST(!is_final(rec.state));
 }
@@ -206,27 +184,19 @@ BOOST_AUTO_TEST_CASE(negative_music_index_reads_as_absent)
 {
     for (const char* index : {"-1", "\"-1\"", "\"first\"", "1.5"})
     {
-        separation_record rec;
-        diagnostics diag;
-        const auto ec = parse_response(
-            std::string(R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS","musicIndex":)") + index + "}}",
-            rec, diag);
-        BOOST_TEST_REQUIRE(!ec, diag.to_string());
+        const auto rec = parse_ok<separation_record>(
+            std::string(R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS","musicIndex":)") + index + "}}");
         BOOST_TEST(!rec.music_index.has_value(), "musicIndex " << index);
     }
 }
 
 BOOST_AUTO_TEST_CASE(stem_without_id_is_left_out_and_counted)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(
+    const auto rec = parse_ok<separation_record>(
         R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS",
             "response":{"originData":[{"id":"a","stem_type_group_name":"Vocals"},{"audio_url":"u"},
                                       {"id":null,"stem_type_group_name":"Other"},{"id":""},{"id":1.5},null,
-                                      {"id":"b","stem_type_group_name":"Instrumental"}]}}})",
-        rec, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+                                      {"id":"b","stem_type_group_name":"Instrumental"}]}}})");
     BOOST_TEST_REQUIRE(rec.origin_data.size() == 2u);
     BOOST_TEST(rec.origin_data[0].id == "a");
     BOOST_TEST(rec.origin_data[1].id == "b");
@@ -241,13 +211,9 @@ BOOST_AUTO_TEST_CASE(stem_without_id_is_left_out_and_counted)
 
 BOOST_AUTO_TEST_CASE(non_numeric_duration_reads_as_unknown)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(
+    const auto rec = parse_ok<separation_record>(
         R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS",
-            "response":{"originData":[{"id":"a","duration":"long"}]}}})",
-        rec, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+            "response":{"originData":[{"id":"a","duration":"long"}]}}})");
     BOOST_TEST_REQUIRE(rec.origin_data.size() == 1u);
     BOOST_TEST(rec.origin_data[0].duration == 0.0);
     BOOST_TEST(rec.repairs.fields_ignored == 1u);
@@ -256,12 +222,8 @@ BOOST_AUTO_TEST_CASE(non_numeric_duration_reads_as_unknown)
 
 BOOST_AUTO_TEST_CASE(url_of_the_wrong_type_reads_as_absent)
 {
-    separation_record rec;
-    diagnostics diag;
-    const auto ec = parse_response(
-        R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS","response":{"vocalUrl":42,"instrumentalUrl":"i"}}})",
-        rec, diag);
-    BOOST_TEST_REQUIRE(!ec, diag.to_string());
+    const auto rec = parse_ok<separation_record>(
+        R"({"code":200,"msg":"success","data":{"taskId":"t","successFlag":"SUCCESS","response":{"vocalUrl":42,"instrumentalUrl":"i"}}})");
     BOOST_TEST(!rec.urls.vocal.has_value());
     BOOST_TEST(rec.urls.instrumental == std::optional<std::string>("i"));
     BOOST_TEST(rec.repairs.fields_ignored == 1u);
@@ -285,9 +247,9 @@ BOOST_AUTO_TEST_CASE(response_or_origin_data_of_the_wrong_type_reads_as_absent)
 
 BOOST_AUTO_TEST_CASE(separation_record_without_task_id_still_fails)
 {
-    separation_record rec;
     diagnostics diag;
-    BOOST_TEST((parse_response(R"({"code":200,"msg":"success","data":{"successFlag":"SUCCESS"}})", rec, diag) ==
+    BOOST_TEST((parse_fails<separation_record>(
+        R"({"code":200,"msg":"success","data":{"successFlag":"SUCCESS"}})", diag) ==
                 client_errc::missing_field));
 }
 

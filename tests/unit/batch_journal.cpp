@@ -43,6 +43,23 @@ int pragma_int(const fs::path& p, const char* sql)
     return v;
 }
 
+/// A journal file in a fresh directory, not created yet.
+struct journal_file
+{
+    temp_dir dir;
+    fs::path p = dir.path / "j.db";
+};
+
+/// Runs `sql` on the SQLite file `p` directly, the way another kiemidi version would have written it.
+void write_with_sqlite(const fs::path& p, const char* sql)
+{
+    sqlite3* db = nullptr;
+    BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
+    const int rc = ::sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+    ::sqlite3_close(db);
+    BOOST_TEST_REQUIRE(rc == SQLITE_OK);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(journal_tests)
@@ -98,10 +115,8 @@ BOOST_AUTO_TEST_CASE(adding_the_same_tracks_twice_keeps_one_row_each)
     BOOST_TEST(j.counts().total == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(state_transitions_persist_across_close_and_reopen)
+BOOST_FIXTURE_TEST_CASE(state_transitions_persist_across_close_and_reopen, journal_file)
 {
-    temp_dir dir;
-    const auto p = dir.path / "j.db";
     std::int64_t a = 0, b = 0, c = 0;
     {
         auto j = journal::open(p);
@@ -206,17 +221,12 @@ BOOST_AUTO_TEST_CASE(requeue_returns_to_the_latest_state_its_task_ids_allow)
     BOOST_TEST((j.requeue(all[2].id, s, diag) == journal_errc::invalid_transition));
 }
 
-BOOST_AUTO_TEST_CASE(opening_a_journal_from_a_newer_kiemidi_fails_with_a_clear_error)
+BOOST_FIXTURE_TEST_CASE(opening_a_journal_from_a_newer_kiemidi_fails_with_a_clear_error, journal_file)
 {
-    temp_dir dir;
-    const auto p = dir.path / "j.db";
     {
         auto j = journal::open(p);
     }
-    sqlite3* db = nullptr;
-    ::sqlite3_open(p.c_str(), &db);
-    ::sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
-    ::sqlite3_close(db);
+    write_with_sqlite(p, "PRAGMA user_version = 99");
     error_code ec;
     diagnostics diag;
     auto j = journal::open(p, ec, diag);
@@ -238,25 +248,18 @@ BOOST_AUTO_TEST_CASE(an_unopenable_path_reports_the_sqlite_error)
     BOOST_TEST((j.entries(out, diag) == journal_errc::not_open));
 }
 
-BOOST_AUTO_TEST_CASE(an_intent_keeps_its_callback_reference_and_a_version_1_journal_is_upgraded)
+BOOST_FIXTURE_TEST_CASE(an_intent_keeps_its_callback_reference_and_a_version_1_journal_is_upgraded, journal_file)
 {
-    temp_dir dir;
-    const auto p = dir.path / "j.db";
-    {
-        // A journal as version 1 wrote it: no intent_ref column.
-        sqlite3* db = nullptr;
-        BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
-        const char* v1 =
-            "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
-            " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
-            " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
-            " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
-            " UNIQUE (task_id, audio_id, name));"
-            "INSERT INTO tracks (task_id, audio_id, name, state) VALUES ('m', 'a', 'old', 'separation_intent');"
-            "PRAGMA user_version = 1;";
-        BOOST_TEST_REQUIRE(::sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
-        ::sqlite3_close(db);
-    }
+    // A journal as version 1 wrote it: no intent_ref column.
+    const char* v1 =
+        "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
+        " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
+        " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+        " UNIQUE (task_id, audio_id, name));"
+        "INSERT INTO tracks (task_id, audio_id, name, state) VALUES ('m', 'a', 'old', 'separation_intent');"
+        "PRAGMA user_version = 1;";
+    write_with_sqlite(p, v1);
     {
         auto j = journal::open(p);
         auto e = j.entries();
@@ -279,27 +282,20 @@ BOOST_AUTO_TEST_CASE(an_intent_keeps_its_callback_reference_and_a_version_1_jour
     BOOST_TEST(e.separation_task_id == "sep-task");
 }
 
-BOOST_AUTO_TEST_CASE(a_version_2_journal_is_upgraded_and_a_track_s_choices_are_part_of_it)
+BOOST_FIXTURE_TEST_CASE(a_version_2_journal_is_upgraded_and_a_track_s_choices_are_part_of_it, journal_file)
 {
-    temp_dir dir;
-    const auto p = dir.path / "j.db";
-    {
-        // A journal as version 2 wrote it: no per-track choices, uniqueness by (task_id, audio_id, name).
-        sqlite3* db = nullptr;
-        BOOST_TEST_REQUIRE(::sqlite3_open(p.c_str(), &db) == SQLITE_OK);
-        const char* v2 =
-            "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
-            " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
-            " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
-            " attempts INTEGER NOT NULL DEFAULT 0, intent_ref TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0,"
-            " updated_ms INTEGER NOT NULL DEFAULT 0, UNIQUE (task_id, audio_id, name));"
-            "CREATE INDEX tracks_state ON tracks(state);"
-            "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, attempts, intent_ref)"
-            " VALUES (7, 'm', 'a', '', 'midi_intent', 'sep-old', 2, 'ref-old');"
-            "PRAGMA user_version = 2;";
-        BOOST_TEST_REQUIRE(::sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
-        ::sqlite3_close(db);
-    }
+    // A journal as version 2 wrote it: no per-track choices, uniqueness by (task_id, audio_id, name).
+    const char* v2 =
+        "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'pending', separation_task_id TEXT NOT NULL DEFAULT '',"
+        " midi_task_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '',"
+        " attempts INTEGER NOT NULL DEFAULT 0, intent_ref TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0,"
+        " updated_ms INTEGER NOT NULL DEFAULT 0, UNIQUE (task_id, audio_id, name));"
+        "CREATE INDEX tracks_state ON tracks(state);"
+        "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, attempts, intent_ref)"
+        " VALUES (7, 'm', 'a', '', 'midi_intent', 'sep-old', 2, 'ref-old');"
+        "PRAGMA user_version = 2;";
+    write_with_sqlite(p, v2);
     auto j = journal::open(p);
     BOOST_TEST(pragma_int(p, "PRAGMA user_version") == journal::schema_version);
     auto e = j.entries();

@@ -15,13 +15,24 @@
 using namespace kiemidi::cli;
 using namespace std::chrono_literals;
 
+namespace {
+
+/// `text` read as the track list `file`: no bad rows, and exactly `rows` rows.
+track_list clean_list(std::string_view text, std::string_view file, std::size_t rows)
+{
+    auto l = parse_track_list(text, file);
+    BOOST_TEST(l.errors.empty(), (l.errors.empty() ? std::string{} : l.errors.front().to_string()));
+    BOOST_REQUIRE_EQUAL(l.rows.size(), rows);
+    return l;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(track_list_parsing)
 
 BOOST_AUTO_TEST_CASE(csv_with_header_and_optional_names)
 {
-    auto l = parse_track_list("task_id,audio_id,name\nt1,a1,first\nt2,a2\n\n t3 , a3 , third \n", "x.csv");
-    BOOST_TEST(l.errors.empty());
-    BOOST_REQUIRE_EQUAL(l.rows.size(), 3u);
+    const auto l = clean_list("task_id,audio_id,name\nt1,a1,first\nt2,a2\n\n t3 , a3 , third \n", "x.csv", 3u);
     BOOST_TEST(l.rows[0].task_id == "t1");
     BOOST_TEST(l.rows[0].name == "first");
     BOOST_TEST(l.rows[0].line == 2u);
@@ -33,18 +44,14 @@ BOOST_AUTO_TEST_CASE(csv_with_header_and_optional_names)
 
 BOOST_AUTO_TEST_CASE(csv_without_header_and_crlf)
 {
-    auto l = parse_track_list("t1,a1\r\nt2,a2,n2\r\n", "x.csv");
-    BOOST_TEST(l.errors.empty());
-    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    const auto l = clean_list("t1,a1\r\nt2,a2,n2\r\n", "x.csv", 2u);
     BOOST_TEST(l.rows[0].audio_id == "a1");
     BOOST_TEST(l.rows[1].name == "n2");
 }
 
 BOOST_AUTO_TEST_CASE(csv_quoted_fields_keep_commas_and_quotes)
 {
-    auto l = parse_track_list("t1,a1,\"Song, \"\"live\"\"\"\n\"t2\",\"a2\"\n", "x.csv");
-    BOOST_TEST(l.errors.empty());
-    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    const auto l = clean_list("t1,a1,\"Song, \"\"live\"\"\"\n\"t2\",\"a2\"\n", "x.csv", 2u);
     BOOST_TEST(l.rows[0].name == "Song, \"live\"");
     BOOST_TEST(l.rows[1].task_id == "t2");
 }
@@ -86,10 +93,8 @@ BOOST_AUTO_TEST_CASE(stray_quote_in_unquoted_field_is_a_row_error)
 
 BOOST_AUTO_TEST_CASE(json_lines_detected_by_first_brace)
 {
-    auto l = parse_track_list("\n  {\"task_id\":\"t1\",\"audio_id\":\"a1\",\"name\":\"n1\"}\n{\"task_id\":\"t2\",\"audio_id\":\"a2\",\"x\":1}\n",
-                              "list.txt");
-    BOOST_TEST(l.errors.empty());
-    BOOST_REQUIRE_EQUAL(l.rows.size(), 2u);
+    const auto l = clean_list("\n  {\"task_id\":\"t1\",\"audio_id\":\"a1\",\"name\":\"n1\"}\n{\"task_id\":\"t2\",\"audio_id\":\"a2\",\"x\":1}\n",
+                              "list.txt", 2u);
     BOOST_TEST(l.rows[0].name == "n1");
     BOOST_TEST(l.rows[0].line == 2u);
     BOOST_TEST(l.rows[1].task_id == "t2");
@@ -111,13 +116,11 @@ BOOST_AUTO_TEST_CASE(bad_json_lines_are_reported_per_line)
 
 BOOST_AUTO_TEST_CASE(csv_header_names_optional_columns_in_any_order)
 {
-    auto l = parse_track_list("audio_id,task_id,stem,type,name\n"
+    const auto l = clean_list("audio_id,task_id,stem,type,name\n"
                               "a1,t1,Bass,split_stem,bass-line\n"
                               "a2,t2,,,\n"
                               "a3,t3\n",  // trailing columns may be left out
-                              "x.csv");
-    BOOST_TEST(l.errors.empty(), (l.errors.empty() ? std::string{} : l.errors.front().to_string()));
-    BOOST_REQUIRE_EQUAL(l.rows.size(), 3u);
+                              "x.csv", 3u);
     BOOST_TEST(l.rows[0].task_id == "t1");
     BOOST_TEST(l.rows[0].audio_id == "a1");
     BOOST_TEST(l.rows[0].stem == "Bass");
@@ -240,14 +243,15 @@ BOOST_AUTO_TEST_CASE(progress_line_says_when_kie_rate_limit_holds_requests_back)
 
 namespace {
 
-/// What a progress_printer wrote, captured in memory.
+/// What a progress_printer wrote to `file`, captured in memory (the fixture of the progress tests).
 struct captured_output
 {
     char* data = nullptr;
     std::size_t size = 0;
     std::FILE* file = ::open_memstream(&data, &size);
+    captured_output() { BOOST_TEST_REQUIRE(file != nullptr); }
     ~captured_output() { std::free(data); }
-    std::string text()
+    std::string written()
     {
         std::fflush(file);
         return std::string(data, size);
@@ -256,12 +260,10 @@ struct captured_output
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_line_per_spell)
+BOOST_FIXTURE_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_line_per_spell, captured_output)
 {
-    captured_output out;
-    BOOST_TEST_REQUIRE(out.file != nullptr);
     {
-        progress_printer p(out.file, false);
+        progress_printer p(file, false);
         progress_counts c{.total = 3, .done = 0, .failed = 0, .in_flight = 3, .skipped = 0};
         p.update(c);
         p.rate_limit(0);
@@ -276,8 +278,8 @@ BOOST_AUTO_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_li
         p.track_line("FAIL", "second", "KIE said no", c);
         p.finish(c);
     }
-    const auto text = out.text();
-    std::fclose(out.file);
+    const auto text = written();
+    std::fclose(file);
     BOOST_TEST(text == "waiting for KIE's rate limit: 2 requests queued\n"
                        "ok   first: out/first.mid  [1/3 done, 0 failed]\n"
                        "waiting for KIE's rate limit: 1 request queued\n"
@@ -287,21 +289,19 @@ BOOST_AUTO_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_li
     BOOST_TEST(text.find('\r') == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(progress_on_a_terminal_redraws_one_status_line_below_the_track_lines)
+BOOST_FIXTURE_TEST_CASE(progress_on_a_terminal_redraws_one_status_line_below_the_track_lines, captured_output)
 {
-    captured_output out;
-    BOOST_TEST_REQUIRE(out.file != nullptr);
-    progress_printer p(out.file, true);
+    progress_printer p(file, true);
     progress_counts c{.total = 2, .done = 0, .failed = 0, .in_flight = 2, .skipped = 0};
     p.update(c);
-    auto text = out.text();
+    auto text = written();
     BOOST_TEST(text.starts_with("\r0/2 done, 0 failed, 2 in flight"), text);
     BOOST_TEST(text.ends_with("\033[K"), text);
     BOOST_TEST(text.find('\n') == std::string::npos, text);  // redrawn in place
 
     std::this_thread::sleep_for(120ms);  // past the redraw throttle
     p.rate_limit(5);
-    text = out.text();
+    text = written();
     BOOST_TEST(text.ends_with("; waiting for KIE's rate limit: 5 requests queued\033[K"), text);
     BOOST_TEST(text.find('\n') == std::string::npos, text);
 
@@ -310,18 +310,18 @@ BOOST_AUTO_TEST_CASE(progress_on_a_terminal_redraws_one_status_line_below_the_tr
     c.in_flight = 1;
     const auto before = text.size();
     p.track_line("FAIL", "second", "KIE said no", c);
-    text = out.text();
+    text = written();
     BOOST_TEST(text.substr(before).starts_with("\r\033[KFAIL second: KIE said no\n\r0/2 done, 1 failed, 1 in flight"),
                text.substr(before));
     p.rate_limit(0);
     c.done = 1;
     c.in_flight = 0;
     p.finish(c);
-    text = out.text();
+    text = written();
     const auto last = text.substr(text.rfind('\r'));
     BOOST_TEST(last.starts_with("\r1/2 done, 1 failed, 0 in flight, "), last);
     BOOST_TEST(last.ends_with(" tracks/s, ETA 0:00\033[K\n"), last);  // the limiter's line is gone
-    std::fclose(out.file);
+    std::fclose(file);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

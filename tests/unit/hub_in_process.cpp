@@ -44,38 +44,70 @@ struct fake_clock
     void advance(std::chrono::steady_clock::duration d) { *now += d; }
 };
 
+/// A hub with default options on an io_context that the test runs by hand.
+struct hub_fixture
+{
+    asio::io_context ioc;
+    in_process_callback_hub hub{ioc.get_executor()};
+    outcome o;  ///< what the test's wait completed with
+
+    /// Runs the handlers that are ready, and lets the io_context run again later.
+    void run_ready()
+    {
+        ioc.run();
+        ioc.restart();
+    }
+};
+
+/// The wait completed exactly once, without an error.
+void check_completed_once(const outcome& o)
+{
+    BOOST_TEST(o.calls == 1);
+    BOOST_TEST(!o.ec);
+}
+
+/// Waits on `hub` for `gone` (its callback no longer buffered) and for `kept` (still buffered):
+/// only the wait for `kept` is handed its callback; the other waits until it is cancelled.
+void check_only_the_kept_callback_is_handed_over(asio::io_context& ioc, in_process_callback_hub& hub, const char* gone,
+                                                 const char* kept)
+{
+    asio::cancellation_signal sig;
+    outcome gone_wait, kept_wait;
+    hub.async_wait(callback_kind::midi, gone, asio::bind_cancellation_slot(sig.slot(), gone_wait.handler()));
+    hub.async_wait(callback_kind::midi, kept, kept_wait.handler());
+    ioc.poll();
+    BOOST_TEST(gone_wait.calls == 0);  // nothing to hand over
+    BOOST_TEST(kept_wait.calls == 1);
+    BOOST_TEST(kept_wait.msg.task_id == kept);
+    sig.emit(asio::cancellation_type::terminal);
+    ioc.run();
+    BOOST_TEST((gone_wait.ec == asio::error::operation_aborted));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(callback_hub_suite)
 
-BOOST_AUTO_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task)
+BOOST_FIXTURE_TEST_CASE(waiter_receives_the_callback_delivered_for_its_task, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
-    outcome o;
     hub.async_wait(callback_kind::separation, "task-1", o.handler());
     BOOST_TEST((hub.deliver(make_message("task-1", callback_kind::separation)) == deliver_result::delivered));
     ioc.run();
-    BOOST_TEST(o.calls == 1);
-    BOOST_TEST(!o.ec);
+    check_completed_once(o);
     BOOST_TEST(o.msg.task_id == "task-1");
     BOOST_TEST((o.msg.kind == callback_kind::separation));
     BOOST_TEST(o.msg.body.find("task-1") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
+BOOST_FIXTURE_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     BOOST_TEST((hub.deliver(make_message("early")) == deliver_result::buffered));
     BOOST_TEST(hub.stats().buffered == 1u);
 
-    outcome o;
     hub.async_wait(callback_kind::midi, "early", o.handler());
     BOOST_TEST(o.calls == 0);  // posted, not inline
     ioc.run();
-    BOOST_TEST(o.calls == 1);
-    BOOST_TEST(!o.ec);
+    check_completed_once(o);
     BOOST_TEST(o.msg.task_id == "early");
     const auto s = hub.stats();
     BOOST_TEST(s.buffered == 0u);
@@ -83,11 +115,8 @@ BOOST_AUTO_TEST_CASE(early_callback_is_buffered_then_handed_to_a_later_waiter)
     BOOST_TEST(s.waiting == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
+BOOST_FIXTURE_TEST_CASE(duplicate_callback_resumes_waiter_once, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
-    outcome o;
     hub.async_wait(callback_kind::midi, "dup", o.handler());
     BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::delivered));
     BOOST_TEST((hub.deliver(make_message("dup")) == deliver_result::duplicate));
@@ -98,17 +127,14 @@ BOOST_AUTO_TEST_CASE(duplicate_callback_resumes_waiter_once)
     BOOST_TEST(hub.stats().buffered == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(second_buffered_callback_for_the_same_task_is_a_duplicate)
+BOOST_FIXTURE_TEST_CASE(second_buffered_callback_for_the_same_task_is_a_duplicate, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     auto first = make_message("twice");
     first.body = "first";
     auto second = make_message("twice");
     second.body = "second";
     BOOST_TEST((hub.deliver(first) == deliver_result::buffered));
     BOOST_TEST((hub.deliver(second) == deliver_result::duplicate));
-    outcome o;
     hub.async_wait(callback_kind::midi, "twice", o.handler());
     ioc.run();
     BOOST_TEST(o.calls == 1);
@@ -141,10 +167,8 @@ BOOST_AUTO_TEST_CASE(cancellation_removes_the_waiter_and_a_later_callback_is_buf
     }
 }
 
-BOOST_AUTO_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_keeps_waiting)
+BOOST_FIXTURE_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_keeps_waiting, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     outcome first, second;
     hub.async_wait(callback_kind::midi, "one", first.handler());
     hub.async_wait(callback_kind::midi, "one", second.handler());
@@ -154,8 +178,7 @@ BOOST_AUTO_TEST_CASE(second_waiter_for_the_same_task_is_refused_and_the_first_ke
     BOOST_TEST(first.calls == 0);
     BOOST_TEST((hub.deliver(make_message("one")) == deliver_result::delivered));
     ioc.run();
-    BOOST_TEST(first.calls == 1);
-    BOOST_TEST(!first.ec);
+    check_completed_once(first);
 }
 
 BOOST_AUTO_TEST_CASE(buffered_callback_expires_after_its_ttl)
@@ -171,16 +194,7 @@ BOOST_AUTO_TEST_CASE(buffered_callback_expires_after_its_ttl)
     BOOST_TEST(s.buffered == 1u);
     BOOST_TEST(s.expired_total == 1u);
 
-    asio::cancellation_signal sig;
-    outcome old_wait, young_wait;
-    hub.async_wait(callback_kind::midi, "old", asio::bind_cancellation_slot(sig.slot(), old_wait.handler()));
-    hub.async_wait(callback_kind::midi, "young", young_wait.handler());
-    ioc.poll();
-    BOOST_TEST(old_wait.calls == 0);  // expired: nothing to hand over
-    BOOST_TEST(young_wait.calls == 1);
-    sig.emit(asio::cancellation_type::terminal);
-    ioc.run();
-    BOOST_TEST((old_wait.ec == asio::error::operation_aborted));
+    check_only_the_kept_callback_is_handed_over(ioc, hub, "old", "young");  // "old" expired
 }
 
 BOOST_AUTO_TEST_CASE(remembered_task_ids_expire_so_memory_stays_bounded)
@@ -214,22 +228,11 @@ BOOST_AUTO_TEST_CASE(oldest_buffered_callback_is_evicted_beyond_max_buffered)
     BOOST_TEST(s.buffered == 3u);
     BOOST_TEST(s.overflowed_total == 1u);
 
-    asio::cancellation_signal sig;
-    outcome evicted, kept;
-    hub.async_wait(callback_kind::midi, "1", asio::bind_cancellation_slot(sig.slot(), evicted.handler()));
-    hub.async_wait(callback_kind::midi, "4", kept.handler());
-    ioc.poll();
-    BOOST_TEST(evicted.calls == 0);
-    BOOST_TEST(kept.calls == 1);
-    BOOST_TEST(kept.msg.task_id == "4");
-    sig.emit(asio::cancellation_type::terminal);
-    ioc.run();
+    check_only_the_kept_callback_is_handed_over(ioc, hub, "1", "4");  // "1" evicted
 }
 
-BOOST_AUTO_TEST_CASE(handlers_are_never_invoked_inline)
+BOOST_FIXTURE_TEST_CASE(handlers_are_never_invoked_inline, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     outcome waiting, buffered, pending, refused;
     hub.async_wait(callback_kind::midi, "w", waiting.handler());
     hub.deliver(make_message("w"));
@@ -264,11 +267,9 @@ BOOST_AUTO_TEST_CASE(pending_waits_complete_with_shut_down_when_the_hub_is_destr
     BOOST_TEST((o.ec == client_errc::shut_down));
 }
 
-BOOST_AUTO_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives, *boost::unit_test::label("multithreaded"))
+BOOST_FIXTURE_TEST_CASE(waiter_keeps_the_io_context_running_until_its_callback_arrives, hub_fixture,
+                        *boost::unit_test::label("multithreaded"))
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
-    outcome o;
     hub.async_wait(callback_kind::midi, "busy", o.handler());
     std::thread deliverer;
     asio::steady_timer t(ioc, 10ms);
@@ -352,10 +353,8 @@ BOOST_AUTO_TEST_CASE(every_waiter_is_resumed_exactly_once_under_multithreaded_de
 // KIE may give a MIDI task the id of the separation it transcribes (its MIDI page's own example
 // does): callbacks are routed by kind and task id together.
 
-BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_reaches_each_wait_of_its_own_kind)
+BOOST_FIXTURE_TEST_CASE(the_same_task_id_of_two_kinds_reaches_each_wait_of_its_own_kind, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     outcome sep, midi;
     hub.async_wait(callback_kind::separation, "same", sep.handler());
     hub.async_wait(callback_kind::midi, "same", midi.handler());  // not refused as a second waiter
@@ -381,17 +380,14 @@ BOOST_AUTO_TEST_CASE(the_same_task_id_of_two_kinds_reaches_each_wait_of_its_own_
     BOOST_TEST(hub.stats().duplicates_total == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_repeated_callback_is_a_duplicate_of_its_own_kind_only)
+BOOST_FIXTURE_TEST_CASE(a_repeated_callback_is_a_duplicate_of_its_own_kind_only, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     // The separation callback is delivered; then KIE repeats it after the MIDI task (same id)
     // was submitted and waited for.
     outcome sep;
     hub.async_wait(callback_kind::separation, "same", sep.handler());
     BOOST_TEST((hub.deliver(make_message("same", callback_kind::separation)) == deliver_result::delivered));
-    ioc.run();
-    ioc.restart();
+    run_ready();
     BOOST_TEST(sep.calls == 1);
 
     outcome midi;
@@ -407,10 +403,8 @@ BOOST_AUTO_TEST_CASE(a_repeated_callback_is_a_duplicate_of_its_own_kind_only)
     auto m = make_message("same", callback_kind::midi);
     m.body = "the notes";
     BOOST_TEST((hub.deliver(m) == deliver_result::delivered));
-    ioc.run();
-    ioc.restart();
-    BOOST_TEST(midi.calls == 1);
-    BOOST_TEST(!midi.ec);
+    run_ready();
+    check_completed_once(midi);
     BOOST_TEST((midi.msg.kind == callback_kind::midi));
     BOOST_TEST(midi.msg.body == "the notes");
     // And each kind's repeats stay duplicates.
@@ -422,15 +416,12 @@ BOOST_AUTO_TEST_CASE(a_repeated_callback_is_a_duplicate_of_its_own_kind_only)
     BOOST_TEST(st.remembered == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(a_fast_callback_of_one_kind_is_buffered_although_the_other_kind_of_its_id_was_delivered)
+BOOST_FIXTURE_TEST_CASE(a_fast_callback_of_one_kind_is_buffered_although_the_other_kind_of_its_id_was_delivered, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     outcome sep;
     hub.async_wait(callback_kind::separation, "same", sep.handler());
     BOOST_TEST((hub.deliver(make_message("same", callback_kind::separation)) == deliver_result::delivered));
-    ioc.run();
-    ioc.restart();
+    run_ready();
     // The MIDI callback comes before anyone waits for it: kept, not dropped as a duplicate.
     auto m = make_message("same", callback_kind::midi);
     m.body = "the notes";
@@ -438,16 +429,13 @@ BOOST_AUTO_TEST_CASE(a_fast_callback_of_one_kind_is_buffered_although_the_other_
     outcome midi;
     hub.async_wait(callback_kind::midi, "same", midi.handler());
     ioc.run();
-    BOOST_TEST(midi.calls == 1);
-    BOOST_TEST(!midi.ec);
+    check_completed_once(midi);
     BOOST_TEST(midi.msg.body == "the notes");
     BOOST_TEST(hub.stats().duplicates_total == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(buffered_callbacks_are_kept_per_kind)
+BOOST_FIXTURE_TEST_CASE(buffered_callbacks_are_kept_per_kind, hub_fixture)
 {
-    asio::io_context ioc;
-    in_process_callback_hub hub(ioc.get_executor());
     auto s = make_message("same", callback_kind::separation);
     s.body = "separation body";
     auto m = make_message("same", callback_kind::midi);
@@ -457,8 +445,7 @@ BOOST_AUTO_TEST_CASE(buffered_callbacks_are_kept_per_kind)
     BOOST_TEST(hub.stats().buffered == 2u);
     outcome midi, sep;
     hub.async_wait(callback_kind::midi, "same", midi.handler());
-    ioc.run();
-    ioc.restart();
+    run_ready();
     BOOST_TEST(midi.calls == 1);
     BOOST_TEST(midi.msg.body == "midi body");
     BOOST_TEST(hub.stats().buffered == 1u);
