@@ -45,9 +45,15 @@ unsigned token_window::returning(clock::time_point now) const
     return static_cast<unsigned>(due_.end() - std::upper_bound(due_.begin(), due_.end(), now));
 }
 
-unsigned token_window::in_flight_cap() const noexcept
+unsigned token_window::in_flight_cap(clock::time_point now) const noexcept
 {
-    return confirmed_ ? budget_ : std::min(budget_, unconfirmed_in_flight);
+    if (confirmed_) return budget_;
+    // Unconfirmed (see the header): with `clean` answers in, the requests sent may number
+    // half the budget + unconfirmed_in_flight, and two more for each clean answer past half.
+    const auto clean = static_cast<unsigned>(clean_.end() - std::upper_bound(clean_.begin(), clean_.end(), now - window_));
+    const unsigned half = budget_ / 2;
+    const unsigned cap = clean <= half ? half - clean + unconfirmed_in_flight : unconfirmed_in_flight + (clean - half);
+    return std::min(budget_, cap);
 }
 
 unsigned token_window::available(clock::time_point now) const
@@ -55,7 +61,7 @@ unsigned token_window::available(clock::time_point now) const
     if (now < blocked_until_) return 0;
     const unsigned used = in_use_ + returning(now);
     const unsigned free = budget_ > used ? budget_ - used : 0;
-    const unsigned cap = in_flight_cap();
+    const unsigned cap = in_flight_cap(now);
     return std::min(free, cap > in_use_ ? cap - in_use_ : 0u);
 }
 
@@ -113,7 +119,7 @@ token_window::clock::time_point token_window::next_available(clock::time_point n
     const auto first = std::upper_bound(due_.begin(), due_.end(), now);
     const auto ret = static_cast<unsigned>(due_.end() - first);
     const unsigned used = in_use_ + ret;
-    const unsigned cap = in_flight_cap();
+    const unsigned cap = in_flight_cap(now);
     if (in_use_ < cap)
     {
         if (used < budget_)

@@ -147,29 +147,45 @@ BOOST_AUTO_TEST_CASE(token_window_failure_releases_like_an_answer_and_unused_tok
 BOOST_AUTO_TEST_CASE(token_window_block_until_delays_every_token)
 {
     const auto t0 = token_window::clock::time_point{} + 1h;
-    token_window w(5, 100ms);
+    token_window w(20, 100ms);
     BOOST_TEST(w.try_take(t0));
     w.release(t0);
     w.block_until(t0 + 10000ms);
     BOOST_TEST(w.available(t0 + 9999ms) == 0u);
     BOOST_TEST((w.next_available(t0) == t0 + 10000ms));
-    BOOST_TEST(w.available(t0 + 10000ms) == 4u);  // unconfirmed: a few in flight at once
+    // unconfirmed, and the one clean answer is a window old: the first burst again
+    BOOST_TEST(w.available(t0 + 10000ms) == token_window::unconfirmed_burst(20));
 }
 
-BOOST_AUTO_TEST_CASE(token_window_keeps_few_requests_in_flight_until_a_window_of_clean_answers)
+BOOST_AUTO_TEST_CASE(token_window_sends_half_the_budget_at_once_then_two_more_per_clean_answer_until_confirmed)
 {
     const auto t0 = token_window::clock::time_point{} + 1h;
     token_window w(20, 10000ms);
-    for (unsigned i = 0; i < token_window::unconfirmed_in_flight; ++i) BOOST_TEST(w.try_take(t0));
+    BOOST_TEST(token_window::unconfirmed_burst(20) == 14u);
+    for (unsigned i = 0; i < 14; ++i) BOOST_TEST(w.try_take(t0));
     BOOST_TEST(!w.try_take(t0));  // a wrong guess of the limit must not cost a burst of 429s
     BOOST_TEST(!w.confirmed());
-    w.release(t0 + 10ms);
-    BOOST_TEST(w.try_take(t0 + 10ms));
-    for (unsigned i = 0; i < token_window::unconfirmed_in_flight; ++i) w.release(t0 + 20ms);
-    take_and_answer(w, 15, t0 + 30ms);  // 20 clean answers within one window
+    // 10 clean answers (half the budget): an account limited to 10 has throttled the other 4
+    // by now, so nothing more goes out until an answer past half comes back clean
+    for (int i = 0; i < 10; ++i) w.release(t0 + 100ms);
+    BOOST_TEST(w.available(t0 + 100ms) == 0u);
+    BOOST_TEST(!w.try_take(t0 + 100ms));
+    // each clean answer past half lets two more go
+    w.release(t0 + 200ms);
+    BOOST_TEST(w.available(t0 + 200ms) == 2u);
+    BOOST_TEST(w.try_take(t0 + 200ms));
+    BOOST_TEST(w.try_take(t0 + 200ms));
+    for (int i = 0; i < 3; ++i) w.release(t0 + 300ms);  // 14 clean answers, 2 in flight
+    BOOST_TEST(w.available(t0 + 300ms) == 4u);           // the rest of the budget
+    for (int i = 0; i < 4; ++i) BOOST_TEST(w.try_take(t0 + 300ms));
+    BOOST_TEST(!w.try_take(t0 + 300ms));
+    BOOST_TEST(!w.confirmed());
+    for (int i = 0; i < 6; ++i) w.release(t0 + 400ms);  // 20 clean answers within one window
     BOOST_TEST(w.confirmed());
-    BOOST_TEST(w.available(t0 + 30ms) == 0u);
-    BOOST_TEST(w.available(t0 + 10030ms) == 20u);  // confirmed: the whole budget at once
+    BOOST_TEST(w.available(t0 + 400ms) == 0u);
+    BOOST_TEST(w.available(t0 + 10099ms) == 0u);        // the first 10 are back a window after their answer
+    BOOST_TEST(w.available(t0 + 10100ms) == 10u);       // confirmed: no cap beyond the budget
+    BOOST_TEST(w.available(t0 + 10400ms) == 20u);
 }
 
 BOOST_AUTO_TEST_CASE(token_window_429_lowers_the_budget_to_what_the_server_accepted)
@@ -282,13 +298,14 @@ BOOST_AUTO_TEST_CASE(burst_of_1000_is_granted_fifo_at_the_configured_rate)
                 lim.release();  // answered at once
                 done.tick();
             });
-        // counted, before anything ran: a few tokens were taken (the budget is not confirmed
+        // counted, before anything ran: the first burst was taken (the budget is not confirmed
         // yet), the rest queue
+        const unsigned burst = token_window::unconfirmed_burst(50);
         auto s = lim.stats();
-        BOOST_TEST(s.granted == token_window::unconfirmed_in_flight);
-        BOOST_TEST(s.granted_immediately == token_window::unconfirmed_in_flight);
-        BOOST_TEST(s.queued == 1000u - token_window::unconfirmed_in_flight);
-        BOOST_TEST(s.waiting == 1000u - token_window::unconfirmed_in_flight);
+        BOOST_TEST(s.granted == burst);
+        BOOST_TEST(s.granted_immediately == burst);
+        BOOST_TEST(s.queued == 1000u - burst);
+        BOOST_TEST(s.waiting == 1000u - burst);
         co_await done.wait(1000);
         BOOST_TEST(failures == 0u);
         BOOST_TEST(order.size() == 1000u);
@@ -297,7 +314,7 @@ BOOST_AUTO_TEST_CASE(burst_of_1000_is_granted_fifo_at_the_configured_rate)
         BOOST_TEST(fifo);
         s = lim.stats();
         BOOST_TEST(s.granted == 1000u);
-        BOOST_TEST(s.granted_immediately == token_window::unconfirmed_in_flight);
+        BOOST_TEST(s.granted_immediately == burst);
         BOOST_TEST(s.waiting == 0u);
         BOOST_TEST(s.in_use == 0u);
         BOOST_TEST(s.cancelled == 0u);

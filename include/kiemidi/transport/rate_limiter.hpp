@@ -19,8 +19,13 @@
 // The budget adapts: a throttled answer lowers it (to what the server accepted in the last
 // window, at most halving it, and honouring Retry-After) and clean windows raise it again one
 // token at a time, so an account whose real limit is lower than documented converges within a
-// few 429s. Until one window's worth of clean answers has confirmed the budget, only a few
-// requests are in flight at once, so a wrong guess costs a few 429s, not a burst of them.
+// few 429s. Until one window's worth of clean answers has confirmed the budget, requests go out
+// ahead of the answers only so far: half the budget and unconfirmed_in_flight more at once, then
+// two more for each clean answer past half. An account limited to half the documented figure
+// thus draws unconfirmed_in_flight 429s (one a little above half, a few more), not a burst. Why
+// not a small fixed number in flight: the first window's requests would then go out one answer
+// time per few of them, and every later window inherits that spread, as a token comes back one
+// window after its own answer (benchmarks/README.md, rate-limited).
 // Waiters are served first come, first served within two classes: work that finishes a track
 // (its MIDI submission) goes before work that starts one.
 #ifndef KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
@@ -34,6 +39,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,11 +60,15 @@ class token_window
 public:
     using clock = std::chrono::steady_clock;
 
-    /// Requests in flight at once while the budget is unconfirmed (see the file comment).
-    /// Fixed, not ramped up as clean answers come back: the requests in flight when a lower real
-    /// limit is reached are all throttled, so a cap grown by then costs as many 429s
-    /// (benchmarks/README.md, rate-limited).
+    /// While the budget is unconfirmed, how many requests may be sent beyond half the budget
+    /// before any answer (see the file comment): what an account limited to half the documented
+    /// figure pays in 429s, as every request in flight past its limit is throttled.
     static constexpr unsigned unconfirmed_in_flight = 4;
+    /// Requests sent at once, before any answer, while a budget of `budget` is unconfirmed.
+    static constexpr unsigned unconfirmed_burst(unsigned budget) noexcept
+    {
+        return std::min(budget, budget / 2 + unconfirmed_in_flight);
+    }
     /// Clean windows a lowered budget is held before probing above it again.
     static constexpr unsigned hold_windows = 30;
 
@@ -99,7 +109,7 @@ public:
 private:
     void settle(clock::time_point now);
     unsigned returning(clock::time_point now) const;
-    unsigned in_flight_cap() const noexcept;
+    unsigned in_flight_cap(clock::time_point now) const noexcept;
 
     std::chrono::milliseconds window_;
     unsigned limit_;                      // the configured budget: never exceeded
