@@ -33,21 +33,21 @@ T number(const std::string& flag, const std::string& text)
 
 /// A whole-number flag stored into `target` (checked as number<T> does).
 template <class T>
-po::typed_value<std::string>* whole(T& target, std::string flag)
+po::typed_value<std::string>* whole_value(T& target, std::string flag)
 {
     return po::value<std::string>()->value_name("N")->notifier(
         [&target, flag](const std::string& v) { target = number<T>(flag, v); });
 }
 
 /// A milliseconds flag.
-po::typed_value<std::string>* millis(std::chrono::milliseconds& target, std::string flag)
+po::typed_value<std::string>* millis_value(std::chrono::milliseconds& target, std::string flag)
 {
     return po::value<std::string>()->value_name("N")->notifier(
         [&target, flag](const std::string& v) { target = std::chrono::milliseconds(number<long>(flag, v)); });
 }
 
 /// A fault rate: a probability from 0 to 1.
-po::typed_value<std::string>* rate(double& target, std::string flag)
+po::typed_value<std::string>* rate_value(double& target, std::string flag)
 {
     return po::value<std::string>()->value_name("R")->notifier([&target, flag](const std::string& text) {
         char* end = nullptr;
@@ -58,6 +58,40 @@ po::typed_value<std::string>* rate(double& target, std::string flag)
     });
 }
 
+/// Adds flags to one option group, each named once: a checked value's errors name its flag.
+class flags
+{
+public:
+    explicit flags(po::options_description& group) : group_(group) {}
+
+    flags& operator()(const char* name, const char* what)
+    {
+        group_.add_options()(name, what);
+        return *this;
+    }
+    flags& operator()(const char* name, const po::value_semantic* value, const char* what)
+    {
+        group_.add_options()(name, value, what);
+        return *this;
+    }
+    template <class T>
+    flags& whole(const char* name, T& target, const char* what)
+    {
+        return (*this)(name, whole_value(target, name), what);
+    }
+    flags& millis(const char* name, std::chrono::milliseconds& target, const char* what)
+    {
+        return (*this)(name, millis_value(target, name), what);
+    }
+    flags& rate(const char* name, double& target, const char* what)
+    {
+        return (*this)(name, rate_value(target, name), what);
+    }
+
+private:
+    po::options_description& group_;
+};
+
 /// Wider than Boost's default 80 columns: the longest flags would leave the descriptions no room.
 constexpr unsigned help_width = 110;
 
@@ -67,16 +101,16 @@ po::options_description emulator_options(emulator_cli_options& out)
     auto& opts = out.server;
     auto& fo = opts.faults;
     po::options_description server("server", help_width, help_width / 2);
-    server.add_options()
+    flags{server}
         ("help,h", "this text")
         ("address", po::value(&opts.address)->value_name("ADDR"), "listening address (default 127.0.0.1; keep it on loopback)")
-        ("http-port", whole(opts.http_port, "http-port"), "HTTP port (default 0 = any free port)")
-        ("https-port", whole(opts.https_port, "https-port"), "HTTPS port (default 0 = any free port)")
+        .whole("http-port", opts.http_port, "HTTP port (default 0 = any free port)")
+        .whole("https-port", opts.https_port, "HTTPS port (default 0 = any free port)")
         ("no-https", po::bool_switch()->notifier([&opts](bool on) { if (on) opts.enable_https = false; }), "serve plain HTTP only")
         ("api-key", po::value(&opts.api_key)->value_name("KEY"), "accepted bearer token (default kie-emulator-key)")
-        ("separation-delay-ms", millis(opts.separation_delay, "separation-delay-ms"), "time a separation task stays PENDING (default 20)")
-        ("midi-delay-ms", millis(opts.midi_delay, "midi-delay-ms"), "time a MIDI task stays pending (default 20)")
-        ("credits", whole(opts.initial_credits, "credits"), "initial credits (default 1000000)")
+        .millis("separation-delay-ms", opts.separation_delay, "time a separation task stays PENDING (default 20)")
+        .millis("midi-delay-ms", opts.midi_delay, "time a MIDI task stays pending (default 20)")
+        .whole("credits", opts.initial_credits, "initial credits (default 1000000)")
         ("insufficient-credits-code",
          po::value<std::string>()->value_name("C")->notifier([&opts](const std::string& v) {
              opts.insufficient_credits_code = number<int>("insufficient-credits-code", v);
@@ -84,7 +118,7 @@ po::options_description emulator_options(emulator_cli_options& out)
                  throw po::error("invalid value '" + v + "' for --insufficient-credits-code (402 or 429)");
          }),
          "body code of a paid POST refused for lack of credits: 402 (default) or 429")
-        ("seed", whole(opts.seed, "seed"), "seed of ids and results (default 1)")
+        .whole("seed", opts.seed, "seed of ids and results (default 1)")
         ("threads",
          po::value<std::string>()->value_name("N")->notifier(
              [&out](const std::string& v) { out.threads = std::max(1u, number<unsigned>("threads", v)); }),
@@ -100,11 +134,11 @@ po::options_description emulator_options(emulator_cli_options& out)
              else throw po::error("invalid value '" + v + "' for --callback-dialect (english, chinese or mixed)");
          }),
          "english | chinese | mixed (default english)")
-        ("rate-limit-per-10s", whole(opts.rate_limit_per_10s, "rate-limit-per-10s"),
+        .whole("rate-limit-per-10s", opts.rate_limit_per_10s,
          "simulated account rate limit on paid POSTs (default 0 = off)")
-        ("accept-latency-ms", millis(opts.accept_latency, "accept-latency-ms"),
+        .millis("accept-latency-ms", opts.accept_latency,
          "answer every paid POST N ms after it arrived (counted at arrival)")
-        ("accept-latency-jitter-ms", millis(opts.accept_latency_jitter, "accept-latency-jitter-ms"), "plus a random 0..N ms each")
+        .millis("accept-latency-jitter-ms", opts.accept_latency_jitter, "plus a random 0..N ms each")
         ("unknown-task-404", po::bool_switch(&opts.unknown_task_is_404), "unknown task ids answer code 404 instead of data null")
         ("http-status-mirrors-code", po::bool_switch(&opts.error_http_status_mirrors_code),
          "error answers use the KIE code as HTTP status too")
@@ -112,41 +146,41 @@ po::options_description emulator_options(emulator_cli_options& out)
          "a MIDI task gets its separation's task id (as KIE's example)");
 
     po::options_description faults("fault rates (R from 0 to 1)", help_width, help_width / 2);
-    faults.add_options()
-        ("http-429-rate", rate(fo.http_429_rate, "http-429-rate"), "answer HTTP 429 with Retry-After (not processed)")
-        ("http-500-rate", rate(fo.http_500_rate, "http-500-rate"), "answer HTTP 500 (not processed)")
-        ("http-455-rate", rate(fo.http_455_rate, "http-455-rate"), "answer HTTP 455, under maintenance (not processed)")
-        ("connection-reset-rate", rate(fo.connection_reset_rate, "connection-reset-rate"), "close the connection unanswered, without processing")
-        ("reset-after-processing-rate", rate(fo.reset_after_processing_rate, "reset-after-processing-rate"),
+    flags{faults}
+        .rate("http-429-rate", fo.http_429_rate, "answer HTTP 429 with Retry-After (not processed)")
+        .rate("http-500-rate", fo.http_500_rate, "answer HTTP 500 (not processed)")
+        .rate("http-455-rate", fo.http_455_rate, "answer HTTP 455, under maintenance (not processed)")
+        .rate("connection-reset-rate", fo.connection_reset_rate, "close the connection unanswered, without processing")
+        .rate("reset-after-processing-rate", fo.reset_after_processing_rate,
          "process (and charge), then close the connection unanswered")
-        ("slow-response-rate", rate(fo.slow_response_rate, "slow-response-rate"), "answer after --slow-response-ms")
-        ("slow-response-ms", millis(fo.slow_response, "slow-response-ms"), "how slow a slow response is")
-        ("callback-drop-rate", rate(fo.callback_drop_rate, "callback-drop-rate"), "never deliver the callback")
-        ("callback-duplicate-rate", rate(fo.callback_duplicate_rate, "callback-duplicate-rate"), "deliver the callback twice")
-        ("callback-delay-rate", rate(fo.callback_delay_rate, "callback-delay-rate"), "deliver the callback after --callback-delay-ms")
-        ("callback-delay-ms", millis(fo.callback_delay, "callback-delay-ms"), "how late a delayed callback is")
-        ("callback-reorder-rate", rate(fo.callback_reorder_rate, "callback-reorder-rate"), "deliver callbacks out of order")
-        ("separation-failure-rate", rate(fo.separation_failure_rate, "separation-failure-rate"), "separations fail")
-        ("midi-failure-rate", rate(fo.midi_failure_rate, "midi-failure-rate"), "MIDI generations fail")
-        ("paid-answer-delay-ms", millis(fo.paid_answer_delay, "paid-answer-delay-ms"),
+        .rate("slow-response-rate", fo.slow_response_rate, "answer after --slow-response-ms")
+        .millis("slow-response-ms", fo.slow_response, "how slow a slow response is")
+        .rate("callback-drop-rate", fo.callback_drop_rate, "never deliver the callback")
+        .rate("callback-duplicate-rate", fo.callback_duplicate_rate, "deliver the callback twice")
+        .rate("callback-delay-rate", fo.callback_delay_rate, "deliver the callback after --callback-delay-ms")
+        .millis("callback-delay-ms", fo.callback_delay, "how late a delayed callback is")
+        .rate("callback-reorder-rate", fo.callback_reorder_rate, "deliver callbacks out of order")
+        .rate("separation-failure-rate", fo.separation_failure_rate, "separations fail")
+        .rate("midi-failure-rate", fo.midi_failure_rate, "MIDI generations fail")
+        .millis("paid-answer-delay-ms", fo.paid_answer_delay,
          "answer accepted paid POSTs only after N ms (the task exists meanwhile)")
-        ("processed-then-html-502-rate", rate(fo.processed_then_html_502_rate, "processed-then-html-502-rate"),
+        .rate("processed-then-html-502-rate", fo.processed_then_html_502_rate,
          "process (and charge) paid POSTs, then answer a gateway's HTML 502")
-        ("processed-then-truncated-body-rate", rate(fo.processed_then_truncated_body_rate, "processed-then-truncated-body-rate"),
+        .rate("processed-then-truncated-body-rate", fo.processed_then_truncated_body_rate,
          "process (and charge) paid POSTs, then answer KIE's JSON cut in half")
-        ("processed-then-non-json-200-rate", rate(fo.processed_then_non_json_200_rate, "processed-then-non-json-200-rate"),
+        .rate("processed-then-non-json-200-rate", fo.processed_then_non_json_200_rate,
          "process (and charge) paid POSTs, then answer a 200 that is not JSON")
-        ("processed-then-json-500-rate", rate(fo.processed_then_json_500_rate, "processed-then-json-500-rate"),
+        .rate("processed-then-json-500-rate", fo.processed_then_json_500_rate,
          "process (and charge) paid POSTs, then answer KIE's {\"code\":500,...}");
 
     po::options_description results("results KIE's documentation allows or leaves open", help_width, help_width / 2);
-    results.add_options()
-        ("odd-notes-rate", rate(fo.odd_notes_rate, "odd-notes-rate"),
+    flags{results}
+        .rate("odd-notes-rate", fo.odd_notes_rate,
          "MIDI results start with odd notes (velocity 100, zero length, no velocity, pitch 200, negative start)")
-        ("empty-midi-rate", rate(fo.empty_midi_rate, "empty-midi-rate"), "MIDI results with no instrument")
-        ("callback-exception-rate", rate(fo.callback_exception_rate, "callback-exception-rate"),
+        .rate("empty-midi-rate", fo.empty_midi_rate, "MIDI results with no instrument")
+        .rate("callback-exception-rate", fo.callback_exception_rate,
          "separations end in CALLBACK_EXCEPTION with stems, callback not delivered")
-        ("unknown-success-flag-polls", whole(fo.unknown_success_flag_polls, "unknown-success-flag-polls"),
+        .whole("unknown-success-flag-polls", fo.unknown_success_flag_polls,
          "the first N record-info reads of each task answer successFlag \"WEIRD\" / 4")
         ("music-index-negative", po::bool_switch(&fo.music_index_negative), "separation records carry musicIndex -1")
         ("pending-success-flag-null", po::bool_switch(&fo.pending_success_flag_null), "pending records carry successFlag null")
