@@ -302,9 +302,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             if (int rc = co_await shared->connect("batch", args.shared.redis_url); rc != exit_ok) co_return rc;
             progress.note("kiemidi batch: worker " + shared->claims.worker_id() + " of batch " + args.shared.batch_id + " at " +
                           args.shared.redis_url);
-        }
-        if (shared)
-        {
+            // The plan counts what the shared state holds already; it is only said, so a failed read is no failure.
             diagnostics ed;
             auto [eec, entries] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
             for (auto& t : entries) known.push_back(std::move(t.entry));
