@@ -23,7 +23,7 @@ namespace kiemidi::cli {
 enum exit_code : int
 {
     exit_ok = 0,               ///< Every track done.
-    exit_failed = 1,           ///< Some tracks failed (or bad rows in the list).
+    exit_failed = 1,           ///< Some tracks failed.
     exit_usage = 2,            ///< Bad flags, unreadable track list.
     exit_outcome_unknown = 3,  ///< Some paid submissions have an unknown outcome; see `kiemidi status`.
     exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
