@@ -1,11 +1,13 @@
 // `kiemidi batch` (the batch runner with progress on stderr) and `kiemidi status` (a journal's
 // contents), locally or as one worker of a shared batch in Redis.
+#include "batch_plan_output.hpp"
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
 #include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/batch.hpp>
+#include <kiemidi/batch_plan.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
@@ -26,6 +28,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -95,14 +98,7 @@ progress_counts counts_of(const batch_event& e)
 #ifdef KIEMIDI_WITH_REDIS
 redis::connection_options redis_options(const shared_batch_flags& f)
 {
-    const auto ep = parse_redis_url(f.redis_url);
-    redis::connection_options o;
-    o.host = ep.host;
-    o.port = ep.port;
-    o.username = ep.username;
-    o.password = ep.password;
-    o.database = ep.database;
-    return o;
+    return redis_connection_options(f);
 }
 
 /// The claims of one shared batch (and their Redis connection), for one command.
@@ -148,12 +144,25 @@ void write_batch_report(const std::filesystem::path& dir, const std::filesystem:
     else std::cerr << "kiemidi batch: no report: " << why << "\n";
 }
 
+/// The credit budget stopped the run: how many tracks did not start, and how to go on.
+void report_budget(const batch_summary& s, const batch_args& args)
+{
+    if (!s.stopped_for_budget) return;
+    std::cerr << "kiemidi batch: the credit budget (--max-credits " << *args.max_credits << ") stopped the run: the tracks "
+              << "started were planned to cost " << s.budget_used << " credits; " << s.not_started_budget
+              << " track(s) did not start (nothing was paid for them) and stay pending. Run the same command with a "
+              << "higher --max-credits to resume them.\n";
+}
+
 /// Exit code of a finished batch run by the summary's counts (see the table in README.md).
-int exit_of(const batch_summary& s, bool interrupted, const error_code& run_ec, bool bad_rows)
+/// Bad rows in the list come last: every other outcome says more about what was paid.
+int exit_of(const batch_summary& s, bool interrupted, bool run_failed, bool bad_rows)
 {
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
     if (s.stopped_for_credits) return exit_no_credits;
-    if (interrupted || run_ec || s.failed > 0 || bad_rows || s.unfinished > 0) return exit_failed;
+    if (s.stopped_for_budget) return exit_budget;
+    if (interrupted || run_failed || s.failed > 0 || s.unfinished > 0) return exit_failed;
+    if (bad_rows) return exit_bad_rows;
     return exit_ok;
 }
 
@@ -164,26 +173,34 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     std::string why;
     auto list = read_track_list(args.track_list, why);
     if (!list) throw usage_error(why);
+    midi_params defaults;
+    defaults.separation = args.type;
+    defaults.stem = args.stem;
+    const auto rows = split_duplicates(list->rows, defaults, args.allow_duplicates);
+    if (args.check) return check_track_list(args, *list, rows);
+    if (args.dry_run) return batch_dry_run(flags, args, *list, rows);
     std::error_code fec;
     std::filesystem::create_directories(args.output_dir, fec);
     if (fec) throw usage_error("cannot create " + args.output_dir.string() + ": " + fec.message());
 
     progress_printer progress(stderr, ::isatty(STDERR_FILENO) == 1);
     for (const auto& e : list->errors) progress.note("bad row: " + e.to_string());
+    {
+        std::stringstream said;
+        print_duplicates(said, args.track_list.string(), rows.duplicates);
+        for (std::string line; std::getline(said, line);) progress.note(line);
+    }
+    const auto bad_rows_line = bad_rows_summary(*list, args.track_list.string(), args.skip_bad_rows);
+    const bool bad_rows = !list->errors.empty() && !args.skip_bad_rows;
     std::vector<track_spec> tracks;
-    tracks.reserve(list->rows.size());
+    tracks.reserve(rows.run.size());
     // A row's own type and stem win over --type / --stem; a row naming a separation skips separating.
-    for (auto& r : list->rows)
-        tracks.push_back(track_spec{.task_id = r.task_id,
-                                    .audio_id = r.audio_id,
-                                    .name = r.name,
-                                    .separation = r.type,
-                                    .stem = r.stem,
-                                    .separation_task_id = r.separation_task_id});
+    for (auto& r : rows.run) tracks.push_back(track_of(r));
     if (tracks.empty())
     {
         std::cerr << "kiemidi batch: no usable track in " << args.track_list.string() << "\n";
-        return list->errors.empty() ? exit_ok : exit_failed;
+        if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
+        return bad_rows ? exit_bad_rows : exit_ok;
     }
 
     batch_options bo;
@@ -193,6 +210,24 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.resubmit_unknown = args.resubmit_unknown;
     bo.pipeline.separation = args.type;
     bo.pipeline.stem = args.stem;
+    bo.max_credits = args.max_credits;
+    bo.costs = args.costs;
+    // The plan printed at the start counts what the journal holds already (read before the run opens it).
+    std::vector<journal_entry> known;
+    if (!args.shared.enabled())
+    {
+        diagnostics jd;
+        if (auto jec = read_journal_entries(bo.journal_path, known, jd))
+            std::cerr << "kiemidi batch: cannot read " << bo.journal_path.string() << " for the plan: " << describe(jec, jd) << "\n";
+    }
+    plan_context plan_ctx{.list_file = args.track_list.string(),
+                          .state = {},
+                          .bad_rows = list->errors.size(),
+                          .bad_row_errors = {},
+                          .duplicates = rows.duplicates.size(),
+                          .remaining = std::nullopt,
+                          .max_credits = args.max_credits};
+    std::vector<finished_track> finished;  // the batch's tracks after the run, for the copies of duplicates
 
     kie_flags kf = flags;
     std::optional<journal_listener> remembered;
@@ -258,17 +293,25 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             progress.note("kiemidi batch: metrics on http://" + args.metrics_address + ":" +
                           std::to_string(metrics_endpoint->port()) + "/metrics");
         }
-        if (int rc = co_await session.check_reachable(); rc != exit_ok) co_return rc;
+        std::int64_t credits = 0;
+        if (int rc = co_await session.check_reachable(&credits); rc != exit_ok) co_return rc;
+        plan_ctx.remaining = credits;
 #ifdef KIEMIDI_WITH_REDIS
         if (shared)
         {
             if (int rc = co_await shared->connect("batch", args.shared.redis_url); rc != exit_ok) co_return rc;
             progress.note("kiemidi batch: worker " + shared->claims.worker_id() + " of batch " + args.shared.batch_id + " at " +
                           args.shared.redis_url);
+            // The plan counts what the shared state holds already; it is only said, so a failed read is no failure.
+            diagnostics ed;
+            auto [eec, entries] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
+            for (auto& t : entries) known.push_back(std::move(t.entry));
         }
+        progress.note(plan_line(plan_batch(tracks, known, bo, bo.costs, session.rate_limit()), plan_ctx));
         auto runner_ptr = shared ? std::make_unique<batch_runner>(session.kie(), bo, shared->claims)
                                  : std::make_unique<batch_runner>(session.kie(), bo);
 #else
+        progress.note(plan_line(plan_batch(tracks, known, bo, bo.costs, session.rate_limit()), plan_ctx));
         auto runner_ptr = std::make_unique<batch_runner>(session.kie(), bo);
 #endif
         auto& runner = *runner_ptr;
@@ -300,6 +343,14 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         if (ec && ec != asio::error::operation_aborted)
             std::cerr << "kiemidi batch: " << describe(ec, runner.last_diagnostics()) << "\n";
         progress.finish({.total = s.total, .done = s.done + s.skipped_already_done, .failed = s.failed, .in_flight = 0, .skipped = s.skipped_already_done});
+#ifdef KIEMIDI_WITH_REDIS
+        if (shared && !rows.duplicates.empty())
+        {
+            diagnostics ed;
+            auto [eec, entries] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
+            for (auto& t : entries) finished.push_back({std::move(t.entry.track), t.entry.state, std::move(t.output_name)});
+        }
+#endif
         co_return exit_ok;
     };
     // Twice a second the progress learns how many paid submissions wait for KIE's rate limit.
@@ -345,8 +396,11 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << args.shared.redis_url << " --batch-id " << args.shared.batch_id
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
         report_no_credits(summary);
+        report_budget(summary, args);
+        const auto no_copy = copy_duplicate_results(args.output_dir, rows.duplicates, finished);
         write_batch_report(args.output_dir, {});
-        return exit_of(summary, interrupted, run_ec, !list->errors.empty());
+        if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
+        return exit_of(summary, interrupted, static_cast<bool>(run_ec) || no_copy > 0, bad_rows);
     }
 
     std::cout << "batch: " << summary.total << " tracks, " << summary.done + summary.skipped_already_done << " done (" << summary.skipped_already_done
@@ -362,8 +416,20 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << "(they may be charged twice).\n";
     }
     report_no_credits(summary);
+    report_budget(summary, args);
+    std::size_t no_copy = 0;
+    if (!rows.duplicates.empty())
+    {
+        std::vector<journal_entry> after;
+        diagnostics jd;
+        read_journal_entries(bo.journal_path, after, jd);
+        const auto names = unique_output_names(after);
+        for (std::size_t i = 0; i < after.size(); ++i) finished.push_back({after[i].track, after[i].state, names[i]});
+        no_copy = copy_duplicate_results(args.output_dir, rows.duplicates, finished);
+    }
     write_batch_report(args.output_dir, bo.journal_path);
-    return exit_of(summary, interrupted, run_ec, !list->errors.empty());
+    if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
+    return exit_of(summary, interrupted, static_cast<bool>(run_ec) || no_copy > 0, bad_rows);
 }
 
 namespace {

@@ -6,7 +6,11 @@
 #include "session.hpp"
 #include "shared_batch.hpp"
 
+#include <kiemidi/credit_costs.hpp>
+
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace kiemidi::cli {
@@ -52,6 +56,13 @@ struct batch_args
     std::string metrics_address = "127.0.0.1";  ///< --metrics-address
     api::separation_type type = api::separation_type::separate_vocal;  ///< --type: rows without their own
     std::string stem;                                                  ///< --stem: rows without their own
+    bool check = false;             ///< --check: validate the list only (no KIE, nothing written).
+    bool dry_run = false;           ///< --dry-run: print the plan, pay nothing, write nothing.
+    bool json = false;              ///< --json: the dry run's plan as one JSON object.
+    bool skip_bad_rows = false;     ///< --skip-bad-rows: bad rows are a warning, not exit 10.
+    bool allow_duplicates = false;  ///< --allow-duplicates: rows asking for the same work are each paid.
+    std::optional<std::int64_t> max_credits;  ///< --max-credits: the run's credit budget.
+    credit_costs costs;                       ///< --credit-cost KIND=N over the default table.
 };
 int batch_command(const kie_flags& flags, const batch_args& args);
 

@@ -4,6 +4,7 @@
 #include "command_line.hpp"
 #include "commands.hpp"
 #include "emulator_cli.hpp"
+#include "batch_plan_output.hpp"
 #include "track_list.hpp"
 
 #include <boost/program_options.hpp>
@@ -42,6 +43,10 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
             5 the account ran out of credits (batch: the tracks not started resume on a rerun),
             6 midi/run/tracks: the separation or music task named has not finished, or KIE knows
               no such task; nothing was paid (try again once it has finished, or check the id)
+            9 batch: the credit budget (--max-credits) stopped the run; the tracks not started stay
+              pending: rerun with a higher budget to resume them
+           10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
+              makes them a warning
 )";
 
 po::options_description kie_options(kie_flags& f)
@@ -194,11 +199,19 @@ int main(int argc, char** argv)
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
                        "type, stem and separation_task_id (CSV: named in the header) win over --type / --stem; a row\n"
                        "with separation_task_id transcribes that finished separation (no separation paid). Bad rows are\n"
-                       "reported with their line and skipped; the rest runs. Rerun the same command to resume.\n"
+                       "reported with their line and the rest runs, then the batch exits 10 (--skip-bad-rows: 0);\n"
+                       "--check only validates the list. Rows asking KIE for the same work (same task_id, audio_id,\n"
+                       "type and stem, or separation_task_id and stem) are paid once: the others get copies of its\n"
+                       "files under their own names (--allow-duplicates pays for each). Every run starts with its\n"
+                       "plan in one line; --dry-run prints it in full (--json: as JSON) and pays nothing. Credits are\n"
+                       "estimated per paid submission: separate_vocal 10, split_stem 50 (KIE's published figures),\n"
+                       "midi 10 (assumed); --credit-cost KIND=N overrides. Rerun the same command to resume.\n"
                        "With --redis, every worker started with the same --batch-id shares the list: tracks are\n"
                        "claimed under a lease, and a dead worker's tracks are taken over once their leases expire.";
             batch_args b;
             std::string out = ".", list, journal, type = "separate_vocal";
+            std::vector<std::string> credit_cost;
+            std::int64_t max_credits = 0;
             po::options_description own("batch");
             own.add_options()
                 ("tracks", po::value(&list)->required(), "track list file")
@@ -221,7 +234,22 @@ int main(int argc, char** argv)
                  "serve Prometheus metrics on http://ADDRESS:N/metrics while the batch runs")
                 ("metrics-address", po::value(&b.metrics_address)->value_name("A"),
                  "address of --metrics-port (default 127.0.0.1)");
-            desc.add(help_opt).add(own).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
+            po::options_description planning("plan, budget and list checks");
+            planning.add_options()
+                ("check", po::bool_switch(&b.check), "validate the list (bad rows, duplicates) without running it; no KIE")
+                ("dry-run", po::bool_switch(&b.dry_run),
+                 "print the plan (tracks new / to resume / done, paid submissions, estimated credits, the account's "
+                 "credits, the rate limit's time) and pay nothing")
+                ("json", po::bool_switch(&b.json), "with --dry-run: the plan as one JSON object")
+                ("credit-cost", po::value(&credit_cost)->composing()->value_name("KIND=N"),
+                 "credits of one paid submission of KIND (separate_vocal, split_stem, midi); repeatable")
+                ("max-credits", po::value(&max_credits)->value_name("N"),
+                 "credit budget of this run: no track starts whose paid submissions could take the run past N; "
+                 "the rest stay pending (exit 9)")
+                ("skip-bad-rows", po::bool_switch(&b.skip_bad_rows), "bad rows in the list are a warning, not exit 10")
+                ("allow-duplicates", po::bool_switch(&b.allow_duplicates),
+                 "pay again for rows asking for the same work (fresh results) instead of copying the first's");
+            desc.add(help_opt).add(own).add(planning).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             if (b.concurrency == 0) throw usage_error("--concurrency must be at least 1");
@@ -234,6 +262,14 @@ int main(int argc, char** argv)
             auto t = parse_separation_type(type);
             if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
             b.type = *t;
+            for (const auto& c : credit_cost) set_credit_cost(b.costs, c);
+            if (vm.count("max-credits"))
+            {
+                if (max_credits < 0) throw usage_error("--max-credits must be at least 0");
+                b.max_credits = max_credits;
+            }
+            if (b.json && !b.dry_run) throw usage_error("--json goes with --dry-run");
+            if (b.check && b.dry_run) throw usage_error("--check and --dry-run exclude each other");
             return batch_command(kie, b);
         }
         if (command == "status")

@@ -59,6 +59,7 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
     }
     if (!flags.ca_file.empty()) co.transport.tls.ca_file = flags.ca_file;
     base_url_ = co.base_url;
+    rate_limit_ = co.transport.rate_limit;
 
     bool callbacks = want_callbacks && !flags.poll_only;
     if (callbacks && !emulator_ && flags.public_url.empty())

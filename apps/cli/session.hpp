@@ -23,12 +23,14 @@ namespace kiemidi::cli {
 enum exit_code : int
 {
     exit_ok = 0,               ///< Every track done.
-    exit_failed = 1,           ///< Some tracks failed (or bad rows in the list).
+    exit_failed = 1,           ///< Some tracks failed.
     exit_usage = 2,            ///< Bad flags, unreadable track list.
     exit_outcome_unknown = 3,  ///< Some paid submissions have an unknown outcome; see `kiemidi status`.
     exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
     exit_no_credits = 5,       ///< KIE said the account is out of credits; the tracks not started stay pending.
     exit_not_ready = 6,        ///< The separation or music task named is not finished, or KIE knows no such task; nothing was paid.
+    exit_budget = 9,           ///< batch --max-credits stopped the run; the tracks not started stay pending.
+    exit_bad_rows = 10,        ///< batch: the track list had bad rows (the rest ran); --skip-bad-rows makes it 0.
 };
 
 /// A command-line mistake; main prints it with the command's usage and exits 2.
@@ -64,6 +66,8 @@ public:
     client& kie() { return *client_; }
     const wait_options& wait() const { return wait_; }
     const std::string& base_url() const { return base_url_; }
+    /// The client's admission window for paid submissions (the batch plan's time estimate).
+    const rate_limit_options& rate_limit() const { return rate_limit_; }
     bool embedded() const { return emulator_ != nullptr; }
     /// The callback listener's bound port; 0 when results are polled.
     std::uint16_t listen_port() const { return listener_ ? listener_->port() : 0; }
@@ -83,6 +87,7 @@ private:
     std::unique_ptr<client> client_;
     wait_options wait_;
     std::string base_url_;
+    rate_limit_options rate_limit_;
 };
 
 /// "<ec message>: <diagnostics>" for one stderr line.

@@ -39,6 +39,20 @@ redis_endpoint parse_redis_url(const std::string& url)
     return e;
 }
 
+#ifdef KIEMIDI_WITH_REDIS
+redis::connection_options redis_connection_options(const shared_batch_flags& f)
+{
+    const auto ep = parse_redis_url(f.redis_url);
+    redis::connection_options o;
+    o.host = ep.host;
+    o.port = ep.port;
+    o.username = ep.username;
+    o.password = ep.password;
+    o.database = ep.database;
+    return o;
+}
+#endif
+
 void check_shared_batch_flags(const shared_batch_flags& f)
 {
     if (!f.enabled())

@@ -5,6 +5,10 @@
 
 #include <string>
 
+#ifdef KIEMIDI_WITH_REDIS
+#include <kiemidi/redis/connection_options.hpp>
+#endif
+
 namespace kiemidi::cli {
 
 /// Flags naming a shared batch in Redis.
@@ -27,6 +31,11 @@ struct redis_endpoint
     int database = 0;
 };
 redis_endpoint parse_redis_url(const std::string& url);
+
+#ifdef KIEMIDI_WITH_REDIS
+/// The connection to the Redis of `f.redis_url`. Throws usage_error for a bad URL.
+redis::connection_options redis_connection_options(const shared_batch_flags& f);
+#endif
 
 /// Throws usage_error unless `--batch-id` goes with `--redis` and this build has Redis support.
 void check_shared_batch_flags(const shared_batch_flags& f);

@@ -14,6 +14,7 @@
 
 #include <kiemidi/client.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/credit_costs.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
@@ -30,6 +31,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +92,12 @@ struct batch_options
     bool retry_failed = false;
     /// Progress events at most this often (track end events are never throttled).
     std::chrono::milliseconds progress_interval{200};
+    /// A credit budget for this run: a track starts only when the paid submissions it still
+    /// needs (paid_steps_left(), priced by `costs`) fit in what the tracks started before it
+    /// left of the budget; else it stays pending and no further track starts
+    /// (batch_summary::stopped_for_budget). Unset: no budget.
+    std::optional<std::int64_t> max_credits;
+    credit_costs costs;  ///< The per-kind costs `max_credits` counts with.
 };
 
 /// What a batch run did. "This run" counts exclude tracks handled in earlier runs.
@@ -115,6 +123,11 @@ struct batch_summary
     /// With stopped_for_credits: tracks left pending (or put back before being charged) for lack
     /// of credits. They stay resumable: a run after a top-up takes them on.
     std::size_t not_started_no_credits = 0;
+    /// batch_options::max_credits stopped the run: a track's paid submissions would have taken
+    /// it past the budget. The tracks not started stay pending (not_started_budget of them).
+    bool stopped_for_budget = false;
+    std::size_t not_started_budget = 0;
+    std::int64_t budget_used = 0;  ///< Credits the tracks started in this run were planned to cost.
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>" (a separation:

@@ -177,6 +177,13 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         summary.stopped_for_credits = true;
         summary.not_started_no_credits = summary.unfinished;
     }
+    summary.budget_used = st.budget_used;
+    if (st.out_of_budget && !st.out_of_credits)
+    {
+        // Every track not finished now was left pending because the budget could not cover it.
+        summary.stopped_for_budget = true;
+        summary.not_started_budget = summary.unfinished;
+    }
     if (cancelled) ec = asio::error::operation_aborted;
     co_return std::tuple<error_code, batch_summary>{ec, summary};
 }

@@ -3,6 +3,8 @@
 #include "batch_worker.hpp"
 #include "../nothrow_awaitable.hpp"
 
+#include <kiemidi/batch_plan.hpp>
+
 #include <boost/asio/this_coro.hpp>
 
 namespace kiemidi::batch_detail {
@@ -71,6 +73,17 @@ asio::awaitable<error_code> run_state::mark_outcome_unknown(std::int64_t id, con
     co_return co_await state.update(id, &u, &diag);
 }
 
+bool run_state::within_budget(const journal_entry& e)
+{
+    if (!opts.max_credits) return true;
+    // The whole of what the track still needs is counted when it starts, so no paid submission
+    // of a started track can take the run past the budget.
+    const auto cost = paid_steps_left(e, opts).credits(opts.costs);
+    if (cost > 0 && budget_used + cost > *opts.max_credits) return false;
+    budget_used += cost;
+    return true;
+}
+
 namespace {
 
 /// One track through process_track, with its events and counts. `entry` is read before the
@@ -129,7 +142,7 @@ asio::awaitable<void> worker(run_state* st_ptr)
     auto& st = *st_ptr;
     co_await asio::this_coro::throw_if_cancelled(false);
     asio::steady_timer idle(co_await asio::this_coro::executor);
-    while (!st.stopping && !st.out_of_credits)
+    while (!st.stopping && !st.out_of_credits && !st.out_of_budget)
     {
         diagnostics diag;
         next_track next;
@@ -148,8 +161,17 @@ asio::awaitable<void> worker(run_state* st_ptr)
             const auto id = next.entry->id;
             st.names[id] = next.name;
             // The run stopped while the track was being taken: it goes back at once.
-            if (st.stopping || st.out_of_credits)
+            if (st.stopping || st.out_of_credits || st.out_of_budget)
             {
+                co_await st.state.let_go(id, true);
+                co_return;
+            }
+            if (!st.within_budget(*next.entry))
+            {
+                // Left pending for a run with a higher budget; nothing was paid for it.
+                st.out_of_budget = true;
+                st.emit(batch_event::kind::track_skipped, next.name,
+                        "not started: it would take the run past the credit budget (--max-credits)", next.entry->state);
                 co_await st.state.let_go(id, true);
                 co_return;
             }

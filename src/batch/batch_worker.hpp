@@ -52,6 +52,13 @@ struct run_state
     bool stopping = false;
     /// KIE answered a paid POST "insufficient credits": no further track is started.
     bool out_of_credits = false;
+    /// batch_options::max_credits refused a track: no further track is started.
+    bool out_of_budget = false;
+    /// Credits the tracks started in this run were planned to cost (batch_options::max_credits).
+    std::int64_t budget_used = 0;
+
+    /// Whether track `e` may start within the credit budget; if so its planned cost is counted.
+    bool within_budget(const journal_entry& e);
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
                 resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0, recovered = 0;

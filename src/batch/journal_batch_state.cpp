@@ -3,6 +3,8 @@
 #include "batch_state.hpp"
 #include "../output/result_files.hpp"
 
+#include <kiemidi/batch_plan.hpp>
+
 #include <map>
 #include <set>
 
@@ -45,16 +47,9 @@ public:
         }
 
         out.total = entries.size();
-        // Two tracks with the same name must not overwrite each other's files: the first (by id)
-        // keeps the name, later ones get "-<id>". Ids never change, so names are stable across runs.
-        std::set<std::string> taken;
-        for (const auto& e : entries)
-        {
-            auto base = output_name(e.track);
-            auto name = taken.count(base) ? base + "-" + std::to_string(e.id) : base;
-            taken.insert(name);
-            names_[e.id] = std::move(name);
-        }
+        // Two tracks with the same name must not overwrite each other's files.
+        auto unique_names = unique_output_names(entries);
+        for (std::size_t i = 0; i < entries.size(); ++i) names_[entries[i].id] = std::move(unique_names[i]);
         for (auto& e : entries)
         {
             const auto& name = names_[e.id];
