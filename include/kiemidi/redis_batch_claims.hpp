@@ -7,7 +7,12 @@
 // them be retried while Redis is briefly unreachable: a task id KIE gave is not given up easily.
 //
 // Durability is Redis': run it with `appendonly yes` (and `appendfsync always` to survive a
-// power loss at any moment), or a recorded task id can be lost with the last snapshot.
+// power loss at any moment) and `maxmemory-policy noeviction`, or a recorded task id can be lost
+// with the last snapshot or an eviction; async_check_durability reads those settings. Each batch
+// has an identity (an epoch key written when async_open creates it): once it, or a track this
+// worker holds, is gone (a restart without persistence, a flush, an eviction, a failover to a
+// lagging replica), claims, changes and renewals fail with claim_errc::state_lost instead of
+// taking an empty batch for a finished one.
 #ifndef KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 #define KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 
