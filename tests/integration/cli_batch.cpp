@@ -551,7 +551,7 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_batch_starts_no_new_paid_step_exits_143_with_a_
     BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
 
     // The same command resumes: every track done, nothing paid twice.
-    BOOST_TEST(t.run(args) == 0, out);
+    BOOST_TEST(run_cli(args, dir.path, out) == 0, out);
     check_paid(kie.server->snapshot(), tracks, tracks);
     for (int i = 0; i < tracks; ++i) BOOST_TEST(is_midi_file(t.out_dir() / ("song-" + std::to_string(i) + ".mid")));
 }
@@ -559,7 +559,7 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_batch_starts_no_new_paid_step_exits_143_with_a_
 BOOST_AUTO_TEST_CASE(a_second_signal_stops_at_once_while_a_paid_answer_is_awaited)
 {
     auto eo = slow_kie(200ms, 200ms);
-    eo.paid_answer_delay = 20s;  // the first stop waits for KIE's answer to a paid POST
+    eo.faults.paid_answer_delay = 20s;  // the first stop waits for KIE's answer to a paid POST
     cli_env t(eo);
     auto& [dir, kie, out] = t;
     const auto args = t.journaled_batch(3, {"--concurrency", "1", "--poll-interval-ms", "50"});
