@@ -7,6 +7,7 @@
 #include "../../src/nothrow_awaitable.hpp"
 
 #include <kiemidi/batch.hpp>
+#include <kiemidi/batch_claims.hpp>
 #include <kiemidi/batch_plan.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/metrics.hpp>
@@ -24,6 +25,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -114,6 +116,30 @@ struct shared_state
     {
     }
 
+    /// Warns in one line when Redis may lose the batch's state (no appendonly, an evicting
+    /// maxmemory-policy) or refuses to say; with `required`, refuses to start instead (exit_usage).
+    asio::awaitable<int> check_durability(const std::string& url, bool required, progress_printer& progress)
+    {
+        diagnostics diag;
+        auto [ec, d] = co_await claims.async_check_durability(diag, use_nothrow_awaitable);
+        if (ec)
+        {
+            std::cerr << "kiemidi batch: cannot use Redis at " << url << ": " << describe(ec, diag) << "\n";
+            co_return exit_unreachable;
+        }
+        const auto why = d.warning();
+        if (why.empty()) co_return exit_ok;
+        if (required)
+        {
+            std::cerr << "kiemidi batch: --require-durable-redis: Redis at " << url << " may lose the batch's state: " << why
+                      << "; nothing was started (see README: a durable Redis)\n";
+            co_return exit_usage;
+        }
+        progress.note("kiemidi batch: warning: Redis at " + url + " may lose the batch's state: " + why +
+                      " (--require-durable-redis makes this an error)");
+        co_return exit_ok;
+    }
+
     /// exit_ok once connected; exit_unreachable with the reason on stderr.
     asio::awaitable<int> connect(const char* command, const std::string& url)
     {
@@ -154,14 +180,20 @@ void report_budget(const batch_summary& s, const batch_args& args)
               << "higher --max-credits to resume them.\n";
 }
 
-/// Exit code of a finished batch run by the summary's counts (see the table in README.md).
-/// Bad rows in the list come last: every other outcome says more about what was paid.
-int exit_of(const batch_summary& s, bool interrupted, bool run_failed, bool bad_rows)
+/// Exit code of a finished batch run by the summary's counts (see the table in README.md);
+/// `stop_signal`: the signal that stopped it, 0 when none did; `copy_failed`: a duplicate row's
+/// copy of its result could not be written. Bad rows in the list come last: every other outcome
+/// says more about what was paid.
+int exit_of(const batch_summary& s, int stop_signal, const error_code& run_ec, bool copy_failed, bool bad_rows)
 {
+    if (run_ec == claim_errc::state_lost) return exit_state_lost;
+    if (stop_signal == SIGINT) return exit_sigint;
+    if (stop_signal == SIGTERM) return exit_sigterm;
+    const bool interrupted = stop_signal != 0;
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
     if (s.stopped_for_credits) return exit_no_credits;
     if (s.stopped_for_budget) return exit_budget;
-    if (interrupted || run_failed || s.failed > 0 || s.unfinished > 0) return exit_failed;
+    if (interrupted || run_ec || copy_failed || s.failed > 0 || s.unfinished > 0) return exit_failed;
     if (bad_rows) return exit_bad_rows;
     return exit_ok;
 }
@@ -268,17 +300,40 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       " is taken; resumed tasks are polled");
     batch_summary summary{};
     error_code run_ec;
-    bool interrupted = false;
+    int stop_signal = 0;
     int code = exit_failed;
     std::exception_ptr failure;
     asio::cancellation_signal stop;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](const error_code& ec, int) {
+    // The first SIGINT / SIGTERM stops the batch cleanly: no new paid submission starts, those in
+    // flight run to KIE's answer (or stay journaled as intents), waits end. That is bounded by
+    // stop_bound; a second signal, or the bound, ends the process at once: the journal and the
+    // result files are crash-safe, and a rerun resumes (a journaled intent is looked up by its callback).
+    constexpr auto stop_bound = std::chrono::seconds(30);
+    asio::steady_timer stop_deadline(ioc);
+    const auto signal_name = [](int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; };
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
         if (ec) return;
-        interrupted = true;
-        progress.note("kiemidi batch: interrupted; finishing the journal (rerun the same command to resume)");
+        if (stop_signal != 0)
+        {
+            std::cerr << "\nkiemidi batch: a second signal (" << signal_name(sig)
+                      << "): stopping at once; paid submissions still in flight are journaled; rerun the same command to resume\n";
+            std::_Exit(sig == SIGINT ? exit_sigint : exit_sigterm);
+        }
+        stop_signal = sig;
+        progress.note(std::string("kiemidi batch: ") + signal_name(sig) + ": stopping; no new paid submission starts, those in flight finish "
+                      "(at most " + std::to_string(stop_bound.count()) + " s; a second signal stops at once); rerun the same command to resume");
         stop.emit(asio::cancellation_type::terminal);
-    });
+        stop_deadline.expires_after(stop_bound);
+        stop_deadline.async_wait([&](const error_code& tec) {
+            if (tec) return;
+            std::cerr << "\nkiemidi batch: the stop took longer than " << stop_bound.count()
+                      << " s; stopping at once (paid submissions still in flight are journaled; rerun the same command to resume)\n";
+            std::_Exit(stop_signal == SIGINT ? exit_sigint : exit_sigterm);
+        });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
 
     auto body = [&]() -> asio::awaitable<int> {
         if (metrics_endpoint)
@@ -300,6 +355,9 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         if (shared)
         {
             if (int rc = co_await shared->connect("batch", args.shared.redis_url); rc != exit_ok) co_return rc;
+            // Before anything is paid: will Redis keep the batch's state?
+            if (int rc = co_await shared->check_durability(args.shared.redis_url, args.shared.require_durable, progress); rc != exit_ok)
+                co_return rc;
             progress.note("kiemidi batch: worker " + shared->claims.worker_id() + " of batch " + args.shared.batch_id + " at " +
                           args.shared.redis_url);
             // The plan counts what the shared state holds already; it is only said, so a failed read is no failure.
@@ -340,7 +398,16 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                                                  asio::bind_cancellation_slot(stop.slot(), use_nothrow_awaitable));
         run_ec = ec;
         summary = s;
-        if (ec && ec != asio::error::operation_aborted)
+        if (ec == claim_errc::state_lost)
+        {
+            // One line: what happened, why it may have, what was kept, what to do.
+            std::cerr << "kiemidi batch: " << runner.last_diagnostics().client_message() << "; this worker stopped claiming and "
+                      << "finished the paid tracks it held (" << s.done << " track(s) written by it in this run, task ids in "
+                      << (args.output_dir / "kiemidi-shared-record.tsv").string() << "); " << s.unfinished
+                      << " track(s) are not done: make Redis durable (see README), then rerun the same command to re-seed the "
+                      << "batch; tracks whose results are written or whose task ids are recorded are not paid again\n";
+        }
+        else if (ec && ec != asio::error::operation_aborted)
             std::cerr << "kiemidi batch: " << describe(ec, runner.last_diagnostics()) << "\n";
         progress.finish({.total = s.total, .done = s.done + s.skipped_already_done, .failed = s.failed, .in_flight = 0, .skipped = s.skipped_already_done});
 #ifdef KIEMIDI_WITH_REDIS
@@ -371,6 +438,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         batch_over = true;
         limiter_tick.cancel();
         signals.cancel();
+        stop_deadline.cancel();
         session.close();
         if (metrics_endpoint) metrics_endpoint->async_stop(asio::detached);
 #ifdef KIEMIDI_WITH_REDIS
@@ -380,6 +448,9 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     ioc.run();
     if (failure) std::rethrow_exception(failure);
     if (code != exit_ok) return code;
+    if (stop_signal != 0)
+        std::cerr << "kiemidi batch: stopped by " << signal_name(stop_signal) << ": " << summary.done << " track(s) done in this run, "
+                  << summary.unfinished << " not finished (nothing of them lost: rerun the same command to resume)\n";
 
     if (args.shared.enabled())
     {
@@ -400,7 +471,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         const auto no_copy = copy_duplicate_results(args.output_dir, rows.duplicates, finished);
         write_batch_report(args.output_dir, {});
         if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
-        return exit_of(summary, interrupted, static_cast<bool>(run_ec) || no_copy > 0, bad_rows);
+        return exit_of(summary, stop_signal, run_ec, no_copy > 0, bad_rows);
     }
 
     std::cout << "batch: " << summary.total << " tracks, " << summary.done + summary.skipped_already_done << " done (" << summary.skipped_already_done
@@ -429,7 +500,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     }
     write_batch_report(args.output_dir, bo.journal_path);
     if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
-    return exit_of(summary, interrupted, static_cast<bool>(run_ec) || no_copy > 0, bad_rows);
+    return exit_of(summary, stop_signal, run_ec, no_copy > 0, bad_rows);
 }
 
 namespace {

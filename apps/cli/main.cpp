@@ -43,10 +43,17 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
             5 the account ran out of credits (batch: the tracks not started resume on a rerun),
             6 midi/run/tracks: the separation or music task named has not finished, or KIE knows
               no such task; nothing was paid (try again once it has finished, or check the id)
+            7 batch --redis: the batch's state in Redis was lost (restart without persistence,
+              flush, eviction, failover); the tracks this worker held were finished and recorded
+              in DIR/kiemidi-shared-record.tsv; rerun the same command to re-seed the batch (tracks
+              whose results are written are not paid again)
             9 batch: the credit budget (--max-credits) stopped the run; the tracks not started stay
               pending: rerun with a higher budget to resume them
            10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
               makes them a warning
+            130 / 143 batch: stopped by SIGINT / SIGTERM: no new paid submission was started, those
+              in flight finished or are journaled; rerun the same command to resume (a second
+              signal stops at once)
 )";
 
 po::options_description kie_options(kie_flags& f)
@@ -73,7 +80,10 @@ po::options_description shared_batch_options(shared_batch_flags& f, bool worker)
     if (worker)
         d.add_options()
             ("worker-id", po::value(&f.worker_id)->value_name("ID"), "this worker's name in the shared state (default host:pid:random)")
-            ("lease-ms", po::value(&f.lease_ms)->value_name("N"), "a dead worker's tracks are taken over N ms after its last renewal (default 30000)");
+            ("lease-ms", po::value(&f.lease_ms)->value_name("N"), "a dead worker's tracks are taken over N ms after its last renewal (default 30000)")
+            ("require-durable-redis", po::bool_switch(&f.require_durable),
+             "refuse to start (exit 2, nothing paid) unless Redis keeps the batch's state: appendonly yes and "
+             "maxmemory-policy noeviction (also when Redis refuses CONFIG GET); without it, a one-line warning");
     return d;
 }
 

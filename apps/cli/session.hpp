@@ -29,8 +29,11 @@ enum exit_code : int
     exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
     exit_no_credits = 5,       ///< KIE said the account is out of credits; the tracks not started stay pending.
     exit_not_ready = 6,        ///< The separation or music task named is not finished, or KIE knows no such task; nothing was paid.
+    exit_state_lost = 7,       ///< The shared batch's state in Redis was lost; the tracks in flight were finished and recorded locally.
     exit_budget = 9,           ///< batch --max-credits stopped the run; the tracks not started stay pending.
     exit_bad_rows = 10,        ///< batch: the track list had bad rows (the rest ran); --skip-bad-rows makes it 0.
+    exit_sigint = 130,         ///< Stopped by SIGINT (clean stop; a rerun resumes).
+    exit_sigterm = 143,        ///< Stopped by SIGTERM (clean stop; a rerun resumes).
 };
 
 /// A command-line mistake; main prints it with the command's usage and exits 2.

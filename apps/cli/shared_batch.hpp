@@ -18,6 +18,9 @@ struct shared_batch_flags
     std::string batch_id;    ///< The batch's name in Redis; every worker of the batch uses the same.
     std::string worker_id;   ///< Shown as the owner of this worker's tracks; empty → "<host>:<pid>:<random>".
     unsigned lease_ms = 30000;  ///< A dead worker's tracks are taken over this long after its last renewal.
+    /// --require-durable-redis: refuse to start (before anything is paid) when Redis may lose the
+    /// batch's state (no appendonly, an evicting maxmemory-policy) or does not say (CONFIG refused).
+    bool require_durable = false;
 
     bool enabled() const { return !redis_url.empty(); }
 };

@@ -36,6 +36,10 @@ enum class claim_errc : int
     invalid_transition,  ///< The track's state does not allow this change; diagnostics names the state.
     unknown_track,       ///< No track of this batch has this id.
     bad_reply,           ///< The store answered something this kiemidi does not understand (version mismatch?).
+    /// The batch's state is gone from the store, or is no longer the one this worker opened: its
+    /// identity (epoch) or a track it holds is missing (a restart without persistence, a flush, an
+    /// eviction, a failover to a replica that lagged). Nothing in the store can be trusted for it.
+    state_lost,
 };
 
 KIEMIDI_DECL const boost::system::error_category& get_claim_category() noexcept;
@@ -72,6 +76,11 @@ struct track_update
         outcome_unknown,  ///< an intent → outcome_unknown; releases the claim.
         requeue,          ///< failed / outcome_unknown → the latest state the task ids allow; keeps the claim.
         release,          ///< gives the claim up (stopping): the track is claimable at once by any worker.
+        /// Task ids this worker knows from its own files (result provenance, its local record):
+        /// `task_id` (separation) and `error` (MIDI, may be empty) are recorded, and the track
+        /// goes to done when `failed_stage` is "done" (its files are written), else to the latest
+        /// state the ids allow. Keeps the claim unless done. Never pays: it only spares paying again.
+        adopt,
     } what = kind::release;
     journal_stage stage = journal_stage::separation;  ///< intent, task_id.
     std::string task_id;                              ///< task_id: KIE's task id.

@@ -7,7 +7,12 @@
 // them be retried while Redis is briefly unreachable: a task id KIE gave is not given up easily.
 //
 // Durability is Redis': run it with `appendonly yes` (and `appendfsync always` to survive a
-// power loss at any moment), or a recorded task id can be lost with the last snapshot.
+// power loss at any moment) and `maxmemory-policy noeviction`, or a recorded task id can be lost
+// with the last snapshot or an eviction; async_check_durability reads those settings. Each batch
+// has an identity (an epoch key written when async_open creates it): once it, or a track this
+// worker holds, is gone (a restart without persistence, a flush, an eviction, a failover to a
+// lagging replica), claims, changes and renewals fail with claim_errc::state_lost instead of
+// taking an empty batch for a finished one.
 #ifndef KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 #define KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 
@@ -49,6 +54,20 @@ struct redis_batch_claims_options
     std::chrono::milliseconds store_retry{std::chrono::seconds(30)};
 };
 
+/// What Redis says about keeping a batch's state (CONFIG GET), read when a batch starts.
+struct redis_durability
+{
+    bool known = false;            ///< CONFIG GET answered; else `refused` says why (a managed Redis may refuse it).
+    std::string refused;           ///< Redis' answer when it refused CONFIG.
+    std::string appendonly;        ///< "yes" / "no".
+    std::string save;              ///< The RDB snapshot rules; empty: no snapshots.
+    std::string maxmemory_policy;  ///< "noeviction" keeps every key; anything else may evict the batch's.
+
+    /// One line saying how the batch's state could be lost (a restart without persistence, an
+    /// eviction), or that it could not be checked; empty when appendonly is on and nothing is evicted.
+    KIEMIDI_DECL std::string warning() const;
+};
+
 /// batch_claims in Redis, over a connection of its own (options().redis). Several workers, in
 /// one process or many, each with its own redis_batch_claims and the same batch_id, share the batch.
 class redis_batch_claims final : public batch_claims
@@ -76,6 +95,24 @@ public:
             token, &diag);
     }
 
+    using durability_signature = void(error_code, redis_durability);
+
+    /// Reads appendonly, save and maxmemory-policy (CONFIG GET). A refused CONFIG is not an
+    /// error: the result says so (known == false). Handler: void(error_code, redis_durability).
+    template <boost::asio::completion_token_for<durability_signature> Token =
+                  boost::asio::default_completion_token_t<executor_type>>
+    auto async_check_durability(diagnostics& diag, Token&& token = {})
+    {
+        return boost::asio::async_initiate<Token, durability_signature>(
+            [this](auto handler, diagnostics* d) {
+                start_check_durability(*d, boost::asio::any_completion_handler<durability_signature>(std::move(handler)));
+            },
+            token, &diag);
+    }
+
+    /// The batch's identity in Redis as this worker opened it (empty before async_open).
+    const std::string& epoch() const noexcept { return epoch_; }
+
     /// Closes the connection; pending and later operations fail (redis_errc::closed).
     KIEMIDI_DECL void close();
 
@@ -86,6 +123,7 @@ public:
 
 private:
     KIEMIDI_DECL void start_connect(diagnostics& diag, boost::asio::any_completion_handler<connect_signature> h);
+    KIEMIDI_DECL void start_check_durability(diagnostics& diag, boost::asio::any_completion_handler<durability_signature> h);
     KIEMIDI_DECL void start_open(std::vector<track_spec> tracks, claims_open_options opts, diagnostics& diag,
                                  boost::asio::any_completion_handler<open_signature> h) override;
     KIEMIDI_DECL void start_claim(diagnostics& diag, boost::asio::any_completion_handler<claim_signature> h) override;
@@ -100,6 +138,7 @@ private:
     std::unique_ptr<redis::connection> conn_;
     redis_batch_claims_options opts_;
     std::string prefix_;
+    std::string epoch_;  ///< The batch's identity as opened; every script checks it.
     std::atomic<std::uint64_t> next_claim_{0};
 };
 

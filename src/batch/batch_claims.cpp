@@ -19,6 +19,7 @@ const boost::system::error_category& get_claim_category() noexcept
             case claim_errc::invalid_transition: return "the track's shared state does not allow this change";
             case claim_errc::unknown_track: return "no track of the shared batch has this id";
             case claim_errc::bad_reply: return "unexpected reply from the shared batch state";
+            case claim_errc::state_lost: return "the shared batch's state in Redis was lost";
             }
             return "shared batch state error " + std::to_string(ev);
         }

@@ -53,6 +53,10 @@ struct next_track
     std::string name;                    ///< Its output base name, unique within the batch.
     bool taken_over = false;             ///< It was another worker's, whose lease had expired.
     bool finished = false;               ///< No track to take, now or later.
+    /// The track's results are already written (this worker's own files say so, with their
+    /// task ids): the state counts it done and nothing is to be done or paid; `note` says how it was known.
+    bool already_written = false;
+    std::string note;
     std::chrono::milliseconds retry_after{0};  ///< Neither: ask again after this.
 };
 

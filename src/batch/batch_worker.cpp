@@ -153,7 +153,9 @@ asio::awaitable<void> worker(run_state* st_ptr)
                 st.fatal = ec;
                 st.fatal_diag = diag;
             }
-            if (st.request_stop) st.request_stop();
+            // A lost shared state ends the claiming only: the tracks in flight carry their paid
+            // work to their result files (the state records them locally).
+            if (ec != claim_errc::state_lost && st.request_stop) st.request_stop();
             co_return;
         }
         if (next.entry)
@@ -165,6 +167,15 @@ asio::awaitable<void> worker(run_state* st_ptr)
             {
                 co_await st.state.let_go(id, true);
                 co_return;
+            }
+            if (next.already_written)
+            {
+                // Done by an earlier run whose shared state was lost: known from this worker's files.
+                ++st.done_before;
+                ++st.skipped;
+                st.emit(batch_event::kind::track_skipped, next.name, next.note, track_state::done);
+                co_await st.state.let_go(id, false);
+                continue;
             }
             if (!st.within_budget(*next.entry))
             {

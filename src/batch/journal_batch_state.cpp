@@ -95,6 +95,7 @@ public:
             case track_update::kind::outcome_unknown: return jnl_.mark_outcome_unknown(id, u.error, *diag);
             case track_update::kind::requeue:
             case track_update::kind::release: break;  // requeue() and let_go()
+            case track_update::kind::adopt: break;    // shared batches only
             }
             return error_code{};
         };

@@ -142,6 +142,8 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     const bool given_separation = !e.track.separation_task_id.empty();
 
     auto state_change_failed = [&](const error_code& ec) {
+        // The shared state was lost before anything was paid for this step: left for the rerun.
+        if (ec == claim_errc::state_lost) return track_outcome::stopped;
         if (st.claim_gone(ec))
         {
             message = "taken over by another worker: " + describe(ec, diag);
@@ -441,6 +443,9 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     // resumed while transcribing has not, and no extra read is made for it).
     detail::result_provenance from;
     from.separation_task_id = e.separation_task_id;
+    from.midi_task_id = e.midi_task_id;
+    from.music_task_id = e.track.task_id;
+    from.audio_id = e.track.audio_id;
     from.stem = transcribed_stem;
     from.stems = detail::stem_links(sep.origin_data, sep.urls);
     auto write_files = [&, dir, json] {

@@ -73,6 +73,25 @@ std::string worker_of(const std::string& token)
     return token.substr(0, token.rfind('#'));
 }
 
+/// The batch's state was lost; `what` says what was found missing.
+error_code state_lost(diagnostics& diag, const std::string& batch_id, const std::string& what)
+{
+    diag.set_stage("batch claims");
+    diag.set_client_message("the state of batch " + batch_id + " in Redis was lost (" + what +
+                            "): Redis restarted without persistence, was flushed, evicted keys, or failed over to a replica that lagged");
+    return claim_errc::state_lost;
+}
+
+/// A new random epoch: the identity of a batch created now.
+std::string new_epoch()
+{
+    std::random_device rd;
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", static_cast<unsigned>(rd()), static_cast<unsigned>(rd()),
+                  static_cast<unsigned>(rd()), static_cast<unsigned>(rd()));
+    return buf;
+}
+
 error_code bad_reply(diagnostics& diag, const char* what)
 {
     diag.set_stage("batch claims");
@@ -122,13 +141,22 @@ struct redis_batch_claims::ops
     static asio::awaitable<std::tuple<error_code, redis::reply>> eval(redis_batch_claims& self, const char* body, const std::vector<std::string>& args,
                                                                 diagnostics& diag)
     {
+        // A worker that did not open the batch itself (it joins one another worker created)
+        // takes the batch's identity as it is now.
+        if (self.epoch_.empty())
+        {
+            std::vector<std::string> get{"GET", self.prefix_ + "epoch"};
+            auto [gec, gr] = co_await self.conn_->async_command(std::move(get), diag, use_nothrow_awaitable);
+            if (!gec && gr.is_string()) self.epoch_ = gr.str;
+        }
         std::vector<std::string> cmd;
-        cmd.reserve(args.size() + 4);
+        cmd.reserve(args.size() + 5);
         cmd.emplace_back("EVAL");
         cmd.emplace_back(std::string(scripts::prelude) + body);
         cmd.emplace_back("0");
         cmd.push_back(self.prefix_);
         cmd.insert(cmd.end(), args.begin(), args.end());
+        cmd.push_back(self.epoch_);  // the prelude's `epoch`: the batch as this worker opened it
         const auto deadline = std::chrono::steady_clock::now() + self.opts_.store_retry;
         milliseconds backoff(50);
         asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -152,10 +180,16 @@ struct redis_batch_claims::ops
     static asio::awaitable<std::tuple<error_code, journal_counts>> counts(redis_batch_claims& self, diagnostics& diag)
     {
         journal_counts c;
-        std::vector<std::string> cmd{"HGETALL", self.prefix_ + "counts"};
-        auto [ec, r] = co_await self.conn_->async_command(std::move(cmd), diag, use_nothrow_awaitable);
+        const std::vector<std::string> none;
+        auto [ec, reply] = co_await eval(self, scripts::counts, none, diag);
         if (ec) co_return std::tuple<error_code, journal_counts>{ec, c};
-        if (r.type != redis::reply_type::array) co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "HGETALL"), c};
+        long long code = 0;
+        if (reply.type != redis::reply_type::array || reply.elements.empty() || !to_int(reply.elements[0], code))
+            co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "counts"), c};
+        if (code == -4) co_return std::tuple<error_code, journal_counts>{state_lost(diag, self.opts_.batch_id, "its identity is gone"), c};
+        if (reply.elements.size() < 2 || reply.elements[1].type != redis::reply_type::array)
+            co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "counts"), c};
+        const auto& r = reply.elements[1];
         for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
         {
             auto s = track_state_from_string(str(r.elements[i]));
@@ -170,6 +204,15 @@ struct redis_batch_claims::ops
     static asio::awaitable<std::tuple<error_code, journal_counts>> open(redis_batch_claims& self, std::vector<track_spec> tracks, claims_open_options o,
                                                                  diagnostics& diag)
     {
+        // The batch's identity: created with the batch, or the one it already has.
+        self.epoch_ = new_epoch();
+        {
+            const std::vector<std::string> none;
+            auto [ec, r] = co_await eval(self, scripts::begin, none, diag);
+            if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};
+            if (!r.is_string() || r.str.empty()) co_return std::tuple<error_code, journal_counts>{bad_reply(diag, "begin"), journal_counts{}};
+            self.epoch_ = r.str;
+        }
         for (std::size_t i = 0; i < tracks.size(); i += chunk)
         {
             std::vector<std::string> args;
@@ -206,6 +249,7 @@ struct redis_batch_claims::ops
         long long code = 0;
         if (r.type != redis::reply_type::array || r.elements.empty() || !to_int(r.elements[0], code))
             co_return std::tuple<error_code, claim_result>{bad_reply(diag, "claim"), res};
+        if (code == -2) co_return std::tuple<error_code, claim_result>{state_lost(diag, self.opts_.batch_id, "its identity or tracks are gone"), res};
         if (code == -1) res.finished = true;
         else if (code == 0)
         {
@@ -241,12 +285,14 @@ struct redis_batch_claims::ops
         case track_update::kind::outcome_unknown: kind = "outcome_unknown"; break;
         case track_update::kind::requeue: kind = "requeue"; break;
         case track_update::kind::release: kind = "release"; break;
+        case track_update::kind::adopt: kind = "adopt"; break;
         }
+        const bool adopt = u.what == track_update::kind::adopt;
         std::vector<std::string> args{std::to_string(id),
                                       std::move(claim_token),
                                       kind,
-                                      std::string(to_string(u.stage)),
-                                      u.what == track_update::kind::task_id ? u.task_id
+                                      adopt ? u.failed_stage : std::string(to_string(u.stage)),
+                                      u.what == track_update::kind::task_id || adopt ? u.task_id
                                       : u.what == track_update::kind::intent ? u.reference
                                                                               : u.failed_stage,
                                       u.error,
@@ -256,7 +302,7 @@ struct redis_batch_claims::ops
         long long code = 0;
         std::optional<track_state> state;
         if (r.type != redis::reply_type::array || r.elements.size() < 2 || !to_int(r.elements[0], code) ||
-            (code != -2 && !(state = track_state_from_string(str(r.elements[1])))))
+            (code != -2 && code != -4 && !(state = track_state_from_string(str(r.elements[1])))))
             co_return std::tuple<error_code, track_state>{bad_reply(diag, kind), track_state::pending};
         diag.set_stage("batch claims");
         switch (code)
@@ -269,6 +315,12 @@ struct redis_batch_claims::ops
         case -2:
             diag.set_client_message("no track " + std::to_string(id) + " in batch " + self.opts_.batch_id);
             co_return std::tuple<error_code, track_state>{claim_errc::unknown_track, track_state::pending};
+        case -4:
+            co_return std::tuple<error_code, track_state>{
+                state_lost(diag, self.opts_.batch_id,
+                           str(r.elements[1]) == "track" ? "track " + std::to_string(id) + ", held by this worker, is gone"
+                                                         : "its identity is gone"),
+                track_state::pending};
         default:
             diag.set_client_message(std::string(kind) + " is not allowed for track " + std::to_string(id) + " in state " +
                                     str(r.elements[1]));
@@ -288,14 +340,51 @@ struct redis_batch_claims::ops
         }
         auto [ec, r] = co_await eval(self, scripts::renew, args, diag);
         if (ec) co_return std::tuple<error_code, std::vector<std::int64_t>>{ec, lost};
-        if (r.type != redis::reply_type::array)
+        long long code = 0;
+        if (r.type != redis::reply_type::array || r.elements.empty() || !to_int(r.elements[0], code))
             co_return std::tuple<error_code, std::vector<std::int64_t>>{bad_reply(diag, "renew"), lost};
-        for (const auto& e : r.elements)
+        long long gone = 0;
+        if (code == -4)
+            co_return std::tuple<error_code, std::vector<std::int64_t>>{
+                state_lost(diag, self.opts_.batch_id,
+                           r.elements.size() > 1 && to_int(r.elements[1], gone) ? "track " + std::to_string(gone) + ", held by this worker, is gone"
+                                                                                : std::string("its identity is gone")),
+                lost};
+        for (std::size_t i = 1; i < r.elements.size(); ++i)
         {
             long long id = 0;
-            if (to_int(e, id)) lost.push_back(id);
+            if (to_int(r.elements[i], id)) lost.push_back(id);
         }
         co_return std::tuple<error_code, std::vector<std::int64_t>>{error_code{}, std::move(lost)};
+    }
+
+    static asio::awaitable<std::tuple<error_code, redis_durability>> durability(redis_batch_claims& self, diagnostics& diag)
+    {
+        redis_durability d;
+        for (const char* param : {"appendonly", "save", "maxmemory-policy"})
+        {
+            std::vector<std::string> cmd{"CONFIG", "GET", param};
+            auto [ec, r] = co_await self.conn_->async_command(std::move(cmd), diag, use_nothrow_awaitable);
+            if (ec == redis::redis_errc::server_error)
+            {
+                // A managed Redis may refuse CONFIG: not an error, but nothing is known.
+                d.refused = diag.server_message().empty() ? std::string(r.str) : diag.server_message();
+                diag.clear();
+                co_return std::tuple<error_code, redis_durability>{error_code{}, std::move(d)};
+            }
+            if (ec) co_return std::tuple<error_code, redis_durability>{ec, std::move(d)};
+            if (r.type != redis::reply_type::array || r.elements.size() < 2)
+            {
+                d.refused = std::string("CONFIG GET ") + param + " answered nothing";
+                co_return std::tuple<error_code, redis_durability>{error_code{}, std::move(d)};
+            }
+            const std::string& v = str(r.elements[1]);
+            if (param == std::string("appendonly")) d.appendonly = v;
+            else if (param == std::string("save")) d.save = v;
+            else d.maxmemory_policy = v;
+        }
+        d.known = true;
+        co_return std::tuple<error_code, redis_durability>{error_code{}, std::move(d)};
     }
 
     static asio::awaitable<std::tuple<error_code, std::vector<shared_track>>> entries(redis_batch_claims& self, diagnostics& diag)
@@ -358,6 +447,26 @@ void redis_batch_claims::start_connect(diagnostics& diag, asio::any_completion_h
 }
 
 void redis_batch_claims::close() { conn_->close(); }
+
+void redis_batch_claims::start_check_durability(diagnostics& diag, asio::any_completion_handler<durability_signature> h)
+{
+    detail::spawn_with_handler<redis_durability>(get_executor(), ops::durability(*this, diag), std::move(h));
+}
+
+std::string redis_durability::warning() const
+{
+    if (!known)
+        return "cannot check whether Redis keeps the batch's state (CONFIG GET refused: " + refused +
+               "); make sure it runs with appendonly yes and maxmemory-policy noeviction";
+    std::string why;
+    if (appendonly != "yes")
+        why = save.empty() ? "appendonly is off and RDB snapshots are off: a restart loses the whole batch state"
+                           : "appendonly is off: a restart loses what changed since the last RDB snapshot (save " + save + ")";
+    if (maxmemory_policy != "noeviction")
+        why += (why.empty() ? "" : "; ") + std::string("maxmemory-policy is ") + maxmemory_policy +
+               ": keys of the batch may be evicted (use noeviction)";
+    return why;
+}
 
 void redis_batch_claims::start_open(std::vector<track_spec> tracks, claims_open_options o, diagnostics& diag,
                                     asio::any_completion_handler<open_signature> h)

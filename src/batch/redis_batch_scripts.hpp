@@ -14,6 +14,11 @@
 //   P..'leases'       sorted set of claimed ids, score = lease expiry in ms of Redis' clock
 //   P..'counts'       hash: state → number of tracks in it
 //   P..'s:failed', P..'s:outcome_unknown'   sets of ids in those states (for requeueing)
+//   P..'epoch'        the batch's identity: a random generation written when the batch is created
+//                     (begin). Every worker remembers the one it opened; the scripts that touch a
+//                     claimed track check it first, so a Redis that restarted empty, was flushed,
+//                     evicted keys or failed over to a lagging replica is told apart from a batch
+//                     that is simply finished.
 // `owner` is the claim token of the worker holding (or, in a final state, last holding) the track.
 //
 // Changes are idempotent (a retried change that already ran answers as if it ran now), so the
@@ -23,9 +28,14 @@
 
 namespace kiemidi::detail::redis_batch_scripts {
 
-/// Helpers every script starts with.
+/// Helpers every script starts with. The client appends the epoch it opened the batch with as
+/// the last ARGV; `n` is the number of the script's own arguments before it.
 inline constexpr const char* prelude = R"lua(
 local p = ARGV[1]
+local epoch = ARGV[#ARGV]
+local n = #ARGV - 1
+-- The batch this worker opened is not (all) there any more.
+local function lost() return redis.call('GET', p .. 'epoch') ~= epoch end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -49,12 +59,19 @@ local function resumable(k)
 end
 )lua";
 
+/// ARGV: P; epoch: a new random generation. Writes it as the batch's identity unless the batch
+/// already has one; returns the batch's epoch (the one given when the batch is created here).
+inline constexpr const char* begin = R"lua(
+redis.call('SET', p .. 'epoch', epoch, 'NX')
+return redis.call('GET', p .. 'epoch')
+)lua";
+
 /// ARGV: P, then (task_id, audio_id, name, output base name, type, stem, separation task id) per
 /// track. A track naming a separation starts at 'separating' with that task id (nothing to
 /// separate). Returns the number added.
 inline constexpr const char* add = R"lua(
 local added = 0
-for i = 2, #ARGV, 7 do
+for i = 2, n, 7 do
   local ident = #ARGV[i] .. ':' .. ARGV[i] .. #ARGV[i + 1] .. ':' .. ARGV[i + 1] .. ARGV[i + 2]
   -- The choices join the identity only when set, so a list added before they existed matches.
   local given = ARGV[i + 6]
@@ -100,8 +117,10 @@ return n
 /// ARGV: P, claim token, lease ms. Takes the track whose lease expired first (a dead worker's),
 /// else the first pending one. Returns {1, id, previous owner token, {fields}}, or
 /// {0, ms until the next lease expires} when nothing is claimable but leases are held, or {-1}
-/// when nothing is pending or leased.
+/// when nothing is pending or leased, or {-2} when the batch's state was lost (its epoch gone or
+/// changed, or its tracks gone while some never finished).
 inline constexpr const char* claim = R"lua(
+if lost() then return {-2} end
 local now = now_ms()
 local id
 local prev = ''
@@ -114,6 +133,11 @@ else
   if #first == 0 then
     local nxt = redis.call('ZRANGE', p .. 'leases', 0, 0, 'WITHSCORES')
     if #nxt > 0 then return {0, tonumber(nxt[2]) - now} end
+    -- Finished only if every track added is in a final state: an evicted queue looks empty.
+    local added = tonumber(redis.call('GET', p .. 'ids') or '0')
+    local c = redis.call('HMGET', p .. 'counts', 'done', 'failed', 'outcome_unknown')
+    local ended = tonumber(c[1] or '0') + tonumber(c[2] or '0') + tonumber(c[3] or '0')
+    if ended < added then return {-2} end
     return {-1}
   end
   id = first[1]
@@ -128,11 +152,15 @@ return {1, tonumber(id), prev, redis.call('HMGET', k, 'task_id', 'audio_id', 'na
 
 /// ARGV: P, id, claim token, kind, stage ('separation'/'midi'), value (task id, intent's callback
 /// reference, or failed stage), error, lease ms. Returns {code, state}: code 0 applied (state = the new one),
-/// -1 another worker owns the track, -2 no such track, -3 the state does not allow it.
+/// -1 another worker owns the track, -2 no such track, -3 the state does not allow it, -4 the
+/// batch's state was lost (epoch gone or changed, or the track's hash gone).
+/// kind 'adopt': value = separation task id, error = MIDI task id, stage = 'done' or '': task
+/// ids known from this worker's own files; the track moves to done, or to the latest state they allow.
 inline constexpr const char* update = R"lua(
 local id, token, kind, stage = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = tkey(id)
-if redis.call('EXISTS', k) == 0 then return {-2, ''} end
+if lost() then return {-4, 'epoch'} end
+if redis.call('EXISTS', k) == 0 then return {-4, 'track'} end
 local state = redis.call('HGET', k, 'state')
 local mine = redis.call('HGET', k, 'owner') == token
 local sep = stage == 'separation'
@@ -201,6 +229,21 @@ elseif kind == 'requeue' then
   end
   redis.call('ZADD', p .. 'leases', now_ms() + lease, id)
   return {0, state}
+elseif kind == 'adopt' then
+  if state == 'done' then return {-3, state} end
+  local given = {{'sep', ARGV[6]}, {'midi', ARGV[7]}}
+  for _, f in ipairs(given) do
+    local cur = redis.call('HGET', k, f[1])
+    if f[2] ~= '' and cur ~= '' and cur ~= f[2] then return {-3, state} end
+  end
+  for _, f in ipairs(given) do
+    if f[2] ~= '' then redis.call('HSET', k, f[1], f[2]) end
+  end
+  local to = stage == 'done' and 'done' or resumable(k)
+  set_state(id, state, to)
+  redis.call('HSET', k, 'error', '', 'stage', '')
+  if to == 'done' then redis.call('ZREM', p .. 'leases', id) end
+  return {0, to}
 elseif kind == 'release' then
   redis.call('HSET', k, 'owner', '')
   redis.call('ZREM', p .. 'leases', id)
@@ -211,20 +254,29 @@ return redis.error_reply('unknown change ' .. kind)
 )lua";
 
 /// ARGV: P, lease ms, then (id, claim token) pairs. Extends the leases still held by those
-/// tokens; returns the ids that are not (taken over, or already final).
+/// tokens; returns {0, ids that are not (taken over, or already final)...}, or {-4} when the
+/// batch's state was lost (epoch gone or changed), {-4, id} when a held track's hash is gone.
 inline constexpr const char* renew = R"lua(
+if lost() then return {-4} end
 local until_ms = now_ms() + tonumber(ARGV[2])
-local lost = {}
-for i = 3, #ARGV, 2 do
+local gone = {0}
+for i = 3, n, 2 do
   local k = tkey(ARGV[i])
   local s = redis.call('HGET', k, 'state')
-  if s and not final(s) and redis.call('HGET', k, 'owner') == ARGV[i + 1] then
+  if not s then return {-4, tonumber(ARGV[i])} end
+  if not final(s) and redis.call('HGET', k, 'owner') == ARGV[i + 1] then
     redis.call('ZADD', p .. 'leases', until_ms, ARGV[i])
   else
-    lost[#lost + 1] = tonumber(ARGV[i])
+    gone[#gone + 1] = tonumber(ARGV[i])
   end
 end
-return lost
+return gone
+)lua";
+
+/// ARGV: P. Returns {-4} when the batch's state was lost, else {0, HGETALL of the counts}.
+inline constexpr const char* counts = R"lua(
+if lost() then return {-4} end
+return {0, redis.call('HGETALL', p .. 'counts')}
 )lua";
 
 /// ARGV: P, first id, last id. Returns {now, {id, lease expiry or '', fields...}...} for the

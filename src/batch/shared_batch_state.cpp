@@ -2,12 +2,21 @@
 // a time under a lease, every change carries the claim's token, and the leases of the claimed
 // tracks are renewed while the worker holds them. Changes are shielded: a claim or a change the
 // store made must be known here.
+//
+// The task ids KIE gives and the tracks finished here are also kept in the output directory
+// (local_track_record), and a claimed track is checked against that record and its result files
+// before anything is paid: a batch whose state in Redis was lost and re-seeded does not pay again
+// for what this worker has. When the state is found lost, the worker claims nothing more and
+// finishes the tracks it holds on its own: their paid steps are carried to their result files and
+// recorded locally; no separation (a track's first paid step) is started any more.
 #include "batch_state.hpp"
+#include "local_track_record.hpp"
 #include "../output/result_files.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace kiemidi::batch_detail {
 
@@ -19,7 +28,7 @@ class shared_batch_state final : public batch_state
 {
 public:
     shared_batch_state(batch_claims& claims, const batch_options& opts, pool_executor pool)
-        : claims_(claims), opts_(opts), pool_(pool)
+        : claims_(claims), opts_(opts), pool_(pool), record_(opts.output_dir)
     {
     }
 
@@ -30,6 +39,11 @@ public:
         auto& diag = *diag_ptr;
         auto make_dir = [this, &diag] { return detail::make_output_dir(opts_.output_dir, diag); };
         if (auto ec = co_await on_pool(pool_, std::move(make_dir))) co_return ec;
+        auto load_record = [this] {
+            record_.load();
+            return error_code{};
+        };
+        co_await on_pool(pool_, std::move(load_record));
         claims_open_options oo;
         oo.retry_failed = opts_.retry_failed;
         oo.resubmit_unknown = opts_.resubmit_unknown;
@@ -48,16 +62,24 @@ public:
 
     asio::awaitable<error_code> take_next(next_track* out, diagnostics* diag) override
     {
+        if (lost_)
+        {
+            *diag = lost_diag_;
+            co_return claim_errc::state_lost;
+        }
         // Shielded: a claim the store made must be known here, or it would wait for its lease.
         auto [ec, r] = co_await claims_.async_claim(*diag, shielded());
+        if (ec == claim_errc::state_lost) note_lost(*diag);
         if (ec) co_return ec;
         if (r.claim)
         {
             auto& c = *r.claim;
             tokens_[c.entry.id] = c.token;
+            held_[c.entry.id] = held_track{c.entry.track, c.output_name};
             out->name = c.output_name;
             out->taken_over = !c.previous_owner.empty();
             out->entry = std::move(c.entry);
+            if (auto aec = co_await adopt_local(out, diag)) co_return aec;
         }
         else if (r.finished)
             out->finished = true;
@@ -72,12 +94,42 @@ public:
 
     asio::awaitable<error_code> update(std::int64_t id, const track_update* u, diagnostics* diag) override
     {
-        track_state ignored{};
-        co_return co_await apply(id, u, diag, &ignored);
+        const track_update change = *u;
+        if (!lost_)
+        {
+            track_state ignored{};
+            auto ec = co_await apply(id, &change, diag, &ignored);
+            if (ec != claim_errc::state_lost)
+            {
+                // The local record follows the shared state; it is the second source of truth,
+                // so its own failure does not fail a change Redis made.
+                if (!ec)
+                {
+                    diagnostics ignored_diag;
+                    co_await note_locally(id, &change, &ignored_diag);
+                }
+                co_return ec;
+            }
+            note_lost(*diag);
+        }
+        // The state is lost: the track's paid work goes on without it, recorded here only.
+        if (change.what == track_update::kind::intent && change.stage == journal_stage::separation)
+        {
+            // A new track's first paid step: nothing is paid for it yet, so nothing is started.
+            *diag = lost_diag_;
+            co_return claim_errc::state_lost;
+        }
+        diag->clear();
+        co_return co_await note_locally(id, &change, diag);
     }
 
     asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag) override
     {
+        if (lost_)
+        {
+            *diag = lost_diag_;
+            co_return claim_errc::state_lost;
+        }
         track_update u;
         u.what = track_update::kind::requeue;
         track_state ns{};
@@ -88,13 +140,15 @@ public:
             e->error.clear();
             e->failed_stage.clear();
         }
+        if (ec == claim_errc::state_lost) note_lost(*diag);
         co_return ec;
     }
 
     asio::awaitable<void> let_go(std::int64_t id, bool put_back) override
     {
+        held_.erase(id);
         if (!tokens_.count(id)) co_return;
-        if (put_back)
+        if (put_back && !lost_)
         {
             // Errors are ignored: the lease then expires.
             track_update u;
@@ -115,10 +169,12 @@ public:
 
     asio::awaitable<error_code> renew(std::vector<std::int64_t>* lost, diagnostics* diag) override
     {
+        if (lost_) co_return claim_errc::state_lost;  // nothing left to renew: the tracks are this worker's alone
         if (tokens_.empty()) co_return error_code{};
         std::vector<std::pair<std::int64_t, std::string>> held(tokens_.begin(), tokens_.end());
         auto [ec, ids] = co_await claims_.async_renew(std::move(held), *diag, use_nothrow_awaitable);
         if (!ec) *lost = std::move(ids);
+        if (ec == claim_errc::state_lost) note_lost(*diag);
         co_return ec;
     }
 
@@ -130,7 +186,22 @@ public:
     {
         const auto done_here = tally->done_before + tally->done_now;
         // The batch's end state, whoever did the work: the other workers' tracks count too.
-        auto [ec, counts] = co_await claims_.async_counts(*diag, shielded());
+        error_code ec;
+        journal_counts counts;
+        if (!lost_)
+        {
+            std::tie(ec, counts) = co_await claims_.async_counts(*diag, shielded());
+            if (ec == claim_errc::state_lost) note_lost(*diag);
+        }
+        if (lost_)
+        {
+            // Only this worker's counts are known: every track it did not see end is unfinished.
+            const auto ended = done_here + summary->failed + summary->outcome_unknown;
+            summary->done_by_other_workers = 0;
+            summary->unfinished = summary->total - std::min(summary->total, ended);
+            *diag = lost_diag_;
+            co_return claim_errc::state_lost;
+        }
         if (ec) co_return ec;
         summary->total = counts.total;
         summary->failed = counts[track_state::failed];
@@ -142,6 +213,87 @@ public:
     }
 
 private:
+    struct held_track
+    {
+        track_spec track;
+        std::string output_name;
+    };
+
+    /// The batch's state was found lost (diag says how): no more claims, no more Redis.
+    void note_lost(const diagnostics& diag)
+    {
+        if (lost_) return;
+        lost_ = true;
+        lost_diag_ = diag;
+    }
+
+    /// Keeps the facts of `u` that spare paying again (task ids, written results) in the local record.
+    asio::awaitable<error_code> note_locally(std::int64_t id, const track_update* u, diagnostics* diag)
+    {
+        auto it = held_.find(id);
+        if (it == held_.end()) co_return error_code{};
+        std::string kind, value;
+        if (u->what == track_update::kind::task_id)
+        {
+            kind = std::string(to_string(u->stage));
+            value = u->task_id;
+        }
+        else if (u->what == track_update::kind::done)
+        {
+            kind = "done";
+            value = "written";
+        }
+        else co_return error_code{};
+        auto note = [this, t = it->second.track, name = it->second.output_name, kind, value, diag] {
+            return record_.note(t, name, kind, value, *diag);
+        };
+        co_return co_await on_pool(pool_, std::move(note));
+    }
+
+    /// What this worker's files say of the track just claimed (`out`), before anything is paid
+    /// for it: written results make it done, known task ids resume it. Errors are the store's.
+    asio::awaitable<error_code> adopt_local(next_track* out, diagnostics* diag)
+    {
+        auto& e = *out->entry;
+        if (e.state == track_state::done) co_return error_code{};
+        local_evidence ev;
+        auto look = [this, &ev, t = e.track, name = out->name] {
+            ev = record_.find(t, name);
+            return error_code{};
+        };
+        co_await on_pool(pool_, std::move(look));
+        const bool adds = ev.written || (!ev.separation_task_id.empty() && e.separation_task_id.empty()) ||
+                          (!ev.midi_task_id.empty() && e.midi_task_id.empty());
+        if (!adds) co_return error_code{};
+        track_update u;
+        u.what = track_update::kind::adopt;
+        u.task_id = ev.separation_task_id;
+        u.error = ev.midi_task_id;
+        u.failed_stage = ev.written ? "done" : "";
+        track_state ns{};
+        diagnostics adopt_diag;
+        auto ec = co_await apply(e.id, &u, &adopt_diag, &ns);
+        if (ec == claim_errc::state_lost)
+        {
+            *diag = adopt_diag;
+            note_lost(*diag);
+            co_return ec;
+        }
+        // Refused (the shared state names other tasks): the shared state wins.
+        if (ec) co_return error_code{};
+        if (!ev.separation_task_id.empty()) e.separation_task_id = ev.separation_task_id;
+        if (!ev.midi_task_id.empty()) e.midi_task_id = ev.midi_task_id;
+        e.state = ns;
+        e.error.clear();
+        e.failed_stage.clear();
+        if (ns == track_state::done)
+        {
+            out->already_written = true;
+            out->note = "results already written (" + ev.source + "); nothing paid again";
+        }
+        co_return error_code{};
+    }
+
     /// One change of track `id` under its claim token; `out` gets the new state.
     asio::awaitable<error_code> apply(std::int64_t id, const track_update* u, diagnostics* diag, track_state* out)
     {
@@ -157,6 +309,12 @@ private:
     pool_executor pool_;
     /// Claim token per claimed track id.
     std::map<std::int64_t, std::string> tokens_;
+    /// What the local record needs of each claimed track.
+    std::map<std::int64_t, held_track> held_;
+    /// Touched only on the pool.
+    local_track_record record_;
+    bool lost_ = false;
+    diagnostics lost_diag_;
 };
 
 }  // namespace

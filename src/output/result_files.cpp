@@ -111,10 +111,14 @@ error_code write_result_files(const std::filesystem::path& dir, const std::strin
         auto text = smf::notes_to_json(instruments, so, repairs);
         boost::system::error_code jec;
         auto doc = boost::json::parse(text, jec);
-        if (!jec && doc.is_object() && (!from.separation_task_id.empty() || !from.stem.empty() || !from.stems.empty()))
+        if (!jec && doc.is_object() &&
+            (!from.separation_task_id.empty() || !from.midi_task_id.empty() || !from.stem.empty() || !from.stems.empty()))
         {
             auto& root = doc.as_object();
             if (!from.separation_task_id.empty()) root["separation_task_id"] = from.separation_task_id;
+            if (!from.midi_task_id.empty()) root["midi_task_id"] = from.midi_task_id;
+            if (!from.music_task_id.empty()) root["music_task_id"] = from.music_task_id;
+            if (!from.audio_id.empty()) root["audio_id"] = from.audio_id;
             if (!from.stem.empty()) root["stem"] = from.stem;
             if (!from.stems.empty())
             {

@@ -29,6 +29,10 @@ error_code make_output_dir(const std::filesystem::path& dir, diagnostics& diag);
 struct result_provenance
 {
     std::string separation_task_id;
+    /// The MIDI task: with the separation's, the result's paid tasks, so that a batch that lost
+    /// its state knows from the files that this result needs no paying again.
+    std::string midi_task_id;
+    std::string music_task_id, audio_id;  ///< The source track (batch rows), to tell its result from another's.
     std::string stem;  ///< KIE's name of the stem transcribed; empty: all stems.
     std::vector<std::pair<std::string, std::string>> stems;  ///< (name, file URL) of the separation's stems.
 };
@@ -42,7 +46,7 @@ std::vector<std::pair<std::string, std::string>> stem_links(const std::vector<ap
 std::string stem_name(const std::vector<api::stem>& stems, const std::string& stem_id);
 
 /// Writes `dir`/<name>.json (when `json`: smf::notes_to_json with the parser's repairs, plus
-/// "separation_task_id", "stem" and "stems" from `from` when set) and then `dir`/<name>.mid,
+/// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set) and then `dir`/<name>.mid,
 /// both titled `name`.
 error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
                               const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,

@@ -121,6 +121,11 @@ public:
 
     /// Freezes (SIGSTOP) / thaws (SIGCONT) the child.
     void pause() { ::kill(pid_, SIGSTOP); }
+    /// Sends `sig` (SIGINT, SIGTERM: asks the child to stop).
+    void signal(int sig)
+    {
+        if (!reaped_) ::kill(pid_, sig);
+    }
     void resume() { ::kill(pid_, SIGCONT); }
 
     bool running() const noexcept { return !reaped_; }

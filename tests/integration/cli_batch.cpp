@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -512,6 +513,77 @@ BOOST_AUTO_TEST_CASE(a_rerun_whose_earlier_port_is_taken_polls_its_resumed_tasks
     BOOST_TEST(out.find("port " + std::to_string(port) + " is taken; resumed tasks are polled") != std::string::npos, out);
     BOOST_TEST(t.remembered_port() != port);
     t.expect_every_track_done_and_paid_once(out);
+}
+
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_batch_starts_no_new_paid_step_exits_143_with_a_summary_and_a_rerun_resumes)
+{
+    cli_env t(slow_kie(900ms, 900ms));
+    auto& [dir, kie, out] = t;
+    const int tracks = 10;
+    const auto args = t.journaled_batch(tracks, {"--concurrency", "2", "--poll-interval-ms", "50"});
+    const auto log = dir.path / "stopped.log";
+    cli_process batch(args, log);
+    auto posts = [&] {
+        const auto c = kie.server->snapshot();
+        return std::pair{c.requests_to("POST /api/v1/vocal-removal/generate"), c.requests_to("POST /api/v1/midi/generate")};
+    };
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (posts().first < 3)
+    {
+        BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < give_up), "the batch never got going:\n" << read_file(log));
+        std::this_thread::sleep_for(10ms);
+    }
+    const auto at_signal = posts();
+    const auto signalled = std::chrono::steady_clock::now();
+    batch.signal(SIGTERM);
+    const auto code = batch.wait_for(40s);
+    const auto text = read_file(log);
+    BOOST_TEST_REQUIRE(code.has_value(), "the stop did not end the process:\n" << text);
+    BOOST_TEST(*code == 143, text);
+    BOOST_TEST((std::chrono::steady_clock::now() - signalled < 10s), text);
+    BOOST_TEST(text.find("stopped by SIGTERM") != std::string::npos, text);
+    // At most the two tracks in flight had a POST under way; no track started after the signal.
+    const auto at_exit = posts();
+    BOOST_TEST(at_exit.first <= at_signal.first + 2, text);
+    BOOST_TEST(at_exit.second <= at_signal.second + 2, text);
+    BOOST_TEST(at_exit.first < static_cast<std::size_t>(tracks), text);
+    BOOST_TEST(kie.server->snapshot().duplicate_paid_submissions() == 0u);
+
+    // The same command resumes: every track done, nothing paid twice.
+    BOOST_TEST(run_cli(args, dir.path, out) == 0, out);
+    check_paid(kie.server->snapshot(), tracks, tracks);
+    for (int i = 0; i < tracks; ++i) BOOST_TEST(is_midi_file(t.out_dir() / ("song-" + std::to_string(i) + ".mid")));
+}
+
+BOOST_AUTO_TEST_CASE(a_second_signal_stops_at_once_while_a_paid_answer_is_awaited)
+{
+    auto eo = slow_kie(200ms, 200ms);
+    eo.faults.paid_answer_delay = 20s;  // the first stop waits for KIE's answer to a paid POST
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    const auto args = t.journaled_batch(3, {"--concurrency", "1", "--poll-interval-ms", "50"});
+    const auto log = dir.path / "stopped.log";
+    cli_process batch(args, log);
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (kie.server->snapshot().requests_to("POST /api/v1/vocal-removal/generate") < 1)
+    {
+        BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < give_up), "no paid POST:\n" << read_file(log));
+        std::this_thread::sleep_for(10ms);
+    }
+    std::this_thread::sleep_for(200ms);
+    batch.signal(SIGTERM);
+    std::this_thread::sleep_for(300ms);
+    BOOST_TEST_REQUIRE(!batch.wait_for(0ms).has_value(), "the first stop did not wait for the paid answer");
+    const auto second = std::chrono::steady_clock::now();
+    batch.signal(SIGINT);
+    const auto code = batch.wait_for(5s);
+    const auto text = read_file(log);
+    BOOST_TEST_REQUIRE(code.has_value(), "a second signal did not stop it at once:\n" << text);
+    BOOST_TEST(*code == 130, text);
+    BOOST_TEST((std::chrono::steady_clock::now() - second < 3s), text);
+    BOOST_TEST(text.find("a second signal (SIGINT): stopping at once") != std::string::npos, text);
+    BOOST_TEST(kie.server->snapshot().requests_to("POST /api/v1/vocal-removal/generate") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

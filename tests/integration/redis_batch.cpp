@@ -9,6 +9,9 @@
 
 #include "common/batch_fixture.hpp"
 #include "common/child_process.hpp"
+#ifdef KIEMIDI_CLI_PATH
+#include "common/cli_fixture.hpp"
+#endif
 #include "common/local_kie.hpp"
 #include "common/temp_dir.hpp"
 #include "common/redis_server.hpp"
@@ -539,6 +542,224 @@ BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_
     BOOST_TEST_REQUIRE(late_code.has_value());
     BOOST_TEST(*late_code == 0, read_file(dir.path / "w4.log"));
     BOOST_TEST(kie->snapshot().tasks_created == c.tasks_created);
+}
+
+// ---- The shared state lost under the workers: a Redis restarted empty, flushed, or a key evicted ----
+
+namespace {
+
+using test::operator+;
+
+/// Sends `cmd` to `srv` on a connection of its own; returns the reply (fails the test on error).
+redis::reply redis_do(const test::redis_server& srv, std::vector<std::string> cmd)
+{
+    redis::reply out;
+    test::run_bounded(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            redis::connection c(ioc.get_executor(), connection_to(srv));
+            diagnostics diag;
+            auto [cec] = co_await c.async_connect(diag, use_nothrow_awaitable);
+            BOOST_TEST_REQUIRE(!cec, cec.message() << " " << diag.to_string());
+            auto [ec, r] = co_await c.async_command(std::move(cmd), diag, use_nothrow_awaitable);
+            BOOST_TEST(!ec, ec.message() << " " << diag.to_string());
+            out = std::move(r);
+            c.close();
+        },
+        10s);
+    return out;
+}
+
+/// A shared batch of `tracks` rows run by `kiemidi batch` worker processes against an emulator
+/// in this process that takes its time (tracks overlap), and the checks every loss case makes.
+struct lost_state_env
+{
+    test::cli_env env;
+    test::redis_server srv;
+    std::filesystem::path list;
+    int tracks;
+
+    static emulator::emulator_options slow()
+    {
+        emulator::emulator_options eo;
+        eo.separation_delay = 700ms;
+        eo.midi_delay = 700ms;
+        return eo;
+    }
+
+    explicit lost_state_env(int n) : env(slow()), list(test::write_track_list(env.dir.path, n)), tracks(n) {}
+
+    std::string redis_url() const { return "redis://127.0.0.1:" + std::to_string(srv.port()); }
+
+    std::vector<std::string> worker_args(const std::string& id, const std::vector<std::string>& extra = {}) const
+    {
+        return std::vector<std::string>{"batch", list.string(), "-o", env.out_dir().string(), "--concurrency", "3",
+                                        "--worker-id", id, "--lease-ms", "1500", "--poll-interval-ms", "50",
+                                        "--redis", redis_url(), "--batch-id", "lost"} +
+               extra + env.kie.flags();
+    }
+
+    std::size_t separations() const { return env.kie.server->snapshot().requests_to("POST /api/v1/vocal-removal/generate"); }
+
+    /// Waits (bounded) until KIE was paid `n` separations.
+    void wait_for_separations(std::size_t n) const
+    {
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (separations() < n)
+        {
+            BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < give_up), "the batch never got going");
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    std::size_t midi_files() const
+    {
+        std::size_t n = 0;
+        for (int i = 0; i < tracks; ++i)
+            if (fs::exists(env.out_dir() / ("song-" + std::to_string(i) + ".mid"))) ++n;
+        return n;
+    }
+
+    /// After the loss: every track whose separation was paid was carried to its MIDI file (nothing
+    /// paid is thrown away), nothing was paid twice, and the workers said what happened.
+    void check_paid_work_kept(const std::string& logs) const
+    {
+        const auto c = env.kie.server->snapshot();
+        const auto seps = c.requests_to("POST /api/v1/vocal-removal/generate");
+        BOOST_TEST(seps > 0u);
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == seps, logs);
+        BOOST_TEST(midi_files() == seps, logs);
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(logs.find("in Redis was lost") != std::string::npos, logs);
+        BOOST_TEST(fs::exists(env.out_dir() / "kiemidi-shared-record.tsv"));
+    }
+
+    /// The same command again on the restarted Redis: re-seeds the batch, finishes it, and pays
+    /// only for what was never paid.
+    void check_rerun_pays_nothing_twice()
+    {
+        const auto before = separations();
+        BOOST_TEST(env.run(std::vector<std::string>{"batch", list.string(), "-o", env.out_dir().string(), "--concurrency", "4",
+                                                    "--worker-id", "rerun", "--lease-ms", "1000", "--poll-interval-ms", "50", "--redis", redis_url(),
+                                                    "--batch-id", "lost"},
+                           90s) == 0,
+                   env.out);
+        BOOST_TEST(env.out.find("results already written") != std::string::npos, env.out);
+        const auto c = env.kie.server->snapshot();
+        BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+        BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
+        BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == static_cast<std::size_t>(tracks));
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == static_cast<std::size_t>(tracks));
+        BOOST_TEST(midi_files() == static_cast<std::size_t>(tracks));
+        BOOST_TEST_MESSAGE("paid before the rerun: " << before << " separations; after: " << tracks);
+    }
+};
+
+/// Waits for `w` (bounded) and returns its exit code and log.
+int finish(test::child_process& w, const fs::path& log, std::string& logs)
+{
+    auto code = w.wait_for(90s);
+    const auto text = read_file(log);
+    logs += text;
+    BOOST_TEST_REQUIRE(code.has_value(), "the worker did not finish:\n" << text);
+    return *code;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(redis_restarted_empty_under_two_workers_is_exit_7_and_the_rerun_pays_nothing_twice)
+{
+    lost_state_env t(14);
+    const auto log1 = t.env.dir.path / "w1.log", log2 = t.env.dir.path / "w2.log";
+    test::child_process w1(test::cli_path, t.worker_args("w1"), log1);
+    test::child_process w2(test::cli_path, t.worker_args("w2"), log2);
+    t.wait_for_separations(4);
+    // A Redis without persistence, killed and started again: empty.
+    t.srv.stop();
+    t.srv.start();
+    std::string logs;
+    BOOST_TEST(finish(w1, log1, logs) == 7, logs);
+    BOOST_TEST(finish(w2, log2, logs) == 7, logs);
+    t.check_paid_work_kept(logs);
+    BOOST_TEST(t.midi_files() < 14u, "the loss came too late to test anything");
+    t.check_rerun_pays_nothing_twice();
+}
+
+BOOST_AUTO_TEST_CASE(a_flushdb_mid_batch_is_exit_7_and_the_rerun_pays_nothing_twice)
+{
+    lost_state_env t(10);
+    const auto log = t.env.dir.path / "w1.log";
+    test::child_process w1(test::cli_path, t.worker_args("w1"), log);
+    t.wait_for_separations(3);
+    redis_do(t.srv, {"FLUSHDB"});
+    std::string logs;
+    BOOST_TEST(finish(w1, log, logs) == 7, logs);
+    t.check_paid_work_kept(logs);
+    t.check_rerun_pays_nothing_twice();
+}
+
+BOOST_AUTO_TEST_CASE(an_evicted_track_key_is_exit_7_and_its_paid_work_is_still_written)
+{
+    lost_state_env t(8);
+    const auto log = t.env.dir.path / "w1.log";
+    test::child_process w1(test::cli_path, t.worker_args("w1"), log);
+    t.wait_for_separations(2);
+    // As an evicting maxmemory-policy would: one key of a track the worker holds disappears.
+    const auto held = redis_do(t.srv, {"ZRANGE", "kiemidi:batch:{lost}:leases", "0", "0"});
+    BOOST_TEST_REQUIRE(held.elements.size() == 1u, "no track held");
+    const std::string id = held.elements[0].str;
+    BOOST_TEST(redis_do(t.srv, {"DEL", "kiemidi:batch:{lost}:t:" + id}).integer == 1);
+    std::string logs;
+    BOOST_TEST(finish(w1, log, logs) == 7, logs);
+    BOOST_TEST(logs.find("track " + id + ", held by this worker, is gone") != std::string::npos, logs);
+    t.check_paid_work_kept(logs);
+    // Track `id` was song-(id-1): its separation was paid, so its file was written all the same.
+    BOOST_TEST(test::is_midi_file(t.env.out_dir() / ("song-" + std::to_string(std::stoi(id) - 1) + ".mid")));
+}
+
+BOOST_AUTO_TEST_CASE(a_redis_that_may_lose_the_batch_is_named_before_anything_is_paid)
+{
+    lost_state_env t(2);
+    // The test server runs without persistence: a warning, and the batch runs.
+    BOOST_TEST(t.env.run(std::vector<std::string>{"batch", t.list.string(), "-o", t.env.out_dir().string(), "--redis",
+                                                  t.redis_url(), "--batch-id", "warned", "--lease-ms", "1000"}) == 0,
+               t.env.out);
+    BOOST_TEST(t.env.out.find("may lose the batch's state: appendonly is off and RDB snapshots are off") != std::string::npos,
+               t.env.out);
+    const auto paid = t.separations();
+    BOOST_TEST(paid == 2u);
+
+    // Required: refused before anything is paid.
+    BOOST_TEST(t.env.run(std::vector<std::string>{"batch", t.list.string(), "-o", (t.env.dir.path / "o2").string(), "--redis",
+                                                  t.redis_url(), "--batch-id", "required", "--require-durable-redis", "--lease-ms", "1000"}) == 2,
+               t.env.out);
+    BOOST_TEST(t.env.out.find("--require-durable-redis") != std::string::npos, t.env.out);
+    BOOST_TEST(t.separations() == paid);
+
+    // Durable and never evicting: no warning; an evicting policy is named (CONFIG SET of the
+    // persistence files is refused by Redis 7, so these are checked on the reading itself).
+    redis_durability durable{.known = true, .refused = {}, .appendonly = "yes", .save = "", .maxmemory_policy = "noeviction"};
+    BOOST_TEST(durable.warning().empty());
+    auto evicting = durable;
+    evicting.maxmemory_policy = "allkeys-lru";
+    BOOST_TEST(evicting.warning().find("maxmemory-policy is allkeys-lru: keys of the batch may be evicted") != std::string::npos);
+    redis_do(t.srv, {"CONFIG", "SET", "maxmemory-policy", "volatile-lru"});
+    BOOST_TEST(t.env.run(std::vector<std::string>{"batch", t.list.string(), "-o", (t.env.dir.path / "o3").string(), "--redis",
+                                                  t.redis_url(), "--batch-id", "evicting", "--lease-ms", "1000"}) == 0,
+               t.env.out);
+    BOOST_TEST(t.env.out.find("maxmemory-policy is volatile-lru") != std::string::npos, t.env.out);
+
+    // A managed Redis that refuses CONFIG: said, and the batch goes on (an error when required).
+    redis_do(t.srv, {"ACL", "SETUSER", "worker", "on", ">worker-secret", "~*", "&*", "+@all", "-config"});
+    const std::string as_worker = "redis://worker:worker-secret@127.0.0.1:" + std::to_string(t.srv.port());
+    BOOST_TEST(t.env.run(std::vector<std::string>{"batch", t.list.string(), "-o", (t.env.dir.path / "o4").string(), "--redis",
+                                                  as_worker, "--batch-id", "managed", "--lease-ms", "1000"}) == 0,
+               t.env.out);
+    BOOST_TEST(t.env.out.find("cannot check whether Redis keeps the batch's state") != std::string::npos, t.env.out);
+    const auto paid_before_refusal = t.separations();
+    BOOST_TEST(t.env.run(std::vector<std::string>{"batch", t.list.string(), "-o", (t.env.dir.path / "o5").string(), "--redis",
+                                                  as_worker, "--batch-id", "managed-required", "--require-durable-redis", "--lease-ms", "1000"}) == 2,
+               t.env.out);
+    BOOST_TEST(t.separations() == paid_before_refusal);
 }
 #endif
 
