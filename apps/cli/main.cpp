@@ -42,6 +42,8 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
             5 the account ran out of credits (batch: the tracks not started resume on a rerun),
             6 midi/run/tracks: the separation or music task named has not finished, or KIE knows
               no such task; nothing was paid (try again once it has finished, or check the id)
+            8 KIE finished but result files could not be written (disk full, read-only,
+              permissions, missing directory); fix it and rerun: nothing is paid again
 )";
 
 po::options_description kie_options(kie_flags& f)
@@ -188,13 +190,15 @@ int main(int argc, char** argv)
         }
         if (command == "batch")
         {
-            synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--resubmit-unknown] [options]\n"
+            synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--retry-failed] [--resubmit-unknown] [options]\n"
                        "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
                        "type, stem and separation_task_id (CSV: named in the header) win over --type / --stem; a row\n"
                        "with separation_task_id transcribes that finished separation (no separation paid). Bad rows are\n"
                        "reported with their line and skipped; the rest runs. Rerun the same command to resume.\n"
+                       "A result KIE finished whose files could not be written (or that were deleted or damaged\n"
+                       "since) is written by the next run from KIE's record, which is free: nothing is paid again.\n"
                        "With --redis, every worker started with the same --batch-id shares the list: tracks are\n"
                        "claimed under a lease, and a dead worker's tracks are taken over once their leases expire.";
             batch_args b;
@@ -211,6 +215,11 @@ int main(int argc, char** argv)
                 ("journal", po::value(&journal)->value_name("FILE"), "journal (default <DIR>/kiemidi-journal.sqlite)")
                 ("resubmit-unknown", po::bool_switch(&b.resubmit_unknown),
                  "resubmit tracks whose paid submission has an unknown outcome (may be charged twice)")
+                ("retry-failed", po::bool_switch(&b.retry_failed),
+                 "retry failed tracks from the last step not paid yet: a finished MIDI task is only fetched, a "
+                 "finished separation goes straight to MIDI; says first how many paid submissions it may make")
+                ("resubmit", po::bool_switch(&b.resubmit_lost),
+                 "pay again for tracks whose files are gone and whose result KIE no longer keeps")
                 ("lost-answer-wait-ms", po::value(&b.lost_answer_wait_ms)->value_name("N"),
                  "how long a paid submission whose answer was lost (also by a crash) waits for its callback "
                  "to learn its task (default 900000; resumed ones only with a fixed --listen-port or --public-url)")
