@@ -204,8 +204,10 @@ std::vector<journal_entry> journal_entries_if_any(const std::filesystem::path& p
 void report_unwritten(const batch_summary& s, const std::string& status_command)
 {
     if (s.rewritten > 0)
-        std::cout << "restored: " << s.rewritten << " result(s) written again from KIE's record, nothing paid ("
-                  << s.files_missing << " done track(s) had missing or damaged files)\n";
+        std::cout << "restored: " << s.rewritten << " result(s) written again from KIE's record, nothing paid"
+                  << (s.files_missing > 0 ? " (" + std::to_string(s.files_missing) + " done track(s) had missing or damaged files)"
+                                          : std::string())
+                  << "\n";
     if (s.not_written > 0)
         std::cerr << "kiemidi batch: " << s.not_written << " result(s) KIE finished (and charged for) could not be written: "
                   << s.not_written_reason << ". They keep their task ids: once the cause is fixed (free space, "

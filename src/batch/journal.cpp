@@ -3,7 +3,7 @@
 // Each state change is `BEGIN IMMEDIATE; UPDATE ... WHERE id = ? AND state IN (allowed); COMMIT`
 // with synchronous=FULL in WAL mode, so once a call returns the change survives a power loss.
 //
-// The schema and its upgrades live in journal_schema.cpp; the statements that move a track
+// The schema, its upgrades and the stored spellings live in journal_schema.cpp; the statements that move a track
 // between states are here, together.
 #include <kiemidi/journal.hpp>
 #include "journal_schema.hpp"
@@ -19,10 +19,6 @@
 namespace kiemidi {
 
 namespace {
-
-constexpr std::array<std::string_view, track_state_count> state_names{
-    "pending", "separation_intent", "separating", "midi_intent", "transcribing", "done", "failed", "outcome_unknown",
-    "not_written", "result_lost"};
 
 class journal_category_impl final : public boost::system::error_category
 {
@@ -53,14 +49,6 @@ std::int64_t now_ms()
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-/// The stored spelling of a track's separation type ('' = the batch's default).
-std::optional<api::separation_type> separation_from(std::string_view s)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (api::to_string(t) == s) return t;
-    return std::nullopt;
-}
-
 struct stmt_deleter
 {
     void operator()(sqlite3_stmt* s) const noexcept { ::sqlite3_finalize(s); }
@@ -79,19 +67,6 @@ const boost::system::error_category& get_sqlite_category() noexcept
 {
     static const sqlite_category_impl c;
     return c;
-}
-
-std::string_view to_string(track_state s) noexcept
-{
-    auto i = static_cast<std::size_t>(s);
-    return i < state_names.size() ? state_names[i] : std::string_view("unknown");
-}
-
-std::optional<track_state> track_state_from_string(std::string_view s) noexcept
-{
-    for (std::size_t i = 0; i < state_names.size(); ++i)
-        if (state_names[i] == s) return static_cast<track_state>(i);
-    return std::nullopt;
 }
 
 std::string_view to_string(journal_stage s) noexcept
@@ -179,7 +154,7 @@ struct journal::impl
         e.failed_stage = column_text(s, 8);
         e.attempts = static_cast<unsigned>(::sqlite3_column_int64(s, 9));
         e.intent_ref = column_text(s, 10);
-        e.track.separation = separation_from(column_text(s, 11));
+        e.track.separation = batch_detail::separation_from(column_text(s, 11));
         e.track.stem = column_text(s, 12);
         e.track.separation_task_id = column_text(s, 13);
         return e;

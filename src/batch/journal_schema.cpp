@@ -1,6 +1,37 @@
 // The journal's schema and its upgrades (see journal_schema.hpp).
 #include "journal_schema.hpp"
 
+#include <kiemidi/track.hpp>
+
+#include <array>
+
+namespace kiemidi {
+
+namespace {
+
+// Indexed by track_state; the names are stored in the journal (and the shared state), so they
+// never change.
+constexpr std::array<std::string_view, track_state_count> state_names{
+    "pending", "separation_intent", "separating", "midi_intent", "transcribing", "done", "failed", "outcome_unknown",
+    "not_written", "result_lost"};
+
+}  // namespace
+
+std::string_view to_string(track_state s) noexcept
+{
+    auto i = static_cast<std::size_t>(s);
+    return i < state_names.size() ? state_names[i] : std::string_view("unknown");
+}
+
+std::optional<track_state> track_state_from_string(std::string_view s) noexcept
+{
+    for (std::size_t i = 0; i < state_names.size(); ++i)
+        if (state_names[i] == s) return static_cast<track_state>(i);
+    return std::nullopt;
+}
+
+}  // namespace kiemidi
+
 namespace kiemidi::batch_detail {
 
 namespace {
@@ -60,6 +91,13 @@ const std::string migrate_v3_sql = "ALTER TABLE tracks RENAME TO tracks_v3;"
                                    "DROP TABLE tracks_v3;";
 
 }  // namespace
+
+std::optional<api::separation_type> separation_from(std::string_view s)
+{
+    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
+        if (api::to_string(t) == s) return t;
+    return std::nullopt;
+}
 
 std::string journal_upgrade_sql(int from_version)
 {

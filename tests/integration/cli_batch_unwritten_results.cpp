@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(results_that_cannot_be_written_stay_not_written_exit_eight_
     constexpr int tracks = 4;
     cli_env t;
     auto& [dir, kie, out] = t;
-    small_disk disk(t.out_dir(), 64 * 1024);
+    small_disk disk(t.out_dir(), 4 * 1024 * 1024);
     std::vector<std::string> mids;
     for (int i = 0; i < tracks; ++i) mids.push_back(song(i) + ".mid");
     disk.fill(mids);
