@@ -34,13 +34,13 @@ public:
             if ((ec = jnl_.add_tracks(tracks, diag))) return ec;
             return jnl_.entries(entries, diag);
         };
+        auto close_journal = [this] {
+            jnl_ = journal{};
+            return error_code{};
+        };
         if (auto oec = co_await on_pool(pool_, std::move(open_and_read)))
         {
-            auto close_journal = [this] {
-                jnl_ = journal{};
-                return error_code{};
-            };
-            co_await on_pool(pool_, std::move(close_journal));
+            co_await on_pool(pool_, close_journal);
             co_return oec;
         }
 
@@ -71,7 +71,11 @@ public:
             }
             return error_code{};
         };
-        if (auto cec = co_await on_pool(pool_, std::move(recheck_done_files))) co_return cec;
+        if (auto cec = co_await on_pool(pool_, std::move(recheck_done_files)))
+        {
+            co_await on_pool(pool_, close_journal);
+            co_return cec;
+        }
         for (auto& e : entries)
         {
             const auto& name = names_[e.id];
