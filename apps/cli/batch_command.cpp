@@ -170,6 +170,76 @@ void write_batch_report(const std::filesystem::path& dir, const std::filesystem:
     else std::cerr << "kiemidi batch: no report: " << why << "\n";
 }
 
+/// What a rerun with --retry-failed (and --resubmit) may pay for, said before anything is sent.
+/// A failed track resumes at the last step not paid yet (see process_track): a recorded MIDI
+/// task is read (free) and submitted again only if KIE failed it; a finished separation goes
+/// straight to one MIDI submission; otherwise both steps are paid again.
+std::string retry_plan(const std::vector<journal_entry>& entries, bool retry_failed, bool resubmit_lost)
+{
+    std::size_t tracks = 0, fetch = 0, midi_only = 0, both = 0, at_most = 0;
+    for (const auto& e : entries)
+    {
+        const bool retried = retry_failed && e.state == track_state::failed;
+        const bool resubmitted = resubmit_lost && e.state == track_state::result_lost;
+        if (!retried && !resubmitted) continue;
+        ++tracks;
+        const bool given = !e.track.separation_task_id.empty();
+        if (retried && !e.midi_task_id.empty())
+        {
+            ++fetch;
+            at_most += e.failed_stage == "output" ? 0 : 1;  // KIE finished it, or it may have failed it
+        }
+        else if ((retried && !e.separation_task_id.empty() && (given || e.failed_stage != "separation")) ||
+                 (resubmitted && given))
+        {
+            ++midi_only;
+            at_most += 1;
+        }
+        else
+        {
+            ++both;
+            at_most += 2;
+        }
+    }
+    const char* what = retry_failed && resubmit_lost ? "--retry-failed/--resubmit" : retry_failed ? "--retry-failed" : "--resubmit";
+    if (tracks == 0) return std::string("kiemidi batch: ") + what + ": no track to retry, nothing will be paid for retries";
+    return std::string("kiemidi batch: ") + what + ": " + std::to_string(tracks) + " track(s) to retry: " +
+           std::to_string(fetch) + " with a MIDI task to fetch (nothing paid when KIE finished it, one MIDI submission when "
+           "KIE failed it), " + std::to_string(midi_only) + " from their finished separation (one MIDI submission each), " +
+           std::to_string(both) + " from the start (a separation and a MIDI submission each); at most " +
+           std::to_string(at_most) + " paid submission(s)";
+}
+
+/// The journal's tracks for retry_plan(), when the journal exists (none otherwise).
+std::vector<journal_entry> journal_entries_if_any(const std::filesystem::path& path)
+{
+    if (!std::filesystem::exists(path)) return {};
+    error_code ec;
+    diagnostics diag;
+    auto j = journal::open(path, ec, diag);
+    std::vector<journal_entry> out;
+    if (!ec) j.entries(out, diag);
+    return out;
+}
+
+/// Results KIE finished that are not (or no longer) on disk: what happened and how to go on.
+void report_unwritten(const batch_summary& s, const std::string& status_command)
+{
+    if (s.rewritten > 0)
+        std::cout << "restored: " << s.rewritten << " result(s) written again from KIE's record, nothing paid"
+                  << (s.files_missing > 0 ? " (" + std::to_string(s.files_missing) + " done track(s) had missing or damaged files)"
+                                          : std::string())
+                  << "\n";
+    if (s.not_written > 0)
+        std::cerr << "kiemidi batch: " << s.not_written << " result(s) KIE finished (and charged for) could not be written: "
+                  << s.not_written_reason << ". They keep their task ids: once the cause is fixed (free space, "
+                  << "permissions, the output directory), rerun the same command; they are fetched from KIE again "
+                  << "for free.\n";
+    if (s.result_lost > 0)
+        std::cerr << "kiemidi batch: " << s.result_lost << " track(s) have no files and KIE no longer keeps their result; `"
+                  << status_command << "` lists them. Only paying again brings them back: rerun with --resubmit.\n";
+}
+
 /// The credit budget stopped the run: how many tracks did not start, and how to go on.
 void report_budget(const batch_summary& s, const batch_args& args)
 {
@@ -192,8 +262,9 @@ int exit_of(const batch_summary& s, int stop_signal, const error_code& run_ec, b
     const bool interrupted = stop_signal != 0;
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
     if (s.stopped_for_credits) return exit_no_credits;
+    if (s.not_written > 0) return exit_not_written;
     if (s.stopped_for_budget) return exit_budget;
-    if (interrupted || run_ec || copy_failed || s.failed > 0 || s.unfinished > 0) return exit_failed;
+    if (interrupted || run_ec || copy_failed || s.failed > 0 || s.result_lost > 0 || s.unfinished > 0) return exit_failed;
     if (bad_rows) return exit_bad_rows;
     return exit_ok;
 }
@@ -240,6 +311,11 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
     bo.concurrency = args.concurrency;
     bo.resubmit_unknown = args.resubmit_unknown;
+    bo.retry_failed = args.retry_failed;
+    bo.resubmit_lost = args.resubmit_lost;
+    // Before anything is paid: what retrying will pay for at most.
+    if ((args.retry_failed || args.resubmit_lost) && !args.shared.enabled())
+        progress.note(retry_plan(journal_entries_if_any(bo.journal_path), args.retry_failed, args.resubmit_lost));
     bo.pipeline.separation = args.type;
     bo.pipeline.stem = args.stem;
     bo.max_credits = args.max_credits;
@@ -364,6 +440,16 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             diagnostics ed;
             auto [eec, entries] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
             for (auto& t : entries) known.push_back(std::move(t.entry));
+            if (args.retry_failed)
+            {
+                diagnostics ed;
+                auto [eec, shared_tracks] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
+                std::vector<journal_entry> entries;
+                for (auto& t : shared_tracks) entries.push_back(std::move(t.entry));
+                progress.note(eec ? "kiemidi batch: --retry-failed: cannot read the shared batch to count its failed tracks: " +
+                                        describe(eec, ed)
+                                  : retry_plan(entries, true, false));
+            }
         }
         progress.note(plan_line(plan_batch(tracks, known, bo, bo.costs, session.rate_limit()), plan_ctx));
         auto runner_ptr = shared ? std::make_unique<batch_runner>(session.kie(), bo, shared->claims)
@@ -388,7 +474,11 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                 break;
             }
             case batch_event::kind::track_failed:
-                progress.track_line(e.state == track_state::outcome_unknown ? "UNKNOWN" : "FAIL", e.track_name, e.message, c);
+                progress.track_line(e.state == track_state::outcome_unknown ? "UNKNOWN"
+                                    : e.state == track_state::not_written   ? "UNWRITTEN"
+                                    : e.state == track_state::result_lost   ? "LOST"
+                                                                            : "FAIL",
+                                    e.track_name, e.message, c);
                 break;
             case batch_event::kind::track_skipped: progress.track_line("skip", e.track_name, e.message, c); break;
             default: progress.update(c); break;
@@ -468,6 +558,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
         report_no_credits(summary);
         report_budget(summary, args);
+        report_unwritten(summary, "kiemidi status --redis " + args.shared.redis_url + " --batch-id " + args.shared.batch_id);
         const auto no_copy = copy_duplicate_results(args.output_dir, rows.duplicates, finished);
         write_batch_report(args.output_dir, {});
         if (!bad_rows_line.empty()) std::cerr << "kiemidi batch: " << bad_rows_line << "\n";
@@ -488,6 +579,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     }
     report_no_credits(summary);
     report_budget(summary, args);
+    report_unwritten(summary, "kiemidi status " + bo.journal_path.string());
     std::size_t no_copy = 0;
     if (!rows.duplicates.empty())
     {
@@ -512,7 +604,8 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
     for (const auto& e : entries) ++counts[e.state];
     std::cout << what << ": " << entries.size() << " tracks\n";
     for (auto s : {track_state::pending, track_state::separation_intent, track_state::separating, track_state::midi_intent,
-                   track_state::transcribing, track_state::done, track_state::failed, track_state::outcome_unknown})
+                   track_state::transcribing, track_state::done, track_state::failed, track_state::outcome_unknown,
+                   track_state::not_written, track_state::result_lost})
         std::cout << "  " << to_string(s) << ": " << counts[s] << "\n";
     // The journal's share of the metrics a running batch exposes (--metrics-port): paid
     // submissions, and where unknown outcomes and failures happened.
@@ -529,7 +622,9 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
         for (const auto& [stage, n] : *by_stage) std::cout << "  " << label << " " << stage << ": " << n << "\n";
     for (const auto& e : entries)
     {
-        if (e.state != track_state::failed && e.state != track_state::outcome_unknown) continue;
+        if (e.state != track_state::failed && e.state != track_state::outcome_unknown && e.state != track_state::not_written &&
+            e.state != track_state::result_lost)
+            continue;
         std::cout << to_string(e.state) << " " << (e.track.name.empty() ? output_name(e.track) : e.track.name);
         if (e.track.separation_task_id.empty()) std::cout << " (" << e.track.task_id << ", " << e.track.audio_id << ")";
         if (!e.track.stem.empty()) std::cout << " stem " << e.track.stem;
@@ -538,7 +633,8 @@ int print_status(const std::string& what, const std::vector<journal_entry>& entr
         std::cout << ": " << e.error << "\n";
     }
     if (counts[track_state::outcome_unknown] > 0) return exit_outcome_unknown;
-    if (counts[track_state::failed] > 0) return exit_failed;
+    if (counts[track_state::not_written] > 0) return exit_not_written;
+    if (counts[track_state::failed] > 0 || counts[track_state::result_lost] > 0) return exit_failed;
     return exit_ok;
 }
 

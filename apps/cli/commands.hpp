@@ -48,6 +48,8 @@ struct batch_args
     std::filesystem::path journal;  ///< empty → <output_dir>/kiemidi-journal.sqlite
     unsigned concurrency = 16;
     bool resubmit_unknown = false;
+    bool retry_failed = false;   ///< --retry-failed
+    bool resubmit_lost = false;  ///< --resubmit: pay again for results KIE no longer keeps
     unsigned lost_answer_wait_ms = 900000;  ///< --lost-answer-wait-ms
     bool lost_answer_wait_given = false;
     std::string callback_secret;            ///< --callback-secret; empty → kept next to the journal

@@ -47,6 +47,8 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
               flush, eviction, failover); the tracks this worker held were finished and recorded
               in DIR/kiemidi-shared-record.tsv; rerun the same command to re-seed the batch (tracks
               whose results are written are not paid again)
+            8 KIE finished but result files could not be written (disk full, read-only,
+              permissions, missing directory); fix it and rerun: nothing is paid again
             9 batch: the credit budget (--max-credits) stopped the run; the tracks not started stay
               pending: rerun with a higher budget to resume them
            10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
@@ -203,7 +205,7 @@ int main(int argc, char** argv)
         }
         if (command == "batch")
         {
-            synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--resubmit-unknown] [options]\n"
+            synopsis = "usage: kiemidi batch TRACKS [-o DIR] [--concurrency N] [--journal FILE] [--retry-failed] [--resubmit-unknown] [options]\n"
                        "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
@@ -216,6 +218,8 @@ int main(int argc, char** argv)
                        "plan in one line; --dry-run prints it in full (--json: as JSON) and pays nothing. Credits are\n"
                        "estimated per paid submission: separate_vocal 10, split_stem 50 (KIE's published figures),\n"
                        "midi 10 (assumed); --credit-cost KIND=N overrides. Rerun the same command to resume.\n"
+                       "A result KIE finished whose files could not be written (or that were deleted or damaged\n"
+                       "since) is written by the next run from KIE's record, which is free: nothing is paid again.\n"
                        "With --redis, every worker started with the same --batch-id shares the list: tracks are\n"
                        "claimed under a lease, and a dead worker's tracks are taken over once their leases expire.";
             batch_args b;
@@ -234,6 +238,11 @@ int main(int argc, char** argv)
                 ("journal", po::value(&journal)->value_name("FILE"), "journal (default <DIR>/kiemidi-journal.sqlite)")
                 ("resubmit-unknown", po::bool_switch(&b.resubmit_unknown),
                  "resubmit tracks whose paid submission has an unknown outcome (may be charged twice)")
+                ("retry-failed", po::bool_switch(&b.retry_failed),
+                 "retry failed tracks from the last step not paid yet: a finished MIDI task is only fetched, a "
+                 "finished separation goes straight to MIDI; says first how many paid submissions it may make")
+                ("resubmit", po::bool_switch(&b.resubmit_lost),
+                 "pay again for tracks whose files are gone and whose result KIE no longer keeps")
                 ("lost-answer-wait-ms", po::value(&b.lost_answer_wait_ms)->value_name("N"),
                  "how long a paid submission whose answer was lost (also by a crash) waits for its callback "
                  "to learn its task (default 900000; resumed ones only with a fixed --listen-port or --public-url)")

@@ -110,12 +110,19 @@ std::string advice_for(const report_row& row)
     if (row.state == "failed")
     {
         if (row.failed_stage == "output")
-            return "KIE's result could not be written here (see the message: disk space, permissions). Fix that, then try "
-                   "again with " + retry + " (a new paid run).";
-        return "KIE failed or refused this track; its message is above. A rerun of the batch does not retry failed "
-               "tracks: once the cause is fixed (e.g. credits, a wrong task or audio id), try again with " + retry +
-               " (a new paid run).";
+            return "KIE's result could not be written here (see the message: disk space, permissions). Fix that, then "
+                   "rerun the batch with --retry-failed: the result is fetched from KIE again, nothing paid.";
+        return "KIE failed or refused this track; its message is above. Once the cause is fixed (e.g. credits, a wrong "
+               "task or audio id), rerun the batch with --retry-failed (it resumes from the last step not paid yet and "
+               "says first how many paid submissions it may make), or try again with " + retry + " (a new paid run).";
     }
+    if (row.state == "not_written")
+        return "KIE finished this track (and charged for it) but its files could not be written here (see the message: "
+               "disk space, permissions, the output directory). Fix that, then run the same `kiemidi batch` command "
+               "again: the result is fetched from KIE again, nothing paid.";
+    if (row.state == "result_lost")
+        return "The files are gone and KIE no longer keeps this result: only a new paid run brings it back. Rerun the "
+               "batch with --resubmit to pay for it again.";
     if (row.state == "outcome_unknown")
         return "A paid submission (" + (row.failed_stage.empty() ? std::string("separation or MIDI") : row.failed_stage) +
                ") was sent but its answer was lost: KIE may have processed and charged it. `kiemidi status JOURNAL` "

@@ -30,6 +30,7 @@ enum exit_code : int
     exit_no_credits = 5,       ///< KIE said the account is out of credits; the tracks not started stay pending.
     exit_not_ready = 6,        ///< The separation or music task named is not finished, or KIE knows no such task; nothing was paid.
     exit_state_lost = 7,       ///< The shared batch's state in Redis was lost; the tracks in flight were finished and recorded locally.
+    exit_not_written = 8,      ///< KIE finished (and was paid) but result files could not be written; a rerun writes them, paying nothing.
     exit_budget = 9,           ///< batch --max-credits stopped the run; the tracks not started stay pending.
     exit_bad_rows = 10,        ///< batch: the track list had bad rows (the rest ran); --skip-bad-rows makes it 0.
     exit_sigint = 130,         ///< Stopped by SIGINT (clean stop; a rerun resumes).

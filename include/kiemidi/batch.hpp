@@ -47,8 +47,8 @@ struct batch_event
     {
         track_started,  ///< A worker took the track (new or resumed).
         track_done,     ///< The track's files are written and the journal says done.
-        track_failed,   ///< The track failed, or its outcome is unknown (`state` tells which); `message` says why.
-        track_skipped,  ///< Not processed in this run: done before, failed / outcome_unknown and not retried, or not started (or put back) because the account is out of credits.
+        track_failed,   ///< The track failed, its outcome is unknown, its files could not be written (not_written) or its result is lost (`state` tells which); `message` says why.
+        track_skipped,  ///< Not processed in this run: done before, failed / outcome_unknown / result_lost and not retried, or not started (or put back) because the account is out of credits.
         progress,       ///< Periodic counts (throttled to batch_options::progress_interval).
     } what = kind::progress;
     std::string track_name;      ///< The output base name (empty for progress).
@@ -88,8 +88,13 @@ struct batch_options
     bool write_json = true;              ///< Also write <name>.json (smf::notes_to_json).
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;
-    /// Try failed tracks again, from the latest state their task ids allow (journal::requeue).
+    /// Try failed tracks again, from the latest state their task ids allow (journal::requeue):
+    /// a MIDI task id known → its result is only read; a separation task id known → one MIDI
+    /// submission; neither → both paid steps.
     bool retry_failed = false;
+    /// Explicit user choice: pay again for result_lost tracks (their files are gone and KIE no
+    /// longer has the record), from the first paid step.
+    bool resubmit_lost = false;
     /// Progress events at most this often (track end events are never throttled).
     std::chrono::milliseconds progress_interval{200};
     /// A credit budget for this run: a track starts only when the paid submissions it still
@@ -111,6 +116,18 @@ struct batch_summary
     std::size_t recovered = 0;             ///< Paid submissions whose lost answer was recovered from their tagged callback.
     std::size_t outcome_unknown = 0;       ///< Tracks whose paid submission has an unknown outcome (need attention).
     std::size_t notes = 0;                 ///< Notes written in this run.
+    /// Tracks KIE finished (and was paid for) whose files could not be written in this run (disk
+    /// full, read-only, permissions, a missing directory): they stay not_written with their task
+    /// ids, and the next run writes them from KIE's record without paying.
+    std::size_t not_written = 0;
+    std::string not_written_reason;        ///< Why the first of them could not be written.
+    /// Tracks whose results were written in this run from KIE's record, nothing paid: ones left
+    /// not_written earlier, and done ones whose files were found missing or damaged (counted in `done`).
+    std::size_t rewritten = 0;
+    std::size_t files_missing = 0;         ///< Done tracks found with missing or damaged files when the run opened.
+    /// Tracks whose files are gone and whose result KIE no longer has (result_lost): left for
+    /// batch_options::resubmit_lost.
+    std::size_t result_lost = 0;
     std::chrono::milliseconds elapsed{0};  ///< Wall time of the run.
     std::size_t unfinished = 0;            ///< Tracks left pending or in progress (the run was cancelled); resumable.
     /// Shared batches: tracks other workers completed while this run lasted (total, failed and

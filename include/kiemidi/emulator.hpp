@@ -81,6 +81,9 @@ public:
     KIEMIDI_DECL std::string midi_notes_json(const std::string& midi_task_id) const;
     /// Sets the account's remaining credits.
     KIEMIDI_DECL void set_credits(std::int64_t credits);
+    /// Drops the record of a separation or MIDI task, as KIE does once it no longer keeps a
+    /// result: record-info then answers as for an unknown task. True when the task was known.
+    KIEMIDI_DECL bool forget_task(const std::string& task_id);
 
     /// The executor the server's work runs on.
     KIEMIDI_DECL executor_type get_executor() const;

@@ -77,6 +77,11 @@ struct journal_counts
     std::size_t operator[](track_state s) const noexcept { return by_state[static_cast<std::size_t>(s)]; }
 };
 
+/// The state journal::requeue() puts a failed / outcome_unknown / result_lost track in: the
+/// latest its recorded task ids allow (transcribing: only the MIDI result is read, nothing
+/// paid; separating: one MIDI submission; pending: a separation and a MIDI submission).
+KIEMIDI_DECL track_state requeue_target(const journal_entry& e) noexcept;
+
 /// The SQLite journal of one batch.
 ///
 /// Every member returning error_code also exists in a throwing spelling without `diagnostics&`
@@ -92,8 +97,10 @@ class journal
 public:
     /// The schema version written to PRAGMA user_version.
     /// Version 2 added journal_entry::intent_ref; version 3 the per-track choices of track_spec
-    /// (separation type, stem, separation task id). An older file is upgraded when opened.
-    static constexpr int schema_version = 3;
+    /// (separation type, stem, separation task id); version 4 the states not_written and
+    /// result_lost (a track an older version failed "at output" with its MIDI task id recorded
+    /// becomes not_written). An older file is upgraded when opened.
+    static constexpr int schema_version = 4;
 
     /// Opens (creating if needed) the journal at `path`. On failure `ec` is set and the returned
     /// journal is not open.
@@ -136,13 +143,25 @@ public:
     KIEMIDI_DECL error_code record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id, diagnostics& diag);
     KIEMIDI_DECL void record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id);
 
-    /// After the output files are written: transcribing → done.
+    /// After the output files are written: transcribing / not_written → done.
     KIEMIDI_DECL error_code mark_done(std::int64_t id, diagnostics& diag);
     KIEMIDI_DECL void mark_done(std::int64_t id);
 
     /// Any state but done → failed, with the stage ("separation", "midi", "output") and the reason.
     KIEMIDI_DECL error_code mark_failed(std::int64_t id, std::string_view stage, std::string_view error, diagnostics& diag);
     KIEMIDI_DECL void mark_failed(std::int64_t id, std::string_view stage, std::string_view error);
+
+    /// KIE finished but the files are not written (a write error), or a later run found a done
+    /// track's files missing or damaged: transcribing / done / not_written → not_written, with
+    /// the reason (failed_stage "output"). The task ids stay: the next run fetches the result
+    /// from KIE's record (free) and writes the files.
+    KIEMIDI_DECL error_code mark_not_written(std::int64_t id, std::string_view error, diagnostics& diag);
+    KIEMIDI_DECL void mark_not_written(std::int64_t id, std::string_view error);
+
+    /// not_written → result_lost: KIE no longer has the MIDI task's record, so the result cannot
+    /// be fetched; only a resubmission (requeue, the user's explicit choice) brings it back.
+    KIEMIDI_DECL error_code mark_result_lost(std::int64_t id, std::string_view error, diagnostics& diag);
+    KIEMIDI_DECL void mark_result_lost(std::int64_t id, std::string_view error);
 
     /// separation_intent / midi_intent → outcome_unknown (a paid POST whose answer was lost).
     KIEMIDI_DECL error_code mark_outcome_unknown(std::int64_t id, std::string_view error, diagnostics& diag);
@@ -151,9 +170,16 @@ public:
     /// The user's explicit choice to try a failed / outcome_unknown track again: it goes back to
     /// the latest state its recorded task ids allow (transcribing if a MIDI task id is known,
     /// separating if a separation task id is known, else pending), so a known paid task is waited
-    /// on again rather than paid again. The error is cleared; `out_state` receives the new state.
+    /// on again rather than paid again (see requeue_target()). A result_lost track starts its
+    /// paid steps again: pending with its task ids cleared (separating with the separation it
+    /// names). The error is cleared; `out_state` receives the new state.
     KIEMIDI_DECL error_code requeue(std::int64_t id, track_state& out_state, diagnostics& diag);
     KIEMIDI_DECL track_state requeue(std::int64_t id);
+    /// The same for a failed track whose `redo` step KIE itself failed (its record says so):
+    /// that step's task id (and for the separation the MIDI one) is dropped, so the track goes
+    /// back to separating (`redo` midi) or pending (`redo` separation) and that step is
+    /// submitted again, rather than waiting on a task that will never succeed.
+    KIEMIDI_DECL error_code requeue(std::int64_t id, journal_stage redo, track_state& out_state, diagnostics& diag);
 
     /// How many tracks are in each state.
     KIEMIDI_DECL error_code counts(journal_counts& out, diagnostics& diag) const;

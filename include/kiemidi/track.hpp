@@ -44,6 +44,10 @@ struct track_spec
 ///        │                                   midi_intent ────────────────────► transcribing ──► done
 ///        └── requeue (failed / outcome_unknown → latest resumable state)
 ///
+///     transcribing ──files not written──► not_written ──record read, files written──► done
+///     done ──files found missing or damaged by a later run──► not_written
+///     not_written ──KIE no longer has the record──► result_lost ──resubmit (explicit)──► pending
+///
 /// Any state but done may go to failed. An intent without a task id means a paid POST may have
 /// been sent without its answer being recorded; it becomes outcome_unknown and is never sent
 /// again unless the user asks for it (requeue).
@@ -57,9 +61,16 @@ enum class track_state
     done,               ///< The .mid (and .json) files are written.
     failed,             ///< Failed; `error` and `failed_stage` say where and why.
     outcome_unknown,    ///< A paid POST was sent but its answer was lost; not resubmitted without consent.
+    /// KIE finished (both steps paid, task ids recorded) but the files are not written: a local
+    /// write error (disk full, read-only, permissions, a missing directory), or files found missing
+    /// or damaged after the track was done. The next run reads KIE's record (free) and writes them.
+    not_written,
+    /// The files are missing and KIE no longer has the MIDI task's record: only paying again
+    /// brings the result back, which is left to the user's explicit choice (resubmit).
+    result_lost,
 };
 
-inline constexpr std::size_t track_state_count = 8;
+inline constexpr std::size_t track_state_count = 10;
 
 /// The state's name as stored in the journal ("pending", "separation_intent", ...).
 KIEMIDI_DECL std::string_view to_string(track_state s) noexcept;

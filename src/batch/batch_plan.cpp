@@ -59,6 +59,11 @@ std::optional<track_state> state_for_run(const journal_entry& e, const batch_opt
     case track_state::done: return std::nullopt;
     case track_state::failed: return opts.retry_failed ? std::optional(requeued_state(e)) : std::nullopt;
     case track_state::outcome_unknown: return opts.resubmit_unknown ? std::optional(requeued_state(e)) : std::nullopt;
+    // KIE no longer keeps the result: only --resubmit pays for it again, from the given separation
+    // if the row names one, else from the start.
+    case track_state::result_lost:
+        if (!opts.resubmit_lost) return std::nullopt;
+        return e.track.separation_task_id.empty() ? track_state::pending : track_state::separating;
     default: return e.state;
     }
 }
@@ -82,7 +87,7 @@ paid_counts steps_from(track_state s, const journal_entry& e, const batch_option
         break;
     case track_state::separation_intent:  // the separation is found from its callback; the MIDI is ahead
     case track_state::separating: p.midi = 1; break;
-    default: break;  // midi_intent (found from its callback), transcribing: nothing more to pay
+    default: break;  // midi_intent (found from its callback), transcribing, not_written: nothing more to pay
     }
     return p;
 }
@@ -100,6 +105,7 @@ std::string step_text(track_state s, const journal_entry& e)
                    : "wait for separation " + e.separation_task_id + ", then MIDI";
     case track_state::midi_intent: return "find the MIDI task an earlier run submitted (its answer was lost)";
     case track_state::transcribing: return "wait for MIDI task " + e.midi_task_id;
+    case track_state::not_written: return "fetch MIDI task " + e.midi_task_id + " from KIE (free) and write its files";
     default: return {};
     }
 }
@@ -167,7 +173,7 @@ batch_plan plan_batch(std::span<const track_spec> tracks, std::span<const journa
             p.paid = steps_from(*s, e, opts);
         }
         else if (e.state == track_state::done) p.what = planned_track::status::done;
-        else if (e.state == track_state::failed) p.what = planned_track::status::left_failed;
+        else if (e.state == track_state::failed || e.state == track_state::result_lost) p.what = planned_track::status::left_failed;
         else p.what = planned_track::status::left_unknown;
         plan.tracks.push_back(std::move(p));
     };

@@ -65,6 +65,7 @@ void take_opened(run_state& st, const batch_detail::opened_batch& opened)
         if (t.state == track_state::done) ++st.done_before;
         else if (t.state == track_state::failed) ++st.failed;
         else if (t.state == track_state::outcome_unknown) ++st.unknown;
+        else if (t.state == track_state::result_lost) ++st.result_lost;
         ++st.skipped;
         st.emit(batch_event::kind::track_skipped, t.name, t.message, t.state);
     }
@@ -154,6 +155,11 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     summary.recovered = st.recovered;
     summary.notes = st.notes;
     summary.taken_over = st.taken_over;
+    summary.not_written = st.not_written;
+    summary.not_written_reason = st.not_written_reason;
+    summary.rewritten = st.rewritten;
+    summary.result_lost = st.result_lost;
+    summary.files_missing = opened.files_missing;
     summary.elapsed = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
     batch_detail::run_tally tally;
     tally.done_before = st.done_before;

@@ -43,6 +43,9 @@ struct opened_batch
     std::size_t done = 0;     ///< Done before this run, beyond those in `skipped`.
     std::size_t failed = 0;   ///< Failed, beyond those in `skipped`.
     std::size_t unknown = 0;  ///< Outcome unknown, beyond those in `skipped`.
+    /// Done tracks whose files were found missing or damaged; queued (not_written) to be
+    /// written again from KIE's record.
+    std::size_t files_missing = 0;
     std::vector<left_out> skipped;  ///< In batch order.
 };
 
@@ -89,8 +92,18 @@ public:
     /// Applies `u` (any kind but requeue and release) to track `id`.
     virtual asio::awaitable<error_code> update(std::int64_t id, const track_update* u, diagnostics* diag) = 0;
 
-    /// failed / outcome_unknown → the latest state the task ids allow; `e` is updated.
-    virtual asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag) = 0;
+    /// KIE finished but the files of track `id` are not written; `why` says why. A state without
+    /// a not_written state of its own (shared) records the track failed at "output" instead.
+    virtual asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
+
+    /// not_written → result_lost: KIE no longer has the record; `why` says so.
+    virtual asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
+
+    /// failed / outcome_unknown / result_lost → the state journal::requeue() gives; `e` is updated.
+    /// `redo`, when set: a failed track's step KIE failed, submitted again (journal::requeue with
+    /// a stage); a state that cannot drop task ids (shared) requeues as without it.
+    virtual asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag,
+                                                std::optional<journal_stage> redo = std::nullopt) = 0;
 
     /// The worker is done with track `id`; `put_back`: another worker may take it at once (a
     /// shared claim is released rather than left to expire). Errors are ignored.

@@ -94,9 +94,13 @@ asio::awaitable<void> handle_track(run_state* st_ptr, journal_entry* entry)
     const std::string name = st.name_of(*entry);
     const auto id = entry->id;
     const bool resuming = entry->state == track_state::separating || entry->state == track_state::transcribing;
+    const bool rewriting = entry->state == track_state::not_written;
     ++st.in_flight;
     st.emit(batch_event::kind::track_started, name,
-            resuming ? "resumed from " + std::string(to_string(entry->state)) : std::string(), entry->state);
+            resuming    ? "resumed from " + std::string(to_string(entry->state))
+            : rewriting ? std::string("fetching KIE's finished result again (its files are not written)")
+                        : std::string(),
+            entry->state);
     std::string message;
     auto outcome = co_await process_track(&st, entry, &message);
     --st.in_flight;
@@ -116,6 +120,17 @@ asio::awaitable<void> handle_track(run_state* st_ptr, journal_entry* entry)
         ++st.unknown;
         ++st.finished_from_queue;
         st.emit(batch_event::kind::track_failed, name, message, track_state::outcome_unknown);
+        break;
+    case track_outcome::not_written:
+        ++st.not_written;
+        if (st.not_written_reason.empty()) st.not_written_reason = message;
+        ++st.finished_from_queue;
+        st.emit(batch_event::kind::track_failed, name, message, track_state::not_written);
+        break;
+    case track_outcome::result_lost:
+        ++st.result_lost;
+        ++st.finished_from_queue;
+        st.emit(batch_event::kind::track_failed, name, message, track_state::result_lost);
         break;
     case track_outcome::lost:
         ++st.skipped;

@@ -62,6 +62,10 @@ struct run_state
 
     std::size_t total = 0, done_before = 0, done_now = 0, failed = 0, unknown = 0, in_flight = 0, skipped = 0,
                 resumed = 0, notes = 0, finished_from_queue = 0, taken_over = 0, recovered = 0;
+    /// Tracks KIE finished whose files this run could not write, results it wrote from KIE's
+    /// record (nothing paid), and tracks whose result KIE no longer has.
+    std::size_t not_written = 0, rewritten = 0, result_lost = 0;
+    std::string not_written_reason;  ///< Why the first not_written track's files could not be written.
     clock_type::time_point last_progress{};
 
     run_state(client& c, const batch_options& o, pool_executor p, strand_type s, std::function<void(const batch_event&)> ev,
@@ -91,8 +95,10 @@ struct run_state
 
 /// How a track ended in this run. `lost`: a shared track whose claim passed to another worker
 /// (its lease expired meanwhile). `no_credits`: KIE said the account is out of credits; the track
-/// was left (or put back) where a later run resumes it, nothing charged.
-enum class track_outcome { done, failed, unknown, stopped, lost, no_credits };
+/// was left (or put back) where a later run resumes it, nothing charged. `not_written`: KIE
+/// finished but the files could not be written. `result_lost`: the files are gone and KIE no
+/// longer has the record.
+enum class track_outcome { done, failed, unknown, stopped, lost, no_credits, not_written, result_lost };
 
 /// One track, from whatever state the batch has it in, to done / failed / unknown, or stopped
 /// (process_track.cpp). `message` says why it failed, or what was written. `entry` is moved

@@ -3,9 +3,10 @@
 // Each state change is `BEGIN IMMEDIATE; UPDATE ... WHERE id = ? AND state IN (allowed); COMMIT`
 // with synchronous=FULL in WAL mode, so once a call returns the change survives a power loss.
 //
-// One file, past the usual size, on purpose: the schema, its migrations and the statements that
-// move a track between states must change together.
+// The schema, its upgrades and the stored spellings live in journal_schema.cpp; the statements that move a track
+// between states are here, together.
 #include <kiemidi/journal.hpp>
+#include "journal_schema.hpp"
 
 #include <boost/system/system_error.hpp>
 
@@ -18,9 +19,6 @@
 namespace kiemidi {
 
 namespace {
-
-constexpr std::array<std::string_view, track_state_count> state_names{
-    "pending", "separation_intent", "separating", "midi_intent", "transcribing", "done", "failed", "outcome_unknown"};
 
 class journal_category_impl final : public boost::system::error_category
 {
@@ -51,52 +49,6 @@ std::int64_t now_ms()
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-const char* schema_sql =
-    "CREATE TABLE IF NOT EXISTS tracks ("
-    " id INTEGER PRIMARY KEY,"
-    " task_id TEXT NOT NULL,"
-    " audio_id TEXT NOT NULL,"
-    " name TEXT NOT NULL,"
-    " state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','separation_intent','separating',"
-    "'midi_intent','transcribing','done','failed','outcome_unknown')),"
-    " separation_task_id TEXT NOT NULL DEFAULT '',"
-    " midi_task_id TEXT NOT NULL DEFAULT '',"
-    " error TEXT NOT NULL DEFAULT '',"
-    " failed_stage TEXT NOT NULL DEFAULT '',"
-    " attempts INTEGER NOT NULL DEFAULT 0,"
-    " intent_ref TEXT NOT NULL DEFAULT '',"
-    " created_ms INTEGER NOT NULL DEFAULT 0,"
-    " updated_ms INTEGER NOT NULL DEFAULT 0,"
-    " separation_type TEXT NOT NULL DEFAULT '',"
-    " stem TEXT NOT NULL DEFAULT '',"
-    " source_separation TEXT NOT NULL DEFAULT '',"
-    " UNIQUE (task_id, audio_id, name, separation_type, stem, source_separation));"
-    "CREATE INDEX IF NOT EXISTS tracks_state ON tracks(state);";
-
-// Version 1 → 2: the callback reference of each paid intent, to find its task after a crash.
-const char* migrate_v1_sql = "ALTER TABLE tracks ADD COLUMN intent_ref TEXT NOT NULL DEFAULT '';";
-
-// Version 2 → 3: the per-track choices (track_spec::separation, stem, separation_task_id),
-// '' for the tracks already there (the batch's defaults, as before). They are part of a track's
-// identity, and SQLite cannot widen a table's UNIQUE constraint in place, so the table is
-// rebuilt with the new schema and every row copied (same ids, states and task ids).
-const std::string migrate_v2_sql = std::string("ALTER TABLE tracks RENAME TO tracks_v2;"
-                                               "DROP INDEX IF EXISTS tracks_state;") +
-                                   schema_sql +
-                                   "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, midi_task_id, "
-                                   "error, failed_stage, attempts, intent_ref, created_ms, updated_ms) "
-                                   "SELECT id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, "
-                                   "failed_stage, attempts, intent_ref, created_ms, updated_ms FROM tracks_v2;"
-                                   "DROP TABLE tracks_v2;";
-
-/// The stored spelling of a track's separation type ('' = the batch's default).
-std::optional<api::separation_type> separation_from(std::string_view s)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (api::to_string(t) == s) return t;
-    return std::nullopt;
-}
-
 struct stmt_deleter
 {
     void operator()(sqlite3_stmt* s) const noexcept { ::sqlite3_finalize(s); }
@@ -115,19 +67,6 @@ const boost::system::error_category& get_sqlite_category() noexcept
 {
     static const sqlite_category_impl c;
     return c;
-}
-
-std::string_view to_string(track_state s) noexcept
-{
-    auto i = static_cast<std::size_t>(s);
-    return i < state_names.size() ? state_names[i] : std::string_view("unknown");
-}
-
-std::optional<track_state> track_state_from_string(std::string_view s) noexcept
-{
-    for (std::size_t i = 0; i < state_names.size(); ++i)
-        if (state_names[i] == s) return static_cast<track_state>(i);
-    return std::nullopt;
 }
 
 std::string_view to_string(journal_stage s) noexcept
@@ -215,7 +154,7 @@ struct journal::impl
         e.failed_stage = column_text(s, 8);
         e.attempts = static_cast<unsigned>(::sqlite3_column_int64(s, 9));
         e.intent_ref = column_text(s, 10);
-        e.track.separation = separation_from(column_text(s, 11));
+        e.track.separation = batch_detail::separation_from(column_text(s, 11));
         e.track.stem = column_text(s, 12);
         e.track.separation_task_id = column_text(s, 13);
         return e;
@@ -344,10 +283,7 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
     }
     if (version < schema_version)
     {
-        std::string sql = std::string("BEGIN IMMEDIATE;") +
-                          (version == 0   ? std::string(schema_sql)
-                           : version == 1 ? migrate_v1_sql + migrate_v2_sql
-                                          : migrate_v2_sql) +
+        std::string sql = "BEGIN IMMEDIATE;" + batch_detail::journal_upgrade_sql(version) +
                           "PRAGMA user_version = " + std::to_string(schema_version) + "; COMMIT;";
         if ((ec = im->exec(sql.c_str(), diag)))
         {
@@ -543,7 +479,7 @@ error_code journal::mark_done(std::int64_t id, diagnostics& diag)
 {
     if (!is_open()) return not_open(diag);
     return impl_->transition(
-        id, [](track_state s) { return s == track_state::transcribing; },
+        id, [](track_state s) { return s == track_state::transcribing || s == track_state::not_written; },
         [](const journal_entry&) {
             impl::change ch;
             ch.to = track_state::done;
@@ -602,16 +538,97 @@ void journal::mark_outcome_unknown(std::int64_t id, std::string_view error)
     throw_if(mark_outcome_unknown(id, error, diag), diag);
 }
 
+track_state requeue_target(const journal_entry& e) noexcept
+{
+    if (e.state == track_state::result_lost)
+        return e.track.separation_task_id.empty() ? track_state::pending : track_state::separating;
+    if (!e.midi_task_id.empty()) return track_state::transcribing;
+    if (!e.separation_task_id.empty()) return track_state::separating;
+    return track_state::pending;
+}
+
+error_code journal::mark_not_written(std::int64_t id, std::string_view error, diagnostics& diag)
+{
+    if (!is_open()) return not_open(diag);
+    return impl_->transition(
+        id,
+        [](track_state s) {
+            return s == track_state::transcribing || s == track_state::not_written || s == track_state::done;
+        },
+        [&](const journal_entry&) {
+            impl::change ch;
+            ch.to = track_state::not_written;
+            ch.error = std::string(error);
+            ch.failed_stage = "output";
+            return ch;
+        },
+        "mark not written", diag);
+}
+
+void journal::mark_not_written(std::int64_t id, std::string_view error)
+{
+    diagnostics diag;
+    throw_if(mark_not_written(id, error, diag), diag);
+}
+
+error_code journal::mark_result_lost(std::int64_t id, std::string_view error, diagnostics& diag)
+{
+    if (!is_open()) return not_open(diag);
+    return impl_->transition(
+        id, [](track_state s) { return s == track_state::not_written; },
+        [&](const journal_entry&) {
+            impl::change ch;
+            ch.to = track_state::result_lost;
+            ch.error = std::string(error);
+            ch.failed_stage = "output";
+            return ch;
+        },
+        "mark the result lost of", diag);
+}
+
+void journal::mark_result_lost(std::int64_t id, std::string_view error)
+{
+    diagnostics diag;
+    throw_if(mark_result_lost(id, error, diag), diag);
+}
+
+error_code journal::requeue(std::int64_t id, journal_stage redo, track_state& out_state, diagnostics& diag)
+{
+    if (!is_open()) return not_open(diag);
+    return impl_->transition(
+        id, [](track_state s) { return s == track_state::failed; },
+        [&](const journal_entry& cur) {
+            impl::change ch;
+            ch.midi_task_id = std::string();
+            if (redo == journal_stage::separation) ch.separation_task_id = cur.track.separation_task_id;
+            const auto& sid = ch.separation_task_id ? *ch.separation_task_id : cur.separation_task_id;
+            ch.to = sid.empty() ? track_state::pending : track_state::separating;
+            ch.error = std::string();
+            ch.failed_stage = std::string();
+            out_state = *ch.to;
+            return ch;
+        },
+        "requeue", diag);
+}
+
 error_code journal::requeue(std::int64_t id, track_state& out_state, diagnostics& diag)
 {
     if (!is_open()) return not_open(diag);
     return impl_->transition(
-        id, [](track_state s) { return s == track_state::failed || s == track_state::outcome_unknown; },
+        id,
+        [](track_state s) {
+            return s == track_state::failed || s == track_state::outcome_unknown || s == track_state::result_lost;
+        },
         [&](const journal_entry& cur) {
             impl::change ch;
-            if (!cur.midi_task_id.empty()) ch.to = track_state::transcribing;
-            else if (!cur.separation_task_id.empty()) ch.to = track_state::separating;
-            else ch.to = track_state::pending;
+            ch.to = requeue_target(cur);
+            if (cur.state == track_state::result_lost)
+            {
+                // KIE no longer has the result: the paid steps start again from the beginning
+                // (a track naming its separation keeps it).
+                ch.midi_task_id = std::string();
+                ch.separation_task_id = cur.track.separation_task_id;
+            }
             ch.error = std::string();
             ch.failed_stage = std::string();
             out_state = *ch.to;

@@ -36,13 +36,13 @@ public:
             if ((ec = jnl_.add_tracks(tracks, diag))) return ec;
             return jnl_.entries(entries, diag);
         };
+        auto close_journal = [this] {
+            jnl_ = journal{};
+            return error_code{};
+        };
         if (auto oec = co_await on_pool(pool_, std::move(open_and_read)))
         {
-            auto close_journal = [this] {
-                jnl_ = journal{};
-                return error_code{};
-            };
-            co_await on_pool(pool_, std::move(close_journal));
+            co_await on_pool(pool_, close_journal);
             co_return oec;
         }
 
@@ -50,12 +50,37 @@ public:
         // Two tracks with the same name must not overwrite each other's files.
         auto unique_names = unique_output_names(entries);
         for (std::size_t i = 0; i < entries.size(); ++i) names_[entries[i].id] = std::move(unique_names[i]);
+        // A done track's files may have been deleted or damaged since: KIE keeps the result, so
+        // such a track goes back to not_written and is written again from KIE's record (free).
+        auto recheck_done_files = [this, &entries, &out, &diag] {
+            for (auto& e : entries)
+            {
+                if (e.state != track_state::done) continue;
+                auto why = detail::damaged_result_files(opts_.output_dir, names_[e.id], opts_.write_json);
+                if (why.empty()) continue;
+                why = "the files of this done track are gone or damaged (" + why + "); they are written again from KIE's record";
+                if (auto ec = jnl_.mark_not_written(e.id, why, diag)) return ec;
+                e.state = track_state::not_written;
+                e.error = std::move(why);
+                ++out.files_missing;
+            }
+            return error_code{};
+        };
+        if (auto cec = co_await on_pool(pool_, std::move(recheck_done_files)))
+        {
+            co_await on_pool(pool_, close_journal);
+            co_return cec;
+        }
         for (auto& e : entries)
         {
             const auto& name = names_[e.id];
             switch (e.state)
             {
             case track_state::done: out.skipped.push_back({name, "already done", e.state}); break;
+            case track_state::result_lost:
+                if (opts_.resubmit_lost) queue_.push_back(std::move(e));
+                else out.skipped.push_back({name, e.error + "; rerun with --resubmit to pay for it again", e.state});
+                break;
             case track_state::failed:
                 if (opts_.retry_failed) queue_.push_back(std::move(e));
                 else out.skipped.push_back({name, "failed in an earlier run: " + e.error, e.state});
@@ -102,11 +127,25 @@ public:
         co_return co_await on_pool(pool_, std::move(apply_to_journal));
     }
 
-    asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag) override
+    asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) override
+    {
+        auto record = [this, id, why = *why, diag] { return jnl_.mark_not_written(id, why, *diag); };
+        co_return co_await on_pool(pool_, std::move(record));
+    }
+
+    asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) override
+    {
+        auto record = [this, id, why = *why, diag] { return jnl_.mark_result_lost(id, why, *diag); };
+        co_return co_await on_pool(pool_, std::move(record));
+    }
+
+    asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag, std::optional<journal_stage> redo) override
     {
         const auto id = e->id;
         track_state ns{};
-        auto requeue_in_journal = [this, id, &ns, diag] { return jnl_.requeue(id, ns, *diag); };
+        auto requeue_in_journal = [this, id, &ns, diag, redo] {
+            return redo ? jnl_.requeue(id, *redo, ns, *diag) : jnl_.requeue(id, ns, *diag);
+        };
         if (auto ec = co_await on_pool(pool_, std::move(requeue_in_journal))) co_return ec;
         auto reread_entry = [this, id, e, diag] { return jnl_.get(id, *e, *diag); };
         co_return co_await on_pool(pool_, std::move(reread_entry));

@@ -121,6 +121,16 @@ private:
     diagnostics& diag_;
 };
 
+/// KIE's own word, in a task's record, that the task failed (not a timeout, not unreachable).
+bool kie_failed(const api::midi_record& r)
+{
+    return r.state == api::midi_state::create_task_failed || r.state == api::midi_state::generation_failed;
+}
+bool kie_failed(const api::separation_record& r)
+{
+    return r.state == api::separation_state::create_task_failed || r.state == api::separation_state::generate_audio_failed;
+}
+
 }  // namespace
 
 /// One track, from whatever state the batch has it in, to done / failed / unknown, or stopped.
@@ -305,9 +315,26 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             e.state = track_state::outcome_unknown;
         }
     }
-    if (e.state == track_state::outcome_unknown || e.state == track_state::failed)
+    if (e.state == track_state::outcome_unknown || e.state == track_state::failed || e.state == track_state::result_lost)
     {
-        auto jec = co_await st.state.requeue(&e, &diag);
+        // A failed track is retried from the last step not paid yet: a task KIE finished is
+        // only read, a task KIE failed is submitted again (reading its record is free).
+        std::optional<journal_stage> redo;
+        if (e.state == track_state::failed)
+        {
+            diagnostics rd;
+            if (!e.midi_task_id.empty())
+            {
+                auto [rec_ec, rec] = co_await cli.async_get_midi(e.midi_task_id, rd, use_nothrow_awaitable);
+                if (!rec_ec && kie_failed(rec)) redo = journal_stage::midi;
+            }
+            if (!redo && !e.separation_task_id.empty() && !given_separation)
+            {
+                auto [rec_ec, rec] = co_await cli.async_get_separation(e.separation_task_id, rd, use_nothrow_awaitable);
+                if (!rec_ec && kie_failed(rec)) redo = journal_stage::separation;
+            }
+        }
+        auto jec = co_await st.state.requeue(&e, &diag, redo);
         if (jec) co_return state_change_failed(jec);
     }
     // A shared track resumed here was submitted by another worker, so its callback goes to that
@@ -412,13 +439,56 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     }
 
     // ---- MIDI result ----
-    if (e.state != track_state::transcribing)
+    // A track KIE finished whose files were not written (or are gone) is only read: record-info
+    // is free, and its task ids say where the result is.
+    const bool rewriting = e.state == track_state::not_written;
+    if (e.state != track_state::transcribing && !rewriting)
     {
         message = "unexpected journal state " + std::string(to_string(e.state));
         co_return track_outcome::failed;
     }
     if (auto h = halted()) co_return *h;
     api::midi_record midi;
+    if (rewriting)
+    {
+        auto [rec_ec, rec] = co_await cli.async_get_midi(e.midi_task_id, diag, use_nothrow_awaitable);
+        if (rec_ec == asio::error::operation_aborted)
+            if (auto h = halted()) co_return *h;
+        if (rec_ec == api_errc::unknown_task || e.midi_task_id.empty())
+        {
+            message = "the files are not written and KIE no longer has the result of MIDI task " + e.midi_task_id +
+                      "; only a new paid submission (--resubmit) brings it back";
+            diagnostics jd;
+            auto jec = co_await st.state.mark_result_lost(id, &message, &jd);
+            if (st.claim_gone(jec)) co_return track_outcome::lost;
+            if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+            co_return track_outcome::result_lost;
+        }
+        if (!rec_ec && rec.state != api::midi_state::success)
+        {
+            diag.set_client_message("its record says " + std::string(api::to_string(rec.state)));
+            rec_ec = api_errc::task_not_finished;
+        }
+        if (rec_ec)
+        {
+            // Left not_written as it is: the next run reads the record again.
+            message = "KIE finished, files not written: reading MIDI task " + e.midi_task_id +
+                      " failed: " + describe(rec_ec, diag) + "; a rerun tries again, nothing paid";
+            co_return track_outcome::not_written;
+        }
+        midi = std::move(rec);
+        // The separation's stems and the stem's name for the .json: a free read too; without it
+        // the files are written all the same.
+        if (!e.separation_task_id.empty())
+        {
+            diagnostics sd;
+            auto [sep_ec, sep_rec] = co_await cli.async_get_separation(e.separation_task_id, sd, use_nothrow_awaitable);
+            if (!sep_ec) sep = std::move(sep_rec);
+            if (const api::stem* chosen = stem_name.empty() ? nullptr : api::find_stem(sep.origin_data, stem_name))
+                transcribed_stem = chosen->stem_type_group_name.empty() ? chosen->id : chosen->stem_type_group_name;
+        }
+    }
+    else
     {
         std::string mid = e.midi_task_id;
         wait_options w = p.wait;
@@ -454,11 +524,19 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     auto wec = co_await on_pool(st.pool_ex, std::move(write_files));
     if (wec)
     {
-        diag = out_diag;
-        co_return co_await record_failure(wec, "output");
+        // KIE finished and was paid: a local write error does not fail the track. It keeps its
+        // task ids, and the next run writes the files from KIE's record without paying.
+        message = "KIE finished (MIDI task " + e.midi_task_id + "), files not written: " + describe(wec, out_diag);
+        diagnostics jd;
+        auto jec = co_await st.state.mark_not_written(id, &message, &jd);
+        if (st.claim_gone(jec)) co_return track_outcome::lost;
+        if (jec) message += " (and the journal could not record it: " + describe(jec, jd) + ")";
+        co_return track_outcome::not_written;
     }
+    // Only now, with both files written, synced and renamed into place, is the track done.
     auto dec = co_await st.mark_done(id, diag);
     if (dec) co_return state_change_failed(dec);
+    if (rewriting) ++st.rewritten;
     st.notes += notes;
     message = std::to_string(notes) + " notes";
     if (auto w = api::result_warning(midi.midi.repairs, notes); !w.empty()) message += "; warning: " + w;

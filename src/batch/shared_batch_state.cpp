@@ -123,7 +123,23 @@ public:
         co_return co_await note_locally(id, &change, diag);
     }
 
-    asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag) override
+    // The shared store has no not_written state: such a track is failed at "output" with its
+    // task ids, and --retry-failed fetches it again without paying.
+    asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) override
+    {
+        track_update u;
+        u.what = track_update::kind::failed;
+        u.failed_stage = "output";
+        u.error = *why;
+        co_return co_await update(id, &u, diag);
+    }
+
+    asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) override
+    {
+        co_return co_await mark_not_written(id, why, diag);
+    }
+
+    asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag, std::optional<journal_stage>) override
     {
         if (lost_)
         {

@@ -85,6 +85,12 @@ void model::set_credits(std::int64_t c)
     credits_ = c;
 }
 
+bool model::forget_task(const std::string& task_id)
+{
+    std::lock_guard lk(m_);
+    return separations_.erase(task_id) + midis_.erase(task_id) > 0;
+}
+
 double model::uniform01()
 {
     // Fault dice are not part of the deterministic results; a per-thread generator avoids a lock.

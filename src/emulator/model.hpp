@@ -92,6 +92,8 @@ public:
     void set_faults(const fault_options& f);
     fault_options faults() const;
     void set_credits(std::int64_t c);
+    /// Drops a task's record (separation or MIDI); true when there was one.
+    bool forget_task(const std::string& task_id);
     /// The instruments JSON of a successful MIDI task; empty otherwise.
     std::string midi_notes_json(const std::string& task_id) const;
     bool hit(double rate);

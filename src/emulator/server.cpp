@@ -586,6 +586,7 @@ counters server::snapshot() const { return impl_->snapshot(); }
 void server::set_faults(const fault_options& faults) { impl_->model_.set_faults(faults); }
 fault_options server::faults() const { return impl_->model_.faults(); }
 void server::set_credits(std::int64_t credits) { impl_->model_.set_credits(credits); }
+bool server::forget_task(const std::string& task_id) { return impl_->model_.forget_task(task_id); }
 std::string server::midi_notes_json(const std::string& midi_task_id) const { return impl_->model_.midi_notes_json(midi_task_id); }
 server::executor_type server::get_executor() const { return impl_->ex_; }
 

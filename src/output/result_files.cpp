@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 namespace kiemidi::detail {
@@ -132,6 +134,33 @@ error_code write_result_files(const std::filesystem::path& dir, const std::strin
     }
     if (auto ec = smf::write_smf_file(dir / (name + ".mid"), instruments, so, diag)) return ec;
     return error_code{};
+}
+
+std::string damaged_result_files(const std::filesystem::path& dir, const std::string& name, bool json)
+{
+    std::string why;
+    auto note = [&why](const std::string& what) { why += (why.empty() ? "" : "; ") + what; };
+    const auto mid = dir / (name + ".mid");
+    {
+        std::ifstream in(mid, std::ios::binary);
+        char header[4] = {};
+        if (!in) note(mid.filename().string() + " is missing");
+        else if (!in.read(header, 4) || std::string_view(header, 4) != "MThd") note(mid.filename().string() + " is damaged");
+    }
+    if (json)
+    {
+        const auto path = dir / (name + ".json");
+        std::ifstream in(path, std::ios::binary);
+        if (!in) note(path.filename().string() + " is missing");
+        else
+        {
+            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            boost::system::error_code jec;
+            const auto doc = boost::json::parse(text, jec);
+            if (jec || !doc.is_object()) note(path.filename().string() + " does not parse");
+        }
+    }
+    return why;
 }
 
 }  // namespace kiemidi::detail

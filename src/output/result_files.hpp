@@ -52,6 +52,11 @@ error_code write_result_files(const std::filesystem::path& dir, const std::strin
                               const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,
                               const result_provenance& from, diagnostics& diag);
 
+/// Whether the files write_result_files() wrote for `name` in `dir` are still there and whole:
+/// <name>.mid exists and starts with a MIDI header, and (when `json`) <name>.json parses as a
+/// JSON object. Empty when they are; otherwise what is missing or damaged.
+std::string damaged_result_files(const std::filesystem::path& dir, const std::string& name, bool json);
+
 }  // namespace kiemidi::detail
 
 #endif

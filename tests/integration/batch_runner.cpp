@@ -419,6 +419,42 @@ BOOST_AUTO_TEST_CASE(resubmit_unknown_sends_the_unknown_submission_again_by_expl
     });
 }
 
+// A write error after KIE finished (here the output directory removed while the tracks run:
+// ENOENT) is not a failed track: it keeps its task ids as not_written, and the next run writes
+// its files from KIE's record, paying nothing.
+BOOST_AUTO_TEST_CASE(results_whose_directory_vanished_stay_not_written_and_the_next_run_writes_them_without_paying)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        constexpr int n = 4;
+        batch_case t(ioc.get_executor());
+        auto& [env, dir, opts] = t;
+        const auto out = opts.output_dir;
+        std::function<void(const batch_event&)> remove_output = [out](const batch_event& e) {
+            if (e.what == batch_event::kind::track_started) fs::remove_all(out);
+        };
+        auto [ec, s] = co_await runner_run(*env.cli, opts, make_tracks(n), remove_output);
+        BOOST_TEST_REQUIRE(!ec);
+        BOOST_TEST(s.not_written == static_cast<std::size_t>(n));
+        BOOST_TEST(s.failed == 0u);
+        BOOST_TEST(s.done == 0u);
+        BOOST_TEST(s.not_written_reason.find("No such file or directory") != std::string::npos, s.not_written_reason);
+        for (const auto& e : journal_entries(opts.journal_path))
+        {
+            BOOST_TEST((e.state == track_state::not_written));
+            BOOST_TEST(!e.midi_task_id.empty());
+        }
+        check_each_paid_once(env.kie->snapshot(), n);
+
+        auto [ec2, s2] = co_await t.run(n);
+        BOOST_TEST_REQUIRE(!ec2);
+        BOOST_TEST(s2.done == static_cast<std::size_t>(n));
+        BOOST_TEST(s2.rewritten == static_cast<std::size_t>(n));
+        BOOST_TEST(s2.not_written == 0u);
+        for (int i = 0; i < n; ++i) BOOST_TEST(read_file(out / ("song " + std::to_string(i) + ".mid")).starts_with("MThd"));
+        check_each_paid_once(env.kie->snapshot(), n);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(a_track_failed_by_kie_is_recorded_with_its_stage_and_message)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {

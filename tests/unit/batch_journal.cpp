@@ -329,4 +329,98 @@ BOOST_FIXTURE_TEST_CASE(a_version_2_journal_is_upgraded_and_a_track_s_choices_ar
     BOOST_TEST((j.get(e[3].id).state == track_state::midi_intent));
 }
 
+BOOST_FIXTURE_TEST_CASE(a_version_3_journal_is_upgraded_and_its_results_failed_at_output_become_not_written, journal_file)
+{
+    // A journal as version 3 wrote it: no not_written / result_lost states.
+    const char* v3 =
+        "CREATE TABLE tracks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, audio_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','separation_intent','separating',"
+        "'midi_intent','transcribing','done','failed','outcome_unknown')),"
+        " separation_task_id TEXT NOT NULL DEFAULT '', midi_task_id TEXT NOT NULL DEFAULT '',"
+        " error TEXT NOT NULL DEFAULT '', failed_stage TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,"
+        " intent_ref TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+        " separation_type TEXT NOT NULL DEFAULT '', stem TEXT NOT NULL DEFAULT '', source_separation TEXT NOT NULL DEFAULT '',"
+        " UNIQUE (task_id, audio_id, name, separation_type, stem, source_separation));"
+        "CREATE INDEX tracks_state ON tracks(state);"
+        "INSERT INTO tracks (id, task_id, audio_id, name, state, separation_task_id, midi_task_id, error, failed_stage,"
+        " attempts, stem) VALUES"
+        " (3, 'm1', 'a1', 'disk full', 'failed', 'sep1', 'midi1', 'No space left on device', 'output', 2, 'Bass'),"
+        " (4, 'm2', 'a2', 'kie failed', 'failed', 'sep2', 'midi2', 'generation failed', 'midi', 2, ''),"
+        " (5, 'm3', 'a3', 'done', 'done', 'sep3', 'midi3', '', '', 2, '');"
+        "PRAGMA user_version = 3;";
+    write_with_sqlite(p, v3);
+    auto j = journal::open(p);
+    BOOST_TEST(pragma_int(p, "PRAGMA user_version") == journal::schema_version);
+    auto e = j.entries();
+    BOOST_TEST_REQUIRE(e.size() == 3u);
+    BOOST_TEST(e[0].id == 3);
+    BOOST_TEST((e[0].state == track_state::not_written));
+    BOOST_TEST(e[0].midi_task_id == "midi1");
+    BOOST_TEST(e[0].separation_task_id == "sep1");
+    BOOST_TEST(e[0].error == "No space left on device");
+    BOOST_TEST(e[0].track.stem == "Bass");
+    BOOST_TEST(e[0].attempts == 2u);
+    BOOST_TEST((e[1].state == track_state::failed));
+    BOOST_TEST((e[2].state == track_state::done));
+    // The new states are stored, and the file is still usable for every change.
+    j.mark_done(3);
+    BOOST_TEST((j.get(3).state == track_state::done));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_result_not_written_is_done_only_once_written_and_a_lost_one_starts_again_on_requeue, journal_file)
+{
+    auto j = journal::open(p);
+    std::vector<track_spec> t{{"m", "a", "one"}, {"m2", "a2", "two"}};
+    j.add_tracks(t);
+    const auto id = j.entries().at(0).id;
+    j.record_intent(id, journal_stage::separation, "r1");
+    j.record_task_id(id, journal_stage::separation, "sep");
+    j.record_intent(id, journal_stage::midi, "r2");
+    j.record_task_id(id, journal_stage::midi, "mid");
+    j.mark_not_written(id, "No space left on device");
+    auto e = j.get(id);
+    BOOST_TEST((e.state == track_state::not_written));
+    BOOST_TEST(e.failed_stage == "output");
+    BOOST_TEST(e.midi_task_id == "mid");
+    j.mark_done(id);
+    // A done track whose files went missing goes back to not_written, then to result_lost.
+    j.mark_not_written(id, "one.mid is missing");
+    j.mark_result_lost(id, "KIE no longer has it");
+    BOOST_TEST((j.get(id).state == track_state::result_lost));
+    diagnostics diag;
+    BOOST_TEST((j.mark_done(id, diag) == journal_errc::invalid_transition));
+    // A track KIE has not finished cannot be "not written".
+    BOOST_TEST((j.mark_not_written(j.entries().at(1).id, "x", diag) == journal_errc::invalid_transition));
+    BOOST_TEST((requeue_target(j.get(id)) == track_state::pending));
+    BOOST_TEST((j.requeue(id) == track_state::pending));
+    e = j.get(id);
+    BOOST_TEST(e.midi_task_id.empty());
+    BOOST_TEST(e.separation_task_id.empty());
+    BOOST_TEST(e.error.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failed_track_whose_midi_kie_failed_is_requeued_to_submit_its_midi_again, journal_file)
+{
+    auto j = journal::open(p);
+    std::vector<track_spec> t{{"m", "a", "one"}};
+    j.add_tracks(t);
+    const auto id = j.entries().at(0).id;
+    j.record_intent(id, journal_stage::separation, "r1");
+    j.record_task_id(id, journal_stage::separation, "sep");
+    j.record_intent(id, journal_stage::midi, "r2");
+    j.record_task_id(id, journal_stage::midi, "mid");
+    j.mark_failed(id, "midi", "generation failed");
+    BOOST_TEST((requeue_target(j.get(id)) == track_state::transcribing));
+    track_state next{};
+    diagnostics diag;
+    BOOST_TEST(!j.requeue(id, journal_stage::midi, next, diag));
+    BOOST_TEST((next == track_state::separating));
+    auto e = j.get(id);
+    BOOST_TEST((e.state == track_state::separating));
+    BOOST_TEST(e.separation_task_id == "sep");
+    BOOST_TEST(e.midi_task_id.empty());
+    // Only a failed track.
+    BOOST_TEST((j.requeue(id, journal_stage::separation, next, diag) == journal_errc::invalid_transition));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -150,6 +150,11 @@ BOOST_AUTO_TEST_CASE(advice_follows_the_state)
     r.state = "failed";
     r.failed_stage = "output";
     BOOST_TEST(advice_for(r).find("could not be written") != std::string::npos);
+    BOOST_TEST(advice_for(r).find("--retry-failed") != std::string::npos);
+    r.state = "not_written";
+    BOOST_TEST(advice_for(r).find("nothing paid") != std::string::npos);
+    r.state = "result_lost";
+    BOOST_TEST(advice_for(r).find("--resubmit") != std::string::npos);
     r.state = "outcome_unknown";
     BOOST_TEST(advice_for(r).find("charged twice") != std::string::npos);
     // The retry command is one a shell reads back as the same words.

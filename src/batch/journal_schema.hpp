@@ -1,0 +1,25 @@
+// The journal's SQLite schema, the steps that upgrade a file written by an earlier kiemidi, and
+// the stored spellings of track states (to_string(track_state)) and separation types.
+// Internal (journal.cpp).
+#ifndef KIEMIDI_SRC_BATCH_JOURNAL_SCHEMA_HPP
+#define KIEMIDI_SRC_BATCH_JOURNAL_SCHEMA_HPP
+
+#include <kiemidi/api/separation.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kiemidi::batch_detail {
+
+/// The SQL that brings a journal at PRAGMA user_version `from_version` (0: a new file) to the
+/// current schema (journal::schema_version), without the surrounding transaction and without
+/// setting user_version.
+std::string journal_upgrade_sql(int from_version);
+
+/// The stored spelling of a track's separation type ('' = the batch's default) read back.
+std::optional<api::separation_type> separation_from(std::string_view s);
+
+}  // namespace kiemidi::batch_detail
+
+#endif
