@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A sets=(
-    [build]="g++ cmake ninja-build pkg-config openssl ca-certificates"
+    [build]="g++ cmake ninja-build pkg-config openssl ca-certificates mold"
     [boost]="libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev"
     [libraries]="libssl-dev libsqlite3-dev libhiredis-dev"
     [redis]="redis-server"

@@ -27,6 +27,8 @@ quiet() {
 launcher=()
 if command -v ccache >/dev/null; then
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    # What ccache needs to cache files compiled with a precompiled header (its manual, "Precompiled headers").
+    export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 fi
 echo "kiemidi: configuring (preset test${launcher:+, ccache})"
 quiet cmake --preset test "${launcher[@]}"
