@@ -52,10 +52,11 @@ asio::awaitable<void> from_separation(kiemidi::client& kie, std::string separati
 }
 
 // A backend stopping: no new operation starts, pending ones end (a paid POST in flight as an
-// unknown outcome with its callback reference), then the client may be destroyed.
+// unknown outcome with its callback reference), then the client may be destroyed. Without a
+// completion token, an operation returns an asio::deferred operation, which co_await runs.
 asio::awaitable<void> stop(kiemidi::client& kie)
 {
-    co_await kie.async_shutdown(asio::use_awaitable);
+    co_await kie.async_shutdown();
 }
 // README: end
 
