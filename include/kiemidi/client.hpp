@@ -301,7 +301,8 @@ public:
     /// have been processed, e.g. if its callback was lost: do not resend it blindly);
     /// client_errc::invalid_field when the tagged callback is of the other kind;
     /// asio::error::operation_not_supported without an attached hub that can look up
-    /// references; operation_aborted when cancelled (terminal, partial, total).
+    /// references; operation_aborted when cancelled (terminal, partial, total); client_errc::shut_down
+    /// once async_shutdown began (ask another client attached to the same hub).
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_find_task(callback_kind kind, std::string reference, std::chrono::milliseconds within, diagnostics& diag,
                          Token&& token = {})

@@ -163,10 +163,10 @@ BOOST_AUTO_TEST_CASE(every_type_before_the_paid_post_is_admitted_stops_it_with_n
 BOOST_AUTO_TEST_CASE(terminal_cancellation_with_the_separation_post_in_flight_is_an_unknown_outcome_with_its_reference)
 {
     run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
-        unpaced_kie env(ioc.get_executor(), slow_answers(1500ms, 100ms));
+        unpaced_kie env(ioc.get_executor(), slow_answers(3000ms, 100ms));
         const auto e = co_await cancel_after(env, params_for("t1"), asio::cancellation_type::terminal, 400ms);
         check_cut_in_flight(e);
-        BOOST_TEST(e.took < 1200ms);  // cut, not waited for
+        BOOST_TEST(e.took < 2500ms);  // cut, not waited for
     });
 }
 

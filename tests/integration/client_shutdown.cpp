@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(cancelled_pipelines_on_four_threads_lose_no_paid_task, *boo
     auto work = asio::make_work_guard(ioc);
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; ++i) threads.emplace_back([&] { ioc.run(); });
-    constexpr int n = 200;
+    constexpr int n = 120;
     struct one
     {
         diagnostics diag;
