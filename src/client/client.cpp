@@ -192,10 +192,12 @@ asio::awaitable<std::tuple<error_code, api::task_created>> submit_once(
 {
     // Set on the transport's strand before the first write; read only after the exchange ended.
     auto admitted = std::make_shared<bool>(false);
-    auto [ec, created] = co_await submit(c, req, diag, [admitted]() -> asio::awaitable<error_code> {
+    // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).
+    detail::before_write_step on_admission = [admitted]() -> asio::awaitable<error_code> {
         *admitted = true;
         co_return error_code{};
-    });
+    };
+    auto [ec, created] = co_await submit(c, req, diag, std::move(on_admission));
     if (*admitted && (ec == asio::error::operation_aborted || ec == client_errc::shut_down))
     {
         diag.set_client_message(diag.client_message() + " (" + ec.message() +
