@@ -12,6 +12,8 @@ void diagnostics::clear() noexcept
     http_status_.reset();
     endpoint_.clear();
     stage_.clear();
+    task_id_.clear();
+    callback_reference_.clear();
 }
 
 std::string diagnostics::to_string() const
@@ -24,6 +26,8 @@ std::string diagnostics::to_string() const
     if (kie_code_) { out += http_status_ ? ", " : (out.empty() ? "" : " "); out += "KIE code " + std::to_string(*kie_code_); }
     if (!server_message_.empty()) { out += out.empty() ? "" : ": "; out += server_message_; }
     if (!client_message_.empty()) { sep(); out += "(" + client_message_ + ")"; }
+    if (!task_id_.empty()) { sep(); out += "task " + task_id_; }
+    if (!callback_reference_.empty()) { sep(); out += "ref=" + callback_reference_; }
     return out;
 }
 

@@ -12,6 +12,7 @@
 #ifndef KIEMIDI_BATCH_HPP
 #define KIEMIDI_BATCH_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/credit_costs.hpp>
@@ -201,7 +202,7 @@ public:
 
     /// Adds `tracks` to the journal (existing ones are kept as they are), then processes every
     /// track of the journal that is not done. An empty `tracks` resumes the journal as it is.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, void(error_code, batch_summary)>(

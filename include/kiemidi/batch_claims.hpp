@@ -9,6 +9,7 @@
 #ifndef KIEMIDI_BATCH_CLAIMS_HPP
 #define KIEMIDI_BATCH_CLAIMS_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
@@ -143,7 +144,7 @@ public:
     /// is), makes failed / unknown tracks claimable again as `opts` says, and returns the counts.
     /// Handler: void(error_code, journal_counts).
     template <boost::asio::completion_token_for<open_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_open(std::vector<track_spec> tracks, claims_open_options opts, diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, open_signature>(
@@ -156,7 +157,7 @@ public:
     /// Claims the next track: a leased one whose lease expired first (a dead worker's), else the
     /// first unclaimed one. Handler: void(error_code, claim_result).
     template <boost::asio::completion_token_for<claim_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_claim(diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, claim_signature>(
@@ -168,7 +169,7 @@ public:
     /// with the new state. claim_errc::claim_lost when another worker owns it now (a late task id
     /// is still recorded, so nobody pays for it again); claim_errc::invalid_transition otherwise refused.
     template <boost::asio::completion_token_for<update_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_update(std::int64_t id, std::string claim_token, track_update u, diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, update_signature>(
@@ -182,7 +183,7 @@ public:
     /// Extends the leases of `claims` (track id, token). Handler: void(error_code, lost ids):
     /// the tracks another worker took over meanwhile.
     template <boost::asio::completion_token_for<renew_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_renew(std::vector<std::pair<std::int64_t, std::string>> claims, diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, renew_signature>(
@@ -194,7 +195,7 @@ public:
 
     /// How many tracks are in each state. Handler: void(error_code, journal_counts).
     template <boost::asio::completion_token_for<open_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_counts(diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, open_signature>(
@@ -204,7 +205,7 @@ public:
 
     /// Every track with its owner, in insertion order. Handler: void(error_code, std::vector<shared_track>).
     template <boost::asio::completion_token_for<entries_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_entries(diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, entries_signature>(

@@ -12,6 +12,7 @@
 #ifndef KIEMIDI_CALLBACK_HUB_HPP
 #define KIEMIDI_CALLBACK_HUB_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
 
@@ -121,7 +122,7 @@ public:
     /// @par Cancellation
     /// terminal, partial and total: the wait completes with operation_aborted and its registration
     /// is removed, so a later callback for the task is buffered again.
-    template <asio::completion_token_for<wait_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
     auto async_wait(callback_kind kind, std::string task_id, Token&& token = {})
     {
         return asio::async_initiate<Token, wait_signature>(
@@ -145,7 +146,7 @@ public:
     /// client_errc::shut_down (closed). It has no timeout of its own: bound it with a timer.
     /// @par Cancellation
     /// terminal, partial and total, as async_wait.
-    template <asio::completion_token_for<wait_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_reference(std::string reference, Token&& token = {})
     {
         return asio::async_initiate<Token, wait_signature>(

@@ -9,6 +9,7 @@
 #ifndef KIEMIDI_CLIENT_HPP
 #define KIEMIDI_CLIENT_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/api.hpp>
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/client_options.hpp>
@@ -23,6 +24,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <memory>
@@ -35,26 +37,65 @@ class callback_listener;
 
 namespace detail {
 struct client_access;
+class client_life;
 }
+
+/// What the throwing spellings (client::generate_midi, client::generate_midi_from_separation)
+/// throw: the error, with diagnostics in what(), and the same result and diagnostics that
+/// async_generate_midi completes with (task ids, callback references: what a paid task is found by).
+class pipeline_error : public boost::system::system_error
+{
+public:
+    pipeline_error(error_code ec, diagnostics diag, midi_result result)
+        : boost::system::system_error(ec, diag.to_string()),
+          state_(std::make_shared<const state>(state{std::move(diag), std::move(result)}))
+    {
+    }
+    const midi_result& result() const noexcept { return state_->result; }
+    const diagnostics& diag() const noexcept { return state_->diag; }
+
+private:
+    struct state
+    {
+        diagnostics diag;
+        midi_result result;
+    };
+    std::shared_ptr<const state> state_;  // shared: copying an exception must not throw
+};
 
 /// Typed KIE operations and the separation → MIDI pipeline.
 ///
 /// @par Handler signatures
-/// `void(error_code, R)` where R is the operation's api:: result type. On failure `R` is
-/// value-initialised and `diag` says why (KIE's `msg`, code, HTTP status, endpoint).
+/// `void(error_code, R)` where R is the operation's api:: result type. On failure `diag` says
+/// why (KIE's `msg`, code, HTTP status, endpoint); a single request's `R` is then
+/// value-initialised, while the pipeline's midi_result holds everything learned so far.
 ///
 /// @par Object lifetimes
 /// Parameters are copied. `diag` and the client must outlive the operation.
 ///
 /// @par Cancellation
-/// Every operation honours terminal and partial cancellation through its completion handler's
-/// cancellation slot (e.g. `asio::bind_cancellation_slot`, or `||` in awaitable_operators); it
-/// then completes with `asio::error::operation_aborted`. Cancelling a paid submission after its
-/// bytes were sent cannot un-send it: the outcome is then reported as client_errc::outcome_unknown.
+/// Through the completion handler's cancellation slot (e.g. `asio::bind_cancellation_slot`, or
+/// `||` in awaitable_operators, which emits terminal). Which types each operation honours is
+/// said at each one; an honoured cancellation completes with `asio::error::operation_aborted`,
+/// except that a paid submission cut after it may have been sent completes with
+/// client_errc::outcome_unknown (it cannot be un-sent, and KIE may have charged it).
 ///
 /// @par Thread safety
 /// Distinct operations may be started concurrently from any thread, also when the io_context
-/// runs on several threads. The client itself must not be destroyed while operations are pending.
+/// runs on several threads.
+///
+/// @par Shutdown
+/// `co_await kie.async_shutdown()` stops the client gracefully: no new operation starts, pending
+/// ones end (see async_shutdown), and it completes once none is left; the client may then be
+/// destroyed. Destroying a client whose operations are still pending is allowed only when they
+/// can never run again, i.e. once its io_context is stopped (or destroyed): their coroutine
+/// frames, destroyed with the io_context, touch only what they share with the client (its
+/// metrics registry, observer and transport), never the client object itself.
+///
+/// @par g++ 12
+/// Pass requests and midi_params to `co_await` as named variables (or through std::move of
+/// one), not as braced temporaries (`co_await kie.generate_midi(midi_params{...})`): g++ 12
+/// destroys some temporaries inside a co_await expression twice (`free(): invalid pointer`).
 class client
 {
 public:
@@ -78,8 +119,30 @@ public:
     /// The tracing observer from client_options, or nullptr.
     metrics::observer* observer() const noexcept { return observer_.get(); }
 
-    /// Cancels pending requests and closes pooled connections.
+    /// Cancels pending requests and closes pooled connections. Pending operations complete with
+    /// client_errc::shut_down (a paid submission that may have been sent: outcome_unknown).
+    /// Waits for callbacks go on; async_shutdown stops everything.
     KIEMIDI_DECL void close();
+
+    /// Graceful stop, for a backend shutting down. From its start, a new operation completes at
+    /// once with client_errc::shut_down. Every pending operation is stopped: a wait (or a
+    /// pipeline waiting) completes with client_errc::shut_down and, for a pipeline, the result
+    /// holds what it learned (task ids, stems); a paid POST in flight is cut and its pipeline
+    /// completes with client_errc::outcome_unknown and the POST's callback reference
+    /// (midi_result::*_reference, diagnostics::callback_reference()), by which async_find_task
+    /// on another client finds the task. Pooled connections are closed. Completes with
+    /// `void(error_code)` (always success) once no operation of this client is pending; then the
+    /// client may be destroyed. Calling it again completes once the same holds.
+    template <class Token = kiemidi::default_token_t<executor_type>>
+    auto async_shutdown(Token&& token = {})
+    {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_shutdown(boost::asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+            token);
+    }
+
+    /// Operations of this client not completed yet (the pipeline's inner steps not counted).
+    KIEMIDI_DECL std::size_t pending_operations() const;
 
     /// POST /api/v1/vocal-removal/generate (paid). Result: the separation task id.
     /// An empty `req.callback_url` is filled in with this client's callback URL (callback_url():
@@ -90,36 +153,43 @@ public:
     /// credits, is api_errc::insufficient_credits and is never resent); an answer that is not
     /// KIE's JSON (a gateway's HTML 5xx, a cut or non-JSON body) or none after the request was
     /// written is client_errc::outcome_unknown: KIE may have processed and charged it.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// @par Cancellation
+    /// terminal: cuts the request (queued, connecting or in flight); once it may have been
+    /// written the result is client_errc::outcome_unknown. Pass a tagged callback URL
+    /// (callback_url(kind, reference)) to find the task again with async_find_task.
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_submit_separation(api::separation_request req, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::task_created>(&client::start_submit_separation, std::move(req), diag, std::forward<Token>(token));
     }
 
     /// GET /api/v1/vocal-removal/record-info. An unknown task gives api_errc::unknown_task.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// Reads (this one, async_get_midi, async_get_credits, async_get_music_task) honour terminal
+    /// cancellation; they have no side effect to undo.
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_separation(std::string task_id, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::separation_record>(&client::start_get_separation, std::move(task_id), diag, std::forward<Token>(token));
     }
 
     /// POST /api/v1/midi/generate (paid) for a finished separation. Result: the MIDI task id.
-    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors likewise.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors and
+    /// cancellation likewise.
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_submit_midi(api::midi_request req, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::task_created>(&client::start_submit_midi, std::move(req), diag, std::forward<Token>(token));
     }
 
     /// GET /api/v1/midi/record-info. An unknown task gives api_errc::unknown_task.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_midi(std::string task_id, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::midi_record>(&client::start_get_midi, std::move(task_id), diag, std::forward<Token>(token));
     }
 
     /// GET /api/v1/chat/credit: the account's remaining credits.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_credits(diagnostics& diag, Token&& token = {})
     {
         return initiate<api::credits>(&client::start_get_credits, std::string{}, diag, std::forward<Token>(token));
@@ -127,7 +197,7 @@ public:
 
     /// GET /api/v1/generate/record-info: a music task and its tracks (their ids are the audioIds
     /// to separate).
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_music_task(std::string task_id, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::music_task_record>(&client::start_get_music_task, std::move(task_id), diag, std::forward<Token>(token));
@@ -141,8 +211,12 @@ public:
     KIEMIDI_DECL void attach_callbacks(callback_hub& hub, const callback_listener& listener);
 
     /// Waits until separation task `task_id` is finished (callback, polls or both, per `w`).
-    /// Completes with the record on success, api_errc::task_failed (or KIE's callback code) on failure.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// Completes with the record on success, api_errc::task_failed on failure, whether it was
+    /// learned from the callback or by polling (KIE's code and message in diag).
+    /// @par Cancellation
+    /// terminal, partial and total: the wait stops (nothing is paid while waiting) with
+    /// operation_aborted.
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_separation(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::separation_record>(&client::start_wait_separation, wait_args{std::move(task_id), w}, diag,
@@ -150,7 +224,7 @@ public:
     }
 
     /// Waits until MIDI task `task_id` is finished; see async_wait_separation.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_midi(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::midi_record>(&client::start_wait_midi, wait_args{std::move(task_id), w}, diag,
@@ -160,19 +234,36 @@ public:
     /// The whole pipeline: separate → wait → transcribe → wait. Exactly two paid POSTs when all
     /// goes well, and never more: each POST's callback URL carries a fresh reference, and a POST
     /// whose answer is lost is looked for through that callback (midi_params::unknown_outcome_wait)
-    /// before the pipeline reports client_errc::outcome_unknown. On failure `diag.stage()` names the stage ("separation", "midi") and diag carries
-    /// KIE's code and message.
+    /// before the pipeline reports client_errc::outcome_unknown. On failure `diag.stage()` names
+    /// the stage ("separation", "midi"), diag carries KIE's code and message and `diag.task_id()`
+    /// the task worked on, and the result holds everything learned so far (task ids, stems,
+    /// repairs, callback references), whatever the error.
+    /// A failed task is api_errc::task_failed whether the callback or a poll said so. The
+    /// deadline (midi_params::deadline, stage_timeout) is client_errc::timeout.
     /// @par Cancellation
-    /// terminal: the pipeline stops at its next step, releases its callback registration and
-    /// sends no further paid POST; completes with asio::error::operation_aborted.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// terminal, partial and total. Whatever the type, no further paid POST is sent and the
+    /// pipeline's callback registration is released.
+    /// - Before a paid POST is admitted (e.g. queued behind the rate limiter), or while waiting
+    ///   for a task: the step stops at once; operation_aborted, with the task ids known so far.
+    /// - While an admitted paid POST is in flight: terminal cancellation (also `||` and the
+    ///   deadline) cuts it: client_errc::outcome_unknown, with the POST's callback reference in
+    ///   midi_result::separation_reference / midi_reference and diag.callback_reference(), from
+    ///   which async_find_task finds the task once its callback comes. Partial and total
+    ///   cancellation let the POST's answer come, then stop: operation_aborted with its task id
+    ///   in the result (a paid POST cannot be undone; its task is kept, never lost).
+    /// - While waiting for a lost answer's callback (unknown_outcome_wait): the wait stops;
+    ///   client_errc::outcome_unknown with the reference, as above.
+    /// A `||` composition discards the loser's result: diag (task_id(), callback_reference())
+    /// carries what is needed to find the paid task.
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_generate_midi(midi_params p, diagnostics& diag, Token&& token = {})
     {
         return initiate<midi_result>(&client::start_generate_midi, std::move(p), diag, std::forward<Token>(token));
     }
 
     /// The coroutine spelling: `co_await kie.generate_midi(task_id, audio_id)`. Throws
-    /// boost::system::system_error whose what() carries KIE's message and the stage.
+    /// pipeline_error (a boost::system::system_error whose what() carries KIE's message and the
+    /// stage) holding the same result and diagnostics as async_generate_midi.
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(std::string task_id, std::string audio_id);
     /// \copydoc generate_midi(std::string, std::string)
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi(midi_params p);
@@ -187,7 +278,7 @@ public:
     /// also takes a stem by name (midi_params::stem) and the timeouts.
     /// @par Cancellation
     /// As async_generate_midi.
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_generate_midi_from_separation(std::string separation_task_id, std::string stem_audio_id,
                                              diagnostics& diag, Token&& token = {})
     {
@@ -198,7 +289,7 @@ public:
     }
 
     /// The coroutine spelling: `co_await kie.generate_midi_from_separation(id, stem_audio_id)`.
-    /// Throws boost::system::system_error whose what() carries KIE's message and the stage.
+    /// Throws pipeline_error, as generate_midi.
     KIEMIDI_DECL boost::asio::awaitable<midi_result> generate_midi_from_separation(std::string separation_task_id,
                                                                                   std::string stem_audio_id = {});
 
@@ -210,8 +301,9 @@ public:
     /// have been processed, e.g. if its callback was lost: do not resend it blindly);
     /// client_errc::invalid_field when the tagged callback is of the other kind;
     /// asio::error::operation_not_supported without an attached hub that can look up
-    /// references; operation_aborted when cancelled (terminal, partial, total).
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    /// references; operation_aborted when cancelled (terminal, partial, total); client_errc::shut_down
+    /// once async_shutdown began (ask another client attached to the same hub).
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_find_task(callback_kind kind, std::string reference, std::chrono::milliseconds within, diagnostics& diag,
                          Token&& token = {})
     {
@@ -266,6 +358,7 @@ private:
     KIEMIDI_DECL void start_wait_midi(wait_args, diagnostics&, handler_t<api::midi_record>);
     KIEMIDI_DECL void start_generate_midi(midi_params, diagnostics&, handler_t<midi_result>);
     KIEMIDI_DECL void start_find_task(find_args, diagnostics&, handler_t<api::task_created>);
+    KIEMIDI_DECL void start_shutdown(boost::asio::any_completion_handler<void(error_code)>);
 
     executor_type ex_;
     std::string api_key_;  // kept only to redact it should KIE echo it back into diagnostics
@@ -276,6 +369,7 @@ private:
     std::string polling_callback_url_;
     std::shared_ptr<metrics::registry> metrics_;
     std::shared_ptr<metrics::observer> observer_;
+    std::shared_ptr<detail::client_life> life_;  // pending operations, shared with them
 };
 
 }  // namespace kiemidi

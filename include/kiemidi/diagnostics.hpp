@@ -33,6 +33,14 @@ public:
     const std::string& endpoint() const noexcept { return endpoint_; }
     /// The pipeline stage, e.g. "separation", "midi"; empty outside a pipeline.
     const std::string& stage() const noexcept { return stage_; }
+    /// The KIE task the failed operation was working on, when one is known (a pipeline: its MIDI
+    /// task, else its separation task). Kept here as well as in the operation's result, because
+    /// some compositions discard the result of an operation they cancel (`||`).
+    const std::string& task_id() const noexcept { return task_id_; }
+    /// The callback reference of a paid submission whose outcome is unknown
+    /// (client_errc::outcome_unknown): client::async_find_task(kind, reference, ...) finds its
+    /// task once its callback comes. Empty when none (or when no callback hub was attached).
+    const std::string& callback_reference() const noexcept { return callback_reference_; }
 
     void set_server_message(std::string m) { server_message_ = std::move(m); }
     void set_client_message(std::string m) { client_message_ = std::move(m); }
@@ -40,11 +48,14 @@ public:
     void set_http_status(unsigned s) noexcept { http_status_ = s; }
     void set_endpoint(std::string e) { endpoint_ = std::move(e); }
     void set_stage(std::string s) { stage_ = std::move(s); }
+    void set_task_id(std::string id) { task_id_ = std::move(id); }
+    void set_callback_reference(std::string ref) { callback_reference_ = std::move(ref); }
 
     /// Resets every field (operations call this when they start).
     void clear() noexcept;
 
-    /// One line for logs: "[stage] endpoint: HTTP 200, KIE code 402: <msg> (<client message>)".
+    /// One line for logs: "[stage] endpoint: HTTP 200, KIE code 402: <msg> (<client message>)",
+    /// then " task <id>" and " ref=<reference>" when known.
     std::string to_string() const;
 
     friend bool operator==(const diagnostics&, const diagnostics&) = default;
@@ -56,6 +67,8 @@ private:
     std::optional<unsigned> http_status_;
     std::string endpoint_;
     std::string stage_;
+    std::string task_id_;
+    std::string callback_reference_;
 };
 
 /// Throws boost::system::system_error(ec, diag.to_string()) when ec is set.

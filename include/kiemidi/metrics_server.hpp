@@ -3,6 +3,7 @@
 #ifndef KIEMIDI_METRICS_SERVER_HPP
 #define KIEMIDI_METRICS_SERVER_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
 
@@ -65,7 +66,7 @@ public:
 
     /// Binds and listens, then serves until stopped. Handler: void(error_code) (the bind's error,
     /// or an invalid address).
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_start(Token&& token = {})
     {
         return boost::asio::async_initiate<Token, void(error_code)>(
@@ -73,7 +74,7 @@ public:
     }
 
     /// Closes the acceptor and every connection. Handler: void().
-    template <class Token = boost::asio::default_completion_token_t<executor_type>>
+    template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_stop(Token&& token = {})
     {
         return boost::asio::async_initiate<Token, void()>([this](auto handler) { start_stop(std::move(handler)); },

@@ -14,11 +14,18 @@
 
 namespace kiemidi {
 
-/// What a pipeline produced.
+/// What a pipeline produced; on failure, everything it had learned when it ended (task ids,
+/// stems, repairs, callback references), whatever the error.
 struct midi_result
 {
-    std::string separation_task_id;        ///< KIE's separation task id.
-    std::string midi_task_id;              ///< KIE's MIDI task id.
+    std::string separation_task_id;        ///< KIE's separation task id (empty until known).
+    std::string midi_task_id;              ///< KIE's MIDI task id (empty until known).
+    /// The callback references the paid POSTs were sent with (empty: not sent, or no callback hub
+    /// attached). When a POST's outcome is unknown (client_errc::outcome_unknown, e.g. cancelled
+    /// while in flight), client::async_find_task(callback_kind::separation or ::midi, reference,
+    /// within, diag) finds the task it created once its callback comes: nothing is paid twice.
+    std::string separation_reference;
+    std::string midi_reference;            ///< \copydoc separation_reference
     api::stem_urls stems;                  ///< The separated stems' file URLs.
     std::vector<api::stem> stem_list;      ///< Per-stem ids (only when a record-info read happened).
     std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.

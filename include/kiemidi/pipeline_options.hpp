@@ -42,6 +42,10 @@ struct wait_options
 };
 
 /// One song → MIDI job.
+///
+/// Under g++ 12, build it as a named variable, not as a braced temporary inside a co_await
+/// expression (`co_await kie.generate_midi(midi_params{...})`): g++ 12 destroys an aggregate
+/// temporary there twice (`free(): invalid pointer`), whatever the callee does with it.
 struct midi_params
 {
     std::string task_id;   ///< The KIE music task id.

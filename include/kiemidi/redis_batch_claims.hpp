@@ -16,6 +16,7 @@
 #ifndef KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 #define KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/batch_claims.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
@@ -85,7 +86,7 @@ public:
     /// options().redis). Completes once connected, or with why the attempt failed
     /// (redis::redis_errc::connect_failed, timeout; diag says more) or redis_errc::closed.
     template <boost::asio::completion_token_for<connect_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_connect(diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, connect_signature>(

@@ -9,6 +9,7 @@
 #ifndef KIEMIDI_REDIS_CALLBACK_HUB_HPP
 #define KIEMIDI_REDIS_CALLBACK_HUB_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/redis/connection_options.hpp>
@@ -94,7 +95,7 @@ public:
     /// timeout, closed, ...); the hub keeps retrying in the background and works locally meanwhile.
     /// @par Cancellation
     /// terminal, partial and total: completes with asio::error::operation_aborted.
-    template <asio::completion_token_for<void(error_code)> Token = asio::default_completion_token_t<executor_type>>
+    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
     auto async_connect(Token&& token = {})
     {
         return asio::async_initiate<Token, void(error_code)>(

@@ -5,6 +5,8 @@
 #include <kiemidi/metrics.hpp>
 
 #include "../async_bridge.hpp"
+#include "client_life.hpp"
+#include "tracked_spawn.hpp"
 #include "kie_response_classifier.hpp"
 #include "operations.hpp"
 #include "../nothrow_awaitable.hpp"
@@ -180,6 +182,31 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     co_return std::tuple{ec, std::move(out)};
 }
 
+/// One paid POST started by the caller (async_submit_*): cut by cancellation or close() once it
+/// may have been written, it is client_errc::outcome_unknown, never a plain abort that invites
+/// sending it again.
+template <class Request>
+asio::awaitable<std::tuple<error_code, api::task_created>> submit_once(
+    client& c, Request req, diagnostics& diag,
+    detail::op_result<api::task_created> (*submit)(client&, const Request&, diagnostics&, detail::before_write_step))
+{
+    // Set on the transport's strand before the first write; read only after the exchange ended.
+    auto admitted = std::make_shared<bool>(false);
+    // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).
+    detail::before_write_step on_admission = [admitted]() -> asio::awaitable<error_code> {
+        *admitted = true;
+        co_return error_code{};
+    };
+    auto [ec, created] = co_await submit(c, req, diag, std::move(on_admission));
+    if (*admitted && (ec == asio::error::operation_aborted || ec == client_errc::shut_down))
+    {
+        diag.set_client_message(diag.client_message() + " (" + ec.message() +
+                                " after the paid request may have been written: it may have been processed)");
+        ec = client_errc::outcome_unknown;
+    }
+    co_return std::tuple{ec, std::move(created)};
+}
+
 /// The credits read, kept as the metrics' last known credits.
 asio::awaitable<std::tuple<error_code, api::credits>> get_credits(client& c, diagnostics& diag)
 {
@@ -240,7 +267,8 @@ client::client(executor_type ex, client_options opts)
       http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
       polling_callback_url_(std::move(opts.polling_callback_url)),
       metrics_(opts.metrics ? std::move(opts.metrics) : std::make_shared<metrics::registry>()),
-      observer_(std::move(opts.observer))
+      observer_(std::move(opts.observer)),
+      life_(std::make_shared<detail::client_life>(ex_))
 {
 }
 
@@ -268,39 +296,51 @@ client::~client() = default;
 
 void client::close() { http_->close(); }
 
+void client::start_shutdown(asio::any_completion_handler<void(error_code)> h)
+{
+    // Stop the operations first (each ends at its next step, a wait at once), then cut whatever
+    // request is still in flight.
+    life_->shut_down(std::move(h));
+    http_->close();
+}
+
+std::size_t client::pending_operations() const { return life_->pending(); }
+
 http_client_stats client::transport_stats() const { return http_->stats(); }
 
 void client::start_submit_separation(api::separation_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
     if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::separation);
-    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_separation(*this, req, diag), std::move(h));
+    detail::spawn_tracked<api::task_created>(
+        *life_, ex_, submit_once<api::separation_request>(*this, std::move(req), diag, &detail::submit_separation), std::move(h));
 }
 
 void client::start_get_separation(std::string task_id, diagnostics& diag, handler_t<api::separation_record> h)
 {
-    detail::spawn_with_handler<api::separation_record>(ex_, detail::get_separation(*this, task_id, diag), std::move(h));
+    detail::spawn_tracked<api::separation_record>(*life_, ex_, detail::get_separation(*this, task_id, diag), std::move(h));
 }
 
 void client::start_submit_midi(api::midi_request req, diagnostics& diag, handler_t<api::task_created> h)
 {
     if (req.callback_url.empty()) req.callback_url = callback_url(callback_kind::midi);
-    detail::spawn_with_handler<api::task_created>(ex_, detail::submit_midi(*this, req, diag), std::move(h));
+    detail::spawn_tracked<api::task_created>(
+        *life_, ex_, submit_once<api::midi_request>(*this, std::move(req), diag, &detail::submit_midi), std::move(h));
 }
 
 void client::start_get_midi(std::string task_id, diagnostics& diag, handler_t<api::midi_record> h)
 {
-    detail::spawn_with_handler<api::midi_record>(ex_, detail::get_midi(*this, task_id, diag), std::move(h));
+    detail::spawn_tracked<api::midi_record>(*life_, ex_, detail::get_midi(*this, task_id, diag), std::move(h));
 }
 
 void client::start_get_credits(std::string, diagnostics& diag, handler_t<api::credits> h)
 {
-    detail::spawn_with_handler<api::credits>(ex_, get_credits(*this, diag), std::move(h));
+    detail::spawn_tracked<api::credits>(*life_, ex_, get_credits(*this, diag), std::move(h));
 }
 
 void client::start_get_music_task(std::string task_id, diagnostics& diag, handler_t<api::music_task_record> h)
 {
-    detail::spawn_with_handler<api::music_task_record>(
-        ex_, exchange<api::music_task_record>(*this, get_with_task_id(music_record_path, task_id), metrics::endpoint::music_record, diag), std::move(h));
+    detail::spawn_tracked<api::music_task_record>(
+        *life_, ex_, exchange<api::music_task_record>(*this, get_with_task_id(music_record_path, task_id), metrics::endpoint::music_record, diag), std::move(h));
 }
 
 }  // namespace kiemidi

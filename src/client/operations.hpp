@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -44,6 +45,9 @@ struct client_access
 {
     static const std::string& api_key(const client& c) noexcept { return c.api_key_; }
     static http_client& transport(client& c) noexcept { return *c.http_; }
+    /// Shared, for what may outlive the client (a coroutine frame destroyed with its io_context).
+    static std::shared_ptr<metrics::registry> metrics(const client& c) noexcept { return c.metrics_; }
+    static std::shared_ptr<metrics::observer> observer(const client& c) noexcept { return c.observer_; }
 };
 
 }  // namespace kiemidi::detail

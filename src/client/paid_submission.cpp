@@ -73,6 +73,7 @@ asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, cons
     // The callback URL carries a fresh reference, so a lost answer can be recovered from the
     // callback instead of being reported as unknown (and a crash after the POST, from the intent).
     const std::string ref = c.hub() ? make_callback_reference() : std::string();
+    out.reference = ref;
     // The intent is recorded when the transport admits the POST, not before it waits for the
     // rate limiter: a crash during that wait must not leave an intent for a POST never sent.
     // The hook's diagnostics are kept aside: the transport reports its own failure after it.

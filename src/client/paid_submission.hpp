@@ -45,6 +45,9 @@ public:
 struct paid_step
 {
     std::string task_id;       ///< The task (on success).
+    /// The callback reference the POST is sent with (set before it is sent; empty without a
+    /// hub): client::async_find_task finds the task by it when the outcome is unknown.
+    std::string reference;
     bool recovered = false;    ///< Its answer was lost; the task was found through its tagged callback.
     bool hook_failed = false;  ///< The error is a hook's (the hook filled its own diagnostics).
     /// hooks->intent succeeded: the POST was about to be written. False when the step ended

@@ -1,13 +1,6 @@
-// The separation → MIDI pipeline and the waits it is made of.
-//
-// A callback is only a hint that arrives early: a wait takes its result from whichever source
-// delivers first (the hub's callback or a record-info poll), exactly once. In the hybrid strategy
-// the poller exists only once the callback is overdue; from then on the two sources race inside
-// one `||` and the loser is cancelled.
-//
-// One file, past the usual size, on purpose: the waits and the pipeline's steps share one
-// operation state and one cancellation model, and every Asio composition of the client's
-// pipeline is instantiated here rather than in several translation units (compile time).
+// The separation → MIDI pipeline, and the client's waits (their steps are in task_waits.hpp,
+// included here alone so that every Asio composition of the pipeline is instantiated in this one
+// translation unit: compile time).
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 
@@ -15,6 +8,8 @@
 #include "finished_separation.hpp"
 #include "operations.hpp"
 #include "paid_submission.hpp"
+#include "tracked_spawn.hpp"
+#include "task_waits.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include "../metrics/stage_span.hpp"
@@ -24,6 +19,7 @@
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -32,6 +28,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <random>
 
@@ -43,338 +40,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-
 template <class R>
 using result_t = std::tuple<error_code, R>;
 
-milliseconds jittered(milliseconds d)
-{
-    // Spread polls of many pipelines so they do not arrive at KIE in lockstep: ±20 %.
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    std::uniform_real_distribution<double> f(0.8, 1.2);
-    return milliseconds(static_cast<milliseconds::rep>(static_cast<double>(d.count()) * f(rng)));
-}
+using detail::midi_kind;
+using detail::separation_kind;
+using detail::wait_counters;
+using detail::wait_task;
 
-/// Errors after which polling again cannot help.
-bool is_permanent(const error_code& ec)
-{
-    return ec == api_errc::unauthorized || ec == api_errc::unknown_task || ec == api_errc::not_found ||
-           ec == api_errc::feature_disabled || ec == client_errc::missing_field ||
-           ec == client_errc::invalid_field || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
-}
-
-/// A failure callback's error: KIE's code when it is a documented one, else task_failed; KIE's
-/// code and message go to diagnostics.
-template <class Callback>
-error_code callback_failure(const Callback& cb, diagnostics& diag)
-{
-    diag.set_kie_code(cb.code);
-    diag.set_server_message(cb.msg);
-    auto e = to_api_errc(cb.code);
-    return e == api_errc::unknown_code ? error_code(api_errc::task_failed) : error_code(e);
-}
-
-bool has_any_url(const api::stem_urls& u)
-{
-    for (const auto* url : {&u.origin, &u.instrumental, &u.vocal, &u.backing_vocals, &u.drums, &u.bass, &u.guitar,
-                            &u.piano, &u.keyboard, &u.percussion, &u.strings, &u.synth, &u.fx, &u.brass, &u.woodwinds})
-        if (*url) return true;
-    return false;
-}
-
-// ---- per-task-kind knowledge ----------------------------------------------------------------
-
-struct separation_kind
-{
-    using record = api::separation_record;
-    static constexpr callback_kind kind = callback_kind::separation;
-    static constexpr const char* stage = "separation";
-
-    static auto get(client& c, const std::string& id, diagnostics& diag)
-    {
-        return detail::get_separation(c, id, diag);
-    }
-    static bool finished(const record& r) { return api::is_final(r.state); }
-    static bool unknown(const record& r) { return r.state == api::separation_state::unknown; }
-    static error_code outcome(const record& r, diagnostics& diag)
-    {
-        if (r.state == api::separation_state::success) return {};
-        // CALLBACK_EXCEPTION means KIE failed to call us back, not that separation failed:
-        // the stems exist when `response` carries any of them.
-        if (r.state == api::separation_state::callback_exception && (has_any_url(r.urls) || !r.origin_data.empty()))
-            return {};
-        diag.set_server_message(r.error_message.value_or("separation ended in state " + r.raw_state));
-        return api_errc::task_failed;
-    }
-    static error_code from_callback(const std::string& body, record& out, diagnostics& diag)
-    {
-        api::separation_callback cb;
-        if (auto ec = api::parse_separation_callback(body, cb, diag)) return ec;
-        out.task_id = cb.task_id;
-        if (cb.code != 200)
-        {
-            out.state = api::separation_state::generate_audio_failed;
-            return callback_failure(cb, diag);
-        }
-        out.state = api::separation_state::success;
-        out.raw_state = "SUCCESS";
-        if (cb.urls) out.urls = *cb.urls;
-        return {};
-    }
-};
-
-struct midi_kind
-{
-    using record = api::midi_record;
-    static constexpr callback_kind kind = callback_kind::midi;
-    static constexpr const char* stage = "midi";
-
-    static auto get(client& c, const std::string& id, diagnostics& diag)
-    {
-        return detail::get_midi(c, id, diag);
-    }
-    // An unknown successFlag is not final: polls go on until KIE says something known.
-    static bool finished(const record& r) { return api::is_final(r.state); }
-    static bool unknown(const record& r) { return r.state == api::midi_state::unknown; }
-    static error_code outcome(const record& r, diagnostics& diag)
-    {
-        if (r.state == api::midi_state::success) return {};
-        diag.set_server_message(r.error_message.value_or(r.state == api::midi_state::create_task_failed
-                                                              ? "MIDI task could not be created"
-                                                              : "MIDI generation failed"));
-        return api_errc::task_failed;
-    }
-    static error_code from_callback(const std::string& body, record& out, diagnostics& diag)
-    {
-        api::midi_callback cb;
-        if (auto ec = api::parse_midi_callback(body, cb, diag)) return ec;
-        out.task_id = cb.task_id;
-        if (cb.code != 200)
-        {
-            out.state = api::midi_state::generation_failed;
-            return callback_failure(cb, diag);
-        }
-        out.state = api::midi_state::success;
-        if (cb.midi) out.midi = std::move(*cb.midi);
-        return {};
-    }
-};
-
-// ---- waiting ----------------------------------------------------------------------------------
-//
-// Memory matters here: thousands of pipelines sit in these coroutines for tens of seconds, and a
-// g++ coroutine frame keeps a slot for every local and every temporary of a co_await expression.
-// So the waits report through `record& out` and return only an error_code, rare paths (confirm,
-// fall back to polling, the hybrid race after the callback is overdue) live in their own
-// coroutines whose frames exist only when taken, and timeouts are timers that cancel the waiting
-// coroutine instead of `||` races (each `||` spawns two coroutines and a parallel group).
-
-struct wait_counters
-{
-    unsigned polls = 0;
-    unsigned callbacks = 0;
-    std::string unknown_flag;  // the first successFlag kiemidi did not know, kept for a timeout's diagnostic
-};
-
-/// A record whose successFlag kiemidi does not know is treated as still pending. The flag is
-/// noted once (in the counters, named by a timeout) and in diag while the wait goes on.
-template <class Kind>
-void note_unknown_state(const typename Kind::record& r, diagnostics& diag, wait_counters& counters)
-{
-    if (!Kind::unknown(r)) return;
-    if (counters.unknown_flag.empty())
-        counters.unknown_flag = std::string(Kind::stage) + " record kept successFlag \"" + r.raw_state + "\"";
-    diag.set_client_message(std::string(Kind::stage) + " record has successFlag \"" + r.raw_state +
-                            "\", which kiemidi does not know; treated as pending");
-}
-
-/// Polls record-info until the task is finished, first after `first_delay`, then backing off.
-template <class Kind>
-asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id, const wait_options& w,
-                                                milliseconds first_delay, diagnostics& diag, wait_counters& counters,
-                                                typename Kind::record& out)
-{
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    milliseconds delay = first_delay;
-    for (;;)
-    {
-        timer.expires_after(jittered(delay));
-        auto [tec] = co_await timer.async_wait(use_nothrow_awaitable);
-        if (tec) co_return tec;
-        ++counters.polls;
-        auto [ec, rec] = co_await Kind::get(c, id, diag);
-        if (ec && is_permanent(ec)) co_return ec;
-        if (!ec) note_unknown_state<Kind>(rec, diag, counters);
-        if (!ec && Kind::finished(rec))
-        {
-            auto oec = Kind::outcome(rec, diag);
-            out = std::move(rec);
-            co_return oec;
-        }
-        // Pending, or a transient failure the transport already retried: keep polling until
-        // the stage timeout decides otherwise.
-        delay = std::min(milliseconds(delay.count() * 3 / 2), std::max(w.max_poll_interval, milliseconds(1)));
-    }
-}
-
-/// Confirms a callback with record-info (wait_options::confirm_callbacks): the signature covers
-/// the task id, not the body; KIE's own record is the truth.
-template <class Kind>
-asio::awaitable<error_code> confirm_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
-                                             wait_counters& counters, typename Kind::record& out)
-{
-    ++counters.polls;
-    auto [gec, confirmed] = co_await Kind::get(c, id, diag);
-    if (!gec && Kind::finished(confirmed))
-    {
-        auto oec = Kind::outcome(confirmed, diag);
-        out = std::move(confirmed);
-        co_return oec;
-    }
-    out = {};
-    if (gec && is_permanent(gec)) co_return gec;
-    co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
-}
-
-/// Takes a callback the hub delivered: parses it into `out`, confirms it when asked.
-template <class Kind>
-asio::awaitable<error_code> take_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
-                                          wait_counters& counters, const callback_message& msg,
-                                          typename Kind::record& out)
-{
-    ++counters.callbacks;
-    auto pec = Kind::from_callback(msg.body, out, diag);
-    c.metrics().callbacks[static_cast<std::size_t>(Kind::kind)].inc();
-    if (auto* obs = c.observer())
-        obs->callback_received(metrics::callback_event{.kind = Kind::stage, .task_id = id,
-                                                       .code = pec ? diag.kie_code().value_or(0) : 200});
-    if (pec || !w.confirm_callbacks) co_return pec;
-    co_return co_await confirm_callback<Kind>(c, id, w, diag, counters, out);
-}
-
-/// Waits for the task's callback (of this kind only: a MIDI task may carry its separation's id).
-/// If the hub fails (closed), falls back to polling.
-template <class Kind>
-asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, const std::string& id,
-                                              const wait_options& w, diagnostics& diag, wait_counters& counters,
-                                              typename Kind::record& out)
-{
-    const callback_kind kind = Kind::kind;
-    auto [ec, msg] = co_await hub.async_wait(kind, id, use_nothrow_awaitable);
-    if (ec == asio::error::operation_aborted) co_return ec;
-    if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
-    co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
-}
-
-/// A timer that emits terminal cancellation on a signal when it expires, unless disarmed first.
-/// Shared with the timer's handler, which may run after the awaiting coroutine has moved on.
-struct cancel_timer
-{
-    explicit cancel_timer(const asio::any_io_executor& ex) : timer(ex) {}
-    asio::steady_timer timer;
-    asio::cancellation_signal signal;
-    bool fired = false;
-    bool disarmed = false;
-
-    static void arm(const std::shared_ptr<cancel_timer>& self, milliseconds limit)
-    {
-        self->timer.expires_after(limit);
-        self->timer.async_wait([self](error_code ec) {
-            if (ec || self->disarmed) return;
-            self->fired = true;
-            self->signal.emit(asio::cancellation_type::terminal);
-        });
-    }
-    void disarm()
-    {
-        disarmed = true;
-        timer.cancel();
-    }
-};
-
-/// hub.async_wait(kind, id) for at most `limit` (the hybrid strategy's first phase). The caller's own
-/// cancellation still reaches the wait. `overdue` tells whether the limit ended it; the hub then
-/// keeps a callback that arrives later until the next wait for the task.
-asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, callback_kind kind,
-                                                                              const std::string& id, milliseconds limit,
-                                                                              bool& overdue)
-{
-    auto t = std::make_shared<cancel_timer>(co_await asio::this_coro::executor);
-    cancel_timer::arm(t, limit);
-    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-    auto outer = cs.slot();
-    if (outer.is_connected()) outer.assign([t](asio::cancellation_type type) { t->signal.emit(type); });
-    auto r = co_await hub.async_wait(kind, id, asio::bind_cancellation_slot(t->signal.slot(), use_nothrow_awaitable));
-    if (outer.is_connected()) outer.clear();
-    overdue = t->fired && std::get<0>(r) == asio::error::operation_aborted;
-    t->disarm();
-    co_return r;
-}
-
-/// Hybrid, once the callback is overdue: whichever source delivers first wins; the other is
-/// cancelled, so the result is delivered exactly once. The poller has its own diagnostics.
-template <class Kind>
-asio::awaitable<error_code> race_callback_and_polls(client& c, callback_hub& hub, const std::string& id,
-                                                    const wait_options& w, diagnostics& diag, wait_counters& counters,
-                                                    typename Kind::record& out)
-{
-    diagnostics poll_diag;
-    typename Kind::record polled;
-    auto r = co_await (wait_for_callback<Kind>(c, hub, id, w, diag, counters, out) ||
-                       poll_until_finished<Kind>(c, id, w, milliseconds(0), poll_diag, counters, polled));
-    if (r.index() == 0) co_return std::get<0>(r);
-    diag = std::move(poll_diag);
-    out = std::move(polled);
-    co_return std::get<1>(r);
-}
-
-/// Hybrid: the callback alone until it is overdue (no poller exists before), then the race.
-template <class Kind>
-asio::awaitable<error_code> wait_hybrid(client& c, callback_hub& hub, const std::string& id, const wait_options& w,
-                                        diagnostics& diag, wait_counters& counters, typename Kind::record& out)
-{
-    bool overdue = false;
-    auto [ec, msg] = co_await wait_callback_until(hub, Kind::kind, id, w.callback_overdue, overdue);
-    if (overdue) co_return co_await race_callback_and_polls<Kind>(c, hub, id, w, diag, counters, out);
-    if (ec == asio::error::operation_aborted) co_return ec;
-    if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
-    co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
-}
-
-template <class Kind>
-asio::awaitable<error_code> read_record_first(client& c, const std::string& id, diagnostics& diag,
-                                              wait_counters& counters, typename Kind::record& out, bool& finished)
-{
-    ++counters.polls;
-    auto [ec, rec] = co_await Kind::get(c, id, diag);
-    if (!ec && Kind::finished(rec))
-    {
-        finished = true;
-        auto oec = Kind::outcome(rec, diag);
-        out = std::move(rec);
-        co_return oec;
-    }
-    finished = ec && is_permanent(ec);
-    co_return ec;
-}
-
-template <class Kind>
-asio::awaitable<error_code> wait_task(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
-                                      wait_counters& counters, typename Kind::record& out)
-{
-    if (w.read_record_first)
-    {
-        bool finished = false;
-        auto ec = co_await read_record_first<Kind>(c, id, diag, counters, out, finished);
-        if (finished) co_return ec;
-    }
-    callback_hub* hub = c.hub();
-    if (!hub || w.strategy == wait_strategy::polling)
-        co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
-    if (w.strategy == wait_strategy::callback)
-        co_return co_await wait_for_callback<Kind>(c, *hub, id, w, diag, counters, out);
-    co_return co_await wait_hybrid<Kind>(c, *hub, id, w, diag, counters, out);
-}
 
 // ---- the pipeline -------------------------------------------------------------------------------
 
@@ -390,6 +63,7 @@ clock_type::time_point saturating_add(clock_type::time_point t, milliseconds d)
 asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_kind kind, std::string ref,
                                                            milliseconds within, diagnostics& diag)
 {
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());  // as a wait
     diag.clear();
     diag.set_stage(kind == callback_kind::separation ? "separation" : "midi");
     callback_hub* hub = c.hub();
@@ -425,6 +99,13 @@ asio::awaitable<result_t<api::task_created>> find_lost_task(client& c, callback_
 /// timer bounds it: at the pipeline deadline, or during a wait at the stage timeout when that
 /// comes first; when it fires it emits terminal cancellation, so the step in progress ends and
 /// the completion reports which limit was exceeded.
+///
+/// The caller's cancellation (any type) becomes terminal cancellation of the step in progress,
+/// except that partial and total cancellation do not cut a paid POST once it is admitted (about
+/// to be written, or written): its answer is awaited so that the task it paid for is known, and
+/// the pipeline stops right after. A POST cut after admission (terminal cancellation, the
+/// deadline, the client closed) ends the pipeline as client_errc::outcome_unknown with the POST's
+/// callback reference in the result and diagnostics, never as a plain abort that loses the task.
 struct pipeline_op : std::enable_shared_from_this<pipeline_op>
 {
     using handler_type = asio::any_completion_handler<void(error_code, midi_result)>;
@@ -452,7 +133,16 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     limit armed = limit::none;
     limit fired = limit::none;
     bool finished = false;
+    // The paid POST of the step in progress (strand only, but for post_admitted).
+    detail::paid_step step;               // its callback reference survives a cut
+    callback_kind post_kind = callback_kind::separation;
+    bool post_open = false;               // started, and its task is neither known nor refused by KIE
+    bool post_in_flight = false;          // the exchange itself has not ended
+    std::atomic<bool> post_admitted{false};  // set on the transport's strand, just before the first write
+    bool stop_deferred = false;           // partial/total cancellation waiting for the POST's answer
+    bool shut_down = false;               // client::async_shutdown stopped it
     handler_type handler;
+    detail::client_life::ticket ticket;   // counted in the client's pending operations until destroyed
     detail::stage_span span;  // the whole pipeline, in the client's metrics
 
     // Sets the timer to the deadline, or to the stage timeout when it comes first. Strand only.
@@ -480,6 +170,81 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         });
     }
 
+    // The caller's cancellation, on the strand. Partial and total are held while an admitted POST
+    // is in flight (its answer says which task was paid for); everything else stops the step in
+    // progress at once. The coroutine sees terminal cancellation only: its steps all honour it.
+    void on_cancel(asio::cancellation_type type)
+    {
+        if (finished) return;
+        const bool terminal = (type & asio::cancellation_type::terminal) != asio::cancellation_type::none;
+        if (!terminal && post_in_flight && post_admitted.load())
+        {
+            stop_deferred = true;
+            return;
+        }
+        cancel.emit(asio::cancellation_type::terminal);
+    }
+
+    // client::async_shutdown, on the strand: stops whatever step is in progress, a POST in flight too.
+    void on_shutdown()
+    {
+        if (finished) return;
+        shut_down = true;
+        cancel.emit(asio::cancellation_type::terminal);
+    }
+
+    // Once the POST's exchange has ended: a deferred stop stops what follows (a lost answer's
+    // recovery wait) when the coroutine next waits; a step that got its task id stops before.
+    void post_answered()
+    {
+        post_in_flight = false;
+        if (stop_deferred)
+            asio::post(ex, [self = shared_from_this()] {
+                if (!self->finished) self->cancel.emit(asio::cancellation_type::terminal);
+            });
+    }
+
+    // The POST function of a paid step: `exchange` is submit_separation / submit_midi, started
+    // with `admitted` wrapped so that the op learns when the POST is admitted.
+    detail::admission_step admission(detail::admission_step inner)
+    {
+        return [this, inner = std::move(inner)]() -> asio::awaitable<error_code> {
+            if (inner)
+                if (auto ec = co_await inner()) co_return ec;
+            post_admitted.store(true);
+            co_return error_code{};
+        };
+    }
+    static asio::awaitable<std::tuple<error_code, api::task_created>> in_flight(
+        pipeline_op& op, detail::op_result<api::task_created> exchange)
+    {
+        op.post_in_flight = true;
+        auto r = co_await std::move(exchange);
+        op.post_answered();
+        co_return r;
+    }
+
+    // Before a paid step's POST.
+    void open_post(callback_kind kind)
+    {
+        post_kind = kind;
+        post_open = true;
+        post_admitted.store(false);
+        stop_deferred = false;
+    }
+    // After submit_paid returned `ec`: the reference is kept once the POST may have been sent; the
+    // POST stays open (its task unknown) only when no task id came and KIE did not refuse it.
+    void close_post(const error_code& ec)
+    {
+        keep_reference();
+        if (!ec || !detail::outcome_may_be_paid(ec)) post_open = false;
+    }
+    void keep_reference()
+    {
+        if (!post_admitted.load()) return;
+        (post_kind == callback_kind::separation ? out.separation_reference : out.midi_reference) = step.reference;
+    }
+
     void start()
     {
         auto slot = asio::get_associated_cancellation_slot(handler);
@@ -487,10 +252,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         {
             // The caller emits on its own executor; the pipeline's signal belongs to the strand.
             slot.assign([w = weak_from_this()](asio::cancellation_type type) {
-                if (auto self = w.lock())
-                    asio::dispatch(self->ex, [self, type] {
-                        if (!self->finished) self->cancel.emit(type);
-                    });
+                if (auto self = w.lock()) asio::dispatch(self->ex, [self, type] { self->on_cancel(type); });
             });
         }
         auto self = shared_from_this();
@@ -500,41 +262,37 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
                        }));
     }
 
-    // On the strand, after the coroutine ended.
+    // On the strand, after the coroutine ended. Whatever the error, the result is everything
+    // learned so far (one contract), and diag names the task and, for a POST whose outcome is
+    // unknown, its callback reference.
     void complete(std::exception_ptr e, error_code ec)
     {
         finished = true;
         timer.cancel();
         out.polls = counters.polls;
         out.callbacks = counters.callbacks;
-        midi_result result;
+        if (e) ec = detail::exception_code(e);
+        if (shut_down && ec == asio::error::operation_aborted) ec = client_errc::shut_down;
+        if (ec) diag.set_stage(stage);
         if (fired == limit::deadline)
         {
-            diag.set_stage(stage);
             diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms");
             ec = client_errc::timeout;
         }
         else if (fired == limit::stage)
         {
-            diag.set_stage(stage);
             std::string why = std::string(stage) + " wait exceeded " + std::to_string(p.stage_timeout.count()) + " ms";
             if (!counters.unknown_flag.empty())
                 why += " (KIE's " + counters.unknown_flag + ", which kiemidi does not know)";
             diag.set_client_message(std::move(why));
             ec = client_errc::timeout;
-            result = std::move(out);
         }
-        else if (e)
-        {
-            diag.set_stage(stage);
-            ec = detail::exception_code(e);
-        }
-        else
-        {
-            if (ec) diag.set_stage(stage);
-            result = std::move(out);
-        }
-        span.finish(ec, out.midi_task_id.empty() ? result.midi_task_id : out.midi_task_id);
+        if (ec && post_open && post_admitted.load() &&
+            (ec == client_errc::timeout || ec == client_errc::outcome_unknown || detail::outcome_may_be_paid(ec)))
+            ec = unknown_post_outcome(ec);
+        if (ec) diag.set_task_id(out.midi_task_id.empty() ? out.separation_task_id : out.midi_task_id);
+        span.finish(ec, out.midi_task_id);
+        midi_result result = std::move(out);
         // The caller's cancellation slot is not thread-safe: clear it on the handler's executor.
         auto hex = asio::get_associated_executor(handler, c.get_executor());
         asio::dispatch(hex, [h = std::move(handler), ec, r = std::move(result)]() mutable {
@@ -542,6 +300,32 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
             if (slot.is_connected()) slot.clear();
             std::move(h)(ec, std::move(r));
         });
+    }
+
+    // Partial or total cancellation came while the POST was in flight: its task is known now, and
+    // the pipeline stops before anything else (no wait, no further POST).
+    error_code stopped_after_post()
+    {
+        diag.set_client_message(std::string("cancelled while the paid ") + stage +
+                                " POST was in flight: its answer was awaited, and its task is in the result");
+        return asio::error::operation_aborted;
+    }
+
+    // A POST that may have been sent ended without a task id (cut by cancellation, the deadline or
+    // the client's close; or its answer lost and not recovered): outcome_unknown, with its reference.
+    error_code unknown_post_outcome(const error_code& ec)
+    {
+        keep_reference();
+        diag.set_callback_reference(step.reference);
+        std::string why = diag.client_message();
+        if (ec != client_errc::outcome_unknown)
+            why += (why.empty() ? "" : "; ") + std::string("ended (") + ec.message() + ") after the paid " + stage +
+                   " POST was sent: it may have been processed and charged";
+        why += step.reference.empty()
+                   ? "; no callback hub is attached to find its task by: do not resend it blindly"
+                   : "; client::async_find_task(" + std::string(stage) + ", ref) finds its task once its callback comes";
+        diag.set_client_message(std::move(why));
+        return client_errc::outcome_unknown;
     }
 
     static asio::awaitable<error_code> run(pipeline_op& op);
@@ -564,16 +348,18 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
                                         .audio_id = op.p.audio_id,
                                         .type = op.p.separation,
                                         .callback_url = std::move(callback_url)};
-            return detail::submit_separation(op.c, req, op.diag, std::move(admitted));
+            return in_flight(op, detail::submit_separation(op.c, req, op.diag, op.admission(std::move(admitted))));
         };
-        detail::paid_step step;
+        op.open_post(callback_kind::separation);
         auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
-                                               op.diag, step, op.span.id());
+                                               op.diag, op.step, op.span.id());
+        op.close_post(ec);
         if (ec) co_return ec;
-        if (step.recovered) ++op.out.recovered;
-        task_id = std::move(step.task_id);
+        if (op.step.recovered) ++op.out.recovered;
+        task_id = std::move(op.step.task_id);
     }
     op.out.separation_task_id = task_id;
+    if (op.stop_deferred) co_return op.stopped_after_post();
     api::separation_record sep;
     detail::stage_span span(op.c, metrics::stage::wait, callback_kind::separation, op.span.id(), task_id);
     op.arm(true);
@@ -654,16 +440,18 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
                                   .callback_url = std::move(callback_url),
                                   .audio_id = std::nullopt};
             if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
-            return detail::submit_midi(op.c, req, op.diag, std::move(admitted));
+            return in_flight(op, detail::submit_midi(op.c, req, op.diag, op.admission(std::move(admitted))));
         };
-        detail::paid_step step;
+        op.open_post(callback_kind::midi);
         auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
-                                               step, op.span.id());
+                                               op.step, op.span.id());
+        op.close_post(ec);
         if (ec) co_return ec;
-        if (step.recovered) ++op.out.recovered;
-        task_id = std::move(step.task_id);
+        if (op.step.recovered) ++op.out.recovered;
+        task_id = std::move(op.step.task_id);
     }
     op.out.midi_task_id = task_id;
+    if (op.stop_deferred) co_return op.stopped_after_post();
     api::midi_record midi;
     detail::stage_span span(op.c, metrics::stage::wait, callback_kind::midi, op.span.id(), task_id);
     op.arm(true);
@@ -736,6 +524,8 @@ namespace {
 template <class Kind>
 asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std::string id, wait_options w, diagnostics& diag)
 {
+    // Every type of cancellation stops a wait: it has no side effect to undo.
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     diag.clear();
     wait_counters counters;
     typename Kind::record rec;
@@ -749,13 +539,13 @@ asio::awaitable<result_t<typename Kind::record>> wait_standalone(client& c, std:
 
 void client::start_wait_separation(wait_args a, diagnostics& diag, handler_t<api::separation_record> h)
 {
-    detail::spawn_with_handler<api::separation_record>(
-        ex_, wait_standalone<separation_kind>(*this, std::move(a.task_id), a.wait, diag), std::move(h));
+    detail::spawn_tracked<api::separation_record>(
+        *life_, ex_, wait_standalone<separation_kind>(*this, std::move(a.task_id), a.wait, diag), std::move(h));
 }
 
 void client::start_wait_midi(wait_args a, diagnostics& diag, handler_t<api::midi_record> h)
 {
-    detail::spawn_with_handler<api::midi_record>(ex_, wait_standalone<midi_kind>(*this, std::move(a.task_id), a.wait, diag),
+    detail::spawn_tracked<api::midi_record>(*life_, ex_, wait_standalone<midi_kind>(*this, std::move(a.task_id), a.wait, diag),
                                                  std::move(h));
 }
 
@@ -763,12 +553,22 @@ void client::start_generate_midi(midi_params p, diagnostics& diag, handler_t<mid
 {
     // Each pipeline runs on its own strand (see detail::spawn_with_handler for why).
     auto op = std::make_shared<pipeline_op>(*this, std::move(p), diag, asio::make_strand(ex_), std::move(h));
+    op->ticket = life_->enter([w = std::weak_ptr<pipeline_op>(op)] {
+        if (auto self = w.lock()) asio::dispatch(self->ex, [self] { self->on_shutdown(); });
+    });
+    if (!op->ticket)
+    {
+        diag.clear();
+        diag.set_client_message("the client is shutting down");
+        detail::refuse_after_shutdown<midi_result>(ex_, std::move(op->handler));
+        return;
+    }
     op->start();
 }
 
 void client::start_find_task(find_args a, diagnostics& diag, handler_t<api::task_created> h)
 {
-    detail::spawn_with_handler<api::task_created>(ex_, find_lost_task(*this, a.kind, std::move(a.reference), a.within, diag),
+    detail::spawn_tracked<api::task_created>(*life_, ex_, find_lost_task(*this, a.kind, std::move(a.reference), a.within, diag),
                                                   std::move(h));
 }
 
@@ -793,7 +593,7 @@ asio::awaitable<midi_result> client::generate_midi(midi_params p)
 {
     diagnostics diag;
     auto [ec, result] = co_await async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
-    throw_on_error(ec, diag);
+    if (ec) throw pipeline_error(ec, std::move(diag), std::move(result));
     co_return std::move(result);
 }
 

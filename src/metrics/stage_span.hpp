@@ -1,7 +1,9 @@
 // One stage (or pipeline) being measured: counted in flight from construction, its duration and
 // outcome recorded by finish(), and the observer told at both ends. Lives in the coroutine frame
 // of the stage it measures: a frame destroyed without finishing (its io_context went away)
-// still leaves the in-flight gauge right. Internal.
+// still leaves the in-flight gauge right. It shares the ownership of the client's registry and
+// observer, because such a frame may be destroyed after the client (an io_context stopped with
+// pipelines in flight and destroyed last). Internal.
 #ifndef KIEMIDI_SRC_METRICS_STAGE_SPAN_HPP
 #define KIEMIDI_SRC_METRICS_STAGE_SPAN_HPP
 
@@ -9,8 +11,11 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/metrics.hpp>
 
+#include "../client/operations.hpp"
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace kiemidi::detail {
@@ -22,12 +27,14 @@ class stage_span
 public:
     /// A stage of a paid task.
     stage_span(client& c, metrics::stage s, callback_kind k, std::uint64_t parent_id, std::string_view task_id = {}) noexcept
-        : m_(&c.metrics().of(s, k)), obs_(c.observer()), name_(metrics::to_string(s)), kind_(metrics_kind_name(k)), parent_(parent_id)
+        : registry_(client_access::metrics(c)), m_(&registry_->of(s, k)), obs_(client_access::observer(c)),
+          name_(metrics::to_string(s)), kind_(metrics_kind_name(k)), parent_(parent_id)
     {
         begin(c, task_id);
     }
     /// A whole pipeline.
-    explicit stage_span(client& c) noexcept : m_(&c.metrics().pipelines), obs_(c.observer()), name_("pipeline")
+    explicit stage_span(client& c) noexcept
+        : registry_(client_access::metrics(c)), m_(&registry_->pipelines), obs_(client_access::observer(c)), name_("pipeline")
     {
         begin(c, {});
     }
@@ -62,20 +69,21 @@ public:
     }
 
 private:
-    void begin(client& c, std::string_view task_id) noexcept
+    void begin(client&, std::string_view task_id) noexcept
     {
         m_->in_flight.add();
         start_ = std::chrono::steady_clock::now();
         if (obs_)
         {
-            id_ = c.metrics().next_id();
+            id_ = registry_->next_id();
             obs_->stage_started(
                 metrics::stage_event{.id = id_, .parent_id = parent_, .name = name_, .kind = kind_, .task_id = task_id});
         }
     }
 
+    std::shared_ptr<metrics::registry> registry_;  // keeps m_ valid
     metrics::stage_metrics* m_;
-    metrics::observer* obs_;
+    std::shared_ptr<metrics::observer> obs_;
     std::string_view name_;
     std::string_view kind_;
     std::uint64_t parent_ = 0;

@@ -232,7 +232,12 @@ struct http_client::impl : std::enable_shared_from_this<impl>
 
     void setup_tls()
     {
-        ssl_ctx_.emplace(ssl::context::tls_client);
+        if (opts_.tls.context)
+        {
+            ssl_ctx_ = opts_.tls.context;  // the application's, as it set it up
+            return;
+        }
+        ssl_ctx_ = std::make_shared<ssl::context>(ssl::context::tls_client);
         ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                               ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         const auto& t = opts_.tls;
@@ -756,7 +761,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     error_code config_ec_;
     std::string config_why_;
     origin origin_;
-    std::optional<ssl::context> ssl_ctx_;
+    std::shared_ptr<ssl::context> ssl_ctx_;
     rate_limiter limiter_;
     retry_policy policy_;
 

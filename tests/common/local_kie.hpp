@@ -54,7 +54,7 @@ struct local_kie
     local_kie& operator=(const local_kie&) = delete;
     ~local_kie()
     {
-        cli->close();
+        if (cli) cli->close();  // a test may have destroyed the client already
         listener.stop();
         hub.close();
         kie->stop();

@@ -8,6 +8,9 @@
 #include "common/test_http_server.hpp"
 #include "nothrow_awaitable.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -190,6 +193,61 @@ BOOST_AUTO_TEST_CASE(every_endpoint_round_trips_over_https_with_one_connection)
         BOOST_TEST(env.server->snapshot().tls_connections_accepted == 1u);
         BOOST_TEST(env.kie->transport_stats().connections_opened == 1u);
     });
+}
+
+BOOST_AUTO_TEST_CASE(the_applications_own_tls_context_is_the_one_used)
+{
+    for (const bool trusts_emulator : {true, false})
+    {
+        BOOST_TEST_CONTEXT("trusts the emulator's CA: " << trusts_emulator)
+        {
+            test::run_bounded([trusts_emulator](asio::io_context& ioc) -> asio::awaitable<void> {
+                emulator::emulator_options eo;
+                auto server = std::make_unique<emulator::server>(ioc.get_executor(), eo);
+                server->start();
+                auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+                ctx->set_verify_mode(asio::ssl::verify_peer);
+                if (trusts_emulator) ctx->add_certificate_authority(asio::buffer(server->ca_certificate_pem()));
+                client_options c;
+                c.base_url = server->https_base_url();
+                c.api_key = eo.api_key;
+                c.transport.tls.ca_pem = server->ca_certificate_pem();  // ignored: the context decides
+                c.transport.tls.context = ctx;
+                c.transport.retry.max_attempts = 1;
+                client kie(ioc.get_executor(), std::move(c));
+                diagnostics diag;
+                auto [ec, credits] = co_await kie.async_get_credits(diag, use_nothrow_awaitable);
+                if (trusts_emulator)
+                    BOOST_TEST(!ec, diag.to_string());
+                else
+                    BOOST_TEST(!!ec, "verified with a context that does not trust the emulator's CA");
+                kie.close();
+                server->stop();
+            });
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_paid_submission_cancelled_after_it_was_sent_is_an_unknown_outcome)
+{
+    emulator::fault_options slow;
+    slow.paid_answer_delay = 3000ms;
+    outcome out;
+    test::run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulated_kie env(ioc, false);
+        env.server->set_faults(slow);
+        asio::cancellation_signal cancel;
+        asio::steady_timer t(ioc, 300ms);
+        t.async_wait([&](error_code) { cancel.emit(asio::cancellation_type::terminal); });
+        auto req = sample_separation();
+        auto [ec, task] = co_await env.kie->async_submit_separation(
+            req, out.diag, asio::bind_cancellation_slot(cancel.slot(), use_nothrow_awaitable));
+        out.ec = ec;
+        out.kie = env.server->snapshot();
+    });
+    BOOST_TEST((out.ec == client_errc::outcome_unknown), out.ec.message() << " " << out.diag.to_string());
+    BOOST_TEST(out.requests(sep_post) == 1u);
+    BOOST_TEST(out.kie.separation_submissions.size() == 1u);  // KIE processed and charged it
 }
 
 BOOST_AUTO_TEST_CASE(wrong_api_key_is_reported_from_the_body_code_and_never_echoed)

@@ -6,6 +6,7 @@
 #ifndef KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 #define KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
@@ -83,7 +84,7 @@ public:
     /// Cancellation: terminal, partial and total all abort the operation (a paid submission
     /// already written is then not resent).
     template <boost::asio::completion_token_for<execute_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_execute(http_request req, diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, execute_signature>(

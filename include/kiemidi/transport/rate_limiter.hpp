@@ -31,6 +31,7 @@
 #ifndef KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
 #define KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
 
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/transport/transport_options.hpp>
@@ -176,7 +177,7 @@ public:
     /// Cancellation: terminal, partial and total (the acquisition leaves the queue, no token is used).
     /// The handler is never invoked from inside async_acquire.
     template <boost::asio::completion_token_for<acquire_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_acquire(admission_priority prio, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, acquire_signature>(
@@ -188,7 +189,7 @@ public:
 
     /// async_acquire(admission_priority::start, token).
     template <boost::asio::completion_token_for<acquire_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_acquire(Token&& token = {})
     {
         return async_acquire(admission_priority::start, std::forward<Token>(token));

@@ -6,7 +6,12 @@
 #ifndef KIEMIDI_TRANSPORT_TLS_OPTIONS_HPP
 #define KIEMIDI_TRANSPORT_TLS_OPTIONS_HPP
 
+#include <memory>
 #include <string>
+
+namespace boost::asio::ssl {
+class context;  // <boost/asio/ssl/context.hpp>; only the application that sets `context` needs it
+}
 
 namespace kiemidi {
 
@@ -19,6 +24,12 @@ struct tls_options
     std::string ca_pem;
     /// Disables certificate and host-name verification. Anyone on the path can then read the API key.
     bool insecure_skip_verify_do_not_use_in_production = false;
+    /// The application's own TLS context (client certificates, pinned CAs, OpenSSL settings of
+    /// its own). When set it is used as given, shared with the application, for every connection:
+    /// ca_file, ca_pem and the flag above are then ignored, and its verification settings are the
+    /// application's (set verify_peer; host names are still checked and SNI sent by kiemidi). It
+    /// must not be changed while the client uses it.
+    std::shared_ptr<boost::asio::ssl::context> context;
 };
 
 }  // namespace kiemidi
