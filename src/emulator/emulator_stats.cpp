@@ -43,6 +43,8 @@ void stats::fill(counters& c) const
     c.slow_responses = slow_responses;
     c.rate_limited = rate_limited;
     c.garbled_after_processing = garbled_after_processing;
+    c.outage_answers = outage_answers;
+    c.outage_paid_refused = outage_paid_refused;
     c.callbacks_sent = callbacks_sent;
     c.callbacks_dropped = callbacks_dropped;
     c.callbacks_duplicated = callbacks_duplicated;
@@ -74,6 +76,8 @@ std::string counters_json(const counters& c)
     w.key("tasks_failed").unsigned_integer(c.tasks_failed);
     w.key("duplicate_paid_submissions").unsigned_integer(c.duplicate_paid_submissions());
     w.key("garbled_after_processing").unsigned_integer(c.garbled_after_processing);
+    w.key("outage_answers").unsigned_integer(c.outage_answers);
+    w.key("outage_paid_refused").unsigned_integer(c.outage_paid_refused);
     w.key("paid_separation_submissions").unsigned_integer(paid_separations);
     w.key("paid_midi_submissions").unsigned_integer(paid_midis);
     w.key("open_connections").unsigned_integer(c.open_connections);
