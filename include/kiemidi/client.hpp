@@ -35,6 +35,7 @@ class callback_listener;
 
 namespace detail {
 struct client_access;
+class kie_health;
 }
 
 /// Typed KIE operations and the separation → MIDI pipeline.
@@ -276,6 +277,7 @@ private:
     std::string polling_callback_url_;
     std::shared_ptr<metrics::registry> metrics_;
     std::shared_ptr<metrics::observer> observer_;
+    std::shared_ptr<detail::kie_health> health_;  // one view of KIE's health for every operation (src/client/kie_health.hpp)
 };
 
 }  // namespace kiemidi

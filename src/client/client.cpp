@@ -5,6 +5,8 @@
 #include <kiemidi/metrics.hpp>
 
 #include "../async_bridge.hpp"
+#include "kie_health.hpp"
+#include "kie_health_gate.hpp"
 #include "kie_response_classifier.hpp"
 #include "operations.hpp"
 #include "../nothrow_awaitable.hpp"
@@ -146,6 +148,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     if (ec)
     {
         c.metrics().endpoints[static_cast<std::size_t>(e)].no_answer.inc();
+        detail::report_exchange(c, ec, 0, std::nullopt);
         if (auto* obs = c.observer())
             obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = 0, .kie_code = std::nullopt,
                                                       .latency = latency, .ec = ec});
@@ -173,6 +176,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     // KIE's body code, when the body is KIE's envelope (not a gateway's page).
     const std::optional<int> code = kie_spoke || detail::is_kie_envelope(resp.body) ? diag.kie_code() : std::nullopt;
     c.metrics().count_answer(e, code, latency);
+    detail::report_exchange(c, ec, resp.status, code);
     if (auto* obs = c.observer())
         obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = resp.status, .kie_code = code,
                                                   .latency = latency, .ec = ec});
@@ -240,7 +244,8 @@ client::client(executor_type ex, client_options opts)
       http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
       polling_callback_url_(std::move(opts.polling_callback_url)),
       metrics_(opts.metrics ? std::move(opts.metrics) : std::make_shared<metrics::registry>()),
-      observer_(std::move(opts.observer))
+      observer_(std::move(opts.observer)),
+      health_(std::make_shared<detail::kie_health>())
 {
 }
 

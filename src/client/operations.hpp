@@ -22,6 +22,8 @@
 
 namespace kiemidi::detail {
 
+class kie_health;
+
 template <class R>
 using op_result = boost::asio::awaitable<std::tuple<error_code, R>>;
 
@@ -44,6 +46,7 @@ struct client_access
 {
     static const std::string& api_key(const client& c) noexcept { return c.api_key_; }
     static http_client& transport(client& c) noexcept { return *c.http_; }
+    static kie_health& health(client& c) noexcept { return *c.health_; }
 };
 
 }  // namespace kiemidi::detail

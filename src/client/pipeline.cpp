@@ -14,6 +14,7 @@
 #include "../async_bridge.hpp"
 #include "finished_separation.hpp"
 #include "operations.hpp"
+#include "kie_health_gate.hpp"
 #include "paid_submission.hpp"
 #include "../nothrow_awaitable.hpp"
 
@@ -511,7 +512,8 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         if (fired == limit::deadline)
         {
             diag.set_stage(stage);
-            diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms");
+            diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms" +
+                                    detail::while_kie_is_down(c));
             ec = client_errc::timeout;
         }
         else if (fired == limit::stage)
@@ -568,7 +570,7 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
-                                               op.diag, step, op.span.id());
+                                               op.diag, step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
         if (ec) co_return ec;
         if (step.recovered) ++op.out.recovered;
         task_id = std::move(step.task_id);
@@ -658,7 +660,7 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
         };
         detail::paid_step step;
         auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
-                                               step, op.span.id());
+                                               step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
         if (ec) co_return ec;
         if (step.recovered) ++op.out.recovered;
         task_id = std::move(step.task_id);
