@@ -130,6 +130,14 @@ struct shared_state
 };
 #endif
 
+/// KIE stayed down longer than --outage-wait: since when, and how to go on.
+void report_outage(const batch_summary& s)
+{
+    if (!s.stopped_for_outage) return;
+    std::cerr << "kiemidi batch: " << s.kie_unavailable << " for longer than --outage-wait; stopped with " << s.unfinished
+              << " track(s) unfinished, none failed for it. Rerun the same command to resume once KIE is back.\n";
+}
+
 /// KIE said the account is out of credits: how many tracks did not start, and how to go on.
 void report_no_credits(const batch_summary& s)
 {
@@ -153,6 +161,7 @@ int exit_of(const batch_summary& s, bool interrupted, const error_code& run_ec, 
 {
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
     if (s.stopped_for_credits) return exit_no_credits;
+    if (s.stopped_for_outage) return exit_kie_unavailable;
     if (interrupted || run_ec || s.failed > 0 || bad_rows || s.unfinished > 0) return exit_failed;
     return exit_ok;
 }
@@ -190,6 +199,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.output_dir = args.output_dir;
     bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
     bo.concurrency = args.concurrency;
+    bo.outage_wait = args.outage_wait;
     bo.resubmit_unknown = args.resubmit_unknown;
     bo.pipeline.separation = args.type;
     bo.pipeline.stem = args.stem;
@@ -310,6 +320,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.async_wait([&](const error_code& ec) {
             if (ec || batch_over) return;
             progress.rate_limit(session.kie().transport_stats().limiter_waiting);
+            progress.kie_status(format_kie_line(session.kie().metrics().kie(), std::chrono::steady_clock::now()));
             sample_limiter();
         });
     };
@@ -345,6 +356,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << args.shared.redis_url << " --batch-id " << args.shared.batch_id
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
         report_no_credits(summary);
+        report_outage(summary);
         write_batch_report(args.output_dir, {});
         return exit_of(summary, interrupted, run_ec, !list->errors.empty());
     }
@@ -362,6 +374,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << "(they may be charged twice).\n";
     }
     report_no_credits(summary);
+    report_outage(summary);
     write_batch_report(args.output_dir, bo.journal_path);
     return exit_of(summary, interrupted, run_ec, !list->errors.empty());
 }

@@ -29,6 +29,7 @@ enum exit_code : int
     exit_unreachable = 4,      ///< KIE cannot be reached, or the API key is refused.
     exit_no_credits = 5,       ///< KIE said the account is out of credits; the tracks not started stay pending.
     exit_not_ready = 6,        ///< The separation or music task named is not finished, or KIE knows no such task; nothing was paid.
+    exit_kie_unavailable = 11, ///< KIE stayed unavailable longer than --outage-wait; the batch stopped, every track resumable.
 };
 
 /// A command-line mistake; main prints it with the command's usage and exits 2.

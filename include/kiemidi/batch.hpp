@@ -88,6 +88,10 @@ struct batch_options
     bool resubmit_unknown = false;
     /// Try failed tracks again, from the latest state their task ids allow (journal::requeue).
     bool retry_failed = false;
+    /// While KIE is down (the client's circuit breaker is open) the batch pauses: tracks not yet
+    /// paid stay pending, paid ones keep waiting. When one outage lasts longer than this, the run
+    /// stops with every track resumable (batch_summary::stopped_for_outage).
+    std::chrono::milliseconds outage_wait{std::chrono::minutes(30)};
     /// Progress events at most this often (track end events are never throttled).
     std::chrono::milliseconds progress_interval{200};
 };
@@ -115,6 +119,11 @@ struct batch_summary
     /// With stopped_for_credits: tracks left pending (or put back before being charged) for lack
     /// of credits. They stay resumable: a run after a top-up takes them on.
     std::size_t not_started_no_credits = 0;
+    /// KIE stayed unavailable longer than batch_options::outage_wait: the run stopped; tracks not
+    /// paid are pending, paid ones keep their task ids. A rerun resumes them.
+    bool stopped_for_outage = false;
+    /// With stopped_for_outage: "KIE unavailable (code 455, maintenance) since 12:03:10".
+    std::string kie_unavailable;
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>" (a separation:

@@ -30,12 +30,18 @@ constexpr std::string_view midi_record_path = "/api/v1/midi/record-info";
 constexpr std::string_view credits_path = "/api/v1/chat/credit";
 constexpr std::string_view music_record_path = "/api/v1/generate/record-info";
 
-transport_options make_transport_options(client_options& opts)
+/// The transport for `c`: every attempt also tells c's circuit breaker how KIE answered, so the
+/// first maintenance answer stops new paid submissions at once, not after a retry budget.
+transport_options make_transport_options(client_options& opts, client* c)
 {
     transport_options t = std::move(opts.transport);
     t.base_url = std::move(opts.base_url);
     t.bearer_token = std::move(opts.api_key);
     if (!t.classify) t.classify = &detail::classify_kie_response;
+    t.on_attempt = [c, theirs = std::move(t.on_attempt)](const attempt_report& r) {
+        detail::report_attempt(*c, r);
+        if (theirs) theirs(r);
+    };
     return t;
 }
 
@@ -241,7 +247,7 @@ std::optional<client_options> client_options::from_environment()
 client::client(executor_type ex, client_options opts)
     : ex_(std::move(ex)),
       api_key_(opts.api_key),
-      http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
+      http_(std::make_unique<http_client>(ex_, make_transport_options(opts, this))),
       polling_callback_url_(std::move(opts.polling_callback_url)),
       metrics_(opts.metrics ? std::move(opts.metrics) : std::make_shared<metrics::registry>()),
       observer_(std::move(opts.observer)),

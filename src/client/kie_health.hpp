@@ -2,8 +2,7 @@
 //
 // Every KIE exchange reports how it ended. Maintenance (KIE's code 455) opens the breaker at
 // once; server errors (5xx, a gateway's page) and connection failures (refused, reset, TLS, DNS)
-// open it after `failures_to_open` exchanges in a row, each of which already spent the
-// transport's retry budget. While it is open no new paid submission starts: submitters wait
+// open it after `failures_to_open` attempts in a row. While it is open no new paid submission starts: submitters wait
 // (kie_availability.hpp), and one of them at a time probes KIE with a free read at growing,
 // jittered, capped intervals. Any answer that is KIE's own word closes it.
 //
@@ -41,8 +40,9 @@ struct kie_instant
 
 struct kie_health_options
 {
-    /// Server errors or connection failures in a row that open the breaker (455 opens it at once).
-    unsigned failures_to_open = 2;
+    /// Server errors or connection failures in a row (transport attempts or whole exchanges)
+    /// that open the breaker; 455 opens it at once.
+    unsigned failures_to_open = 3;
     /// Interval before the first probe; doubles after each failed probe.
     std::chrono::milliseconds first_probe{std::chrono::seconds(1)};
     /// Upper bound of the probe interval.

@@ -88,6 +88,22 @@ void report_exchange(client& c, const error_code& ec, unsigned http_status, std:
     if (was_open || health.is_open()) publish(c, health.view(now), now);
 }
 
+void report_attempt(client& c, const attempt_report& r)
+{
+    auto& health = client_access::health(c);
+    const auto now = kie_instant::now();
+    const bool was_open = health.is_open();
+    if (!r.answered)
+        health.on_failure(kie_down_cause::connection, 0, now);
+    else if (r.verdict == response_verdict::unavailable)
+        health.on_failure(kie_down_cause::maintenance, 455, now);
+    else if (r.verdict == response_verdict::server_error)
+        health.on_failure(kie_down_cause::server_error, static_cast<int>(r.http_status), now);
+    else
+        health.on_answer(now);
+    if (was_open || health.is_open()) publish(c, health.view(now), now);
+}
+
 bool unsent_because_kie_was_down(const error_code& ec) noexcept
 {
     if (ec == api_errc::maintenance) return true;

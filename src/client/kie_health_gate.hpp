@@ -28,6 +28,11 @@ KIEMIDI_DECL std::optional<kie_down_cause> kie_down_cause_of(const error_code& e
 /// `c`'s metrics.
 void report_exchange(client& c, const error_code& ec, unsigned http_status, std::optional<int> kie_code);
 
+/// Tells `c`'s breaker how one transport attempt ended (transport_options::on_attempt): a
+/// maintenance verdict opens it at once, server errors and no answer count towards opening it,
+/// any other answer closes it.
+void report_attempt(client& c, const attempt_report& r);
+
 /// True when a paid POST that ended with `ec` was provably not processed because KIE was down:
 /// KIE's maintenance answer (455), or a connection failure before the request was written
 /// (the transport reports a failure after writing as client_errc::outcome_unknown).

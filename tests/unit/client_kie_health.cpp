@@ -22,6 +22,7 @@ kie_health_options no_jitter()
     o.first_probe = 1s;
     o.max_probe = 5s;
     o.jitter = 0;
+    o.failures_to_open = 2;
     return o;
 }
 
