@@ -62,14 +62,10 @@ std::optional<kie_down_cause> kie_down_cause_of(const error_code& ec, unsigned h
         return std::nullopt;
     }
     if (!ec || ec == asio::error::operation_aborted) return std::nullopt;
-    if (ec.category() == get_client_category())
-    {
-        // No answer (a timeout, a reset after writing) says KIE is not answering; the caller's
-        // own reasons (closed, bad URL, too large a body) say nothing about KIE.
-        if (ec == client_errc::timeout || ec == client_errc::outcome_unknown) return kie_down_cause::connection;
-        return std::nullopt;
-    }
-    if (ec.category() == get_api_category()) return std::nullopt;
+    // The library's own errors say nothing sure about KIE: a timeout or a reset after writing may
+    // be one slow or lost answer (its paid-step rules handle it), a closed client or a bad URL is
+    // the caller's.
+    if (ec.category() == get_client_category() || ec.category() == get_api_category()) return std::nullopt;
     return kie_down_cause::connection;  // refused, reset, DNS, TLS
 }
 
@@ -94,7 +90,12 @@ void report_attempt(client& c, const attempt_report& r)
     const auto now = kie_instant::now();
     const bool was_open = health.is_open();
     if (!r.answered)
+    {
+        // Only a connection that could not be made (refused, DNS, TLS) says KIE is unreachable;
+        // a reset after writing may be one lost answer, which the paid-step rules recover.
+        if (r.reached) return;
         health.on_failure(kie_down_cause::connection, 0, now);
+    }
     else if (r.verdict == response_verdict::unavailable)
         health.on_failure(kie_down_cause::maintenance, 455, now);
     else if (r.verdict == response_verdict::server_error)

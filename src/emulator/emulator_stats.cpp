@@ -76,8 +76,6 @@ std::string counters_json(const counters& c)
     w.key("tasks_failed").unsigned_integer(c.tasks_failed);
     w.key("duplicate_paid_submissions").unsigned_integer(c.duplicate_paid_submissions());
     w.key("garbled_after_processing").unsigned_integer(c.garbled_after_processing);
-    w.key("outage_answers").unsigned_integer(c.outage_answers);
-    w.key("outage_paid_refused").unsigned_integer(c.outage_paid_refused);
     w.key("paid_separation_submissions").unsigned_integer(paid_separations);
     w.key("paid_midi_submissions").unsigned_integer(paid_midis);
     w.key("open_connections").unsigned_integer(c.open_connections);

@@ -63,6 +63,7 @@ KIEMIDI_DECL response_verdict classify_by_status(const http_response& r) noexcep
 struct attempt_report
 {
     bool answered = false;                               ///< An answer was read; false: no answer (refused, reset, timeout, TLS, DNS).
+    bool reached = false;                                ///< Without an answer: the request was (partly) written before it failed.
     response_verdict verdict = response_verdict::final;  ///< The answer's verdict (answered only).
     unsigned http_status = 0;                            ///< The answer's HTTP status (answered only).
 };
