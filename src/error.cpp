@@ -61,6 +61,7 @@ public:
         case client_errc::stale_callback: return "callback timestamp outside the freshness window";
         case client_errc::retries_exhausted: return "retries exhausted";
         case client_errc::unknown_stem: return "the separation has no such stem";
+        case client_errc::kie_unavailable: return "KIE is unavailable";
         }
         return "kiemidi client error " + std::to_string(ev);
     }

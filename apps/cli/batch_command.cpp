@@ -194,6 +194,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     bo.output_dir = args.output_dir;
     bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
     bo.concurrency = args.concurrency;
+    bo.outage_wait = args.outage_wait;
     bo.resubmit_unknown = args.resubmit_unknown;
     bo.retry_failed = args.retry_failed;
     bo.resubmit_lost = args.resubmit_lost;
@@ -402,6 +403,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         limiter_tick.async_wait([&](const error_code& ec) {
             if (ec || batch_over) return;
             progress.rate_limit(session.kie().transport_stats().limiter_waiting);
+            progress.kie_status(format_kie_line(session.kie().metrics().kie(), std::chrono::steady_clock::now()));
             sample_limiter();
         });
     };
@@ -441,6 +443,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                       << args.shared.redis_url << " --batch-id " << args.shared.batch_id
                       << "` lists them. Rerun with --resubmit-unknown to submit them again (they may be charged twice).\n";
         report_no_credits(summary);
+        report_outage(summary);
         report_budget(summary, args);
         report_unwritten(summary, "kiemidi status --redis " + args.shared.redis_url + " --batch-id " + args.shared.batch_id);
         const auto no_copy = copy_duplicate_results(args.output_dir, rows.duplicates, finished);
@@ -462,6 +465,7 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                   << "(they may be charged twice).\n";
     }
     report_no_credits(summary);
+    report_outage(summary);
     report_budget(summary, args);
     report_unwritten(summary, "kiemidi status " + bo.journal_path.string());
     std::size_t no_copy = 0;

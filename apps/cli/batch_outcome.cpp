@@ -8,6 +8,14 @@
 
 namespace kiemidi::cli {
 
+/// KIE stayed down longer than --outage-wait: since when, and how to go on.
+void report_outage(const batch_summary& s)
+{
+    if (!s.stopped_for_outage) return;
+    std::cerr << "kiemidi batch: " << s.kie_unavailable << " for longer than --outage-wait; stopped with " << s.unfinished
+              << " track(s) unfinished, none failed for it. Rerun the same command to resume once KIE is back.\n";
+}
+
 /// KIE said the account is out of credits: how many tracks did not start, and how to go on.
 void report_no_credits(const batch_summary& s)
 {
@@ -119,6 +127,7 @@ int exit_of(const batch_summary& s, int stop_signal, const error_code& run_ec, b
     if (s.outcome_unknown > 0) return exit_outcome_unknown;
     if (s.stopped_for_credits) return exit_no_credits;
     if (s.not_written > 0) return exit_not_written;
+    if (s.stopped_for_outage) return exit_kie_unavailable;
     if (s.stopped_for_budget) return exit_budget;
     if (interrupted || run_ec || copy_failed || s.failed > 0 || s.result_lost > 0 || s.unfinished > 0) return exit_failed;
     if (bad_rows) return exit_bad_rows;

@@ -14,6 +14,9 @@
 
 namespace kiemidi::cli {
 
+/// KIE stayed down longer than --outage-wait: since when, and how to go on.
+void report_outage(const batch_summary& s);
+
 /// KIE said the account is out of credits: how many tracks did not start, and how to go on.
 void report_no_credits(const batch_summary& s);
 

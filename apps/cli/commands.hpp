@@ -8,6 +8,7 @@
 
 #include <kiemidi/credit_costs.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -53,6 +54,7 @@ struct batch_args
     unsigned lost_answer_wait_ms = 900000;  ///< --lost-answer-wait-ms
     bool lost_answer_wait_given = false;
     std::string callback_secret;            ///< --callback-secret; empty → kept next to the journal
+    std::chrono::milliseconds outage_wait{std::chrono::minutes(30)};  ///< --outage-wait
     shared_batch_flags shared;      ///< With --redis: one worker of a shared batch, no local journal.
     std::uint16_t metrics_port = 0;               ///< --metrics-port: serve /metrics while the batch runs; 0: no.
     std::string metrics_address = "127.0.0.1";  ///< --metrics-address

@@ -3,6 +3,7 @@
 // `kiemidi COMMAND --help` describe everything.
 #include "command_line.hpp"
 #include "commands.hpp"
+#include "duration.hpp"
 #include "emulator_cli.hpp"
 #include "batch_plan_output.hpp"
 #include "track_list.hpp"
@@ -53,6 +54,7 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
               pending: rerun with a higher budget to resume them
            10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
               makes them a warning
+           11 batch: KIE stayed unavailable longer than --outage-wait; nothing failed, a rerun resumes
             130 / 143 batch: stopped by SIGINT / SIGTERM: no new paid submission was started, those
               in flight finished or are journaled; rerun the same command to resume (a second
               signal stops at once)
@@ -249,6 +251,13 @@ int main(int argc, char** argv)
                 ("callback-secret", po::value(&b.callback_secret)->value_name("S"),
                  "listener path secret (16+ of [A-Za-z0-9._~-]); default: kept in <journal>.callback-secret "
                  "so that a rerun receives the callbacks of an earlier run")
+                ("outage-wait", po::value<std::string>()->value_name("DURATION")->notifier([&b](const std::string& v) {
+                     auto d = parse_duration(v);
+                     if (!d) throw usage_error("--outage-wait takes a duration such as 30min, 90s or 500ms, not '" + v + "'");
+                     b.outage_wait = *d;
+                 }),
+                 "while KIE is down the batch pauses (tracks not yet paid wait); after one outage longer than "
+                 "this it stops, exit 11, a rerun resumes (default 30min)")
                 ("metrics-port", po::value(&b.metrics_port)->value_name("N"),
                  "serve Prometheus metrics on http://ADDRESS:N/metrics while the batch runs")
                 ("metrics-address", po::value(&b.metrics_address)->value_name("A"),

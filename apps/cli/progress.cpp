@@ -3,12 +3,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 namespace kiemidi::cli {
 
 std::string format_rate_limit_line(std::size_t queued)
 {
     return "waiting for KIE's rate limit: " + std::to_string(queued) + (queued == 1 ? " request" : " requests") + " queued";
+}
+
+std::string format_kie_line(const metrics::kie_availability& kie, std::chrono::steady_clock::time_point now)
+{
+    if (!kie.down) return {};
+    std::string text = "KIE unavailable (";
+    if (kie.code != 0) text += "code " + std::to_string(kie.code) + ", ";
+    text += kie.reason + ")";
+    const std::time_t t = std::chrono::system_clock::to_time_t(kie.since);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char clock[16];
+    if (std::strftime(clock, sizeof clock, "%H:%M:%S", &tm) > 0) text += std::string(" since ") + clock;
+    const auto next = std::chrono::ceil<std::chrono::seconds>(std::max(kie.next_try - now, std::chrono::steady_clock::duration::zero()));
+    return text + ", next try in " + std::to_string(next.count()) + " s";
 }
 
 std::string format_progress_line(const progress_counts& c, std::chrono::steady_clock::duration elapsed)
@@ -29,8 +45,10 @@ std::string format_progress_line(const progress_counts& c, std::chrono::steady_c
     char line[160];
     std::snprintf(line, sizeof line, "%zu/%zu done, %zu failed, %zu in flight, %.1f tracks/s, ETA %s", c.done, c.total,
                   c.failed, c.in_flight, rate, eta);
-    if (c.rate_limit_queued == 0) return line;
-    return line + ("; " + format_rate_limit_line(c.rate_limit_queued));
+    std::string out = line;
+    if (c.rate_limit_queued != 0) out += "; " + format_rate_limit_line(c.rate_limit_queued);
+    if (!c.kie_unavailable.empty()) out += "; " + c.kie_unavailable;
+    return out;
 }
 
 progress_printer::progress_printer(std::FILE* out, bool live) : out_(out), live_(live) {}
@@ -45,6 +63,7 @@ void progress_printer::draw(const progress_counts& c)
 {
     last_ = c;
     last_.rate_limit_queued = queued_;
+    last_.kie_unavailable = kie_;
     std::fputs(("\r" + format_progress_line(last_, std::chrono::steady_clock::now() - start_) + "\033[K").c_str(), out_);
     std::fflush(out_);
     drawn_ = true;
@@ -108,6 +127,30 @@ void progress_printer::rate_limit(std::size_t queued)
     queued_said_ = true;
     queued_said_at_ = now;
     std::fprintf(out_, "%s\n", format_rate_limit_line(queued).c_str());
+    std::fflush(out_);
+}
+
+void progress_printer::kie_status(const std::string& unavailable)
+{
+    std::lock_guard lock(mutex_);
+    const bool was_down = !kie_.empty();
+    const bool changed = unavailable != kie_;
+    kie_ = unavailable;
+    if (live_)
+    {
+        if (changed) redraw_if_due();
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (unavailable.empty())
+    {
+        if (was_down) std::fprintf(out_, "KIE is available again; the batch goes on\n");
+    }
+    else if (!was_down || now - kie_said_at_ >= plain_repeat)
+    {
+        kie_said_at_ = now;
+        std::fprintf(out_, "%s; tracks not yet paid wait\n", unavailable.c_str());
+    }
     std::fflush(out_);
 }
 

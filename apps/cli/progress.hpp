@@ -6,6 +6,8 @@
 #ifndef KIEMIDI_APPS_CLI_PROGRESS_HPP
 #define KIEMIDI_APPS_CLI_PROGRESS_HPP
 
+#include <kiemidi/metrics.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -21,13 +23,20 @@ struct progress_counts
     std::size_t total = 0, done = 0, failed = 0, in_flight = 0, skipped = 0;
     /// Paid submissions waiting for a token of the client's rate limiter (KIE's account limit).
     std::size_t rate_limit_queued = 0;
+    /// While KIE is down: format_kie_line's text; empty while it is up.
+    std::string kie_unavailable;
 };
+
+/// "KIE unavailable (code 455, maintenance) since 12:03:10, next try in 20 s" (local time) while
+/// the client's circuit breaker is open; empty while KIE is up.
+std::string format_kie_line(const metrics::kie_availability& kie, std::chrono::steady_clock::time_point now);
 
 /// "waiting for KIE's rate limit: 12 requests queued".
 std::string format_rate_limit_line(std::size_t queued);
 
 /// "12/60 done, 1 failed, 16 in flight, 3.2 tracks/s, ETA 0:15", followed by
-/// "; waiting for KIE's rate limit: 12 requests queued" while submissions wait for the limiter.
+/// "; waiting for KIE's rate limit: 12 requests queued" while submissions wait for the limiter,
+/// and "; KIE unavailable (...) since ..., next try in 20 s" while KIE is down.
 /// Tracks skipped because a previous run finished them count as done but not towards the rate.
 std::string format_progress_line(const progress_counts& c, std::chrono::steady_clock::duration elapsed);
 
@@ -49,6 +58,10 @@ public:
     void rate_limit(std::size_t queued);
     /// How often a plain output repeats the rate-limit line while requests keep queueing.
     static constexpr std::chrono::seconds plain_repeat{10};
+    /// KIE's availability (format_kie_line's text, empty while up), sampled periodically. Live:
+    /// shown on the status line. Plain: one line when KIE goes down, again at most every
+    /// `plain_repeat` while it stays down, and one when it is back.
+    void kie_status(const std::string& unavailable);
     /// A free-form notice (e.g. a bad row), above the live line.
     void note(std::string_view text);
     /// Final redraw and newline (live mode).
@@ -69,6 +82,8 @@ private:
     std::size_t queued_ = 0;       // the latest sample of the rate limiter's queue
     bool queued_said_ = false;     // plain: the current queueing spell was reported
     std::chrono::steady_clock::time_point queued_said_at_{};
+    std::string kie_;              // the latest KIE status text (empty: up)
+    std::chrono::steady_clock::time_point kie_said_at_{};
 };
 
 }  // namespace kiemidi::cli

@@ -33,6 +33,7 @@ enum exit_code : int
     exit_not_written = 8,      ///< KIE finished (and was paid) but result files could not be written; a rerun writes them, paying nothing.
     exit_budget = 9,           ///< batch --max-credits stopped the run; the tracks not started stay pending.
     exit_bad_rows = 10,        ///< batch: the track list had bad rows (the rest ran); --skip-bad-rows makes it 0.
+    exit_kie_unavailable = 11, ///< KIE stayed unavailable longer than --outage-wait; the batch stopped, every track resumable.
     exit_sigint = 130,         ///< Stopped by SIGINT (clean stop; a rerun resumes).
     exit_sigterm = 143,        ///< Stopped by SIGTERM (clean stop; a rerun resumes).
 };

@@ -173,6 +173,20 @@ po::options_description emulator_options(emulator_cli_options& out)
         .rate("processed-then-json-500-rate", fo.processed_then_json_500_rate,
          "process (and charge) paid POSTs, then answer KIE's {\"code\":500,...}");
 
+    po::options_description outage("scheduled outage (KIE down for a window; requests in it are not processed)",
+                                    help_width, help_width / 2);
+    flags{outage}
+        .millis("outage-start-ms", opts.outage.start, "the outage starts N ms after the emulator started (default 0)")
+        .millis("outage-ms", opts.outage.length, "the outage lasts N ms (default 0 = no outage)")
+        ("outage-kind",
+         po::value<std::string>()->value_name("K")->notifier([&opts](const std::string& v) {
+             if (v == "maintenance") opts.outage.kind = emu::outage_kind::maintenance;
+             else if (v == "5xx") opts.outage.kind = emu::outage_kind::server_error;
+             else if (v == "reset") opts.outage.kind = emu::outage_kind::connection_reset;
+             else throw po::error("invalid value '" + v + "' for --outage-kind (maintenance, 5xx or reset)");
+         }),
+         "maintenance (HTTP 455, default) | 5xx (HTML 503 pages) | reset (connections closed unanswered)");
+
     po::options_description results("results KIE's documentation allows or leaves open", help_width, help_width / 2);
     flags{results}
         .rate("odd-notes-rate", fo.odd_notes_rate,
@@ -190,7 +204,7 @@ po::options_description emulator_options(emulator_cli_options& out)
          "deliver the separation's callback once more after each MIDI POST is answered (KIE repeats deliveries)");
 
     po::options_description all;
-    all.add(server).add(faults).add(results);
+    all.add(server).add(faults).add(outage).add(results);
     return all;
 }
 

@@ -96,6 +96,10 @@ struct batch_options
     /// Explicit user choice: pay again for result_lost tracks (their files are gone and KIE no
     /// longer has the record), from the first paid step.
     bool resubmit_lost = false;
+    /// While KIE is down (the client's circuit breaker is open) the batch pauses: tracks not yet
+    /// paid stay pending, paid ones keep waiting. When one outage lasts longer than this, the run
+    /// stops with every track resumable (batch_summary::stopped_for_outage).
+    std::chrono::milliseconds outage_wait{std::chrono::minutes(30)};
     /// Progress events at most this often (track end events are never throttled).
     std::chrono::milliseconds progress_interval{200};
     /// A credit budget for this run: a track starts only when the paid submissions it still
@@ -146,6 +150,11 @@ struct batch_summary
     bool stopped_for_budget = false;
     std::size_t not_started_budget = 0;
     std::int64_t budget_used = 0;  ///< Credits the tracks started in this run were planned to cost.
+    /// KIE stayed unavailable longer than batch_options::outage_wait: the run stopped; tracks not
+    /// paid are pending, paid ones keep their task ids. A rerun resumes them.
+    bool stopped_for_outage = false;
+    /// With stopped_for_outage: "KIE unavailable (code 455, maintenance) since 12:03:10".
+    std::string kie_unavailable;
 };
 
 /// The output base name for a track: its name, or "<task_id>_<audio_id>" (a separation:

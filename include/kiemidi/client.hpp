@@ -38,6 +38,7 @@ class callback_listener;
 namespace detail {
 struct client_access;
 class client_life;
+class kie_health;
 }
 
 /// What the throwing spellings (client::generate_midi, client::generate_midi_from_separation)
@@ -370,6 +371,7 @@ private:
     std::shared_ptr<metrics::registry> metrics_;
     std::shared_ptr<metrics::observer> observer_;
     std::shared_ptr<detail::client_life> life_;  // pending operations, shared with them
+    std::shared_ptr<detail::kie_health> health_;  // one view of KIE's health for every operation (src/client/kie_health.hpp)
 };
 
 }  // namespace kiemidi

@@ -62,6 +62,7 @@ enum class client_errc : int
     stale_callback,              ///< A callback's signature timestamp is outside the freshness window.
     retries_exhausted,           ///< Every allowed attempt failed; diagnostics holds the last failure.
     unknown_stem,                ///< The separation has no stem by that name or audio id; diagnostics lists the ones it has.
+    kie_unavailable,             ///< KIE is down (maintenance, server errors, no connection) and the caller asked not to wait; nothing was sent. Diagnostics say since when.
 };
 
 KIEMIDI_DECL const boost::system::error_category& get_api_category() noexcept;

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -142,6 +143,21 @@ struct endpoint_metrics
 };
 
 /// The model. Every member may be read and updated from any thread.
+/// KIE's availability as the client's circuit breaker sees it (see client.hpp: while KIE is
+/// down no new paid submission starts; a free read probes it at growing intervals).
+struct kie_availability
+{
+    bool down = false;                                     ///< The breaker is open.
+    int code = 0;                                          ///< KIE's code (455) or the HTTP status that opened it; 0 for none.
+    std::string reason;                                    ///< "maintenance", "server errors" or "no connection".
+    std::chrono::system_clock::time_point since{};         ///< When KIE went down (wall clock).
+    std::chrono::steady_clock::time_point since_steady{};  ///< The same on the steady clock.
+    std::chrono::steady_clock::time_point next_try{};      ///< When the next probe may go.
+    std::chrono::milliseconds down_for{0};                 ///< How long the current outage lasts so far.
+    std::chrono::milliseconds total_down{0};               ///< Time spent down since the client started.
+    std::uint64_t outages = 0;                             ///< Times KIE went down.
+};
+
 struct registry
 {
     std::array<std::array<stage_metrics, 2>, stage_count> stages;  ///< [stage][callback_kind].
@@ -159,6 +175,11 @@ struct registry
     {
         return stages[static_cast<std::size_t>(s)][static_cast<std::size_t>(k)];
     }
+    /// The circuit breaker's view of KIE, with down_for and total_down as of `now`.
+    KIEMIDI_DECL kie_availability kie(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const;
+    /// Set by the client whenever its breaker's view changes.
+    KIEMIDI_DECL void set_kie(kie_availability a);
+
     /// Counts one KIE answer: `kie_code` is its body code, nullopt when the body is not KIE's.
     KIEMIDI_DECL void count_answer(endpoint e, std::optional<int> kie_code, std::chrono::nanoseconds latency) noexcept;
     /// The count of answers of `e` with code slot `code` (a counted code; -1: other; 0: none).
@@ -167,6 +188,8 @@ struct registry
     std::uint64_t next_id() noexcept { return ids_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 private:
+    mutable std::mutex kie_m_;
+    kie_availability kie_;
     std::atomic<std::int64_t> credits_{0};
     std::atomic<bool> credits_known_{false};
     std::atomic<std::uint64_t> ids_{0};

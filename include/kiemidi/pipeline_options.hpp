@@ -79,6 +79,11 @@ struct midi_params
     /// task id instead of failing. 0: report outcome_unknown at once. Needs an attached hub.
     std::chrono::milliseconds unknown_outcome_wait{std::chrono::minutes(15)};
     wait_options wait;
+    /// While the client takes KIE to be down (maintenance, repeated server errors, no
+    /// connection: its circuit breaker is open), a paid step waits for KIE to come back, within
+    /// `deadline`. True: it ends at once with client_errc::kie_unavailable instead, nothing paid,
+    /// diagnostics saying since when KIE is unavailable.
+    bool fail_fast_when_kie_unavailable = false;
 };
 
 }  // namespace kiemidi

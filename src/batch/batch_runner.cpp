@@ -7,12 +7,15 @@
 // pool (batch_worker.hpp).
 #include <kiemidi/batch.hpp>
 #include <kiemidi/batch_claims.hpp>
+#include <kiemidi/metrics.hpp>
 
 #include "batch_state.hpp"
 #include "batch_worker.hpp"
+#include "../client/kie_health_gate.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
@@ -71,6 +74,28 @@ void take_opened(run_state& st, const batch_detail::opened_batch& opened)
     }
 }
 
+/// While KIE is down the workers' paid steps wait (the client's circuit breaker); the batch
+/// waits at most `budget` for one outage to end, then `stop` ends the run, every track resumable.
+/// Pointer arguments: see the note on coroutine helpers in batch_support.hpp.
+asio::awaitable<void> watch_outage(client* cli, std::chrono::milliseconds budget, std::string* exceeded,
+                                   std::function<void()>* stop)
+{
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    for (;;)
+    {
+        tick.expires_after(std::chrono::milliseconds(100));
+        auto [ec] = co_await tick.async_wait(use_nothrow_awaitable);
+        if (ec) co_return;
+        const auto kie = cli->metrics().kie();
+        if (kie.down && kie.down_for > budget)
+        {
+            *exceeded = detail::while_kie_is_down(*cli).substr(2);
+            (*stop)();
+            co_return;
+        }
+    }
+}
+
 asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, const batch_options& opts, batch_claims* claims,
                                                                  std::filesystem::path journal_path,
                                                                  asio::thread_pool::executor_type pool_ex, strand_type strand,
@@ -108,9 +133,13 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     };
     st.request_stop = stop_all;
     // Workers reference the state, which outlives them (we wait for all below).
+    asio::cancellation_signal outage_signal;
+    std::function<void()> stop_for_outage = stop_all;
+    std::string outage_exceeded;
     auto on_worker_end = [&](std::exception_ptr) {
         // The renewal lives as long as some worker may hold a claim.
         if (--workers_running == 0 && renew) renewal_signal.emit(asio::cancellation_type::terminal);
+        if (workers_running == 0) outage_signal.emit(asio::cancellation_type::terminal);
         if (--running == 0) all_done.cancel();
     };
     for (std::size_t i = 0; i < n; ++i)
@@ -127,6 +156,15 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
             if (--running == 0) all_done.cancel();
         };
         asio::co_spawn(strand, batch_detail::renew_leases(&st), asio::bind_cancellation_slot(renewal_signal.slot(), on_renewal_end));
+    }
+    if (n > 0)
+    {
+        ++running;
+        auto on_watch_end = [&](std::exception_ptr) {
+            if (--running == 0) all_done.cancel();
+        };
+        asio::co_spawn(strand, watch_outage(&cli, opts.outage_wait, &outage_exceeded, &stop_for_outage),
+                       asio::bind_cancellation_slot(outage_signal.slot(), on_watch_end));
     }
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none)
@@ -189,6 +227,11 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         // Every track not finished now was left pending because the budget could not cover it.
         summary.stopped_for_budget = true;
         summary.not_started_budget = summary.unfinished;
+    }
+    if (!outage_exceeded.empty())
+    {
+        summary.stopped_for_outage = true;
+        summary.kie_unavailable = std::move(outage_exceeded);
     }
     if (cancelled) ec = asio::error::operation_aborted;
     co_return std::tuple<error_code, batch_summary>{ec, summary};

@@ -188,7 +188,9 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     // Out of credits: KIE refused the POST of `stage`, so nothing was charged. The intent goes
     // back to the latest state the recorded task ids allow (pending, or separating for MIDI) by
     // way of failed and requeue, the journal's one way out of an intent without a task id.
-    auto put_back_for_credits = [&](journal_stage stage) -> asio::awaitable<track_outcome> {
+    // Also for a POST KIE refused unprocessed while it was down, when the run stopped before KIE
+    // came back: `outcome` says which.
+    auto put_back = [&](journal_stage stage, track_outcome outcome) -> asio::awaitable<track_outcome> {
         std::string stage_name(to_string(stage));
         std::string msg = message;
         diagnostics jd;
@@ -200,7 +202,7 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             message += " (and the journal could not put the track back: " + describe(jec, jd) + ")";
             co_return track_outcome::failed;
         }
-        co_return track_outcome::no_credits;
+        co_return outcome;
     };
 
     // Stop before the next step when the run stops, or when the renewer found the claim taken over.
@@ -274,12 +276,15 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
             // run after a top-up, and this run starts no further track.
             st.out_of_credits = true;
             message = describe(ec, diag);
-            co_return co_await put_back_for_credits(stage);
+            co_return co_await put_back(stage, track_outcome::no_credits);
         }
         // Ended before the transport admitted the POST (stopped or closed while it waited for the
         // rate limiter): nothing was sent and no intent recorded; the track resumes as it was.
         if (!step.admitted && (ec == asio::error::operation_aborted || ec == client_errc::shut_down))
             co_return track_outcome::stopped;
+        // Its POST was refused unprocessed while KIE was down and the run stopped before KIE came
+        // back: nothing was paid, so the track goes back to where it was, not to a callback hunt.
+        if (step.unsent && st.stopping) co_return co_await put_back(stage, track_outcome::stopped);
         if (ec == asio::error::operation_aborted && st.stopping)
             co_return track_outcome::stopped;  // the intent stays: the next run looks for its callback
         if (ec && detail::outcome_may_be_paid(ec))

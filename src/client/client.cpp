@@ -7,6 +7,8 @@
 #include "../async_bridge.hpp"
 #include "client_life.hpp"
 #include "tracked_spawn.hpp"
+#include "kie_health.hpp"
+#include "kie_health_gate.hpp"
 #include "kie_response_classifier.hpp"
 #include "operations.hpp"
 #include "../nothrow_awaitable.hpp"
@@ -30,12 +32,18 @@ constexpr std::string_view midi_record_path = "/api/v1/midi/record-info";
 constexpr std::string_view credits_path = "/api/v1/chat/credit";
 constexpr std::string_view music_record_path = "/api/v1/generate/record-info";
 
-transport_options make_transport_options(client_options& opts)
+/// The transport for `c`: every attempt also tells c's circuit breaker how KIE answered, so the
+/// first maintenance answer stops new paid submissions at once, not after a retry budget.
+transport_options make_transport_options(client_options& opts, client* c)
 {
     transport_options t = std::move(opts.transport);
     t.base_url = std::move(opts.base_url);
     t.bearer_token = std::move(opts.api_key);
     if (!t.classify) t.classify = &detail::classify_kie_response;
+    t.on_attempt = [c, theirs = std::move(t.on_attempt)](const attempt_report& r) {
+        detail::report_attempt(*c, r);
+        if (theirs) theirs(r);
+    };
     return t;
 }
 
@@ -148,6 +156,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     if (ec)
     {
         c.metrics().endpoints[static_cast<std::size_t>(e)].no_answer.inc();
+        detail::report_exchange(c, ec, 0, std::nullopt);
         if (auto* obs = c.observer())
             obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = 0, .kie_code = std::nullopt,
                                                       .latency = latency, .ec = ec});
@@ -175,6 +184,7 @@ asio::awaitable<std::tuple<error_code, Result>> exchange(client& c, http_request
     // KIE's body code, when the body is KIE's envelope (not a gateway's page).
     const std::optional<int> code = kie_spoke || detail::is_kie_envelope(resp.body) ? diag.kie_code() : std::nullopt;
     c.metrics().count_answer(e, code, latency);
+    detail::report_exchange(c, ec, resp.status, code);
     if (auto* obs = c.observer())
         obs->kie_answer(metrics::kie_answer_event{.endpoint = path, .http_status = resp.status, .kie_code = code,
                                                   .latency = latency, .ec = ec});
@@ -264,11 +274,12 @@ std::optional<client_options> client_options::from_environment()
 client::client(executor_type ex, client_options opts)
     : ex_(std::move(ex)),
       api_key_(opts.api_key),
-      http_(std::make_unique<http_client>(ex_, make_transport_options(opts))),
+      http_(std::make_unique<http_client>(ex_, make_transport_options(opts, this))),
       polling_callback_url_(std::move(opts.polling_callback_url)),
       metrics_(opts.metrics ? std::move(opts.metrics) : std::make_shared<metrics::registry>()),
       observer_(std::move(opts.observer)),
-      life_(std::make_shared<detail::client_life>(ex_))
+      life_(std::make_shared<detail::client_life>(ex_)),
+      health_(std::make_shared<detail::kie_health>())
 {
 }
 

@@ -23,6 +23,8 @@
 
 namespace kiemidi::detail {
 
+class kie_health;
+
 template <class R>
 using op_result = boost::asio::awaitable<std::tuple<error_code, R>>;
 
@@ -48,6 +50,7 @@ struct client_access
     /// Shared, for what may outlive the client (a coroutine frame destroyed with its io_context).
     static std::shared_ptr<metrics::registry> metrics(const client& c) noexcept { return c.metrics_; }
     static std::shared_ptr<metrics::observer> observer(const client& c) noexcept { return c.observer_; }
+    static kie_health& health(client& c) noexcept { return *c.health_; }
 };
 
 }  // namespace kiemidi::detail

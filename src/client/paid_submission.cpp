@@ -1,5 +1,7 @@
 // The paid step shared by the pipeline and the batch (see paid_submission.hpp).
 #include "paid_submission.hpp"
+#include "kie_health.hpp"
+#include "kie_health_gate.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include "../metrics/stage_span.hpp"
@@ -55,11 +57,11 @@ asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind kind, c
 
 asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
                                         std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag, paid_step& out,
-                                        std::uint64_t parent_id)
+                                        std::uint64_t parent_id, bool fail_fast)
 {
     out = paid_step{};
     stage_span span(c, metrics::stage::submit, kind, parent_id);
-    const auto ec = co_await submit_paid_step(c, kind, post, hooks, unknown_outcome_wait, diag, out);
+    const auto ec = co_await submit_paid_step(c, kind, post, hooks, unknown_outcome_wait, diag, out, fail_fast);
     if (out.recovered) c.metrics().recovered[static_cast<std::size_t>(kind)].inc();
     if (ec == client_errc::outcome_unknown) c.metrics().unknown_outcomes[static_cast<std::size_t>(kind)].inc();
     span.finish(ec, out.task_id);
@@ -68,7 +70,7 @@ asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const pai
 
 asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
                                              std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
-                                             paid_step& out)
+                                             paid_step& out, bool fail_fast)
 {
     // The callback URL carries a fresh reference, so a lost answer can be recovered from the
     // callback instead of being reported as unknown (and a crash after the POST, from the intent).
@@ -82,7 +84,8 @@ asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, cons
     const auto submitted_at = std::chrono::steady_clock::now();
     admission_step admitted = [&c, submitted_at, hooks, &ref, &out, &hook_diag, &diag]() -> asio::awaitable<error_code> {
         c.metrics().limiter_wait.observe(std::chrono::steady_clock::now() - submitted_at);
-        if (!hooks) co_return error_code{};
+        // A POST sent again after KIE came back keeps the intent recorded the first time.
+        if (!hooks || out.admitted) co_return error_code{};
         const error_code hec = co_await hooks->intent(ref);
         if (hec)
         {
@@ -94,12 +97,25 @@ asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, cons
         co_return hec;
     };
     error_code ec;
+    for (bool refused_while_down = false;;)
     {
+        // While KIE is down no paid POST starts; nothing is admitted or recorded meanwhile.
+        if (auto wec = co_await wait_until_kie_is_up(c, fail_fast, diag))
+        {
+            out.unsent = refused_while_down;
+            diag.set_stage(kind == callback_kind::separation ? "separation" : "midi");
+            co_return wec;
+        }
         // Named, not a temporary inside co_await (g++ 12 destroys such temporaries twice).
         std::string callback_url = c.callback_url(kind, ref);
-        auto [pec, created] = co_await post(std::move(callback_url), std::move(admitted));
+        auto admit = admitted;
+        auto [pec, created] = co_await post(std::move(callback_url), std::move(admit));
         ec = pec;
         out.task_id = std::move(created.task_id);
+        // KIE refused it unprocessed (455) or it never reached KIE: the breaker has heard of it,
+        // and the same POST goes again once KIE is back. Anything else follows the rules below.
+        if (out.hook_failed || !unsent_because_kie_was_down(ec)) break;
+        refused_while_down = true;
     }
     if (out.hook_failed)
     {

@@ -53,6 +53,10 @@ struct paid_step
     /// hooks->intent succeeded: the POST was about to be written. False when the step ended
     /// before its POST was admitted, so nothing can have been paid.
     bool admitted = false;
+    /// KIE provably processed nothing: the POST was refused or not sent while KIE was down
+    /// (kie_health_gate.hpp), and the step ended (cancelled, or fail fast) before KIE came back.
+    /// An intent recorded for it names no task.
+    bool unsent = false;
 };
 
 /// True when a submission that ended with `ec` may have been processed (and charged) by KIE:
@@ -81,16 +85,20 @@ boost::asio::awaitable<error_code> recover_lost_answer(client& c, callback_kind 
 /// (operation_aborted when the caller cancelled the wait), with `diag` keeping the POST's HTTP
 /// status and message and why recovering failed. shut_down / operation_aborted from the POST
 /// itself end the step at once (outcome_may_be_paid tells the caller not to count it failed).
+/// While the client's breaker says KIE is down, the step waits before its POST (nothing is
+/// admitted or recorded meanwhile); a POST refused unprocessed because KIE went down (455, no
+/// connection) goes again, with the same reference and intent, once KIE is back. With
+/// `fail_fast`, the step ends with client_errc::kie_unavailable instead of waiting.
 /// Measured as the "submit" stage of the client's metrics (and its observer's events, with
 /// `parent_id` naming the pipeline it belongs to; 0 for none).
 boost::asio::awaitable<error_code> submit_paid(client& c, callback_kind kind, const paid_post& post, paid_hooks* hooks,
                                                std::chrono::milliseconds unknown_outcome_wait, diagnostics& diag,
-                                               paid_step& out, std::uint64_t parent_id = 0);
+                                               paid_step& out, std::uint64_t parent_id = 0, bool fail_fast = false);
 
 /// submit_paid without the measuring.
 boost::asio::awaitable<error_code> submit_paid_step(client& c, callback_kind kind, const paid_post& post,
                                                     paid_hooks* hooks, std::chrono::milliseconds unknown_outcome_wait,
-                                                    diagnostics& diag, paid_step& out);
+                                                    diagnostics& diag, paid_step& out, bool fail_fast = false);
 
 }  // namespace kiemidi::detail
 

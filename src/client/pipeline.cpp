@@ -7,6 +7,7 @@
 #include "../async_bridge.hpp"
 #include "finished_separation.hpp"
 #include "operations.hpp"
+#include "kie_health_gate.hpp"
 #include "paid_submission.hpp"
 #include "tracked_spawn.hpp"
 #include "task_waits.hpp"
@@ -220,6 +221,9 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     {
         op.post_in_flight = true;
         auto r = co_await std::move(exchange);
+        // KIE refused it unprocessed (or it never reached KIE): nothing was paid, and the step waits
+        // for KIE before sending it again, so a stop meanwhile is no unknown outcome.
+        if (detail::unsent_because_kie_was_down(std::get<0>(r))) op.post_admitted.store(false);
         op.post_answered();
         co_return r;
     }
@@ -276,7 +280,8 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         if (ec) diag.set_stage(stage);
         if (fired == limit::deadline)
         {
-            diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms");
+            diag.set_client_message("pipeline exceeded its deadline of " + std::to_string(p.deadline.count()) + " ms" +
+                                    detail::while_kie_is_down(c));
             ec = client_errc::timeout;
         }
         else if (fired == limit::stage)
@@ -352,7 +357,7 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
         };
         op.open_post(callback_kind::separation);
         auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
-                                               op.diag, op.step, op.span.id());
+                                               op.diag, op.step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
         op.close_post(ec);
         if (ec) co_return ec;
         if (op.step.recovered) ++op.out.recovered;
@@ -444,7 +449,7 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
         };
         op.open_post(callback_kind::midi);
         auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
-                                               op.step, op.span.id());
+                                               op.step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
         op.close_post(ec);
         if (ec) co_return ec;
         if (op.step.recovered) ++op.out.recovered;

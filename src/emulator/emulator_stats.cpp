@@ -43,6 +43,8 @@ void stats::fill(counters& c) const
     c.slow_responses = slow_responses;
     c.rate_limited = rate_limited;
     c.garbled_after_processing = garbled_after_processing;
+    c.outage_answers = outage_answers;
+    c.outage_paid_refused = outage_paid_refused;
     c.callbacks_sent = callbacks_sent;
     c.callbacks_dropped = callbacks_dropped;
     c.callbacks_duplicated = callbacks_duplicated;

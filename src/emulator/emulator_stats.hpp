@@ -29,6 +29,7 @@ public:
     std::array<std::atomic<std::uint64_t>, endpoint_count> requests{};
     std::atomic<std::uint64_t> tcp_accepted{0}, tls_accepted{0}, tls_handshake_failures{0}, open_connections{0};
     std::atomic<std::uint64_t> connection_resets{0}, slow_responses{0}, rate_limited{0}, garbled_after_processing{0};
+    std::atomic<std::uint64_t> outage_answers{0}, outage_paid_refused{0};
     std::atomic<std::uint64_t> callbacks_sent{0}, callbacks_dropped{0}, callbacks_duplicated{0}, callbacks_delayed{0},
         callbacks_reordered{0}, callbacks_failed{0}, callback_attempts{0}, callbacks_skipped{0};
     std::atomic<std::uint64_t> tasks_created{0}, tasks_completed{0}, tasks_failed{0};

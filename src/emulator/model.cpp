@@ -195,6 +195,8 @@ api_answer model::handle(const api_request& req)
     else if (get && path.starts_with("/files/")) ep = stats::files;
     ++stats_.requests[ep];
 
+    if (ep != stats::files)
+        if (auto a = outage_answer(ep)) return std::move(*a);
     const auto f = faults();
     if (hit(f.connection_reset_rate))
     {
@@ -242,6 +244,34 @@ api_answer model::handle(const api_request& req)
         a.delay = std::max(a.delay, latency);
     }
     return a;
+}
+
+std::optional<api_answer> model::outage_answer(stats::endpoint ep)
+{
+    const auto& o = opts_.outage;
+    if (o.length.count() <= 0) return std::nullopt;
+    const auto since_start = std::chrono::steady_clock::now() - started_;
+    if (since_start < o.start || since_start >= o.start + o.length) return std::nullopt;
+    ++stats_.outage_answers;
+    if (ep == stats::sep_generate || ep == stats::midi_generate) ++stats_.outage_paid_refused;
+    api_answer a;
+    switch (o.kind)
+    {
+    case outage_kind::maintenance:
+        return error(455, "The system is currently undergoing maintenance. Please try again later.", 455);
+    case outage_kind::server_error:
+        a.http_status = 503;
+        a.code = 503;
+        a.content_type = "text/html";
+        a.body = "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service "
+                 "Temporarily Unavailable</h1></center></body></html>";
+        return a;
+    case outage_kind::connection_reset:
+        ++stats_.connection_resets;
+        a.action = answer_action::reset_before;
+        return a;
+    }
+    return std::nullopt;
 }
 
 void model::garble_after_processing(const fault_options& f, api_answer& a)

@@ -127,12 +127,15 @@ private:
     api_answer music_info(std::string_view task_id);
     api_answer error(int code, std::string_view msg, std::optional<unsigned> http = {}) const;
     api_answer unknown_task() const;
+    /// The outage's answer when `now` falls in emulator_options::outage's window.
+    std::optional<api_answer> outage_answer(stats::endpoint ep);
     void garble_after_processing(const fault_options& f, api_answer& a);
     bool charge_locked(std::int64_t cost, api_answer& refusal);
     std::string new_task_id();
     bool chinese_for(const std::string& task_id) const;
 
     emulator_options opts_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     stats stats_;
     std::atomic<std::uint64_t> id_counter_{0};
 

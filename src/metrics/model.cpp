@@ -87,6 +87,28 @@ std::string_view endpoint_path(endpoint e) noexcept
     return "";
 }
 
+kie_availability registry::kie(std::chrono::steady_clock::time_point now) const
+{
+    std::lock_guard lk(kie_m_);
+    auto a = kie_;
+    if (a.down && now > a.since_steady)
+    {
+        const auto extra = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.since_steady) - a.down_for;
+        if (extra.count() > 0)
+        {
+            a.down_for += extra;
+            a.total_down += extra;
+        }
+    }
+    return a;
+}
+
+void registry::set_kie(kie_availability a)
+{
+    std::lock_guard lk(kie_m_);
+    kie_ = std::move(a);
+}
+
 void registry::set_credits(std::int64_t remaining) noexcept
 {
     credits_.store(remaining, std::memory_order_relaxed);

@@ -196,6 +196,14 @@ void render_model(writer& w, const registry& m)
     w.family("kiemidi_callbacks_taken_total", "counter", "KIE callbacks that ended a wait, by task kind.");
     for (std::size_t k = 0; k < 2; ++k)
         w.sample("kiemidi_callbacks_taken_total", {{"kind", kind_name(k)}}, m.callbacks[k].value());
+    const auto kie = m.kie();
+    w.family("kiemidi_kie_available", "gauge",
+             "1 while the client's circuit breaker takes KIE to be up; 0 while it is open (no paid submission starts).");
+    w.sample("kiemidi_kie_available", {}, std::uint64_t{kie.down ? 0u : 1u});
+    w.family("kiemidi_kie_unavailable_seconds_total", "counter", "Time the circuit breaker over KIE's health was open.");
+    w.sample("kiemidi_kie_unavailable_seconds_total", {}, static_cast<double>(kie.total_down.count()) / 1000.0);
+    w.family("kiemidi_kie_outages_total", "counter", "Times the circuit breaker over KIE's health opened.");
+    w.sample("kiemidi_kie_outages_total", {}, kie.outages);
     if (auto credits = m.credits())
     {
         w.family("kiemidi_credits_remaining", "gauge", "The KIE account's credits as last read.");

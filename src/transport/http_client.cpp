@@ -390,6 +390,12 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                     ++throttled_;
                 }
             }
+            if (opts_.on_attempt && (!r.ec || r.failure == attempt_failure::not_sent ||
+                                     r.failure == attempt_failure::sent_no_answer))
+                opts_.on_attempt(attempt_report{.answered = !r.ec,
+                                                .reached = r.failure == attempt_failure::sent_no_answer,
+                                                .verdict = outcome.verdict,
+                                                .http_status = r.ec ? 0u : r.response.status});
             if (auto stop = stop_reason(op))
             {
                 std::string why = stop == client_errc::shut_down ? "the client was closed" : "cancelled";

@@ -3,6 +3,9 @@
 // Rates are 1.0 (or 0) so every outcome is deterministic.
 #include "common/emulator_fixture.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 using namespace kiemidi::test;
 
 namespace {
@@ -95,6 +98,50 @@ BOOST_AUTO_TEST_CASE(throttling_maintenance_and_server_error_faults_are_not_proc
         BOOST_TEST(c.responses_with_code(500) == 1u);
         BOOST_TEST(c.requests_to("POST /api/v1/vocal-removal/generate") == 3u);
         BOOST_TEST(c.tcp_connections_accepted == 1u);  // fault answers keep the connection
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_scheduled_maintenance_window_refuses_every_request_unprocessed_until_it_ends)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.outage.start = std::chrono::milliseconds(0);
+        o.outage.length = std::chrono::milliseconds(400);
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto& [srv, cli] = kie;
+        auto post = co_await cli.request(separation_post("a1"));
+        BOOST_TEST(post.status == 455u);
+        BOOST_TEST(post.code() == 455);
+        auto read = co_await cli.request(get_path("/api/v1/chat/credit"));
+        BOOST_TEST(read.code() == 455);
+        auto during = srv.snapshot();
+        BOOST_TEST(during.outage_answers == 2u);
+        BOOST_TEST(during.outage_paid_refused == 1u);
+        BOOST_TEST(during.separation_submissions.empty());
+
+        asio::steady_timer wait(ioc, std::chrono::milliseconds(450));
+        co_await wait.async_wait(asio::use_awaitable);
+        auto after = co_await cli.request(separation_post("a1"));
+        BOOST_TEST(after.code() == 200);
+        const auto c = srv.snapshot();
+        BOOST_TEST(c.outage_answers == 2u);
+        BOOST_TEST(c.separation_submissions.size() == 1u);
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_scheduled_5xx_storm_answers_a_gateway_page_and_processes_nothing)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emu::emulator_options o;
+        o.outage.length = std::chrono::seconds(30);
+        o.outage.kind = emu::outage_kind::server_error;
+        emulator_under_test kie(ioc.get_executor(), o);
+        auto r = co_await kie.cli.request(separation_post("a1"));
+        BOOST_TEST(r.status == 503u);
+        BOOST_TEST(r.body.find("<html>") != std::string::npos);
+        const auto c = kie.srv.snapshot();
+        BOOST_TEST(c.outage_paid_refused == 1u);
+        BOOST_TEST(c.tasks_created == 0u);
     });
 }
 

@@ -1,10 +1,12 @@
 // Track lists of `kiemidi batch`: CSV and JSON Lines, bad rows reported with file and line.
+#include "../../apps/cli/duration.hpp"
 #include "../../apps/cli/progress.hpp"
 #include "../../apps/cli/track_list.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -239,6 +241,42 @@ BOOST_AUTO_TEST_CASE(progress_line_says_when_kie_rate_limit_holds_requests_back)
     BOOST_TEST(format_progress_line(c, 7s) ==
                "20/60 done, 1 failed, 16 in flight, 3.0 tracks/s, ETA 0:13; waiting for KIE's rate limit: 12 requests queued");
     BOOST_TEST(format_rate_limit_line(1) == "waiting for KIE's rate limit: 1 request queued");
+}
+
+BOOST_AUTO_TEST_CASE(progress_line_says_since_when_kie_is_unavailable_and_when_it_is_tried_next)
+{
+    const auto now = std::chrono::steady_clock::now();
+    kiemidi::metrics::kie_availability kie;
+    BOOST_TEST(format_kie_line(kie, now).empty());  // up: nothing to say
+    kie.down = true;
+    kie.code = 455;
+    kie.reason = "maintenance";
+    std::tm tm{};
+    tm.tm_year = 126;
+    tm.tm_mon = 11;
+    tm.tm_mday = 7;
+    tm.tm_hour = 12;
+    tm.tm_min = 3;
+    tm.tm_sec = 10;
+    tm.tm_isdst = -1;
+    kie.since = std::chrono::system_clock::from_time_t(std::mktime(&tm));  // local time, as shown
+    kie.next_try = now + 19500ms;
+    const auto line = format_kie_line(kie, now);
+    BOOST_TEST(line == "KIE unavailable (code 455, maintenance) since 12:03:10, next try in 20 s");
+    progress_counts c{.total = 30, .done = 6, .failed = 0, .in_flight = 6, .skipped = 0, .rate_limit_queued = 0,
+                      .kie_unavailable = line};
+    BOOST_TEST(format_progress_line(c, 6s) == "6/30 done, 0 failed, 6 in flight, 1.0 tracks/s, ETA 0:24; " + line);
+}
+
+BOOST_AUTO_TEST_CASE(durations_take_units_and_a_bare_number_means_seconds)
+{
+    BOOST_TEST(parse_duration("30min").value().count() == 1800000);
+    BOOST_TEST(parse_duration("90s").value().count() == 90000);
+    BOOST_TEST(parse_duration("500ms").value().count() == 500);
+    BOOST_TEST(parse_duration("1h30min").value().count() == 5400000);
+    BOOST_TEST(parse_duration("45").value().count() == 45000);
+    for (const char* bad : {"", "-1s", "5m", "s", "1.5s", "10 s", "99999999999999999h"})
+        BOOST_TEST(!parse_duration(bad).has_value(), bad);
 }
 
 namespace {

@@ -37,6 +37,8 @@ struct counters
     std::uint64_t slow_responses = 0;             ///< Answers delayed by the slow-response fault.
     std::uint64_t rate_limited = 0;               ///< Paid POSTs refused by the simulated rate limit.
     std::uint64_t garbled_after_processing = 0;   ///< Paid POSTs processed but answered with a non-KIE body (processed_then_* faults).
+    std::uint64_t outage_answers = 0;             ///< Requests refused, unprocessed, by the scheduled outage (emulator_options::outage).
+    std::uint64_t outage_paid_refused = 0;        ///< Of those, paid POSTs (separation, MIDI).
 
     /// Processed (charged) separation submissions per (music taskId, audioId).
     std::map<paid_key, std::uint64_t> separation_submissions;

@@ -90,6 +90,25 @@ struct fault_options
     bool repeat_separation_callback_after_midi_submit = false;
 };
 
+/// How KIE answers during an outage window (emulator_options::outage).
+enum class outage_kind
+{
+    maintenance,       ///< HTTP 455 {"code":455,...} "undergoing maintenance" (KIE's maintenance windows).
+    server_error,      ///< HTTP 503 with a gateway's HTML page (a 5xx storm behind KIE's proxy).
+    connection_reset,  ///< The connection is closed after reading the request, unanswered.
+};
+
+/// A time window in which every KIE API request (not /files/, not /emulator/counters) is
+/// answered per `kind` and NOT processed: nothing is created or charged.
+struct outage_options
+{
+    /// Start of the window, counted from the emulator's construction.
+    std::chrono::milliseconds start{0};
+    /// Length of the window; 0 = no outage.
+    std::chrono::milliseconds length{0};
+    outage_kind kind = outage_kind::maintenance;
+};
+
 /// Key names used by separation callbacks and the MIDI callback's task id placement.
 enum class callback_dialect
 {
@@ -117,6 +136,8 @@ struct emulator_options
     std::chrono::milliseconds midi_delay{20};
     /// Injected faults (adjustable later with server::set_faults).
     fault_options faults;
+    /// A scheduled outage: maintenance, 5xx storm or connection resets for a time window.
+    outage_options outage;
     /// Seed of every derived id and result: same seed, same ids and notes.
     std::uint64_t seed = 1;
     /// Credits of the emulated account.

@@ -59,6 +59,18 @@ using response_classifier = std::function<response_verdict(const http_response&)
 /// The default classification by HTTP status (what an empty response_classifier does).
 KIEMIDI_DECL response_verdict classify_by_status(const http_response& r) noexcept;
 
+/// How one attempt ended, for an observer of the origin's health (transport_options::on_attempt).
+struct attempt_report
+{
+    bool answered = false;                               ///< An answer was read; false: no answer (refused, reset, timeout, TLS, DNS).
+    bool reached = false;                                ///< Without an answer: the request was (partly) written before it failed.
+    response_verdict verdict = response_verdict::final;  ///< The answer's verdict (answered only).
+    unsigned http_status = 0;                            ///< The answer's HTTP status (answered only).
+};
+/// Called on the transport's strand after every attempt that reached for the network (not for
+/// local failures or cancellations). Must not block.
+using attempt_observer = std::function<void(const attempt_report&)>;
+
 /// Configuration of an http_client.
 struct transport_options
 {
@@ -73,6 +85,7 @@ struct transport_options
     rate_limit_options rate_limit;                  ///< Admission of paid submissions.
     bool allow_plain_http_to_non_loopback = false;  ///< Permit http:// to hosts other than 127.0.0.0/8, ::1, localhost.
     response_classifier classify;                   ///< Answer classification; empty = classify_by_status.
+    attempt_observer on_attempt;                    ///< Told how each attempt ended (e.g. a circuit breaker); may be empty.
 };
 
 }  // namespace kiemidi
