@@ -1,6 +1,6 @@
 // readme_library: the library snippets README.md shows under "Using the library", compiled and run
-// against the embedded KIE emulator (ctest readme.library, built with the tests), so they cannot
-// rot. README shows the lines between the two "README" markers verbatim; ctest readme.snippets
+// against the embedded KIE emulator (ctest library_snippets.run, built with the tests), so they cannot
+// rot. README shows the lines between the two "README" markers verbatim; ctest library_snippets.shown
 // checks that.
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/emulator.hpp>
