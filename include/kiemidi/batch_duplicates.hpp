@@ -33,8 +33,8 @@ KIEMIDI_DECL std::vector<std::size_t> first_of_same_work(std::span<const track_s
 /// Whether `a` and `b` are the same track of a journal (ids, name and choices alike).
 KIEMIDI_DECL bool same_track(const track_spec& a, const track_spec& b) noexcept;
 
-/// Copies the result files of `from` in `dir` (<from>.mid, and <from>.json / <from>.svg when
-/// present) to <to>.mid, .json, .svg, each written atomically. `diag` says what failed.
+/// Copies the result files of `from` in `dir` (`<from>.mid`, and `<from>.json` / `<from>.svg` when
+/// present) to `<to>.mid`, `.json`, `.svg`, each written atomically. `diag` says what failed.
 /// Blocking file I/O.
 KIEMIDI_DECL error_code copy_result_files(const std::filesystem::path& dir, const std::string& from, const std::string& to,
                                           diagnostics& diag);

@@ -98,9 +98,12 @@ struct callback_hub_stats
 class callback_hub
 {
 public:
+    /// The executor type of the hub's handlers.
     using executor_type = asio::any_io_executor;
+    /// Handler signature of async_wait (and the waits by reference).
     using wait_signature = void(error_code, callback_message);
 
+    /// Destroys the hub; no wait may be pending.
     virtual ~callback_hub() = default;
 
     /// The executor handlers without an associated executor run on.

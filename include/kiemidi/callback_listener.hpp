@@ -30,6 +30,7 @@ struct listener_kind_stats
     std::uint64_t stale = 0;       ///< 401: signature timestamp outside the freshness window.
 };
 
+/// The listener's counters (callback_listener::stats()): connections and callbacks, by outcome.
 struct listener_stats
 {
     std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).

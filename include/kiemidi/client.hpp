@@ -47,12 +47,15 @@ class kie_health;
 class pipeline_error : public boost::system::system_error
 {
 public:
+    /// The exception for `ec`, whose what() is `ec`'s message and diag.to_string().
     pipeline_error(error_code ec, diagnostics diag, midi_result result)
         : boost::system::system_error(ec, diag.to_string()),
           state_(std::make_shared<const state>(state{std::move(diag), std::move(result)}))
     {
     }
+    /// What the pipeline learned before it failed (task ids, stems, callback references).
     const midi_result& result() const noexcept { return state_->result; }
+    /// Why it failed: KIE's message and code, the stage, the task.
     const diagnostics& diag() const noexcept { return state_->diag; }
 
 private:
@@ -100,13 +103,20 @@ private:
 class client
 {
 public:
+    /// The executor type of the client and of its operations' default handlers.
     using executor_type = boost::asio::any_io_executor;
 
+    /// A client of the KIE account `opts` describes, running its I/O on `ex`. Nothing is sent
+    /// until an operation starts.
     KIEMIDI_DECL client(executor_type ex, client_options opts);
+    /// Destroys the client; see "Shutdown" above for pending operations.
     KIEMIDI_DECL ~client();
+    /// Not copyable: one client per account and process owns the pool and the limiter.
     client(const client&) = delete;
+    /// Not copyable.
     client& operator=(const client&) = delete;
 
+    /// The executor given at construction.
     executor_type get_executor() const noexcept { return ex_; }
 
     /// The transport's counters (connections opened, requests sent, retries, paid submissions

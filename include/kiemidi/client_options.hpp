@@ -18,6 +18,8 @@ struct registry;
 class observer;
 }  // namespace metrics
 
+/// How a kiemidi::client reaches KIE: base URL and API key, the transport and its limits,
+/// where KIE sends callbacks without a listener, and the metrics and tracing hooks.
 struct client_options
 {
     /// KIE's base URL. https:// in production; http:// is accepted only for loopback hosts

@@ -14,6 +14,9 @@
 
 namespace kiemidi {
 
+/// The completion token an operation uses when none is passed: `Executor`'s default
+/// (asio::default_completion_token_t), or asio::deferred when it has none, so that
+/// `co_await op(args)` works on every supported Boost.
 template <class Executor>
 using default_token_t = std::conditional_t<std::is_void_v<boost::asio::default_completion_token_t<Executor>>,
                                            boost::asio::deferred_t, boost::asio::default_completion_token_t<Executor>>;

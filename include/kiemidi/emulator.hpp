@@ -24,7 +24,7 @@ namespace kiemidi::emulator {
 ///  - POST /api/v1/midi/generate, GET /api/v1/midi/record-info?taskId=
 ///  - GET /api/v1/chat/credit, GET /api/v1/generate/record-info?taskId= (any well-formed music task id
 ///    is a completed music task with two tracks)
-///  - GET /files/<name> (tiny stand-in stem files, so that stem URLs stay on loopback)
+///  - `GET /files/<name>` (tiny stand-in stem files, so that stem URLs stay on loopback)
 /// Pre-seeded: completed separation tasks "5c79****be8e" (stem "8ca376e7-******-08aaf2c6dd27"; its
 /// MIDI task id equals the separation task id, as in KIE's example) and "3e63b4cc88d52611159371f6af5571e7".
 ///
@@ -39,6 +39,7 @@ namespace kiemidi::emulator {
 class server
 {
 public:
+    /// The executor type of the server's sockets and timers.
     using executor_type = boost::asio::any_io_executor;
 
     /// Prepares a server; nothing is bound until start(). Generates the TLS identity when HTTPS is enabled.

@@ -38,13 +38,15 @@ namespace redis {
 class connection;
 }
 
+/// Where a redis_batch_claims keeps a batch: the Redis server, the batch's id and key prefix,
+/// this worker's id and the lease of its claims.
 struct redis_batch_claims_options
 {
     /// Where Redis is; the claims keep one connection of their own there.
     redis::connection_options redis;
     /// Names the batch; every worker of one batch uses the same id (and the same track list).
     std::string batch_id;
-    /// Shown as the owner of the tracks this worker holds; empty → "<host>:<pid>:<random>".
+    /// Shown as the owner of the tracks this worker holds; empty → `<host>:<pid>:<random>`.
     std::string worker_id;
     /// How long a claim lasts without renewal; the runner renews every third of it. A dead
     /// worker's tracks are taken over this long after its last renewal.
@@ -74,6 +76,7 @@ struct redis_durability
 class redis_batch_claims final : public batch_claims
 {
 public:
+    /// Handler signature of async_connect.
     using connect_signature = void(error_code);
 
     /// Prepares the claims; nothing is sent to Redis before async_connect.
@@ -96,6 +99,7 @@ public:
             token, &diag);
     }
 
+    /// Handler signature of async_check_durability.
     using durability_signature = void(error_code, redis_durability);
 
     /// Reads appendonly, save and maxmemory-policy (CONFIG GET). A refused CONFIG is not an
@@ -117,9 +121,11 @@ public:
     /// Closes the connection; pending and later operations fail (redis_errc::closed).
     KIEMIDI_DECL void close();
 
+    /// The executor of the Redis connection.
     KIEMIDI_DECL executor_type get_executor() const noexcept override;
     const std::string& worker_id() const noexcept override { return opts_.worker_id; }
     std::chrono::milliseconds lease() const noexcept override { return opts_.lease; }
+    /// The options given at construction.
     const redis_batch_claims_options& options() const noexcept { return opts_; }
 
 private:

@@ -70,6 +70,7 @@ enum class track_state
     result_lost,
 };
 
+/// The number of track_state values (for arrays indexed by state, journal_counts).
 inline constexpr std::size_t track_state_count = 10;
 
 /// The state's name as stored in the journal ("pending", "separation_intent", ...).

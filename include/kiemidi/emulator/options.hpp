@@ -106,6 +106,7 @@ struct outage_options
     std::chrono::milliseconds start{0};
     /// Length of the window; 0 = no outage.
     std::chrono::milliseconds length{0};
+    /// How KIE answers during the window (see outage_kind).
     outage_kind kind = outage_kind::maintenance;
 };
 

@@ -26,8 +26,10 @@ enum class redis_errc : int
     invalid_argument,    ///< The command was empty or could not be formatted.
 };
 
+/// The category of redis_errc ("kiemidi.redis"): the failure came from Redis or the way to it.
 KIEMIDI_DECL const boost::system::error_category& get_redis_category() noexcept;
 
+/// Makes redis_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(redis_errc e) noexcept { return {static_cast<int>(e), get_redis_category()}; }
 
 }  // namespace kiemidi::redis

@@ -56,7 +56,9 @@ struct http_client_stats
 class http_client
 {
 public:
+    /// The executor type of the client and of its operations' default handlers.
     using executor_type = boost::asio::any_io_executor;
+    /// Handler signature of async_execute.
     using execute_signature = void(error_code, http_response);
 
     /// A client for opts.base_url. Never throws for a bad URL (see class notes); throws

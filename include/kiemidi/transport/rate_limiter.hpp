@@ -59,6 +59,7 @@ namespace kiemidi {
 class token_window
 {
 public:
+    /// The clock the window is measured with (monotonic).
     using clock = std::chrono::steady_clock;
 
     /// While the budget is unconfirmed, how many requests may be sent beyond half the budget
@@ -156,8 +157,11 @@ struct rate_limiter_stats
 class rate_limiter
 {
 public:
+    /// The executor type of the limiter's timers and default handlers.
     using executor_type = boost::asio::any_io_executor;
+    /// Handler signature of async_acquire.
     using acquire_signature = void(error_code);
+    /// The clock the window is measured with (monotonic).
     using clock = token_window::clock;
 
     /// A limiter on `ex`. With opts.enabled == false every acquisition is granted at once.
