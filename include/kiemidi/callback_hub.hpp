@@ -170,8 +170,11 @@ public:
     virtual callback_hub_stats stats() const = 0;
 
 protected:
+    /// For implementations (in_process_callback_hub, redis_callback_hub, or one's own).
     callback_hub() = default;
+    /// Not copyable.
     callback_hub(const callback_hub&) = delete;
+    /// Not copy-assignable.
     callback_hub& operator=(const callback_hub&) = delete;
 
     /// Registers `handler` as the waiter of callbacks of `kind` for `task_id` (the type-erased body of async_wait).

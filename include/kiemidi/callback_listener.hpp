@@ -82,7 +82,9 @@ public:
     KIEMIDI_DECL callback_listener(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
     /// Runs stop().
     KIEMIDI_DECL ~callback_listener();
+    /// Not copyable.
     callback_listener(const callback_listener&) = delete;
+    /// Not copy-assignable.
     callback_listener& operator=(const callback_listener&) = delete;
 
     /// Loads TLS material, binds and listens synchronously, then accepts in the background.

@@ -46,7 +46,9 @@ public:
     KIEMIDI_DECL server(executor_type ex, emulator_options opts = {});
     /// Calls stop().
     KIEMIDI_DECL ~server();
+    /// Not copyable.
     server(const server&) = delete;
+    /// Not copy-assignable.
     server& operator=(const server&) = delete;
 
     /// Binds and listens synchronously (ports are known when it returns), then accepts asynchronously.

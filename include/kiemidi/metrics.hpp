@@ -97,8 +97,8 @@ private:
 /// The step of a paid task a stage is: its POST (with the recovery of a lost answer) or the wait for its result.
 enum class stage : unsigned char
 {
-    submit,
-    wait,
+    submit,  ///< The paid POST, with the recovery of a lost answer.
+    wait,    ///< The wait for the task's result (callback or polls).
 };
 /// The number of stage values.
 inline constexpr std::size_t stage_count = 2;
@@ -106,7 +106,7 @@ inline constexpr std::size_t stage_count = 2;
 /// How a stage, a pipeline or a KIE exchange ended.
 enum class outcome : unsigned char
 {
-    success,
+    success,    ///< Completed without error.
     failure,    ///< KIE's word, or an error that is not one of the below.
     timeout,    ///< client_errc::timeout (a stage timeout or the pipeline's deadline).
     cancelled,  ///< asio::error::operation_aborted, client_errc::shut_down.

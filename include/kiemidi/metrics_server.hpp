@@ -20,6 +20,7 @@
 
 namespace kiemidi::metrics {
 
+/// Where a metrics::server listens and what it serves.
 struct server_options
 {
     /// The address to listen on. Loopback by default: exposing it further is the operator's choice.
@@ -56,12 +57,19 @@ struct server_options
 class server
 {
 public:
+    /// The executor type of the server's socket and strand.
     using executor_type = boost::asio::any_io_executor;
+    /// Produces one exposition (e.g. `[&] { return render_prometheus(collect(kie)); }`).
     using render_function = std::function<std::string()>;
 
+    /// A server on `ex` answering GET `opts.path` with `render()`'s text; nothing is bound until
+    /// async_start.
     KIEMIDI_DECL server(executor_type ex, server_options opts, render_function render);
+    /// Stops serving (without waiting for a request being answered to finish).
     KIEMIDI_DECL ~server();
+    /// Not copyable.
     server(const server&) = delete;
+    /// Not copy-assignable.
     server& operator=(const server&) = delete;
 
     /// Binds and listens, then serves until stopped. Handler: void(error_code) (the bind's error,

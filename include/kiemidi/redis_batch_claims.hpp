@@ -81,8 +81,11 @@ public:
 
     /// Prepares the claims; nothing is sent to Redis before async_connect.
     KIEMIDI_DECL redis_batch_claims(executor_type ex, redis_batch_claims_options opts);
+    /// Closes the connection; no operation may be pending.
     KIEMIDI_DECL ~redis_batch_claims() override;
+    /// Not copyable.
     redis_batch_claims(const redis_batch_claims&) = delete;
+    /// Not copy-assignable.
     redis_batch_claims& operator=(const redis_batch_claims&) = delete;
 
     /// Connects to Redis (from then on the connection comes back by itself after a loss, per

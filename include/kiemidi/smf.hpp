@@ -46,6 +46,7 @@ struct channel_assignment
     std::uint8_t program = 0;  ///< 0-based program sent on that channel (0, the standard kit, for drums).
     bool drums = false;        ///< True when is_drum_instrument(name).
 
+    /// Equal when every member is equal.
     friend bool operator==(const channel_assignment&, const channel_assignment&) = default;
 };
 

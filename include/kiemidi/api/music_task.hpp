@@ -35,7 +35,9 @@ struct music_task_record
     std::string status;                ///< "PENDING", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS", or a failure text.
     std::string type;                  ///< e.g. "GENERATE"; may be empty.
     std::vector<music_track> tracks;   ///< Empty until KIE lists tracks; a track without id is left out.
+    /// @{
     std::optional<std::string> error_code, error_message;  ///< Set on failure (numbers as text).
+    /// @}
     result_repairs repairs;            ///< Tracks left out and fields read as absent because they were unusable.
 };
 

@@ -24,6 +24,7 @@ struct repair_reason
     std::size_t count = 0; ///< How many values or items it concerned.
     std::string first_at;  ///< JSON path of the first one, e.g. "data.midiData.instruments[0].notes[3]".
 
+    /// Equal when every member is equal.
     friend bool operator==(const repair_reason&, const repair_reason&) = default;
 };
 
@@ -39,8 +40,10 @@ struct result_repairs
     std::size_t fields_ignored = 0;  ///< Optional fields with an unusable value, read as absent.
     std::vector<repair_reason> reasons;  ///< Distinct reasons, first seen first.
 
+    /// True when nothing was repaired, dropped or ignored.
     bool empty() const noexcept { return notes_repaired + notes_dropped + items_dropped + fields_ignored == 0; }
 
+    /// Equal when every member is equal.
     friend bool operator==(const result_repairs&, const result_repairs&) = default;
 };
 

@@ -66,7 +66,9 @@ public:
     KIEMIDI_DECL http_client(executor_type ex, transport_options opts);
     /// Calls close().
     KIEMIDI_DECL ~http_client();
+    /// Not copyable.
     http_client(const http_client&) = delete;
+    /// Not copy-assignable.
     http_client& operator=(const http_client&) = delete;
 
     /// The executor passed to the constructor.

@@ -168,7 +168,9 @@ public:
     KIEMIDI_DECL rate_limiter(executor_type ex, rate_limit_options opts);
     /// Completes pending acquisitions with asio::error::operation_aborted.
     KIEMIDI_DECL ~rate_limiter();
+    /// Not copyable.
     rate_limiter(const rate_limiter&) = delete;
+    /// Not copy-assignable.
     rate_limiter& operator=(const rate_limiter&) = delete;
 
     /// The executor timers and handlers run on.
