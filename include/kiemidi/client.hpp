@@ -144,6 +144,11 @@ public:
     /// on another client finds the task. Pooled connections are closed. Completes with
     /// `void(error_code)` (always success) once no operation of this client is pending; then the
     /// client may be destroyed. Calling it again completes once the same holds.
+    /// @par Cancellation
+    /// Not supported: the stop cannot be undone, and the operation completes as soon as the
+    /// pending operations have ended (each at its next step, a wait at once).
+    /// @par Thread safety
+    /// May be called from any thread, also while other operations start or complete.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_shutdown(Token&& token = {})
     {
@@ -175,8 +180,10 @@ public:
     }
 
     /// GET /api/v1/vocal-removal/record-info. An unknown task gives api_errc::unknown_task.
-    /// Reads (this one, async_get_midi, async_get_credits, async_get_music_task) honour terminal
-    /// cancellation; they have no side effect to undo.
+    /// Handler: `void(error_code, api::separation_record)`.
+    /// @par Cancellation
+    /// terminal: the read stops with operation_aborted. Reads (this one, async_get_midi,
+    /// async_get_credits, async_get_music_task) are free and have no side effect to undo.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_separation(std::string task_id, diagnostics& diag, Token&& token = {})
     {
@@ -184,8 +191,11 @@ public:
     }
 
     /// POST /api/v1/midi/generate (paid) for a finished separation. Result: the MIDI task id.
-    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors and
-    /// cancellation likewise.
+    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors likewise.
+    /// Handler: `void(error_code, api::task_created)`.
+    /// @par Cancellation
+    /// As async_submit_separation: terminal; once the request may have been written, the result
+    /// is client_errc::outcome_unknown.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_submit_midi(api::midi_request req, diagnostics& diag, Token&& token = {})
     {
@@ -193,13 +203,19 @@ public:
     }
 
     /// GET /api/v1/midi/record-info. An unknown task gives api_errc::unknown_task.
+    /// Handler: `void(error_code, api::midi_record)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_midi(std::string task_id, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::midi_record>(&client::start_get_midi, std::move(task_id), diag, std::forward<Token>(token));
     }
 
-    /// GET /api/v1/chat/credit: the account's remaining credits.
+    /// GET /api/v1/chat/credit: the account's remaining credits (also recorded in metrics()).
+    /// Handler: `void(error_code, api::credits)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_credits(diagnostics& diag, Token&& token = {})
     {
@@ -207,7 +223,10 @@ public:
     }
 
     /// GET /api/v1/generate/record-info: a music task and its tracks (their ids are the audioIds
-    /// to separate).
+    /// to separate). An unknown task gives api_errc::unknown_task.
+    /// Handler: `void(error_code, api::music_task_record)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_music_task(std::string task_id, diagnostics& diag, Token&& token = {})
     {
@@ -235,6 +254,9 @@ public:
     }
 
     /// Waits until MIDI task `task_id` is finished; see async_wait_separation.
+    /// Handler: `void(error_code, api::midi_record)`.
+    /// @par Cancellation
+    /// terminal, partial and total, as async_wait_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_midi(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
     {
@@ -314,6 +336,10 @@ public:
     /// asio::error::operation_not_supported without an attached hub that can look up
     /// references; operation_aborted when cancelled (terminal, partial, total); client_errc::shut_down
     /// once async_shutdown began (ask another client attached to the same hub).
+    /// Handler: `void(error_code, api::task_created)`.
+    /// @par Cancellation
+    /// terminal, partial and total: the wait stops with operation_aborted; it pays nothing, and
+    /// a later async_find_task for the same reference may still find the task.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_find_task(callback_kind kind, std::string reference, std::chrono::milliseconds within, diagnostics& diag,
                          Token&& token = {})

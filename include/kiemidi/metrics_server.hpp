@@ -73,7 +73,9 @@ public:
     server& operator=(const server&) = delete;
 
     /// Binds and listens, then serves until stopped. Handler: void(error_code) (the bind's error,
-    /// or an invalid address).
+    /// or an invalid address; asio::error::operation_aborted when the server was stopped first).
+    /// @par Cancellation
+    /// Not supported (binding does not wait); stop the server with async_stop.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_start(Token&& token = {})
     {
@@ -82,6 +84,8 @@ public:
     }
 
     /// Closes the acceptor and every connection. Handler: void().
+    /// @par Cancellation
+    /// Not supported: it completes once the acceptor and connections are closed.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_stop(Token&& token = {})
     {

@@ -73,6 +73,10 @@ struct redis_durability
 
 /// batch_claims in Redis, over a connection of its own (options().redis). Several workers, in
 /// one process or many, each with its own redis_batch_claims and the same batch_id, share the batch.
+///
+/// @par Object lifetimes, cancellation, thread safety
+/// As batch_claims says for every implementation; async_connect and async_check_durability
+/// below say their own.
 class redis_batch_claims final : public batch_claims
 {
 public:
@@ -91,6 +95,10 @@ public:
     /// Connects to Redis (from then on the connection comes back by itself after a loss, per
     /// options().redis). Completes once connected, or with why the attempt failed
     /// (redis::redis_errc::connect_failed, timeout; diag says more) or redis_errc::closed.
+    /// @par Cancellation
+    /// terminal, partial and total: the attempt stops with asio::error::operation_aborted.
+    /// @par Object lifetimes
+    /// `diag` and the object must outlive the operation.
     template <boost::asio::completion_token_for<connect_signature> Token =
                   kiemidi::default_token_t<executor_type>>
     auto async_connect(diagnostics& diag, Token&& token = {})
@@ -107,6 +115,10 @@ public:
 
     /// Reads appendonly, save and maxmemory-policy (CONFIG GET). A refused CONFIG is not an
     /// error: the result says so (known == false). Handler: void(error_code, redis_durability).
+    /// @par Cancellation
+    /// terminal: completes with asio::error::operation_aborted (the reads change nothing).
+    /// @par Object lifetimes
+    /// `diag` and the object must outlive the operation.
     template <boost::asio::completion_token_for<durability_signature> Token =
                   boost::asio::default_completion_token_t<executor_type>>
     auto async_check_durability(diagnostics& diag, Token&& token = {})
