@@ -1,14 +1,15 @@
-// kiemidi::batch_runner: many songs → MIDI files, with bounded concurrency, progress events and
-// resume after a restart.
-//
-// Every track goes separation → MIDI through a kiemidi::client; a SQLite journal (journal.hpp)
-// records each paid step before and after it, so re-running a batch with the same journal never
-// pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
-// known KIE task are resumed by waiting on that task, and lost submissions are reported.
-//
-// Several runners (processes, machines) can share one batch through a batch_claims store
-// (batch_claims.hpp; Redis: redis_batch_claims.hpp) instead of a local journal: each claims
-// tracks under a lease, and a dead worker's tracks are taken over once their leases expire.
+/// @file
+/// kiemidi::batch_runner: many songs → MIDI files, with bounded concurrency, progress events and
+/// resume after a restart.
+///
+/// Every track goes separation → MIDI through a kiemidi::client; a SQLite journal (journal.hpp)
+/// records each paid step before and after it, so re-running a batch with the same journal never
+/// pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
+/// known KIE task are resumed by waiting on that task, and lost submissions are reported.
+///
+/// Several runners (processes, machines) can share one batch through a batch_claims store
+/// (batch_claims.hpp; Redis: redis_batch_claims.hpp) instead of a local journal: each claims
+/// tracks under a lease, and a dead worker's tracks are taken over once their leases expire.
 #ifndef KIEMIDI_BATCH_HPP
 #define KIEMIDI_BATCH_HPP
 

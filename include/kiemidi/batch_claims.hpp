@@ -1,11 +1,12 @@
-// kiemidi::batch_claims: the state of one batch shared by several workers (processes, machines).
-//
-// A worker claims one track at a time under a lease, renews the lease while it works, and records
-// the same facts the SQLite journal records (intent before a paid POST, KIE's task id after it,
-// done / failed / outcome_unknown), so that when a worker dies its tracks are taken over by the
-// others once their leases expire, resumed from the recorded task ids and never paid twice.
-// Every change carries the claim's token and is refused once another worker owns the track.
-// This header is the interface; redis_batch_claims.hpp is the Redis implementation.
+/// @file
+/// kiemidi::batch_claims: the state of one batch shared by several workers (processes, machines).
+///
+/// A worker claims one track at a time under a lease, renews the lease while it works, and records
+/// the same facts the SQLite journal records (intent before a paid POST, KIE's task id after it,
+/// done / failed / outcome_unknown), so that when a worker dies its tracks are taken over by the
+/// others once their leases expire, resumed from the recorded task ids and never paid twice.
+/// Every change carries the claim's token and is refused once another worker owns the track.
+/// This header is the interface; redis_batch_claims.hpp is the Redis implementation.
 #ifndef KIEMIDI_BATCH_CLAIMS_HPP
 #define KIEMIDI_BATCH_CLAIMS_HPP
 

@@ -1,9 +1,10 @@
-// Rows of a batch that ask KIE for the same work, paid once.
-//
-// KIE charges every submission, also the same track submitted again (it keeps no cache). Two rows
-// with the same task_id, audio_id, separation type and stem, or with the same separation_task_id
-// and stem, would pay for the same result twice. The batch runs the first of them only; the
-// others get copies of its files under their own names (copy_result_files).
+/// @file
+/// Rows of a batch that ask KIE for the same work, paid once.
+///
+/// KIE charges every submission, also the same track submitted again (it keeps no cache). Two rows
+/// with the same task_id, audio_id, separation type and stem, or with the same separation_task_id
+/// and stem, would pay for the same result twice. The batch runs the first of them only; the
+/// others get copies of its files under their own names (copy_result_files).
 #ifndef KIEMIDI_BATCH_DUPLICATES_HPP
 #define KIEMIDI_BATCH_DUPLICATES_HPP
 

@@ -1,14 +1,15 @@
-// kiemidi::batch_plan: what a batch will pay before anything is paid.
-//
-// KIE charges every separation and every MIDI generation, and charges again for the same track
-// submitted again. A plan reads a track list against the batch's state (the journal's entries,
-// or a shared batch's) and says, without any call to KIE: which tracks are new, which are
-// resumed (and which step each still needs), which are done or left as they are; how many paid
-// submissions of each kind the run will make; what they are estimated to cost (a per-kind cost
-// table, see credit_costs); and how long KIE's rate limit alone makes them take.
-//
-// Rows that ask KIE for the same work (duplicate_key) are paid once: the plan counts only the
-// first of them (see batch_duplicates.hpp).
+/// @file
+/// kiemidi::batch_plan: what a batch will pay before anything is paid.
+///
+/// KIE charges every separation and every MIDI generation, and charges again for the same track
+/// submitted again. A plan reads a track list against the batch's state (the journal's entries,
+/// or a shared batch's) and says, without any call to KIE: which tracks are new, which are
+/// resumed (and which step each still needs), which are done or left as they are; how many paid
+/// submissions of each kind the run will make; what they are estimated to cost (a per-kind cost
+/// table, see credit_costs); and how long KIE's rate limit alone makes them take.
+///
+/// Rows that ask KIE for the same work (duplicate_key) are paid once: the plan counts only the
+/// first of them (see batch_duplicates.hpp).
 #ifndef KIEMIDI_BATCH_PLAN_HPP
 #define KIEMIDI_BATCH_PLAN_HPP
 

@@ -1,14 +1,15 @@
-// kiemidi callback hub: routes verified KIE callbacks to the coroutine waiting for that task.
-//
-// The listener hands every verified callback to deliver(); a client waits with
-// async_wait(kind, task_id). A callback is named by its kind (the callback URL it arrived on) and
-// its task id together: KIE may give a MIDI task the id of the separation it transcribes (its MIDI
-// page's own example does), so an id alone does not say which result a body carries.
-// KIE may call back before the submit answer has even been read, so a callback nobody waits for
-// yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
-// back more than once: a callback for a task already delivered is reported duplicate and dropped.
-// The hub knows nothing about HTTP. This header is the interface and its vocabulary; the
-// implementations are in_process_callback_hub.hpp and redis_callback_hub.hpp.
+/// @file
+/// kiemidi callback hub: routes verified KIE callbacks to the coroutine waiting for that task.
+///
+/// The listener hands every verified callback to deliver(); a client waits with
+/// async_wait(kind, task_id). A callback is named by its kind (the callback URL it arrived on) and
+/// its task id together: KIE may give a MIDI task the id of the separation it transcribes (its MIDI
+/// page's own example does), so an id alone does not say which result a body carries.
+/// KIE may call back before the submit answer has even been read, so a callback nobody waits for
+/// yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
+/// back more than once: a callback for a task already delivered is reported duplicate and dropped.
+/// The hub knows nothing about HTTP. This header is the interface and its vocabulary; the
+/// implementations are in_process_callback_hub.hpp and redis_callback_hub.hpp.
 #ifndef KIEMIDI_CALLBACK_HUB_HPP
 #define KIEMIDI_CALLBACK_HUB_HPP
 

@@ -1,9 +1,10 @@
-// kiemidi callback listener: the HTTP(S) endpoint KIE POSTs task callbacks to.
-//
-// It accepts POST only on /kiemidi/callback/<secret>/{separation|midi}, enforces size and time
-// limits, verifies KIE's webhook signature when a key is configured, hands each verified callback
-// to a callback_hub and answers 200 at once (KIE allows 15 s). It never waits on user code:
-// waiters are resumed by the hub through their own executors.
+/// @file
+/// kiemidi callback listener: the HTTP(S) endpoint KIE POSTs task callbacks to.
+///
+/// It accepts POST only on `/kiemidi/callback/<secret>/{separation|midi}`, enforces size and time
+/// limits, verifies KIE's webhook signature when a key is configured, hands each verified callback
+/// to a callback_hub and answers 200 at once (KIE allows 15 s). It never waits on user code:
+/// waiters are resumed by the hub through their own executors.
 #ifndef KIEMIDI_CALLBACK_LISTENER_HPP
 #define KIEMIDI_CALLBACK_LISTENER_HPP
 

@@ -1,11 +1,12 @@
-// kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
-// separation → MIDI pipeline built on them (async_generate_midi; its MIDI half alone, from a
-// finished separation: async_generate_midi_from_separation).
-//
-// One long-lived client per KIE account and process: it owns the connection pool, the TLS
-// context and the submission rate limiter shared by every coroutine that uses it. Each operation
-// is one KIE request (with the transport's retry policy), parsed into kiemidi::api types; KIE's
-// body `code` decides success, never the HTTP status alone.
+/// @file
+/// kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
+/// separation → MIDI pipeline built on them (async_generate_midi; its MIDI half alone, from a
+/// finished separation: async_generate_midi_from_separation).
+///
+/// One long-lived client per KIE account and process: it owns the connection pool, the TLS
+/// context and the submission rate limiter shared by every coroutine that uses it. Each operation
+/// is one KIE request (with the transport's retry policy), parsed into kiemidi::api types; KIE's
+/// body `code` decides success, never the HTTP status alone.
 #ifndef KIEMIDI_CLIENT_HPP
 #define KIEMIDI_CLIENT_HPP
 

@@ -1,5 +1,6 @@
-// kiemidi::credit_costs: what KIE's paid submissions are estimated to cost, by kind, for the
-// batch plan (batch_plan.hpp) and the batch's credit budget (batch_options::max_credits).
+/// @file
+/// kiemidi::credit_costs: what KIE's paid submissions are estimated to cost, by kind, for the
+/// batch plan (batch_plan.hpp) and the batch's credit budget (batch_options::max_credits).
 #ifndef KIEMIDI_CREDIT_COSTS_HPP
 #define KIEMIDI_CREDIT_COSTS_HPP
 

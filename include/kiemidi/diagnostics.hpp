@@ -1,9 +1,10 @@
-// kiemidi diagnostics: the human-readable side of an error_code.
-//
-// Every async operation takes a `diagnostics&` and fills it on failure with what kiemidi knows:
-// KIE's own `msg` verbatim (server_message), KIE's numeric `code`, the HTTP status, the endpoint
-// and the pipeline stage, plus kiemidi's own explanation (client_message).
-// It never contains the API key: the transport redacts credentials before anything reaches it.
+/// @file
+/// kiemidi diagnostics: the human-readable side of an error_code.
+///
+/// Every async operation takes a `diagnostics&` and fills it on failure with what kiemidi knows:
+/// KIE's own `msg` verbatim (server_message), KIE's numeric `code`, the HTTP status, the endpoint
+/// and the pipeline stage, plus kiemidi's own explanation (client_message).
+/// It never contains the API key: the transport redacts credentials before anything reaches it.
 #ifndef KIEMIDI_DIAGNOSTICS_HPP
 #define KIEMIDI_DIAGNOSTICS_HPP
 

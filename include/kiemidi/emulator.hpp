@@ -1,9 +1,10 @@
-// kiemidi::emulator::server: a local, faithful stand-in for KIE.AI's stem separation → MIDI API.
-//
-// It serves KIE's endpoints over HTTP and HTTPS on loopback, runs tasks through KIE's states on
-// timers, calls back (only to loopback URLs) in KIE's documented shapes, injects faults on demand
-// and counts everything. Results are deterministic from the seed and the ids.
-// Used by kiemidi's demo, tests and benchmarks, and by users testing their own KIE integrations.
+/// @file
+/// kiemidi::emulator::server: a local, faithful stand-in for KIE.AI's stem separation → MIDI API.
+///
+/// It serves KIE's endpoints over HTTP and HTTPS on loopback, runs tasks through KIE's states on
+/// timers, calls back (only to loopback URLs) in KIE's documented shapes, injects faults on demand
+/// and counts everything. Results are deterministic from the seed and the ids.
+/// Used by kiemidi's demo, tests and benchmarks, and by users testing their own KIE integrations.
 #ifndef KIEMIDI_EMULATOR_HPP
 #define KIEMIDI_EMULATOR_HPP
 

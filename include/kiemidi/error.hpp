@@ -1,12 +1,13 @@
-// kiemidi error codes.
-//
-// Errors are split by origin so that the category tells *who* failed:
-//  - api_errc    : KIE answered, and its body `code` (or HTTP status) says the request failed.
-//                  Enumerator values equal KIE's documented codes where one exists.
-//  - client_errc : kiemidi itself detected the problem (timeouts, bad JSON, limits, forged callbacks).
-// Transport failures from the OS, Asio, Beast and OpenSSL keep their own categories
-// (e.g. asio::error::connection_refused, ssl verification errors).
-// Next to every error_code, a kiemidi::diagnostics carries the human-readable detail.
+/// @file
+/// kiemidi error codes.
+///
+/// Errors are split by origin so that the category tells *who* failed:
+///  - api_errc    : KIE answered, and its body `code` (or HTTP status) says the request failed.
+///                  Enumerator values equal KIE's documented codes where one exists.
+///  - client_errc : kiemidi itself detected the problem (timeouts, bad JSON, limits, forged callbacks).
+/// Transport failures from the OS, Asio, Beast and OpenSSL keep their own categories
+/// (e.g. asio::error::connection_refused, ssl verification errors).
+/// Next to every error_code, a kiemidi::diagnostics carries the human-readable detail.
 #ifndef KIEMIDI_ERROR_HPP
 #define KIEMIDI_ERROR_HPP
 

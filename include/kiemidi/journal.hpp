@@ -1,10 +1,11 @@
-// kiemidi::journal: the durable state of one batch, one SQLite file per batch.
-//
-// A paid KIE submission is a one-way door: before it the journal records the intent, after it
-// the KIE task id, and only once the result files are written the track is marked done. Every
-// state change is one fsync'd transaction (WAL, synchronous=FULL), so after a crash or restart
-// the journal says exactly which tracks are done, which can be resumed by waiting on a known
-// task, and which submissions have an unknown outcome. Calls block: run them off the io thread.
+/// @file
+/// kiemidi::journal: the durable state of one batch, one SQLite file per batch.
+///
+/// A paid KIE submission is a one-way door: before it the journal records the intent, after it
+/// the KIE task id, and only once the result files are written the track is marked done. Every
+/// state change is one fsync'd transaction (WAL, synchronous=FULL), so after a crash or restart
+/// the journal says exactly which tracks are done, which can be resumed by waiting on a known
+/// task, and which submissions have an unknown outcome. Calls block: run them off the io thread.
 #ifndef KIEMIDI_JOURNAL_HPP
 #define KIEMIDI_JOURNAL_HPP
 

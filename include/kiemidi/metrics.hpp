@@ -1,14 +1,15 @@
-// Observability: one metrics model (counters, gauges, latency histograms) that every client
-// keeps, always on; its Prometheus text exposition (format 0.0.4); and an optional observer
-// for tracing (stage started / finished, KIE answer received, callback taken).
-//
-// The model counts what only the client sees (stages, KIE's answers by endpoint and code, lost
-// answers recovered, unknown outcomes, credits). What the transport, the rate limiter, the hub
-// and the listener already count is not duplicated: their stats structs are snapshotted when the
-// exposition is rendered (metrics::sources).
-//
-// Cost: one relaxed atomic add per event and one clock read per stage or KIE exchange; no
-// allocation and no lock on the hot paths.
+/// @file
+/// Observability: one metrics model (counters, gauges, latency histograms) that every client
+/// keeps, always on; its Prometheus text exposition (format 0.0.4); and an optional observer
+/// for tracing (stage started / finished, KIE answer received, callback taken).
+///
+/// The model counts what only the client sees (stages, KIE's answers by endpoint and code, lost
+/// answers recovered, unknown outcomes, credits). What the transport, the rate limiter, the hub
+/// and the listener already count is not duplicated: their stats structs are snapshotted when the
+/// exposition is rendered (metrics::sources).
+///
+/// Cost: one relaxed atomic add per event and one clock read per stage or KIE exchange; no
+/// allocation and no lock on the hot paths.
 #ifndef KIEMIDI_METRICS_HPP
 #define KIEMIDI_METRICS_HPP
 

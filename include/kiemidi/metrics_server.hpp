@@ -1,5 +1,6 @@
-// An opt-in HTTP endpoint for Prometheus on its own port (`GET /metrics`), for backends that
-// have no HTTP server of their own to expose metrics::render_prometheus on.
+/// @file
+/// An opt-in HTTP endpoint for Prometheus on its own port (`GET /metrics`), for backends that
+/// have no HTTP server of their own to expose metrics::render_prometheus on.
 #ifndef KIEMIDI_METRICS_SERVER_HPP
 #define KIEMIDI_METRICS_SERVER_HPP
 

@@ -1,5 +1,6 @@
-// kiemidi::midi_result: what the separation → MIDI pipeline (client::async_generate_midi)
-// produced for one song: task ids, stems, instruments and notes, repairs, timings.
+/// @file
+/// kiemidi::midi_result: what the separation → MIDI pipeline (client::async_generate_midi)
+/// produced for one song: task ids, stems, instruments and notes, repairs, timings.
 #ifndef KIEMIDI_MIDI_RESULT_HPP
 #define KIEMIDI_MIDI_RESULT_HPP
 

@@ -1,6 +1,7 @@
-// Inputs of the separation → MIDI pipeline (client::async_generate_midi) and of its separate
-// steps: how to wait for a KIE task and how long to wait. What comes back, midi_result, has its
-// own header (midi_result.hpp), included here so that code including only this header still builds.
+/// @file
+/// Inputs of the separation → MIDI pipeline (client::async_generate_midi) and of its separate
+/// steps: how to wait for a KIE task and how long to wait. What comes back, midi_result, has its
+/// own header (midi_result.hpp), included here so that code including only this header still builds.
 #ifndef KIEMIDI_PIPELINE_OPTIONS_HPP
 #define KIEMIDI_PIPELINE_OPTIONS_HPP
 

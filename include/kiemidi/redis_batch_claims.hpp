@@ -1,18 +1,19 @@
-// kiemidi::redis_batch_claims: the shared state of a batch in Redis, for several workers.
-//
-// Every track is a hash (its journal facts, output name and current owner) under one key prefix
-// per batch; unclaimed tracks sit in a sorted set by id and claimed ones in a sorted set by lease
-// expiry (Redis' own clock, so workers' clocks need not agree). Each operation is one Lua script,
-// so a claim, a lease check and a state change are atomic. Changes are idempotent, which lets
-// them be retried while Redis is briefly unreachable: a task id KIE gave is not given up easily.
-//
-// Durability is Redis': run it with `appendonly yes` (and `appendfsync always` to survive a
-// power loss at any moment) and `maxmemory-policy noeviction`, or a recorded task id can be lost
-// with the last snapshot or an eviction; async_check_durability reads those settings. Each batch
-// has an identity (an epoch key written when async_open creates it): once it, or a track this
-// worker holds, is gone (a restart without persistence, a flush, an eviction, a failover to a
-// lagging replica), claims, changes and renewals fail with claim_errc::state_lost instead of
-// taking an empty batch for a finished one.
+/// @file
+/// kiemidi::redis_batch_claims: the shared state of a batch in Redis, for several workers.
+///
+/// Every track is a hash (its journal facts, output name and current owner) under one key prefix
+/// per batch; unclaimed tracks sit in a sorted set by id and claimed ones in a sorted set by lease
+/// expiry (Redis' own clock, so workers' clocks need not agree). Each operation is one Lua script,
+/// so a claim, a lease check and a state change are atomic. Changes are idempotent, which lets
+/// them be retried while Redis is briefly unreachable: a task id KIE gave is not given up easily.
+///
+/// Durability is Redis': run it with `appendonly yes` (and `appendfsync always` to survive a
+/// power loss at any moment) and `maxmemory-policy noeviction`, or a recorded task id can be lost
+/// with the last snapshot or an eviction; async_check_durability reads those settings. Each batch
+/// has an identity (an epoch key written when async_open creates it): once it, or a track this
+/// worker holds, is gone (a restart without persistence, a flush, an eviction, a failover to a
+/// lagging replica), claims, changes and renewals fail with claim_errc::state_lost instead of
+/// taking an empty batch for a finished one.
 #ifndef KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 #define KIEMIDI_REDIS_BATCH_CLAIMS_HPP
 

@@ -1,6 +1,7 @@
-// kiemidi::track_spec and kiemidi::track_state: one song of a batch and its place in the batch's
-// state machine, shared by the SQLite journal (journal.hpp), the shared batch state
-// (batch_claims.hpp) and the batch runner (batch.hpp).
+/// @file
+/// kiemidi::track_spec and kiemidi::track_state: one song of a batch and its place in the batch's
+/// state machine, shared by the SQLite journal (journal.hpp), the shared batch state
+/// (batch_claims.hpp) and the batch runner (batch.hpp).
 #ifndef KIEMIDI_TRACK_HPP
 #define KIEMIDI_TRACK_HPP
 

@@ -1,8 +1,9 @@
-// MIDI generation: the submit request and the note data KIE returns for a MIDI task.
-//
-// KIE transcribes a completed separation (or one stem of it) into note events grouped by
-// General-MIDI-style instrument. It returns notes, never a .mid file. An empty result (no
-// instrument detected, common after split_stem) is a valid outcome, not a parse error.
+/// @file
+/// MIDI generation: the submit request and the note data KIE returns for a MIDI task.
+///
+/// KIE transcribes a completed separation (or one stem of it) into note events grouped by
+/// General-MIDI-style instrument. It returns notes, never a .mid file. An empty result (no
+/// instrument detected, common after split_stem) is a valid outcome, not a parse error.
 #ifndef KIEMIDI_API_MIDI_HPP
 #define KIEMIDI_API_MIDI_HPP
 

@@ -1,7 +1,8 @@
-// Music-generation task details: where separation inputs come from.
-//
-// GET /api/v1/generate/record-info?taskId=<music task id> lists the generated tracks; a track's
-// `id` is the audio id a separation request takes. Its state is `status` text, not a successFlag.
+/// @file
+/// Music-generation task details: where separation inputs come from.
+///
+/// `GET /api/v1/generate/record-info?taskId=<music task id>` lists the generated tracks; a track's
+/// `id` is the audio id a separation request takes. Its state is `status` text, not a successFlag.
 #ifndef KIEMIDI_API_MUSIC_TASK_HPP
 #define KIEMIDI_API_MUSIC_TASK_HPP
 

@@ -1,10 +1,11 @@
-// What the parsers corrected or left out of a result KIE sent.
-//
-// A MIDI or separation result is paid for, so one odd value in it (a velocity on MIDI's 0..127
-// scale, a zero-length note, a stem without an id) must not cost the whole answer: the parsers
-// repair what has one plausible meaning, drop what cannot be right, and count both here, with
-// the reasons, so the caller can tell the user. Only an answer that is unusable as a whole
-// (not JSON, no task id, a result of the wrong shape) is still a parse error.
+/// @file
+/// What the parsers corrected or left out of a result KIE sent.
+///
+/// A MIDI or separation result is paid for, so one odd value in it (a velocity on MIDI's 0..127
+/// scale, a zero-length note, a stem without an id) must not cost the whole answer: the parsers
+/// repair what has one plausible meaning, drop what cannot be right, and count both here, with
+/// the reasons, so the caller can tell the user. Only an answer that is unusable as a whole
+/// (not JSON, no task id, a result of the wrong shape) is still a parse error.
 #ifndef KIEMIDI_API_REPAIRS_HPP
 #define KIEMIDI_API_REPAIRS_HPP
 

@@ -1,9 +1,10 @@
-// Stem separation: the submit request and the record KIE keeps for a separation task.
-//
-// A separation splits one generated track (music task id + audio id) into stems. KIE reports the
-// result in two places: the record (GET /api/v1/vocal-removal/record-info; camelCase keys, with
-// per-stem ids in originData) and the callback (snake_case keys, no per-stem ids; see callbacks.hpp).
-// The per-stem `stem::id` is the audio id that MIDI generation takes.
+/// @file
+/// Stem separation: the submit request and the record KIE keeps for a separation task.
+///
+/// A separation splits one generated track (music task id + audio id) into stems. KIE reports the
+/// result in two places: the record (GET /api/v1/vocal-removal/record-info; camelCase keys, with
+/// per-stem ids in originData) and the callback (snake_case keys, no per-stem ids; see callbacks.hpp).
+/// The per-stem `stem::id` is the audio id that MIDI generation takes.
 #ifndef KIEMIDI_API_SEPARATION_HPP
 #define KIEMIDI_API_SEPARATION_HPP
 

@@ -1,5 +1,6 @@
-// Where kiemidi's Redis connections (those of redis_callback_hub and redis_batch_claims) connect,
-// how they behave when Redis is slow or away, and their counters.
+/// @file
+/// Where kiemidi's Redis connections (those of redis_callback_hub and redis_batch_claims) connect,
+/// how they behave when Redis is slow or away, and their counters.
 #ifndef KIEMIDI_REDIS_CONNECTION_OPTIONS_HPP
 #define KIEMIDI_REDIS_CONNECTION_OPTIONS_HPP
 

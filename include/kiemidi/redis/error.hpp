@@ -1,5 +1,6 @@
-// Errors of kiemidi's Redis connection, in their own category so that a failure says it came
-// from Redis (or from the way to it), not from KIE or the rest of kiemidi.
+/// @file
+/// Errors of kiemidi's Redis connection, in their own category so that a failure says it came
+/// from Redis (or from the way to it), not from KIE or the rest of kiemidi.
 #ifndef KIEMIDI_REDIS_ERROR_HPP
 #define KIEMIDI_REDIS_ERROR_HPP
 

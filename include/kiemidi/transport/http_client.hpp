@@ -1,8 +1,9 @@
-// kiemidi transport: a pooled HTTP/1.1 client for one origin (the base URL's scheme, host, port).
-//
-// async_execute = rate limiter (paid submissions only) → pooled keep-alive connection → write →
-// read, with a deadline on every step and retries per retry_policy. TLS is verified by default.
-// Nothing here knows KIE: the caller supplies targets and bodies and reads status and body.
+/// @file
+/// kiemidi transport: a pooled HTTP/1.1 client for one origin (the base URL's scheme, host, port).
+///
+/// async_execute = rate limiter (paid submissions only) → pooled keep-alive connection → write →
+/// read, with a deadline on every step and retries per retry_policy. TLS is verified by default.
+/// Nothing here knows KIE: the caller supplies targets and bodies and reads status and body.
 #ifndef KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 #define KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 
