@@ -4,7 +4,8 @@
 # undocumented public declaration, a reference or @param that names nothing, a bad command) and
 # on any public declaration left without a comment that Doxygen 1.9 does not warn about (enum
 # values, deleted or defaulted members). Needs no C++ build.
-# Usage: scripts/api-docs.sh [output-dir]   (default build/api-docs; the pages: <output-dir>/html/index.html)
+# Usage: scripts/api-docs.sh [output-dir]   (relative to the repository's root; default build/api-docs;
+#        the pages: <output-dir>/html/index.html, Doxygen's warnings: <output-dir>/warnings.log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
