@@ -1,14 +1,15 @@
-// kiemidi::batch_runner: many songs → MIDI files, with bounded concurrency, progress events and
-// resume after a restart.
-//
-// Every track goes separation → MIDI through a kiemidi::client; a SQLite journal (journal.hpp)
-// records each paid step before and after it, so re-running a batch with the same journal never
-// pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
-// known KIE task are resumed by waiting on that task, and lost submissions are reported.
-//
-// Several runners (processes, machines) can share one batch through a batch_claims store
-// (batch_claims.hpp; Redis: redis_batch_claims.hpp) instead of a local journal: each claims
-// tracks under a lease, and a dead worker's tracks are taken over once their leases expire.
+/// @file
+/// kiemidi::batch_runner: many songs → MIDI files, with bounded concurrency, progress events and
+/// resume after a restart.
+///
+/// Every track goes separation → MIDI through a kiemidi::client; a SQLite journal (journal.hpp)
+/// records each paid step before and after it, so re-running a batch with the same journal never
+/// pays twice for a track and never loses a paid result: done tracks are skipped, tracks with a
+/// known KIE task are resumed by waiting on that task, and lost submissions are reported.
+///
+/// Several runners (processes, machines) can share one batch through a batch_claims store
+/// (batch_claims.hpp; Redis: redis_batch_claims.hpp) instead of a local journal: each claims
+/// tracks under a lease, and a dead worker's tracks are taken over once their leases expire.
 #ifndef KIEMIDI_BATCH_HPP
 #define KIEMIDI_BATCH_HPP
 
@@ -44,6 +45,7 @@ class batch_claims;
 /// Something that happened in a running batch, for a progress display or a log.
 struct batch_event
 {
+    /// What happened.
     enum class kind
     {
         track_started,  ///< A worker took the track (new or resumed).
@@ -51,7 +53,7 @@ struct batch_event
         track_failed,   ///< The track failed, its outcome is unknown, its files could not be written (not_written) or its result is lost (`state` tells which); `message` says why.
         track_skipped,  ///< Not processed in this run: done before, failed / outcome_unknown / result_lost and not retried, or not started (or put back) because the account is out of credits.
         progress,       ///< Periodic counts (throttled to batch_options::progress_interval).
-    } what = kind::progress;
+    } what = kind::progress;  ///< What happened (default: progress).
     std::string track_name;      ///< The output base name (empty for progress).
     std::string message;         ///< Why a track failed or was skipped; "resumed ..." for resumed starts.
     std::size_t total = 0;       ///< Tracks in the journal.
@@ -63,9 +65,11 @@ struct batch_event
     std::size_t outcome_unknown = 0;           ///< Tracks whose paid submission has an unknown outcome.
 };
 
+/// How a batch_runner runs: where results and the journal go, concurrency, per-track pipeline
+/// settings, what to retry or resubmit, and the credit and outage budgets.
 struct batch_options
 {
-    std::filesystem::path output_dir;    ///< Where <name>.mid and <name>.json go (created if missing).
+    std::filesystem::path output_dir;    ///< Where `<name>.mid` and `<name>.json` go (created if missing).
     std::filesystem::path journal_path;  ///< The batch's journal; empty → output_dir / "kiemidi-journal.sqlite".
     unsigned concurrency = 16;           ///< Tracks processed at once (0 is treated as 1).
     /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait,
@@ -86,7 +90,7 @@ struct batch_options
     /// running is polled from the start instead of waiting `callback_overdue` for a callback that
     /// goes to a URL nobody listens on.
     bool resumed_callbacks_reachable = true;
-    bool write_json = true;              ///< Also write <name>.json (smf::notes_to_json).
+    bool write_json = true;              ///< Also write `<name>.json` (smf::notes_to_json).
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;
     /// Try failed tracks again, from the latest state their task ids allow (journal::requeue):
@@ -148,6 +152,7 @@ struct batch_summary
     /// batch_options::max_credits stopped the run: a track's paid submissions would have taken
     /// it past the budget. The tracks not started stay pending (not_started_budget of them).
     bool stopped_for_budget = false;
+    /// With stopped_for_budget: the tracks left pending because they did not fit in the budget.
     std::size_t not_started_budget = 0;
     std::int64_t budget_used = 0;  ///< Credits the tracks started in this run were planned to cost.
     /// KIE stayed unavailable longer than batch_options::outage_wait: the run stopped; tracks not
@@ -157,10 +162,10 @@ struct batch_summary
     std::string kie_unavailable;
 };
 
-/// The output base name for a track: its name, or "<task_id>_<audio_id>" (a separation:
-/// "<separation_task_id>"; a track's own stem appended as "_<stem>"), with '/', '\\',
+/// The output base name for a track: its name, or `<task_id>_<audio_id>` (a separation:
+/// `<separation_task_id>`; a track's own stem appended as `_<stem>`), with '/', '\\',
 /// control characters and ".." replaced, never empty nor starting with '.', at most 200 bytes.
-/// Within one journal, a name already used by an earlier track (lower id) gets "-<journal id>"
+/// Within one journal, a name already used by an earlier track (lower id) gets `-<journal id>`
 /// appended by the runner, so no two tracks write the same file.
 KIEMIDI_DECL std::string output_name(const track_spec& track);
 /// The sanitising step of output_name().
@@ -192,8 +197,11 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 class batch_runner
 {
 public:
+    /// The client's executor type.
     using executor_type = client::executor_type;
 
+    /// A runner of one batch with its own journal (batch_options::journal_path). `c` must outlive
+    /// the runner; nothing is opened until async_run.
     KIEMIDI_DECL batch_runner(client& c, batch_options opts);
     /// A runner that is one worker of a shared batch: tracks, facts and claims live in `shared`
     /// (which must outlive the runner) instead of the journal; journal_path is not used. It runs
@@ -202,11 +210,16 @@ public:
     /// same for every worker (or collected afterwards): each track's files are written by the
     /// worker that finishes it.
     KIEMIDI_DECL batch_runner(client& c, batch_options opts, batch_claims& shared);
+    /// Destroys the runner; no async_run may be pending.
     KIEMIDI_DECL ~batch_runner();
+    /// Not copyable: a runner owns its thread pool and last diagnostics.
     batch_runner(const batch_runner&) = delete;
+    /// Not copyable.
     batch_runner& operator=(const batch_runner&) = delete;
 
+    /// The client's executor, where async_run's handler runs by default.
     executor_type get_executor() const noexcept { return client_.get_executor(); }
+    /// The options given at construction.
     const batch_options& options() const noexcept { return opts_; }
 
     /// Adds `tracks` to the journal (existing ones are kept as they are), then processes every

@@ -1,11 +1,12 @@
-// kiemidi::batch_claims: the state of one batch shared by several workers (processes, machines).
-//
-// A worker claims one track at a time under a lease, renews the lease while it works, and records
-// the same facts the SQLite journal records (intent before a paid POST, KIE's task id after it,
-// done / failed / outcome_unknown), so that when a worker dies its tracks are taken over by the
-// others once their leases expire, resumed from the recorded task ids and never paid twice.
-// Every change carries the claim's token and is refused once another worker owns the track.
-// This header is the interface; redis_batch_claims.hpp is the Redis implementation.
+/// @file
+/// kiemidi::batch_claims: the state of one batch shared by several workers (processes, machines).
+///
+/// A worker claims one track at a time under a lease, renews the lease while it works, and records
+/// the same facts the SQLite journal records (intent before a paid POST, KIE's task id after it,
+/// done / failed / outcome_unknown), so that when a worker dies its tracks are taken over by the
+/// others once their leases expire, resumed from the recorded task ids and never paid twice.
+/// Every change carries the claim's token and is refused once another worker owns the track.
+/// This header is the interface; redis_batch_claims.hpp is the Redis implementation.
 #ifndef KIEMIDI_BATCH_CLAIMS_HPP
 #define KIEMIDI_BATCH_CLAIMS_HPP
 
@@ -43,7 +44,9 @@ enum class claim_errc : int
     state_lost,
 };
 
+/// The category of claim_errc ("kiemidi.claims").
 KIEMIDI_DECL const boost::system::error_category& get_claim_category() noexcept;
+/// Makes claim_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(claim_errc e) noexcept { return {static_cast<int>(e), get_claim_category()}; }
 
 /// A track this worker holds.
@@ -68,6 +71,7 @@ struct claim_result
 /// The journal's transitions, applied to a claimed track.
 struct track_update
 {
+    /// Which transition: the fields below that it reads are named at each field.
     enum class kind
     {
         intent,           ///< pending → separation_intent / separating → midi_intent (before a paid POST); renews the lease.
@@ -82,7 +86,7 @@ struct track_update
         /// goes to done when `failed_stage` is "done" (its files are written), else to the latest
         /// state the ids allow. Keeps the claim unless done. Never pays: it only spares paying again.
         adopt,
-    } what = kind::release;
+    } what = kind::release;  ///< The transition to apply (default: release the claim).
     journal_stage stage = journal_stage::separation;  ///< intent, task_id.
     std::string task_id;                              ///< task_id: KIE's task id.
     std::string reference;                            ///< intent: the callback reference of the POST (journal_entry::intent_ref).
@@ -123,15 +127,23 @@ struct claims_open_options
 class batch_claims
 {
 public:
+    /// The executor the operations' handlers run on by default.
     using executor_type = boost::asio::any_io_executor;
+    /// Handler signature of async_open and async_counts: the tracks per state.
     using open_signature = void(error_code, journal_counts);
+    /// Handler signature of async_claim.
     using claim_signature = void(error_code, claim_result);
+    /// Handler signature of async_update: the track's new state.
     using update_signature = void(error_code, track_state);
+    /// Handler signature of async_renew: the ids of the tracks whose claims were lost.
     using renew_signature = void(error_code, std::vector<std::int64_t>);
+    /// Handler signature of async_entries.
     using entries_signature = void(error_code, std::vector<shared_track>);
 
+    /// Destroys the object; no operation may be pending.
     virtual ~batch_claims() = default;
 
+    /// The executor of the store's connection.
     virtual executor_type get_executor() const noexcept = 0;
 
     /// This worker's id (shown as a track's owner).
@@ -214,19 +226,35 @@ public:
     }
 
 protected:
+    /// For implementations (the batch runner's shared state in Redis: redis_batch_claims).
     batch_claims() = default;
+    /// Not copyable: one object per worker and batch.
     batch_claims(const batch_claims&) = delete;
+    /// Not copyable.
     batch_claims& operator=(const batch_claims&) = delete;
 
+    /// @name Implementation hooks
+    /// Each async_* operation calls its start_* with its arguments and a type-erased handler that
+    /// the implementation invokes exactly once, never from inside the call (see the class's
+    /// lifetimes and cancellation contract).
+    /// @{
+
+    /// Starts async_open.
     virtual void start_open(std::vector<track_spec> tracks, claims_open_options opts, diagnostics& diag,
                             boost::asio::any_completion_handler<open_signature> h) = 0;
+    /// Starts async_claim.
     virtual void start_claim(diagnostics& diag, boost::asio::any_completion_handler<claim_signature> h) = 0;
+    /// Starts async_update.
     virtual void start_update(std::int64_t id, std::string claim_token, track_update u, diagnostics& diag,
                               boost::asio::any_completion_handler<update_signature> h) = 0;
+    /// Starts async_renew.
     virtual void start_renew(std::vector<std::pair<std::int64_t, std::string>> claims, diagnostics& diag,
                              boost::asio::any_completion_handler<renew_signature> h) = 0;
+    /// Starts async_counts.
     virtual void start_counts(diagnostics& diag, boost::asio::any_completion_handler<open_signature> h) = 0;
+    /// Starts async_entries.
     virtual void start_entries(diagnostics& diag, boost::asio::any_completion_handler<entries_signature> h) = 0;
+    /// @}
 };
 
 }  // namespace kiemidi

@@ -1,14 +1,15 @@
-// kiemidi::batch_plan: what a batch will pay before anything is paid.
-//
-// KIE charges every separation and every MIDI generation, and charges again for the same track
-// submitted again. A plan reads a track list against the batch's state (the journal's entries,
-// or a shared batch's) and says, without any call to KIE: which tracks are new, which are
-// resumed (and which step each still needs), which are done or left as they are; how many paid
-// submissions of each kind the run will make; what they are estimated to cost (a per-kind cost
-// table, see credit_costs); and how long KIE's rate limit alone makes them take.
-//
-// Rows that ask KIE for the same work (duplicate_key) are paid once: the plan counts only the
-// first of them (see batch_duplicates.hpp).
+/// @file
+/// kiemidi::batch_plan: what a batch will pay before anything is paid.
+///
+/// KIE charges every separation and every MIDI generation, and charges again for the same track
+/// submitted again. A plan reads a track list against the batch's state (the journal's entries,
+/// or a shared batch's) and says, without any call to KIE: which tracks are new, which are
+/// resumed (and which step each still needs), which are done or left as they are; how many paid
+/// submissions of each kind the run will make; what they are estimated to cost (a per-kind cost
+/// table, see credit_costs); and how long KIE's rate limit alone makes them take.
+///
+/// Rows that ask KIE for the same work (duplicate_key) are paid once: the plan counts only the
+/// first of them (see batch_duplicates.hpp).
 #ifndef KIEMIDI_BATCH_PLAN_HPP
 #define KIEMIDI_BATCH_PLAN_HPP
 
@@ -41,6 +42,7 @@ KIEMIDI_DECL paid_counts paid_steps_left(const journal_entry& e, const batch_opt
 /// One track of a plan.
 struct planned_track
 {
+    /// What the run will do with the track.
     enum class status
     {
         fresh,             ///< Not in the batch's state yet: every step is ahead.
@@ -49,9 +51,9 @@ struct planned_track
         left_failed,       ///< Failed in an earlier run and not retried.
         left_unknown,      ///< Its paid submission's outcome is unknown; not resubmitted without consent.
     };
-    track_spec track;
+    track_spec track; ///< The track as listed.
     std::string name;            ///< Its output base name.
-    status what = status::fresh;
+    status what = status::fresh; ///< What the run will do with it.
     track_state state = track_state::pending;  ///< In the batch's state (pending when fresh).
     std::string next_step;       ///< For fresh / resume: e.g. "separation, then MIDI", "wait for MIDI task X".
     paid_counts paid;            ///< The paid submissions it will make.
@@ -64,7 +66,10 @@ KIEMIDI_DECL std::string_view to_string(planned_track::status s) noexcept;
 struct batch_plan
 {
     std::vector<planned_track> tracks;  ///< The tracks asked for, in list order (duplicates excluded).
+    /// @{
+    /// How many of `tracks` have each planned_track::status.
     std::size_t fresh = 0, resume = 0, done = 0, left_failed = 0, left_unknown = 0;
+    /// @}
     paid_counts paid;                   ///< Paid submissions of the run, by kind.
     credit_costs costs;                 ///< The cost table used.
     std::int64_t estimated_credits = 0; ///< paid.credits(costs).

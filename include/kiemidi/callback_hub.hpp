@@ -1,14 +1,15 @@
-// kiemidi callback hub: routes verified KIE callbacks to the coroutine waiting for that task.
-//
-// The listener hands every verified callback to deliver(); a client waits with
-// async_wait(kind, task_id). A callback is named by its kind (the callback URL it arrived on) and
-// its task id together: KIE may give a MIDI task the id of the separation it transcribes (its MIDI
-// page's own example does), so an id alone does not say which result a body carries.
-// KIE may call back before the submit answer has even been read, so a callback nobody waits for
-// yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
-// back more than once: a callback for a task already delivered is reported duplicate and dropped.
-// The hub knows nothing about HTTP. This header is the interface and its vocabulary; the
-// implementations are in_process_callback_hub.hpp and redis_callback_hub.hpp.
+/// @file
+/// kiemidi callback hub: routes verified KIE callbacks to the coroutine waiting for that task.
+///
+/// The listener hands every verified callback to deliver(); a client waits with
+/// async_wait(kind, task_id). A callback is named by its kind (the callback URL it arrived on) and
+/// its task id together: KIE may give a MIDI task the id of the separation it transcribes (its MIDI
+/// page's own example does), so an id alone does not say which result a body carries.
+/// KIE may call back before the submit answer has even been read, so a callback nobody waits for
+/// yet is buffered (bounded, with a TTL) and handed to the first later waiter. KIE may also call
+/// back more than once: a callback for a task already delivered is reported duplicate and dropped.
+/// The hub knows nothing about HTTP. This header is the interface and its vocabulary; the
+/// implementations are in_process_callback_hub.hpp and redis_callback_hub.hpp.
 #ifndef KIEMIDI_CALLBACK_HUB_HPP
 #define KIEMIDI_CALLBACK_HUB_HPP
 
@@ -98,9 +99,12 @@ struct callback_hub_stats
 class callback_hub
 {
 public:
+    /// The executor type of the hub's handlers.
     using executor_type = asio::any_io_executor;
+    /// Handler signature of async_wait (and the waits by reference).
     using wait_signature = void(error_code, callback_message);
 
+    /// Destroys the hub; no wait may be pending.
     virtual ~callback_hub() = default;
 
     /// The executor handlers without an associated executor run on.
@@ -167,8 +171,11 @@ public:
     virtual callback_hub_stats stats() const = 0;
 
 protected:
+    /// For implementations (in_process_callback_hub, redis_callback_hub, or one's own).
     callback_hub() = default;
+    /// Not copyable.
     callback_hub(const callback_hub&) = delete;
+    /// Not copy-assignable.
     callback_hub& operator=(const callback_hub&) = delete;
 
     /// Registers `handler` as the waiter of callbacks of `kind` for `task_id` (the type-erased body of async_wait).

@@ -1,9 +1,10 @@
-// kiemidi callback listener: the HTTP(S) endpoint KIE POSTs task callbacks to.
-//
-// It accepts POST only on /kiemidi/callback/<secret>/{separation|midi}, enforces size and time
-// limits, verifies KIE's webhook signature when a key is configured, hands each verified callback
-// to a callback_hub and answers 200 at once (KIE allows 15 s). It never waits on user code:
-// waiters are resumed by the hub through their own executors.
+/// @file
+/// kiemidi callback listener: the HTTP(S) endpoint KIE POSTs task callbacks to.
+///
+/// It accepts POST only on `/kiemidi/callback/<secret>/{separation|midi}`, enforces size and time
+/// limits, verifies KIE's webhook signature when a key is configured, hands each verified callback
+/// to a callback_hub and answers 200 at once (KIE allows 15 s). It never waits on user code:
+/// waiters are resumed by the hub through their own executors.
 #ifndef KIEMIDI_CALLBACK_LISTENER_HPP
 #define KIEMIDI_CALLBACK_LISTENER_HPP
 
@@ -30,6 +31,7 @@ struct listener_kind_stats
     std::uint64_t stale = 0;       ///< 401: signature timestamp outside the freshness window.
 };
 
+/// The listener's counters (callback_listener::stats()): connections and callbacks, by outcome.
 struct listener_stats
 {
     std::uint64_t accepted_connections = 0;   ///< TCP connections accepted (including those refused for capacity).
@@ -81,7 +83,9 @@ public:
     KIEMIDI_DECL callback_listener(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
     /// Runs stop().
     KIEMIDI_DECL ~callback_listener();
+    /// Not copyable.
     callback_listener(const callback_listener&) = delete;
+    /// Not copy-assignable.
     callback_listener& operator=(const callback_listener&) = delete;
 
     /// Loads TLS material, binds and listens synchronously, then accepts in the background.

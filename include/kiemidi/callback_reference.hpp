@@ -1,10 +1,11 @@
-// Callback references: a caller-chosen tag carried in the `ref` query parameter of a callBackUrl.
-//
-// KIE's callbacks name only the task they report on, and a task id only arrives in the answer
-// to the paid POST. When that answer is lost (connection reset, crash before it was journaled),
-// the callback is the one remaining witness that the task exists. Tagging each submission's
-// callback URL with a unique reference lets the listener recognise that callback and hand the
-// task id to whoever waits for the reference (callback_hub::async_wait_reference).
+/// @file
+/// Callback references: a caller-chosen tag carried in the `ref` query parameter of a callBackUrl.
+///
+/// KIE's callbacks name only the task they report on, and a task id only arrives in the answer
+/// to the paid POST. When that answer is lost (connection reset, crash before it was journaled),
+/// the callback is the one remaining witness that the task exists. Tagging each submission's
+/// callback URL with a unique reference lets the listener recognise that callback and hand the
+/// task id to whoever waits for the reference (callback_hub::async_wait_reference).
 #ifndef KIEMIDI_CALLBACK_REFERENCE_HPP
 #define KIEMIDI_CALLBACK_REFERENCE_HPP
 

@@ -1,11 +1,12 @@
-// kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
-// separation → MIDI pipeline built on them (async_generate_midi; its MIDI half alone, from a
-// finished separation: async_generate_midi_from_separation).
-//
-// One long-lived client per KIE account and process: it owns the connection pool, the TLS
-// context and the submission rate limiter shared by every coroutine that uses it. Each operation
-// is one KIE request (with the transport's retry policy), parsed into kiemidi::api types; KIE's
-// body `code` decides success, never the HTTP status alone.
+/// @file
+/// kiemidi::client: typed access to KIE's stem-separation and MIDI endpoints, and the
+/// separation → MIDI pipeline built on them (async_generate_midi; its MIDI half alone, from a
+/// finished separation: async_generate_midi_from_separation).
+///
+/// One long-lived client per KIE account and process: it owns the connection pool, the TLS
+/// context and the submission rate limiter shared by every coroutine that uses it. Each operation
+/// is one KIE request (with the transport's retry policy), parsed into kiemidi::api types; KIE's
+/// body `code` decides success, never the HTTP status alone.
 #ifndef KIEMIDI_CLIENT_HPP
 #define KIEMIDI_CLIENT_HPP
 
@@ -47,12 +48,15 @@ class kie_health;
 class pipeline_error : public boost::system::system_error
 {
 public:
+    /// The exception for `ec`, whose what() is `ec`'s message and diag.to_string().
     pipeline_error(error_code ec, diagnostics diag, midi_result result)
         : boost::system::system_error(ec, diag.to_string()),
           state_(std::make_shared<const state>(state{std::move(diag), std::move(result)}))
     {
     }
+    /// What the pipeline learned before it failed (task ids, stems, callback references).
     const midi_result& result() const noexcept { return state_->result; }
+    /// Why it failed: KIE's message and code, the stage, the task.
     const diagnostics& diag() const noexcept { return state_->diag; }
 
 private:
@@ -100,13 +104,20 @@ private:
 class client
 {
 public:
+    /// The executor type of the client and of its operations' default handlers.
     using executor_type = boost::asio::any_io_executor;
 
+    /// A client of the KIE account `opts` describes, running its I/O on `ex`. Nothing is sent
+    /// until an operation starts.
     KIEMIDI_DECL client(executor_type ex, client_options opts);
+    /// Destroys the client; see "Shutdown" above for pending operations.
     KIEMIDI_DECL ~client();
+    /// Not copyable: one client per account and process owns the pool and the limiter.
     client(const client&) = delete;
+    /// Not copyable.
     client& operator=(const client&) = delete;
 
+    /// The executor given at construction.
     executor_type get_executor() const noexcept { return ex_; }
 
     /// The transport's counters (connections opened, requests sent, retries, paid submissions
@@ -134,6 +145,11 @@ public:
     /// on another client finds the task. Pooled connections are closed. Completes with
     /// `void(error_code)` (always success) once no operation of this client is pending; then the
     /// client may be destroyed. Calling it again completes once the same holds.
+    /// @par Cancellation
+    /// Not supported: the stop cannot be undone, and the operation completes as soon as the
+    /// pending operations have ended (each at its next step, a wait at once).
+    /// @par Thread safety
+    /// May be called from any thread, also while other operations start or complete.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_shutdown(Token&& token = {})
     {
@@ -165,8 +181,10 @@ public:
     }
 
     /// GET /api/v1/vocal-removal/record-info. An unknown task gives api_errc::unknown_task.
-    /// Reads (this one, async_get_midi, async_get_credits, async_get_music_task) honour terminal
-    /// cancellation; they have no side effect to undo.
+    /// Handler: `void(error_code, api::separation_record)`.
+    /// @par Cancellation
+    /// terminal: the read stops with operation_aborted. Reads (this one, async_get_midi,
+    /// async_get_credits, async_get_music_task) are free and have no side effect to undo.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_separation(std::string task_id, diagnostics& diag, Token&& token = {})
     {
@@ -174,8 +192,11 @@ public:
     }
 
     /// POST /api/v1/midi/generate (paid) for a finished separation. Result: the MIDI task id.
-    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors and
-    /// cancellation likewise.
+    /// An empty `req.callback_url` is filled in as for async_submit_separation; errors likewise.
+    /// Handler: `void(error_code, api::task_created)`.
+    /// @par Cancellation
+    /// As async_submit_separation: terminal; once the request may have been written, the result
+    /// is client_errc::outcome_unknown.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_submit_midi(api::midi_request req, diagnostics& diag, Token&& token = {})
     {
@@ -183,13 +204,19 @@ public:
     }
 
     /// GET /api/v1/midi/record-info. An unknown task gives api_errc::unknown_task.
+    /// Handler: `void(error_code, api::midi_record)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_midi(std::string task_id, diagnostics& diag, Token&& token = {})
     {
         return initiate<api::midi_record>(&client::start_get_midi, std::move(task_id), diag, std::forward<Token>(token));
     }
 
-    /// GET /api/v1/chat/credit: the account's remaining credits.
+    /// GET /api/v1/chat/credit: the account's remaining credits (also recorded in metrics()).
+    /// Handler: `void(error_code, api::credits)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_credits(diagnostics& diag, Token&& token = {})
     {
@@ -197,7 +224,10 @@ public:
     }
 
     /// GET /api/v1/generate/record-info: a music task and its tracks (their ids are the audioIds
-    /// to separate).
+    /// to separate). An unknown task gives api_errc::unknown_task.
+    /// Handler: `void(error_code, api::music_task_record)`.
+    /// @par Cancellation
+    /// terminal, as async_get_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_get_music_task(std::string task_id, diagnostics& diag, Token&& token = {})
     {
@@ -225,6 +255,9 @@ public:
     }
 
     /// Waits until MIDI task `task_id` is finished; see async_wait_separation.
+    /// Handler: `void(error_code, api::midi_record)`.
+    /// @par Cancellation
+    /// terminal, partial and total, as async_wait_separation.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_midi(std::string task_id, wait_options w, diagnostics& diag, Token&& token = {})
     {
@@ -304,6 +337,10 @@ public:
     /// asio::error::operation_not_supported without an attached hub that can look up
     /// references; operation_aborted when cancelled (terminal, partial, total); client_errc::shut_down
     /// once async_shutdown began (ask another client attached to the same hub).
+    /// Handler: `void(error_code, api::task_created)`.
+    /// @par Cancellation
+    /// terminal, partial and total: the wait stops with operation_aborted; it pays nothing, and
+    /// a later async_find_task for the same reference may still find the task.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_find_task(callback_kind kind, std::string reference, std::chrono::milliseconds within, diagnostics& diag,
                          Token&& token = {})

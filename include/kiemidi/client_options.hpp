@@ -1,6 +1,7 @@
-// Options of kiemidi::client: where KIE is, which key to use, and how to talk to it.
-// A real base URL and API key talk to the real service; the emulator's base URL and key talk to
-// the embedded emulator. Nothing else changes.
+/// @file
+/// Options of kiemidi::client: where KIE is, which key to use, and how to talk to it.
+/// A real base URL and API key talk to the real service; the emulator's base URL and key talk to
+/// the embedded emulator. Nothing else changes.
 #ifndef KIEMIDI_CLIENT_OPTIONS_HPP
 #define KIEMIDI_CLIENT_OPTIONS_HPP
 
@@ -18,6 +19,8 @@ struct registry;
 class observer;
 }  // namespace metrics
 
+/// How a kiemidi::client reaches KIE: base URL and API key, the transport and its limits,
+/// where KIE sends callbacks without a listener, and the metrics and tracing hooks.
 struct client_options
 {
     /// KIE's base URL. https:// in production; http:// is accepted only for loopback hosts

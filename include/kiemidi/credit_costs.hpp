@@ -1,5 +1,6 @@
-// kiemidi::credit_costs: what KIE's paid submissions are estimated to cost, by kind, for the
-// batch plan (batch_plan.hpp) and the batch's credit budget (batch_options::max_credits).
+/// @file
+/// kiemidi::credit_costs: what KIE's paid submissions are estimated to cost, by kind, for the
+/// batch plan (batch_plan.hpp) and the batch's credit budget (batch_options::max_credits).
 #ifndef KIEMIDI_CREDIT_COSTS_HPP
 #define KIEMIDI_CREDIT_COSTS_HPP
 
@@ -19,6 +20,7 @@ enum class paid_kind
     split_stem,      ///< A separation into up to 12 stems.
     midi,            ///< A MIDI generation.
 };
+/// The number of paid_kind values (for arrays indexed by kind).
 inline constexpr std::size_t paid_kind_count = 3;
 
 /// "separate_vocal", "split_stem" or "midi".
@@ -34,10 +36,14 @@ KIEMIDI_DECL std::optional<paid_kind> paid_kind_from_string(std::string_view s) 
 /// (`kiemidi batch --credit-cost KIND=N`).
 struct credit_costs
 {
+    /// @{
+    /// Credits per submission of each paid_kind.
     std::int64_t separate_vocal = 10;
     std::int64_t split_stem = 50;
     std::int64_t midi = 10;
+    /// @}
 
+    /// The cost of one submission of kind `k`.
     std::int64_t of(paid_kind k) const noexcept
     {
         switch (k)
@@ -48,6 +54,7 @@ struct credit_costs
         }
         return 0;
     }
+    /// The cost of kind `k`, to change it.
     std::int64_t& of(paid_kind k) noexcept
     {
         return k == paid_kind::separate_vocal ? separate_vocal : k == paid_kind::split_stem ? split_stem : midi;
@@ -57,16 +64,22 @@ struct credit_costs
 /// Paid submissions counted by kind.
 struct paid_counts
 {
+    /// @{
+    /// Submissions of each paid_kind.
     std::size_t separate_vocal = 0;
     std::size_t split_stem = 0;
     std::size_t midi = 0;
+    /// @}
 
+    /// All submissions, whatever the kind.
     std::size_t total() const noexcept { return separate_vocal + split_stem + midi; }
+    /// What they cost at the prices `c`.
     std::int64_t credits(const credit_costs& c) const noexcept
     {
         return static_cast<std::int64_t>(separate_vocal) * c.separate_vocal +
                static_cast<std::int64_t>(split_stem) * c.split_stem + static_cast<std::int64_t>(midi) * c.midi;
     }
+    /// Adds `o`'s counts, kind by kind.
     paid_counts& operator+=(const paid_counts& o) noexcept
     {
         separate_vocal += o.separate_vocal;

@@ -1,9 +1,10 @@
-// kiemidi diagnostics: the human-readable side of an error_code.
-//
-// Every async operation takes a `diagnostics&` and fills it on failure with what kiemidi knows:
-// KIE's own `msg` verbatim (server_message), KIE's numeric `code`, the HTTP status, the endpoint
-// and the pipeline stage, plus kiemidi's own explanation (client_message).
-// It never contains the API key: the transport redacts credentials before anything reaches it.
+/// @file
+/// kiemidi diagnostics: the human-readable side of an error_code.
+///
+/// Every async operation takes a `diagnostics&` and fills it on failure with what kiemidi knows:
+/// KIE's own `msg` verbatim (server_message), KIE's numeric `code`, the HTTP status, the endpoint
+/// and the pipeline stage, plus kiemidi's own explanation (client_message).
+/// It never contains the API key: the transport redacts credentials before anything reaches it.
 #ifndef KIEMIDI_DIAGNOSTICS_HPP
 #define KIEMIDI_DIAGNOSTICS_HPP
 
@@ -16,9 +17,18 @@
 
 namespace kiemidi {
 
+/// What went wrong, in words, next to an operation's error_code: KIE's own message, its code,
+/// the HTTP status, the endpoint, the pipeline stage, the task and kiemidi's explanation.
+///
+/// Operations clear it when they start and fill it on failure; on success it stays empty. It
+/// never holds the API key.
+///
+/// @par Thread safety
+/// A plain value: one operation fills it, so give each concurrent operation its own.
 class diagnostics
 {
 public:
+    /// Empty diagnostics.
     diagnostics() = default;
 
     /// KIE's own words (`msg`), verbatim; empty when the failure did not come from KIE.
@@ -42,22 +52,37 @@ public:
     /// task once its callback comes. Empty when none (or when no callback hub was attached).
     const std::string& callback_reference() const noexcept { return callback_reference_; }
 
+    /// @name Setters
+    /// Used by kiemidi's operations (and by user code implementing callback_hub or batch_claims)
+    /// to fill the fields above.
+    /// @{
+
+    /// Sets server_message().
     void set_server_message(std::string m) { server_message_ = std::move(m); }
+    /// Sets client_message().
     void set_client_message(std::string m) { client_message_ = std::move(m); }
+    /// Sets kie_code().
     void set_kie_code(int c) noexcept { kie_code_ = c; }
+    /// Sets http_status().
     void set_http_status(unsigned s) noexcept { http_status_ = s; }
+    /// Sets endpoint().
     void set_endpoint(std::string e) { endpoint_ = std::move(e); }
+    /// Sets stage().
     void set_stage(std::string s) { stage_ = std::move(s); }
+    /// Sets task_id().
     void set_task_id(std::string id) { task_id_ = std::move(id); }
+    /// Sets callback_reference().
     void set_callback_reference(std::string ref) { callback_reference_ = std::move(ref); }
+    /// @}
 
     /// Resets every field (operations call this when they start).
     void clear() noexcept;
 
-    /// One line for logs: "[stage] endpoint: HTTP 200, KIE code 402: <msg> (<client message>)",
-    /// then " task <id>" and " ref=<reference>" when known.
+    /// One line for logs: `[stage] endpoint: HTTP 200, KIE code 402: <msg> (<client message>)`,
+    /// then ` task <id>` and ` ref=<reference>` when known.
     std::string to_string() const;
 
+    /// Equal when every field is equal.
     friend bool operator==(const diagnostics&, const diagnostics&) = default;
 
 private:

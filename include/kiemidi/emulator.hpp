@@ -1,9 +1,10 @@
-// kiemidi::emulator::server: a local, faithful stand-in for KIE.AI's stem separation → MIDI API.
-//
-// It serves KIE's endpoints over HTTP and HTTPS on loopback, runs tasks through KIE's states on
-// timers, calls back (only to loopback URLs) in KIE's documented shapes, injects faults on demand
-// and counts everything. Results are deterministic from the seed and the ids.
-// Used by kiemidi's demo, tests and benchmarks, and by users testing their own KIE integrations.
+/// @file
+/// kiemidi::emulator::server: a local, faithful stand-in for KIE.AI's stem separation → MIDI API.
+///
+/// It serves KIE's endpoints over HTTP and HTTPS on loopback, runs tasks through KIE's states on
+/// timers, calls back (only to loopback URLs) in KIE's documented shapes, injects faults on demand
+/// and counts everything. Results are deterministic from the seed and the ids.
+/// Used by kiemidi's demo, tests and benchmarks, and by users testing their own KIE integrations.
 #ifndef KIEMIDI_EMULATOR_HPP
 #define KIEMIDI_EMULATOR_HPP
 
@@ -24,7 +25,7 @@ namespace kiemidi::emulator {
 ///  - POST /api/v1/midi/generate, GET /api/v1/midi/record-info?taskId=
 ///  - GET /api/v1/chat/credit, GET /api/v1/generate/record-info?taskId= (any well-formed music task id
 ///    is a completed music task with two tracks)
-///  - GET /files/<name> (tiny stand-in stem files, so that stem URLs stay on loopback)
+///  - `GET /files/<name>` (tiny stand-in stem files, so that stem URLs stay on loopback)
 /// Pre-seeded: completed separation tasks "5c79****be8e" (stem "8ca376e7-******-08aaf2c6dd27"; its
 /// MIDI task id equals the separation task id, as in KIE's example) and "3e63b4cc88d52611159371f6af5571e7".
 ///
@@ -39,13 +40,16 @@ namespace kiemidi::emulator {
 class server
 {
 public:
+    /// The executor type of the server's sockets and timers.
     using executor_type = boost::asio::any_io_executor;
 
     /// Prepares a server; nothing is bound until start(). Generates the TLS identity when HTTPS is enabled.
     KIEMIDI_DECL server(executor_type ex, emulator_options opts = {});
     /// Calls stop().
     KIEMIDI_DECL ~server();
+    /// Not copyable.
     server(const server&) = delete;
+    /// Not copy-assignable.
     server& operator=(const server&) = delete;
 
     /// Binds and listens synchronously (ports are known when it returns), then accepts asynchronously.

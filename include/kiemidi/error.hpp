@@ -1,12 +1,13 @@
-// kiemidi error codes.
-//
-// Errors are split by origin so that the category tells *who* failed:
-//  - api_errc    : KIE answered, and its body `code` (or HTTP status) says the request failed.
-//                  Enumerator values equal KIE's documented codes where one exists.
-//  - client_errc : kiemidi itself detected the problem (timeouts, bad JSON, limits, forged callbacks).
-// Transport failures from the OS, Asio, Beast and OpenSSL keep their own categories
-// (e.g. asio::error::connection_refused, ssl verification errors).
-// Next to every error_code, a kiemidi::diagnostics carries the human-readable detail.
+/// @file
+/// kiemidi error codes.
+///
+/// Errors are split by origin so that the category tells *who* failed:
+///  - api_errc    : KIE answered, and its body `code` (or HTTP status) says the request failed.
+///                  Enumerator values equal KIE's documented codes where one exists.
+///  - client_errc : kiemidi itself detected the problem (timeouts, bad JSON, limits, forged callbacks).
+/// Transport failures from the OS, Asio, Beast and OpenSSL keep their own categories
+/// (e.g. asio::error::connection_refused, ssl verification errors).
+/// Next to every error_code, a kiemidi::diagnostics carries the human-readable detail.
 #ifndef KIEMIDI_ERROR_HPP
 #define KIEMIDI_ERROR_HPP
 
@@ -19,6 +20,7 @@
 
 namespace kiemidi {
 
+/// The error type of every kiemidi operation (Boost.System's, as Asio's).
 using error_code = boost::system::error_code;
 
 /// Failures reported by KIE (body `code`, or the HTTP status when there is no usable body).
@@ -65,10 +67,14 @@ enum class client_errc : int
     kie_unavailable,             ///< KIE is down (maintenance, server errors, no connection) and the caller asked not to wait; nothing was sent. Diagnostics say since when.
 };
 
+/// The category of api_errc ("kiemidi.api"): KIE said so.
 KIEMIDI_DECL const boost::system::error_category& get_api_category() noexcept;
+/// The category of client_errc ("kiemidi.client"): kiemidi detected it.
 KIEMIDI_DECL const boost::system::error_category& get_client_category() noexcept;
 
+/// Makes api_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(api_errc e) noexcept { return {static_cast<int>(e), get_api_category()}; }
+/// Makes client_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(client_errc e) noexcept { return {static_cast<int>(e), get_client_category()}; }
 
 /// Maps a KIE `code` value (body or HTTP status) to api_errc; 200 is not an error and maps to unknown_code.

@@ -1,8 +1,9 @@
-// kiemidi in-process callback hub: the default hub, for one process (no dependency).
-//
-// A (kind, task id) → waiter map with an early-callback buffer (bounded, with a TTL) and duplicate
-// suppression per kind, all behind one mutex. Waits by callback reference scan the buffer: they are rare
-// (only after a lost submission answer), so the buffer carries no second index.
+/// @file
+/// kiemidi in-process callback hub: the default hub, for one process (no dependency).
+///
+/// A (kind, task id) → waiter map with an early-callback buffer (bounded, with a TTL) and duplicate
+/// suppression per kind, all behind one mutex. Waits by callback reference scan the buffer: they are rare
+/// (only after a lost submission answer), so the buffer carries no second index.
 #ifndef KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
 #define KIEMIDI_IN_PROCESS_CALLBACK_HUB_HPP
 

@@ -1,10 +1,11 @@
-// kiemidi::journal: the durable state of one batch, one SQLite file per batch.
-//
-// A paid KIE submission is a one-way door: before it the journal records the intent, after it
-// the KIE task id, and only once the result files are written the track is marked done. Every
-// state change is one fsync'd transaction (WAL, synchronous=FULL), so after a crash or restart
-// the journal says exactly which tracks are done, which can be resumed by waiting on a known
-// task, and which submissions have an unknown outcome. Calls block: run them off the io thread.
+/// @file
+/// kiemidi::journal: the durable state of one batch, one SQLite file per batch.
+///
+/// A paid KIE submission is a one-way door: before it the journal records the intent, after it
+/// the KIE task id, and only once the result files are written the track is marked done. Every
+/// state change is one fsync'd transaction (WAL, synchronous=FULL), so after a crash or restart
+/// the journal says exactly which tracks are done, which can be resumed by waiting on a known
+/// task, and which submissions have an unknown outcome. Calls block: run them off the io thread.
 #ifndef KIEMIDI_JOURNAL_HPP
 #define KIEMIDI_JOURNAL_HPP
 
@@ -47,9 +48,11 @@ enum class journal_errc : int
     not_open,                ///< The journal is not open (open() failed or it was moved from).
 };
 
+/// The category of journal_errc ("kiemidi.journal").
 KIEMIDI_DECL const boost::system::error_category& get_journal_category() noexcept;
 /// The category of SQLite result codes ("kiemidi.sqlite").
 KIEMIDI_DECL const boost::system::error_category& get_sqlite_category() noexcept;
+/// Makes journal_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(journal_errc e) noexcept { return {static_cast<int>(e), get_journal_category()}; }
 
 /// One track as the journal knows it.
@@ -57,7 +60,7 @@ struct journal_entry
 {
     std::int64_t id = 0;                  ///< Row id; stable for the life of the journal.
     track_spec track;                     ///< As added.
-    track_state state = track_state::pending;
+    track_state state = track_state::pending;  ///< Where the track is (see track_state).
     std::string separation_task_id;       ///< KIE's separation task id, once recorded.
     std::string midi_task_id;             ///< KIE's MIDI task id, once recorded.
     std::string error;                    ///< Why it failed or why its outcome is unknown (KIE's message included).
@@ -74,6 +77,7 @@ struct journal_counts
     std::array<std::size_t, track_state_count> by_state{};  ///< Indexed by track_state.
     std::size_t total = 0;                                   ///< All tracks.
 
+    /// The number of tracks in state `s`.
     std::size_t operator[](track_state s) const noexcept { return by_state[static_cast<std::size_t>(s)]; }
 };
 
@@ -108,9 +112,13 @@ public:
     /// Throwing spelling of open().
     KIEMIDI_DECL static journal open(const std::filesystem::path& path);
 
+    /// A journal that is not open (is_open() is false); assign one from open().
     KIEMIDI_DECL journal() noexcept;
+    /// Takes over the other journal's file; the moved-from journal is left not open.
     KIEMIDI_DECL journal(journal&&) noexcept;
+    /// Closes this journal's file and takes over the other's; the moved-from journal is left not open.
     KIEMIDI_DECL journal& operator=(journal&&) noexcept;
+    /// Closes the file (every change is already committed).
     KIEMIDI_DECL ~journal();
 
     /// True when open() succeeded.
@@ -121,34 +129,42 @@ public:
     /// Adds tracks in one transaction; a track already present (the same track_spec: ids, name and
     /// choices) is left as it is. A track naming a separation starts at track_state::separating.
     KIEMIDI_DECL error_code add_tracks(std::span<const track_spec> tracks, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void add_tracks(std::span<const track_spec> tracks);
 
     /// Every track, in insertion order.
     KIEMIDI_DECL error_code entries(std::vector<journal_entry>& out, diagnostics& diag) const;
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL std::vector<journal_entry> entries() const;
 
     /// One track.
     KIEMIDI_DECL error_code get(std::int64_t id, journal_entry& out, diagnostics& diag) const;
+    /// Throwing spelling of the overload above; journal_errc::unknown_track for an unknown id.
     KIEMIDI_DECL journal_entry get(std::int64_t id) const;
 
     /// Before a paid POST: pending → separation_intent, or separating → midi_intent. Counts an attempt.
     KIEMIDI_DECL error_code record_intent(std::int64_t id, journal_stage stage, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void record_intent(std::int64_t id, journal_stage stage);
     /// The same, recording the callback reference the POST's callback URL will carry (intent_ref).
     KIEMIDI_DECL error_code record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference,
                                           diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void record_intent(std::int64_t id, journal_stage stage, std::string_view callback_reference);
 
     /// After a paid POST answered: separation_intent → separating, or midi_intent → transcribing.
     KIEMIDI_DECL error_code record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void record_task_id(std::int64_t id, journal_stage stage, std::string_view kie_task_id);
 
     /// After the output files are written: transcribing / not_written → done.
     KIEMIDI_DECL error_code mark_done(std::int64_t id, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void mark_done(std::int64_t id);
 
     /// Any state but done → failed, with the stage ("separation", "midi", "output") and the reason.
     KIEMIDI_DECL error_code mark_failed(std::int64_t id, std::string_view stage, std::string_view error, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void mark_failed(std::int64_t id, std::string_view stage, std::string_view error);
 
     /// KIE finished but the files are not written (a write error), or a later run found a done
@@ -156,15 +172,18 @@ public:
     /// the reason (failed_stage "output"). The task ids stay: the next run fetches the result
     /// from KIE's record (free) and writes the files.
     KIEMIDI_DECL error_code mark_not_written(std::int64_t id, std::string_view error, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void mark_not_written(std::int64_t id, std::string_view error);
 
     /// not_written → result_lost: KIE no longer has the MIDI task's record, so the result cannot
     /// be fetched; only a resubmission (requeue, the user's explicit choice) brings it back.
     KIEMIDI_DECL error_code mark_result_lost(std::int64_t id, std::string_view error, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void mark_result_lost(std::int64_t id, std::string_view error);
 
     /// separation_intent / midi_intent → outcome_unknown (a paid POST whose answer was lost).
     KIEMIDI_DECL error_code mark_outcome_unknown(std::int64_t id, std::string_view error, diagnostics& diag);
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL void mark_outcome_unknown(std::int64_t id, std::string_view error);
 
     /// The user's explicit choice to try a failed / outcome_unknown track again: it goes back to
@@ -174,6 +193,7 @@ public:
     /// paid steps again: pending with its task ids cleared (separating with the separation it
     /// names). The error is cleared; `out_state` receives the new state.
     KIEMIDI_DECL error_code requeue(std::int64_t id, track_state& out_state, diagnostics& diag);
+    /// Throwing spelling of the overload above; returns the new state.
     KIEMIDI_DECL track_state requeue(std::int64_t id);
     /// The same for a failed track whose `redo` step KIE itself failed (its record says so):
     /// that step's task id (and for the separation the MIDI one) is dropped, so the track goes
@@ -183,6 +203,7 @@ public:
 
     /// How many tracks are in each state.
     KIEMIDI_DECL error_code counts(journal_counts& out, diagnostics& diag) const;
+    /// Throwing spelling of the overload above.
     KIEMIDI_DECL journal_counts counts() const;
 
 private:

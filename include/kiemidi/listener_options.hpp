@@ -1,8 +1,9 @@
-// kiemidi callback listener settings.
-//
-// Where the listener binds, the public URL KIE is told to call, TLS material, webhook signature
-// verification, and the size and time limits that keep a public endpoint safe from slow or
-// oversized requests. Every field has a safe default; an empty path_secret gets a random one.
+/// @file
+/// kiemidi callback listener settings.
+///
+/// Where the listener binds, the public URL KIE is told to call, TLS material, webhook signature
+/// verification, and the size and time limits that keep a public endpoint safe from slow or
+/// oversized requests. Every field has a safe default; an empty path_secret gets a random one.
 #ifndef KIEMIDI_LISTENER_OPTIONS_HPP
 #define KIEMIDI_LISTENER_OPTIONS_HPP
 

@@ -1,14 +1,15 @@
-// Observability: one metrics model (counters, gauges, latency histograms) that every client
-// keeps, always on; its Prometheus text exposition (format 0.0.4); and an optional observer
-// for tracing (stage started / finished, KIE answer received, callback taken).
-//
-// The model counts what only the client sees (stages, KIE's answers by endpoint and code, lost
-// answers recovered, unknown outcomes, credits). What the transport, the rate limiter, the hub
-// and the listener already count is not duplicated: their stats structs are snapshotted when the
-// exposition is rendered (metrics::sources).
-//
-// Cost: one relaxed atomic add per event and one clock read per stage or KIE exchange; no
-// allocation and no lock on the hot paths.
+/// @file
+/// Observability: one metrics model (counters, gauges, latency histograms) that every client
+/// keeps, always on; its Prometheus text exposition (format 0.0.4); and an optional observer
+/// for tracing (stage started / finished, KIE answer received, callback taken).
+///
+/// The model counts what only the client sees (stages, KIE's answers by endpoint and code, lost
+/// answers recovered, unknown outcomes, credits). What the transport, the rate limiter, the hub
+/// and the listener already count is not duplicated: their stats structs are snapshotted when the
+/// exposition is rendered (metrics::sources).
+///
+/// Cost: one relaxed atomic add per event and one clock read per stage or KIE exchange; no
+/// allocation and no lock on the hot paths.
 #ifndef KIEMIDI_METRICS_HPP
 #define KIEMIDI_METRICS_HPP
 
@@ -44,7 +45,9 @@ inline constexpr std::array<double, 19> latency_buckets{0.005, 0.01, 0.025, 0.05
 class counter
 {
 public:
+    /// Adds `n`.
     void inc(std::uint64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    /// The count now.
     std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -55,9 +58,13 @@ private:
 class gauge
 {
 public:
+    /// Adds `n`.
     void add(std::int64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    /// Subtracts `n`.
     void sub(std::int64_t n = 1) noexcept { v_.fetch_sub(n, std::memory_order_relaxed); }
+    /// Sets the value to `n`.
     void set(std::int64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
+    /// The value now.
     std::int64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -68,12 +75,16 @@ private:
 class histogram
 {
 public:
+    /// Counts one duration `d` in its bucket and adds it to the sum.
     KIEMIDI_DECL void observe(std::chrono::nanoseconds d) noexcept;
 
+    /// The histogram's counts at one moment (read()).
     struct snapshot
     {
         std::array<std::uint64_t, latency_buckets.size() + 1> cumulative{};  ///< Last one: +Inf (== count).
+        /// Observations in all.
         std::uint64_t count = 0;
+        /// Their sum, in seconds.
         double sum_seconds = 0;
     };
     /// The counts as Prometheus wants them (cumulative); count is the +Inf bucket, so the two agree.
@@ -87,23 +98,28 @@ private:
 /// The step of a paid task a stage is: its POST (with the recovery of a lost answer) or the wait for its result.
 enum class stage : unsigned char
 {
-    submit,
-    wait,
+    submit,  ///< The paid POST, with the recovery of a lost answer.
+    wait,    ///< The wait for the task's result (callback or polls).
 };
+/// The number of stage values.
 inline constexpr std::size_t stage_count = 2;
 
 /// How a stage, a pipeline or a KIE exchange ended.
 enum class outcome : unsigned char
 {
-    success,
+    success,    ///< Completed without error.
     failure,    ///< KIE's word, or an error that is not one of the below.
     timeout,    ///< client_errc::timeout (a stage timeout or the pipeline's deadline).
     cancelled,  ///< asio::error::operation_aborted, client_errc::shut_down.
     unknown,    ///< client_errc::outcome_unknown: a paid POST that may have been processed.
 };
+/// The number of outcome values.
 inline constexpr std::size_t outcome_count = 5;
+/// How an operation that completed with `ec` ended (success for no error).
 KIEMIDI_DECL outcome outcome_of(const error_code& ec) noexcept;
+/// The outcome's label value ("success", "failure", "timeout", "cancelled", "unknown").
 KIEMIDI_DECL std::string_view to_string(outcome o) noexcept;
+/// The stage's label value ("submit", "wait").
 KIEMIDI_DECL std::string_view to_string(stage s) noexcept;
 
 /// KIE's endpoints the client calls.
@@ -116,6 +132,7 @@ enum class endpoint : unsigned char
     credits,            ///< GET /api/v1/chat/credit
     music_record,       ///< GET /api/v1/generate/record-info
 };
+/// The number of endpoint values.
 inline constexpr std::size_t endpoint_count = 6;
 /// The endpoint's path, e.g. "/api/v1/midi/generate" (its label value).
 KIEMIDI_DECL std::string_view endpoint_path(endpoint e) noexcept;
@@ -124,12 +141,15 @@ KIEMIDI_DECL std::string_view endpoint_path(endpoint e) noexcept;
 /// that is not a KIE JSON envelope (a gateway's page) as "none".
 inline constexpr std::array<int, 17> counted_codes{200, 400, 401, 402, 404, 405, 409, 413, 422,
                                                    429, 430, 451, 455, 500, 501, 502, 503};
+/// Counters per endpoint: one per counted code, then "other" and "none".
 inline constexpr std::size_t code_slots = counted_codes.size() + 2;  // + other, none
 
 /// One stage's (or the pipelines') series.
 struct stage_metrics
 {
+    /// Stages running now.
     gauge in_flight;
+    /// How long finished stages took.
     histogram duration;
     std::array<counter, outcome_count> finished;  ///< By outcome.
 };
@@ -142,7 +162,6 @@ struct endpoint_metrics
     counter no_answer;                     ///< Exchanges that ended without an answer (network, timeout, cancelled).
 };
 
-/// The model. Every member may be read and updated from any thread.
 /// KIE's availability as the client's circuit breaker sees it (see client.hpp: while KIE is
 /// down no new paid submission starts; a free read probes it at growing intervals).
 struct kie_availability
@@ -158,10 +177,13 @@ struct kie_availability
     std::uint64_t outages = 0;                             ///< Times KIE went down.
 };
 
+/// The model: every series the client counts (client::metrics()). Every member may be read
+/// and updated from any thread.
 struct registry
 {
     std::array<std::array<stage_metrics, 2>, stage_count> stages;  ///< [stage][callback_kind].
     stage_metrics pipelines;                                        ///< async_generate_midi, end to end.
+    /// By endpoint (indexed by metrics::endpoint).
     std::array<endpoint_metrics, endpoint_count> endpoints;
     std::array<counter, 2> recovered;         ///< [callback_kind] Lost answers whose task was found through its callback.
     std::array<counter, 2> unknown_outcomes;  ///< [callback_kind] Paid submissions that ended as outcome_unknown.
@@ -169,8 +191,10 @@ struct registry
     histogram limiter_wait;                   ///< How long paid submissions waited for the rate limiter's admission.
     /// The account's credits as last read (async_get_credits sets it; a caller may set it too).
     KIEMIDI_DECL void set_credits(std::int64_t remaining) noexcept;
+    /// The credits as last set; nullopt before the first read.
     KIEMIDI_DECL std::optional<std::int64_t> credits() const noexcept;
 
+    /// The series of stage `s` of tasks of kind `k`.
     stage_metrics& of(stage s, callback_kind k) noexcept
     {
         return stages[static_cast<std::size_t>(s)][static_cast<std::size_t>(k)];
@@ -216,6 +240,7 @@ struct kie_answer_event
     std::string_view endpoint;       ///< Its path.
     unsigned http_status = 0;        ///< 0 when no answer came.
     std::optional<int> kie_code;     ///< The body's code, when the body is KIE's.
+    /// From sending the request to its final answer (retries included).
     std::chrono::nanoseconds latency{};
     error_code ec;                   ///< The exchange's error (KIE's word included), {} on success.
 };
@@ -224,7 +249,7 @@ struct kie_answer_event
 struct callback_event
 {
     std::string_view kind;     ///< "separation" or "midi".
-    std::string_view task_id;
+    std::string_view task_id;  ///< The task the callback is about.
     int code = 0;              ///< The callback's KIE code as parsed (0 when unparsable).
 };
 
@@ -235,10 +260,15 @@ struct callback_event
 class observer
 {
 public:
+    /// Destroys the observer (the client holds it by shared_ptr).
     virtual ~observer() = default;
+    /// A stage or pipeline started. Does nothing unless overridden.
     virtual void stage_started(const stage_event&) noexcept {}
+    /// A stage or pipeline finished; the event carries its duration and outcome.
     virtual void stage_finished(const stage_event&) noexcept {}
+    /// A KIE exchange ended (answer or none).
     virtual void kie_answer(const kie_answer_event&) noexcept {}
+    /// A wait took its task's callback.
     virtual void callback_received(const callback_event&) noexcept {}
 };
 
@@ -247,10 +277,15 @@ public:
 /// What one exposition shows: the model and snapshots of the other parts' counters (each optional).
 struct sources
 {
+    /// The client's model; nullptr: not shown.
     const registry* model = nullptr;
+    /// The transport's counters (client::transport_stats()).
     std::optional<http_client_stats> transport;
+    /// The rate limiter's counters.
     std::optional<rate_limiter_stats> limiter;
+    /// The callback hub's counters.
     std::optional<callback_hub_stats> hub;
+    /// The callback listener's counters.
     std::optional<listener_stats> listener;
 };
 

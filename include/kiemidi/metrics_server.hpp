@@ -1,5 +1,6 @@
-// An opt-in HTTP endpoint for Prometheus on its own port (`GET /metrics`), for backends that
-// have no HTTP server of their own to expose metrics::render_prometheus on.
+/// @file
+/// An opt-in HTTP endpoint for Prometheus on its own port (`GET /metrics`), for backends that
+/// have no HTTP server of their own to expose metrics::render_prometheus on.
 #ifndef KIEMIDI_METRICS_SERVER_HPP
 #define KIEMIDI_METRICS_SERVER_HPP
 
@@ -20,6 +21,7 @@
 
 namespace kiemidi::metrics {
 
+/// Where a metrics::server listens and what it serves.
 struct server_options
 {
     /// The address to listen on. Loopback by default: exposing it further is the operator's choice.
@@ -56,16 +58,25 @@ struct server_options
 class server
 {
 public:
+    /// The executor type of the server's socket and strand.
     using executor_type = boost::asio::any_io_executor;
+    /// Produces one exposition (e.g. `[&] { return render_prometheus(collect(kie)); }`).
     using render_function = std::function<std::string()>;
 
+    /// A server on `ex` answering GET `opts.path` with `render()`'s text; nothing is bound until
+    /// async_start.
     KIEMIDI_DECL server(executor_type ex, server_options opts, render_function render);
+    /// Stops serving (without waiting for a request being answered to finish).
     KIEMIDI_DECL ~server();
+    /// Not copyable.
     server(const server&) = delete;
+    /// Not copy-assignable.
     server& operator=(const server&) = delete;
 
     /// Binds and listens, then serves until stopped. Handler: void(error_code) (the bind's error,
-    /// or an invalid address).
+    /// or an invalid address; asio::error::operation_aborted when the server was stopped first).
+    /// @par Cancellation
+    /// Not supported (binding does not wait); stop the server with async_stop.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_start(Token&& token = {})
     {
@@ -74,6 +85,8 @@ public:
     }
 
     /// Closes the acceptor and every connection. Handler: void().
+    /// @par Cancellation
+    /// Not supported: it completes once the acceptor and connections are closed.
     template <class Token = kiemidi::default_token_t<executor_type>>
     auto async_stop(Token&& token = {})
     {

@@ -1,5 +1,6 @@
-// kiemidi::midi_result: what the separation → MIDI pipeline (client::async_generate_midi)
-// produced for one song: task ids, stems, instruments and notes, repairs, timings.
+/// @file
+/// kiemidi::midi_result: what the separation → MIDI pipeline (client::async_generate_midi)
+/// produced for one song: task ids, stems, instruments and notes, repairs, timings.
 #ifndef KIEMIDI_MIDI_RESULT_HPP
 #define KIEMIDI_MIDI_RESULT_HPP
 
@@ -38,11 +39,15 @@ struct midi_result
     bool no_notes = false;
     /// One line for users when the result deserves attention (repairs, no notes); empty otherwise.
     std::string warning;
+    /// @{
+    /// How long the separation stage, the MIDI stage and the whole pipeline took (wall time).
     std::chrono::milliseconds separation_time{0}, midi_time{0}, total_time{0};
+    /// @}
     unsigned polls = 0;                    ///< record-info reads made while waiting.
     unsigned callbacks = 0;                ///< Callbacks that completed a wait.
     unsigned recovered = 0;                ///< Paid submissions whose lost answer was recovered from their tagged callback.
 
+    /// The notes of every instrument together.
     std::size_t note_count() const noexcept
     {
         std::size_t n = 0;

@@ -1,6 +1,7 @@
-// Inputs of the separation → MIDI pipeline (client::async_generate_midi) and of its separate
-// steps: how to wait for a KIE task and how long to wait. What comes back, midi_result, has its
-// own header (midi_result.hpp), included here so that code including only this header still builds.
+/// @file
+/// Inputs of the separation → MIDI pipeline (client::async_generate_midi) and of its separate
+/// steps: how to wait for a KIE task and how long to wait. What comes back, midi_result, has its
+/// own header (midi_result.hpp), included here so that code including only this header still builds.
 #ifndef KIEMIDI_PIPELINE_OPTIONS_HPP
 #define KIEMIDI_PIPELINE_OPTIONS_HPP
 
@@ -23,9 +24,11 @@ enum class wait_strategy
     hybrid,    ///< The callback, and polls only once the callback is overdue (the default).
 };
 
+/// How a wait for a KIE task learns that it finished: by callback, by polling record-info, or
+/// both (hybrid), and the intervals used.
 struct wait_options
 {
-    wait_strategy strategy = wait_strategy::hybrid;
+    wait_strategy strategy = wait_strategy::hybrid; ///< Callback, polling or both (the default).
     /// Hybrid: how long to wait for the callback before polling starts. KIE's separation and
     /// MIDI tasks usually take tens of seconds, so a callback later than this is presumed lost.
     std::chrono::milliseconds callback_overdue{std::chrono::seconds(90)};
@@ -78,7 +81,7 @@ struct midi_params
     /// this long for the submission's callback, which the pipeline tags with a random reference (client::async_find_task); if it comes, the pipeline goes on with its
     /// task id instead of failing. 0: report outcome_unknown at once. Needs an attached hub.
     std::chrono::milliseconds unknown_outcome_wait{std::chrono::minutes(15)};
-    wait_options wait;
+    wait_options wait; ///< How each stage waits for its task.
     /// While the client takes KIE to be down (maintenance, repeated server errors, no
     /// connection: its circuit breaker is open), a paid step waits for KIE to come back, within
     /// `deadline`. True: it ends at once with client_errc::kie_unavailable instead, nothing paid,

@@ -1,11 +1,12 @@
-// kiemidi Redis callback hub: several kiemidi instances behind one callback URL share callbacks.
-//
-// KIE calls the one public callback URL, so behind a load balancer a callback often lands on an
-// instance other than the one whose coroutine waits for that task. Each instance's listener hands
-// its callbacks to this hub, which stores each one in Redis under its kind and task id (SET NX with a TTL)
-// and publishes it on a channel; every instance delivers published callbacks to its own waiters,
-// and a wait that starts later (or after a restart) finds the stored callback with a GET.
-// When Redis is away the hub keeps working locally; waits elsewhere then fall back to polling.
+/// @file
+/// kiemidi Redis callback hub: several kiemidi instances behind one callback URL share callbacks.
+///
+/// KIE calls the one public callback URL, so behind a load balancer a callback often lands on an
+/// instance other than the one whose coroutine waits for that task. Each instance's listener hands
+/// its callbacks to this hub, which stores each one in Redis under its kind and task id (SET NX with a TTL)
+/// and publishes it on a channel; every instance delivers published callbacks to its own waiters,
+/// and a wait that starts later (or after a restart) finds the stored callback with a GET.
+/// When Redis is away the hub keeps working locally; waits elsewhere then fall back to polling.
 #ifndef KIEMIDI_REDIS_CALLBACK_HUB_HPP
 #define KIEMIDI_REDIS_CALLBACK_HUB_HPP
 

@@ -1,9 +1,10 @@
-// Standard MIDI File writer: KIE's per-instrument notes → format-1 .mid bytes.
-//
-// Track 0 is the conductor (title, tempo, 4/4); each instrument gets a track with its name, a
-// program change and its notes. General MIDI names plus a small alias table pick programs;
-// drum kits play on MIDI channel 10. Pure code: write_smf returns bytes; write_smf_file only
-// replaces one file atomically. Thread safety: no shared state; call from any thread.
+/// @file
+/// Standard MIDI File writer: KIE's per-instrument notes → format-1 .mid bytes.
+///
+/// Track 0 is the conductor (title, tempo, 4/4); each instrument gets a track with its name, a
+/// program change and its notes. General MIDI names plus a small alias table pick programs;
+/// drum kits play on MIDI channel 10. Pure code: write_smf returns bytes; write_smf_file only
+/// replaces one file atomically. Thread safety: no shared state; call from any thread.
 #ifndef KIEMIDI_SMF_HPP
 #define KIEMIDI_SMF_HPP
 
@@ -46,6 +47,7 @@ struct channel_assignment
     std::uint8_t program = 0;  ///< 0-based program sent on that channel (0, the standard kit, for drums).
     bool drums = false;        ///< True when is_drum_instrument(name).
 
+    /// Equal when every member is equal.
     friend bool operator==(const channel_assignment&, const channel_assignment&) = default;
 };
 

@@ -1,6 +1,7 @@
-// kiemidi::track_spec and kiemidi::track_state: one song of a batch and its place in the batch's
-// state machine, shared by the SQLite journal (journal.hpp), the shared batch state
-// (batch_claims.hpp) and the batch runner (batch.hpp).
+/// @file
+/// kiemidi::track_spec and kiemidi::track_state: one song of a batch and its place in the batch's
+/// state machine, shared by the SQLite journal (journal.hpp), the shared batch state
+/// (batch_claims.hpp) and the batch runner (batch.hpp).
 #ifndef KIEMIDI_TRACK_HPP
 #define KIEMIDI_TRACK_HPP
 
@@ -70,6 +71,7 @@ enum class track_state
     result_lost,
 };
 
+/// The number of track_state values (for arrays indexed by state, journal_counts).
 inline constexpr std::size_t track_state_count = 10;
 
 /// The state's name as stored in the journal ("pending", "separation_intent", ...).

@@ -1,8 +1,9 @@
-// kiemidi transport: everything needed to talk HTTP(S) to one origin.
-//
-// http_client (pooled keep-alive connections, verified TLS, per-step deadlines, retries),
-// retry_policy (pure retry decisions), rate_limiter (admission window for paid submissions),
-// and the plain option and message types they use. Nothing here knows KIE's paths or JSON.
+/// @file
+/// kiemidi transport: everything needed to talk HTTP(S) to one origin.
+///
+/// http_client (pooled keep-alive connections, verified TLS, per-step deadlines, retries),
+/// retry_policy (pure retry decisions), rate_limiter (admission window for paid submissions),
+/// and the plain option and message types they use. Nothing here knows KIE's paths or JSON.
 #ifndef KIEMIDI_TRANSPORT_HPP
 #define KIEMIDI_TRANSPORT_HPP
 

@@ -1,9 +1,10 @@
-// KIE's completion callbacks (POSTed to the request's callBackUrl) for separation and MIDI tasks.
-//
-// KIE's pages show several shapes for the same callback: the task id as data.task_id, data.taskId,
-// task_id or taskId; the separation stems under vocal_separation_info or vocal_removal_info; and
-// numbers sent as strings. The parsers accept all of them. A callback is only a hint that a task
-// finished: the same task may be called back more than once, so handle it idempotently.
+/// @file
+/// KIE's completion callbacks (POSTed to the request's callBackUrl) for separation and MIDI tasks.
+///
+/// KIE's pages show several shapes for the same callback: the task id as data.task_id, data.taskId,
+/// task_id or taskId; the separation stems under vocal_separation_info or vocal_removal_info; and
+/// numbers sent as strings. The parsers accept all of them. A callback is only a hint that a task
+/// finished: the same task may be called back more than once, so handle it idempotently.
 #ifndef KIEMIDI_API_CALLBACKS_HPP
 #define KIEMIDI_API_CALLBACKS_HPP
 

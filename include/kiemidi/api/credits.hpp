@@ -1,6 +1,7 @@
-// Account credits: the answer of GET /api/v1/chat/credit.
-//
-// KIE sends the remaining credits as a bare number in `data`. Parse it with parse_response (parse.hpp).
+/// @file
+/// Account credits: the answer of GET /api/v1/chat/credit.
+///
+/// KIE sends the remaining credits as a bare number in `data`. Parse it with parse_response (parse.hpp).
 #ifndef KIEMIDI_API_CREDITS_HPP
 #define KIEMIDI_API_CREDITS_HPP
 

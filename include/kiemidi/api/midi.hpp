@@ -1,8 +1,9 @@
-// MIDI generation: the submit request and the note data KIE returns for a MIDI task.
-//
-// KIE transcribes a completed separation (or one stem of it) into note events grouped by
-// General-MIDI-style instrument. It returns notes, never a .mid file. An empty result (no
-// instrument detected, common after split_stem) is a valid outcome, not a parse error.
+/// @file
+/// MIDI generation: the submit request and the note data KIE returns for a MIDI task.
+///
+/// KIE transcribes a completed separation (or one stem of it) into note events grouped by
+/// General-MIDI-style instrument. It returns notes, never a .mid file. An empty result (no
+/// instrument detected, common after split_stem) is a valid outcome, not a parse error.
 #ifndef KIEMIDI_API_MIDI_HPP
 #define KIEMIDI_API_MIDI_HPP
 
@@ -49,6 +50,7 @@ struct note
     double end = 0;       ///< Seconds; always after start.
     double velocity = 0;  ///< 0..1, 1 the loudest (KIE's scale, not MIDI's 0..127).
 
+    /// Equal when every member is equal.
     friend bool operator==(const note&, const note&) = default;
 };
 
@@ -58,6 +60,7 @@ struct instrument
     std::string name;         ///< General-MIDI-style name, e.g. "Drums", "Electric Bass (finger)"; empty when null or absent.
     std::vector<note> notes;  ///< In KIE's order; empty when `notes` is null or absent.
 
+    /// Equal when every member is equal.
     friend bool operator==(const instrument&, const instrument&) = default;
 };
 
@@ -68,6 +71,7 @@ struct midi_data
     std::vector<instrument> instruments;  ///< Empty when KIE detected nothing.
     result_repairs repairs;               ///< What the parser repaired or dropped (see api::note).
 
+    /// Equal when every member is equal.
     friend bool operator==(const midi_data&, const midi_data&) = default;
 };
 
@@ -103,8 +107,12 @@ struct midi_record
     std::string raw_state;                      ///< `successFlag` as KIE sent it (numbers as decimal text); empty when null or absent.
     midi_data midi;                             ///< Empty while pending, and when nothing was detected; its
                                                 ///< repairs also count record fields read as absent.
+    /// @{
     std::optional<std::int64_t> create_time_ms, complete_time_ms;  ///< Epoch milliseconds.
+    /// @}
+    /// @{
     std::optional<std::string> error_code, error_message;          ///< Set on failure (numbers as text).
+    /// @}
 };
 
 /// Total number of notes over all instruments.

@@ -1,7 +1,8 @@
-// Music-generation task details: where separation inputs come from.
-//
-// GET /api/v1/generate/record-info?taskId=<music task id> lists the generated tracks; a track's
-// `id` is the audio id a separation request takes. Its state is `status` text, not a successFlag.
+/// @file
+/// Music-generation task details: where separation inputs come from.
+///
+/// `GET /api/v1/generate/record-info?taskId=<music task id>` lists the generated tracks; a track's
+/// `id` is the audio id a separation request takes. Its state is `status` text, not a successFlag.
 #ifndef KIEMIDI_API_MUSIC_TASK_HPP
 #define KIEMIDI_API_MUSIC_TASK_HPP
 
@@ -35,7 +36,9 @@ struct music_task_record
     std::string status;                ///< "PENDING", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS", or a failure text.
     std::string type;                  ///< e.g. "GENERATE"; may be empty.
     std::vector<music_track> tracks;   ///< Empty until KIE lists tracks; a track without id is left out.
+    /// @{
     std::optional<std::string> error_code, error_message;  ///< Set on failure (numbers as text).
+    /// @}
     result_repairs repairs;            ///< Tracks left out and fields read as absent because they were unusable.
 };
 

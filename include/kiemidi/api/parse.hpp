@@ -1,8 +1,9 @@
-// Parsing KIE's REST answers: the {code, msg, data} envelope and the typed `data` inside it.
-//
-// Every overload checks the envelope first: a body `code` other than 200 is KIE's error even when
-// the HTTP status was 200. The parsers never throw (except std::bad_alloc); they fill a
-// diagnostics object with KIE's message or with the JSON path that could not be read.
+/// @file
+/// Parsing KIE's REST answers: the {code, msg, data} envelope and the typed `data` inside it.
+///
+/// Every overload checks the envelope first: a body `code` other than 200 is KIE's error even when
+/// the HTTP status was 200. The parsers never throw (except std::bad_alloc); they fill a
+/// diagnostics object with KIE's message or with the JSON path that could not be read.
 #ifndef KIEMIDI_API_PARSE_HPP
 #define KIEMIDI_API_PARSE_HPP
 

@@ -1,10 +1,11 @@
-// What the parsers corrected or left out of a result KIE sent.
-//
-// A MIDI or separation result is paid for, so one odd value in it (a velocity on MIDI's 0..127
-// scale, a zero-length note, a stem without an id) must not cost the whole answer: the parsers
-// repair what has one plausible meaning, drop what cannot be right, and count both here, with
-// the reasons, so the caller can tell the user. Only an answer that is unusable as a whole
-// (not JSON, no task id, a result of the wrong shape) is still a parse error.
+/// @file
+/// What the parsers corrected or left out of a result KIE sent.
+///
+/// A MIDI or separation result is paid for, so one odd value in it (a velocity on MIDI's 0..127
+/// scale, a zero-length note, a stem without an id) must not cost the whole answer: the parsers
+/// repair what has one plausible meaning, drop what cannot be right, and count both here, with
+/// the reasons, so the caller can tell the user. Only an answer that is unusable as a whole
+/// (not JSON, no task id, a result of the wrong shape) is still a parse error.
 #ifndef KIEMIDI_API_REPAIRS_HPP
 #define KIEMIDI_API_REPAIRS_HPP
 
@@ -24,6 +25,7 @@ struct repair_reason
     std::size_t count = 0; ///< How many values or items it concerned.
     std::string first_at;  ///< JSON path of the first one, e.g. "data.midiData.instruments[0].notes[3]".
 
+    /// Equal when every member is equal.
     friend bool operator==(const repair_reason&, const repair_reason&) = default;
 };
 
@@ -39,8 +41,10 @@ struct result_repairs
     std::size_t fields_ignored = 0;  ///< Optional fields with an unusable value, read as absent.
     std::vector<repair_reason> reasons;  ///< Distinct reasons, first seen first.
 
+    /// True when nothing was repaired, dropped or ignored.
     bool empty() const noexcept { return notes_repaired + notes_dropped + items_dropped + fields_ignored == 0; }
 
+    /// Equal when every member is equal.
     friend bool operator==(const result_repairs&, const result_repairs&) = default;
 };
 

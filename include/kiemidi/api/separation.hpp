@@ -1,9 +1,10 @@
-// Stem separation: the submit request and the record KIE keeps for a separation task.
-//
-// A separation splits one generated track (music task id + audio id) into stems. KIE reports the
-// result in two places: the record (GET /api/v1/vocal-removal/record-info; camelCase keys, with
-// per-stem ids in originData) and the callback (snake_case keys, no per-stem ids; see callbacks.hpp).
-// The per-stem `stem::id` is the audio id that MIDI generation takes.
+/// @file
+/// Stem separation: the submit request and the record KIE keeps for a separation task.
+///
+/// A separation splits one generated track (music task id + audio id) into stems. KIE reports the
+/// result in two places: the record (GET /api/v1/vocal-removal/record-info; camelCase keys, with
+/// per-stem ids in originData) and the callback (snake_case keys, no per-stem ids; see callbacks.hpp).
+/// The per-stem `stem::id` is the audio id that MIDI generation takes.
 #ifndef KIEMIDI_API_SEPARATION_HPP
 #define KIEMIDI_API_SEPARATION_HPP
 
@@ -69,6 +70,7 @@ struct stem
     std::string stem_type_group_name;  ///< e.g. "Vocals", "Instrumental", "Drums"; may be empty.
     double duration = 0;               ///< Seconds; 0 when KIE did not say.
 
+    /// Equal when every member is equal.
     friend bool operator==(const stem&, const stem&) = default;
 };
 
@@ -83,9 +85,13 @@ KIEMIDI_DECL std::string stem_names(const std::vector<stem>& stems);
 /// Stem file URLs by kind. Unset means KIE sent null, "" or nothing for that kind.
 struct stem_urls
 {
+    /// @{
+    /// The URL of the file of that kind (`response.originUrl`, `instrumentalUrl`, `vocalUrl`, ...).
     std::optional<std::string> origin, instrumental, vocal, backing_vocals, drums, bass, guitar, piano,
         keyboard, percussion, strings, synth, fx, brass, woodwinds;
+    /// @}
 
+    /// Equal when every member is equal.
     friend bool operator==(const stem_urls&, const stem_urls&) = default;
 };
 
@@ -103,8 +109,12 @@ struct separation_record
     stem_urls urls;                          ///< From `response`; all unset while pending.
     std::vector<stem> origin_data;           ///< Per-stem ids; empty when KIE's answer has no originData.
                                              ///< An entry without id is left out (counted in repairs).
+    /// @{
     std::optional<std::int64_t> create_time_ms, complete_time_ms;  ///< Epoch milliseconds.
+    /// @}
+    /// @{
     std::optional<std::string> error_code, error_message;          ///< Set on failure (numbers as text).
+    /// @}
     result_repairs repairs;  ///< Stems left out and fields read as absent because they were unusable.
 };
 

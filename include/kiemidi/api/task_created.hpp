@@ -1,6 +1,7 @@
-// The answer to a submission (separation or MIDI): the id of the task KIE created.
-//
-// Parse it with parse_response (parse.hpp). Use the id for record-info polling and to match callbacks.
+/// @file
+/// The answer to a submission (separation or MIDI): the id of the task KIE created.
+///
+/// Parse it with parse_response (parse.hpp). Use the id for record-info polling and to match callbacks.
 #ifndef KIEMIDI_API_TASK_CREATED_HPP
 #define KIEMIDI_API_TASK_CREATED_HPP
 

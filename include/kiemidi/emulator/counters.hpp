@@ -1,7 +1,8 @@
-// Counters of the local KIE emulator: what it received, answered, charged and called back.
-//
-// server::snapshot() returns a consistent copy; tests use it to prove request counts, e.g. that
-// no paid submission was sent twice for the same track (duplicate_paid_submissions() == 0).
+/// @file
+/// Counters of the local KIE emulator: what it received, answered, charged and called back.
+///
+/// server::snapshot() returns a consistent copy; tests use it to prove request counts, e.g. that
+/// no paid submission was sent twice for the same track (duplicate_paid_submissions() == 0).
 #ifndef KIEMIDI_EMULATOR_COUNTERS_HPP
 #define KIEMIDI_EMULATOR_COUNTERS_HPP
 

@@ -1,9 +1,10 @@
-// Options of the local KIE emulator: where it listens, how fast tasks complete, which faults it
-// injects and how it calls back.
-//
-// Every field has a usable default, so `emulator_options{}` gives a working emulator on
-// 127.0.0.1 with ephemeral ports, HTTP and HTTPS, fast tasks and no faults.
-// Rates are probabilities in [0, 1]; 0 disables a fault and 1 makes it happen every time.
+/// @file
+/// Options of the local KIE emulator: where it listens, how fast tasks complete, which faults it
+/// injects and how it calls back.
+///
+/// Every field has a usable default, so `emulator_options{}` gives a working emulator on
+/// 127.0.0.1 with ephemeral ports, HTTP and HTTPS, fast tasks and no faults.
+/// Rates are probabilities in [0, 1]; 0 disables a fault and 1 makes it happen every time.
 #ifndef KIEMIDI_EMULATOR_OPTIONS_HPP
 #define KIEMIDI_EMULATOR_OPTIONS_HPP
 
@@ -106,6 +107,7 @@ struct outage_options
     std::chrono::milliseconds start{0};
     /// Length of the window; 0 = no outage.
     std::chrono::milliseconds length{0};
+    /// How KIE answers during the window (see outage_kind).
     outage_kind kind = outage_kind::maintenance;
 };
 

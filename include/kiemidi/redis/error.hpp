@@ -1,5 +1,6 @@
-// Errors of kiemidi's Redis connection, in their own category so that a failure says it came
-// from Redis (or from the way to it), not from KIE or the rest of kiemidi.
+/// @file
+/// Errors of kiemidi's Redis connection, in their own category so that a failure says it came
+/// from Redis (or from the way to it), not from KIE or the rest of kiemidi.
 #ifndef KIEMIDI_REDIS_ERROR_HPP
 #define KIEMIDI_REDIS_ERROR_HPP
 
@@ -26,8 +27,10 @@ enum class redis_errc : int
     invalid_argument,    ///< The command was empty or could not be formatted.
 };
 
+/// The category of redis_errc ("kiemidi.redis"): the failure came from Redis or the way to it.
 KIEMIDI_DECL const boost::system::error_category& get_redis_category() noexcept;
 
+/// Makes redis_errc values error_codes (found by argument-dependent lookup).
 inline error_code make_error_code(redis_errc e) noexcept { return {static_cast<int>(e), get_redis_category()}; }
 
 }  // namespace kiemidi::redis

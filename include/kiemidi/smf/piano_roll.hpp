@@ -1,10 +1,11 @@
-// Piano roll: KIE's per-instrument notes → one self-contained SVG image.
-//
-// Time runs left to right in seconds (with a labelled grid), pitch bottom to top (a line and a
-// note name at every C); each instrument has its own colour (legend on top) and a note's
-// velocity is its opacity. Drum kits (is_drum_instrument) get their own lane below the pitched
-// notes, one row per drum sound. The width is bounded, so a long song stays one readable image.
-// Pure code: no I/O, no shared state; call from any thread.
+/// @file
+/// Piano roll: KIE's per-instrument notes → one self-contained SVG image.
+///
+/// Time runs left to right in seconds (with a labelled grid), pitch bottom to top (a line and a
+/// note name at every C); each instrument has its own colour (legend on top) and a note's
+/// velocity is its opacity. Drum kits (is_drum_instrument) get their own lane below the pitched
+/// notes, one row per drum sound. The width is bounded, so a long song stays one readable image.
+/// Pure code: no I/O, no shared state; call from any thread.
 #ifndef KIEMIDI_SMF_PIANO_ROLL_HPP
 #define KIEMIDI_SMF_PIANO_ROLL_HPP
 

@@ -1,8 +1,9 @@
-// kiemidi transport: a pooled HTTP/1.1 client for one origin (the base URL's scheme, host, port).
-//
-// async_execute = rate limiter (paid submissions only) → pooled keep-alive connection → write →
-// read, with a deadline on every step and retries per retry_policy. TLS is verified by default.
-// Nothing here knows KIE: the caller supplies targets and bodies and reads status and body.
+/// @file
+/// kiemidi transport: a pooled HTTP/1.1 client for one origin (the base URL's scheme, host, port).
+///
+/// async_execute = rate limiter (paid submissions only) → pooled keep-alive connection → write →
+/// read, with a deadline on every step and retries per retry_policy. TLS is verified by default.
+/// Nothing here knows KIE: the caller supplies targets and bodies and reads status and body.
 #ifndef KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 #define KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
 
@@ -56,7 +57,9 @@ struct http_client_stats
 class http_client
 {
 public:
+    /// The executor type of the client and of its operations' default handlers.
     using executor_type = boost::asio::any_io_executor;
+    /// Handler signature of async_execute.
     using execute_signature = void(error_code, http_response);
 
     /// A client for opts.base_url. Never throws for a bad URL (see class notes); throws
@@ -64,7 +67,9 @@ public:
     KIEMIDI_DECL http_client(executor_type ex, transport_options opts);
     /// Calls close().
     KIEMIDI_DECL ~http_client();
+    /// Not copyable.
     http_client(const http_client&) = delete;
+    /// Not copy-assignable.
     http_client& operator=(const http_client&) = delete;
 
     /// The executor passed to the constructor.

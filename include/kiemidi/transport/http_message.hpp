@@ -1,8 +1,9 @@
-// kiemidi transport: the plain HTTP request and response the transport carries.
-//
-// These are Beast-free value types: the caller states the method, the target (path and query,
-// relative to the client's base URL), the body and whether the request is a paid submission;
-// the transport answers with the status, the body and the parsed Retry-After, if any.
+/// @file
+/// kiemidi transport: the plain HTTP request and response the transport carries.
+///
+/// These are Beast-free value types: the caller states the method, the target (path and query,
+/// relative to the client's base URL), the body and whether the request is a paid submission;
+/// the transport answers with the status, the body and the parsed Retry-After, if any.
 #ifndef KIEMIDI_TRANSPORT_HTTP_MESSAGE_HPP
 #define KIEMIDI_TRANSPORT_HTTP_MESSAGE_HPP
 

@@ -1,33 +1,34 @@
-// kiemidi transport: the client-wide admission window for paid submissions.
-//
-// KIE counts new generation requests per account in a window *at arrival* and drops (HTTP 429,
-// not queued) those over its limit. The client cannot see arrival, only when a request was
-// answered, so a token is held while its request is in flight and comes back one full window
-// after the answer (or the failure): however long a request waits for a connection or in the
-// server's accept queue, no window at the server sees more than the budget.
-//
-// Why not from the write, though arrival is never before it: a window at the server must not
-// hold an earlier request's arrival and a later one's. The later one arrives no earlier than its
-// write, but the earlier one may arrive as late as its answer, so a request may be written only a
-// full window after the *answer* of the request whose token it reuses. Reckoning from the write
-// would be safe only if the earlier request was counted at once, which the client cannot see (a
-// server that queues a burst before counting it answers late in both cases). So with a server
-// slow to answer, each reuse of a token costs one window plus that answer time; no sound rule
-// knowing only writes and answers does better, as every token in use or returning may stand for
-// an arrival inside the window that ends at the next write.
-//
-// The budget adapts: a throttled answer lowers it (to what the server accepted in the last
-// window, at most halving it, and honouring Retry-After) and clean windows raise it again one
-// token at a time, so an account whose real limit is lower than documented converges within a
-// few 429s. Until one window's worth of clean answers has confirmed the budget, requests go out
-// ahead of the answers only so far: half the budget and unconfirmed_in_flight more at once, then
-// two more for each clean answer past half. An account limited to half the documented figure
-// thus draws unconfirmed_in_flight 429s (one a little above half, a few more), not a burst. Why
-// not a small fixed number in flight: the first window's requests would then go out one answer
-// time per few of them, and every later window inherits that spread, as a token comes back one
-// window after its own answer (benchmarks/README.md, rate-limited).
-// Waiters are served first come, first served within two classes: work that finishes a track
-// (its MIDI submission) goes before work that starts one.
+/// @file
+/// kiemidi transport: the client-wide admission window for paid submissions.
+///
+/// KIE counts new generation requests per account in a window *at arrival* and drops (HTTP 429,
+/// not queued) those over its limit. The client cannot see arrival, only when a request was
+/// answered, so a token is held while its request is in flight and comes back one full window
+/// after the answer (or the failure): however long a request waits for a connection or in the
+/// server's accept queue, no window at the server sees more than the budget.
+///
+/// Why not from the write, though arrival is never before it: a window at the server must not
+/// hold an earlier request's arrival and a later one's. The later one arrives no earlier than its
+/// write, but the earlier one may arrive as late as its answer, so a request may be written only a
+/// full window after the *answer* of the request whose token it reuses. Reckoning from the write
+/// would be safe only if the earlier request was counted at once, which the client cannot see (a
+/// server that queues a burst before counting it answers late in both cases). So with a server
+/// slow to answer, each reuse of a token costs one window plus that answer time; no sound rule
+/// knowing only writes and answers does better, as every token in use or returning may stand for
+/// an arrival inside the window that ends at the next write.
+///
+/// The budget adapts: a throttled answer lowers it (to what the server accepted in the last
+/// window, at most halving it, and honouring Retry-After) and clean windows raise it again one
+/// token at a time, so an account whose real limit is lower than documented converges within a
+/// few 429s. Until one window's worth of clean answers has confirmed the budget, requests go out
+/// ahead of the answers only so far: half the budget and unconfirmed_in_flight more at once, then
+/// two more for each clean answer past half. An account limited to half the documented figure
+/// thus draws unconfirmed_in_flight 429s (one a little above half, a few more), not a burst. Why
+/// not a small fixed number in flight: the first window's requests would then go out one answer
+/// time per few of them, and every later window inherits that spread, as a token comes back one
+/// window after its own answer (benchmarks/README.md, rate-limited).
+/// Waiters are served first come, first served within two classes: work that finishes a track
+/// (its MIDI submission) goes before work that starts one.
 #ifndef KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
 #define KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
 
@@ -59,6 +60,7 @@ namespace kiemidi {
 class token_window
 {
 public:
+    /// The clock the window is measured with (monotonic).
     using clock = std::chrono::steady_clock;
 
     /// While the budget is unconfirmed, how many requests may be sent beyond half the budget
@@ -156,15 +158,20 @@ struct rate_limiter_stats
 class rate_limiter
 {
 public:
+    /// The executor type of the limiter's timers and default handlers.
     using executor_type = boost::asio::any_io_executor;
+    /// Handler signature of async_acquire.
     using acquire_signature = void(error_code);
+    /// The clock the window is measured with (monotonic).
     using clock = token_window::clock;
 
     /// A limiter on `ex`. With opts.enabled == false every acquisition is granted at once.
     KIEMIDI_DECL rate_limiter(executor_type ex, rate_limit_options opts);
     /// Completes pending acquisitions with asio::error::operation_aborted.
     KIEMIDI_DECL ~rate_limiter();
+    /// Not copyable.
     rate_limiter(const rate_limiter&) = delete;
+    /// Not copy-assignable.
     rate_limiter& operator=(const rate_limiter&) = delete;
 
     /// The executor timers and handlers run on.

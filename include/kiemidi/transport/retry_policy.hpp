@@ -1,9 +1,10 @@
-// kiemidi transport: when to resend a request, and after how long (pure logic, no I/O).
-//
-// A read is resent after any network failure, timeout, throttled, unavailable or server_error
-// answer. A paid submission is resent only when it provably was not processed: it failed before
-// a single byte was written (resolve, connect, TLS), or the server said throttled/unavailable.
-// Delays are exponential backoff with full jitter; a server's Retry-After replaces the backoff.
+/// @file
+/// kiemidi transport: when to resend a request, and after how long (pure logic, no I/O).
+///
+/// A read is resent after any network failure, timeout, throttled, unavailable or server_error
+/// answer. A paid submission is resent only when it provably was not processed: it failed before
+/// a single byte was written (resolve, connect, TLS), or the server said throttled/unavailable.
+/// Delays are exponential backoff with full jitter; a server's Retry-After replaces the backoff.
 #ifndef KIEMIDI_TRANSPORT_RETRY_POLICY_HPP
 #define KIEMIDI_TRANSPORT_RETRY_POLICY_HPP
 

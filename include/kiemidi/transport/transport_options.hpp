@@ -1,8 +1,9 @@
-// kiemidi transport: everything an http_client is configured with.
-//
-// An aggregate with in-class defaults, designated-initializer friendly:
-//   kiemidi::transport_options o{.base_url = "https://api.kie.ai", .bearer_token = key};
-// Defaults follow KIE's documented limits (20 submissions per 10 s, admitted a little under).
+/// @file
+/// kiemidi transport: everything an http_client is configured with.
+///
+/// An aggregate with in-class defaults, designated-initializer friendly:
+///   kiemidi::transport_options o{.base_url = "https://api.kie.ai", .bearer_token = key};
+/// Defaults follow KIE's documented limits (20 submissions per 10 s, admitted a little under).
 #ifndef KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
 #define KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
 
