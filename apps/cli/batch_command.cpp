@@ -5,7 +5,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/batch_claims.hpp>

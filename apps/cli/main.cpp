@@ -163,7 +163,7 @@ int main(int argc, char** argv)
             desc.add(help_opt).add(own).add(kie_options(kie));
             pos.add("task-id", 1).add("audio-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
-            auto t = parse_separation_type(type);
+            auto t = kiemidi::api::separation_type_from_string(type);
             if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
             r.type = *t;
             r.output_dir = out;
@@ -287,7 +287,7 @@ int main(int argc, char** argv)
             b.output_dir = out;
             b.journal = journal;
             b.lost_answer_wait_given = vm.count("lost-answer-wait-ms") != 0;
-            auto t = parse_separation_type(type);
+            auto t = kiemidi::api::separation_type_from_string(type);
             if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
             b.type = *t;
             for (const auto& c : credit_cost) set_credit_cost(b.costs, c);

@@ -1,8 +1,9 @@
 // `kiemidi run`, `midi`, `tracks` and `credits`: pipelines (or the MIDI half of one) and reads.
 #include "commands.hpp"
 #include "track_list.hpp"
-#include "../../src/nothrow_awaitable.hpp"
-#include "../../src/output/result_files.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
+#include <kiemidi/atomic_file.hpp>
+#include <kiemidi/result_files.hpp>
 
 #include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
@@ -42,12 +43,12 @@ int write_result(const std::filesystem::path& dir, const std::string& name, cons
 {
     const auto mid = dir / (name + ".mid");
     // The same files, with the same provenance, as a batch writes for a track.
-    detail::result_provenance from;
+    result_provenance from;
     from.separation_task_id = midi.separation_task_id;
-    from.stem = detail::stem_name(midi.stem_list, midi.transcribed_stem_id);
-    from.stems = detail::stem_links(midi.stem_list, midi.stems);
+    from.stem = stem_name(midi.stem_list, midi.transcribed_stem_id);
+    from.stems = stem_links(midi.stem_list, midi.stems);
     diagnostics wdiag;
-    if (auto wec = detail::write_result_files(dir, name, true, midi.instruments, midi.repairs, from, wdiag))
+    if (auto wec = write_result_files(dir, name, true, midi.instruments, midi.repairs, from, wdiag))
     {
         std::cerr << "kiemidi: " << describe(wec, wdiag) << "\n";
         return exit_failed;
@@ -56,7 +57,7 @@ int write_result(const std::filesystem::path& dir, const std::string& name, cons
     // draw it is said but does not fail the (paid) run.
     smf::piano_roll_options roll;
     roll.title = name;
-    if (auto sec = detail::write_file_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), wdiag))
+    if (auto sec = write_file_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), wdiag))
         std::cerr << "kiemidi: warning: " << describe(sec, wdiag) << "\n";
     std::cout << mid.string() << ": " << midi.instruments.size() << " instruments, " << midi.note_count()
               << " notes (separation " << midi.separation_task_id << ", midi " << midi.midi_task_id << ")\n";

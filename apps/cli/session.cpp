@@ -1,6 +1,6 @@
 // kie_session; see session.hpp.
 #include "session.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 

@@ -120,7 +120,7 @@ bool set_field(track_row& r, std::string_view column, std::string value, std::st
     else if (column == "separation_task_id") r.separation_task_id = std::move(value);
     else if (column == "type" && !value.empty())
     {
-        r.type = parse_separation_type(value);
+        r.type = api::separation_type_from_string(value);
         if (!r.type)
         {
             why = "type must be separate_vocal or split_stem, not '" + value + "'";
@@ -313,13 +313,6 @@ std::optional<track_list> read_track_list(const std::filesystem::path& file, std
     if (ext == ".jsonl" || ext == ".ndjson") format = track_list_format::json_lines;
     else if (ext == ".csv") format = track_list_format::csv;
     return parse_track_list(ss.str(), file.string(), format);
-}
-
-std::optional<api::separation_type> parse_separation_type(std::string_view text)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (text == api::to_string(t)) return t;
-    return std::nullopt;
 }
 
 std::string default_output_name(std::string_view task_id, std::string_view audio_id)

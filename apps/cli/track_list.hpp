@@ -63,9 +63,6 @@ track_list parse_track_list(std::string_view text, std::string_view file_name,
 /// .csv → CSV) or else from the content. nullopt when the file cannot be read (`why` says so).
 std::optional<track_list> read_track_list(const std::filesystem::path& file, std::string& why);
 
-/// The separation type KIE spells `text` ("separate_vocal", "split_stem"); nullopt for anything else.
-std::optional<api::separation_type> parse_separation_type(std::string_view text);
-
 /// "<task_id>_<audio_id>" with every character outside [A-Za-z0-9._-] replaced by '_'.
 std::string default_output_name(std::string_view task_id, std::string_view audio_id);
 

@@ -7,7 +7,7 @@
 // arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
 // --poll-only. Separation and MIDI generation are paid requests.
 #include "command_line.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>

@@ -72,8 +72,8 @@ struct batch_options
     std::filesystem::path output_dir;    ///< Where `<name>.mid` and `<name>.json` go (created if missing).
     std::filesystem::path journal_path;  ///< The batch's journal; empty → output_dir / "kiemidi-journal.sqlite".
     unsigned concurrency = 16;           ///< Tracks processed at once (0 is treated as 1).
-    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait,
-    /// stage_timeout (bounding each wait) and unknown_outcome_wait (how long a paid POST whose
+    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem (or stem_audio_id, for tracks
+    /// naming no stem), wait, stage_timeout (bounding each wait) and unknown_outcome_wait (how long a paid POST whose
     /// answer was lost waits for its tagged callback, see client::async_find_task) are used.
     midi_params pipeline;
     /// A track found in separation_intent / midi_intent (an earlier run stopped between a paid

@@ -122,8 +122,7 @@ bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_ent
     if (f.size() > 10) e.intent_ref = str(f[10]);
     if (f.size() > 14)
     {
-        for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-            if (api::to_string(t) == str(f[12])) e.track.separation = t;
+        e.track.separation = api::separation_type_from_string(str(f[12]));
         e.track.stem = str(f[13]);
         e.track.separation_task_id = str(f[14]);
     }

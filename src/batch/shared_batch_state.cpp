@@ -11,7 +11,7 @@
 // recorded locally; no separation (a track's first paid step) is started any more.
 #include "batch_state.hpp"
 #include "local_track_record.hpp"
-#include "../output/result_files.hpp"
+#include <kiemidi/result_files.hpp>
 #include "../nothrow_awaitable.hpp"
 
 #include <algorithm>
@@ -37,7 +37,7 @@ public:
     asio::awaitable<error_code> open(std::vector<track_spec>* tracks, opened_batch* out, diagnostics* diag_ptr) override
     {
         auto& diag = *diag_ptr;
-        auto make_dir = [this, &diag] { return detail::make_output_dir(opts_.output_dir, diag); };
+        auto make_dir = [this, &diag] { return make_output_dir(opts_.output_dir, diag); };
         if (auto ec = co_await on_pool(pool_, std::move(make_dir))) co_return ec;
         auto load_record = [this] {
             record_.load();

@@ -1,68 +1,17 @@
 // The files of one MIDI result (see result_files.hpp).
-#include "result_files.hpp"
+#include <kiemidi/result_files.hpp>
 
+#include <kiemidi/atomic_file.hpp>
 #include <kiemidi/smf.hpp>
 
 #include <boost/json.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <system_error>
 
-namespace kiemidi::detail {
-
-error_code write_file_atomically(const std::filesystem::path& path, std::string_view data, diagnostics& diag)
-{
-    std::string tmp = path.string() + ".tmp-XXXXXX";
-    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    auto sys_fail = [&](const std::string& what) {
-        error_code ec(errno, boost::system::system_category());
-        diag.set_client_message(what + ": " + ec.message());
-        diag.set_stage("output");
-        return ec;
-    };
-    if (fd < 0) return sys_fail("cannot create a temporary file next to " + path.string());
-    auto abandon = [&](const std::string& what) {
-        auto ec = sys_fail(what);
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return ec;
-    };
-    if (::fchmod(fd, 0644) != 0) return abandon("cannot set the mode of " + tmp);
-    std::size_t off = 0;
-    while (off < data.size())
-    {
-        auto n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return abandon("cannot write " + tmp);
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) return abandon("cannot flush " + tmp);
-    if (::close(fd) != 0)
-    {
-        auto ec = sys_fail("cannot close " + tmp);
-        ::unlink(tmp.c_str());
-        return ec;
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        auto ec = sys_fail("cannot rename " + tmp + " to " + path.string());
-        ::unlink(tmp.c_str());
-        return ec;
-    }
-    const int dfd = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0)
-    {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return {};
-}
+namespace kiemidi {
 
 error_code make_output_dir(const std::filesystem::path& dir, diagnostics& diag)
 {
@@ -150,17 +99,85 @@ std::string damaged_result_files(const std::filesystem::path& dir, const std::st
     if (json)
     {
         const auto path = dir / (name + ".json");
-        std::ifstream in(path, std::ios::binary);
-        if (!in) note(path.filename().string() + " is missing");
-        else
-        {
-            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            boost::system::error_code jec;
-            const auto doc = boost::json::parse(text, jec);
-            if (jec || !doc.is_object()) note(path.filename().string() + " does not parse");
-        }
+        const auto state = read_result_json(path).state;
+        if (state == result_json::status::missing) note(path.filename().string() + " is missing");
+        else if (state == result_json::status::not_json) note(path.filename().string() + " does not parse");
     }
     return why;
 }
 
-}  // namespace kiemidi::detail
+namespace {
+
+double number(const boost::json::value& v)
+{
+    if (v.is_double()) return v.get_double();
+    if (v.is_int64()) return double(v.get_int64());
+    if (v.is_uint64()) return double(v.get_uint64());
+    return 0;
+}
+
+const std::string* text_of(const boost::json::object& o, std::string_view key, std::string& keep)
+{
+    const auto* v = o.if_contains(key);
+    if (!v || !v->is_string()) return nullptr;
+    keep = std::string(v->get_string());
+    return &keep;
+}
+
+api::instrument instrument_of(const boost::json::object& io)
+{
+    api::instrument ins;
+    std::string name;
+    if (text_of(io, "name", name)) ins.name = std::move(name);
+    if (const auto* notes = io.if_contains("notes"); notes && notes->is_array())
+        for (const auto& nv : notes->get_array())
+        {
+            const auto* no = nv.if_object();
+            if (!no) continue;
+            api::note n;
+            if (const auto* p = no->if_contains("pitch")) n.pitch = static_cast<int>(number(*p));
+            if (const auto* st = no->if_contains("start")) n.start = number(*st);
+            if (const auto* e = no->if_contains("end")) n.end = number(*e);
+            if (const auto* v = no->if_contains("velocity")) n.velocity = number(*v);
+            ins.notes.push_back(n);
+        }
+    return ins;
+}
+
+}  // namespace
+
+result_json read_result_json(const std::filesystem::path& path)
+{
+    result_json out;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return out;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(text, ec);
+    const auto* obj = ec ? nullptr : doc.if_object();
+    if (!obj)
+    {
+        out.state = result_json::status::not_json;
+        return out;
+    }
+    const auto* list = obj->contains("instruments") ? obj->at("instruments").if_array() : nullptr;
+    if (!list)
+    {
+        out.state = result_json::status::no_instruments;
+        return out;
+    }
+    out.state = result_json::status::ok;
+    text_of(*obj, "warning", out.warning);
+    if (const auto* sl = obj->if_contains("stems"); sl && sl->is_array())
+        for (const auto& sv : sl->get_array())
+        {
+            const auto* so = sv.if_object();
+            std::string name, url;
+            if (so && text_of(*so, "name", name) && text_of(*so, "url", url)) out.stems.emplace_back(std::move(name), std::move(url));
+        }
+    for (const auto& iv : *list)
+        if (const auto* io = iv.if_object()) out.instruments.push_back(instrument_of(*io));
+    return out;
+}
+
+}  // namespace kiemidi

@@ -1,0 +1,17 @@
+// The completion token of a co_await that must not throw: the operation's error_code comes back
+// as the first element of a tuple (`auto [ec, r] = co_await kie.async_get_credits(diag,
+// kiemidi::use_nothrow_awaitable)`), so failures are handled as values where they happen.
+// kiemidi uses it inside too.
+#ifndef KIEMIDI_NOTHROW_AWAITABLE_HPP
+#define KIEMIDI_NOTHROW_AWAITABLE_HPP
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace kiemidi {
+
+inline constexpr auto use_nothrow_awaitable = boost::asio::as_tuple(boost::asio::use_awaitable);
+
+}  // namespace kiemidi
+
+#endif
