@@ -12,6 +12,8 @@
 #include "batch_state.hpp"
 #include "batch_worker.hpp"
 #include "../client/kie_health_gate.hpp"
+#include "../client/operations.hpp"
+#include "../client/tracked_spawn.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -270,8 +272,10 @@ void batch_runner::start_run(std::vector<track_spec> tracks, std::function<void(
                              asio::any_completion_handler<void(error_code, batch_summary)> handler)
 {
     auto strand = asio::make_strand(client_.get_executor());
-    detail::spawn_with_handler<batch_summary>(
-        strand,
+    // Counted among the client's operations: client::async_shutdown stops the run (as a
+    // cancellation, then client_errc::shut_down) and completes only once it has ended.
+    detail::spawn_tracked_on<batch_summary>(
+        detail::client_access::life(client_), client_.get_executor(), strand,
         run_batch(client_, opts_, claims_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag_),
         std::move(handler));
 }
