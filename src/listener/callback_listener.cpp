@@ -377,6 +377,7 @@ void listener_core::start(error_code& ec)
     {
         error_code ignored;
         acceptor.close(ignored);
+        ec = asio::error::operation_aborted;  // a stop began meanwhile
         return;
     }
     started = true;
