@@ -299,7 +299,8 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     auto body = [&]() -> asio::awaitable<int> {
         if (metrics_endpoint)
         {
-            auto [mec] = co_await metrics_endpoint->async_start(use_nothrow_awaitable);
+            error_code mec;
+            metrics_endpoint->start(mec);
             if (mec)
             {
                 std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port

@@ -175,7 +175,7 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 ///
 /// @par Handler signature
 /// `void(error_code, batch_summary)`. The error is set only when the batch itself could not run
-/// (journal or output directory unusable: see last_diagnostics()) or was cancelled
+/// (journal or output directory unusable: see the diagnostics) or was cancelled
 /// (asio::error::operation_aborted; the summary is still filled). Track failures are counted in
 /// the summary and reported through events and the journal, not through the error.
 ///
@@ -189,6 +189,12 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 /// tracks stay separating / transcribing with the task id recorded, so the next run resumes
 /// them), and a paid submission already sent is allowed to finish so that its task id is
 /// recorded. Then the operation completes with asio::error::operation_aborted.
+///
+/// @par Shutdown
+/// A run counts among the client's pending operations: client::async_shutdown stops it as a
+/// terminal cancellation would, it completes with client_errc::shut_down, and the shutdown
+/// completes only after it. A run started once the client is shutting down completes at once
+/// with client_errc::shut_down.
 ///
 /// @par Thread safety
 /// One async_run at a time per runner. The client's io_context may run on several threads.
@@ -224,14 +230,26 @@ public:
 
     /// Adds `tracks` to the journal (existing ones are kept as they are), then processes every
     /// track of the journal that is not done. An empty `tracks` resumes the journal as it is.
-    template <class Token = kiemidi::default_token_t<executor_type>>
-    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
+    /// `diag` (which must outlive the operation) says why the batch failed as a whole, as for
+    /// every other operation.
+    template <boost::asio::completion_token_for<void(error_code, batch_summary)> Token =
+                  kiemidi::default_token_t<executor_type>>
+    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                   diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, void(error_code, batch_summary)>(
-            [this](auto handler, std::vector<track_spec> t, std::function<void(const batch_event&)> ev) {
-                start_run(std::move(t), std::move(ev), std::move(handler));
+            [this](auto handler, std::vector<track_spec> t, std::function<void(const batch_event&)> ev, diagnostics* d) {
+                start_run(std::move(t), std::move(ev), *d, std::move(handler));
             },
-            token, std::move(tracks), std::move(on_event));
+            token, std::move(tracks), std::move(on_event), &diag);
+    }
+
+    /// As above, with the runner's own diagnostics (last_diagnostics()).
+    template <boost::asio::completion_token_for<void(error_code, batch_summary)> Token =
+                  kiemidi::default_token_t<executor_type>>
+    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
+    {
+        return async_run(std::move(tracks), std::move(on_event), diag_, std::forward<Token>(token));
     }
 
     /// The coroutine spelling of async_run: throws boost::system::system_error (what() carries
@@ -239,7 +257,8 @@ public:
     KIEMIDI_DECL boost::asio::awaitable<batch_summary> run(std::vector<track_spec> tracks,
                                                            std::function<void(const batch_event&)> on_event = {});
 
-    /// Why the last async_run failed as a whole (journal or output directory errors).
+    /// Why the last async_run started without diagnostics of its own failed as a whole (journal or
+    /// output directory errors).
     const diagnostics& last_diagnostics() const noexcept { return diag_; }
 
     /// The journal path used by async_run (batch_options::journal_path or its default).
@@ -247,6 +266,7 @@ public:
 
 private:
     KIEMIDI_DECL void start_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                                diagnostics& diag,
                                 boost::asio::any_completion_handler<void(error_code, batch_summary)> handler);
 
     client& client_;

@@ -545,6 +545,24 @@ BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_run_given_its_own_diagnostics_reports_there_like_every_other_operation)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_case t(ioc.get_executor());
+        auto& [env, dir, opts] = t;
+        opts.journal_path = dir.path / "no-such-dir" / "j.sqlite";
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(2);
+        std::function<void(const batch_event&)> no_events;
+        diagnostics diag;
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), diag, use_nothrow_awaitable);
+        BOOST_TEST(ec.failed());
+        BOOST_TEST(!diag.client_message().empty());
+        BOOST_TEST(runner.last_diagnostics().client_message().empty());  // the caller's, not the runner's
+        BOOST_TEST(env.kie->snapshot().requests_to(sep_post) == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged_callbacks)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {

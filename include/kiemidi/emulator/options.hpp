@@ -201,6 +201,9 @@ struct emulator_options
     unsigned callback_max_retries = 3;
     /// Pause between delivery attempts.
     std::chrono::milliseconds callback_retry_delay{500};
+    /// How long server::async_stop lets answers being prepared and callbacks being delivered
+    /// finish before it closes what is left (cancelling the stop closes it at once).
+    std::chrono::milliseconds stop_grace{5000};
 };
 
 }  // namespace kiemidi::emulator
