@@ -476,9 +476,13 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
         }
         if (rec_ec)
         {
-            // Left not_written as it is: the next run reads the record again.
+            // Still not_written, now with this reason: the next run reads the record again (a
+            // shared claim is given up, so no worker of this run takes it again).
             message = "KIE finished, files not written: reading MIDI task " + e.midi_task_id +
                       " failed: " + describe(rec_ec, diag) + "; a rerun tries again, nothing paid";
+            diagnostics jd;
+            auto jec = co_await st.state.mark_not_written(id, &message, &jd);
+            if (st.claim_gone(jec)) co_return track_outcome::lost;
             co_return track_outcome::not_written;
         }
         midi = std::move(rec);
