@@ -266,7 +266,8 @@ private:
         lost_diag_ = diag;
     }
 
-    /// Keeps the facts of `u` that spare paying again (task ids, written results) in the local record.
+    /// Keeps the facts of `u` that spare paying again (task ids, written results) in the local
+    /// record, and forgets them there when KIE no longer keeps the result.
     asio::awaitable<error_code> note_locally(std::int64_t id, const track_update* u, diagnostics* diag)
     {
         auto it = held_.find(id);
@@ -281,6 +282,12 @@ private:
         {
             kind = "done";
             value = "written";
+        }
+        else if (u->what == track_update::kind::result_lost)
+        {
+            // KIE no longer keeps its tasks: a resubmission (--resubmit) must not resume from them.
+            kind = "lost";
+            value = "result";
         }
         else co_return error_code{};
         auto note = [this, t = it->second.track, name = it->second.output_name, kind, value, diag] {
