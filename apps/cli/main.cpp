@@ -49,12 +49,14 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
               in DIR/kiemidi-shared-record.tsv; rerun the same command to re-seed the batch (tracks
               whose results are written are not paid again)
             8 KIE finished but result files could not be written (disk full, read-only,
-              permissions, missing directory); fix it and rerun: nothing is paid again
+              permissions, missing directory); fix it and rerun (also with --redis): nothing is
+              paid again
             9 batch: the credit budget (--max-credits) stopped the run; the tracks not started stay
               pending: rerun with a higher budget to resume them
            10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
               makes them a warning
-           11 batch: KIE stayed unavailable longer than --outage-wait; nothing failed, a rerun resumes
+           11 batch: KIE stayed unavailable (maintenance, server errors, no connection; also from the
+              start) longer than --outage-wait; nothing failed, a rerun resumes
             130 / 143 batch: stopped by SIGINT / SIGTERM: no new paid submission was started, those
               in flight finished or are journaled; rerun the same command to resume (a second
               signal stops at once)
@@ -256,8 +258,9 @@ int main(int argc, char** argv)
                      if (!d) throw usage_error("--outage-wait takes a duration such as 30min, 90s or 500ms, not '" + v + "'");
                      b.outage_wait = *d;
                  }),
-                 "while KIE is down the batch pauses (tracks not yet paid wait); after one outage longer than "
-                 "this it stops, exit 11, a rerun resumes (default 30min)")
+                 "while KIE is down (also when it is already down at the start) the batch pauses (tracks not "
+                 "yet paid wait); after one outage longer than this it stops, exit 11, a rerun resumes "
+                 "(default 30min); a refused API key still exits 4 at once")
                 ("metrics-port", po::value(&b.metrics_port)->value_name("N"),
                  "serve Prometheus metrics on http://ADDRESS:N/metrics while the batch runs")
                 ("metrics-address", po::value(&b.metrics_address)->value_name("A"),

@@ -1,6 +1,7 @@
 // kie_session; see session.hpp.
 #include "session.hpp"
 #include <kiemidi/nothrow_awaitable.hpp>
+#include <kiemidi/metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -124,10 +125,16 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
 
 kie_session::~kie_session() = default;
 
-asio::awaitable<int> kie_session::check_reachable(std::int64_t* credits)
+asio::awaitable<int> kie_session::check_reachable(std::int64_t* credits, std::string* kie_down)
 {
     diagnostics diag;
     auto [ec, c] = co_await client_->async_get_credits(diag, use_nothrow_awaitable);
+    if (ec && kie_down && client_->metrics().kie().down)
+    {
+        // KIE is down, not refusing us: the caller waits for it as for an outage met mid-run.
+        *kie_down = describe(ec, diag);
+        co_return exit_kie_unavailable;
+    }
     if (ec)
     {
         std::cerr << "kiemidi: cannot use KIE at " << base_url_ << ": " << describe(ec, diag) << "\n";

@@ -80,7 +80,11 @@ public:
     const callback_listener* listener() const { return listener_.get(); }
 
     /// One credits read: exit_ok, or exit_unreachable with the reason on stderr.
-    boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr);
+    /// With `kie_down` (a batch, which pauses while KIE is down): when the read failed because
+    /// KIE is unavailable (maintenance, server errors, no connection: the client's circuit
+    /// breaker opened), exit_kie_unavailable with the reason in `kie_down` and nothing on
+    /// stderr; a refused key or any other answer of KIE's stays exit_unreachable.
+    boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr, std::string* kie_down = nullptr);
 
     /// Stops the listener, the client and the embedded emulator (their work ends; ioc.run() returns).
     void close();

@@ -183,9 +183,11 @@ po::options_description emulator_options(emulator_cli_options& out)
              if (v == "maintenance") opts.outage.kind = emu::outage_kind::maintenance;
              else if (v == "5xx") opts.outage.kind = emu::outage_kind::server_error;
              else if (v == "reset") opts.outage.kind = emu::outage_kind::connection_reset;
-             else throw po::error("invalid value '" + v + "' for --outage-kind (maintenance, 5xx or reset)");
+             else if (v == "refused") opts.outage.kind = emu::outage_kind::connection_refused;
+             else throw po::error("invalid value '" + v + "' for --outage-kind (maintenance, 5xx, reset or refused)");
          }),
-         "maintenance (HTTP 455, default) | 5xx (HTML 503 pages) | reset (connections closed unanswered)");
+         "maintenance (HTTP 455, default) | 5xx (HTML 503 pages) | reset (requests read, then closed unanswered) | "
+         "refused (new connections reset at once, nothing read)");
 
     po::options_description results("results KIE's documentation allows or leaves open", help_width, help_width / 2);
     flags{results}

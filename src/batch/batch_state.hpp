@@ -131,6 +131,10 @@ public:
     virtual asio::awaitable<error_code> close(const run_tally* tally, batch_summary* summary, diagnostics* diag) = 0;
 };
 
+/// Why the files of the done track named `name` are to be written again from KIE's record
+/// (missing or damaged), or empty when they are whole. Blocking: reads the files.
+std::string done_track_files_damaged(const batch_options& opts, const std::string& name);
+
 /// The local SQLite journal at `journal_path`; blocking calls run on `pool`.
 std::unique_ptr<batch_state> make_journal_batch_state(const batch_options& opts, std::filesystem::path journal_path,
                                                       pool_executor pool);

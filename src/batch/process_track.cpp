@@ -318,9 +318,13 @@ private:
         }
         if (rec_ec)
         {
-            // Left not_written as it is: the next run reads the record again.
+            // Still not_written, now with this reason: the next run reads the record again (a
+            // shared claim is given up, so no worker of this run takes it again).
             message_ = "KIE finished, files not written: reading MIDI task " + e_.midi_task_id +
                        " failed: " + describe(rec_ec, diag_) + "; a rerun tries again, nothing paid";
+            diagnostics jd;
+            auto jec = co_await st_.state.mark_not_written(id_, &message_, &jd);
+            if (st_.claim_gone(jec)) co_return track_outcome::lost;
             co_return track_outcome::not_written;
         }
         midi_ = std::move(rec);

@@ -225,6 +225,14 @@ private:
                 co_await t.async_wait(use_nothrow_awaitable);
                 continue;
             }
+            if (self->model_.refuses_connection())
+            {
+                // An outage at the front door: reset (RST, no FIN) before reading anything.
+                boost::system::error_code ignored;
+                sock.set_option(tcp::socket::linger(true, 0), ignored);
+                sock.close(ignored);
+                continue;
+            }
             if (tls)
             {
                 ++self->model_.counters_().tls_accepted;
