@@ -20,7 +20,8 @@ asio::awaitable<tunnel_result> open_tunnel(beast::tcp_stream& stream, const prox
                                            std::chrono::milliseconds deadline)
 {
     tunnel_result r;
-    const std::string where = "proxy " + proxy.display + " (CONNECT " + std::string(authority) + ")";
+    const std::string proxy_name = "proxy " + proxy.display;
+    const std::string request = "CONNECT " + std::string(authority);
     std::string head;
     head.append("CONNECT ").append(authority).append(" HTTP/1.1\r\nHost: ").append(authority);
     head.append("\r\nUser-Agent: ").append(user_agent).append("\r\n");
@@ -33,7 +34,8 @@ asio::awaitable<tunnel_result> open_tunnel(beast::tcp_stream& stream, const prox
     {
         r.ec = wec == beast::error::timeout ? error_code(client_errc::timeout) : wec;
         r.retryable = true;
-        r.what = where + (wec == beast::error::timeout ? ": timed out" : ": write failed: " + wec.message());
+        r.what = proxy_name + (wec == beast::error::timeout ? ": writing " + request + " timed out"
+                                                            : ": writing " + request + " failed: " + wec.message());
         co_return r;
     }
     // A 2xx answer to CONNECT has no body whatever its headers say (RFC 9110 9.3.6): skip() tells
@@ -51,17 +53,17 @@ asio::awaitable<tunnel_result> open_tunnel(beast::tcp_stream& stream, const prox
         if (rec == beast::error::timeout)
         {
             r.ec = client_errc::timeout;
-            r.what = where + ": no answer in time";
+            r.what = proxy_name + ": no answer to " + request + " in time";
         }
         else if (rec == http::error::end_of_stream || rec == asio::error::eof || rec == asio::error::connection_reset)
         {
             r.ec = client_errc::proxy_refused;
-            r.what = where + ": the proxy closed the connection without answering";
+            r.what = proxy_name + " closed the connection without answering " + request;
         }
         else
         {
             r.ec = rec;
-            r.what = where + ": " + rec.message();
+            r.what = proxy_name + ": reading the answer to " + request + " failed: " + rec.message();
         }
         co_return r;
     }
@@ -72,17 +74,17 @@ asio::awaitable<tunnel_result> open_tunnel(beast::tcp_stream& stream, const prox
         if (buffer.size() != 0)
         {
             r.ec = client_errc::proxy_refused;
-            r.what = where + ": unexpected bytes after the proxy's answer";
+            r.what = proxy_name + " sent unexpected bytes after accepting " + request;
         }
         co_return r;
     }
     r.ec = client_errc::proxy_refused;
     r.retryable = r.status / 100 == 5;  // the proxy could not reach the origin (502, 503, 504): may pass
     const std::string reason(res.reason());
-    r.what = where + " refused: HTTP " + std::to_string(r.status) + (reason.empty() ? "" : " " + reason);
+    r.what = proxy_name + " refused " + request + ": HTTP " + std::to_string(r.status) + (reason.empty() ? "" : " " + reason);
     if (r.status == 407 || r.status == 401)  // 407 by the standard; some proxies (tinyproxy) answer CONNECT with 401
-        r.what += proxy.authorization.empty() ? " (the proxy wants credentials: http://user:password@host:port)"
-                                              : " (the proxy did not accept the credentials of the proxy URL)";
+        r.what += proxy.authorization.empty() ? "; the proxy wants credentials: http://user:password@host:port"
+                                              : "; the proxy did not accept the credentials of the proxy URL";
     co_return r;
 }
 

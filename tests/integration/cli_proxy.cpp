@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(a_proxy_refusing_the_credentials_is_named_without_them_exit
     tinyproxy_server proxy(dir.path, to_kie(t, "kiemidi", "the-right-one"));
     const auto batch = t.journaled_batch(3, {"--proxy", proxy.url_with("kiemidi", proxy_password)});
     BOOST_TEST(run_cli(batch, dir.path, out) == 4, out);
-    BOOST_TEST(out.find("proxy " + proxy.url() + " (CONNECT 127.0.0.1:") != std::string::npos, out);
+    BOOST_TEST(out.find("proxy " + proxy.url() + " refused CONNECT 127.0.0.1:") != std::string::npos, out);
     BOOST_TEST((out.find("HTTP 407") != std::string::npos || out.find("HTTP 401") != std::string::npos), out);
     BOOST_TEST(out.find(proxy_password) == std::string::npos, out);
     check_paid(kie.server->snapshot(), 0, 0);

@@ -6,6 +6,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
+#include <kiemidi/metrics.hpp>
 #include <kiemidi/transport/http_client.hpp>
 
 #include "common/http_client_support.hpp"
@@ -141,7 +142,8 @@ BOOST_AUTO_TEST_CASE(an_http_origin_is_reached_through_connect_too_with_its_requ
         for (int i = 0; i < 3; ++i)
         {
             diagnostics diag;
-            auto [ec, res] = co_await cli.async_execute(i == 2 ? paid() : get(), diag, use_nothrow_awaitable);
+            http_request req = i == 2 ? paid() : get();  // a named local: g++ 12 mishandles temporaries inside co_await
+            auto [ec, res] = co_await cli.async_execute(std::move(req), diag, use_nothrow_awaitable);
             BOOST_TEST_REQUIRE(!ec, diag.to_string());
             BOOST_TEST(res.status == 200u);
         }
@@ -228,7 +230,7 @@ BOOST_AUTO_TEST_CASE(refused_credentials_fail_fast_naming_the_proxy_and_status_w
 
 BOOST_AUTO_TEST_CASE(a_proxy_that_cannot_reach_kie_is_retried_then_reported_with_its_status_and_nothing_sent)
 {
-    temp_dir dir("kiemidi-proxy-test");
+    temp_dir dir("kiemidi-proxy-test"), strict_dir("kiemidi-proxy-test");
     std::optional<tinyproxy_server> proxy;
     run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
         const auto nothing_there = closed_port(ioc);
@@ -242,8 +244,8 @@ BOOST_AUTO_TEST_CASE(a_proxy_that_cannot_reach_kie_is_retried_then_reported_with
         diagnostics diag;
         auto [ec, res] = co_await cli.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::proxy_refused), ec.message());
-        BOOST_TEST(diag.client_message().find("proxy " + proxy->url() + " (CONNECT 127.0.0.1:" +
-                                              std::to_string(nothing_there) + ") refused: HTTP 5") != std::string::npos,
+        BOOST_TEST(diag.client_message().find("proxy " + proxy->url() + " refused CONNECT 127.0.0.1:" +
+                                              std::to_string(nothing_there) + ": HTTP 5") != std::string::npos,
                    diag.client_message());
         BOOST_TEST(diag.client_message().find("may have been processed") == std::string::npos);
         BOOST_TEST(cli.stats().requests_sent == 0u);  // no attempt wrote the request
@@ -251,9 +253,8 @@ BOOST_AUTO_TEST_CASE(a_proxy_that_cannot_reach_kie_is_retried_then_reported_with
         check_no_token(ec, diag);
 
         // A port the proxy does not open tunnels to: 403, not retried.
-        proxy->stop();
         proxy.reset();
-        proxy.emplace(dir.path, tinyproxy_options{.connect_ports = {1}});
+        proxy.emplace(strict_dir.path, tinyproxy_options{.connect_ports = {1}});
         http_client strict(ioc.get_executor(), [&] {
             auto o = options_for("http://127.0.0.1:" + std::to_string(nothing_there));
             o.proxy = {.use_environment = false, .url = proxy->url()};
@@ -261,7 +262,7 @@ BOOST_AUTO_TEST_CASE(a_proxy_that_cannot_reach_kie_is_retried_then_reported_with
         }());
         auto [ec2, res2] = co_await strict.async_execute(paid(), diag, use_nothrow_awaitable);
         BOOST_TEST((ec2 == client_errc::proxy_refused), ec2.message());
-        BOOST_TEST(diag.client_message().find("refused: HTTP 403") != std::string::npos, diag.client_message());
+        BOOST_TEST(diag.client_message().find(": HTTP 403") != std::string::npos, diag.client_message());
         BOOST_TEST(proxy->connects() == 1u);
     }, 30s);
 }
