@@ -34,7 +34,8 @@ commands:
   emulator               serve a local KIE emulator until SIGINT/SIGTERM
 
 KIE: --base-url/--api-key or KIE_BASE_URL/KIE_API_KEY; with neither, an embedded emulator
-(in this process) is used.
+(in this process) is used. Behind an HTTP proxy: HTTPS_PROXY / NO_PROXY are followed, or --proxy URL
+(--no-proxy: direct).
 )";
 
 constexpr const char* exit_codes = R"(
@@ -69,6 +70,10 @@ po::options_description kie_options(kie_flags& f)
         ("base-url", po::value(&f.base_url)->value_name("URL"), "KIE base URL (default: KIE_BASE_URL, else https://api.kie.ai)")
         ("api-key", po::value(&f.api_key)->value_name("KEY"), "KIE API key (default: KIE_API_KEY; prefer the variable)")
         ("ca-file", po::value(&f.ca_file)->value_name("PEM"), "extra CA certificate to trust (e.g. a `kiemidi emulator --ca-out` file)")
+        ("proxy", po::value(&f.proxy)->value_name("URL"),
+         "reach KIE through this HTTP proxy: http://[user:password@]host[:port] (default: HTTPS_PROXY / "
+         "HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY)")
+        ("no-proxy", po::bool_switch(&f.no_proxy), "reach KIE directly, whatever HTTPS_PROXY and friends say")
         ("listen-address", po::value(&f.listen_address)->value_name("ADDR"), "callback listener address (default 127.0.0.1)")
         ("listen-port", po::value(&f.listen_port)->value_name("N"), "callback listener port (default 0 = any free port)")
         ("public-url", po::value(&f.public_url)->value_name("URL"), "base URL at which KIE reaches the listener")
@@ -347,7 +352,7 @@ int main(int argc, char** argv)
         }
         if (command == "credits")
         {
-            synopsis = "usage: kiemidi credits [--base-url URL] [--api-key KEY] [--ca-file PEM]\n"
+            synopsis = "usage: kiemidi credits [--base-url URL] [--api-key KEY] [--ca-file PEM] [--proxy URL | --no-proxy]\n"
                        "Prints the account's remaining credits.";
             desc.add(help_opt).add(kie_options(kie));
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }

@@ -2,6 +2,7 @@
 #include "session.hpp"
 #include <kiemidi/nothrow_awaitable.hpp>
 #include <kiemidi/metrics.hpp>
+#include "../../src/transport/proxy_settings.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -34,6 +35,13 @@ std::string describe(const error_code& ec, const diagnostics& diag)
 
 kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool want_callbacks)
 {
+    if (!flags.proxy.empty() && flags.no_proxy) throw usage_error("--proxy and --no-proxy contradict each other");
+    if (!flags.proxy.empty())
+    {
+        detail::proxy_endpoint checked;
+        std::string why;
+        if (detail::parse_proxy_url(flags.proxy, checked, why)) throw usage_error("--proxy: " + why);
+    }
     client_options co;
     std::string key = !flags.api_key.empty() ? flags.api_key : env("KIE_API_KEY");
     std::string url = !flags.base_url.empty() ? flags.base_url : env("KIE_BASE_URL");
@@ -59,6 +67,13 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
         if (!url.empty()) co.base_url = std::move(url);
     }
     if (!flags.ca_file.empty()) co.transport.tls.ca_file = flags.ca_file;
+    co.transport.proxy.url = flags.proxy;  // NO_PROXY still applies, as with curl's --proxy
+    if (flags.no_proxy) co.transport.proxy.use_environment = false;
+    if (emulator_)  // in this process: never through a proxy
+    {
+        co.transport.proxy.use_environment = false;
+        co.transport.proxy.url.clear();
+    }
     base_url_ = co.base_url;
     rate_limit_ = co.transport.rate_limit;
 
