@@ -752,4 +752,62 @@ BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and
     });
 }
 
+BOOST_AUTO_TEST_CASE(the_batch_picks_a_stem_by_audio_id_like_the_pipeline_and_an_id_the_separation_lacks_costs_nothing)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        // A separation made earlier, elsewhere.
+        diagnostics diag;
+        api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
+                                    .callback_url = {}};
+        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!sec);
+        wait_options w;
+        w.strategy = wait_strategy::polling;
+        w.poll_interval = 10ms;
+        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!wec);
+        const auto sep = created.task_id;
+        const auto* vocals = api::find_stem(rec.origin_data, "Vocals");
+        BOOST_TEST_REQUIRE(vocals != nullptr);
+
+        // The batch's stem by audio id, as midi_params::stem_audio_id chooses it for one pipeline.
+        auto opts = fast_options(dir, 1);
+        opts.pipeline.stem_audio_id = vocals->id;
+        std::vector<track_spec> tracks{
+            {.task_id = {}, .audio_id = {}, .name = "by_id", .separation = {}, .stem = {}, .separation_task_id = sep}};
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner_run(*env.cli, opts, std::move(tracks), std::move(no_events));
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 1u);
+        auto c = env.kie->snapshot();
+        BOOST_TEST(c.midi_submissions.count({sep, vocals->id}) == 1u);
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+        const auto json = read_file(opts.output_dir / "by_id.json");
+        BOOST_TEST(json.find("\"stem\":\"Vocals\"") != std::string::npos, json);
+
+        // An id the separation does not list: the track fails before its MIDI POST, with the
+        // pipeline's message, and nothing is paid.
+        temp_dir dir2;
+        auto opts2 = fast_options(dir2, 1);
+        opts2.pipeline.stem_audio_id = "no-such-stem";
+        std::vector<track_spec> tracks2{
+            {.task_id = {}, .audio_id = {}, .name = "bad_id", .separation = {}, .stem = {}, .separation_task_id = sep}};
+        std::string failure;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_failed) failure = e.message;
+        };
+        auto [ec2, s2] = co_await runner_run(*env.cli, opts2, std::move(tracks2), std::move(on_event));
+        BOOST_TEST_REQUIRE(!ec2, ec2.message());
+        BOOST_TEST(s2.failed == 1u);
+        BOOST_TEST(failure.find("separation " + sep + " has no stem with audio id \"no-such-stem\"; it has: ") != std::string::npos,
+                   failure);
+        BOOST_TEST(failure.find(vocals->id + " (Vocals)") != std::string::npos, failure);
+        c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);  // still only the first track's
+        BOOST_TEST(!fs::exists(opts2.output_dir / "bad_id.mid"));
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
