@@ -20,6 +20,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -193,7 +194,8 @@ BOOST_AUTO_TEST_CASE(the_metrics_server_starts_with_an_error_code_and_stops_when
 
         // A keep-alive connection after one scrape: idle, so the stop closes it at once.
         raw_client scraper(ioc.get_executor(), port);
-        auto ok = co_await scraper.request(raw_request{.target = "/metrics"});
+        const raw_request scrape{.target = "/metrics"};  // named: g++ 12 mishandles temporaries inside co_await
+        auto ok = co_await scraper.request(scrape);
         BOOST_TEST(ok.status == 200u);
         BOOST_TEST(renders == 1);
 
@@ -206,7 +208,7 @@ BOOST_AUTO_TEST_CASE(the_metrics_server_starts_with_an_error_code_and_stops_when
         BOOST_TEST(!*stopped, stopped->message());
         co_await sleep_for(100ms);  // the io_context goes on running with the server gone
         raw_response r;
-        auto again = co_await scraper.try_request(raw_request{.target = "/metrics"}, r);
+        auto again = co_await scraper.try_request(scrape, r);
         BOOST_TEST(!!again);  // closed, and nobody listens any more
         BOOST_TEST(renders == 1);
     });
@@ -232,7 +234,8 @@ BOOST_AUTO_TEST_CASE(the_emulator_answers_a_request_in_hand_then_completes_its_s
         raw_client reader(ioc.get_executor(), port);
         asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
             raw_response r;
-            answer_ec = co_await reader.try_request(raw_request{.target = "/api/v1/chat/credit", .bearer = key}, r);
+            const raw_request credits{.target = "/api/v1/chat/credit", .bearer = key};
+            answer_ec = co_await reader.try_request(credits, r);
             answer = std::move(r);
         }, asio::detached);
         co_await sleep_for(150ms);
