@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(thirty_tracks_ride_out_thirty_seconds_of_maintenance_each_p
 // Before: the start-up check of KIE (a credits read) exited 4 before any track ran.
 BOOST_AUTO_TEST_CASE(a_batch_started_during_maintenance_waits_for_kie_and_finishes_every_track_paid_once)
 {
-    cli_env t(kie_in_maintenance(0ms, 4000ms));
+    cli_env t(kie_in_maintenance(0ms, 8000ms));  // longer than the start-up read's own retries ride out
     auto& [dir, kie, out] = t;
     const auto batch = t.journaled_batch(tracks, {"--concurrency", "6", "--outage-wait", "1min"});
     BOOST_TEST(run_cli(batch, dir.path, out, 60s) == 0, out);
