@@ -53,6 +53,10 @@ for set in "${wanted[@]}"; do
         "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
         updated=1
         echo "done ($(($(date +%s) - start)) s)"
+        if [ "$set" = proxy ]; then
+            # Debian starts a system tinyproxy on port 8888; the tests start their own, so none stays running.
+            { "${sudo_cmd[@]}" systemctl disable --now tinyproxy || "${sudo_cmd[@]}" service tinyproxy stop; } >>"$log" 2>&1 || true
+        fi
     else
         echo "FAILED"
         cat "$log" >&2
