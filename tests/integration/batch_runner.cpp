@@ -698,23 +698,30 @@ BOOST_AUTO_TEST_CASE(a_track_s_own_separation_type_and_stem_win_over_the_batch_s
     });
 }
 
+/// A separation made earlier, elsewhere, and finished: its record; its task id in `id`.
+asio::awaitable<api::separation_record> separation_made_earlier(batch_env& env, std::string& id)
+{
+    diagnostics diag;
+    api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
+                                .callback_url = {}};
+    auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
+    BOOST_TEST_REQUIRE(!sec);
+    wait_options w;
+    w.strategy = wait_strategy::polling;
+    w.poll_interval = 10ms;
+    auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
+    BOOST_TEST_REQUIRE(!wec);
+    id = created.task_id;
+    co_return rec;
+}
+
 BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and_an_unknown_one_fails_with_nothing_paid)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         batch_env env(ioc.get_executor());
         temp_dir dir;
-        // A separation made earlier, elsewhere.
-        diagnostics diag;
-        api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
-                                    .callback_url = {}};
-        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!sec);
-        wait_options w;
-        w.strategy = wait_strategy::polling;
-        w.poll_interval = 10ms;
-        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!wec);
-        const auto sep = created.task_id;
+        std::string sep;
+        const auto rec = co_await separation_made_earlier(env, sep);
         const auto credits = env.kie->snapshot().credits;
 
         auto opts = fast_options(dir, 2);
@@ -757,18 +764,8 @@ BOOST_AUTO_TEST_CASE(the_batch_picks_a_stem_by_audio_id_like_the_pipeline_and_an
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         batch_env env(ioc.get_executor());
         temp_dir dir;
-        // A separation made earlier, elsewhere.
-        diagnostics diag;
-        api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
-                                    .callback_url = {}};
-        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!sec);
-        wait_options w;
-        w.strategy = wait_strategy::polling;
-        w.poll_interval = 10ms;
-        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!wec);
-        const auto sep = created.task_id;
+        std::string sep;
+        const auto rec = co_await separation_made_earlier(env, sep);
         const auto* vocals = api::find_stem(rec.origin_data, "Vocals");
         BOOST_TEST_REQUIRE(vocals != nullptr);
 
