@@ -66,8 +66,18 @@ struct smf_options
     bool quantize_ends = false;
 };
 
-/// The options of a written file, as the issue of tempo maps names them.
+/// The options of a written file (the name the tempo choice is documented under).
 using write_options = smf_options;
+
+/// What the user chooses for written files: how the tempo map is found and what is quantized.
+struct file_choices
+{
+    tempo_choice tempo;                                ///< auto (default), off (120 BPM) or a given BPM.
+    quantize_grid quantize = quantize_grid::off;       ///< Off by default.
+    bool quantize_ends = false;                        ///< Also snap note ends.
+
+    friend bool operator==(const file_choices&, const file_choices&) = default;
+};
 
 /// Channel 9 (MIDI channel 10): the General MIDI percussion channel.
 inline constexpr std::uint8_t drum_channel = 9;

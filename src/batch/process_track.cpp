@@ -523,8 +523,10 @@ asio::awaitable<track_outcome> process_track(run_state* st_ptr, journal_entry* e
     from.audio_id = e.track.audio_id;
     from.stem = transcribed_stem;
     from.stems = detail::stem_links(sep.origin_data, sep.urls);
-    auto write_files = [&, dir, json] {
-        return detail::write_result_files(dir, name, json, midi.midi.instruments, midi.midi.repairs, from, out_diag);
+    const auto own = st.opts.files_by_track.find(output_name(e.track));
+    const smf::file_choices choices = own != st.opts.files_by_track.end() ? own->second : st.opts.files;
+    auto write_files = [&, dir, json, choices] {
+        return detail::write_result_files(dir, name, json, midi.midi.instruments, midi.midi.repairs, from, choices, out_diag);
     };
     auto wec = co_await on_pool(st.pool_ex, std::move(write_files));
     if (wec)

@@ -8,6 +8,9 @@
 #include <kiemidi/api.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/smf.hpp>
+
+#include <boost/json/object.hpp>
 
 #include <filesystem>
 #include <string>
@@ -46,11 +49,20 @@ std::vector<std::pair<std::string, std::string>> stem_links(const std::vector<ap
 std::string stem_name(const std::vector<api::stem>& stems, const std::string& stem_id);
 
 /// Writes `dir`/<name>.json (when `json`: smf::notes_to_json with the parser's repairs, plus
-/// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set) and then `dir`/<name>.mid,
-/// both titled `name`.
+/// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set,
+/// and "tempo" and "quantize", see tempo_json) and then `dir`/<name>.mid, both titled `name`,
+/// with the tempo map `choices` ask for (smf::estimate_beat_grid). `grid_out`, when given,
+/// receives the grid written.
 error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
                               const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,
-                              const result_provenance& from, diagnostics& diag);
+                              const result_provenance& from, const smf::file_choices& choices, diagnostics& diag,
+                              smf::beat_grid* grid_out = nullptr);
+
+/// The .json's account of the tempo map: {"choice","bpm","time_signature","first_downbeat" (s),
+/// "confidence","estimated","note" (when the estimate was not trusted),"beats" (s, the map)} and
+/// of quantization: {"grid","ends"}.
+boost::json::object tempo_json(const smf::beat_grid& grid, const smf::file_choices& choices);
+boost::json::object quantize_json(const smf::file_choices& choices);
 
 /// Whether the files write_result_files() wrote for `name` in `dir` are still there and whole:
 /// <name>.mid exists and starts with a MIDI header, and (when `json`) <name>.json parses as a
