@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser midi (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -14,8 +14,10 @@ declare -A sets=(
     [benchmarks]="libbenchmark-dev"
     [fuzz]="clang libclang-rt-14-dev"
     [browser]="chromium zlib1g-dev"
+    # An independent MIDI library reads the written files back in the tests (tempo map, meter, note times).
+    [midi]="python3 python3-mido"
 )
-order=(build boost libraries redis monitoring benchmarks fuzz browser)
+order=(build boost libraries redis monitoring benchmarks fuzz browser midi)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 

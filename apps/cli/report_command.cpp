@@ -12,6 +12,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -45,7 +46,7 @@ double number(const boost::json::value& v)
 /// The instruments (and warning) of a <name>.json written by smf::notes_to_json; nullopt, with
 /// the reason, when the file is missing or not such a file.
 std::optional<std::vector<api::instrument>> read_result(const fs::path& path, std::string& warning, std::string& why,
-                                                        std::vector<report_link>& stems)
+                                                        std::vector<report_link>& stems, std::optional<smf::beat_grid>& grid)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -64,6 +65,23 @@ std::optional<std::vector<api::instrument>> read_result(const fs::path& path, st
         return std::nullopt;
     }
     if (const auto* w = obj->if_contains("warning"); w && w->is_string()) warning = std::string(w->get_string());
+    // The tempo map the .mid was written with, so the piano roll draws its bar lines.
+    if (const auto* t = obj->if_contains("tempo"); t && t->is_object())
+    {
+        const auto& to = t->get_object();
+        smf::beat_grid g;
+        if (const auto* b = to.if_contains("beats"); b && b->is_array())
+            for (const auto& bv : b->get_array()) g.beats.push_back(number(bv));
+        if (const auto* v = to.if_contains("bpm")) g.bpm = number(*v);
+        if (const auto* v = to.if_contains("time_signature"); v && v->is_string() && v->get_string().starts_with("3/")) g.beats_per_bar = 3;
+        if (const auto* v = to.if_contains("first_downbeat"))
+        {
+            const double at = number(*v);
+            for (std::size_t i = 0; i < g.beats.size(); ++i)
+                if (std::abs(g.beats[i] - at) < std::abs(g.beats[g.first_downbeat] - at)) g.first_downbeat = i;
+        }
+        if (!g.empty() && std::is_sorted(g.beats.begin(), g.beats.end())) grid = std::move(g);
+    }
     // The separation's stems ({"name", "url"}), as a batch or run wrote them; only absolute URLs
     // are linked (the report must not point into the file system from a result file's word).
     if (const auto* sl = obj->if_contains("stems"); sl && sl->is_array())
@@ -108,7 +126,8 @@ bool add_result(const fs::path& dir, report_row& row)
     std::string why;
     const auto json = dir / (row.name + ".json");
     std::vector<report_link> stems;
-    auto instruments = read_result(json, row.warning, why, stems);
+    std::optional<smf::beat_grid> grid;
+    auto instruments = read_result(json, row.warning, why, stems, grid);
     if (!instruments)
     {
         if (row.state == "done") row.message = "the result file " + json.filename().string() + " is " + why;
@@ -122,6 +141,7 @@ bool add_result(const fs::path& dir, report_row& row)
     }
     smf::piano_roll_options o;
     o.title = row.name;
+    o.grid = grid;
     row.svg = smf::write_piano_roll_svg(*instruments, o);
     if (fs::exists(dir / (row.name + ".mid"))) row.links.push_back({"mid", row.name + ".mid"});
     row.links.push_back({"json", row.name + ".json"});
