@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser proxy docs (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -16,10 +16,12 @@ declare -A sets=(
     [browser]="chromium zlib1g-dev"
     # The proxy tests start their own tinyproxy on a loopback port.
     [proxy]="tinyproxy"
+    # An independent MIDI library reads the written files back in the tests (tempo map, meter, note times).
+    [midi]="python3 python3-mido"
     # The API reference (scripts/api-docs.sh): Doxygen, and python3 to read its XML.
     [docs]="doxygen python3"
 )
-order=(build boost libraries redis monitoring benchmarks fuzz browser proxy docs)
+order=(build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 

@@ -203,6 +203,16 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         progress.note(retry_plan(journal_entries_if_any(bo.journal_path), args.retry_failed, args.resubmit_lost));
     bo.pipeline.separation = args.type;
     bo.pipeline.stem = args.stem;
+    bo.files = args.files;
+    // A row's own tempo and quantize win over --tempo / --quantize.
+    for (const auto& r : rows.run)
+        if (r.tempo || r.quantize)
+        {
+            auto c = args.files;
+            if (r.tempo) c.tempo = *r.tempo;
+            if (r.quantize) c.quantize = *r.quantize;
+            bo.files_by_track[output_name(track_of(r))] = c;
+        }
     bo.max_credits = args.max_credits;
     bo.costs = args.costs;
     // The plan printed at the start counts what the journal holds already (read before the run opens it).

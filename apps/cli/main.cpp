@@ -82,6 +82,29 @@ po::options_description kie_options(kie_flags& f)
     return d;
 }
 
+po::options_description file_options(kiemidi::smf::file_choices& f)
+{
+    po::options_description d("MIDI files");
+    d.add_options()
+        ("tempo", po::value<std::string>()->value_name("auto|off|BPM")->notifier([&f](const std::string& v) {
+             auto t = kiemidi::smf::parse_tempo_choice(v);
+             if (!t) throw usage_error("--tempo takes auto, off or a BPM from 40 to 240, not '" + v + "'");
+             f.tempo = *t;
+         }),
+         "tempo map of the .mid: auto (default) estimates the beats, bar lines and meter from the notes; off "
+         "writes a fixed 120 BPM in 4/4; a BPM (40..240) keeps that tempo and fits only where the beats fall. "
+         "Note times stay KIE's either way")
+        ("quantize", po::value<std::string>()->value_name("GRID")->notifier([&f](const std::string& v) {
+             auto q = kiemidi::smf::parse_quantize(v);
+             if (!q) throw usage_error("--quantize takes off, 1/8, 1/16, 1/32, 1/8t or 1/16t, not '" + v + "'");
+             f.quantize = *q;
+         }),
+         "snap note onsets in the .mid to this grid of the tempo map: 1/8, 1/16, 1/32, 1/8t, 1/16t (default off; "
+         "the .json keeps KIE's times and says what was quantized)")
+        ("quantize-ends", po::bool_switch(&f.quantize_ends), "with --quantize: snap note ends too");
+    return d;
+}
+
 po::options_description shared_batch_options(shared_batch_flags& f, bool worker)
 {
     po::options_description d("shared batch (several workers, state in Redis)");
@@ -167,7 +190,7 @@ int main(int argc, char** argv)
                 ("stem", po::value(&r.stem)->value_name("NAME"),
                  "transcribe only this stem, by KIE's name, case-insensitive (e.g. Instrumental, Bass, Drums); "
                  "an unknown name lists the ones the separation has");
-            desc.add(help_opt).add(own).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(r.files)).add(kie_options(kie));
             pos.add("task-id", 1).add("audio-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             auto t = kiemidi::api::separation_type_from_string(type);
@@ -193,7 +216,7 @@ int main(int argc, char** argv)
                 ("audio-id", po::value(&m.audio_id)->value_name("STEM_ID"), "only the stem with this audio id (originData[].id)")
                 ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
                 ("name", po::value(&m.name)->value_name("NAME"), "output base name (default SEPARATION_TASK_ID[_STEM])");
-            desc.add(help_opt).add(own).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(m.files)).add(kie_options(kie));
             pos.add("separation-task-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             m.output_dir = out;
@@ -218,7 +241,8 @@ int main(int argc, char** argv)
                        "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
-                       "type, stem and separation_task_id (CSV: named in the header) win over --type / --stem; a row\n"
+                       "type, stem, separation_task_id, tempo and quantize (CSV: named in the header) win over\n"
+                       "--type / --stem / --tempo / --quantize; a row\n"
                        "with separation_task_id transcribes that finished separation (no separation paid). Bad rows are\n"
                        "reported with their line and the rest runs, then the batch exits 10 (--skip-bad-rows: 0);\n"
                        "--check only validates the list. Rows asking KIE for the same work (same task_id, audio_id,\n"
@@ -285,7 +309,7 @@ int main(int argc, char** argv)
                 ("skip-bad-rows", po::bool_switch(&b.skip_bad_rows), "bad rows in the list are a warning, not exit 10")
                 ("allow-duplicates", po::bool_switch(&b.allow_duplicates),
                  "pay again for rows asking for the same work (fresh results) instead of copying the first's");
-            desc.add(help_opt).add(own).add(planning).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(b.files)).add(planning).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             if (b.concurrency == 0) throw usage_error("--concurrency must be at least 1");

@@ -33,7 +33,7 @@ bool write_whole_file(const fs::path& path, const std::string& text, std::string
 /// The instruments (and warning) of a <name>.json written by write_result_files; nullopt, with
 /// the reason, when the file is missing or not such a file.
 std::optional<std::vector<api::instrument>> read_result(const fs::path& path, std::string& warning, std::string& why,
-                                                        std::vector<report_link>& stems)
+                                                        std::vector<report_link>& stems, std::optional<smf::beat_grid>& grid)
 {
     auto r = read_result_json(path);
     if (r.state == result_json::status::missing)
@@ -51,6 +51,7 @@ std::optional<std::vector<api::instrument>> read_result(const fs::path& path, st
     // file system from a result file's word).
     for (auto& [name, url] : r.stems)
         if (url.starts_with("https://") || url.starts_with("http://")) stems.push_back({"stem: " + name, std::move(url)});
+    grid = std::move(r.grid);
     return std::move(r.instruments);
 }
 
@@ -61,7 +62,8 @@ bool add_result(const fs::path& dir, report_row& row)
     std::string why;
     const auto json = dir / (row.name + ".json");
     std::vector<report_link> stems;
-    auto instruments = read_result(json, row.warning, why, stems);
+    std::optional<smf::beat_grid> grid;
+    auto instruments = read_result(json, row.warning, why, stems, grid);
     if (!instruments)
     {
         if (row.state == "done") row.message = "the result file " + json.filename().string() + " is " + why;
@@ -75,6 +77,7 @@ bool add_result(const fs::path& dir, report_row& row)
     }
     smf::piano_roll_options o;
     o.title = row.name;
+    o.grid = grid;
     row.svg = smf::write_piano_roll_svg(*instruments, o);
     if (fs::exists(dir / (row.name + ".mid"))) row.links.push_back({"mid", row.name + ".mid"});
     row.links.push_back({"json", row.name + ".json"});

@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <kiemidi/smf.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +33,8 @@ struct track_row
     std::optional<api::separation_type> type;
     std::string stem;                ///< Only this stem, by KIE's name; empty: all stems.
     std::string separation_task_id;  ///< A separation finished earlier, to transcribe; empty: a music track.
+    std::optional<smf::tempo_choice> tempo;     ///< The .mid's tempo map (auto, off, BPM); unset: the command's.
+    std::optional<smf::quantize_grid> quantize;  ///< The .mid's quantization; unset: the command's.
 
     /// The row uses a per-track choice (type, stem or separation) beyond task_id,audio_id,name.
     bool has_choices() const { return type || !stem.empty() || !separation_task_id.empty(); }

@@ -21,6 +21,7 @@
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/pipeline_options.hpp>
+#include <kiemidi/smf.hpp>
 #include <kiemidi/track.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -31,6 +32,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -91,6 +93,11 @@ struct batch_options
     /// goes to a URL nobody listens on.
     bool resumed_callbacks_reachable = true;
     bool write_json = true;              ///< Also write `<name>.json` (smf::notes_to_json).
+    /// The tempo map and quantization of the written files (default: tempo estimated from the notes, no quantization).
+    smf::file_choices files;
+    /// Per-track choices over `files`, by output_name(track) (rows of a track list with their own
+    /// tempo or quantize). Not journaled: the track list gives them again on every run.
+    std::map<std::string, smf::file_choices> files_by_track;
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;
     /// Try failed tracks again, from the latest state their task ids allow (journal::requeue):

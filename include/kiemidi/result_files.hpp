@@ -10,8 +10,10 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/smf.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,11 +45,15 @@ KIEMIDI_DECL std::vector<std::pair<std::string, std::string>> stem_links(const s
 KIEMIDI_DECL std::string stem_name(const std::vector<api::stem>& stems, const std::string& stem_id);
 
 /// Writes `dir`/<name>.json (when `json`: smf::notes_to_json with the parser's repairs, plus
-/// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set) and then `dir`/<name>.mid,
-/// both titled `name`.
+/// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set,
+/// and "tempo": {"choice","bpm","time_signature","first_downbeat" (s),"confidence","estimated",
+/// "note" (when the estimate was not trusted),"beats" (s, the map)} and "quantize": {"grid","ends"}) and then `dir`/<name>.mid, both titled `name`,
+/// with the tempo map `choices` ask for (smf::estimate_beat_grid). `grid_out`, when given,
+/// receives the grid written.
 KIEMIDI_DECL error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
                               const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,
-                              const result_provenance& from, diagnostics& diag);
+                              const result_provenance& from, const smf::file_choices& choices, diagnostics& diag,
+                              smf::beat_grid* grid_out = nullptr);
 
 /// Whether the files write_result_files() wrote for `name` in `dir` are still there and whole:
 /// <name>.mid exists and starts with a MIDI header, and (when `json`) <name>.json parses as a
@@ -70,6 +76,8 @@ struct result_json
     /// Its "stems" as (name, URL), as written (result_provenance::stems); entries that are not
     /// two strings are left out.
     std::vector<std::pair<std::string, std::string>> stems;
+    /// Its "tempo": the tempo map the .mid was written with; nullopt when absent or not usable.
+    std::optional<smf::beat_grid> grid;
 };
 
 /// Reads the .json that write_result_files wrote at `path`.

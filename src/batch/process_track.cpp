@@ -369,8 +369,10 @@ private:
         from.audio_id = e_.track.audio_id;
         from.stem = transcribed_stem_;
         from.stems = stem_links(sep_.origin_data, sep_.urls);
-        auto write = [&, dir, json] {
-            return write_result_files(dir, name_, json, midi_.midi.instruments, midi_.midi.repairs, from, out_diag);
+        const auto own = st_.opts.files_by_track.find(output_name(e_.track));
+        const smf::file_choices choices = own != st_.opts.files_by_track.end() ? own->second : st_.opts.files;
+        auto write = [&, dir, json, choices] {
+            return write_result_files(dir, name_, json, midi_.midi.instruments, midi_.midi.repairs, from, choices, out_diag);
         };
         auto wec = co_await on_pool(st_.pool_ex, std::move(write));
         if (wec)

@@ -1,6 +1,7 @@
 // The separation → MIDI pipeline, and the client's waits (their steps are in task_waits.hpp,
 // included here alone so that every Asio composition of the pipeline is instantiated in this one
 // translation unit: compile time).
+#include <kiemidi/smf/beat_grid.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 
@@ -441,6 +442,7 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
     if (ec) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
     api::merge(op.out.repairs, midi.midi.repairs);
+    op.out.grid = smf::estimate_beat_grid(op.out.instruments);  // a few ms of CPU for a long song
     op.out.no_notes = op.out.note_count() == 0;
     op.out.warning = api::result_warning(op.out.repairs, op.out.note_count());
     co_return error_code{};

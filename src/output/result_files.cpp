@@ -6,7 +6,8 @@
 
 #include <boost/json.hpp>
 
-
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <system_error>
@@ -51,21 +52,55 @@ std::string stem_name(const std::vector<api::stem>& stems, const std::string& st
     return stem_id;
 }
 
+namespace {
+
+// The .json's account of the tempo map and of quantization (see write_result_files).
+boost::json::object tempo_json(const smf::beat_grid& grid, const smf::file_choices& choices)
+{
+    boost::json::object t;
+    t["choice"] = smf::to_string(choices.tempo);
+    t["bpm"] = std::round(grid.bpm * 100) / 100;
+    t["time_signature"] = std::to_string(grid.beats_per_bar) + "/4";
+    t["first_downbeat"] = grid.first_downbeat < grid.beats.size() ? std::round(grid.beats[grid.first_downbeat] * 1e6) / 1e6 : 0.0;
+    t["confidence"] = std::round(grid.confidence * 1000) / 1000;
+    t["estimated"] = grid.estimated;
+    if (!grid.note.empty()) t["note"] = grid.note;
+    boost::json::array beats;
+    beats.reserve(grid.beats.size());
+    for (double b : grid.beats) beats.push_back(std::round(b * 1e6) / 1e6);
+    t["beats"] = std::move(beats);
+    return t;
+}
+
+boost::json::object quantize_json(const smf::file_choices& choices)
+{
+    return boost::json::object{{"grid", smf::to_string(choices.quantize)},
+                               {"ends", choices.quantize != smf::quantize_grid::off && choices.quantize_ends}};
+}
+
+}  // namespace
+
 error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
                               const std::vector<api::instrument>& instruments, const api::result_repairs& repairs,
-                              const result_provenance& from, diagnostics& diag)
+                              const result_provenance& from, const smf::file_choices& choices, diagnostics& diag,
+                              smf::beat_grid* grid_out)
 {
     smf::smf_options so;
     so.title = name;
+    so.grid = smf::estimate_beat_grid(instruments, choices.tempo);
+    so.quantize = choices.quantize;
+    so.quantize_ends = choices.quantize_ends;
+    if (grid_out) *grid_out = *so.grid;
     if (json)
     {
         auto text = smf::notes_to_json(instruments, so, repairs);
         boost::system::error_code jec;
         auto doc = boost::json::parse(text, jec);
-        if (!jec && doc.is_object() &&
-            (!from.separation_task_id.empty() || !from.midi_task_id.empty() || !from.stem.empty() || !from.stems.empty()))
+        if (!jec && doc.is_object())
         {
             auto& root = doc.as_object();
+            root["tempo"] = tempo_json(*so.grid, choices);
+            root["quantize"] = quantize_json(choices);
             if (!from.separation_task_id.empty()) root["separation_task_id"] = from.separation_task_id;
             if (!from.midi_task_id.empty()) root["midi_task_id"] = from.midi_task_id;
             if (!from.music_task_id.empty()) root["music_task_id"] = from.music_task_id;
@@ -144,6 +179,25 @@ api::instrument instrument_of(const boost::json::object& io)
     return ins;
 }
 
+// The tempo map the .mid was written with, from the .json's "tempo" (see tempo_json); nullopt
+// when it has no beats or they are not in order.
+std::optional<smf::beat_grid> grid_of(const boost::json::object& to)
+{
+    smf::beat_grid g;
+    if (const auto* b = to.if_contains("beats"); b && b->is_array())
+        for (const auto& bv : b->get_array()) g.beats.push_back(number(bv));
+    if (const auto* v = to.if_contains("bpm")) g.bpm = number(*v);
+    if (const auto* v = to.if_contains("time_signature"); v && v->is_string() && v->get_string().starts_with("3/")) g.beats_per_bar = 3;
+    if (const auto* v = to.if_contains("first_downbeat"))
+    {
+        const double at = number(*v);
+        for (std::size_t i = 0; i < g.beats.size(); ++i)
+            if (std::abs(g.beats[i] - at) < std::abs(g.beats[g.first_downbeat] - at)) g.first_downbeat = i;
+    }
+    if (g.empty() || !std::is_sorted(g.beats.begin(), g.beats.end())) return std::nullopt;
+    return g;
+}
+
 }  // namespace
 
 result_json read_result_json(const std::filesystem::path& path)
@@ -177,6 +231,7 @@ result_json read_result_json(const std::filesystem::path& path)
         }
     for (const auto& iv : *list)
         if (const auto* io = iv.if_object()) out.instruments.push_back(instrument_of(*io));
+    if (const auto* t = obj->if_contains("tempo"); t && t->is_object()) out.grid = grid_of(t->get_object());
     return out;
 }
 
