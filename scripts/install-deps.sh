@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser packaging (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -14,8 +14,11 @@ declare -A sets=(
     [benchmarks]="libbenchmark-dev"
     [fuzz]="clang libclang-rt-14-dev"
     [browser]="chromium zlib1g-dev"
+    # scripts/package.sh: dpkg-shlibdeps computes the Debian packages' Depends, make builds the
+    # pkg-config consumer, groff checks the man page, curl reads the emulator's counters.
+    [packaging]="dpkg-dev make groff-base curl"
 )
-order=(build boost libraries redis monitoring benchmarks fuzz browser)
+order=(build boost libraries redis monitoring benchmarks fuzz browser packaging)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 
