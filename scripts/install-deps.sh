@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs packaging (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -20,8 +20,11 @@ declare -A sets=(
     [midi]="python3 python3-mido"
     # The API reference (scripts/api-docs.sh): Doxygen, and python3 to read its XML.
     [docs]="doxygen python3"
+    # scripts/package.sh: dpkg-shlibdeps computes the Debian packages' Depends, make builds the
+    # pkg-config consumer, groff checks the man page, curl reads the emulator's counters.
+    [packaging]="dpkg-dev make groff-base curl"
 )
-order=(build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs)
+order=(build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs packaging)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 

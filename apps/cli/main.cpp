@@ -32,6 +32,7 @@ commands:
   report DIR             DIR/index.html: every track of a batch (or run) with its piano roll
   credits                the account's remaining credits
   emulator               serve a local KIE emulator until SIGINT/SIGTERM
+  --version              kiemidi's version, and the Boost and OpenSSL versions it was built with
 
 KIE: --base-url/--api-key or KIE_BASE_URL/KIE_API_KEY; with neither, an embedded emulator
 (in this process) is used. Behind an HTTP proxy: HTTPS_PROXY / NO_PROXY are followed, or --proxy URL
@@ -158,6 +159,11 @@ int main(int argc, char** argv)
     if (command == "--help" || command == "-h" || command == "help")
     {
         std::cout << overview << exit_codes;
+        return exit_ok;
+    }
+    if (command == "--version" || command == "version")
+    {
+        kiemidi::apps::print_version("kiemidi");
         return exit_ok;
     }
 
