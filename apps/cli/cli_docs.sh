@@ -11,12 +11,14 @@ mkdir -p "$out"
 overview=$("$exe" --help)
 version=$("$exe" --version | sed -n '1s/^kiemidi //p')
 # The commands, as the overview lists them (two spaces, a lower-case word).
-commands=$(printf '%s\n' "$overview" | awk '/^commands:/ { on = 1; next } on && /^$/ { exit } on && /^  [a-z]/ { print $1 }' | awk '!seen[$0]++')
+commands=$(printf '%s\n' "$overview" | awk '/^commands:/ { on = 1; next } on && /^$/ { on = 0; done = 1 } done { next } on && /^  [a-z]/ { print $1 }' | awk '!seen[$0]++')
 [ -n "$commands" ] || { echo "cli_docs.sh: no commands in '$exe --help'" >&2; exit 1; }
 
 # A help text without its exit-codes part (the man page has that once, in EXIT STATUS) and
 # without trailing blank lines.
-without_exit_codes() { awk '/^exit codes:/ { exit } /^$/ { blank++; next } { while (blank) { print ""; blank-- } print }'; }
+# awk reads to the end rather than exiting early: an early exit would kill the writer with SIGPIPE
+# (and fail the pipeline under pipefail) once a help text outgrows the pipe buffer.
+without_exit_codes() { awk '/^exit codes:/ { done = 1 } done { next } /^$/ { blank++; next } { while (blank) { print ""; blank-- } print }'; }
 exit_codes() { awk '/^exit codes:/ { on = 1 } on { print }'; }
 # Text as no-fill roff: backslashes escaped, a leading dot or quote made literal, hyphens of
 # flags kept as hyphen-minus (\-) so that they can be searched for and copied.
