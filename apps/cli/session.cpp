@@ -2,7 +2,6 @@
 #include "session.hpp"
 #include <kiemidi/nothrow_awaitable.hpp>
 #include <kiemidi/metrics.hpp>
-#include "../../src/transport/proxy_settings.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -38,9 +37,8 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
     if (!flags.proxy.empty() && flags.no_proxy) throw usage_error("--proxy and --no-proxy contradict each other");
     if (!flags.proxy.empty())
     {
-        detail::proxy_endpoint checked;
         std::string why;
-        if (detail::parse_proxy_url(flags.proxy, checked, why)) throw usage_error("--proxy: " + why);
+        if (check_proxy_url(flags.proxy, why)) throw usage_error("--proxy: " + why);
     }
     client_options co;
     std::string key = !flags.api_key.empty() ? flags.api_key : env("KIE_API_KEY");

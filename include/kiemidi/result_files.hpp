@@ -1,8 +1,9 @@
-// The files of one MIDI result, as every command and the batch write them: <name>.json (the
-// notes, what was repaired, and where the result came from: the separation, the stem transcribed,
-// the separation's stems so a report can link them) and <name>.mid, each written atomically.
-// The same module reads a result's .json back (a report, a rerun's check of its files).
-// Blocking file I/O: callers on an io_context run it on a pool.
+/// @file
+/// The files of one MIDI result, as every command and the batch write them: `<name>.json` (the
+/// notes, what was repaired, and where the result came from: the separation, the stem transcribed,
+/// the separation's stems so a report can link them) and `<name>.mid`, each written atomically.
+/// The same module reads a result's .json back (a report, a rerun's check of its files).
+/// Blocking file I/O: callers on an io_context run it on a pool.
 #ifndef KIEMIDI_RESULT_FILES_HPP
 #define KIEMIDI_RESULT_FILES_HPP
 
@@ -27,11 +28,14 @@ KIEMIDI_DECL error_code make_output_dir(const std::filesystem::path& dir, diagno
 /// Where a result came from, for its .json.
 struct result_provenance
 {
-    std::string separation_task_id;
+    std::string separation_task_id;  ///< The separation task the stems came from.
     /// The MIDI task: with the separation's, the result's paid tasks, so that a batch that lost
     /// its state knows from the files that this result needs no paying again.
     std::string midi_task_id;
-    std::string music_task_id, audio_id;  ///< The source track (batch rows), to tell its result from another's.
+    /// @{
+    /// The source track (batch rows), to tell its result from another's.
+    std::string music_task_id, audio_id;
+    /// @}
     std::string stem;  ///< KIE's name of the stem transcribed; empty: all stems.
     std::vector<std::pair<std::string, std::string>> stems;  ///< (name, file URL) of the separation's stems.
 };
@@ -44,10 +48,10 @@ KIEMIDI_DECL std::vector<std::pair<std::string, std::string>> stem_links(const s
 /// `stem_id` is empty (all stems were transcribed).
 KIEMIDI_DECL std::string stem_name(const std::vector<api::stem>& stems, const std::string& stem_id);
 
-/// Writes `dir`/<name>.json (when `json`: smf::notes_to_json with the parser's repairs, plus
+/// Writes `dir`/`<name>.json` (when `json`: smf::notes_to_json with the parser's repairs, plus
 /// "separation_task_id", "midi_task_id", "music_task_id", "audio_id", "stem" and "stems" from `from` when set,
 /// and "tempo": {"choice","bpm","time_signature","first_downbeat" (s),"confidence","estimated",
-/// "note" (when the estimate was not trusted),"beats" (s, the map)} and "quantize": {"grid","ends"}) and then `dir`/<name>.mid, both titled `name`,
+/// "note" (when the estimate was not trusted),"beats" (s, the map)} and "quantize": {"grid","ends"}) and then `dir`/`<name>.mid`, both titled `name`,
 /// with the tempo map `choices` ask for (smf::estimate_beat_grid). `grid_out`, when given,
 /// receives the grid written.
 KIEMIDI_DECL error_code write_result_files(const std::filesystem::path& dir, const std::string& name, bool json,
@@ -56,13 +60,14 @@ KIEMIDI_DECL error_code write_result_files(const std::filesystem::path& dir, con
                               smf::beat_grid* grid_out = nullptr);
 
 /// Whether the files write_result_files() wrote for `name` in `dir` are still there and whole:
-/// <name>.mid exists and starts with a MIDI header, and (when `json`) <name>.json parses as a
+/// `<name>.mid` exists and starts with a MIDI header, and (when `json`) `<name>.json` parses as a
 /// JSON object. Empty when they are; otherwise what is missing or damaged.
 KIEMIDI_DECL std::string damaged_result_files(const std::filesystem::path& dir, const std::string& name, bool json);
 
 /// A result's .json read back.
 struct result_json
 {
+    /// What the file turned out to be.
     enum class status
     {
         ok,              ///< A kiemidi result: its instruments are below.
@@ -70,7 +75,7 @@ struct result_json
         not_json,        ///< Not a JSON object.
         no_instruments,  ///< A JSON object without an "instruments" list: not a kiemidi result.
     };
-    status state = status::missing;
+    status state = status::missing;  ///< What the file is; the members below are filled only for status::ok.
     std::vector<api::instrument> instruments;  ///< Each with its name and notes (pitch, start, end, velocity).
     std::string warning;                       ///< Its "warning", if any.
     /// Its "stems" as (name, URL), as written (result_provenance::stems); entries that are not

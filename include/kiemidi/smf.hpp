@@ -28,7 +28,7 @@ namespace kiemidi::smf {
 /// "t" for triplets. The .json keeps KIE's seconds.
 enum class quantize_grid
 {
-    off,
+    off,                ///< No quantization (the default): onsets at KIE's seconds.
     eighth,             ///< "1/8": 2 per beat
     sixteenth,          ///< "1/16": 4 per beat
     thirty_second,      ///< "1/32": 8 per beat
@@ -77,6 +77,7 @@ struct file_choices
     quantize_grid quantize = quantize_grid::off;       ///< Off by default.
     bool quantize_ends = false;                        ///< Also snap note ends.
 
+    /// Member-wise equality.
     friend bool operator==(const file_choices&, const file_choices&) = default;
 };
 

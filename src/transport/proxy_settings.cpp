@@ -248,3 +248,13 @@ error_code choose_proxy(const proxy_options& opts, bool tls, std::string_view ho
 }
 
 }  // namespace kiemidi::detail
+
+namespace kiemidi {
+
+error_code check_proxy_url(std::string_view url, std::string& why)
+{
+    detail::proxy_endpoint parsed;
+    return detail::parse_proxy_url(url, parsed, why);
+}
+
+}  // namespace kiemidi

@@ -48,7 +48,9 @@ struct beat_grid
     bool estimated = false;          ///< True when the beats follow the notes; false for a fixed tempo from 0 s.
     std::string note;                ///< Why a fixed tempo was written when the estimate was not trusted; empty otherwise.
 
+    /// True when there are fewer than two beats (no grid: a fixed tempo is written).
     bool empty() const noexcept { return beats.size() < 2; }
+    /// Member-wise equality.
     friend bool operator==(const beat_grid&, const beat_grid&) = default;
 };
 
@@ -60,11 +62,13 @@ enum class tempo_mode
     given,      ///< The user's tempo (`bpm`); only the phase of the beats and the bar are fitted.
 };
 
+/// The user's choice of tempo for a written file (`--tempo auto|off|BPM`).
 struct tempo_choice
 {
-    tempo_mode mode = tempo_mode::automatic;
+    tempo_mode mode = tempo_mode::automatic;  ///< How the tempo is chosen.
     double bpm = 0;  ///< For tempo_mode::given: 40..240, else it is clamped.
 
+    /// Member-wise equality.
     friend bool operator==(const tempo_choice&, const tempo_choice&) = default;
 };
 

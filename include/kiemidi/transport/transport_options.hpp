@@ -8,6 +8,7 @@
 #define KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
 #include <kiemidi/transport/http_message.hpp>
 #include <kiemidi/transport/tls_options.hpp>
 
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace kiemidi {
 
@@ -57,6 +59,11 @@ struct proxy_options
     std::string url;              ///< "http://[user:password@]host[:port]" (scheme optional; port 1080 when absent, as curl); empty: the environment's, or none.
     std::string no_proxy;         ///< Hosts reached directly, NO_PROXY syntax; empty: the environment's (with use_environment).
 };
+
+/// Checks a proxy URL as proxy_options::url takes it, before any connection: only http proxies,
+/// no path, query or fragment. On failure returns client_errc::invalid_url and `why` says what is
+/// wrong, never repeating the credentials.
+KIEMIDI_DECL error_code check_proxy_url(std::string_view url, std::string& why);
 
 /// How the transport reads an answer that arrived.
 enum class response_verdict
