@@ -118,6 +118,9 @@ BOOST_AUTO_TEST_CASE(a_proxy_refusing_the_credentials_is_named_without_them_exit
 // The proxy is killed in the middle of a batch (its tunnels, with requests in them, drop) and
 // comes back 1.5 s later on the same port: the batch rides it out and finishes every track, each
 // separation and MIDI paid exactly once (a POST whose answer was lost is found by its callback).
+// A POST written into a tunnel the proxy had not yet passed on when it died never reached KIE:
+// nothing was paid, but nobody can know that, so such a track honestly ends UNKNOWN (exit 3) once
+// the short lost-answer wait is over; it is never sent again.
 BOOST_AUTO_TEST_CASE(the_proxy_going_away_mid_batch_pays_nothing_twice_and_the_batch_finishes)
 {
     without_proxy_env clean;
@@ -128,7 +131,7 @@ BOOST_AUTO_TEST_CASE(the_proxy_going_away_mid_batch_pays_nothing_twice_and_the_b
     cli_env t(eo);
     auto& [dir, kie, out] = t;
     tinyproxy_server proxy(dir.path, to_kie(t));
-    const auto batch = t.journaled_batch(tracks, {"--concurrency", "4", "--outage-wait", "1min", "--proxy", proxy.url()});
+    const auto batch = t.journaled_batch(tracks, {"--concurrency", "4", "--outage-wait", "1min", "--lost-answer-wait-ms", "5000", "--proxy", proxy.url()});
 
     const auto log = dir.path / "batch.log";
     cli_process child(batch, log);
@@ -144,15 +147,23 @@ BOOST_AUTO_TEST_CASE(the_proxy_going_away_mid_batch_pays_nothing_twice_and_the_b
     const auto code = child.wait_for(60s);
     out = read_file(log);
     BOOST_TEST_REQUIRE(code.has_value(), out);
-    BOOST_TEST(*code == 0, out);
+    BOOST_TEST((*code == 0 || *code == 3), out);
     BOOST_TEST(out.find("FAIL") == std::string::npos, out);
     const auto c = kie.server->snapshot();
     BOOST_TEST(paid_before < static_cast<std::size_t>(tracks));  // the proxy did go away mid-batch
-    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
-    BOOST_TEST(c.midi_submissions.size() == static_cast<std::size_t>(tracks));
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
+    std::size_t unknown = 0;
+    for (auto at = out.find("UNKNOWN"); at != std::string::npos; at = out.find("UNKNOWN", at + 1)) ++unknown;
+    BOOST_TEST((*code == 3) == (unknown > 0), out);
+    BOOST_TEST(unknown <= 4u, out);  // at most the POSTs being relayed when the proxy died (--concurrency 4)
+    std::size_t written = 0;
     for (int i = 0; i < tracks; ++i)
-        BOOST_TEST(is_midi_file(t.out_dir() / ("song-" + std::to_string(i) + ".mid")), "song-" << i << "\n" << out);
+        if (is_midi_file(t.out_dir() / ("song-" + std::to_string(i) + ".mid"))) ++written;
+    BOOST_TEST(written + unknown == static_cast<std::size_t>(tracks), out);
+    // Every written track paid both steps once; an unknown one paid at most its separation.
+    BOOST_TEST(c.midi_submissions.size() == written, out);
+    BOOST_TEST(c.separation_submissions.size() <= static_cast<std::size_t>(tracks));
+    BOOST_TEST(c.separation_submissions.size() >= written);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
