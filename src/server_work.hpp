@@ -9,6 +9,7 @@
 #ifndef KIEMIDI_SRC_SERVER_WORK_HPP
 #define KIEMIDI_SRC_SERVER_WORK_HPP
 
+#include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -25,7 +26,8 @@
 
 namespace kiemidi::detail {
 
-class server_work : public std::enable_shared_from_this<server_work>
+// Exported: the emulator library (its own shared object) counts its work with it too.
+class KIEMIDI_DECL server_work : public std::enable_shared_from_this<server_work>
 {
 public:
     using stop_handler = boost::asio::any_completion_handler<void(error_code)>;
