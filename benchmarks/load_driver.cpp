@@ -295,6 +295,7 @@ struct driver_args
     int poll_interval_ms = 50;
     int max_poll_interval_ms = 200;
     std::string redis;  // multi-instance: HOST:PORT of a running Redis, else spawn redis-server
+    std::string proxy;  // the client's HTTP proxy (CONNECT tunnels); empty: direct, whatever the environment says
 };
 
 constexpr const char* program = "kiemidi-bench-load";
@@ -361,7 +362,11 @@ std::optional<driver_args> parse_args(int argc, char** argv)
         ("base-url", po::value(&a.base_url)->value_name("URL"), "use a running emulator instead of spawning kiemidi-emulator")
         ("api-key", po::value(&a.api_key)->value_name("KEY"), "its API key (default kie-emulator-key)")
         ("ca-file", po::value(&a.ca_file)->value_name("FILE"), "its CA certificate (https)")
-        ("emulator", po::value(&a.emulator_exe)->value_name("PATH"), "the kiemidi-emulator executable to spawn");
+        ("emulator", po::value(&a.emulator_exe)->value_name("PATH"), "the kiemidi-emulator executable to spawn")
+        ("proxy", po::value(&a.proxy)->value_name("URL"),
+         "the client reaches the emulator through this HTTP proxy (e.g. a tinyproxy on 127.0.0.1 allowing CONNECT "
+         "to the emulator's ports); the JSON line then says \"proxy\":true and counts the tunnels. Default: "
+         "direct (HTTPS_PROXY and friends are ignored)");
     po::options_description desc;
     desc.add(options);
     po::variables_map vm;
@@ -545,6 +550,8 @@ kiemidi::transport_options counters_transport(const kiemidi::client_options& co)
     t.base_url = co.base_url;
     t.bearer_token = co.api_key;
     t.pool_size = 1;
+    t.proxy.use_environment = false;  // the counters are not what is measured: always direct
+    t.proxy.url.clear();
     return t;
 }
 
@@ -583,6 +590,8 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     co.api_key = args.api_key;
     co.transport.pool_size = args.pool_size;
     co.transport.tls.ca_file = ca_file;
+    co.transport.proxy.use_environment = false;
+    co.transport.proxy.url = args.proxy;
     // The emulator enforces no limit unless the scenario asks; against KIE the default stays on.
     co.transport.rate_limit.enabled = sc.server_limit > 0;
     if (sc.client_limit > 0) co.transport.rate_limit.submissions_per_window = sc.client_limit;
@@ -696,7 +705,9 @@ bool run_scenario(const driver_args& args, const scenario& sc)
     j << "}";
     const auto opened = stats_after.connections_opened - stats_before.connections_opened;
     j << ",\"connections_opened\":" << opened << ",\"pool_size\":" << args.pool_size
-      << ",\"connections_per_1000\":" << fmt(static_cast<double>(opened) / n * 1000.0, 2);
+      << ",\"connections_per_1000\":" << fmt(static_cast<double>(opened) / n * 1000.0, 2)
+      << ",\"proxy\":" << (args.proxy.empty() ? "false" : "true")
+      << ",\"proxy_tunnels\":" << (stats_after.proxy_tunnels - stats_before.proxy_tunnels);
     if (before && after)
         j << ",\"emulator_connections_accepted\":" << (after->tcp + after->tls - before->tcp - before->tls)
           << ",\"callbacks_sent\":" << (after->callbacks_sent - before->callbacks_sent)

@@ -60,6 +60,14 @@ function(kiemidi_precompile_headers target)
         return()
     endif()
     if(ARG_REUSE_FROM)
+        # A shared library is compiled position-independent (-fPIC), executables and static
+        # libraries are not (-fPIE): GCC refuses a precompiled header compiled with the other
+        # setting, so in a shared build only another shared library reuses one; the rest parse.
+        get_target_property(own_type ${target} TYPE)
+        get_target_property(from_type ${ARG_REUSE_FROM} TYPE)
+        if(NOT own_type STREQUAL from_type AND (own_type STREQUAL "SHARED_LIBRARY" OR from_type STREQUAL "SHARED_LIBRARY"))
+            return()
+        endif()
         target_precompile_headers(${target} REUSE_FROM ${ARG_REUSE_FROM})
     else()
         target_precompile_headers(${target} PRIVATE ${KIEMIDI_PRECOMPILED_HEADERS} ${ARG_ALSO})

@@ -8,6 +8,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -50,8 +51,8 @@ int main()
         asio::co_spawn(ioc, run(kie), [&](std::exception_ptr e) {
             failure = e;
             kie.close();
-            listener.stop();
-            kie_emulator.stop();
+            listener.async_stop(asio::detached);  // graceful: completes once nothing of it runs
+            kie_emulator.async_stop(asio::detached);
         });
         ioc.run();
         if (failure) std::rethrow_exception(failure);

@@ -8,6 +8,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -50,8 +51,8 @@ int main()
             if (++finished == tracks)
             {
                 kie.close();
-                listener.stop();
-                kie_emulator.stop();
+                listener.async_stop(asio::detached);  // graceful: completes once nothing of it runs
+                kie_emulator.async_stop(asio::detached);
             }
         };
         if (i == 0) kie.async_generate_midi(std::move(p), diag, asio::bind_cancellation_slot(cancel_first.slot(), on_done));

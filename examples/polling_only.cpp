@@ -5,6 +5,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -52,7 +53,7 @@ int main()
     asio::co_spawn(ioc, run(kie), [&](std::exception_ptr e, int r) {
         rc = e ? 1 : r;
         kie.close();
-        kie_emulator.stop();
+        kie_emulator.async_stop(asio::detached);
     });
     ioc.run();
     return rc;

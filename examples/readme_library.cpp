@@ -6,6 +6,7 @@
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -108,9 +109,9 @@ int main()
         std::exception_ptr failure;
         asio::co_spawn(ioc, all(kie), [&](std::exception_ptr e) {
             failure = e;
-            listener.stop();
-            hub.close();
-            kie_emulator.stop();
+            listener.async_stop(asio::detached);  // graceful: completes once nothing of it runs
+            hub.async_stop(asio::detached);
+            kie_emulator.async_stop(asio::detached);
         });
         ioc.run();
         if (failure) std::rethrow_exception(failure);

@@ -11,6 +11,7 @@
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/metrics.hpp>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
@@ -172,8 +173,8 @@ int main()
         asio::co_spawn(ioc, run(), [&](std::exception_ptr e) {
             failure = e;
             kie.close();
-            listener.stop();
-            kie_emulator.stop();
+            listener.async_stop(asio::detached);  // graceful: completes once nothing of it runs
+            kie_emulator.async_stop(asio::detached);
         });
         ioc.run();
         if (failure) std::rethrow_exception(failure);

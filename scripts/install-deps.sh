@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages kiemidi needs, but only those that are missing, so it is
 # cheap to run every time. One line per package set; apt's own output is shown only when it fails.
-# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser docs (default: all)
+# Usage: scripts/install-deps.sh [set]...   sets: build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs packaging (default: all)
 set -euo pipefail
 
 declare -A sets=(
@@ -14,10 +14,17 @@ declare -A sets=(
     [benchmarks]="libbenchmark-dev"
     [fuzz]="clang libclang-rt-14-dev"
     [browser]="chromium zlib1g-dev"
+    # The proxy tests start their own tinyproxy on a loopback port.
+    [proxy]="tinyproxy"
+    # An independent MIDI library reads the written files back in the tests (tempo map, meter, note times).
+    [midi]="python3 python3-mido"
     # The API reference (scripts/api-docs.sh): Doxygen, and python3 to read its XML.
     [docs]="doxygen python3"
+    # scripts/package.sh: dpkg-shlibdeps computes the Debian packages' Depends, make builds the
+    # pkg-config consumer, groff checks the man page, curl reads the emulator's counters.
+    [packaging]="dpkg-dev make groff-base curl"
 )
-order=(build boost libraries redis monitoring benchmarks fuzz browser docs)
+order=(build boost libraries redis monitoring benchmarks fuzz browser proxy midi docs packaging)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${order[@]}")
 
@@ -51,6 +58,10 @@ for set in "${wanted[@]}"; do
         "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
         updated=1
         echo "done ($(($(date +%s) - start)) s)"
+        if [ "$set" = proxy ]; then
+            # Debian starts a system tinyproxy on port 8888; the tests start their own, so none stays running.
+            { "${sudo_cmd[@]}" systemctl disable --now tinyproxy || "${sudo_cmd[@]}" service tinyproxy stop; } >>"$log" 2>&1 || true
+        fi
     else
         echo "FAILED"
         cat "$log" >&2

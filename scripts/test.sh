@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
-bash scripts/install-deps.sh build boost libraries redis monitoring browser
+bash scripts/install-deps.sh build boost libraries redis monitoring browser proxy midi packaging
 
 jobs=$(nproc 2>/dev/null || echo 2)
 log=$(mktemp)

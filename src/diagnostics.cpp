@@ -4,7 +4,9 @@
 
 namespace kiemidi {
 
-void diagnostics::clear() noexcept
+// KIEMIDI_DECL on the definitions: a shared libkiemidi exports these two members, which users call
+// (the rest of the class is inline).
+KIEMIDI_DECL void diagnostics::clear() noexcept
 {
     server_message_.clear();
     client_message_.clear();
@@ -16,7 +18,7 @@ void diagnostics::clear() noexcept
     callback_reference_.clear();
 }
 
-std::string diagnostics::to_string() const
+KIEMIDI_DECL std::string diagnostics::to_string() const
 {
     std::string out;
     auto sep = [&out] { if (!out.empty()) out += ' '; };

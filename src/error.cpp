@@ -62,6 +62,7 @@ public:
         case client_errc::retries_exhausted: return "retries exhausted";
         case client_errc::unknown_stem: return "the separation has no such stem";
         case client_errc::kie_unavailable: return "KIE is unavailable";
+        case client_errc::proxy_refused: return "the HTTP proxy refused the tunnel";
         }
         return "kiemidi client error " + std::to_string(ev);
     }

@@ -1,16 +1,7 @@
-// The completion token of every co_await that must not throw: the operation's error_code comes
-// back as the first element of a tuple (`auto [ec, n] = co_await op(..., use_nothrow_awaitable)`),
-// so failures are handled as values where they happen. Internal to kiemidi, its tests and tools.
-#ifndef KIEMIDI_NOTHROW_AWAITABLE_HPP
-#define KIEMIDI_NOTHROW_AWAITABLE_HPP
+// The library's sources name the token by this path; it is public (kiemidi/nothrow_awaitable.hpp).
+#ifndef KIEMIDI_SRC_NOTHROW_AWAITABLE_HPP
+#define KIEMIDI_SRC_NOTHROW_AWAITABLE_HPP
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-namespace kiemidi {
-
-inline constexpr auto use_nothrow_awaitable = boost::asio::as_tuple(boost::asio::use_awaitable);
-
-}  // namespace kiemidi
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #endif

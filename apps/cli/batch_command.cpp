@@ -5,7 +5,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "track_list.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <kiemidi/batch.hpp>
 #include <kiemidi/batch_claims.hpp>
@@ -203,6 +203,16 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         progress.note(retry_plan(journal_entries_if_any(bo.journal_path), args.retry_failed, args.resubmit_lost));
     bo.pipeline.separation = args.type;
     bo.pipeline.stem = args.stem;
+    bo.files = args.files;
+    // A row's own tempo and quantize win over --tempo / --quantize.
+    for (const auto& r : rows.run)
+        if (r.tempo || r.quantize)
+        {
+            auto c = args.files;
+            if (r.tempo) c.tempo = *r.tempo;
+            if (r.quantize) c.quantize = *r.quantize;
+            bo.files_by_track[output_name(track_of(r))] = c;
+        }
     bo.max_credits = args.max_credits;
     bo.costs = args.costs;
     // The plan printed at the start counts what the journal holds already (read before the run opens it).
@@ -299,7 +309,8 @@ int batch_command(const kie_flags& flags, const batch_args& args)
     auto body = [&]() -> asio::awaitable<int> {
         if (metrics_endpoint)
         {
-            auto [mec] = co_await metrics_endpoint->async_start(use_nothrow_awaitable);
+            error_code mec;
+            metrics_endpoint->start(mec);
             if (mec)
             {
                 std::cerr << "kiemidi batch: cannot serve metrics on " << args.metrics_address << ":" << args.metrics_port
@@ -310,8 +321,19 @@ int batch_command(const kie_flags& flags, const batch_args& args)
                           std::to_string(metrics_endpoint->port()) + "/metrics");
         }
         std::int64_t credits = 0;
-        if (int rc = co_await session.check_reachable(&credits); rc != exit_ok) co_return rc;
-        plan_ctx.remaining = credits;
+        std::string kie_down;
+        if (int rc = co_await session.check_reachable(&credits, &kie_down); rc == exit_kie_unavailable)
+        {
+            // Started while KIE is down: the batch pauses as it does for an outage met mid-run
+            // (no paid submission starts until KIE answers; --outage-wait bounds it, then exit 11).
+            progress.note("kiemidi batch: " + format_kie_line(session.kie().metrics().kie(), std::chrono::steady_clock::now()) +
+                          " (" + kie_down + "); waiting for it, at most --outage-wait " + std::to_string(args.outage_wait.count()) +
+                          " ms; nothing is paid meanwhile");
+        }
+        else if (rc != exit_ok)
+            co_return rc;
+        else
+            plan_ctx.remaining = credits;
 #ifdef KIEMIDI_WITH_REDIS
         if (shared)
         {
@@ -325,15 +347,15 @@ int batch_command(const kie_flags& flags, const batch_args& args)
             diagnostics ed;
             auto [eec, entries] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
             for (auto& t : entries) known.push_back(std::move(t.entry));
-            if (args.retry_failed)
+            if (args.retry_failed || args.resubmit_lost)
             {
                 diagnostics ed;
                 auto [eec, shared_tracks] = co_await shared->claims.async_entries(ed, use_nothrow_awaitable);
                 std::vector<journal_entry> entries;
                 for (auto& t : shared_tracks) entries.push_back(std::move(t.entry));
-                progress.note(eec ? "kiemidi batch: --retry-failed: cannot read the shared batch to count its failed tracks: " +
+                progress.note(eec ? "kiemidi batch: --retry-failed/--resubmit: cannot read the shared batch to count its tracks to retry: " +
                                         describe(eec, ed)
-                                  : retry_plan(entries, true, false));
+                                  : retry_plan(entries, args.retry_failed, args.resubmit_lost));
             }
         }
         progress.note(plan_line(plan_batch(tracks, known, bo, bo.costs, session.rate_limit()), plan_ctx));

@@ -1,7 +1,7 @@
 // `kiemidi batch TRACKS --dry-run`: the plan of the run, with the account's credits, and no paid
 // call: the journal is read (not created), KIE is asked only for the credits (a free read).
 #include "batch_plan_output.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <kiemidi/batch_plan.hpp>
 #ifdef KIEMIDI_WITH_REDIS

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <kiemidi/smf.hpp>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@ struct run_args
     api::separation_type type = api::separation_type::separate_vocal;  ///< --type
     std::string stem;                                                  ///< --stem: one stem by KIE's name
     std::filesystem::path output_dir = ".";
+    smf::file_choices files;  ///< --tempo, --quantize, --quantize-ends
 };
 int run_command(const kie_flags& flags, const run_args& args);
 
@@ -35,6 +38,7 @@ struct midi_args
     std::string audio_id;  ///< --audio-id: by the stem's audio id
     std::string name;
     std::filesystem::path output_dir = ".";
+    smf::file_choices files;  ///< --tempo, --quantize, --quantize-ends
 };
 int midi_command(const kie_flags& flags, const midi_args& args);
 
@@ -60,6 +64,7 @@ struct batch_args
     std::string metrics_address = "127.0.0.1";  ///< --metrics-address
     api::separation_type type = api::separation_type::separate_vocal;  ///< --type: rows without their own
     std::string stem;                                                  ///< --stem: rows without their own
+    smf::file_choices files;  ///< --tempo, --quantize, --quantize-ends: rows without their own
     bool check = false;             ///< --check: validate the list only (no KIE, nothing written).
     bool dry_run = false;           ///< --dry-run: print the plan, pay nothing, write nothing.
     bool json = false;              ///< --json: the dry run's plan as one JSON object.

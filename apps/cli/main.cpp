@@ -32,9 +32,11 @@ commands:
   report DIR             DIR/index.html: every track of a batch (or run) with its piano roll
   credits                the account's remaining credits
   emulator               serve a local KIE emulator until SIGINT/SIGTERM
+  --version              kiemidi's version, and the Boost and OpenSSL versions it was built with
 
 KIE: --base-url/--api-key or KIE_BASE_URL/KIE_API_KEY; with neither, an embedded emulator
-(in this process) is used.
+(in this process) is used. Behind an HTTP proxy: HTTPS_PROXY / NO_PROXY are followed, or --proxy URL
+(--no-proxy: direct).
 )";
 
 constexpr const char* exit_codes = R"(
@@ -49,12 +51,14 @@ exit codes: 0 all done, 1 some tracks failed, 2 usage error (bad flags, unreadab
               in DIR/kiemidi-shared-record.tsv; rerun the same command to re-seed the batch (tracks
               whose results are written are not paid again)
             8 KIE finished but result files could not be written (disk full, read-only,
-              permissions, missing directory); fix it and rerun: nothing is paid again
+              permissions, missing directory); fix it and rerun (also with --redis): nothing is
+              paid again
             9 batch: the credit budget (--max-credits) stopped the run; the tracks not started stay
               pending: rerun with a higher budget to resume them
            10 batch: the track list had bad rows (the rest ran; --check lists them); --skip-bad-rows
               makes them a warning
-           11 batch: KIE stayed unavailable longer than --outage-wait; nothing failed, a rerun resumes
+           11 batch: KIE stayed unavailable (maintenance, server errors, no connection; also from the
+              start) longer than --outage-wait; nothing failed, a rerun resumes
             130 / 143 batch: stopped by SIGINT / SIGTERM: no new paid submission was started, those
               in flight finished or are journaled; rerun the same command to resume (a second
               signal stops at once)
@@ -67,11 +71,38 @@ po::options_description kie_options(kie_flags& f)
         ("base-url", po::value(&f.base_url)->value_name("URL"), "KIE base URL (default: KIE_BASE_URL, else https://api.kie.ai)")
         ("api-key", po::value(&f.api_key)->value_name("KEY"), "KIE API key (default: KIE_API_KEY; prefer the variable)")
         ("ca-file", po::value(&f.ca_file)->value_name("PEM"), "extra CA certificate to trust (e.g. a `kiemidi emulator --ca-out` file)")
+        ("proxy", po::value(&f.proxy)->value_name("URL"),
+         "reach KIE through this HTTP proxy: http://[user:password@]host[:port] (default: HTTPS_PROXY / "
+         "HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY)")
+        ("no-proxy", po::bool_switch(&f.no_proxy), "reach KIE directly, whatever HTTPS_PROXY and friends say")
         ("listen-address", po::value(&f.listen_address)->value_name("ADDR"), "callback listener address (default 127.0.0.1)")
         ("listen-port", po::value(&f.listen_port)->value_name("N"), "callback listener port (default 0 = any free port)")
         ("public-url", po::value(&f.public_url)->value_name("URL"), "base URL at which KIE reaches the listener")
         ("poll-only", po::bool_switch(&f.poll_only), "no listener: poll record-info for results")
         ("poll-interval-ms", po::value(&f.poll_interval_ms)->value_name("N"), "first poll interval (default 5000; 200 on the embedded emulator)");
+    return d;
+}
+
+po::options_description file_options(kiemidi::smf::file_choices& f)
+{
+    po::options_description d("MIDI files");
+    d.add_options()
+        ("tempo", po::value<std::string>()->value_name("auto|off|BPM")->notifier([&f](const std::string& v) {
+             auto t = kiemidi::smf::parse_tempo_choice(v);
+             if (!t) throw usage_error("--tempo takes auto, off or a BPM from 40 to 240, not '" + v + "'");
+             f.tempo = *t;
+         }),
+         "tempo map of the .mid: auto (default) estimates the beats, bar lines and meter from the notes; off "
+         "writes a fixed 120 BPM in 4/4; a BPM (40..240) keeps that tempo and fits only where the beats fall. "
+         "Note times stay KIE's either way")
+        ("quantize", po::value<std::string>()->value_name("GRID")->notifier([&f](const std::string& v) {
+             auto q = kiemidi::smf::parse_quantize(v);
+             if (!q) throw usage_error("--quantize takes off, 1/8, 1/16, 1/32, 1/8t or 1/16t, not '" + v + "'");
+             f.quantize = *q;
+         }),
+         "snap note onsets in the .mid to this grid of the tempo map: 1/8, 1/16, 1/32, 1/8t, 1/16t (default off; "
+         "the .json keeps KIE's times and says what was quantized)")
+        ("quantize-ends", po::bool_switch(&f.quantize_ends), "with --quantize: snap note ends too");
     return d;
 }
 
@@ -130,6 +161,11 @@ int main(int argc, char** argv)
         std::cout << overview << exit_codes;
         return exit_ok;
     }
+    if (command == "--version" || command == "version")
+    {
+        kiemidi::apps::print_version("kiemidi");
+        return exit_ok;
+    }
 
     kie_flags kie;
     po::options_description help_opt("General");
@@ -160,10 +196,10 @@ int main(int argc, char** argv)
                 ("stem", po::value(&r.stem)->value_name("NAME"),
                  "transcribe only this stem, by KIE's name, case-insensitive (e.g. Instrumental, Bass, Drums); "
                  "an unknown name lists the ones the separation has");
-            desc.add(help_opt).add(own).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(r.files)).add(kie_options(kie));
             pos.add("task-id", 1).add("audio-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
-            auto t = parse_separation_type(type);
+            auto t = kiemidi::api::separation_type_from_string(type);
             if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
             r.type = *t;
             r.output_dir = out;
@@ -186,7 +222,7 @@ int main(int argc, char** argv)
                 ("audio-id", po::value(&m.audio_id)->value_name("STEM_ID"), "only the stem with this audio id (originData[].id)")
                 ("output,o", po::value(&out)->value_name("DIR"), "output directory (default .)")
                 ("name", po::value(&m.name)->value_name("NAME"), "output base name (default SEPARATION_TASK_ID[_STEM])");
-            desc.add(help_opt).add(own).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(m.files)).add(kie_options(kie));
             pos.add("separation-task-id", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             m.output_dir = out;
@@ -211,7 +247,8 @@ int main(int argc, char** argv)
                        "       kiemidi batch TRACKS --redis URL --batch-id NAME [-o DIR] [--lease-ms N] [options]\n"
                        "TRACKS: CSV (task_id,audio_id[,name]; header line allowed; quoted fields) or JSON Lines\n"
                        "({\"task_id\":..,\"audio_id\":..,\"name\":..}; .jsonl/.ndjson or a first '{'). Optional per-row\n"
-                       "type, stem and separation_task_id (CSV: named in the header) win over --type / --stem; a row\n"
+                       "type, stem, separation_task_id, tempo and quantize (CSV: named in the header) win over\n"
+                       "--type / --stem / --tempo / --quantize; a row\n"
                        "with separation_task_id transcribes that finished separation (no separation paid). Bad rows are\n"
                        "reported with their line and the rest runs, then the batch exits 10 (--skip-bad-rows: 0);\n"
                        "--check only validates the list. Rows asking KIE for the same work (same task_id, audio_id,\n"
@@ -256,8 +293,9 @@ int main(int argc, char** argv)
                      if (!d) throw usage_error("--outage-wait takes a duration such as 30min, 90s or 500ms, not '" + v + "'");
                      b.outage_wait = *d;
                  }),
-                 "while KIE is down the batch pauses (tracks not yet paid wait); after one outage longer than "
-                 "this it stops, exit 11, a rerun resumes (default 30min)")
+                 "while KIE is down (also when it is already down at the start) the batch pauses (tracks not "
+                 "yet paid wait); after one outage longer than this it stops, exit 11, a rerun resumes "
+                 "(default 30min); a refused API key still exits 4 at once")
                 ("metrics-port", po::value(&b.metrics_port)->value_name("N"),
                  "serve Prometheus metrics on http://ADDRESS:N/metrics while the batch runs")
                 ("metrics-address", po::value(&b.metrics_address)->value_name("A"),
@@ -277,7 +315,7 @@ int main(int argc, char** argv)
                 ("skip-bad-rows", po::bool_switch(&b.skip_bad_rows), "bad rows in the list are a warning, not exit 10")
                 ("allow-duplicates", po::bool_switch(&b.allow_duplicates),
                  "pay again for rows asking for the same work (fresh results) instead of copying the first's");
-            desc.add(help_opt).add(own).add(planning).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
+            desc.add(help_opt).add(own).add(file_options(b.files)).add(planning).add(shared_batch_options(b.shared, true)).add(kie_options(kie));
             pos.add("tracks", 1);
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }
             if (b.concurrency == 0) throw usage_error("--concurrency must be at least 1");
@@ -287,7 +325,7 @@ int main(int argc, char** argv)
             b.output_dir = out;
             b.journal = journal;
             b.lost_answer_wait_given = vm.count("lost-answer-wait-ms") != 0;
-            auto t = parse_separation_type(type);
+            auto t = kiemidi::api::separation_type_from_string(type);
             if (!t) throw usage_error("--type must be separate_vocal or split_stem, not '" + type + "'");
             b.type = *t;
             for (const auto& c : credit_cost) set_credit_cost(b.costs, c);
@@ -344,7 +382,7 @@ int main(int argc, char** argv)
         }
         if (command == "credits")
         {
-            synopsis = "usage: kiemidi credits [--base-url URL] [--api-key KEY] [--ca-file PEM]\n"
+            synopsis = "usage: kiemidi credits [--base-url URL] [--api-key KEY] [--ca-file PEM] [--proxy URL | --no-proxy]\n"
                        "Prints the account's remaining credits.";
             desc.add(help_opt).add(kie_options(kie));
             if (parse(args, desc, pos, vm)) { std::cout << synopsis << "\n" << desc << exit_codes; return exit_ok; }

@@ -1,20 +1,16 @@
 // `kiemidi report DIR`: reads what a batch (or `kiemidi run`) left in DIR (the journal when there
 // is one, the .json result files) and writes <name>.svg next to each result and DIR/index.html.
 #include "commands.hpp"
-#include "../../src/output/result_files.hpp"
 #include "report.hpp"
 
+#include <kiemidi/atomic_file.hpp>
 #include <kiemidi/batch.hpp>
 #include <kiemidi/journal.hpp>
+#include <kiemidi/result_files.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
 #include <algorithm>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <optional>
 #include <set>
 
@@ -24,81 +20,39 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Writes a page or an image of the report whole (see detail::write_file_atomically: the
+/// Writes a page or an image of the report whole (see write_file_atomically: the
 /// temporary name is unique, so the workers of a shared batch can write the same report).
 bool write_whole_file(const fs::path& path, const std::string& text, std::string& why)
 {
     diagnostics diag;
-    if (const error_code ec = detail::write_file_atomically(path, text, diag); !ec) return true;
+    if (const error_code ec = write_file_atomically(path, text, diag); !ec) return true;
     why = diag.client_message();
     return false;
 }
 
-double number(const boost::json::value& v)
-{
-    if (v.is_double()) return v.get_double();
-    if (v.is_int64()) return double(v.get_int64());
-    if (v.is_uint64()) return double(v.get_uint64());
-    return 0;
-}
-
-/// The instruments (and warning) of a <name>.json written by smf::notes_to_json; nullopt, with
+/// The instruments (and warning) of a <name>.json written by write_result_files; nullopt, with
 /// the reason, when the file is missing or not such a file.
 std::optional<std::vector<api::instrument>> read_result(const fs::path& path, std::string& warning, std::string& why,
-                                                        std::vector<report_link>& stems)
+                                                        std::vector<report_link>& stems, std::optional<smf::beat_grid>& grid)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    auto r = read_result_json(path);
+    if (r.state == result_json::status::missing)
     {
         why = "missing";
         return std::nullopt;
     }
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    boost::system::error_code ec;
-    const auto doc = boost::json::parse(text, ec);
-    const auto* obj = ec ? nullptr : doc.if_object();
-    const auto* list = obj && obj->contains("instruments") ? obj->at("instruments").if_array() : nullptr;
-    if (!list)
+    if (r.state != result_json::status::ok)
     {
         why = "not a kiemidi result (no \"instruments\" list)";
         return std::nullopt;
     }
-    if (const auto* w = obj->if_contains("warning"); w && w->is_string()) warning = std::string(w->get_string());
-    // The separation's stems ({"name", "url"}), as a batch or run wrote them; only absolute URLs
-    // are linked (the report must not point into the file system from a result file's word).
-    if (const auto* sl = obj->if_contains("stems"); sl && sl->is_array())
-        for (const auto& sv : sl->get_array())
-        {
-            const auto* so = sv.if_object();
-            const auto* n = so ? so->if_contains("name") : nullptr;
-            const auto* u = so ? so->if_contains("url") : nullptr;
-            if (!n || !u || !n->is_string() || !u->is_string()) continue;
-            const std::string url(u->get_string());
-            if (url.starts_with("https://") || url.starts_with("http://"))
-                stems.push_back({"stem: " + std::string(n->get_string()), url});
-        }
-    std::vector<api::instrument> out;
-    for (const auto& iv : *list)
-    {
-        const auto* io = iv.if_object();
-        if (!io) continue;
-        api::instrument ins;
-        if (const auto* n = io->if_contains("name"); n && n->is_string()) ins.name = std::string(n->get_string());
-        if (const auto* notes = io->if_contains("notes"); notes && notes->is_array())
-            for (const auto& nv : notes->get_array())
-            {
-                const auto* no = nv.if_object();
-                if (!no) continue;
-                api::note n;
-                if (const auto* p = no->if_contains("pitch")) n.pitch = static_cast<int>(number(*p));
-                if (const auto* s = no->if_contains("start")) n.start = number(*s);
-                if (const auto* e = no->if_contains("end")) n.end = number(*e);
-                if (const auto* v = no->if_contains("velocity")) n.velocity = number(*v);
-                ins.notes.push_back(n);
-            }
-        out.push_back(std::move(ins));
-    }
-    return out;
+    if (!r.warning.empty()) warning = std::move(r.warning);
+    // The separation's stems: only absolute URLs are linked (the report must not point into the
+    // file system from a result file's word).
+    for (auto& [name, url] : r.stems)
+        if (url.starts_with("https://") || url.starts_with("http://")) stems.push_back({"stem: " + name, std::move(url)});
+    grid = std::move(r.grid);
+    return std::move(r.instruments);
 }
 
 /// Fills a row's result columns from <dir>/<name>.json and writes <dir>/<name>.svg.
@@ -108,7 +62,8 @@ bool add_result(const fs::path& dir, report_row& row)
     std::string why;
     const auto json = dir / (row.name + ".json");
     std::vector<report_link> stems;
-    auto instruments = read_result(json, row.warning, why, stems);
+    std::optional<smf::beat_grid> grid;
+    auto instruments = read_result(json, row.warning, why, stems, grid);
     if (!instruments)
     {
         if (row.state == "done") row.message = "the result file " + json.filename().string() + " is " + why;
@@ -122,6 +77,7 @@ bool add_result(const fs::path& dir, report_row& row)
     }
     smf::piano_roll_options o;
     o.title = row.name;
+    o.grid = grid;
     row.svg = smf::write_piano_roll_svg(*instruments, o);
     if (fs::exists(dir / (row.name + ".mid"))) row.links.push_back({"mid", row.name + ".mid"});
     row.links.push_back({"json", row.name + ".json"});

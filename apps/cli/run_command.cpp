@@ -1,8 +1,9 @@
 // `kiemidi run`, `midi`, `tracks` and `credits`: pipelines (or the MIDI half of one) and reads.
 #include "commands.hpp"
 #include "track_list.hpp"
-#include "../../src/nothrow_awaitable.hpp"
-#include "../../src/output/result_files.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
+#include <kiemidi/atomic_file.hpp>
+#include <kiemidi/result_files.hpp>
 
 #include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
@@ -37,17 +38,32 @@ int with_session(const kie_flags& flags, bool callbacks, Body body)
     return code;
 }
 
+/// "96.0 BPM, 4/4, bar lines from 1.250 s (confidence 0.97), quantized to 1/16".
+std::string tempo_line(const smf::beat_grid& grid, const smf::file_choices& files)
+{
+    char buf[160];
+    const double downbeat = grid.first_downbeat < grid.beats.size() ? grid.beats[grid.first_downbeat] : 0.0;
+    std::snprintf(buf, sizeof buf, "%.1f BPM, %d/4, bar lines from %.3f s (%s, confidence %.2f)", grid.bpm, grid.beats_per_bar,
+                  downbeat, files.tempo.mode == smf::tempo_mode::off ? "tempo off" : grid.estimated ? "estimated" : "fixed",
+                  grid.confidence);
+    std::string line = buf;
+    if (files.quantize != smf::quantize_grid::off)
+        line += std::string(", quantized to ") + std::string(smf::to_string(files.quantize)) + (files.quantize_ends ? " (ends too)" : "");
+    return line;
+}
+
 /// Writes <dir>/<name>.mid, .json and .svg from a result and prints its summary line.
-int write_result(const std::filesystem::path& dir, const std::string& name, const midi_result& midi)
+int write_result(const std::filesystem::path& dir, const std::string& name, const midi_result& midi, const smf::file_choices& files)
 {
     const auto mid = dir / (name + ".mid");
     // The same files, with the same provenance, as a batch writes for a track.
-    detail::result_provenance from;
+    result_provenance from;
     from.separation_task_id = midi.separation_task_id;
-    from.stem = detail::stem_name(midi.stem_list, midi.transcribed_stem_id);
-    from.stems = detail::stem_links(midi.stem_list, midi.stems);
+    from.stem = stem_name(midi.stem_list, midi.transcribed_stem_id);
+    from.stems = stem_links(midi.stem_list, midi.stems);
     diagnostics wdiag;
-    if (auto wec = detail::write_result_files(dir, name, true, midi.instruments, midi.repairs, from, wdiag))
+    smf::beat_grid grid;
+    if (auto wec = write_result_files(dir, name, true, midi.instruments, midi.repairs, from, files, wdiag, &grid))
     {
         std::cerr << "kiemidi: " << describe(wec, wdiag) << "\n";
         return exit_failed;
@@ -56,12 +72,15 @@ int write_result(const std::filesystem::path& dir, const std::string& name, cons
     // draw it is said but does not fail the (paid) run.
     smf::piano_roll_options roll;
     roll.title = name;
-    if (auto sec = detail::write_file_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), wdiag))
+    roll.grid = grid;
+    if (auto sec = write_file_atomically(dir / (name + ".svg"), smf::write_piano_roll_svg(midi.instruments, roll), wdiag))
         std::cerr << "kiemidi: warning: " << describe(sec, wdiag) << "\n";
     std::cout << mid.string() << ": " << midi.instruments.size() << " instruments, " << midi.note_count()
               << " notes (separation " << midi.separation_task_id << ", midi " << midi.midi_task_id << ")\n";
     // The result is paid for and kept; what kiemidi had to repair in it, or that it is empty, is said once.
     if (!midi.warning.empty()) std::cerr << "kiemidi: warning: " << midi.warning << "\n";
+    std::cout << mid.string() << ": " << tempo_line(grid, files) << "\n";
+    if (!grid.note.empty()) std::cerr << "kiemidi: note: " << grid.note << "\n";
     return exit_ok;
 }
 
@@ -107,7 +126,7 @@ asio::awaitable<int> run_track(kie_session& s, const run_args& args, std::string
                       << " --stem NAME\n";
         co_return rc;
     }
-    co_return write_result(args.output_dir, name, midi);
+    co_return write_result(args.output_dir, name, midi, args.files);
 }
 
 /// The tracks of music task `id`; exit_ok, or the exit code with the reason on stderr.
@@ -208,7 +227,7 @@ int midi_command(const kie_flags& flags, const midi_args& args)
             if (args.name.empty() && !args.stem.empty())
                 if (const auto* chosen = api::find_stem(midi.stem_list, args.stem))
                     name = default_output_name(args.separation_task_id, chosen->stem_type_group_name);
-            co_return write_result(args.output_dir, name, midi);
+            co_return write_result(args.output_dir, name, midi, args.files);
         }
         // Before the paid POST: the separation cannot be used (yet), or the stem asked for is not one of it.
         if (ec == api_errc::task_not_finished || ec == api_errc::unknown_task)

@@ -1,6 +1,7 @@
 // kie_session; see session.hpp.
 #include "session.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
+#include <kiemidi/metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -33,6 +34,12 @@ std::string describe(const error_code& ec, const diagnostics& diag)
 
 kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool want_callbacks)
 {
+    if (!flags.proxy.empty() && flags.no_proxy) throw usage_error("--proxy and --no-proxy contradict each other");
+    if (!flags.proxy.empty())
+    {
+        std::string why;
+        if (check_proxy_url(flags.proxy, why)) throw usage_error("--proxy: " + why);
+    }
     client_options co;
     std::string key = !flags.api_key.empty() ? flags.api_key : env("KIE_API_KEY");
     std::string url = !flags.base_url.empty() ? flags.base_url : env("KIE_BASE_URL");
@@ -58,6 +65,13 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
         if (!url.empty()) co.base_url = std::move(url);
     }
     if (!flags.ca_file.empty()) co.transport.tls.ca_file = flags.ca_file;
+    co.transport.proxy.url = flags.proxy;  // NO_PROXY still applies, as with curl's --proxy
+    if (flags.no_proxy) co.transport.proxy.use_environment = false;
+    if (emulator_)  // in this process: never through a proxy
+    {
+        co.transport.proxy.use_environment = false;
+        co.transport.proxy.url.clear();
+    }
     base_url_ = co.base_url;
     rate_limit_ = co.transport.rate_limit;
 
@@ -124,10 +138,16 @@ kie_session::kie_session(asio::io_context& ioc, const kie_flags& flags, bool wan
 
 kie_session::~kie_session() = default;
 
-asio::awaitable<int> kie_session::check_reachable(std::int64_t* credits)
+asio::awaitable<int> kie_session::check_reachable(std::int64_t* credits, std::string* kie_down)
 {
     diagnostics diag;
     auto [ec, c] = co_await client_->async_get_credits(diag, use_nothrow_awaitable);
+    if (ec && kie_down && client_->metrics().kie().down)
+    {
+        // KIE is down, not refusing us: the caller waits for it as for an outage met mid-run.
+        *kie_down = describe(ec, diag);
+        co_return exit_kie_unavailable;
+    }
     if (ec)
     {
         std::cerr << "kiemidi: cannot use KIE at " << base_url_ << ": " << describe(ec, diag) << "\n";

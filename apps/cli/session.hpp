@@ -50,6 +50,8 @@ struct kie_flags
     std::string base_url;          ///< --base-url, else KIE_BASE_URL, else https://api.kie.ai (with a key).
     std::string api_key;           ///< --api-key, else KIE_API_KEY; neither → embedded emulator.
     std::string ca_file;           ///< --ca-file: extra CA (PEM) to trust, e.g. a `kiemidi emulator`'s.
+    std::string proxy;             ///< --proxy: the HTTP proxy to KIE; empty: HTTPS_PROXY etc. from the environment.
+    bool no_proxy = false;         ///< --no-proxy: connect to KIE directly, whatever the environment says.
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 0;
     /// Without a listen_port: try this port first (the earlier run's of a batch), any free one if it is taken.
@@ -80,7 +82,11 @@ public:
     const callback_listener* listener() const { return listener_.get(); }
 
     /// One credits read: exit_ok, or exit_unreachable with the reason on stderr.
-    boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr);
+    /// With `kie_down` (a batch, which pauses while KIE is down): when the read failed because
+    /// KIE is unavailable (maintenance, server errors, no connection: the client's circuit
+    /// breaker opened), exit_kie_unavailable with the reason in `kie_down` and nothing on
+    /// stderr; a refused key or any other answer of KIE's stays exit_unreachable.
+    boost::asio::awaitable<int> check_reachable(std::int64_t* credits = nullptr, std::string* kie_down = nullptr);
 
     /// Stops the listener, the client and the embedded emulator (their work ends; ioc.run() returns).
     void close();

@@ -101,7 +101,7 @@ std::string row_problem(const track_row& r)
     return {};
 }
 
-constexpr std::string_view known_columns[] = {"task_id", "audio_id", "name", "type", "stem", "separation_task_id"};
+constexpr std::string_view known_columns[] = {"task_id", "audio_id", "name", "type", "stem", "separation_task_id", "tempo", "quantize"};
 
 bool is_column(std::string_view name)
 {
@@ -118,9 +118,27 @@ bool set_field(track_row& r, std::string_view column, std::string value, std::st
     else if (column == "name") r.name = std::move(value);
     else if (column == "stem") r.stem = std::move(value);
     else if (column == "separation_task_id") r.separation_task_id = std::move(value);
+    else if (column == "tempo" && !value.empty())
+    {
+        r.tempo = smf::parse_tempo_choice(value);
+        if (!r.tempo)
+        {
+            why = "tempo must be auto, off or a BPM from 40 to 240, not '" + value + "'";
+            return false;
+        }
+    }
+    else if (column == "quantize" && !value.empty())
+    {
+        r.quantize = smf::parse_quantize(value);
+        if (!r.quantize)
+        {
+            why = "quantize must be off, 1/8, 1/16, 1/32, 1/8t or 1/16t, not '" + value + "'";
+            return false;
+        }
+    }
     else if (column == "type" && !value.empty())
     {
-        r.type = parse_separation_type(value);
+        r.type = api::separation_type_from_string(value);
         if (!r.type)
         {
             why = "type must be separate_vocal or split_stem, not '" + value + "'";
@@ -136,7 +154,7 @@ std::string header_problem(const std::vector<std::string>& columns)
     for (std::size_t i = 0; i < columns.size(); ++i)
     {
         if (!is_column(columns[i]))
-            return "unknown column '" + columns[i] + "' (columns: task_id, audio_id, name, type, stem, separation_task_id)";
+            return "unknown column '" + columns[i] + "' (columns: task_id, audio_id, name, type, stem, separation_task_id, tempo, quantize)";
         for (std::size_t j = 0; j < i; ++j)
             if (columns[j] == columns[i]) return "column '" + columns[i] + "' twice";
     }
@@ -262,9 +280,13 @@ void parse_json_lines(std::string_view text, std::string_view file, track_list& 
         field("audio_id", r.audio_id, music_track);
         field("name", r.name, false);
         field("stem", r.stem, false);
-        std::string type;
+        std::string type, tempo, quantize;
         field("type", type, false);
+        field("tempo", tempo, false);
+        field("quantize", quantize, false);
         if (why.empty()) set_field(r, "type", std::move(type), why);
+        if (why.empty()) set_field(r, "tempo", std::move(tempo), why);
+        if (why.empty()) set_field(r, "quantize", std::move(quantize), why);
         if (why.empty()) why = row_problem(r);
         if (!why.empty()) out.errors.push_back({std::string(file), line, why});
         else out.rows.push_back(std::move(r));
@@ -313,13 +335,6 @@ std::optional<track_list> read_track_list(const std::filesystem::path& file, std
     if (ext == ".jsonl" || ext == ".ndjson") format = track_list_format::json_lines;
     else if (ext == ".csv") format = track_list_format::csv;
     return parse_track_list(ss.str(), file.string(), format);
-}
-
-std::optional<api::separation_type> parse_separation_type(std::string_view text)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (text == api::to_string(t)) return t;
-    return std::nullopt;
 }
 
 std::string default_output_name(std::string_view task_id, std::string_view audio_id)

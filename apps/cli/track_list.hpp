@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <kiemidi/smf.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +33,8 @@ struct track_row
     std::optional<api::separation_type> type;
     std::string stem;                ///< Only this stem, by KIE's name; empty: all stems.
     std::string separation_task_id;  ///< A separation finished earlier, to transcribe; empty: a music track.
+    std::optional<smf::tempo_choice> tempo;     ///< The .mid's tempo map (auto, off, BPM); unset: the command's.
+    std::optional<smf::quantize_grid> quantize;  ///< The .mid's quantization; unset: the command's.
 
     /// The row uses a per-track choice (type, stem or separation) beyond task_id,audio_id,name.
     bool has_choices() const { return type || !stem.empty() || !separation_task_id.empty(); }
@@ -62,9 +66,6 @@ track_list parse_track_list(std::string_view text, std::string_view file_name,
 /// Reads and parses a file; the format comes from the extension (.jsonl/.ndjson → JSON Lines,
 /// .csv → CSV) or else from the content. nullopt when the file cannot be read (`why` says so).
 std::optional<track_list> read_track_list(const std::filesystem::path& file, std::string& why);
-
-/// The separation type KIE spells `text` ("separate_vocal", "split_stem"); nullopt for anything else.
-std::optional<api::separation_type> parse_separation_type(std::string_view text);
 
 /// "<task_id>_<audio_id>" with every character outside [A-Za-z0-9._-] replaced by '_'.
 std::string default_output_name(std::string_view task_id, std::string_view audio_id);

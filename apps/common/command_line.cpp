@@ -1,6 +1,8 @@
 // The shared command-line conventions; see command_line.hpp.
 #include "command_line.hpp"
 
+#include <kiemidi/version.hpp>
+
 #include <iostream>
 
 namespace kiemidi::apps {
@@ -23,6 +25,18 @@ int usage_error(std::string_view program, std::string_view what)
 {
     std::cerr << program << ": " << what << "; see " << program << " --help\n";
     return exit_usage_error;
+}
+
+void print_version(std::string_view program)
+{
+    const kiemidi::version_info lib = kiemidi::library_version();
+    std::cout << program << " " << lib.string << "\n"
+              << "built with Boost " << lib.boost << " and OpenSSL " << lib.openssl << " (running with OpenSSL "
+              << lib.openssl_running << ")\n";
+    if (!kiemidi::library_matches_headers())
+        std::cout << "warning: compiled against the kiemidi " KIEMIDI_VERSION_STRING " headers, running with libkiemidi "
+                  << lib.string << "\n";
+    std::cout << std::flush;
 }
 
 }  // namespace kiemidi::apps

@@ -1,7 +1,7 @@
 // The command-line conventions every kiemidi executable shares (the kiemidi CLI, kiemidi-emulator,
 // kiemidi-demo and the benchmark drivers): Boost.ProgramOptions with long options written
 // `--flag value` or `--flag=value` and never abbreviated, one --help layout (the usage lines, then
-// the option groups) and one usage-error line with exit code 2.
+// the option groups), one usage-error line with exit code 2, and one --version text.
 #ifndef KIEMIDI_APPS_COMMAND_LINE_HPP
 #define KIEMIDI_APPS_COMMAND_LINE_HPP
 
@@ -31,6 +31,11 @@ void print_help(std::string_view synopsis, const po::options_description& option
 
 /// The usage error on stderr, "PROGRAM: WHAT; see PROGRAM --help". Returns exit_usage_error.
 int usage_error(std::string_view program, std::string_view what);
+
+/// The --version text on stdout: "PROGRAM VERSION", then the Boost and OpenSSL versions the
+/// kiemidi library was built with (and the OpenSSL it runs with), and a warning line when the
+/// library it runs with is not the one its headers promised (library_matches_headers()).
+void print_version(std::string_view program);
 
 }  // namespace kiemidi::apps
 

@@ -7,7 +7,7 @@
 // arguments, and either a public URL that reaches the listener (--public-url, --listen-port) or
 // --poll-only. Separation and MIDI generation are paid requests.
 #include "command_line.hpp"
-#include "../../src/nothrow_awaitable.hpp"
+#include <kiemidi/nothrow_awaitable.hpp>
 
 #include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
@@ -66,6 +66,7 @@ std::optional<demo_args> parse_args(int argc, char** argv, int& exit_code)
     po::options_description options("options");
     options.add_options()
         ("help,h", "this text")
+        ("version", "print the version and exit")
         ("tracks", po::value(&a.emulated_tracks)->value_name("N"), "tracks to run on the embedded emulator (default 36)")
         ("poll-only", po::bool_switch(&a.poll_only), "no listener: poll record-info for results")
         ("listen-address", po::value(&a.listen_address)->value_name("A"), "callback listener address (default 127.0.0.1)")
@@ -83,6 +84,12 @@ std::optional<demo_args> parse_args(int argc, char** argv, int& exit_code)
         if (vm.count("help"))
         {
             kiemidi::apps::print_help(synopsis, desc);
+            exit_code = 0;
+            return std::nullopt;
+        }
+        if (vm.count("version"))
+        {
+            kiemidi::apps::print_version(program);
             exit_code = 0;
             return std::nullopt;
         }

@@ -103,6 +103,7 @@ po::options_description emulator_options(emulator_cli_options& out)
     po::options_description server("server", help_width, help_width / 2);
     flags{server}
         ("help,h", "this text")
+        ("version", "print the version (and the Boost and OpenSSL versions built with) and exit")
         ("address", po::value(&opts.address)->value_name("ADDR"), "listening address (default 127.0.0.1; keep it on loopback)")
         .whole("http-port", opts.http_port, "HTTP port (default 0 = any free port)")
         .whole("https-port", opts.https_port, "HTTPS port (default 0 = any free port)")
@@ -183,9 +184,11 @@ po::options_description emulator_options(emulator_cli_options& out)
              if (v == "maintenance") opts.outage.kind = emu::outage_kind::maintenance;
              else if (v == "5xx") opts.outage.kind = emu::outage_kind::server_error;
              else if (v == "reset") opts.outage.kind = emu::outage_kind::connection_reset;
-             else throw po::error("invalid value '" + v + "' for --outage-kind (maintenance, 5xx or reset)");
+             else if (v == "refused") opts.outage.kind = emu::outage_kind::connection_refused;
+             else throw po::error("invalid value '" + v + "' for --outage-kind (maintenance, 5xx, reset or refused)");
          }),
-         "maintenance (HTTP 455, default) | 5xx (HTML 503 pages) | reset (connections closed unanswered)");
+         "maintenance (HTTP 455, default) | 5xx (HTML 503 pages) | reset (requests read, then closed unanswered) | "
+         "refused (new connections reset at once, nothing read)");
 
     po::options_description results("results KIE's documentation allows or leaves open", help_width, help_width / 2);
     flags{results}
@@ -217,7 +220,8 @@ emulator_cli_options parse_emulator_args(const std::vector<std::string>& args)
     po::variables_map vm;
     store_command_line(args, desc, {}, vm);
     out.help = vm.count("help") != 0;
-    if (!out.help) po::notify(vm);
+    out.version = vm.count("version") != 0;
+    if (!out.help && !out.version) po::notify(vm);
     return out;
 }
 
@@ -238,6 +242,11 @@ int emulator_main(std::string_view program, const std::vector<std::string>& args
         text.replace(text.find("{program}"), 9, program);
         emulator_cli_options unused;
         print_help(text, emulator_options(unused));
+        return 0;
+    }
+    if (opts.version)
+    {
+        print_version(program);
         return 0;
     }
     return serve_emulator(opts, program);

@@ -21,6 +21,7 @@ struct emulator_cli_options
     std::string ca_out;                 ///< Write the HTTPS CA (PEM) here when not empty.
     unsigned threads = 1;               ///< io threads.
     bool help = false;                  ///< --help was given.
+    bool version = false;               ///< --version was given.
 };
 
 /// Parses emulator flags (`--flag value` or `--flag=value`); `args` excludes the program name.
@@ -28,7 +29,7 @@ struct emulator_cli_options
 emulator_cli_options parse_emulator_args(const std::vector<std::string>& args);
 
 /// The whole command line of `program` ("kiemidi-emulator" or "kiemidi emulator"): parses
-/// `args`, answers --help (exit 0) or a usage error (exit 2), otherwise serves. Returns the exit code.
+/// `args`, answers --help or --version (exit 0) or a usage error (exit 2), otherwise serves. Returns the exit code.
 int emulator_main(std::string_view program, const std::vector<std::string>& args);
 
 /// Starts the server, prints its URLs and API key on stdout (and writes the CA when asked),

@@ -21,6 +21,7 @@
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/pipeline_options.hpp>
+#include <kiemidi/smf.hpp>
 #include <kiemidi/track.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -31,6 +32,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,8 +74,8 @@ struct batch_options
     std::filesystem::path output_dir;    ///< Where `<name>.mid` and `<name>.json` go (created if missing).
     std::filesystem::path journal_path;  ///< The batch's journal; empty → output_dir / "kiemidi-journal.sqlite".
     unsigned concurrency = 16;           ///< Tracks processed at once (0 is treated as 1).
-    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem, wait,
-    /// stage_timeout (bounding each wait) and unknown_outcome_wait (how long a paid POST whose
+    /// Per-track pipeline settings: task_id/audio_id are ignored; separation type, stem (or stem_audio_id, for tracks
+    /// naming no stem), wait, stage_timeout (bounding each wait) and unknown_outcome_wait (how long a paid POST whose
     /// answer was lost waits for its tagged callback, see client::async_find_task) are used.
     midi_params pipeline;
     /// A track found in separation_intent / midi_intent (an earlier run stopped between a paid
@@ -91,6 +93,11 @@ struct batch_options
     /// goes to a URL nobody listens on.
     bool resumed_callbacks_reachable = true;
     bool write_json = true;              ///< Also write `<name>.json` (smf::notes_to_json).
+    /// The tempo map and quantization of the written files (default: tempo estimated from the notes, no quantization).
+    smf::file_choices files;
+    /// Per-track choices over `files`, by output_name(track) (rows of a track list with their own
+    /// tempo or quantize). Not journaled: the track list gives them again on every run.
+    std::map<std::string, smf::file_choices> files_by_track;
     /// Explicit user choice: send again the submissions whose outcome is unknown (may pay twice).
     bool resubmit_unknown = false;
     /// Try failed tracks again, from the latest state their task ids allow (journal::requeue):
@@ -175,7 +182,7 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 ///
 /// @par Handler signature
 /// `void(error_code, batch_summary)`. The error is set only when the batch itself could not run
-/// (journal or output directory unusable: see last_diagnostics()) or was cancelled
+/// (journal or output directory unusable: see the diagnostics) or was cancelled
 /// (asio::error::operation_aborted; the summary is still filled). Track failures are counted in
 /// the summary and reported through events and the journal, not through the error.
 ///
@@ -189,6 +196,12 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 /// tracks stay separating / transcribing with the task id recorded, so the next run resumes
 /// them), and a paid submission already sent is allowed to finish so that its task id is
 /// recorded. Then the operation completes with asio::error::operation_aborted.
+///
+/// @par Shutdown
+/// A run counts among the client's pending operations: client::async_shutdown stops it as a
+/// terminal cancellation would, it completes with client_errc::shut_down, and the shutdown
+/// completes only after it. A run started once the client is shutting down completes at once
+/// with client_errc::shut_down.
 ///
 /// @par Thread safety
 /// One async_run at a time per runner. The client's io_context may run on several threads.
@@ -224,14 +237,26 @@ public:
 
     /// Adds `tracks` to the journal (existing ones are kept as they are), then processes every
     /// track of the journal that is not done. An empty `tracks` resumes the journal as it is.
-    template <class Token = kiemidi::default_token_t<executor_type>>
-    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
+    /// `diag` (which must outlive the operation) says why the batch failed as a whole, as for
+    /// every other operation.
+    template <boost::asio::completion_token_for<void(error_code, batch_summary)> Token =
+                  kiemidi::default_token_t<executor_type>>
+    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                   diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, void(error_code, batch_summary)>(
-            [this](auto handler, std::vector<track_spec> t, std::function<void(const batch_event&)> ev) {
-                start_run(std::move(t), std::move(ev), std::move(handler));
+            [this](auto handler, std::vector<track_spec> t, std::function<void(const batch_event&)> ev, diagnostics* d) {
+                start_run(std::move(t), std::move(ev), *d, std::move(handler));
             },
-            token, std::move(tracks), std::move(on_event));
+            token, std::move(tracks), std::move(on_event), &diag);
+    }
+
+    /// As above, with the runner's own diagnostics (last_diagnostics()).
+    template <boost::asio::completion_token_for<void(error_code, batch_summary)> Token =
+                  kiemidi::default_token_t<executor_type>>
+    auto async_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event, Token&& token = {})
+    {
+        return async_run(std::move(tracks), std::move(on_event), diag_, std::forward<Token>(token));
     }
 
     /// The coroutine spelling of async_run: throws boost::system::system_error (what() carries
@@ -239,7 +264,8 @@ public:
     KIEMIDI_DECL boost::asio::awaitable<batch_summary> run(std::vector<track_spec> tracks,
                                                            std::function<void(const batch_event&)> on_event = {});
 
-    /// Why the last async_run failed as a whole (journal or output directory errors).
+    /// Why the last async_run started without diagnostics of its own failed as a whole (journal or
+    /// output directory errors).
     const diagnostics& last_diagnostics() const noexcept { return diag_; }
 
     /// The journal path used by async_run (batch_options::journal_path or its default).
@@ -247,6 +273,7 @@ public:
 
 private:
     KIEMIDI_DECL void start_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
+                                diagnostics& diag,
                                 boost::asio::any_completion_handler<void(error_code, batch_summary)> handler);
 
     client& client_;

@@ -86,12 +86,22 @@ struct track_update
         /// goes to done when `failed_stage` is "done" (its files are written), else to the latest
         /// state the ids allow. Keeps the claim unless done. Never pays: it only spares paying again.
         adopt,
+        /// transcribing / not_written / done → not_written: KIE finished, the files could not
+        /// be written (`error` says why). Releases the claim; the track is claimable again
+        /// when a worker next opens the batch (its result is then read again, for free).
+        not_written,
+        /// not_written → result_lost: KIE no longer keeps the result (`error` says so).
+        /// Releases the claim; claimable again only when a worker opens with `resubmit_lost`.
+        result_lost,
+        /// done → not_written, claimable at once, without a claim: the files of a done track
+        /// were found missing or damaged (`error` says which); its result is read again.
+        files_missing,
     } what = kind::release;  ///< The transition to apply (default: release the claim).
     journal_stage stage = journal_stage::separation;  ///< intent, task_id.
     std::string task_id;                              ///< task_id: KIE's task id.
     std::string reference;                            ///< intent: the callback reference of the POST (journal_entry::intent_ref).
     std::string failed_stage;                         ///< failed: "separation", "midi" or "output".
-    std::string error;                                ///< failed, outcome_unknown: why.
+    std::string error;                                ///< failed, outcome_unknown, not_written, result_lost, files_missing: why.
 };
 
 /// One track as the shared state knows it (for `kiemidi status`).
@@ -108,6 +118,9 @@ struct claims_open_options
 {
     bool retry_failed = false;      ///< failed → latest resumable state.
     bool resubmit_unknown = false;  ///< outcome_unknown → latest resumable state (the user's choice to risk paying twice).
+    bool resubmit_lost = false;     ///< result_lost → pending (or separating for a given separation): paid again, the user's choice.
+    // Tracks not_written (and, from an earlier version, failed at "output" with a MIDI task id)
+    // are always made claimable again: their result is only read, for free.
 };
 
 /// The shared state of one batch, as seen by one worker.
@@ -153,7 +166,8 @@ public:
     virtual std::chrono::milliseconds lease() const noexcept = 0;
 
     /// Adds `tracks` (a track already present, same task_id, audio_id and name, is kept as it
-    /// is), makes failed / unknown tracks claimable again as `opts` says, and returns the counts.
+    /// is), makes not_written tracks claimable again, failed / unknown / result_lost ones as
+    /// `opts` says, and returns the counts.
     /// Handler: void(error_code, journal_counts).
     template <boost::asio::completion_token_for<open_signature> Token =
                   kiemidi::default_token_t<executor_type>>

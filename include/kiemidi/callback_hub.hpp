@@ -165,7 +165,29 @@ public:
     virtual deliver_result deliver(callback_message msg) = 0;
 
     /// Completes every pending wait with client_errc::shut_down; later waits fail the same way.
+    /// Returns at once; what the hub still has in flight (e.g. a Redis store) ends later.
     virtual void close() = 0;
+
+    /// Graceful stop, in the shape every embedded server of kiemidi shares (see callback_listener):
+    /// as close() (pending waits complete with client_errc::shut_down, later waits and deliveries
+    /// are refused), then what the hub still has in flight finishes within its grace period (a
+    /// Redis hub: callbacks being stored in Redis, so other instances find them) and is cut after it.
+    /// Stop the listener first: callbacks it hands over after this began are refused.
+    ///
+    /// @par Handler signature
+    /// void(error_code), once nothing of the hub runs any more (the hub may then be destroyed at
+    /// once): success, asio::error::timed_out (the grace ran out and the rest was cut) or
+    /// asio::error::operation_aborted (this stop was cancelled).
+    /// @par Cancellation
+    /// terminal, partial and total: cuts what is left at once; still completes only when nothing
+    /// of the hub runs.
+    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
+    auto async_stop(Token&& token = {})
+    {
+        return asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_stop(asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+            token);
+    }
 
     /// A snapshot of sizes and counters.
     virtual callback_hub_stats stats() const = 0;
@@ -181,6 +203,10 @@ protected:
     /// Registers `handler` as the waiter of callbacks of `kind` for `task_id` (the type-erased body of async_wait).
     virtual void start_wait(callback_kind kind, std::string task_id,
                             asio::any_completion_handler<wait_signature> handler) = 0;
+
+    /// Starts async_stop. This default, for hubs that run nothing of their own: close(), then
+    /// completes (posted) with success.
+    KIEMIDI_DECL virtual void start_stop(asio::any_completion_handler<void(error_code)> handler);
 
     /// Registers `handler` as the waiter of callbacks tagged `reference` (the body of
     /// async_wait_reference). This default completes with asio::error::operation_not_supported.

@@ -10,10 +10,13 @@
 
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/listener_options.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -60,7 +63,8 @@ struct listener_stats
 /// nobody waits for yet); 400 unparsable HTTP, an HTTP version other than 1.0 or 1.1, invalid JSON
 /// or no task id; 401 bad, missing or stale webhook signature; 404 any other path, including a
 /// wrong secret (nothing else is revealed); 405 a method other than POST on the callback path;
-/// 413 body over max_body; 431 headers over 16 KiB; 503 after stop(). Answers to HEAD carry no
+/// 413 body over max_body; 431 headers over 16 KiB; 503 when the listener was stopped at once
+/// while the request was read. Answers to HEAD carry no
 /// body. Slow or silent peers are disconnected without an answer.
 ///
 /// @par Connection cap
@@ -69,13 +73,20 @@ struct listener_stats
 /// handshake); only when none is idle is the new one closed at once. So a flood of idle
 /// connections holds no slot KIE needs, and memory and descriptors stay bounded.
 ///
+/// @par Starting and stopping
+/// start(error_code&) binds and listens; `co_await listener.async_stop()` stops gracefully (see
+/// async_stop). Every embedded server of kiemidi (this listener, the callback hubs,
+/// metrics::server, emulator::server) starts and stops in this shape.
+///
 /// @par Thread safety
-/// start(), stop(), port(), callback_url() and stats() may be called from any thread. Each
-/// connection runs on its own strand, so the executor's io_context may run on several threads.
+/// start(), async_stop(), stop(), port(), callback_url() and stats() may be called from any
+/// thread. Each connection runs on its own strand, so the executor's io_context may run on
+/// several threads.
 ///
 /// @par Object lifetimes
-/// The hub must outlive the listener. stop() (also run by the destructor) closes the acceptor
-/// and every connection; the listener never calls the hub after stop() has returned.
+/// The hub must outlive the listener's work: once async_stop has completed, the listener never
+/// calls the hub again and may be destroyed at once. stop() (also run by the destructor) closes
+/// everything without waiting; the listener never calls the hub after stop() has returned.
 class callback_listener
 {
 public:
@@ -94,7 +105,31 @@ public:
     KIEMIDI_DECL void start(error_code& ec);
     /// Same as start(error_code&), but throws boost::system::system_error on failure.
     KIEMIDI_DECL void start();
-    /// Closes the acceptor and every open connection. Idempotent.
+    /// Graceful stop. At once: no new connection is accepted, and connections waiting for a
+    /// request (or in their TLS handshake) are closed. A request being read goes on: a callback
+    /// verified before the stop began is handed to the hub and answered (with `Connection: close`),
+    /// then its connection closes. After listener_options::stop_grace whatever is left is closed.
+    ///
+    /// @par Handler signature
+    /// void(error_code), once nothing of the listener runs any more (no handler of it is pending,
+    /// the hub is never called again): success when every request ended within the grace,
+    /// asio::error::timed_out when the grace ran out and the rest was closed,
+    /// asio::error::operation_aborted when this stop was cancelled. Calling it again (or after
+    /// stop()) completes once the same holds.
+    /// @par Cancellation
+    /// terminal, partial and total: closes whatever is left at once (stop now); the operation still
+    /// completes only when nothing of the listener runs.
+    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<asio::any_io_executor>>
+    auto async_stop(Token&& token = {})
+    {
+        return asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_stop(asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+            token);
+    }
+
+    /// Stops at once: closes the acceptor and every open connection and returns without waiting
+    /// (their handlers end as the executor runs). Idempotent. For a stop that lets requests in
+    /// hand finish and says when nothing is left, use async_stop().
     KIEMIDI_DECL void stop();
 
     /// The bound TCP port (valid after start()).
@@ -107,6 +142,8 @@ public:
     KIEMIDI_DECL listener_stats stats() const;
 
 private:
+    KIEMIDI_DECL void start_stop(asio::any_completion_handler<void(error_code)> handler);
+
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -9,10 +9,14 @@
 #define KIEMIDI_EMULATOR_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/emulator/counters.hpp>
 #include <kiemidi/emulator/options.hpp>
+#include <kiemidi/error.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -29,10 +33,15 @@ namespace kiemidi::emulator {
 /// Pre-seeded: completed separation tasks "5c79****be8e" (stem "8ca376e7-******-08aaf2c6dd27"; its
 /// MIDI task id equals the separation task id, as in KIE's example) and "3e63b4cc88d52611159371f6af5571e7".
 ///
+/// @par Starting and stopping
+/// start(error_code&) binds and listens; `co_await emu.async_stop()` stops gracefully, in the shape
+/// every embedded server of kiemidi shares (see callback_listener).
+///
 /// @par Object lifetimes
 /// The server's work (connections, task timers, callbacks) runs on the executor passed at construction
 /// and keeps the internal state alive until it ends; the server object itself may be destroyed at any
-/// time (it calls stop()). The io_context must outlive the server object.
+/// time (it calls stop()), and once async_stop has completed nothing of it runs any more. The
+/// io_context must outlive the server object.
 ///
 /// @par Thread safety
 /// All member functions may be called from any thread, also while the executor runs on several
@@ -53,10 +62,38 @@ public:
     server& operator=(const server&) = delete;
 
     /// Binds and listens synchronously (ports are known when it returns), then accepts asynchronously.
-    /// Throws boost::system::system_error when a port cannot be bound.
+    /// Errors: the bind's (e.g. address_in_use), asio::error::already_started when called twice or
+    /// after a stop.
+    KIEMIDI_DECL void start(error_code& ec);
+    /// Same as start(error_code&), but throws boost::system::system_error on failure.
     KIEMIDI_DECL void start();
-    /// Stops accepting, closes every connection and cancels task timers and callbacks in flight.
-    /// Returns at once; the cancelled work finishes as the executor runs (nothing is left afterwards).
+
+    /// Graceful stop. At once: no new connection is accepted, connections waiting for a request
+    /// are closed, task timers are cancelled (a task not finished yet never finishes) and no new
+    /// callback is started. An answer being prepared is written (then its connection closes), and
+    /// callbacks being delivered go on (retries included); after emulator_options::stop_grace
+    /// whatever is left is closed.
+    ///
+    /// @par Handler signature
+    /// void(error_code), once nothing of the server runs any more: success,
+    /// asio::error::timed_out (the grace ran out and the rest was closed) or
+    /// asio::error::operation_aborted (this stop was cancelled).
+    /// @par Cancellation
+    /// terminal, partial and total: closes whatever is left at once; still completes only when
+    /// nothing of the server runs.
+    template <boost::asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
+    auto async_stop(Token&& token = {})
+    {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) {
+                start_stop(boost::asio::any_completion_handler<void(error_code)>(std::move(handler)));
+            },
+            token);
+    }
+
+    /// Stops at once: stops accepting, closes every connection and cancels task timers and
+    /// callbacks in flight. Returns at once; the cancelled work finishes as the executor runs
+    /// (counters::active_operations says how much is left).
     KIEMIDI_DECL void stop();
 
     /// The bound HTTP port (0 before start()).
@@ -95,6 +132,8 @@ public:
     class impl;
 
 private:
+    KIEMIDI_DECL void start_stop(boost::asio::any_completion_handler<void(error_code)> handler);
+
     std::shared_ptr<impl> impl_;
 };
 

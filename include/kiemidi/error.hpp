@@ -65,6 +65,7 @@ enum class client_errc : int
     retries_exhausted,           ///< Every allowed attempt failed; diagnostics holds the last failure.
     unknown_stem,                ///< The separation has no stem by that name or audio id; diagnostics lists the ones it has.
     kie_unavailable,             ///< KIE is down (maintenance, server errors, no connection) and the caller asked not to wait; nothing was sent. Diagnostics say since when.
+    proxy_refused,               ///< The HTTP proxy would not open a tunnel to KIE (407, 403, 5xx to CONNECT, or closed); diagnostics name the proxy and its status.
 };
 
 /// The category of api_errc ("kiemidi.api"): KIE said so.

@@ -42,6 +42,9 @@ struct listener_options
     std::chrono::milliseconds body_timeout{30000};
     /// A keep-alive connection with no new request for this long is closed.
     std::chrono::milliseconds idle_timeout{60000};
+    /// How long callback_listener::async_stop lets requests already being read finish before it
+    /// closes what is left (cancelling the stop closes it at once).
+    std::chrono::milliseconds stop_grace{10000};
     /// Connections served at once; beyond it an idle one is closed for the newcomer, else the newcomer.
     std::size_t max_connections = 10000;
     /// URL path secret; empty → 32 random bytes (OpenSSL RAND_bytes) as 64 hex digits.

@@ -38,6 +38,9 @@ struct server_options
     std::size_t max_request_size = 8 * 1024;
     /// Connections served at once; more are closed at once.
     std::size_t max_connections = 16;
+    /// How long server::async_stop lets answers being written finish before it closes what is
+    /// left (cancelling the stop closes it at once).
+    std::chrono::milliseconds stop_grace{5'000};
 };
 
 /// Serves `render()` (e.g. `[&] { return metrics::render_prometheus(metrics::collect(kie)); }`)
@@ -48,13 +51,18 @@ struct server_options
 /// bearer token is set and the request's is missing or wrong; 404 any other path; 405 any other
 /// method; 400 an unparsable or oversized request (then the connection is closed).
 ///
+/// @par Starting and stopping
+/// start(error_code&) binds and listens; `co_await srv.async_stop()` stops gracefully, in the shape
+/// every embedded server of kiemidi shares (see callback_listener).
+///
 /// @par Thread safety
-/// async_start, async_stop and port() may be called from any thread. render() is called on the
+/// start, async_stop and port() may be called from any thread. render() is called on the
 /// server's strand, one request at a time.
 ///
 /// @par Object lifetimes
-/// `render` and what it reads must stay valid until async_stop completes (or the server is
-/// destroyed: that stops it too, without waiting).
+/// `render` and what it reads must stay valid until async_stop completes (then nothing of the
+/// server runs and it may be destroyed at once). Destroying the server without async_stop closes
+/// everything without waiting: `render` is not called any more, but its handlers end later.
 class server
 {
 public:
@@ -73,35 +81,39 @@ public:
     /// Not copy-assignable.
     server& operator=(const server&) = delete;
 
-    /// Binds and listens, then serves until stopped. Handler: void(error_code) (the bind's error,
-    /// or an invalid address; asio::error::operation_aborted when the server was stopped first).
-    /// @par Cancellation
-    /// Not supported (binding does not wait); stop the server with async_stop.
-    template <class Token = kiemidi::default_token_t<executor_type>>
-    auto async_start(Token&& token = {})
-    {
-        return boost::asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler) { start_start(std::move(handler)); }, token);
-    }
+    /// Binds and listens synchronously (port() is known when it returns), then serves in the
+    /// background. Errors: the bind's (e.g. address_in_use), an invalid address,
+    /// asio::error::already_started when called twice or after a stop.
+    KIEMIDI_DECL void start(error_code& ec);
+    /// Same as start(error_code&), but throws boost::system::system_error on failure.
+    KIEMIDI_DECL void start();
 
-    /// Closes the acceptor and every connection. Handler: void().
+    /// Graceful stop: no new connection is accepted, connections waiting for a request are
+    /// closed, an answer being written is finished (then its connection closes); after
+    /// server_options::stop_grace whatever is left is closed.
+    ///
+    /// @par Handler signature
+    /// void(error_code), once nothing of the server runs any more (render() is never called
+    /// again): success, asio::error::timed_out (the grace ran out and the rest was closed) or
+    /// asio::error::operation_aborted (this stop was cancelled).
     /// @par Cancellation
-    /// Not supported: it completes once the acceptor and connections are closed.
-    template <class Token = kiemidi::default_token_t<executor_type>>
+    /// terminal, partial and total: closes whatever is left at once; still completes only when
+    /// nothing of the server runs.
+    template <boost::asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
     auto async_stop(Token&& token = {})
     {
-        return boost::asio::async_initiate<Token, void()>([this](auto handler) { start_stop(std::move(handler)); },
-                                                          token);
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_stop(boost::asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+            token);
     }
 
-    /// The bound port (valid once async_start completed without error).
+    /// The bound port (valid once start() succeeded).
     KIEMIDI_DECL std::uint16_t port() const noexcept;
 
     struct impl;
 
 private:
-    KIEMIDI_DECL void start_start(boost::asio::any_completion_handler<void(error_code)> h);
-    KIEMIDI_DECL void start_stop(boost::asio::any_completion_handler<void()> h);
+    KIEMIDI_DECL void start_stop(boost::asio::any_completion_handler<void(error_code)> h);
     std::shared_ptr<impl> impl_;
 };
 

@@ -7,6 +7,7 @@
 #include <kiemidi/api/midi.hpp>
 #include <kiemidi/api/repairs.hpp>
 #include <kiemidi/api/separation.hpp>
+#include <kiemidi/smf/beat_grid.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +32,9 @@ struct midi_result
     std::vector<api::stem> stem_list;      ///< Per-stem ids (only when a record-info read happened).
     std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.
     std::vector<api::instrument> instruments;  ///< Every detected instrument and its notes.
+    /// The beat grid estimated from the notes (smf::estimate_beat_grid): tempo map, meter, bar
+    /// phase, confidence. What a written file uses with the default tempo choice.
+    smf::beat_grid grid;
     /// What kiemidi repaired or dropped in KIE's answers (odd notes, stems without id) instead of
     /// failing the paid result; see api::note.
     api::result_repairs repairs;

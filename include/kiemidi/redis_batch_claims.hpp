@@ -121,7 +121,7 @@ public:
     /// @par Object lifetimes
     /// `diag` and the object must outlive the operation.
     template <boost::asio::completion_token_for<durability_signature> Token =
-                  boost::asio::default_completion_token_t<executor_type>>
+                  kiemidi::default_token_t<executor_type>>
     auto async_check_durability(diagnostics& diag, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, durability_signature>(

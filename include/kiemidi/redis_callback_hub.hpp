@@ -40,6 +40,9 @@ struct redis_callback_hub_options
     std::chrono::milliseconds key_ttl{std::chrono::hours(1)};
     /// Limits of the local part (waiters, duplicate memory, callbacks kept while Redis is away).
     callback_hub_options local;
+    /// How long async_stop lets Redis commands in flight (callbacks being stored) finish before
+    /// it closes the connections (cancelling the stop closes them at once).
+    std::chrono::milliseconds stop_grace{5000};
 };
 
 /// What the Redis side of the hub did, a snapshot.
@@ -80,7 +83,8 @@ struct redis_callback_hub_stats
 ///
 /// @par Object lifetimes
 /// The io_context must outlive the hub. Destroying the hub completes pending waits with
-/// client_errc::shut_down.
+/// client_errc::shut_down and closes both connections without waiting; after async_stop
+/// completed nothing of the hub runs any more.
 class redis_callback_hub final : public callback_hub
 {
 public:
@@ -120,6 +124,9 @@ protected:
     /// next to each stored callback, so a callback that landed on another instance is found too.
     KIEMIDI_DECL void start_wait_reference(std::string reference,
                                            asio::any_completion_handler<wait_signature> handler) override;
+    /// Refuses new waits and deliveries, lets the Redis commands in flight finish (within
+    /// stop_grace), then closes both connections.
+    KIEMIDI_DECL void start_stop(asio::any_completion_handler<void(error_code)> handler) override;
 
 private:
     KIEMIDI_DECL void start_connect(asio::any_completion_handler<void(error_code)> handler);

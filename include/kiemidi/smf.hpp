@@ -1,7 +1,7 @@
 /// @file
 /// Standard MIDI File writer: KIE's per-instrument notes → format-1 .mid bytes.
 ///
-/// Track 0 is the conductor (title, tempo, 4/4); each instrument gets a track with its name, a
+/// Track 0 is the conductor (title, tempo map, time signature); each instrument gets a track with its name, a
 /// program change and its notes. General MIDI names plus a small alias table pick programs;
 /// drum kits play on MIDI channel 10. Pure code: write_smf returns bytes; write_smf_file only
 /// replaces one file atomically. Thread safety: no shared state; call from any thread.
@@ -12,6 +12,7 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/smf/beat_grid.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -22,6 +23,25 @@
 #include <vector>
 
 namespace kiemidi::smf {
+
+/// Where onsets (and optionally ends) are snapped in the file: a fraction of a whole note,
+/// "t" for triplets. The .json keeps KIE's seconds.
+enum class quantize_grid
+{
+    off,                ///< No quantization (the default): onsets at KIE's seconds.
+    eighth,             ///< "1/8": 2 per beat
+    sixteenth,          ///< "1/16": 4 per beat
+    thirty_second,      ///< "1/32": 8 per beat
+    eighth_triplet,     ///< "1/8t": 3 per beat
+    sixteenth_triplet,  ///< "1/16t": 6 per beat
+};
+
+/// "off", "1/8", "1/16", "1/32", "1/8t", "1/16t"; nullopt for anything else.
+KIEMIDI_DECL std::optional<quantize_grid> parse_quantize(std::string_view text);
+/// The text parse_quantize reads.
+KIEMIDI_DECL std::string_view to_string(quantize_grid q) noexcept;
+/// Grid steps per beat (quarter note): 0 for off.
+KIEMIDI_DECL int steps_per_beat(quantize_grid q) noexcept;
 
 /// How notes become a file. Out-of-range values are corrected, never rejected (see each line).
 struct smf_options
@@ -35,6 +55,30 @@ struct smf_options
     std::uint8_t default_program = 0;
     /// Name of the conductor track (e.g. the song title); empty writes "kiemidi".
     std::string title;
+    /// The tempo map (see estimate_beat_grid): when set and not empty, every beat of the grid is a
+    /// quarter note, the conductor track holds a Set Tempo event wherever the tempo changes and
+    /// the Time Signature of the grid (a short first bar for a pickup), and `bpm` is ignored.
+    /// Note times read back through the map equal KIE's seconds within half a tick (see tempo_map
+    /// in the sources). Unset: a fixed `bpm` in 4/4 from 0 s.
+    std::optional<beat_grid> grid;
+    /// Snaps note onsets to this subdivision of the beat (off by default).
+    quantize_grid quantize = quantize_grid::off;
+    /// With `quantize`: also snaps note ends (a note keeps at least one step).
+    bool quantize_ends = false;
+};
+
+/// The options of a written file (the name the tempo choice is documented under).
+using write_options = smf_options;
+
+/// What the user chooses for written files: how the tempo map is found and what is quantized.
+struct file_choices
+{
+    tempo_choice tempo;                                ///< auto (default), off (120 BPM) or a given BPM.
+    quantize_grid quantize = quantize_grid::off;       ///< Off by default.
+    bool quantize_ends = false;                        ///< Also snap note ends.
+
+    /// Member-wise equality.
+    friend bool operator==(const file_choices&, const file_choices&) = default;
 };
 
 /// Channel 9 (MIDI channel 10): the General MIDI percussion channel.
@@ -64,7 +108,8 @@ KIEMIDI_DECL std::vector<channel_assignment> assign_channels(std::span<const api
 ///
 /// Conversions (documented because listeners hear them):
 /// - time: ticks = round(seconds * ticks_per_quarter * 1e6 / tempo_us); at 960 PPQ and 120 BPM one
-///   tick is ~0.52 ms, so times read back within 1 ms. Negative or non-finite times count as 0;
+///   tick is ~0.52 ms, so times read back within 1 ms. With a grid, the same through the tempo of
+///   each beat (at 960 PPQ within 1 ms down to 40 BPM). Negative or non-finite times count as 0;
 ///   times are capped at tick 0x0FFFFFFF (~38.8 h at the defaults), the largest delta a file can hold.
 /// - duration: every note lasts at least 1 tick (zero-length notes included).
 /// - velocity: round(v * 126) + 1 with v clamped to 0..1, so 0 → 1 (still a note-on) and 1 → 127.

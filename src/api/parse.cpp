@@ -1,6 +1,7 @@
 // The {code, msg, data} envelope of KIE's REST answers, and the parse_response entry points.
 #include <kiemidi/api/parse.hpp>
 
+#include "envelope.hpp"
 #include "readers.hpp"
 
 #include <limits>
@@ -100,18 +101,12 @@ error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind ki
     const json_path root_path;
     const json_reader root(&doc.root(), root_path, status);
 
-    int code = 0;
-    {
-        json_reader code_field = root["code"];
-        code = read_int(code_field, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
-    }
+    const int code = kiemidi::detail::read_envelope_code(root);
     if (!status.ok()) return report(status, diag);
     diag.set_kie_code(code);
     if (code != 200)
     {
-        json_reader msg = root.any_of({"msg", "message"});
-        // A malformed msg must not hide KIE's code: fall back to an empty message.
-        if (msg.value() && msg.value()->is_string()) diag.set_server_message(std::string(msg.value()->get_string()));
+        if (auto msg = kiemidi::detail::read_envelope_msg(root); !msg.empty()) diag.set_server_message(std::move(msg));
         return to_api_errc(code, diag.server_message());
     }
 

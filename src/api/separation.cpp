@@ -18,6 +18,13 @@ std::string_view to_string(separation_type t) noexcept
     return t == separation_type::split_stem ? "split_stem" : "separate_vocal";
 }
 
+std::optional<separation_type> separation_type_from_string(std::string_view s) noexcept
+{
+    for (auto t : {separation_type::separate_vocal, separation_type::split_stem})
+        if (to_string(t) == s) return t;
+    return std::nullopt;
+}
+
 std::string serialize(const separation_request& req)
 {
     boost::json::object body;

@@ -2,7 +2,7 @@
 // batch_duplicates.hpp.
 #include <kiemidi/batch_duplicates.hpp>
 
-#include "../output/result_files.hpp"
+#include <kiemidi/atomic_file.hpp>
 
 #include <cctype>
 #include <fstream>
@@ -62,7 +62,7 @@ error_code copy_result_files(const std::filesystem::path& dir, const std::string
             diag.set_client_message("cannot read " + source.string());
             return boost::system::errc::make_error_code(boost::system::errc::io_error);
         }
-        if (auto ec = detail::write_file_atomically(dir / (to + ext), data.str(), diag)) return ec;
+        if (auto ec = write_file_atomically(dir / (to + ext), data.str(), diag)) return ec;
     }
     return {};
 }

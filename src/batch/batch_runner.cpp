@@ -12,6 +12,8 @@
 #include "batch_state.hpp"
 #include "batch_worker.hpp"
 #include "../client/kie_health_gate.hpp"
+#include "../client/operations.hpp"
+#include "../client/tracked_spawn.hpp"
 #include "../nothrow_awaitable.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -267,12 +269,14 @@ std::filesystem::path batch_runner::journal_path() const
 }
 
 void batch_runner::start_run(std::vector<track_spec> tracks, std::function<void(const batch_event&)> on_event,
-                             asio::any_completion_handler<void(error_code, batch_summary)> handler)
+                             diagnostics& diag, asio::any_completion_handler<void(error_code, batch_summary)> handler)
 {
     auto strand = asio::make_strand(client_.get_executor());
-    detail::spawn_with_handler<batch_summary>(
-        strand,
-        run_batch(client_, opts_, claims_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag_),
+    // Counted among the client's operations: client::async_shutdown stops the run (as a
+    // cancellation, then client_errc::shut_down) and completes only once it has ended.
+    detail::spawn_tracked_on<batch_summary>(
+        detail::client_access::life(client_), client_.get_executor(), strand,
+        run_batch(client_, opts_, claims_, journal_path(), pool_->get_executor(), strand, std::move(tracks), std::move(on_event), diag),
         std::move(handler));
 }
 

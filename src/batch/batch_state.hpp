@@ -92,8 +92,8 @@ public:
     /// Applies `u` (any kind but requeue and release) to track `id`.
     virtual asio::awaitable<error_code> update(std::int64_t id, const track_update* u, diagnostics* diag) = 0;
 
-    /// KIE finished but the files of track `id` are not written; `why` says why. A state without
-    /// a not_written state of its own (shared) records the track failed at "output" instead.
+    /// KIE finished but the files of track `id` are not written; `why` says why. The track is
+    /// let go: a later run (a shared batch: the next worker to open it) reads its result again.
     virtual asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
 
     /// not_written → result_lost: KIE no longer has the record; `why` says so.
@@ -130,6 +130,10 @@ public:
     /// unfinished tracks) and closes what open() opened.
     virtual asio::awaitable<error_code> close(const run_tally* tally, batch_summary* summary, diagnostics* diag) = 0;
 };
+
+/// Why the files of the done track named `name` are to be written again from KIE's record
+/// (missing or damaged), or empty when they are whole. Blocking: reads the files.
+std::string done_track_files_damaged(const batch_options& opts, const std::string& name);
 
 /// The local SQLite journal at `journal_path`; blocking calls run on `pool`.
 std::unique_ptr<batch_state> make_journal_batch_state(const batch_options& opts, std::filesystem::path journal_path,

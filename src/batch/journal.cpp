@@ -154,7 +154,7 @@ struct journal::impl
         e.failed_stage = column_text(s, 8);
         e.attempts = static_cast<unsigned>(::sqlite3_column_int64(s, 9));
         e.intent_ref = column_text(s, 10);
-        e.track.separation = batch_detail::separation_from(column_text(s, 11));
+        e.track.separation = api::separation_type_from_string(column_text(s, 11));
         e.track.stem = column_text(s, 12);
         e.track.separation_task_id = column_text(s, 13);
         return e;

@@ -1,7 +1,7 @@
 // A batch's state in the local SQLite journal: the tracks to process are queued when the batch
 // opens, and every change is a journal call on the runner's pool (SQLite blocks).
 #include "batch_state.hpp"
-#include "../output/result_files.hpp"
+#include <kiemidi/result_files.hpp>
 
 #include <kiemidi/batch_plan.hpp>
 
@@ -29,7 +29,7 @@ public:
         auto& diag = *diag_ptr;
         std::vector<journal_entry> entries;
         auto open_and_read = [&] {
-            if (auto ec = detail::make_output_dir(opts_.output_dir, diag)) return ec;
+            if (auto ec = make_output_dir(opts_.output_dir, diag)) return ec;
             error_code ec;
             jnl_ = journal::open(journal_path_, ec, diag);
             if (ec) return ec;
@@ -56,9 +56,8 @@ public:
             for (auto& e : entries)
             {
                 if (e.state != track_state::done) continue;
-                auto why = detail::damaged_result_files(opts_.output_dir, names_[e.id], opts_.write_json);
+                auto why = done_track_files_damaged(opts_, names_[e.id]);
                 if (why.empty()) continue;
-                why = "the files of this done track are gone or damaged (" + why + "); they are written again from KIE's record";
                 if (auto ec = jnl_.mark_not_written(e.id, why, diag)) return ec;
                 e.state = track_state::not_written;
                 e.error = std::move(why);
@@ -121,6 +120,9 @@ public:
             case track_update::kind::requeue:
             case track_update::kind::release: break;  // requeue() and let_go()
             case track_update::kind::adopt: break;    // shared batches only
+            case track_update::kind::not_written:
+            case track_update::kind::result_lost:
+            case track_update::kind::files_missing: break;  // mark_not_written(), mark_result_lost(), open()
             }
             return error_code{};
         };
@@ -186,6 +188,13 @@ private:
 };
 
 }  // namespace
+
+std::string done_track_files_damaged(const batch_options& opts, const std::string& name)
+{
+    const auto why = damaged_result_files(opts.output_dir, name, opts.write_json);
+    if (why.empty()) return why;
+    return "the files of this done track are gone or damaged (" + why + "); they are written again from KIE's record";
+}
 
 std::unique_ptr<batch_state> make_journal_batch_state(const batch_options& opts, std::filesystem::path journal_path,
                                                       pool_executor pool)

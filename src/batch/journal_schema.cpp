@@ -92,13 +92,6 @@ const std::string migrate_v3_sql = "ALTER TABLE tracks RENAME TO tracks_v3;"
 
 }  // namespace
 
-std::optional<api::separation_type> separation_from(std::string_view s)
-{
-    for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-        if (api::to_string(t) == s) return t;
-    return std::nullopt;
-}
-
 std::string journal_upgrade_sql(int from_version)
 {
     switch (from_version)

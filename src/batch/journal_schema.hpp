@@ -1,5 +1,5 @@
-// The journal's SQLite schema, the steps that upgrade a file written by an earlier kiemidi, and
-// the stored spellings of track states (to_string(track_state)) and separation types.
+// The journal's SQLite schema and the steps that upgrade a file written by an earlier kiemidi.
+// Track states and separation types are stored as to_string spells them.
 // Internal (journal.cpp).
 #ifndef KIEMIDI_SRC_BATCH_JOURNAL_SCHEMA_HPP
 #define KIEMIDI_SRC_BATCH_JOURNAL_SCHEMA_HPP
@@ -16,9 +16,6 @@ namespace kiemidi::batch_detail {
 /// current schema (journal::schema_version), without the surrounding transaction and without
 /// setting user_version.
 std::string journal_upgrade_sql(int from_version);
-
-/// The stored spelling of a track's separation type ('' = the batch's default) read back.
-std::optional<api::separation_type> separation_from(std::string_view s);
 
 }  // namespace kiemidi::batch_detail
 

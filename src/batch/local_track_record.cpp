@@ -56,11 +56,16 @@ void local_track_record::load()
         if (a == std::string::npos || b == a) continue;
         const std::string kind = line.substr(0, a), key = line.substr(a + 1, b - a - 1), value = line.substr(b + 1);
         if (value.empty()) continue;
-        auto& ev = known_[key];
-        if (kind == "separation") ev.separation_task_id = value;
-        else if (kind == "midi") ev.midi_task_id = value;
-        else if (kind == "done") ev.written = true;
+        apply(known_[key], kind, value);
     }
+}
+
+void local_track_record::apply(local_evidence& ev, const std::string& kind, const std::string& value)
+{
+    if (kind == "separation") ev.separation_task_id = value;
+    else if (kind == "midi") ev.midi_task_id = value;
+    else if (kind == "done") ev.written = true;
+    else if (kind == "lost") ev = local_evidence{};  // those tasks are gone from KIE: nothing to resume from
 }
 
 error_code local_track_record::note(const track_spec& t, const std::string& out_name, const std::string& kind,
@@ -79,10 +84,7 @@ error_code local_track_record::note(const track_spec& t, const std::string& out_
         diag.set_client_message("cannot append to " + path_.string() + ": " + std::generic_category().message(err));
         return error_code(err ? err : EIO, boost::system::generic_category());
     }
-    auto& ev = known_[key];
-    if (kind == "separation") ev.separation_task_id = value;
-    else if (kind == "midi") ev.midi_task_id = value;
-    else if (kind == "done") ev.written = true;
+    apply(known_[key], kind, value);
     return error_code{};
 }
 

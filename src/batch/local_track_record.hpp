@@ -5,8 +5,9 @@
 // or results this worker has is resumed or counted done, never paid again. Internal.
 //
 // One line per fact, appended and fsynced: `<kind>\t<track key>\t<value>`, kind "separation" or
-// "midi" (a task id KIE gave), or "done" (the result files are written). Later lines win. All
-// calls block (file I/O): run them on the batch's pool.
+// "midi" (a task id KIE gave), "done" (the result files are written), or "lost" (KIE no longer
+// keeps the track's result: what came before is forgotten). Later lines win. All calls block
+// (file I/O): run them on the batch's pool.
 #ifndef KIEMIDI_SRC_BATCH_LOCAL_TRACK_RECORD_HPP
 #define KIEMIDI_SRC_BATCH_LOCAL_TRACK_RECORD_HPP
 
@@ -42,7 +43,7 @@ public:
     /// Reads the record (a missing one is empty).
     void load();
 
-    /// Appends `kind` ("separation", "midi", "done") with `value` for track `e` named `out_name`.
+    /// Appends `kind` ("separation", "midi", "done", "lost") with `value` for track `e` named `out_name`.
     error_code note(const track_spec& t, const std::string& out_name, const std::string& kind, const std::string& value,
                     diagnostics& diag);
 
@@ -53,6 +54,9 @@ public:
 
 private:
     std::filesystem::path dir_, path_;
+    /// Applies one line's fact to the track's evidence.
+    static void apply(local_evidence& ev, const std::string& kind, const std::string& value);
+
     std::map<std::string, local_evidence> known_;  ///< By track key.
 };
 

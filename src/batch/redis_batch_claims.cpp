@@ -122,8 +122,7 @@ bool fill_entry(const std::vector<redis::reply>& f, std::int64_t id, journal_ent
     if (f.size() > 10) e.intent_ref = str(f[10]);
     if (f.size() > 14)
     {
-        for (auto t : {api::separation_type::separate_vocal, api::separation_type::split_stem})
-            if (api::to_string(t) == str(f[12])) e.track.separation = t;
+        e.track.separation = api::separation_type_from_string(str(f[12]));
         e.track.stem = str(f[13]);
         e.track.separation_task_id = str(f[14]);
     }
@@ -230,9 +229,9 @@ struct redis_batch_claims::ops
             auto [ec, r] = co_await eval(self, scripts::add, args, diag);
             if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};
         }
-        if (o.retry_failed || o.resubmit_unknown)
         {
-            std::vector<std::string> args{o.retry_failed ? "1" : "0", o.resubmit_unknown ? "1" : "0"};
+            // not_written tracks always come back (reading a result is free); the others as asked.
+            std::vector<std::string> args{o.retry_failed ? "1" : "0", o.resubmit_unknown ? "1" : "0", o.resubmit_lost ? "1" : "0"};
             auto [ec, r] = co_await eval(self, scripts::requeue, args, diag);
             if (ec) co_return std::tuple<error_code, journal_counts>{ec, journal_counts{}};
         }
@@ -286,6 +285,9 @@ struct redis_batch_claims::ops
         case track_update::kind::requeue: kind = "requeue"; break;
         case track_update::kind::release: kind = "release"; break;
         case track_update::kind::adopt: kind = "adopt"; break;
+        case track_update::kind::not_written: kind = "not_written"; break;
+        case track_update::kind::result_lost: kind = "result_lost"; break;
+        case track_update::kind::files_missing: kind = "files_missing"; break;
         }
         const bool adopt = u.what == track_update::kind::adopt;
         std::vector<std::string> args{std::to_string(id),

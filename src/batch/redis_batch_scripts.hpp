@@ -13,7 +13,8 @@
 //   P..'pending'      sorted set of claimable ids (score = id, so tracks go in list order)
 //   P..'leases'       sorted set of claimed ids, score = lease expiry in ms of Redis' clock
 //   P..'counts'       hash: state → number of tracks in it
-//   P..'s:failed', P..'s:outcome_unknown'   sets of ids in those states (for requeueing)
+//   P..'s:failed', P..'s:outcome_unknown', P..'s:not_written', P..'s:result_lost'
+//                     sets of ids in those states (for requeueing)
 //   P..'epoch'        the batch's identity: a random generation written when the batch is created
 //                     (begin). Every worker remembers the one it opened; the scripts that touch a
 //                     claimed track check it first, so a Redis that restarted empty, was flushed,
@@ -41,16 +42,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function tkey(id) return p .. 't:' .. id end
-local function final(s) return s == 'done' or s == 'failed' or s == 'outcome_unknown' end
+-- States no worker holds. not_written is not one: it is held while its result is read again,
+-- and left unheld (owner '') when the files still cannot be written, until the next open.
+local function final(s) return s == 'done' or s == 'failed' or s == 'outcome_unknown' or s == 'result_lost' end
+local listed = {failed = true, outcome_unknown = true, not_written = true, result_lost = true}
 local function set_state(id, from, to)
   if from == to then return end
   local k = tkey(id)
   redis.call('HINCRBY', p .. 'counts', from, -1)
   redis.call('HINCRBY', p .. 'counts', to, 1)
   redis.call('HSET', k, 'state', to)
-  if from == 'failed' or from == 'outcome_unknown' then redis.call('SREM', p .. 's:' .. from, id) end
-  if to == 'failed' or to == 'outcome_unknown' then redis.call('SADD', p .. 's:' .. to, id) end
+  if listed[from] then redis.call('SREM', p .. 's:' .. from, id) end
+  if listed[to] then redis.call('SADD', p .. 's:' .. to, id) end
 end
+local function leased(id) return redis.call('ZSCORE', p .. 'leases', id) ~= false end
 -- The latest state the recorded task ids allow (journal::requeue's rule).
 local function resumable(k)
   if redis.call('HGET', k, 'midi') ~= '' then return 'transcribing' end
@@ -96,8 +101,12 @@ end
 return added
 )lua";
 
-/// ARGV: P, retry_failed ('1'/'0'), resubmit_unknown ('1'/'0'). Makes those final tracks
-/// claimable again in their latest resumable state. Returns how many.
+/// ARGV: P, retry_failed ('1'/'0'), resubmit_unknown ('1'/'0'), resubmit_lost ('1'/'0').
+/// Makes not_written tracks nobody holds claimable again as they are (their result is read
+/// again, for free); a track an earlier version failed at 'output' with its MIDI task id becomes
+/// not_written the same way. With the flags, makes failed / outcome_unknown tracks claimable in
+/// their latest resumable state, and result_lost ones from the start (a given separation kept).
+/// Returns how many.
 inline constexpr const char* requeue = R"lua(
 local n = 0
 local function rq(s)
@@ -109,8 +118,31 @@ local function rq(s)
     n = n + 1
   end
 end
+for _, id in ipairs(redis.call('SMEMBERS', p .. 's:failed')) do
+  local k = tkey(id)
+  if redis.call('HGET', k, 'stage') == 'output' and redis.call('HGET', k, 'midi') ~= '' then
+    set_state(id, 'failed', 'not_written')
+  end
+end
+for _, id in ipairs(redis.call('SMEMBERS', p .. 's:not_written')) do
+  if not leased(id) then
+    redis.call('HSET', tkey(id), 'owner', '')
+    redis.call('ZADD', p .. 'pending', id, id)
+    n = n + 1
+  end
+end
 if ARGV[2] == '1' then rq('failed') end
 if ARGV[3] == '1' then rq('outcome_unknown') end
+if ARGV[4] == '1' then
+  for _, id in ipairs(redis.call('SMEMBERS', p .. 's:result_lost')) do
+    local k = tkey(id)
+    local given = redis.call('HGET', k, 'given') or ''
+    redis.call('HSET', k, 'midi', '', 'sep', given, 'error', '', 'stage', '', 'owner', '')
+    set_state(id, 'result_lost', given == '' and 'pending' or 'separating')
+    redis.call('ZADD', p .. 'pending', id, id)
+    n = n + 1
+  end
+end
 return n
 )lua";
 
@@ -135,8 +167,10 @@ else
     if #nxt > 0 then return {0, tonumber(nxt[2]) - now} end
     -- Finished only if every track added is in a final state: an evicted queue looks empty.
     local added = tonumber(redis.call('GET', p .. 'ids') or '0')
-    local c = redis.call('HMGET', p .. 'counts', 'done', 'failed', 'outcome_unknown')
-    local ended = tonumber(c[1] or '0') + tonumber(c[2] or '0') + tonumber(c[3] or '0')
+    -- not_written tracks nobody holds wait for the next open; they end this run too.
+    local c = redis.call('HMGET', p .. 'counts', 'done', 'failed', 'outcome_unknown', 'not_written', 'result_lost')
+    local ended = 0
+    for _, v in ipairs(c) do ended = ended + tonumber(v or '0') end
     if ended < added then return {-2} end
     return {-1}
   end
@@ -156,6 +190,10 @@ return {1, tonumber(id), prev, redis.call('HMGET', k, 'task_id', 'audio_id', 'na
 /// batch's state was lost (epoch gone or changed, or the track's hash gone).
 /// kind 'adopt': value = separation task id, error = MIDI task id, stage = 'done' or '': task
 /// ids known from this worker's own files; the track moves to done, or to the latest state they allow.
+/// kind 'not_written' / 'result_lost': error = why; the claim is given up (owner '' for
+/// not_written, so no renewal leases it again: it waits for the next open).
+/// kind 'files_missing' (no claim needed): a done track whose files are gone goes to
+/// not_written and is claimable at once; error = why.
 inline constexpr const char* update = R"lua(
 local id, token, kind, stage = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = tkey(id)
@@ -165,6 +203,13 @@ local state = redis.call('HGET', k, 'state')
 local mine = redis.call('HGET', k, 'owner') == token
 local sep = stage == 'separation'
 local lease = tonumber(ARGV[8])
+if kind == 'files_missing' then
+  if state ~= 'done' then return {-3, state} end
+  set_state(id, state, 'not_written')
+  redis.call('HSET', k, 'error', ARGV[7], 'stage', 'output', 'owner', '')
+  if not leased(id) then redis.call('ZADD', p .. 'pending', id, id) end
+  return {0, 'not_written'}
+end
 if kind == 'task_id' then
   -- A task id KIE gave is recorded even when the claim was lost meanwhile: whoever holds the
   -- track then resumes it instead of paying again.
@@ -201,7 +246,7 @@ if kind == 'intent' then
   redis.call('ZADD', p .. 'leases', now_ms() + lease, id)
   return {0, to}
 elseif kind == 'done' then
-  if state == 'transcribing' then set_state(id, state, 'done') elseif state ~= 'done' then return {-3, state} end
+  if state == 'transcribing' or state == 'not_written' then set_state(id, state, 'done') elseif state ~= 'done' then return {-3, state} end
   redis.call('ZREM', p .. 'leases', id)
   return {0, 'done'}
 elseif kind == 'failed' then
@@ -218,8 +263,26 @@ elseif kind == 'outcome_unknown' then
   end
   redis.call('ZREM', p .. 'leases', id)
   return {0, 'outcome_unknown'}
+elseif kind == 'not_written' then
+  if state ~= 'transcribing' and state ~= 'not_written' and state ~= 'done' then return {-3, state} end
+  set_state(id, state, 'not_written')
+  redis.call('HSET', k, 'error', ARGV[7], 'stage', 'output', 'owner', '')
+  redis.call('ZREM', p .. 'leases', id)
+  return {0, 'not_written'}
+elseif kind == 'result_lost' then
+  if state ~= 'not_written' and state ~= 'result_lost' then return {-3, state} end
+  set_state(id, state, 'result_lost')
+  redis.call('HSET', k, 'error', ARGV[7], 'stage', 'output')
+  redis.call('ZREM', p .. 'leases', id)
+  return {0, 'result_lost'}
 elseif kind == 'requeue' then
-  if state == 'failed' or state == 'outcome_unknown' then
+  if state == 'result_lost' then
+    local given = redis.call('HGET', k, 'given') or ''
+    redis.call('HSET', k, 'midi', '', 'sep', given)
+    set_state(id, state, given == '' and 'pending' or 'separating')
+    redis.call('HSET', k, 'error', '', 'stage', '')
+    state = given == '' and 'pending' or 'separating'
+  elseif state == 'failed' or state == 'outcome_unknown' then
     local to = resumable(k)
     set_state(id, state, to)
     redis.call('HSET', k, 'error', '', 'stage', '')

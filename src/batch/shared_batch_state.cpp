@@ -9,9 +9,14 @@
 // for what this worker has. When the state is found lost, the worker claims nothing more and
 // finishes the tracks it holds on its own: their paid steps are carried to their result files and
 // recorded locally; no separation (a track's first paid step) is started any more.
+//
+// As with the journal, a result KIE finished whose files could not be written is not_written
+// (claimable again when a worker next opens the batch, and then only read from KIE, for free),
+// and opening the batch checks the files of its done tracks in this worker's output directory:
+// missing or damaged ones go back to not_written and are written again from KIE's record.
 #include "batch_state.hpp"
 #include "local_track_record.hpp"
-#include "../output/result_files.hpp"
+#include <kiemidi/result_files.hpp>
 #include "../nothrow_awaitable.hpp"
 
 #include <algorithm>
@@ -37,7 +42,7 @@ public:
     asio::awaitable<error_code> open(std::vector<track_spec>* tracks, opened_batch* out, diagnostics* diag_ptr) override
     {
         auto& diag = *diag_ptr;
-        auto make_dir = [this, &diag] { return detail::make_output_dir(opts_.output_dir, diag); };
+        auto make_dir = [this, &diag] { return make_output_dir(opts_.output_dir, diag); };
         if (auto ec = co_await on_pool(pool_, std::move(make_dir))) co_return ec;
         auto load_record = [this] {
             record_.load();
@@ -47,13 +52,15 @@ public:
         claims_open_options oo;
         oo.retry_failed = opts_.retry_failed;
         oo.resubmit_unknown = opts_.resubmit_unknown;
+        oo.resubmit_lost = opts_.resubmit_lost;
         auto [ec, counts] = co_await claims_.async_open(std::move(*tracks), oo, diag, shielded());
         if (ec) co_return ec;
         // Failed and unknown tracks were made claimable again by the open when asked for.
         out->total = counts.total;
-        out->done = counts[track_state::done];
         out->failed = counts[track_state::failed];
         out->unknown = counts[track_state::outcome_unknown];
+        if (auto rec = co_await recheck_done_files(out, diag_ptr)) co_return rec;
+        out->done = counts[track_state::done] - std::min(counts[track_state::done], out->files_missing);
         co_return error_code{};
     }
 
@@ -123,20 +130,20 @@ public:
         co_return co_await note_locally(id, &change, diag);
     }
 
-    // The shared store has no not_written state: such a track is failed at "output" with its
-    // task ids, and --retry-failed fetches it again without paying.
     asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) override
     {
         track_update u;
-        u.what = track_update::kind::failed;
-        u.failed_stage = "output";
+        u.what = track_update::kind::not_written;
         u.error = *why;
         co_return co_await update(id, &u, diag);
     }
 
     asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) override
     {
-        co_return co_await mark_not_written(id, why, diag);
+        track_update u;
+        u.what = track_update::kind::result_lost;
+        u.error = *why;
+        co_return co_await update(id, &u, diag);
     }
 
     asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag, std::optional<journal_stage>) override
@@ -152,6 +159,12 @@ public:
         auto ec = co_await apply(e->id, &u, diag, &ns);
         if (!ec)
         {
+            if (e->state == track_state::result_lost)
+            {
+                // KIE no longer has the result: the paid steps start again (a given separation kept).
+                e->midi_task_id.clear();
+                e->separation_task_id = e->track.separation_task_id;
+            }
             e->state = ns;
             e->error.clear();
             e->failed_stage.clear();
@@ -222,9 +235,19 @@ public:
         summary->total = counts.total;
         summary->failed = counts[track_state::failed];
         summary->outcome_unknown = counts[track_state::outcome_unknown];
+        // Results not written, or lost, by any worker of the batch: the exit code tells the whole batch.
+        const auto not_written = counts[track_state::not_written];
+        if (not_written > summary->not_written)
+        {
+            if (summary->not_written_reason.empty())
+                summary->not_written_reason = "other workers of the batch could not write them (`kiemidi status --redis` lists them)";
+            summary->not_written = not_written;
+        }
+        summary->result_lost = std::max(summary->result_lost, counts[track_state::result_lost]);
         const auto done_all = counts[track_state::done];
         summary->done_by_other_workers = done_all - std::min(done_all, done_here);
-        summary->unfinished = counts.total - std::min(counts.total, done_all + summary->failed + summary->outcome_unknown);
+        const auto ended = done_all + summary->failed + summary->outcome_unknown + not_written + summary->result_lost;
+        summary->unfinished = counts.total - std::min(counts.total, ended);
         co_return error_code{};
     }
 
@@ -243,7 +266,8 @@ private:
         lost_diag_ = diag;
     }
 
-    /// Keeps the facts of `u` that spare paying again (task ids, written results) in the local record.
+    /// Keeps the facts of `u` that spare paying again (task ids, written results) in the local
+    /// record, and forgets them there when KIE no longer keeps the result.
     asio::awaitable<error_code> note_locally(std::int64_t id, const track_update* u, diagnostics* diag)
     {
         auto it = held_.find(id);
@@ -259,6 +283,12 @@ private:
             kind = "done";
             value = "written";
         }
+        else if (u->what == track_update::kind::result_lost)
+        {
+            // KIE no longer keeps its tasks: a resubmission (--resubmit) must not resume from them.
+            kind = "lost";
+            value = "result";
+        }
         else co_return error_code{};
         auto note = [this, t = it->second.track, name = it->second.output_name, kind, value, diag] {
             return record_.note(t, name, kind, value, *diag);
@@ -266,12 +296,42 @@ private:
         co_return co_await on_pool(pool_, std::move(note));
     }
 
+    /// The done tracks whose files in this worker's output directory are missing or damaged go
+    /// back to not_written (claimable at once): their results are read again from KIE, for free.
+    /// Counted in `out->files_missing`. A track another worker changed meanwhile is left to it.
+    asio::awaitable<error_code> recheck_done_files(opened_batch* out, diagnostics* diag)
+    {
+        auto [ec, shared] = co_await claims_.async_entries(*diag, shielded());
+        if (ec) co_return ec;
+        std::vector<std::pair<std::int64_t, std::string>> damaged;
+        auto check_files = [this, &shared, &damaged] {
+            for (const auto& t : shared)
+                if (t.entry.state == track_state::done)
+                    if (auto why = done_track_files_damaged(opts_, t.output_name); !why.empty()) damaged.emplace_back(t.entry.id, std::move(why));
+            return error_code{};
+        };
+        co_await on_pool(pool_, std::move(check_files));
+        for (auto& [id, why] : damaged)
+        {
+            track_update u;
+            u.what = track_update::kind::files_missing;
+            u.error = std::move(why);
+            auto [uec, ns] = co_await claims_.async_update(id, std::string(), std::move(u), *diag, shielded());
+            if (uec == claim_errc::invalid_transition) continue;  // no longer done: another worker has it
+            if (uec) co_return uec;
+            ++out->files_missing;
+        }
+        diag->clear();
+        co_return error_code{};
+    }
+
     /// What this worker's files say of the track just claimed (`out`), before anything is paid
     /// for it: written results make it done, known task ids resume it. Errors are the store's.
+    /// A not_written track is only read from KIE (free): its files are what is missing.
     asio::awaitable<error_code> adopt_local(next_track* out, diagnostics* diag)
     {
         auto& e = *out->entry;
-        if (e.state == track_state::done) co_return error_code{};
+        if (e.state == track_state::done || e.state == track_state::not_written) co_return error_code{};
         local_evidence ev;
         auto look = [this, &ev, t = e.track, name = out->name] {
             ev = record_.find(t, name);

@@ -1,7 +1,10 @@
-// How the transport should treat a KIE answer before anyone parses it: KIE reports throttling
-// and maintenance in the body `code` (often with HTTP 200), so the HTTP status alone is not enough.
+// How the transport should treat a KIE answer before anyone parses its data: KIE reports
+// throttling and maintenance in the body `code` (often with HTTP 200), so the HTTP status alone
+// is not enough. The envelope itself is read by api/envelope.hpp; this only decides what it means.
 #ifndef KIEMIDI_SRC_CLIENT_KIE_RESPONSE_CLASSIFIER_HPP
 #define KIEMIDI_SRC_CLIENT_KIE_RESPONSE_CLASSIFIER_HPP
+
+#include "../api/envelope.hpp"
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/transport/http_message.hpp>
@@ -17,10 +20,6 @@ namespace kiemidi::detail {
 /// Only small bodies are inspected: throttling and error answers are a few hundred bytes, and a
 /// 20,000-note MIDI record need not be parsed twice.
 KIEMIDI_DECL response_verdict classify_kie_response(const http_response& resp);
-
-/// True when `body` is a KIE JSON envelope: a JSON object with a numeric `code`. Anything else
-/// (a gateway's HTML page, a truncated or non-JSON body) is not KIE's word.
-KIEMIDI_DECL bool is_kie_envelope(std::string_view body);
 
 }  // namespace kiemidi::detail
 

@@ -51,6 +51,9 @@ struct client_access
     static std::shared_ptr<metrics::registry> metrics(const client& c) noexcept { return c.metrics_; }
     static std::shared_ptr<metrics::observer> observer(const client& c) noexcept { return c.observer_; }
     static kie_health& health(client& c) noexcept { return *c.health_; }
+    /// The client's pending operations: a batch run counts itself there, so client::async_shutdown
+    /// stops it and waits for it.
+    static client_life& life(client& c) noexcept { return *c.life_; }
 };
 
 }  // namespace kiemidi::detail

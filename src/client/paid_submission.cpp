@@ -4,7 +4,7 @@
 #include "kie_health_gate.hpp"
 #include "../nothrow_awaitable.hpp"
 
-#include "../metrics/stage_span.hpp"
+#include "stage_span.hpp"
 
 #include <kiemidi/callback_reference.hpp>
 

@@ -1,6 +1,7 @@
 // The separation → MIDI pipeline, and the client's waits (their steps are in task_waits.hpp,
 // included here alone so that every Asio composition of the pipeline is instantiated in this one
 // translation unit: compile time).
+#include <kiemidi/smf/beat_grid.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
 
@@ -9,11 +10,12 @@
 #include "operations.hpp"
 #include "kie_health_gate.hpp"
 #include "paid_submission.hpp"
+#include "pipeline_steps.hpp"
 #include "tracked_spawn.hpp"
 #include "task_waits.hpp"
 #include "../nothrow_awaitable.hpp"
 
-#include "../metrics/stage_span.hpp"
+#include "stage_span.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -286,10 +288,7 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
         }
         else if (fired == limit::stage)
         {
-            std::string why = std::string(stage) + " wait exceeded " + std::to_string(p.stage_timeout.count()) + " ms";
-            if (!counters.unknown_flag.empty())
-                why += " (KIE's " + counters.unknown_flag + ", which kiemidi does not know)";
-            diag.set_client_message(std::move(why));
+            diag.set_client_message(detail::stage_timeout_message(stage, p.stage_timeout, counters.unknown_flag));
             ec = client_errc::timeout;
         }
         if (ec && post_open && post_admitted.load() &&
@@ -349,10 +348,7 @@ asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
     {
         // The request is built inside the POST function, so it lives only in the exchange.
         const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
-            api::separation_request req{.task_id = op.p.task_id,
-                                        .audio_id = op.p.audio_id,
-                                        .type = op.p.separation,
-                                        .callback_url = std::move(callback_url)};
+            const auto req = detail::separation_request_for(op.p.task_id, op.p.audio_id, op.p.separation, std::move(callback_url));
             return in_flight(op, detail::submit_separation(op.c, req, op.diag, op.admission(std::move(admitted))));
         };
         op.open_post(callback_kind::separation);
@@ -406,32 +402,13 @@ asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
         op.out.stems = std::move(rec.urls);
         op.out.repairs = std::move(rec.repairs);  // the same separation, read again: replaces, not adds
     }
-    const bool by_id = !op.p.stem_audio_id.empty();
-    const api::stem* chosen = nullptr;
-    if (by_id)
-    {
-        for (const auto& s : op.out.stem_list)
-            if (s.id == op.p.stem_audio_id) chosen = &s;
-    }
-    else
-        chosen = api::find_stem(op.out.stem_list, op.p.stem);
-    // A record without originData (an older KIE) cannot contradict an id: KIE itself judges it.
-    if (!chosen && !(by_id && op.out.stem_list.empty()))
+    detail::chosen_stem chosen;
+    if (auto ec = detail::choose_stem(op.out.stem_list, {op.p.stem, op.p.stem_audio_id}, op.out.separation_task_id, op.diag, chosen))
     {
         op.stage = "midi";
-        std::string has = api::stem_names(op.out.stem_list);
-        if (by_id)
-        {
-            has.clear();
-            for (const auto& s : op.out.stem_list)
-                has += (has.empty() ? "" : ", ") + s.id + " (" + s.stem_type_group_name + ")";
-        }
-        op.diag.set_client_message("separation " + op.out.separation_task_id + " has no stem " +
-                                   (by_id ? "with audio id \"" + op.p.stem_audio_id : "named \"" + op.p.stem) +
-                                   "\"; it has: " + has);
-        co_return client_errc::unknown_stem;
+        co_return ec;
     }
-    op.out.transcribed_stem_id = chosen ? chosen->id : op.p.stem_audio_id;
+    op.out.transcribed_stem_id = std::move(chosen.audio_id);
     op.one_stem = true;
     co_return error_code{};
 }
@@ -441,10 +418,9 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
     std::string task_id;
     {
         const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
-            api::midi_request req{.task_id = op.out.separation_task_id,
-                                  .callback_url = std::move(callback_url),
-                                  .audio_id = std::nullopt};
-            if (op.one_stem) req.audio_id = op.out.transcribed_stem_id;
+            const auto req = detail::midi_request_for(
+                op.out.separation_task_id, op.one_stem ? std::optional(op.out.transcribed_stem_id) : std::nullopt,
+                std::move(callback_url));
             return in_flight(op, detail::submit_midi(op.c, req, op.diag, op.admission(std::move(admitted))));
         };
         op.open_post(callback_kind::midi);
@@ -466,6 +442,7 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
     if (ec) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
     api::merge(op.out.repairs, midi.midi.repairs);
+    op.out.grid = smf::estimate_beat_grid(op.out.instruments);  // a few ms of CPU for a long song
     op.out.no_notes = op.out.note_count() == 0;
     op.out.warning = api::result_warning(op.out.repairs, op.out.note_count());
     co_return error_code{};

@@ -28,10 +28,12 @@ void refuse_after_shutdown(const boost::asio::any_io_executor& ex,
     boost::asio::post(ex, boost::asio::append(std::move(handler), error_code(client_errc::shut_down), T{}));
 }
 
+/// As spawn_tracked, with the strand the operation runs on given (an operation whose coroutine
+/// shares that strand with work it spawns itself, e.g. a batch run and its workers).
 template <class T>
-void spawn_tracked(client_life& life, const boost::asio::any_io_executor& ex,
-                   boost::asio::awaitable<std::tuple<error_code, T>> op,
-                   boost::asio::any_completion_handler<void(error_code, T)> handler)
+void spawn_tracked_on(client_life& life, const boost::asio::any_io_executor& ex, boost::asio::any_io_executor strand_ex,
+                      boost::asio::awaitable<std::tuple<error_code, T>> op,
+                      boost::asio::any_completion_handler<void(error_code, T)> handler)
 {
     namespace asio = boost::asio;
     // The operation's own signal, on its strand: the caller's cancellation and the shutdown both
@@ -44,7 +46,7 @@ void spawn_tracked(client_life& life, const boost::asio::any_io_executor& ex,
         bool done = false;
         bool shut_down = false;
     };
-    auto st = std::make_shared<state>(asio::make_strand(ex));
+    auto st = std::make_shared<state>(std::move(strand_ex));
     std::weak_ptr<state> w = st;
     auto ticket = life.enter([w] {
         if (auto s = w.lock())
@@ -85,6 +87,14 @@ void spawn_tracked(client_life& life, const boost::asio::any_io_executor& ex,
                     std::move(h)(ec, std::move(v));
                 });
             }));
+}
+
+template <class T>
+void spawn_tracked(client_life& life, const boost::asio::any_io_executor& ex,
+                   boost::asio::awaitable<std::tuple<error_code, T>> op,
+                   boost::asio::any_completion_handler<void(error_code, T)> handler)
+{
+    spawn_tracked_on<T>(life, ex, boost::asio::make_strand(ex), std::move(op), std::move(handler));
 }
 
 }  // namespace kiemidi::detail

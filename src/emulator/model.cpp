@@ -246,12 +246,26 @@ api_answer model::handle(const api_request& req)
     return a;
 }
 
-std::optional<api_answer> model::outage_answer(stats::endpoint ep)
+bool model::in_outage_window() const
 {
     const auto& o = opts_.outage;
-    if (o.length.count() <= 0) return std::nullopt;
+    if (o.length.count() <= 0) return false;
     const auto since_start = std::chrono::steady_clock::now() - started_;
-    if (since_start < o.start || since_start >= o.start + o.length) return std::nullopt;
+    return since_start >= o.start && since_start < o.start + o.length;
+}
+
+bool model::refuses_connection()
+{
+    if (opts_.outage.kind != outage_kind::connection_refused || !in_outage_window()) return false;
+    ++stats_.outage_answers;
+    ++stats_.connection_resets;
+    return true;
+}
+
+std::optional<api_answer> model::outage_answer(stats::endpoint ep)
+{
+    if (!in_outage_window()) return std::nullopt;
+    const auto& o = opts_.outage;
     ++stats_.outage_answers;
     if (ep == stats::sep_generate || ep == stats::midi_generate) ++stats_.outage_paid_refused;
     api_answer a;
@@ -267,6 +281,7 @@ std::optional<api_answer> model::outage_answer(stats::endpoint ep)
                  "Temporarily Unavailable</h1></center></body></html>";
         return a;
     case outage_kind::connection_reset:
+    case outage_kind::connection_refused:  // a connection opened before the window
         ++stats_.connection_resets;
         a.action = answer_action::reset_before;
         return a;

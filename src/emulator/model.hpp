@@ -103,6 +103,9 @@ public:
     api_answer counters_answer() const;
 
     stats& counters_() noexcept { return stats_; }
+    /// True while an outage of kind connection_refused is on: the server resets a new connection
+    /// at once, unread. Counted as an outage answer and a connection reset.
+    bool refuses_connection();
     const emulator_options& options() const noexcept { return opts_; }
 
 private:
@@ -129,6 +132,7 @@ private:
     api_answer unknown_task() const;
     /// The outage's answer when `now` falls in emulator_options::outage's window.
     std::optional<api_answer> outage_answer(stats::endpoint ep);
+    bool in_outage_window() const;
     void garble_after_processing(const fault_options& f, api_answer& a);
     bool charge_locked(std::int64_t cost, api_answer& refusal);
     std::string new_task_id();

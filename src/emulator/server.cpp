@@ -1,14 +1,16 @@
 // The emulator's network side: HTTP and HTTPS listeners (Beast), task timers and the callback
-// sender. Every piece of asynchronous work is tracked, so stop() can cancel all of it.
+// sender. Every piece of asynchronous work is counted (server_work), so a stop can wind all of it
+// down and say when none is left.
 //
 // One file, past the usual size, on purpose: the emulator's Beast instantiations (HTTP, HTTPS,
-// the callback client) stay in one translation unit, and the tracking that lets stop() cancel
+// the callback client) stay in one translation unit, and the counting that lets a stop reach
 // everything is only checkable when all the asynchronous work is in one place.
 #include <kiemidi/emulator.hpp>
 
 #include "model.hpp"
 #include "../crypto/crypto.hpp"
 #include "../nothrow_awaitable.hpp"
+#include "../server_work.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -37,47 +39,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 
-/// Work the server started and must be able to cancel: id → canceller.
-class work_registry
-{
-public:
-    /// Registers work; returns 0 (and does not register) once cancel_all() ran.
-    std::uint64_t add(std::function<void()> cancel)
-    {
-        std::lock_guard lk(m_);
-        if (closed_) return 0;
-        items_.emplace(++next_, std::move(cancel));
-        return next_;
-    }
-    void remove(std::uint64_t id)
-    {
-        std::lock_guard lk(m_);
-        items_.erase(id);
-    }
-    void cancel_all()
-    {
-        std::unordered_map<std::uint64_t, std::function<void()>> items;
-        {
-            std::lock_guard lk(m_);
-            closed_ = true;
-            items = items_;  // entries stay until their work has ended (they count as active)
-        }
-        for (auto& [id, cancel] : items) cancel();
-    }
-    std::size_t size() const
-    {
-        std::lock_guard lk(m_);
-        return items_.size();
-    }
-
-private:
-    mutable std::mutex m_;
-    std::unordered_map<std::uint64_t, std::function<void()>> items_;
-    std::uint64_t next_ = 0;
-    bool closed_ = false;
-};
-
-/// One accepted connection: its stream and a timer for slowed answers, both closed by stop().
+/// One accepted connection: its stream and a timer for slowed answers, both closed by a stop.
 template <class Stream>
 struct connection
 {
@@ -85,6 +47,7 @@ struct connection
     explicit connection(asio::any_io_executor ex, Args&&... args) : stream(std::forward<Args>(args)...), timer(ex) {}
     Stream stream;
     asio::steady_timer timer;
+    bool answering = false;  // on the strand: a request was read and its answer is not written yet
     void close()
     {
         beast::error_code ec;
@@ -146,9 +109,13 @@ public:
         else client_tls_.set_verify_mode(ssl::verify_none);  // callbacks go to local test listeners
     }
 
-    void start()
+    void start(error_code& ec)
     {
-        if (started_.exchange(true)) return;
+        if (started_.exchange(true) || work_->stopping())
+        {
+            ec = asio::error::already_started;
+            return;
+        }
         http_acc_ = listen(opts_.http_port);
         http_port_ = http_acc_->local_endpoint().port();
         if (server_tls_)
@@ -161,14 +128,15 @@ public:
         if (https_acc_) accept_on(https_acc_, true);
     }
 
-    void stop()
+    // Everything at once (stop(), the destructor, or a graceful stop cut).
+    void stop_now()
     {
-        if (stopped_.exchange(true)) return;
+        stopped_ = true;
         {
             std::lock_guard lk(held_m_);
             held_.reset();
         }
-        work_.cancel_all();
+        work_->stop_now();
     }
 
     std::string base_url(const char* scheme, std::uint16_t port) const
@@ -180,7 +148,7 @@ public:
     counters snapshot() const
     {
         auto c = model_.snapshot();
-        c.active_operations = work_.size();
+        c.active_operations = work_->running();
         return c;
     }
 
@@ -192,8 +160,12 @@ public:
     std::string ca_pem_;
     std::shared_ptr<tcp::acceptor> http_acc_, https_acc_;
     std::atomic<std::uint16_t> http_port_{0}, https_port_{0};
-    std::atomic<bool> started_{false}, stopped_{false};
-    work_registry work_;
+    std::atomic<bool> started_{false};
+    // Set when the work is cut at once: every coroutine ends at its next step.
+    std::atomic<bool> stopped_{false};
+    // Every piece of asynchronous work (accept loops, connections, task timers, callback senders),
+    // so async_stop completes only once none is left.
+    std::shared_ptr<kiemidi::detail::server_work> work_ = std::make_shared<kiemidi::detail::server_work>(ex_);
 
     // A callback held back by the reorder fault, released after the next one.
     std::mutex held_m_;
@@ -212,19 +184,24 @@ private:
         return acc;
     }
 
-    /// Spawns tracked work; it is not started at all once stop() ran.
-    void spawn(const asio::any_io_executor& ex, asio::awaitable<void> work, std::function<void()> cancel)
+    /// Spawns counted work; it is not started at all once a stop began. `wind_down(at_once)` ends
+    /// it (see server_work); at once also makes every coroutine end at its next step.
+    void spawn(const asio::any_io_executor& ex, asio::awaitable<void> work, std::function<void(bool)> wind_down)
     {
-        auto id = work_.add(std::move(cancel));
-        if (id == 0) return;
-        asio::co_spawn(ex, std::move(work), [self = shared_from_this(), id](std::exception_ptr) { self->work_.remove(id); });
+        std::weak_ptr<impl> weak = shared_from_this();
+        auto ticket = work_->enter([weak, wind_down = std::move(wind_down)](bool at_once) {
+            if (auto self = weak.lock(); self && at_once) self->stopped_ = true;
+            wind_down(at_once);
+        });
+        if (!ticket) return;
+        asio::co_spawn(ex, std::move(work), [t = std::move(ticket)](std::exception_ptr) mutable { t.release(); });
     }
 
     void accept_on(std::shared_ptr<tcp::acceptor> acc, bool tls)
     {
         auto ex = acc->get_executor();
         std::weak_ptr<tcp::acceptor> weak = acc;
-        spawn(ex, accept_loop(shared_from_this(), acc, tls), [ex, weak] {
+        spawn(ex, accept_loop(shared_from_this(), acc, tls), [ex, weak](bool) {
             asio::post(ex, [weak] {
                 if (auto a = weak.lock())
                 {
@@ -246,6 +223,14 @@ private:
                 // e.g. out of file descriptors: back off briefly instead of spinning
                 asio::steady_timer t(acc->get_executor(), std::chrono::milliseconds(20));
                 co_await t.async_wait(use_nothrow_awaitable);
+                continue;
+            }
+            if (self->model_.refuses_connection())
+            {
+                // An outage at the front door: reset (RST, no FIN) before reading anything.
+                boost::system::error_code ignored;
+                sock.set_option(tcp::socket::linger(true, 0), ignored);
+                sock.close(ignored);
                 continue;
             }
             if (tls)
@@ -270,9 +255,11 @@ private:
     void start_session(const asio::any_io_executor& ex, std::shared_ptr<connection<Stream>> c, bool tls)
     {
         std::weak_ptr<connection<Stream>> weak = c;
-        spawn(ex, serve(shared_from_this(), c, tls), [ex, weak] {
-            asio::post(ex, [weak] {
-                if (auto p = weak.lock()) p->close();
+        // Gently: a connection waiting for a request closes now; one preparing an answer writes
+        // it and then closes (serve() checks for a stop after each answer).
+        spawn(ex, serve(shared_from_this(), c, tls), [ex, weak](bool at_once) {
+            asio::post(ex, [weak, at_once] {
+                if (auto p = weak.lock(); p && (at_once || !p->answering)) p->close();
             });
         });
     }
@@ -316,6 +303,7 @@ private:
                 co_return;
             }
             if (ec || self->stopped_) co_return;
+            c->answering = true;
             const auto& req = parser.get();
             const auto auth = req[http::field::authorization];
             detail::api_request ar{req.method_string(), req.target(), auth, req.body()};
@@ -340,11 +328,13 @@ private:
             res.set(http::field::server, "kiemidi-emulator");
             res.set(http::field::content_type, answer.content_type);
             if (answer.retry_after_s) res.set(http::field::retry_after, std::to_string(*answer.retry_after_s));
-            res.keep_alive(req.keep_alive());
+            // Once a stop began this answer is the last on the connection.
+            res.keep_alive(req.keep_alive() && !self->work_->stopping());
             res.body() = std::move(answer.body);
             res.prepare_payload();
             lowest.expires_after(std::chrono::seconds(30));
             auto [wec, wn] = co_await http::async_write(c->stream, res, use_nothrow_awaitable);
+            c->answering = false;
             if (wec) co_return;
             st.count_response(answer.code, answer.http_status);
             if (answer.after_answer && !self->stopped_)
@@ -370,7 +360,8 @@ public:
         auto timer = std::make_shared<asio::steady_timer>(strand, sc.delay);
         std::weak_ptr<asio::steady_timer> weak = timer;
         asio::any_io_executor ex = strand;
-        spawn(ex, complete_later(shared_from_this(), timer, sc.kind, sc.task_id), [ex, weak] {
+        // A task not finished yet is not in flight: any stop cancels its timer at once.
+        spawn(ex, complete_later(shared_from_this(), timer, sc.kind, sc.task_id), [ex, weak](bool) {
             asio::post(ex, [weak] {
                 if (auto t = weak.lock()) t->cancel();
             });
@@ -419,7 +410,10 @@ private:
     {
         std::weak_ptr<callback_state> weak = st;
         auto ex = st->strand;
-        spawn(ex, std::move(work), [ex, weak] {
+        // A callback being delivered is in flight: a graceful stop lets it finish (retries included,
+        // within the grace); only a stop at once closes it.
+        spawn(ex, std::move(work), [ex, weak](bool at_once) {
+            if (!at_once) return;
             asio::post(ex, [weak] {
                 if (auto s = weak.lock()) s->close();
             });
@@ -569,10 +563,34 @@ private:
 
 server::server(executor_type ex, emulator_options opts) : impl_(std::make_shared<impl>(std::move(ex), std::move(opts))) {}
 
-server::~server() { stop(); }
+server::~server() { impl_->stop_now(); }
 
-void server::start() { impl_->start(); }
-void server::stop() { impl_->stop(); }
+void server::start(error_code& ec)
+{
+    ec.clear();
+    try
+    {
+        impl_->start(ec);
+    }
+    catch (const boost::system::system_error& e)
+    {
+        ec = e.code();
+    }
+}
+
+void server::start()
+{
+    error_code ec;
+    start(ec);
+    if (ec) throw boost::system::system_error(ec, "kiemidi::emulator::server::start");
+}
+
+void server::stop() { impl_->stop_now(); }
+
+void server::start_stop(asio::any_completion_handler<void(error_code)> handler)
+{
+    impl_->work_->stop(impl_->opts_.stop_grace, std::move(handler));
+}
 std::uint16_t server::http_port() const { return impl_->http_port_; }
 std::uint16_t server::https_port() const { return impl_->https_port_; }
 std::string server::http_base_url() const { return impl_->base_url("http", impl_->http_port_); }

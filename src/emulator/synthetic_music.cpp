@@ -32,15 +32,6 @@ std::string hex(std::uint64_t v, int digits)
 
 namespace {
 
-/// A small deterministic generator (splitmix64).
-struct det_rng
-{
-    std::uint64_t s;
-    std::uint64_t next() noexcept { s += 0x9e3779b97f4a7c15ULL; return mix64(s); }
-    int range(int lo, int hi) noexcept { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
-    double unit() noexcept { return static_cast<double>(next() >> 11) / 9007199254740992.0; }
-};
-
 std::string uuid_from(std::uint64_t a, std::uint64_t b)
 {
     std::string h = hex(a, 16) + hex(b, 16);
@@ -50,19 +41,19 @@ std::string uuid_from(std::uint64_t a, std::uint64_t b)
 
 constexpr std::size_t vocals_kind = 0, instrumental_kind = 1;
 
-/// General MIDI instruments a stem is transcribed to, with a plausible pitch range.
-struct gm_instrument { const char* name; int lo; int hi; bool drums; };
-constexpr gm_instrument gm_drums{"Drums", 35, 81, true};
-constexpr gm_instrument gm_bass{"Electric Bass (finger)", 28, 55, false};
-constexpr gm_instrument gm_piano{"Acoustic Grand Piano", 48, 84, false};
-constexpr gm_instrument gm_guitar{"Electric Guitar (clean)", 40, 76, false};
-constexpr gm_instrument gm_strings{"String Ensemble 1", 55, 88, false};
-constexpr gm_instrument gm_voice{"Voice Oohs", 55, 79, false};
-constexpr gm_instrument gm_choir{"Choir Aahs", 52, 76, false};
-constexpr gm_instrument gm_brass{"Brass Section", 50, 77, false};
-constexpr gm_instrument gm_flute{"Flute", 60, 96, false};
-constexpr gm_instrument gm_lead{"Lead 2 (sawtooth)", 55, 84, false};
-constexpr gm_instrument gm_pad{"Pad 3 (polysynth)", 48, 72, false};
+/// General MIDI instruments a stem is transcribed to, with a plausible pitch range and the part it plays.
+struct gm_instrument { const char* name; int lo; int hi; song_part part; };
+constexpr gm_instrument gm_drums{"Drums", 35, 81, song_part::drums};
+constexpr gm_instrument gm_bass{"Electric Bass (finger)", 28, 55, song_part::bass};
+constexpr gm_instrument gm_piano{"Acoustic Grand Piano", 48, 84, song_part::chords};
+constexpr gm_instrument gm_guitar{"Electric Guitar (clean)", 40, 76, song_part::chords};
+constexpr gm_instrument gm_strings{"String Ensemble 1", 55, 88, song_part::pad};
+constexpr gm_instrument gm_voice{"Voice Oohs", 55, 79, song_part::melody};
+constexpr gm_instrument gm_choir{"Choir Aahs", 52, 76, song_part::pad};
+constexpr gm_instrument gm_brass{"Brass Section", 50, 77, song_part::chords};
+constexpr gm_instrument gm_flute{"Flute", 60, 96, song_part::melody};
+constexpr gm_instrument gm_lead{"Lead 2 (sawtooth)", 55, 84, song_part::melody};
+constexpr gm_instrument gm_pad{"Pad 3 (polysynth)", 48, 72, song_part::pad};
 
 std::vector<gm_instrument> instruments_for(std::size_t kind, det_rng& rng)
 {
@@ -88,29 +79,6 @@ std::vector<gm_instrument> instruments_for(std::size_t kind, det_rng& rng)
     case 11: return {gm_brass};
     default: return {gm_flute};
     }
-}
-
-constexpr int drum_notes[] = {35, 36, 38, 40, 42, 44, 46, 49, 51, 61, 73};
-
-std::vector<note_data> make_notes(const gm_instrument& gi, double duration, det_rng& rng)
-{
-    std::vector<note_data> notes;
-    const int count = gi.drums ? rng.range(60, 140) : rng.range(30, 100);
-    const int total_ticks = std::max(192, static_cast<int>(duration * 192.0));  // 1/192 s grid, like KIE's values
-    const int mean_step = std::max(1, total_ticks / (count + 1));
-    int tick = rng.range(0, mean_step);
-    for (int i = 0; i < count && tick < total_ticks; ++i)
-    {
-        note_data n{};
-        n.pitch = gi.drums ? drum_notes[rng.next() % std::size(drum_notes)] : rng.range(gi.lo, gi.hi);
-        const int len = gi.drums ? rng.range(12, 60) : rng.range(24, 240);
-        n.start = tick / 192.0;
-        n.end = (tick + len) / 192.0;
-        n.velocity = (gi.drums && rng.next() % 2 == 0) ? 1.0 : rng.range(40, 127) / 127.0;
-        notes.push_back(n);
-        tick += rng.range(mean_step / 2, mean_step + mean_step / 2 + 1);
-    }
-    return notes;
 }
 
 }  // namespace
@@ -197,10 +165,18 @@ std::vector<separation_task> documentation_examples(std::uint64_t seed)
     return {std::move(a), std::move(b)};
 }
 
+song_truth song_of(std::uint64_t seed, const separation_task& sep)
+{
+    const std::string& key = sep.music_id.empty() ? sep.id : sep.music_id;
+    const double duration = sep.stems.empty() ? track_duration(seed, key) : sep.stems.front().duration;
+    return make_song_truth(seed, key, duration);
+}
+
 std::vector<instrument_data> make_midi(std::uint64_t seed, const separation_task& sep,
                                        const std::optional<std::string>& audio_id, double split_stem_empty_rate)
 {
     std::vector<instrument_data> out;
+    const song_truth song = song_of(seed, sep);
     std::vector<const stem_rec*> stems;
     for (const auto& s : sep.stems)
         if (!audio_id || s.id == *audio_id) stems.push_back(&s);
@@ -210,7 +186,7 @@ std::vector<instrument_data> make_midi(std::uint64_t seed, const separation_task
         if (sep.split && rng.unit() < split_stem_empty_rate) continue;  // KIE: may be empty after split_stem
         for (const auto& gi : instruments_for(s->kind, rng))
         {
-            auto notes = make_notes(gi, s->duration, rng);
+            auto notes = play_part(song, gi.part, gi.lo, gi.hi, rng.next());
             auto same = std::find_if(out.begin(), out.end(), [&](const instrument_data& i) { return i.name == gi.name; });
             if (same == out.end()) out.push_back(instrument_data{gi.name, std::move(notes)});
             else

@@ -4,6 +4,7 @@
 #ifndef KIEMIDI_SRC_EMULATOR_SYNTHETIC_MUSIC_HPP
 #define KIEMIDI_SRC_EMULATOR_SYNTHETIC_MUSIC_HPP
 
+#include "synthetic_song.hpp"
 #include "task_records.hpp"
 
 #include <cstddef>
@@ -18,6 +19,14 @@ namespace kiemidi::emulator::detail {
 // ---- deterministic helpers ----
 std::uint64_t mix64(std::uint64_t x) noexcept;
 std::uint64_t hash_text(std::uint64_t seed, std::string_view text) noexcept;
+/// A small deterministic generator (splitmix64).
+struct det_rng
+{
+    std::uint64_t s;
+    std::uint64_t next() noexcept { s += 0x9e3779b97f4a7c15ULL; return mix64(s); }
+    int range(int lo, int hi) noexcept { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
+    double unit() noexcept { return static_cast<double>(next() >> 11) / 9007199254740992.0; }
+};
 /// `digits` lower-case hex digits of v.
 std::string hex(std::uint64_t v, int digits);
 /// A v4-looking uuid derived from the seed and two texts.
@@ -69,6 +78,9 @@ std::vector<stem_rec> make_stems(std::uint64_t seed, const std::string& task_id,
 /// The finished separation tasks of KIE's documentation examples, pre-seeded so the documented
 /// requests work verbatim.
 std::vector<separation_task> documentation_examples(std::uint64_t seed);
+
+/// The song a separation's stems play (all its stems share one grid): its truth, for scoring.
+song_truth song_of(std::uint64_t seed, const separation_task& sep);
 
 /// The instruments transcribed from the separation's stems (only `audio_id`'s when given); a
 /// split_stem stem gives none at `split_stem_empty_rate` (KIE: may be empty after split_stem).

@@ -5,6 +5,7 @@
 #include <kiemidi/redis_callback_hub.hpp>
 
 #include "../redis/connection.hpp"
+#include "../server_work.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -94,6 +95,9 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     redis::connection commands;
     redis::connection subscriber;
     std::atomic<bool> closed{false};
+    // The Redis commands in flight, counted so async_stop lets them finish; once none is left the
+    // connections are closed.
+    std::shared_ptr<detail::server_work> work;
 
     // Tasks (kind, id) and references with a local wait that may need a lookup after a reconnect
     // (a callback published while this instance's subscriber was away is only found in its key);
@@ -112,6 +116,23 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         : ex(e), opts(std::move(o)), channel(opts.key_prefix + "callbacks"), local(e, opts.local), commands(e, opts.redis),
           subscriber(e, opts.redis)
     {
+    }
+
+    // Sends one command counted as work (not at all once a stop began); a stop cut at once
+    // closes the command connection, which completes it with redis_errc::closed.
+    template <class Then>
+    void command(std::vector<std::string> args, Then then)
+    {
+        std::weak_ptr<state> weak = shared_from_this();
+        auto ticket = work->enter([weak](bool at_once) {
+            if (auto self = weak.lock(); self && at_once) self->commands.close();
+        });
+        if (!ticket) return;
+        commands.async_command(std::move(args), [t = std::move(ticket), then = std::move(then)](
+                                                    error_code ec, redis::reply r) mutable {
+            then(ec, std::move(r));
+            t.release();  // after `then`, so a command it sends in turn is counted before this one ends
+        });
     }
 
     // By kind and task id: a MIDI task may carry its separation's id, and each kind's first
@@ -171,8 +192,8 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         args.push_back(std::to_string(opts.key_ttl.count()));
         args.push_back(channel);
         args.push_back(publish ? "1" : "0");
-        commands.async_command(std::move(args), [self = shared_from_this(), msg = std::move(msg), publish](
-                                                    error_code ec, redis::reply r) mutable {
+        command(std::move(args), [self = shared_from_this(), msg = std::move(msg), publish](
+                                     error_code ec, redis::reply r) mutable {
             if (ec)
             {
                 ++self->store_failures;
@@ -220,7 +241,7 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void lookup(callback_kind kind, const std::string& task_id)
     {
         ++lookups;
-        commands.async_command({"GET", key_of(kind, task_id)}, [self = shared_from_this()](error_code ec, redis::reply r) {
+        command({"GET", key_of(kind, task_id)}, [self = shared_from_this()](error_code ec, redis::reply r) {
             if (ec || r.type != redis::reply_type::string) return;
             self->deliver_from_redis(r.str);
         });
@@ -231,9 +252,9 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
     void lookup_reference(const std::string& reference)
     {
         ++lookups;
-        commands.async_command({"GET", reference_key_of(reference)}, [self = shared_from_this()](error_code ec, redis::reply r) {
+        command({"GET", reference_key_of(reference)}, [self = shared_from_this()](error_code ec, redis::reply r) {
             if (ec || r.type != redis::reply_type::string) return;
-            self->commands.async_command({"GET", r.str}, [self](error_code ec2, redis::reply r2) {
+            self->command({"GET", r.str}, [self](error_code ec2, redis::reply r2) {
                 if (ec2 || r2.type != redis::reply_type::string) return;
                 self->deliver_from_redis(r2.str);
             });
@@ -285,10 +306,15 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         for (const auto& ref : references) lookup_reference(ref);
     }
 
-    void shut_down()
+    // Refuses new waits and deliveries (pending waits end with shut_down); Redis work goes on.
+    void refuse_new()
     {
         closed = true;
         local.close();
+    }
+
+    void close_connections()
+    {
         commands.close();
         subscriber.close();
         std::lock_guard lk(mtx);
@@ -296,11 +322,22 @@ struct redis_callback_hub::state : std::enable_shared_from_this<state>
         watched_references.clear();
         unsent.clear();
     }
+
+    void shut_down()
+    {
+        refuse_new();
+        work->stop_now();
+        close_connections();
+    }
 };
 
 redis_callback_hub::redis_callback_hub(asio::any_io_executor ex, redis_callback_hub_options opts)
     : state_(std::make_shared<state>(std::move(ex), std::move(opts)))
 {
+    std::weak_ptr<state> weak = state_;
+    state_->work = std::make_shared<detail::server_work>(state_->ex, [weak] {
+        if (auto st = weak.lock()) st->close_connections();
+    });
     state_->start();
 }
 
@@ -400,6 +437,12 @@ void redis_callback_hub::start_connect(asio::any_completion_handler<void(error_c
 }
 
 void redis_callback_hub::close() { state_->shut_down(); }
+
+void redis_callback_hub::start_stop(asio::any_completion_handler<void(error_code)> handler)
+{
+    state_->refuse_new();
+    state_->work->stop(state_->opts.stop_grace, std::move(handler));
+}
 
 callback_hub_stats redis_callback_hub::stats() const { return state_->local.stats(); }
 

@@ -4,12 +4,14 @@
 // pipelining), each step under a deadline. What a request deserves (route, limits, signature,
 // freshness, hub delivery) is decided by callback_admission and its request_cycle, which this file
 // only drives over sockets; here live the acceptor, TLS, deadlines, lingering closes and the
-// connection registry. The acceptor and the registry sit behind one mutex so stop() can close
-// everything from any thread.
+// connection registry. The acceptor and the registry sit behind one mutex so a stop can close
+// everything from any thread. What runs (the accept chain, each connection) is counted in a
+// server_work, so async_stop completes only once none of it is left.
 #include <kiemidi/callback_listener.hpp>
 
 #include "callback_admission.hpp"
 #include "../nothrow_awaitable.hpp"
+#include "../server_work.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -71,12 +73,16 @@ struct connection_base
     virtual ~connection_base() = default;
     /// Closes the connection on its strand (callable from any thread).
     virtual void close() = 0;
+    /// A graceful stop began (callable from any thread): an idle connection closes now; one in the
+    /// middle of a request answers it (with `Connection: close`) and then closes.
+    virtual void drain() = 0;
 };
 
 // Everything the listener shares with its connections; kept alive by them until they end.
 struct listener_core : detail::callback_admission, std::enable_shared_from_this<listener_core>
 {
     asio::any_io_executor ex;
+    std::shared_ptr<detail::server_work> work;
     std::optional<ssl::context> tls;
     std::atomic<std::uint16_t> bound_port{0};
 
@@ -89,14 +95,19 @@ struct listener_core : detail::callback_admission, std::enable_shared_from_this<
     std::map<std::uint64_t, std::weak_ptr<connection_base>> connections;  // ordered by age (ids only grow)
 
     listener_core(asio::any_io_executor e, listener_options o, callback_hub& h)
-        : callback_admission(std::move(o), h), ex(e), acceptor(e), accept_retry(e)
+        : callback_admission(std::move(o), h), ex(e), work(std::make_shared<detail::server_work>(e)), acceptor(e),
+          accept_retry(e)
     {
     }
 
+    // The accept chain's ticket: shared by the handlers of one accept after another.
+    using accept_ticket = std::shared_ptr<detail::server_work::ticket>;
+
     void start(error_code& ec);
-    void stop();
-    void do_accept();
-    void on_accept(error_code ec, tcp::socket socket);
+    void stop_accepting();
+    void stop_now();
+    void do_accept(accept_ticket t);
+    void on_accept(error_code ec, tcp::socket socket, accept_ticket t);
     void start_connection(tcp::socket socket);
     void unregister(std::uint64_t id)
     {
@@ -122,13 +133,24 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
     std::shared_ptr<listener_core> owner;
     Stream stream;
     std::uint64_t id = 0;
-    bool closed = false;  // touched on the strand only
+    bool closed = false;    // touched on the strand only
+    bool draining = false;  // touched on the strand only
 
     connection(std::shared_ptr<listener_core> o, Stream s) : owner(std::move(o)), stream(std::move(s)) {}
 
     void close() override
     {
         asio::post(stream.get_executor(), [self = this->shared_from_this()] { self->close_now(); });
+    }
+
+    void drain() override
+    {
+        asio::post(stream.get_executor(), [self = this->shared_from_this()] {
+            self->draining = true;
+            // On the strand the coroutine is suspended: `idle` says it waits for a request's first
+            // byte (or its TLS handshake), so nothing is in hand.
+            if (self->idle) self->close_now();
+        });
     }
 
     // Runs on the strand. Counts the connection closed before the socket is, so a peer that
@@ -263,6 +285,7 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
 
             if (!step.answer) co_return;  // the peer went away, a deadline passed, or the socket failed
             auto& a = *step.answer;
+            if (draining) a.keep_alive = false;  // a graceful stop began: this answer is the last
             const bool go_on = co_await reply(a.status, std::move(a.body), a.version, a.keep_alive, a.head);
             if (!go_on)
             {
@@ -345,20 +368,32 @@ void listener_core::start(error_code& ec)
         acceptor.close(ignored);
         return;
     }
+    // The accept chain counts as running work; winding it down (gently or at once) stops accepting.
+    std::weak_ptr<listener_core> weak = shared_from_this();
+    auto t = std::make_shared<detail::server_work::ticket>(work->enter([weak](bool) {
+        if (auto self = weak.lock()) self->stop_accepting();
+    }));
+    if (!*t)
+    {
+        error_code ignored;
+        acceptor.close(ignored);
+        ec = asio::error::operation_aborted;  // a stop began meanwhile
+        return;
+    }
     started = true;
-    asio::post(ex, [self = shared_from_this()] { self->do_accept(); });
+    asio::post(ex, [self = shared_from_this(), t] { self->do_accept(t); });
 }
 
-void listener_core::do_accept()
+void listener_core::do_accept(accept_ticket t)
 {
     std::lock_guard lk(mtx);
     if (stopped || !acceptor.is_open()) return;
     // Each connection gets its own strand, so connections run in parallel on a multi-threaded io_context.
     acceptor.async_accept(asio::any_io_executor(asio::make_strand(ex)),
-                          [self = shared_from_this()](error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
+                          [self = shared_from_this(), t](error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s), t); });
 }
 
-void listener_core::on_accept(error_code ec, tcp::socket socket)
+void listener_core::on_accept(error_code ec, tcp::socket socket, accept_ticket t)
 {
     if (ec == asio::error::operation_aborted) return;
     if (ec)
@@ -368,8 +403,8 @@ void listener_core::on_accept(error_code ec, tcp::socket socket)
         std::lock_guard lk(mtx);
         if (stopped) return;
         accept_retry.expires_after(std::chrono::milliseconds(100));
-        accept_retry.async_wait([self = shared_from_this()](error_code e) {
-            if (!e) self->do_accept();
+        accept_retry.async_wait([self = shared_from_this(), t](error_code e) {
+            if (!e) self->do_accept(t);
         });
         return;
     }
@@ -395,7 +430,7 @@ void listener_core::on_accept(error_code ec, tcp::socket socket)
     {
         start_connection(std::move(socket));
     }
-    do_accept();
+    do_accept(std::move(t));
 }
 
 void listener_core::start_connection(tcp::socket socket)
@@ -404,9 +439,13 @@ void listener_core::start_connection(tcp::socket socket)
     asio::any_io_executor strand = socket.get_executor();
     auto spawn = [&](auto s) {
         base = s;
+        std::weak_ptr<connection_base> weak = s;
+        auto ticket = work->enter([weak](bool at_once) {
+            if (auto c = weak.lock()) at_once ? c->close() : c->drain();
+        });
         {
             std::lock_guard lk(mtx);
-            if (stopped)
+            if (stopped || !ticket)
             {
                 error_code ignored;
                 beast::get_lowest_layer(s->stream).socket().close(ignored);
@@ -416,11 +455,13 @@ void listener_core::start_connection(tcp::socket socket)
             connections.emplace(s->id, s);
             stats.open_connections.fetch_add(1);
         }
-        asio::co_spawn(strand, s->run(), [s, self = shared_from_this()](std::exception_ptr e) {
-            if (e) self->note("kiemidi listener: connection ended by an unexpected exception");
-            s->close_now();
-            self->unregister(s->id);
-        });
+        asio::co_spawn(strand, s->run(),
+                       [s, self = shared_from_this(), t = std::move(ticket)](std::exception_ptr e) mutable {
+                           if (e) self->note("kiemidi listener: connection ended by an unexpected exception");
+                           s->close_now();
+                           self->unregister(s->id);
+                           t.release();  // the connection has ended: a stop may complete
+                       });
     };
     if (tls)
         spawn(std::make_shared<connection<tls_stream>>(shared_from_this(), tls_stream(beast::tcp_stream(std::move(socket)), *tls)));
@@ -428,23 +469,23 @@ void listener_core::start_connection(tcp::socket socket)
         spawn(std::make_shared<connection<beast::tcp_stream>>(shared_from_this(), beast::tcp_stream(std::move(socket))));
 }
 
-void listener_core::stop()
+// Closes the acceptor; connections already open go on (a stop winds them down separately).
+void listener_core::stop_accepting()
 {
-    std::vector<std::shared_ptr<connection_base>> live;
-    {
-        std::lock_guard lk(mtx);
-        if (stopped) return;
-        stopped = true;
-        error_code ignored;
-        acceptor.cancel(ignored);
-        acceptor.close(ignored);
-        accept_retry.cancel();
-        for (auto& [id, w] : connections)
-            if (auto s = w.lock()) live.push_back(std::move(s));
-        connections.clear();
-    }
+    std::lock_guard lk(mtx);
+    if (stopped) return;
+    stopped = true;
+    error_code ignored;
+    acceptor.cancel(ignored);
+    acceptor.close(ignored);
+    accept_retry.cancel();
+}
+
+void listener_core::stop_now()
+{
+    work->stop_now();  // closes the acceptor and every connection
+    stop_accepting();  // also when start() never ran
     detach_hub();
-    for (auto& s : live) s->close();
 }
 
 callback_listener::callback_listener(asio::any_io_executor ex, listener_options opts, callback_hub& hub)
@@ -452,7 +493,7 @@ callback_listener::callback_listener(asio::any_io_executor ex, listener_options 
 {
 }
 
-callback_listener::~callback_listener() { impl_->stop(); }
+callback_listener::~callback_listener() { impl_->stop_now(); }
 
 void callback_listener::start(error_code& ec) { impl_->start(ec); }
 
@@ -463,7 +504,12 @@ void callback_listener::start()
     if (ec) throw boost::system::system_error(ec, "kiemidi::callback_listener::start");
 }
 
-void callback_listener::stop() { impl_->stop(); }
+void callback_listener::stop() { impl_->stop_now(); }
+
+void callback_listener::start_stop(asio::any_completion_handler<void(error_code)> handler)
+{
+    impl_->work->stop(impl_->opts.stop_grace, std::move(handler));
+}
 
 std::uint16_t callback_listener::port() const { return impl_->bound_port.load(); }
 

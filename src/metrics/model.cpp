@@ -1,5 +1,5 @@
 // The metrics model: relaxed atomics only (always on, no lock, no allocation per event).
-#include <kiemidi/client.hpp>
+#include <kiemidi/error.hpp>
 #include <kiemidi/metrics.hpp>
 
 #include <boost/asio/error.hpp>
@@ -134,16 +134,6 @@ std::uint64_t registry::answers(endpoint e, int code) const noexcept
     if (code == 0) return m.answers[counted_codes.size() + 1].value();
     if (code == -1) return m.answers[counted_codes.size()].value();
     return m.answers[code_slot(code)].value();
-}
-
-sources collect(client& c, const callback_listener* listener)
-{
-    sources s;
-    s.model = &c.metrics();
-    s.transport = c.transport_stats();
-    if (auto* hub = c.hub()) s.hub = hub->stats();
-    if (listener) s.listener = listener->stats();
-    return s;
 }
 
 }  // namespace kiemidi::metrics

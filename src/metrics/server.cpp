@@ -1,13 +1,15 @@
 // The /metrics endpoint: a small Beast server. Everything (acceptor, connections, render) runs on
 // one strand: scrapes are rare and small, so one strand is plenty and keeps the state simple.
+// The accept loop and each connection are counted in a server_work, so async_stop completes only
+// once none of them is left.
 #include "../crypto/crypto.hpp"
 #include "../nothrow_awaitable.hpp"
+#include "../server_work.hpp"
 #include <kiemidi/metrics.hpp>
 #include <kiemidi/metrics_server.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,9 +22,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <atomic>
-#include <set>
+#include <map>
+#include <mutex>
 
 namespace kiemidi::metrics {
 
@@ -38,17 +42,30 @@ constexpr unsigned max_requests_per_connection = 100;
 struct server::impl : std::enable_shared_from_this<server::impl>
 {
     impl(executor_type ex, server_options o, render_function r)
-        : strand(asio::make_strand(ex)), acceptor(strand), opts(std::move(o)), render(std::move(r))
+        : strand(asio::make_strand(ex)), acceptor(strand), opts(std::move(o)), render(std::move(r)),
+          work(std::make_shared<kiemidi::detail::server_work>(ex))
     {
     }
+
+    // One connection: its stream, and whether an answer is being written (a graceful stop lets
+    // that answer finish). Strand only.
+    struct connection
+    {
+        explicit connection(tcp::socket s) : stream(std::move(s)) {}
+        beast::tcp_stream stream;
+        bool answering = false;
+    };
 
     asio::strand<executor_type> strand;
     tcp::acceptor acceptor;
     server_options opts;
     render_function render;
-    std::set<std::shared_ptr<beast::tcp_stream>> connections;  // strand only
+    std::shared_ptr<kiemidi::detail::server_work> work;
+    std::mutex start_mtx;  // start() against start()
+    bool started = false;  // under start_mtx
+    std::map<connection*, std::shared_ptr<connection>> connections;  // strand only
     std::atomic<std::uint16_t> port{0};
-    bool stopped = false;  // strand only
+    bool stopped = false;  // strand only: no request is read any more
 
     error_code open()
     {
@@ -70,13 +87,27 @@ struct server::impl : std::enable_shared_from_this<server::impl>
         return {};
     }
 
-    void stop()
+    // Strand only. Stops accepting; connections waiting for a request are closed, one being
+    // answered finishes its answer (all of them at once: `at_once`).
+    void wind_down(bool at_once)
     {
         stopped = true;
         error_code ignored;
         acceptor.close(ignored);
-        for (const auto& c : connections) c->socket().close(ignored);
-        connections.clear();
+        for (const auto& [p, c] : connections)
+            if (at_once || !c->answering) c->stream.socket().close(ignored);
+    }
+
+    // Runs `co` on the strand, counted as work; not at all (false) once a stop began.
+    bool spawn_counted(asio::awaitable<void> co)
+    {
+        std::weak_ptr<impl> weak = shared_from_this();
+        auto ticket = work->enter([weak](bool at_once) {
+            if (auto self = weak.lock()) asio::dispatch(self->strand, [self, at_once] { self->wind_down(at_once); });
+        });
+        if (!ticket) return false;
+        asio::co_spawn(strand, std::move(co), [t = std::move(ticket)](std::exception_ptr) mutable { t.release(); });
+        return true;
     }
 
     static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self)
@@ -92,9 +123,9 @@ struct server::impl : std::enable_shared_from_this<server::impl>
                 socket.close(ignored);
                 continue;
             }
-            auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-            self->connections.insert(stream);
-            asio::co_spawn(self->strand, serve(self, stream), asio::detached);
+            auto c = std::make_shared<connection>(std::move(socket));
+            self->connections.emplace(c.get(), c);
+            if (!self->spawn_counted(serve(self, c))) self->connections.erase(c.get());  // a stop began: never served
         }
     }
 
@@ -140,8 +171,9 @@ struct server::impl : std::enable_shared_from_this<server::impl>
         return res;
     }
 
-    static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<beast::tcp_stream> stream)
+    static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<connection> c)
     {
+        auto* stream = &c->stream;
         beast::flat_buffer buffer(self->opts.max_request_size);
         for (unsigned n = 0; n < max_requests_per_connection && !self->stopped; ++n)
         {
@@ -166,57 +198,59 @@ struct server::impl : std::enable_shared_from_this<server::impl>
                 break;
             }
             auto res = self->answer(parser.get());
+            if (self->stopped) res.keep_alive(false);  // a graceful stop began: this answer is the last
             stream->expires_after(self->opts.timeout);
+            c->answering = true;
             auto [wec, written] = co_await http::async_write(*stream, res, use_nothrow_awaitable);
+            c->answering = false;
             if (wec || !res.keep_alive()) break;
         }
         error_code ignored;
         stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
         stream->socket().close(ignored);
-        self->connections.erase(stream);
+        self->connections.erase(c.get());
     }
 };
-
-namespace {
-/// Calls `h(args...)` on the handler's executor, never inside the initiating call: first posted
-/// to the strand, then dispatched to the handler's own executor.
-template <class Handler, class... Args>
-void complete(const std::shared_ptr<server::impl>& self, Handler h, Args... args)
-{
-    auto ex = asio::get_associated_executor(h, self->strand.get_inner_executor());
-    asio::post(self->strand, [ex, h = std::move(h), args...]() mutable {
-        asio::dispatch(ex, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
-    });
-}
-}  // namespace
 
 server::server(executor_type ex, server_options opts, render_function render)
     : impl_(std::make_shared<impl>(std::move(ex), std::move(opts), std::move(render)))
 {
 }
 
-server::~server()
-{
-    asio::dispatch(impl_->strand, [self = impl_] { self->stop(); });
-}
+server::~server() { impl_->work->stop_now(); }
 
 std::uint16_t server::port() const noexcept { return impl_->port.load(); }
 
-void server::start_start(asio::any_completion_handler<void(error_code)> h)
+void server::start(error_code& ec)
 {
-    asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
-        error_code ec = self->stopped ? error_code(asio::error::operation_aborted) : self->open();
-        if (!ec) asio::co_spawn(self->strand, impl::accept_loop(self), asio::detached);
-        complete(self, std::move(h), ec);
-    });
+    std::lock_guard lock(impl_->start_mtx);
+    if (impl_->started || impl_->work->stopping())
+    {
+        ec = asio::error::already_started;
+        return;
+    }
+    // Nothing runs on the strand before the accept loop is spawned, so the acceptor is opened here.
+    ec = impl_->open();
+    if (ec) return;
+    impl_->started = true;
+    if (!impl_->spawn_counted(impl::accept_loop(impl_)))
+    {
+        error_code ignored;
+        impl_->acceptor.close(ignored);  // a stop began meanwhile
+        ec = asio::error::operation_aborted;
+    }
 }
 
-void server::start_stop(asio::any_completion_handler<void()> h)
+void server::start()
 {
-    asio::dispatch(impl_->strand, [self = impl_, h = std::move(h)]() mutable {
-        self->stop();
-        complete(self, std::move(h));
-    });
+    error_code ec;
+    start(ec);
+    if (ec) throw boost::system::system_error(ec, "kiemidi::metrics::server::start");
+}
+
+void server::start_stop(asio::any_completion_handler<void(error_code)> h)
+{
+    impl_->work->stop(impl_->opts.stop_grace, std::move(h));
 }
 
 }  // namespace kiemidi::metrics

@@ -145,7 +145,15 @@ std::string write_piano_roll_svg(std::span<const api::instrument> instruments, c
                "\" viewBox=\"0 0 " + num(w) + " " + num(h) + "\" font-family=\"sans-serif\" font-size=\"11\">";
         svg += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"" + num(w) + "\" height=\"" + num(h) + "\" fill=\"#ffffff\"/>";
     };
-    const std::string title = xml_escape(opts.title);
+    const bool bars = opts.grid && !opts.grid->empty();
+    std::string heading = opts.title;
+    if (bars)
+    {
+        char tempo[64];
+        std::snprintf(tempo, sizeof tempo, "%s%.1f BPM, %d/4", heading.empty() ? "" : " \xE2\x80\x94 ", opts.grid->bpm, opts.grid->beats_per_bar);
+        heading += tempo;
+    }
+    const std::string title = xml_escape(heading);
 
     if (notes == 0)
     {
@@ -243,18 +251,43 @@ std::string write_piano_roll_svg(std::span<const api::instrument> instruments, c
     }
     svg += "</g>";
 
-    // Time grid with labels under the plot.
-    const double step = grid_step(sx, 60);
-    svg += "<g class=\"grid\" stroke=\"#c8ced6\" stroke-width=\"1\">";
-    std::string labels;
-    for (double t = 0; t <= time_span + 1e-9; t += step)
+    if (bars)
     {
-        const double x = margin_left + t * sx;
-        svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(plot_top) + "\" x2=\"" + num(x) + "\" y2=\"" + num(plot_bottom) + "\"/>";
-        labels += "<text x=\"" + num(x) + "\" y=\"" + num(plot_bottom + 14) + "\" text-anchor=\"middle\" fill=\"#444444\">" +
-                  time_label(t, step < 1) + "</text>";
+        // Bar lines on the downbeats, numbered from the first (a pickup bar is 0); labels at
+        // least ~60 px apart.
+        const auto& g = *opts.grid;
+        const auto per_bar = static_cast<std::size_t>(std::max(1, g.beats_per_bar));
+        std::size_t every = 1;
+        if (g.beats.size() > g.first_downbeat + per_bar)
+            while (every < 4096 && (g.beats[g.first_downbeat + per_bar] - g.beats[g.first_downbeat]) * sx * double(every) < 60) every *= 2;
+        svg += "<g class=\"bars\" stroke=\"#c8ced6\" stroke-width=\"1\">";
+        std::string labels;
+        std::size_t bar = 1;
+        for (std::size_t i = g.first_downbeat; i < g.beats.size() && g.beats[i] <= time_span + 1e-9; i += per_bar, ++bar)
+        {
+            const double x = margin_left + g.beats[i] * sx;
+            svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(plot_top) + "\" x2=\"" + num(x) + "\" y2=\"" + num(plot_bottom) + "\"/>";
+            if ((bar - 1) % every == 0)
+                labels += "<text x=\"" + num(x) + "\" y=\"" + num(plot_bottom + 14) + "\" text-anchor=\"middle\" fill=\"#444444\">" +
+                          std::to_string(bar) + "</text>";
+        }
+        svg += "</g><g class=\"bar-labels\">" + labels + "</g>";
     }
-    svg += "</g><g class=\"time-labels\">" + labels + "</g>";
+    else
+    {
+        // Time grid with labels under the plot.
+        const double step = grid_step(sx, 60);
+        svg += "<g class=\"grid\" stroke=\"#c8ced6\" stroke-width=\"1\">";
+        std::string labels;
+        for (double t = 0; t <= time_span + 1e-9; t += step)
+        {
+            const double x = margin_left + t * sx;
+            svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(plot_top) + "\" x2=\"" + num(x) + "\" y2=\"" + num(plot_bottom) + "\"/>";
+            labels += "<text x=\"" + num(x) + "\" y=\"" + num(plot_bottom + 14) + "\" text-anchor=\"middle\" fill=\"#444444\">" +
+                      time_label(t, step < 1) + "</text>";
+        }
+        svg += "</g><g class=\"time-labels\">" + labels + "</g>";
+    }
 
     // Notes, one rect each, in instrument order (later instruments on top).
     for (std::size_t i = 0; i < instruments.size(); ++i)

@@ -1,7 +1,9 @@
 // Standard MIDI File writer: channel assignment, note → event conversion, atomic file output.
 #include <kiemidi/smf.hpp>
+#include <kiemidi/atomic_file.hpp>
 
 #include "smf_vlq.hpp"
+#include "tempo_map.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -16,9 +18,6 @@
 #include <limits>
 #include <stdexcept>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace kiemidi::smf {
 
@@ -62,6 +61,15 @@ timing effective_timing(const smf_options& opts) noexcept
     return t;
 }
 
+// Seconds → ticks: through the grid's tempo map when there is one, else at the fixed tempo.
+struct clock
+{
+    timing fixed;
+    std::optional<detail::tempo_map> map;
+
+    std::int64_t ticks(double seconds) const noexcept;
+};
+
 std::int64_t to_ticks(double seconds, const timing& t) noexcept
 {
     const double x = seconds * t.ticks_per_quarter * 1e6 / t.tempo_us;
@@ -69,6 +77,27 @@ std::int64_t to_ticks(double seconds, const timing& t) noexcept
     if (x >= double(max_tick)) return max_tick;
     return std::llround(x);
 }
+
+std::int64_t clock::ticks(double seconds) const noexcept
+{
+    return map ? map->ticks(seconds, max_tick) : to_ticks(seconds, fixed);
+}
+
+// Snaps a tick to the nearest step of `steps` per quarter (beats are quarters from tick 0).
+std::int64_t snap(std::int64_t tick, std::uint16_t ppq, int steps) noexcept
+{
+    if (steps <= 0) return tick;
+    const double step = static_cast<double>(ppq) / steps;
+    return std::min(max_tick, static_cast<std::int64_t>(std::llround(std::round(static_cast<double>(tick) / step) * step)));
+}
+
+std::string tempo_bytes(std::uint32_t us)
+{
+    return std::string{static_cast<char>(us >> 16), static_cast<char>(us >> 8), static_cast<char>(us)};
+}
+
+// nn/4, 24 MIDI clocks per click, 8 32nds per quarter.
+std::string meter_bytes(int beats_per_bar) { return std::string{static_cast<char>(beats_per_bar), 2, 24, 8}; }
 
 std::uint8_t to_velocity(double v) noexcept
 {
@@ -176,8 +205,6 @@ private:
     std::int64_t last_tick_ = 0;
 };
 
-std::string bytes_of(std::initializer_list<std::uint8_t> b) { return std::string(b.begin(), b.end()); }
-
 struct midi_event
 {
     std::int64_t tick;
@@ -187,6 +214,42 @@ struct midi_event
 };
 
 }  // namespace
+
+std::optional<quantize_grid> parse_quantize(std::string_view text)
+{
+    for (auto q : {quantize_grid::off, quantize_grid::eighth, quantize_grid::sixteenth, quantize_grid::thirty_second,
+                   quantize_grid::eighth_triplet, quantize_grid::sixteenth_triplet})
+        if (text == to_string(q)) return q;
+    return std::nullopt;
+}
+
+std::string_view to_string(quantize_grid q) noexcept
+{
+    switch (q)
+    {
+    case quantize_grid::off: return "off";
+    case quantize_grid::eighth: return "1/8";
+    case quantize_grid::sixteenth: return "1/16";
+    case quantize_grid::thirty_second: return "1/32";
+    case quantize_grid::eighth_triplet: return "1/8t";
+    case quantize_grid::sixteenth_triplet: return "1/16t";
+    }
+    return "off";
+}
+
+int steps_per_beat(quantize_grid q) noexcept
+{
+    switch (q)
+    {
+    case quantize_grid::off: return 0;
+    case quantize_grid::eighth: return 2;
+    case quantize_grid::sixteenth: return 4;
+    case quantize_grid::thirty_second: return 8;
+    case quantize_grid::eighth_triplet: return 3;
+    case quantize_grid::sixteenth_triplet: return 6;
+    }
+    return 0;
+}
 
 std::vector<channel_assignment> assign_channels(std::span<const api::instrument> instruments, const smf_options& opts)
 {
@@ -218,6 +281,9 @@ std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments
 
     const timing t = effective_timing(opts);
     const auto assign = assign_channels(instruments, opts);
+    clock c{t, std::nullopt};
+    if (opts.grid && !opts.grid->empty()) c.map.emplace(*opts.grid, t.ticks_per_quarter);
+    const int steps = steps_per_beat(opts.quantize);
 
     std::vector<std::vector<tick_note>> tracks(instruments.size());
     for (std::size_t i = 0; i < instruments.size(); ++i)
@@ -226,8 +292,9 @@ std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments
         for (const auto& n : instruments[i].notes)
         {
             tick_note tn{};
-            tn.start = std::min(to_ticks(n.start, t), max_tick - 1);
-            tn.end = std::clamp(to_ticks(n.end, t), tn.start + 1, max_tick);
+            tn.start = std::min(snap(c.ticks(n.start), t.ticks_per_quarter, steps), max_tick - 1);
+            const std::int64_t end = c.ticks(n.end);
+            tn.end = std::clamp(opts.quantize_ends ? snap(end, t.ticks_per_quarter, steps) : end, tn.start + 1, max_tick);
             tn.pitch = to_pitch(n.pitch);
             tn.velocity = to_velocity(n.velocity);
             tn.track = i;
@@ -247,10 +314,31 @@ std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments
     {
         track_builder conductor;
         conductor.meta(0, 0x03, opts.title.empty() ? std::string_view("kiemidi") : std::string_view(opts.title));
-        conductor.meta(0, 0x51,
-                       bytes_of({static_cast<std::uint8_t>(t.tempo_us >> 16), static_cast<std::uint8_t>(t.tempo_us >> 8),
-                                 static_cast<std::uint8_t>(t.tempo_us)}));
-        conductor.meta(0, 0x58, bytes_of({4, 2, 24, 8}));  // 4/4, 24 clocks per click, 8 32nds per quarter
+        if (!c.map)
+        {
+            conductor.meta(0, 0x51, tempo_bytes(t.tempo_us));
+            conductor.meta(0, 0x58, meter_bytes(4));
+        }
+        else
+        {
+            // Both lists are in tick order; at equal ticks the time signature comes first.
+            const auto& tempos = c.map->tempos();
+            const auto& meters = c.map->meters();
+            std::size_t ti = 0, mi = 0;
+            while (ti < tempos.size() || mi < meters.size())
+            {
+                if (mi < meters.size() && (ti == tempos.size() || meters[mi].tick <= tempos[ti].tick))
+                {
+                    conductor.meta(std::min(meters[mi].tick, max_tick), 0x58, meter_bytes(meters[mi].beats_per_bar));
+                    ++mi;
+                }
+                else
+                {
+                    conductor.meta(std::min(tempos[ti].tick, max_tick), 0x51, tempo_bytes(tempos[ti].us_per_quarter));
+                    ++ti;
+                }
+            }
+        }
         conductor.append_to(file);
     }
 
@@ -281,35 +369,6 @@ std::vector<std::uint8_t> write_smf(std::span<const api::instrument> instruments
     return file;
 }
 
-namespace {
-
-error_code last_os_error() { return error_code(errno, boost::system::system_category()); }
-
-error_code fail(diagnostics& diag, error_code ec, const std::string& what)
-{
-    diag.set_client_message(what + ": " + ec.message());
-    return ec;
-}
-
-// Writes everything, retrying on EINTR and short writes.
-bool write_all(int fd, const std::uint8_t* p, std::size_t n)
-{
-    while (n > 0)
-    {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0)
-        {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-}  // namespace
-
 error_code write_smf_file(const std::filesystem::path& path,
                           std::span<const api::instrument> instruments,
                           const smf_options& opts,
@@ -327,43 +386,7 @@ error_code write_smf_file(const std::filesystem::path& path,
         return make_error_code(boost::system::errc::value_too_large);
     }
 
-    // The temporary file lives next to the target so that rename() stays within one file system.
-    std::string tmp = path.string() + ".tmp-XXXXXX";
-    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) return fail(diag, last_os_error(), "cannot create a temporary file for " + path.string());
-
-    auto abandon = [&](const std::string& what) {
-        const error_code ec = last_os_error();
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return fail(diag, ec, what);
-    };
-    if (::fchmod(fd, 0644) != 0) return abandon("cannot set the mode of " + tmp);
-    if (!write_all(fd, bytes.data(), bytes.size())) return abandon("cannot write " + tmp + " (for " + path.string() + ")");
-    if (::fsync(fd) != 0) return abandon("cannot flush " + tmp + " (for " + path.string() + ")");
-    if (::close(fd) != 0)
-    {
-        const error_code ec = last_os_error();
-        ::unlink(tmp.c_str());
-        return fail(diag, ec, "cannot close " + tmp + " (for " + path.string() + ")");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        const error_code ec = last_os_error();
-        ::unlink(tmp.c_str());
-        return fail(diag, ec, "cannot rename " + tmp + " to " + path.string());
-    }
-
-    // Make the rename itself durable; the file is complete either way, so failures here are ignored.
-    std::filesystem::path dir = path.parent_path();
-    if (dir.empty()) dir = ".";
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0)
-    {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return {};
+    return write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), diag);
 }
 
 namespace {

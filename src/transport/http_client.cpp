@@ -10,6 +10,8 @@
 #include <kiemidi/transport/retry_policy.hpp>
 
 #include "../nothrow_awaitable.hpp"
+#include "proxy_settings.hpp"
+#include "proxy_tunnel.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/write.hpp>
@@ -227,6 +229,9 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     {
         if (opts_.pool_size == 0) opts_.pool_size = 1;
         config_ec_ = parse_origin(opts_, origin_, config_why_);
+        if (!config_ec_)
+            config_ec_ = detail::choose_proxy(opts_.proxy, origin_.tls, origin_.host, origin_.port,
+                                              detail::process_environment(), proxy_, config_why_);
         if (!config_ec_ && origin_.tls) setup_tls();
     }
 
@@ -297,9 +302,17 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     // Removes the token from anything headed for diagnostics (defence in depth: nothing should carry it).
     std::string scrub(std::string s) const
     {
-        const auto& tok = opts_.bearer_token;
-        if (tok.empty()) return s;
-        for (auto p = s.find(tok); p != std::string::npos; p = s.find(tok, p)) s.replace(p, tok.size(), "<redacted>");
+        auto redact = [&s](const std::string& secret) {
+            if (secret.empty()) return;
+            for (auto p = s.find(secret); p != std::string::npos; p = s.find(secret, p))
+                s.replace(p, secret.size(), "<redacted>");
+        };
+        redact(opts_.bearer_token);
+        if (proxy_.proxy)  // the proxy's credentials, like the token
+        {
+            redact(proxy_.proxy->authorization);
+            redact(proxy_.proxy->credentials);
+        }
         return s;
     }
 
@@ -562,16 +575,21 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         else
             conn.tcp = std::make_unique<beast::tcp_stream>(strand_);
 
+        // Through a proxy, the TCP connection goes to the proxy; the origin is reached by CONNECT.
+        const auto& proxy = proxy_.proxy;
+        const std::string& host = proxy ? proxy->host : origin_.host;
+        const std::string& port = proxy ? proxy->port : origin_.port;
+        const std::string peer = proxy ? "proxy " + proxy->display : origin_.display;
         tcp::resolver::results_type endpoints;
         error_code addr_ec;
-        const auto addr = asio::ip::make_address(origin_.host, addr_ec);
+        const auto addr = asio::ip::make_address(host, addr_ec);
         unsigned short port_num = 0;
         {
-            const auto p = std::strtoul(origin_.port.c_str(), nullptr, 10);
+            const auto p = std::strtoul(port.c_str(), nullptr, 10);
             port_num = p <= 65535 ? static_cast<unsigned short>(p) : 0;
         }
         if (!addr_ec)
-            endpoints = tcp::resolver::results_type::create(tcp::endpoint(addr, port_num), origin_.host, origin_.port);
+            endpoints = tcp::resolver::results_type::create(tcp::endpoint(addr, port_num), host, port);
         else
         {
             op.resolver = std::make_shared<tcp::resolver>(strand_);
@@ -579,14 +597,14 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             guard.async_wait([res = op.resolver](error_code ec) {
                 if (!ec) res->cancel();
             });
-            auto [rec, results] = co_await op.resolver->async_resolve(origin_.host, origin_.port, use_nothrow_awaitable);
+            auto [rec, results] = co_await op.resolver->async_resolve(host, port, use_nothrow_awaitable);
             guard.cancel();
             if (rec)
             {
                 const bool timed_out = rec == asio::error::operation_aborted && !op.cancelled;
                 r.ec = timed_out ? error_code(client_errc::timeout) : rec;
-                r.what = timed_out ? "resolving " + origin_.display + " timed out after " + ms_text(opts_.timeouts.connect)
-                                   : "resolving " + origin_.display + " failed: " + rec.message();
+                r.what = timed_out ? "resolving " + peer + " timed out after " + ms_text(opts_.timeouts.connect)
+                                   : "resolving " + peer + " failed: " + rec.message();
                 co_return r;
             }
             endpoints = std::move(results);
@@ -601,12 +619,33 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         {
             r.ec = cec == beast::error::timeout ? error_code(client_errc::timeout) : cec;
             r.what = cec == beast::error::timeout
-                         ? "connect to " + origin_.display + " timed out after " + ms_text(opts_.timeouts.connect)
-                         : "connect to " + origin_.display + " failed: " + cec.message();
+                         ? "connect to " + peer + " timed out after " + ms_text(opts_.timeouts.connect)
+                         : "connect to " + peer + " failed: " + cec.message();
             co_return r;
         }
         ++connections_opened_;
         conn.lowest().socket().set_option(tcp::no_delay(true), addr_ec);
+        if (proxy)
+        {
+            // CONNECT for http:// origins too: one path for both, the request head (and its
+            // bearer token) is never rewritten for the proxy, and a tunnel pools like a connection.
+            const std::string authority =
+                (origin_.host.find(':') != std::string::npos ? "[" + origin_.host + "]" : origin_.host) + ":" + origin_.port;
+            const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           deadline - std::chrono::steady_clock::now()),
+                                       std::chrono::milliseconds{1});
+            const std::string_view agent =
+                opts_.user_agent.empty() ? std::string_view("kiemidi") : std::string_view(opts_.user_agent);
+            auto t = co_await detail::open_tunnel(conn.lowest(), *proxy, authority, agent, left);
+            if (t.ec)
+            {
+                r.ec = t.ec;
+                r.what = std::move(t.what);
+                if (!t.retryable) r.failure = attempt_failure::local;  // a refusal resending cannot change
+                co_return r;
+            }
+            ++proxy_tunnels_;
+        }
 
         if (conn.tls)
         {
@@ -767,6 +806,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     error_code config_ec_;
     std::string config_why_;
     origin origin_;
+    detail::proxy_choice proxy_;  // empty proxy: direct
     std::shared_ptr<ssl::context> ssl_ctx_;
     rate_limiter limiter_;
     retry_policy policy_;
@@ -781,7 +821,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     // counters, readable from any thread
     std::atomic<bool> close_requested_{false};
     std::atomic<std::uint64_t> connections_opened_{0}, tls_handshakes_{0}, requests_sent_{0}, retries_{0},
-        throttled_{0}, stale_discarded_{0};
+        throttled_{0}, stale_discarded_{0}, proxy_tunnels_{0};
     std::atomic<std::size_t> in_flight_{0}, open_count_{0}, idle_count_{0};
 };
 
@@ -815,6 +855,7 @@ http_client_stats http_client::stats() const
     s.retries = impl_->retries_;
     s.throttled = impl_->throttled_;
     s.stale_discarded = impl_->stale_discarded_;
+    s.proxy_tunnels = impl_->proxy_tunnels_;
     const auto ls = impl_->limiter_.stats();
     s.limiter_penalties = ls.penalties;
     s.limiter_waiting = ls.waiting;

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace kiemidi::test::smf {
@@ -191,9 +192,59 @@ inline std::uint32_t tempo_us(const file& f)
     return 500000;
 }
 
-inline double seconds(const file& f, std::uint64_t tick)
+/// Every Set Tempo event (tick, µs per quarter) of every track, in tick order; 500000 from tick 0
+/// when the first is later or there is none.
+inline std::vector<std::pair<std::uint64_t, std::uint32_t>> tempo_changes(const file& f)
 {
-    return double(tick) * tempo_us(f) / 1e6 / f.division;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> out;
+    for (const auto& t : f.tracks)
+        for (const auto& e : t.events)
+            if (e.status == 0xFF && e.meta_type == 0x51)
+            {
+                if (e.data.size() != 3) throw std::runtime_error("tempo payload is not 3 bytes");
+                out.emplace_back(e.tick, detail::be(e.data, 0, 3));
+            }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (out.empty() || out.front().first != 0) out.insert(out.begin(), {0, 500000});
+    return out;
+}
+
+/// Seconds at a tick through the file's tempo map, as a player counts them.
+struct clock
+{
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> changes;
+    std::vector<double> at;  // seconds at each change
+    double division = 1;
+
+    explicit clock(const file& f) : changes(tempo_changes(f)), division(f.division)
+    {
+        at.push_back(0);
+        for (std::size_t i = 1; i < changes.size(); ++i)
+            at.push_back(at.back() + double(changes[i].first - changes[i - 1].first) * changes[i - 1].second / 1e6 / division);
+    }
+    double seconds(std::uint64_t tick) const
+    {
+        auto it = std::upper_bound(changes.begin(), changes.end(), tick, [](std::uint64_t t, const auto& c) { return t < c.first; });
+        const auto i = static_cast<std::size_t>(it - changes.begin()) - 1;
+        return at[i] + double(tick - changes[i].first) * changes[i].second / 1e6 / division;
+    }
+};
+
+inline double seconds(const file& f, std::uint64_t tick) { return clock(f).seconds(tick); }
+
+/// Time Signature events (tick, numerator, denominator) of every track, in tick order.
+inline std::vector<std::tuple<std::uint64_t, int, int>> time_signatures(const file& f)
+{
+    std::vector<std::tuple<std::uint64_t, int, int>> out;
+    for (const auto& t : f.tracks)
+        for (const auto& e : t.events)
+            if (e.status == 0xFF && e.meta_type == 0x58)
+            {
+                if (e.data.size() != 4) throw std::runtime_error("time signature payload is not 4 bytes");
+                out.emplace_back(e.tick, e.data[0], 1 << e.data[1]);
+            }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    return out;
 }
 
 /// A note rebuilt from a note-on and its note-off.
@@ -204,7 +255,7 @@ struct note
     int pitch = 0;
     int velocity = 0;  ///< MIDI 1..127.
     std::uint64_t start_tick = 0, end_tick = 0;
-    double start = 0, end = 0;  ///< Seconds (single tempo).
+    double start = 0, end = 0;  ///< Seconds through the tempo map.
 };
 
 /// Result of replaying every track through one player.
@@ -238,6 +289,7 @@ inline playback play(const file& f, bool reverse_ties = false)
     });
 
     playback p;
+    const clock time(f);
     std::map<std::pair<int, int>, note> sounding;
     for (const auto& it : order)
     {
@@ -270,8 +322,8 @@ inline playback play(const file& f, bool reverse_ties = false)
             note n = found->second;
             sounding.erase(found);
             n.end_tick = e.tick;
-            n.start = seconds(f, n.start_tick);
-            n.end = seconds(f, n.end_tick);
+            n.start = time.seconds(n.start_tick);
+            n.end = time.seconds(n.end_tick);
             p.notes.push_back(n);
         }
     }

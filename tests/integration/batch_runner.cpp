@@ -545,6 +545,24 @@ BOOST_AUTO_TEST_CASE(an_unusable_journal_path_fails_the_run_with_diagnostics)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_run_given_its_own_diagnostics_reports_there_like_every_other_operation)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_case t(ioc.get_executor());
+        auto& [env, dir, opts] = t;
+        opts.journal_path = dir.path / "no-such-dir" / "j.sqlite";
+        batch_runner runner(*env.cli, opts);
+        auto tracks = make_tracks(2);
+        std::function<void(const batch_event&)> no_events;
+        diagnostics diag;
+        auto [ec, s] = co_await runner.async_run(std::move(tracks), std::move(no_events), diag, use_nothrow_awaitable);
+        BOOST_TEST(ec.failed());
+        BOOST_TEST(!diag.client_message().empty());
+        BOOST_TEST(runner.last_diagnostics().client_message().empty());  // the caller's, not the runner's
+        BOOST_TEST(env.kie->snapshot().requests_to(sep_post) == 0u);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(paid_posts_whose_answers_are_lost_are_found_by_their_tagged_callbacks)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
@@ -680,23 +698,30 @@ BOOST_AUTO_TEST_CASE(a_track_s_own_separation_type_and_stem_win_over_the_batch_s
     });
 }
 
+/// A separation made earlier, elsewhere, and finished: its record; its task id in `id`.
+asio::awaitable<api::separation_record> separation_made_earlier(batch_env& env, std::string& id)
+{
+    diagnostics diag;
+    api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
+                                .callback_url = {}};
+    auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
+    BOOST_TEST_REQUIRE(!sec);
+    wait_options w;
+    w.strategy = wait_strategy::polling;
+    w.poll_interval = 10ms;
+    auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
+    BOOST_TEST_REQUIRE(!wec);
+    id = created.task_id;
+    co_return rec;
+}
+
 BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and_an_unknown_one_fails_with_nothing_paid)
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         batch_env env(ioc.get_executor());
         temp_dir dir;
-        // A separation made earlier, elsewhere.
-        diagnostics diag;
-        api::separation_request req{.task_id = "m0", .audio_id = "a0", .type = api::separation_type::separate_vocal,
-                                    .callback_url = {}};
-        auto [sec, created] = co_await env.cli->async_submit_separation(req, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!sec);
-        wait_options w;
-        w.strategy = wait_strategy::polling;
-        w.poll_interval = 10ms;
-        auto [wec, rec] = co_await env.cli->async_wait_separation(created.task_id, w, diag, use_nothrow_awaitable);
-        BOOST_TEST_REQUIRE(!wec);
-        const auto sep = created.task_id;
+        std::string sep;
+        const auto rec = co_await separation_made_earlier(env, sep);
         const auto credits = env.kie->snapshot().credits;
 
         auto opts = fast_options(dir, 2);
@@ -731,6 +756,54 @@ BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and
         const auto json = read_file(opts.output_dir / (sep + "_vocals.json"));
         BOOST_TEST(json.find("\"separation_task_id\":\"" + sep + "\"") != std::string::npos, json);
         BOOST_TEST(!fs::exists(opts.output_dir / "nowhere.mid"));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_batch_picks_a_stem_by_audio_id_like_the_pipeline_and_an_id_the_separation_lacks_costs_nothing)
+{
+    test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        batch_env env(ioc.get_executor());
+        temp_dir dir;
+        std::string sep;
+        const auto rec = co_await separation_made_earlier(env, sep);
+        const auto* vocals = api::find_stem(rec.origin_data, "Vocals");
+        BOOST_TEST_REQUIRE(vocals != nullptr);
+
+        // The batch's stem by audio id, as midi_params::stem_audio_id chooses it for one pipeline.
+        auto opts = fast_options(dir, 1);
+        opts.pipeline.stem_audio_id = vocals->id;
+        std::vector<track_spec> tracks{
+            {.task_id = {}, .audio_id = {}, .name = "by_id", .separation = {}, .stem = {}, .separation_task_id = sep}};
+        std::function<void(const batch_event&)> no_events;
+        auto [ec, s] = co_await runner_run(*env.cli, opts, std::move(tracks), std::move(no_events));
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        BOOST_TEST(s.done == 1u);
+        auto c = env.kie->snapshot();
+        BOOST_TEST(c.midi_submissions.count({sep, vocals->id}) == 1u);
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);
+        const auto json = read_file(opts.output_dir / "by_id.json");
+        BOOST_TEST(json.find("\"stem\":\"Vocals\"") != std::string::npos, json);
+
+        // An id the separation does not list: the track fails before its MIDI POST, with the
+        // pipeline's message, and nothing is paid.
+        temp_dir dir2;
+        auto opts2 = fast_options(dir2, 1);
+        opts2.pipeline.stem_audio_id = "no-such-stem";
+        std::vector<track_spec> tracks2{
+            {.task_id = {}, .audio_id = {}, .name = "bad_id", .separation = {}, .stem = {}, .separation_task_id = sep}};
+        std::string failure;
+        std::function<void(const batch_event&)> on_event = [&](const batch_event& e) {
+            if (e.what == batch_event::kind::track_failed) failure = e.message;
+        };
+        auto [ec2, s2] = co_await runner_run(*env.cli, opts2, std::move(tracks2), std::move(on_event));
+        BOOST_TEST_REQUIRE(!ec2, ec2.message());
+        BOOST_TEST(s2.failed == 1u);
+        BOOST_TEST(failure.find("separation " + sep + " has no stem with audio id \"no-such-stem\"; it has: ") != std::string::npos,
+                   failure);
+        BOOST_TEST(failure.find(vocals->id + " (Vocals)") != std::string::npos, failure);
+        c = env.kie->snapshot();
+        BOOST_TEST(c.requests_to("POST /api/v1/midi/generate") == 1u);  // still only the first track's
+        BOOST_TEST(!fs::exists(opts2.output_dir / "bad_id.mid"));
     });
 }
 

@@ -33,13 +33,15 @@ kiemidi::emulator::emulator_options kie_in_maintenance(std::chrono::milliseconds
     return eo;
 }
 
-void expect_every_track_done_and_paid_once(const cli_env& t)
+void expect_every_track_done_and_paid_once(const cli_env& t, int n = tracks)
 {
     const auto c = t.kie.server->snapshot();
-    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(tracks));
-    BOOST_TEST(c.midi_submissions.size() == static_cast<std::size_t>(tracks));
+    BOOST_TEST(c.separation_submissions.size() == static_cast<std::size_t>(n));
+    BOOST_TEST(c.midi_submissions.size() == static_cast<std::size_t>(n));
     BOOST_TEST(c.duplicate_paid_submissions() == 0u);
-    for (int i = 0; i < tracks; ++i)
+    for (const auto& [key, paid] : c.separation_submissions) BOOST_TEST(paid == 1u, key.first);
+    for (const auto& [key, paid] : c.midi_submissions) BOOST_TEST(paid == 1u, key.first);
+    for (int i = 0; i < n; ++i)
         BOOST_TEST(is_midi_file(t.out_dir() / ("song-" + std::to_string(i) + ".mid")), "song-" << i << "\n" << t.out);
 }
 
@@ -84,6 +86,68 @@ BOOST_AUTO_TEST_CASE(an_outage_longer_than_the_budget_exits_eleven_with_nothing_
     BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out, 60s) == 0, out);
     BOOST_TEST(out.find("FAIL") == std::string::npos, out);
     expect_every_track_done_and_paid_once(t);
+}
+
+// The case as a batch user met it: 30 tracks, concurrency 6, KIE answering 455 to every call
+// for 30 s starting 4 s in. Before: 6 tracks failed ("service under maintenance ... (after 6
+// attempts)") and the batch exited 1. About 50 s.
+BOOST_AUTO_TEST_CASE(thirty_tracks_ride_out_thirty_seconds_of_maintenance_each_paid_once)
+{
+    constexpr int n = 30;
+    auto eo = kie_in_maintenance(4000ms, 30000ms);
+    eo.separation_delay = 2000ms;
+    eo.midi_delay = 1000ms;
+    cli_env t(eo);
+    auto& [dir, kie, out] = t;
+    const auto batch = t.journaled_batch(n, {"--concurrency", "6"});
+    const auto started = std::chrono::steady_clock::now();
+    BOOST_TEST(run_cli(batch, dir.path, out, 150s) == 0, out);
+    BOOST_TEST_MESSAGE("30 tracks through 30 s of maintenance: "
+                       << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+    BOOST_TEST(out.find("FAIL") == std::string::npos, out);
+    BOOST_TEST(kie.server->snapshot().outage_paid_refused >= 1u);  // the window did meet paid POSTs
+    expect_every_track_done_and_paid_once(t, n);
+}
+
+// Before: the start-up check of KIE (a credits read) exited 4 before any track ran.
+BOOST_AUTO_TEST_CASE(a_batch_started_during_maintenance_waits_for_kie_and_finishes_every_track_paid_once)
+{
+    cli_env t(kie_in_maintenance(0ms, 8000ms));  // longer than the start-up read's own retries ride out
+    auto& [dir, kie, out] = t;
+    const auto batch = t.journaled_batch(tracks, {"--concurrency", "6", "--outage-wait", "1min"});
+    BOOST_TEST(run_cli(batch, dir.path, out, 60s) == 0, out);
+    BOOST_TEST(out.find("FAIL") == std::string::npos, out);
+    BOOST_TEST(out.find("KIE unavailable (code 455, maintenance) since ") != std::string::npos, out);
+    BOOST_TEST(out.find("waiting for it, at most --outage-wait") != std::string::npos, out);
+    expect_every_track_done_and_paid_once(t);
+}
+
+// Before: exit 4 at once, for an outage as for a refused key.
+BOOST_AUTO_TEST_CASE(a_batch_started_during_a_longer_outage_exits_eleven_and_a_refused_key_exits_four_at_once)
+{
+    cli_env t(kie_in_maintenance(0ms, 60000ms));
+    auto& [dir, kie, out] = t;
+    const auto batch = t.journaled_batch(tracks, {"--concurrency", "6", "--outage-wait", "1500ms"});
+    BOOST_TEST_REQUIRE(run_cli(batch, dir.path, out, 60s) == 11, out);
+    BOOST_TEST(out.find("FAIL") == std::string::npos, out);
+    BOOST_TEST(out.find("for longer than --outage-wait") != std::string::npos, out);
+    const auto c = kie.server->snapshot();
+    BOOST_TEST(c.separation_submissions.empty());
+    BOOST_TEST(c.midi_submissions.empty());
+    std::string status;
+    BOOST_TEST(run_cli({"status", t.journal().string()}, dir.path, status) == 0, status);
+    BOOST_TEST(status.find("pending: " + std::to_string(tracks)) != std::string::npos, status);
+
+    // KIE up, the key refused: said at once, exit 4, nothing waited for.
+    cli_env up;
+    const auto started = std::chrono::steady_clock::now();
+    const auto list = write_track_list(up.dir.path, 2);
+    BOOST_TEST(run_cli(std::vector<std::string>{"batch", list.string(), "-o", up.out_dir().string(), "--outage-wait", "1min"} +
+                           up.kie.flags("not-the-key"),
+                       up.dir.path, up.out, 60s) == 4,
+               up.out);
+    BOOST_TEST((std::chrono::steady_clock::now() - started < 20s));
+    BOOST_TEST(up.kie.server->snapshot().separation_submissions.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,8 @@
 
 #include "common/test_http_server.hpp"
 
+#include <kiemidi/version.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
@@ -31,6 +33,21 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_that_exits_zero)
         BOOST_TEST(run_cli({cmd, "--help"}, dir.path, out) == 0, cmd << " --help:\n" << out);
         BOOST_TEST(out.find("usage: kiemidi " + cmd) != std::string::npos, out);
     }
+}
+
+BOOST_AUTO_TEST_CASE(version_names_kiemidi_and_the_boost_and_openssl_it_was_built_with)
+{
+    cli_temp_dir dir;
+    std::string out;
+    const kiemidi::version_info v = kiemidi::library_version();
+    BOOST_TEST(run_cli({"--version"}, dir.path, out) == 0);
+    BOOST_TEST(out.starts_with("kiemidi " KIEMIDI_VERSION_STRING "\n"), out);
+    BOOST_TEST(out.find("Boost " + std::string(v.boost) + " and OpenSSL " + std::string(v.openssl)) != std::string::npos, out);
+    BOOST_TEST(out.find("warning") == std::string::npos, out);
+    BOOST_TEST(run_cli({"emulator", "--version"}, dir.path, out) == 0);
+    BOOST_TEST(out.starts_with("kiemidi emulator " KIEMIDI_VERSION_STRING "\n"), out);
+    BOOST_TEST(run_cli({"--help"}, dir.path, out) == 0);
+    BOOST_TEST(out.find("--version") != std::string::npos, out);
 }
 
 BOOST_AUTO_TEST_CASE(bad_flags_are_usage_errors)

@@ -125,4 +125,63 @@ BOOST_AUTO_TEST_CASE(a_deadline_reached_while_kie_is_down_says_so_and_nothing_is
     BOOST_TEST(charged(out.kie.separation_submissions) == 0u);
 }
 
+// A connection reset before the request is written (KIE's front door down: the TLS handshake
+// reset) says KIE is unreachable and opens the breaker; a reset after a paid POST was written
+// may be one lost answer: the POST is not resent and the breaker stays closed.
+BOOST_AUTO_TEST_CASE(resets_before_the_request_is_written_open_the_breaker_and_a_reset_after_a_paid_post_does_not)
+{
+    struct seen
+    {
+        error_code read_ec, post_ec;
+        metrics::kie_availability kie;
+        emulator::counters counters;
+    };
+    auto against = [](emulator::outage_kind kind) {
+        seen out;
+        run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+            auto eo = kie_down_for(60s, kind);
+            emulator::server kie(ioc.get_executor(), eo);  // HTTPS: a handshake comes before the request
+            kie.start();
+            client_options co;
+            co.base_url = kie.https_base_url();
+            co.api_key = eo.api_key;
+            co.transport.tls.ca_pem = kie.ca_certificate_pem();
+            co.transport.retry.base_delay = 1ms;
+            co.transport.retry.max_delay = 10ms;
+            co.transport.rate_limit.enabled = false;
+            client cli(ioc.get_executor(), std::move(co));
+            diagnostics d;
+            if (kind == emulator::outage_kind::connection_refused)
+            {
+                auto [ec, c] = co_await cli.async_get_credits(d, use_nothrow_awaitable);
+                out.read_ec = ec;
+            }
+            else
+            {
+                api::separation_request req{.task_id = "music-1", .audio_id = "audio-1", .type = api::separation_type::separate_vocal, .callback_url = {}};
+                auto [ec, created] = co_await cli.async_submit_separation(req, d, use_nothrow_awaitable);
+                out.post_ec = ec;
+            }
+            out.kie = cli.metrics().kie();
+            out.counters = kie.snapshot();
+            cli.close();
+            kie.stop();
+        });
+        return out;
+    };
+
+    const auto refused = against(emulator::outage_kind::connection_refused);
+    BOOST_TEST(!!refused.read_ec);
+    BOOST_TEST(refused.kie.down);
+    BOOST_TEST(refused.kie.reason == "no connection");
+    BOOST_TEST(refused.counters.requests_to("GET /api/v1/chat/credit") == 0u);  // nothing was read
+    BOOST_TEST(refused.counters.connection_resets >= 3u);
+
+    const auto reset = against(emulator::outage_kind::connection_reset);
+    BOOST_TEST((reset.post_ec == client_errc::outcome_unknown), reset.post_ec.message());
+    BOOST_TEST(!reset.kie.down);
+    BOOST_TEST(reset.counters.requests_to(sep_post) == 1u);  // read once, never resent
+    BOOST_TEST(reset.counters.tasks_created == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

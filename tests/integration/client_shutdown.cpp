@@ -2,11 +2,14 @@
 // and accounted for, new ones refused), destruction after the io_context was stopped with work in
 // flight (nothing freed is touched: operations keep what they use alive), and a 4-thread soak of
 // cancelled pipelines in which every charged task stays known or findable.
+#include <kiemidi/batch.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/emulator.hpp>
 #include <kiemidi/metrics.hpp>
 
+#include "common/batch_fixture.hpp"
 #include "common/client_fixture.hpp"
+#include "common/temp_dir.hpp"
 #include "common/run_bounded.hpp"
 #include "nothrow_awaitable.hpp"
 
@@ -269,6 +272,40 @@ BOOST_AUTO_TEST_CASE(cancelled_pipelines_on_four_threads_lose_no_paid_task, *boo
     work.reset();
     ioc.stop();
     for (auto& t : threads) t.join();
+}
+
+BOOST_AUTO_TEST_CASE(async_shutdown_counts_a_batch_run_stops_it_and_completes_only_after_it)
+{
+    run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        emulator::emulator_options eo;
+        eo.separation_delay = 10s;  // the tracks stay separating
+        unpaced_kie env(ioc.get_executor(), eo);
+        temp_dir out;
+        batch_runner runner(*env.cli, polling_batch_options(out.path, 2, 50ms, 200ms, 30s));
+        std::optional<error_code> batch_ec;
+        batch_summary summary;
+        std::vector<track_spec> tracks{track_spec{.task_id = "music-b1", .audio_id = "b1"},
+                                       track_spec{.task_id = "music-b2", .audio_id = "b2"}};
+        runner.async_run(std::move(tracks), {}, [&](error_code ec, batch_summary s) {
+            batch_ec = ec;
+            summary = std::move(s);
+        });
+        // Counted from its start, before it runs a client operation of its own (it opens its journal first).
+        BOOST_TEST(env.cli->pending_operations() == 1u);
+        for (int i = 0; i < 300 && charged(env.kie->snapshot().separation_submissions) < 2u; ++i) co_await sleep_for(10ms);
+        BOOST_TEST_REQUIRE(charged(env.kie->snapshot().separation_submissions) == 2u);
+
+        co_await env.cli->async_shutdown(asio::use_awaitable);
+        // The run had ended (its handler ran) before the shutdown completed.
+        BOOST_TEST_REQUIRE(batch_ec.has_value());
+        BOOST_TEST((*batch_ec == client_errc::shut_down), batch_ec->message());
+        BOOST_TEST(summary.done == 0u);
+        BOOST_TEST(env.cli->pending_operations() == 0u);
+        // Nothing was paid twice, and a new run is refused.
+        BOOST_TEST(charged(env.kie->snapshot().separation_submissions) == 2u);
+        auto [ec2, s2] = co_await runner.async_run({}, {}, use_nothrow_awaitable);
+        BOOST_TEST((ec2 == client_errc::shut_down), ec2.message());
+    });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

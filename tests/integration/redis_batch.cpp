@@ -37,6 +37,12 @@
 #include <thread>
 #include <vector>
 
+// Every operation of the claims defaults to kiemidi's token, so a bare co_await works as on the client.
+static_assert(requires(kiemidi::redis_batch_claims& claims, kiemidi::diagnostics& diag) {
+    claims.async_connect(diag);
+    claims.async_check_durability(diag);
+});
+
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace kiemidi;

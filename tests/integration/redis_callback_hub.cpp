@@ -421,4 +421,40 @@ BOOST_AUTO_TEST_CASE(callbacks_of_both_kinds_for_one_id_that_came_before_any_wai
     }, 10s);
 }
 
+BOOST_AUTO_TEST_CASE(a_hub_stop_lets_a_store_in_flight_reach_redis_and_completes_before_the_hub_is_destroyed)
+{
+    test::redis_server srv;
+    run_bounded([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        redis_callback_hub reader(ioc.get_executor(), hub_options(srv));
+        auto [e0] = co_await reader.async_connect(use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!e0, e0.message());
+        auto stopping = std::make_unique<redis_callback_hub>(ioc.get_executor(), hub_options(srv));
+        auto [e1] = co_await stopping->async_connect(use_nothrow_awaitable);
+        BOOST_TEST_REQUIRE(!e1, e1.message());
+        std::optional<error_code> waited;
+        stopping->async_wait(callback_kind::separation, "never", [&](error_code ec, callback_message) { waited = ec; });
+
+        // A callback whose store is in flight when the stop begins.
+        BOOST_TEST((stopping->deliver(make_msg("stored-at-stop")) == deliver_result::buffered));
+        std::optional<error_code> stopped;
+        std::uint64_t stored_at_completion = 0;
+        stopping->async_stop([&](error_code ec) {
+            stopped = ec;
+            stored_at_completion = stopping->redis_stats().stored_total;
+            stopping.reset();  // nothing of the hub may run after this
+        });
+        co_await eventually([&] { return stopped.has_value(); });
+        BOOST_TEST_REQUIRE(stopped.has_value());
+        BOOST_TEST(!*stopped, stopped->message());
+        BOOST_TEST(stored_at_completion == 1u);  // the store finished before the stop completed
+        BOOST_TEST_REQUIRE(waited.has_value());
+        BOOST_TEST((*waited == client_errc::shut_down), waited->message());
+        co_await sleep_for(100ms);  // the io_context goes on running with the hub gone
+
+        // Another instance finds the callback in Redis.
+        auto m = co_await expect_callback(reader, callback_kind::midi, "stored-at-stop");
+        BOOST_TEST(m.task_id == "stored-at-stop");
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

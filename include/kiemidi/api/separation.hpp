@@ -28,6 +28,9 @@ enum class separation_type
 
 /// KIE's spelling of the type: "separate_vocal" or "split_stem".
 KIEMIDI_DECL std::string_view to_string(separation_type t) noexcept;
+/// The inverse of to_string (KIE's spelling, as a track list, the journal and the shared batch
+/// state store it); nullopt for anything else.
+KIEMIDI_DECL std::optional<separation_type> separation_type_from_string(std::string_view s) noexcept;
 
 /// Body of POST /api/v1/vocal-removal/generate.
 struct separation_request

@@ -97,6 +97,10 @@ enum class outage_kind
     maintenance,       ///< HTTP 455 {"code":455,...} "undergoing maintenance" (KIE's maintenance windows).
     server_error,      ///< HTTP 503 with a gateway's HTML page (a 5xx storm behind KIE's proxy).
     connection_reset,  ///< The connection is closed after reading the request, unanswered.
+    /// KIE's front door is down: each new connection is reset as soon as it is accepted, before
+    /// anything is read (for HTTPS, before the TLS handshake), so no request leaves the client.
+    /// A request on a connection opened before the window is closed unanswered, as connection_reset.
+    connection_refused,
 };
 
 /// A time window in which every KIE API request (not /files/, not /emulator/counters) is
@@ -201,6 +205,9 @@ struct emulator_options
     unsigned callback_max_retries = 3;
     /// Pause between delivery attempts.
     std::chrono::milliseconds callback_retry_delay{500};
+    /// How long server::async_stop lets answers being prepared and callbacks being delivered
+    /// finish before it closes what is left (cancelling the stop closes it at once).
+    std::chrono::milliseconds stop_grace{5000};
 };
 
 }  // namespace kiemidi::emulator

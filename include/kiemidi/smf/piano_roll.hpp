@@ -1,7 +1,7 @@
 /// @file
 /// Piano roll: KIE's per-instrument notes → one self-contained SVG image.
 ///
-/// Time runs left to right in seconds (with a labelled grid), pitch bottom to top (a line and a
+/// Time runs left to right in seconds (with a labelled grid, or bar lines when the beat grid is given), pitch bottom to top (a line and a
 /// note name at every C); each instrument has its own colour (legend on top) and a note's
 /// velocity is its opacity. Drum kits (is_drum_instrument) get their own lane below the pitched
 /// notes, one row per drum sound. The width is bounded, so a long song stays one readable image.
@@ -11,8 +11,10 @@
 
 #include <kiemidi/api/midi.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/smf/beat_grid.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +34,10 @@ struct piano_roll_options
     double max_plot_height = 420.0;
     /// Text above the legend (e.g. the track's name); empty: none. Escaped for XML.
     std::string title;
+    /// The song's beat grid: when set, bar lines on its downbeats (`<g class="bars">`, numbered
+    /// under the plot from the first downbeat) replace the seconds, and the title ends with the
+    /// tempo and meter ("— 96.0 BPM, 4/4").
+    std::optional<beat_grid> grid;
 };
 
 /// The SVG document (UTF-8, starting with "<svg", no XML declaration, so it can be inlined in

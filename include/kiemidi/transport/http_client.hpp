@@ -33,6 +33,7 @@ struct http_client_stats
     std::uint64_t retries = 0;             ///< Attempts after the first one.
     std::uint64_t throttled = 0;           ///< Answers classified as throttled.
     std::uint64_t stale_discarded = 0;     ///< Idle connections found closed by the peer and discarded before reuse.
+    std::uint64_t proxy_tunnels = 0;       ///< CONNECT tunnels the proxy opened (one per pooled connection through it).
     std::uint64_t limiter_penalties = 0;   ///< Throttled answers to paid submissions reported to the rate limiter (each may lower its budget).
     std::size_t limiter_waiting = 0;       ///< Paid submissions waiting for the rate limiter now.
     unsigned limiter_budget = 0;           ///< The rate limiter's current budget per window.
@@ -43,7 +44,8 @@ struct http_client_stats
 
 /// A pooled HTTP(S) client.
 ///
-/// The base URL is checked at construction; a bad one (client_errc::invalid_url, or
+/// The base URL and the proxy (transport_options::proxy, by default the environment's) are
+/// checked at construction; a bad one (client_errc::invalid_url, or
 /// client_errc::insecure_scheme for http:// to a non-loopback host) makes every async_execute
 /// fail at once, before any connection attempt.
 ///
@@ -84,7 +86,9 @@ public:
     /// client_errc::outcome_unknown (paid submission sent, no answer: it may have been processed;
     /// never resent), client_errc::invalid_url, client_errc::insecure_scheme,
     /// client_errc::shut_down, asio::error::operation_aborted (cancelled), or the network / TLS
-    /// error of the last attempt. `diag` gets endpoint ("POST /path"), HTTP status and an explanation.
+    /// error of the last attempt, or client_errc::proxy_refused (the proxy answered CONNECT with a
+    /// non-2xx status or closed; 407 and 403 are not retried; diag names the proxy, never its
+    /// credentials; nothing was sent to KIE). `diag` gets endpoint ("POST /path"), HTTP status and an explanation.
     /// Object lifetimes: `req` is moved in; `diag` must stay valid until the handler runs.
     /// Cancellation: terminal, partial and total all abort the operation (a paid submission
     /// already written is then not resent).

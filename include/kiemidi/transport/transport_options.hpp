@@ -8,6 +8,7 @@
 #define KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
 
 #include <kiemidi/config.hpp>
+#include <kiemidi/error.hpp>
 #include <kiemidi/transport/http_message.hpp>
 #include <kiemidi/transport/tls_options.hpp>
 
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace kiemidi {
 
@@ -43,6 +45,25 @@ struct rate_limit_options
     unsigned submissions_per_window = 20;        ///< Submissions per window (KIE documents 20 per 10 s); lowered for a while after a 429.
     std::chrono::milliseconds window{10000};     ///< The window; a token comes back this long after its request's answer.
 };
+
+/// Which HTTP proxy the client goes through. By default, the environment's, with the rules of curl
+/// and most SDKs: HTTPS_PROXY / https_proxy for https origins, HTTP_PROXY / http_proxy for http
+/// ones, ALL_PROXY / all_proxy for either when those are unset; NO_PROXY / no_proxy lists the hosts
+/// reached directly (comma-separated: "*", host names matching themselves and their subdomains,
+/// IP literals, CIDR ranges, each optionally with ":port"). Loopback is not exempt unless listed.
+/// The proxy is reached over plain HTTP; every request goes through a CONNECT tunnel, inside which
+/// TLS is negotiated with the origin itself (its name for SNI and certificate checks).
+struct proxy_options
+{
+    bool use_environment = true;  ///< Read the variables above for whatever `url` / `no_proxy` leave empty; false: only these fields count.
+    std::string url;              ///< "http://[user:password@]host[:port]" (scheme optional; port 1080 when absent, as curl); empty: the environment's, or none.
+    std::string no_proxy;         ///< Hosts reached directly, NO_PROXY syntax; empty: the environment's (with use_environment).
+};
+
+/// Checks a proxy URL as proxy_options::url takes it, before any connection: only http proxies,
+/// no path, query or fragment. On failure returns client_errc::invalid_url and `why` says what is
+/// wrong, never repeating the credentials.
+KIEMIDI_DECL error_code check_proxy_url(std::string_view url, std::string& why);
 
 /// How the transport reads an answer that arrived.
 enum class response_verdict
@@ -85,6 +106,7 @@ struct transport_options
     retry_options retry;                            ///< Retry budget and backoff.
     rate_limit_options rate_limit;                  ///< Admission of paid submissions.
     bool allow_plain_http_to_non_loopback = false;  ///< Permit http:// to hosts other than 127.0.0.0/8, ::1, localhost.
+    proxy_options proxy;                            ///< The egress proxy (by default from the environment); credentials are never logged.
     response_classifier classify;                   ///< Answer classification; empty = classify_by_status.
     attempt_observer on_attempt;                    ///< Told how each attempt ended (e.g. a circuit breaker); may be empty.
 };

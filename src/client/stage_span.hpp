@@ -3,15 +3,16 @@
 // of the stage it measures: a frame destroyed without finishing (its io_context went away)
 // still leaves the in-flight gauge right. It shares the ownership of the client's registry and
 // observer, because such a frame may be destroyed after the client (an io_context stopped with
-// pipelines in flight and destroyed last). Internal.
-#ifndef KIEMIDI_SRC_METRICS_STAGE_SPAN_HPP
-#define KIEMIDI_SRC_METRICS_STAGE_SPAN_HPP
+// pipelines in flight and destroyed last). The client's side of the metrics: the model it feeds
+// knows no client. Internal.
+#ifndef KIEMIDI_SRC_CLIENT_STAGE_SPAN_HPP
+#define KIEMIDI_SRC_CLIENT_STAGE_SPAN_HPP
 
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/metrics.hpp>
 
-#include "../client/operations.hpp"
+#include "operations.hpp"
 
 #include <chrono>
 #include <cstdint>
