@@ -116,6 +116,7 @@ asio::awaitable<int> run_track(kie_session& s, const run_args& args, std::string
     p.separation = args.type;
     p.stem = args.stem;
     p.wait = s.wait();
+    p.tempo = std::nullopt;  // write_result estimates it, with the user's --tempo
     diagnostics diag;
     auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
     if (ec)
@@ -219,6 +220,7 @@ int midi_command(const kie_flags& flags, const midi_args& args)
         p.stem = args.stem;
         p.stem_audio_id = args.audio_id;
         p.wait = s.wait();
+        p.tempo = std::nullopt;  // write_result estimates it, with the user's --tempo
         diagnostics diag;
         auto [ec, midi] = co_await s.kie().async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
         if (!ec)

@@ -33,7 +33,8 @@ struct midi_result
     std::string transcribed_stem_id;       ///< The stem audio id sent to MIDI generation; empty = all stems.
     std::vector<api::instrument> instruments;  ///< Every detected instrument and its notes.
     /// The beat grid estimated from the notes (smf::estimate_beat_grid): tempo map, meter, bar
-    /// phase, confidence. What a written file uses with the default tempo choice.
+    /// phase, confidence. What a written file uses with the default tempo choice. Empty when
+    /// midi_params::tempo was std::nullopt.
     smf::beat_grid grid;
     /// What kiemidi repaired or dropped in KIE's answers (odd notes, stems without id) instead of
     /// failing the paid result; see api::note.

@@ -87,6 +87,12 @@ struct midi_params
     /// `deadline`. True: it ends at once with client_errc::kie_unavailable instead, nothing paid,
     /// diagnostics saying since when KIE is unavailable.
     bool fail_fast_when_kie_unavailable = false;
+    /// The tempo map to estimate into midi_result::grid once the notes are in (see
+    /// smf::estimate_beat_grid): automatic by default. It costs a few milliseconds of CPU per
+    /// long song on the thread that completes the pipeline, so a caller that does not use the
+    /// grid, or that estimates it itself when writing files (write_result_files), sets
+    /// std::nullopt: the grid then stays empty.
+    std::optional<smf::tempo_choice> tempo = smf::tempo_choice{};
 };
 
 }  // namespace kiemidi

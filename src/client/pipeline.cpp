@@ -442,7 +442,8 @@ asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
     if (ec) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
     api::merge(op.out.repairs, midi.midi.repairs);
-    op.out.grid = smf::estimate_beat_grid(op.out.instruments);  // a few ms of CPU for a long song
+    // A few ms of CPU for a long song, on this thread: only when the caller wants the grid.
+    if (op.p.tempo) op.out.grid = smf::estimate_beat_grid(op.out.instruments, *op.p.tempo);
     op.out.no_notes = op.out.note_count() == 0;
     op.out.warning = api::result_warning(op.out.repairs, op.out.note_count());
     co_return error_code{};
