@@ -1,6 +1,7 @@
-// The pooled HTTP(S) client: origin parsing, TLS context, connection pool, attempts and retries.
-// All Beast and OpenSSL code of the transport lives in this one translation unit (compile time on
-// small machines), which is why the file is past the usual size.
+// The pooled HTTP(S) client: the connection pool, opening a connection (through the proxy's
+// tunnel, then TLS), one attempt, and the retry and rate-limit loop around attempts. The Beast
+// stream code of the transport is instantiated in this one translation unit (compile time on
+// small machines); the origin, the request head and the TLS settings are plain functions beside it.
 //
 // Concurrency model: every operation is a coroutine on the client's strand; the pool, the
 // operation list and the retry policy are touched only there. Counters are atomics so stats()
@@ -10,8 +11,11 @@
 #include <kiemidi/transport/retry_policy.hpp>
 
 #include "../nothrow_awaitable.hpp"
+#include "connection_pool.hpp"
+#include "origin.hpp"
 #include "proxy_settings.hpp"
 #include "proxy_tunnel.hpp"
+#include "tls_client.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/write.hpp>
@@ -31,23 +35,16 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <deque>
 #include <set>
 #include <string>
 #include <vector>
 
-#ifndef _WIN32
-#include <cerrno>
-#include <sys/socket.h>
-#endif
 
 namespace kiemidi {
 
@@ -56,126 +53,12 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using detail::connection;
 
 namespace {
 
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
-
-// The scheme, host and port every request of a client goes to.
-struct origin
-{
-    bool tls = false;
-    std::string host;         // for connecting, SNI and certificate checks (IPv6 without brackets)
-    bool host_is_ip = false;
-    std::string port;         // service string
-    std::string host_header;  // value of the Host header
-    std::string prefix;       // base URL path, without trailing '/'
-    std::string display;      // "host:port" for messages (never userinfo)
-};
-
-bool is_loopback_host(const std::string& host)
-{
-    if (beast::iequals(host, "localhost")) return true;
-    error_code ec;
-    auto addr = asio::ip::make_address(host, ec);
-    return !ec && addr.is_loopback();
-}
-
-error_code parse_origin(const transport_options& opts, origin& o, std::string& why)
-{
-    auto parsed = boost::urls::parse_absolute_uri(opts.base_url);
-    if (!parsed)
-    {
-        why = "base URL is not an absolute URL";
-        return client_errc::invalid_url;
-    }
-    const auto& u = *parsed;
-    const std::string scheme(u.scheme());
-    if (beast::iequals(scheme, "https"))
-        o.tls = true;
-    else if (beast::iequals(scheme, "http"))
-        o.tls = false;
-    else
-    {
-        why = "base URL scheme must be http or https";
-        return client_errc::invalid_url;
-    }
-    if (u.has_userinfo())
-    {
-        why = "base URL must not contain user information";  // credentials belong in bearer_token
-        return client_errc::invalid_url;
-    }
-    if (u.has_query() || u.has_fragment())
-    {
-        why = "base URL must not have a query or fragment";
-        return client_errc::invalid_url;
-    }
-    const auto ht = u.host_type();
-    if (ht == boost::urls::host_type::ipv4 || ht == boost::urls::host_type::ipv6)
-    {
-        o.host = u.host_address();
-        o.host_is_ip = true;
-    }
-    else if (ht == boost::urls::host_type::name)
-        o.host = u.host_name();
-    if (o.host.empty())
-    {
-        why = "base URL has no usable host";
-        return client_errc::invalid_url;
-    }
-    const std::string default_port = o.tls ? "443" : "80";
-    o.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : default_port;
-    const std::string bracketed = ht == boost::urls::host_type::ipv6 ? "[" + o.host + "]" : o.host;
-    o.host_header = o.port == default_port ? bracketed : bracketed + ":" + o.port;
-    o.display = bracketed + ":" + o.port;
-    o.prefix = std::string(u.encoded_path());
-    while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
-    if (!o.tls && !opts.allow_plain_http_to_non_loopback && !is_loopback_host(o.host))
-    {
-        why = "plain http:// to non-loopback host " + o.display +
-              " refused (use https, or set allow_plain_http_to_non_loopback)";
-        return client_errc::insecure_scheme;
-    }
-    return {};
-}
-
-// One keep-alive connection (plain or TLS). Its streams run on the client's strand.
-struct connection
-{
-    std::unique_ptr<beast::tcp_stream> tcp;
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-    beast::flat_buffer buffer;
-    bool keep = true;  // the last answer allowed keep-alive
-
-    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
-
-    // True when the peer has not closed the idle connection and sent nothing unsolicited.
-    bool still_open()
-    {
-        auto& sock = lowest().socket();
-        if (!sock.is_open() || buffer.size() != 0) return false;
-        if (tls && SSL_pending(tls->native_handle()) > 0) return false;
-#ifndef _WIN32
-        char c;
-        const auto n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0) return false;                                       // orderly close by the peer
-        if (n > 0) return false;                                        // unsolicited bytes (close_notify, junk)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-#else
-        error_code ec;
-        const auto avail = sock.available(ec);
-        return !ec && avail == 0;
-#endif
-    }
-
-    void close()
-    {
-        error_code ec;
-        lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
-        lowest().close();
-    }
-};
 
 // One async_execute operation.
 struct op_state
@@ -198,14 +81,6 @@ struct op_state
     }
 };
 
-struct pool_waiter
-{
-    explicit pool_waiter(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
-    asio::steady_timer timer;
-    bool granted = false;
-    std::unique_ptr<connection> conn;  // null with granted: a reserved slot to open a new connection
-};
-
 struct attempt_result
 {
     error_code ec;
@@ -225,37 +100,15 @@ struct http_client::impl : std::enable_shared_from_this<impl>
           strand_(asio::make_strand(ex)),
           opts_(std::move(opts)),
           limiter_(strand_, opts_.rate_limit),
-          policy_(opts_.retry)
+          policy_(opts_.retry),
+          pool_(strand_, opts_.pool_size == 0 ? 1 : opts_.pool_size)
     {
         if (opts_.pool_size == 0) opts_.pool_size = 1;
-        config_ec_ = parse_origin(opts_, origin_, config_why_);
+        config_ec_ = detail::parse_origin(opts_, origin_, config_why_);
         if (!config_ec_)
             config_ec_ = detail::choose_proxy(opts_.proxy, origin_.tls, origin_.host, origin_.port,
                                               detail::process_environment(), proxy_, config_why_);
-        if (!config_ec_ && origin_.tls) setup_tls();
-    }
-
-    void setup_tls()
-    {
-        if (opts_.tls.context)
-        {
-            ssl_ctx_ = opts_.tls.context;  // the application's, as it set it up
-            return;
-        }
-        ssl_ctx_ = std::make_shared<ssl::context>(ssl::context::tls_client);
-        ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                              ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        const auto& t = opts_.tls;
-        if (t.insecure_skip_verify_do_not_use_in_production)
-        {
-            ssl_ctx_->set_verify_mode(ssl::verify_none);
-            return;
-        }
-        ssl_ctx_->set_verify_mode(ssl::verify_peer);
-        if (t.ca_file.empty() && t.ca_pem.empty())
-            ssl_ctx_->set_default_verify_paths();
-        if (!t.ca_file.empty()) ssl_ctx_->load_verify_file(t.ca_file);  // throws if unreadable
-        if (!t.ca_pem.empty()) ssl_ctx_->add_certificate_authority(asio::buffer(t.ca_pem));
+        if (!config_ec_ && origin_.tls) ssl_ctx_ = detail::make_client_tls_context(opts_.tls);
     }
 
     // ---- operations ----
@@ -453,33 +306,13 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         return req.target.find("/midi/") != std::string::npos ? admission_priority::finish : admission_priority::start;
     }
 
-    // The request head, written as text next to the caller's body (no copy of the body, no
-    // per-field allocations). Built per attempt, once a connection is ours: a request queued for
-    // a connection holds nothing but its http_request.
-    std::string request_head(const http_request& req) const
-    {
-        const std::string_view target = req.target.empty() ? std::string_view("/") : std::string_view(req.target);
-        const std::string_view agent = opts_.user_agent.empty() ? std::string_view("kiemidi") : std::string_view(opts_.user_agent);
-        const bool with_body = !req.body.empty() || req.method == http_method::post;
-        std::string h;
-        h.reserve(160 + origin_.prefix.size() + target.size() + origin_.host_header.size() + agent.size() +
-                  opts_.bearer_token.size());
-        h.append(to_string(req.method)).append(" ").append(origin_.prefix).append(target).append(" HTTP/1.1\r\nHost: ");
-        h.append(origin_.host_header).append("\r\nUser-Agent: ").append(agent).append("\r\nAccept: application/json\r\n");
-        if (!opts_.bearer_token.empty()) h.append("Authorization: Bearer ").append(opts_.bearer_token).append("\r\n");
-        if (with_body)
-            h.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(req.body.size())).append("\r\n");
-        h.append("\r\n");
-        return h;
-    }
-
     // ---- one attempt ----
 
     asio::awaitable<attempt_result> attempt_once(op_state& op, const http_request& req)
     {
         attempt_result r;
         std::unique_ptr<connection> conn;
-        if (auto ec = co_await checkout(op, conn))
+        if (auto ec = co_await pool_.checkout(conn, [this, &op] { return stop_reason(op); }))
         {
             r.ec = ec;
             r.failure = attempt_failure::local;
@@ -496,7 +329,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             if (r.ec)
             {
                 conn->close();
-                hand_over(nullptr);  // free the reserved slot
+                pool_.hand_over(nullptr);  // free the reserved slot
                 if (stop_reason(op))
                     r.failure = attempt_failure::local;
                 else if (r.failure == attempt_failure::none)
@@ -510,7 +343,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         else
             co_await exchange(*conn->tcp, *conn, req, r);
         op.current = nullptr;
-        release(std::move(conn), r.ec ? false : r.failure == attempt_failure::none && !op.cancelled);
+        pool_.release(std::move(conn), r.ec ? false : r.failure == attempt_failure::none && !op.cancelled);
         co_return r;
     }
 
@@ -520,7 +353,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         ++requests_sent_;
         conn.lowest().expires_after(opts_.timeouts.write);
         {
-            const std::string head = request_head(req);
+            const std::string head = detail::request_head(req, origin_, opts_);
             const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(req.body)};
             auto [wec, wn] = co_await asio::async_write(stream, message, use_nothrow_awaitable);
             if (wec)
@@ -650,20 +483,12 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         if (conn.tls)
         {
             SSL* ssl_handle = conn.tls->native_handle();
-            if (!opts_.tls.insecure_skip_verify_do_not_use_in_production)
+            if (!detail::expect_origin_certificate(ssl_handle, origin_, !opts_.tls.insecure_skip_verify_do_not_use_in_production))
             {
-                X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-                X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-                const int ok = origin_.host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, origin_.host.c_str())
-                                                  : X509_VERIFY_PARAM_set1_host(param, origin_.host.c_str(), 0);
-                if (ok != 1)
-                {
-                    r.ec = ssl::error::stream_errors::unspecified_system_error;
-                    r.what = "cannot set up host-name verification for " + origin_.display;
-                    co_return r;
-                }
+                r.ec = ssl::error::stream_errors::unspecified_system_error;
+                r.what = "cannot set up host-name verification for " + origin_.display;
+                co_return r;
             }
-            if (!origin_.host_is_ip) SSL_set_tlsext_host_name(ssl_handle, origin_.host.c_str());
             conn.lowest().expires_after(opts_.timeouts.tls_handshake);
             auto [hec] = co_await conn.tls->async_handshake(ssl::stream_base::client, use_nothrow_awaitable);
             conn.lowest().expires_never();
@@ -692,112 +517,12 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         co_return r;
     }
 
-    // ---- pool (strand only) ----
-
-    // Gives `out` an idle connection, or leaves it null with a slot reserved for a new one.
-    asio::awaitable<error_code> checkout(op_state& op, std::unique_ptr<connection>& out)
-    {
-        for (;;)
-        {
-            if (auto ec = stop_reason(op)) co_return ec;
-            while (!idle_.empty())
-            {
-                auto c = std::move(idle_.back());
-                idle_.pop_back();
-                idle_count_ = idle_.size();
-                if (c->still_open())
-                {
-                    out = std::move(c);
-                    co_return error_code{};
-                }
-                ++stale_discarded_;
-                c->close();
-                --open_;
-                open_count_ = open_;
-            }
-            if (open_ < opts_.pool_size)
-            {
-                ++open_;
-                open_count_ = open_;
-                co_return error_code{};
-            }
-            pool_waiter w(strand_);
-            waiters_.push_back(&w);
-            co_await w.timer.async_wait(use_nothrow_awaitable);
-            if (!w.granted)
-            {
-                waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), &w), waiters_.end());
-                continue;  // cancelled or closed: the loop reports it
-            }
-            if (stop_reason(op))
-            {
-                hand_over(std::move(w.conn));  // pass it on to the next in line
-                continue;
-            }
-            if (w.conn && !w.conn->still_open())
-            {
-                ++stale_discarded_;
-                w.conn->close();
-                w.conn.reset();  // keep the slot: the caller opens a fresh connection
-            }
-            out = std::move(w.conn);
-            co_return error_code{};
-        }
-    }
-
-    // Passes a connection (or, when null, a free slot) to the first waiter, else to the idle list.
-    void hand_over(std::unique_ptr<connection> c)
-    {
-        if (closed_ && c)
-        {
-            c->close();
-            c.reset();
-        }
-        if (!waiters_.empty() && !closed_)
-        {
-            pool_waiter* w = waiters_.front();
-            waiters_.pop_front();
-            w->granted = true;
-            w->conn = std::move(c);
-            w->timer.cancel();
-            return;
-        }
-        if (c)
-        {
-            idle_.push_back(std::move(c));
-            idle_count_ = idle_.size();
-        }
-        else
-        {
-            --open_;
-            open_count_ = open_;
-        }
-    }
-
-    void release(std::unique_ptr<connection> c, bool reusable)
-    {
-        if (!reusable || !c->keep || closed_)
-        {
-            c->close();
-            c.reset();
-        }
-        hand_over(std::move(c));
-    }
-
     void close_all()
     {
         closed_ = true;
         for (auto* op : std::vector<op_state*>(ops_.begin(), ops_.end())) op->cancel();
         limiter_.cancel();
-        for (auto& c : idle_)
-        {
-            c->close();
-            --open_;
-        }
-        idle_.clear();
-        idle_count_ = 0;
-        open_count_ = open_;
-        for (auto* w : waiters_) w->timer.cancel();
+        pool_.close();
     }
 
     asio::any_io_executor ex_;
@@ -805,24 +530,22 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     transport_options opts_;
     error_code config_ec_;
     std::string config_why_;
-    origin origin_;
+    detail::origin origin_;
     detail::proxy_choice proxy_;  // empty proxy: direct
     std::shared_ptr<ssl::context> ssl_ctx_;
     rate_limiter limiter_;
     retry_policy policy_;
 
     // strand-only state
-    std::vector<std::unique_ptr<connection>> idle_;
-    std::deque<pool_waiter*> waiters_;
-    std::size_t open_ = 0;
+    detail::connection_pool pool_;
     bool closed_ = false;
     std::set<op_state*> ops_;  // running operations (each removes itself before completing)
 
     // counters, readable from any thread
     std::atomic<bool> close_requested_{false};
     std::atomic<std::uint64_t> connections_opened_{0}, tls_handshakes_{0}, requests_sent_{0}, retries_{0},
-        throttled_{0}, stale_discarded_{0}, proxy_tunnels_{0};
-    std::atomic<std::size_t> in_flight_{0}, open_count_{0}, idle_count_{0};
+        throttled_{0}, proxy_tunnels_{0};
+    std::atomic<std::size_t> in_flight_{0};
 };
 
 http_client::http_client(executor_type ex, transport_options opts)
@@ -854,15 +577,15 @@ http_client_stats http_client::stats() const
     s.requests_sent = impl_->requests_sent_;
     s.retries = impl_->retries_;
     s.throttled = impl_->throttled_;
-    s.stale_discarded = impl_->stale_discarded_;
+    s.stale_discarded = impl_->pool_.stale_discarded();
     s.proxy_tunnels = impl_->proxy_tunnels_;
     const auto ls = impl_->limiter_.stats();
     s.limiter_penalties = ls.penalties;
     s.limiter_waiting = ls.waiting;
     s.limiter_budget = ls.budget;
     s.in_flight = impl_->in_flight_;
-    s.open_connections = impl_->open_count_;
-    s.idle_connections = impl_->idle_count_;
+    s.open_connections = impl_->pool_.open_count();
+    s.idle_connections = impl_->pool_.idle_count();
     return s;
 }
 
