@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+// hiredis' reply tree. Declared, not included: this header reaches files compiled without
+// hiredis' flags; only reply.cpp and the connection's own files include hiredis.
+struct redisReply;
+
 namespace kiemidi::redis {
 
 /// The RESP2 reply kinds.
@@ -30,6 +34,9 @@ struct reply
     bool is_nil() const noexcept { return type == reply_type::nil; }
     bool is_string() const noexcept { return type == reply_type::string || type == reply_type::status; }
 };
+
+/// An owned copy of hiredis' reply `r` (not null), arrays included.
+reply copy_reply(const redisReply* r);
 
 }  // namespace kiemidi::redis
 
