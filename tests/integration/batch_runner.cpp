@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(output_names_never_escape_the_output_directory)
     BOOST_TEST(output_name({"t", "a", std::string(500, 'x')}).size() == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_nothing_is_paid_twice)
+BOOST_AUTO_TEST_CASE(five_hundred_tracks_under_faults_end_done_or_failed_and_nothing_is_paid_twice, *boost::unit_test::label("slow"))
 {
     test::run_bounded(
         [](asio::io_context& ioc) -> asio::awaitable<void> {

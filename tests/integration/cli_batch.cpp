@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(batch_of_good_json_lines_exits_zero_and_a_missing_list_exit
     BOOST_TEST(out.find("missing.csv") != std::string::npos, out);
 }
 
-BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying_twice)
+BOOST_AUTO_TEST_CASE(batch_killed_repeatedly_finishes_every_track_without_paying_twice, *boost::unit_test::label("slow"))
 {
     cli_env t(slow_kie(300ms, 300ms));
     auto& [dir, kie, out] = t;

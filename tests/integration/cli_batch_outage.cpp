@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_SUITE(cli_batch_outage)
 
 // Before: the tracks that reached KIE during the window failed ("service under maintenance
 // (after 6 attempts)") and the batch exited 1.
-BOOST_AUTO_TEST_CASE(a_batch_pauses_through_a_maintenance_window_and_finishes_every_track_paid_once)
+BOOST_AUTO_TEST_CASE(a_batch_pauses_through_a_maintenance_window_and_finishes_every_track_paid_once, *boost::unit_test::label("slow"))
 {
     cli_env t(kie_in_maintenance(1500ms, 12000ms));  // longer than the transport's own retries ride out
     auto& [dir, kie, out] = t;
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(a_batch_pauses_through_a_maintenance_window_and_finishes_ev
     expect_every_track_done_and_paid_once(t);
 }
 
-BOOST_AUTO_TEST_CASE(an_outage_longer_than_the_budget_exits_eleven_with_nothing_failed_and_a_rerun_completes)
+BOOST_AUTO_TEST_CASE(an_outage_longer_than_the_budget_exits_eleven_with_nothing_failed_and_a_rerun_completes, *boost::unit_test::label("slow"))
 {
     cli_env t(kie_in_maintenance(1500ms, 20000ms));
     auto& [dir, kie, out] = t;
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(an_outage_longer_than_the_budget_exits_eleven_with_nothing_
 // The case as a batch user met it: 30 tracks, concurrency 6, KIE answering 455 to every call
 // for 30 s starting 4 s in. Before: 6 tracks failed ("service under maintenance ... (after 6
 // attempts)") and the batch exited 1. About 50 s.
-BOOST_AUTO_TEST_CASE(thirty_tracks_ride_out_thirty_seconds_of_maintenance_each_paid_once)
+BOOST_AUTO_TEST_CASE(thirty_tracks_ride_out_thirty_seconds_of_maintenance_each_paid_once, *boost::unit_test::label("slow"))
 {
     constexpr int n = 30;
     auto eo = kie_in_maintenance(4000ms, 30000ms);
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(thirty_tracks_ride_out_thirty_seconds_of_maintenance_each_p
 }
 
 // Before: the start-up check of KIE (a credits read) exited 4 before any track ran.
-BOOST_AUTO_TEST_CASE(a_batch_started_during_maintenance_waits_for_kie_and_finishes_every_track_paid_once)
+BOOST_AUTO_TEST_CASE(a_batch_started_during_maintenance_waits_for_kie_and_finishes_every_track_paid_once, *boost::unit_test::label("slow"))
 {
     cli_env t(kie_in_maintenance(0ms, 8000ms));  // longer than the start-up read's own retries ride out
     auto& [dir, kie, out] = t;

@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(a_shared_batch_runs_each_track_s_own_type_and_stem)
 }
 
 #ifdef KIEMIDI_CLI_PATH
-BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_once)
+BOOST_AUTO_TEST_CASE(three_workers_with_one_killed_complete_every_track_exactly_once, *boost::unit_test::label("slow"))
 {
     temp_dir dir;
     test::redis_server srv;

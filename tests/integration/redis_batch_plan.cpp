@@ -14,7 +14,7 @@ using namespace kiemidi::test;
 
 BOOST_AUTO_TEST_SUITE(redis_batch_plan)
 
-BOOST_AUTO_TEST_CASE(a_shared_batch_plans_from_its_shared_state_and_pays_duplicates_once_across_workers)
+BOOST_AUTO_TEST_CASE(a_shared_batch_plans_from_its_shared_state_and_pays_duplicates_once_across_workers, *boost::unit_test::label("slow"))
 {
     redis_server srv;
     cli_env t;
