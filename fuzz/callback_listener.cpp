@@ -17,6 +17,8 @@
 #include <chrono>
 #include <vector>
 
+namespace asio = boost::asio;
+
 namespace {
 
 using namespace kiemidi;

@@ -38,16 +38,15 @@ template <class T, class Executor>
 void spawn_with_handler(Executor ex, boost::asio::awaitable<std::tuple<error_code, T>> op,
                         boost::asio::any_completion_handler<void(error_code, T)> handler)
 {
-    namespace asio = boost::asio;
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto handler_ex = asio::get_associated_executor(handler, ex);
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    auto handler_ex = boost::asio::get_associated_executor(handler, ex);
     // Each operation runs on its own strand: its inner `||` races and the cancellation signals
     // they emit then never run concurrently with the operation's own steps, even when the
     // io_context runs on several threads (cancellation slots are not thread-safe).
-    asio::co_spawn(
-        asio::make_strand(ex), std::move(op),
-        asio::bind_cancellation_slot(
-            slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e, std::tuple<error_code, T> r) mutable {
+    boost::asio::co_spawn(
+        boost::asio::make_strand(ex), std::move(op),
+        boost::asio::bind_cancellation_slot(
+            slot, boost::asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e, std::tuple<error_code, T> r) mutable {
                 if (e) std::move(h)(exception_code(e), T{});
                 else std::move(h)(std::get<0>(r), std::move(std::get<1>(r)));
             })));

@@ -7,9 +7,9 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
-namespace kiemidi::detail {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::detail {
 
 server_work::server_work(asio::any_io_executor ex, std::function<void()> on_finished)
     : ex_(ex), on_finished_(std::move(on_finished)), grace_timer_(ex)

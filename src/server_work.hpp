@@ -82,8 +82,8 @@ public:
     /// Starts a stop (the first call) or joins it (later calls): every piece of work is wound down
     /// gently, then at once after `grace` (zero: at once from the start) or when this stop's
     /// cancellation slot is emitted (any type). `h` completes, never inline, once no piece of work
-    /// is left: success when everything ended within the grace, asio::error::timed_out when the
-    /// grace ran out and the rest was cut, asio::error::operation_aborted when this stop was cancelled.
+    /// is left: success when everything ended within the grace, boost::asio::error::timed_out when the
+    /// grace ran out and the rest was cut, boost::asio::error::operation_aborted when this stop was cancelled.
     void stop(std::chrono::milliseconds grace, stop_handler h);
 
     /// Winds everything down at once and returns (the work ends as its executors run).

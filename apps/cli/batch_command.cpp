@@ -40,9 +40,9 @@
 
 #include <fstream>
 
-namespace kiemidi::cli {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::cli {
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <iostream>
 #include <memory>
 
-namespace kiemidi::cli {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::cli {
 
 int batch_dry_run(const kie_flags& flags, const batch_args& args, const track_list& list, const batch_rows& rows)
 {

@@ -14,9 +14,9 @@
 #include <cstdio>
 #include <iostream>
 
-namespace kiemidi::cli {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::cli {
 
 namespace {
 

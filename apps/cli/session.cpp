@@ -9,9 +9,10 @@
 #include <cstdlib>
 #include <iostream>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::cli {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {

@@ -183,7 +183,7 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 /// @par Handler signature
 /// `void(error_code, batch_summary)`. The error is set only when the batch itself could not run
 /// (journal or output directory unusable: see the diagnostics) or was cancelled
-/// (asio::error::operation_aborted; the summary is still filled). Track failures are counted in
+/// (boost::asio::error::operation_aborted; the summary is still filled). Track failures are counted in
 /// the summary and reported through events and the journal, not through the error.
 ///
 /// @par Object lifetimes
@@ -195,7 +195,7 @@ KIEMIDI_DECL std::string sanitize_file_name(std::string_view name);
 /// terminal / partial / total: no new track is started, waits in flight are cancelled (their
 /// tracks stay separating / transcribing with the task id recorded, so the next run resumes
 /// them), and a paid submission already sent is allowed to finish so that its task id is
-/// recorded. Then the operation completes with asio::error::operation_aborted.
+/// recorded. Then the operation completes with boost::asio::error::operation_aborted.
 ///
 /// @par Shutdown
 /// A run counts among the client's pending operations: client::async_shutdown stops it as a

@@ -29,8 +29,6 @@
 
 namespace kiemidi {
 
-namespace asio = boost::asio;
-
 /// Which KIE callback URL a callback arrived on.
 enum class callback_kind
 {
@@ -100,7 +98,7 @@ class callback_hub
 {
 public:
     /// The executor type of the hub's handlers.
-    using executor_type = asio::any_io_executor;
+    using executor_type = boost::asio::any_io_executor;
     /// Handler signature of async_wait (and the waits by reference).
     using wait_signature = void(error_code, callback_message);
 
@@ -118,20 +116,20 @@ public:
     /// per kind.
     /// @par Handler signature
     /// void(error_code, callback_message). Completes at once (posted) when a callback of that kind
-    /// for the task was buffered. Errors: asio::error::operation_aborted (cancelled),
-    /// asio::error::already_started (another wait for the same kind and task id is pending: at most
+    /// for the task was buffered. Errors: boost::asio::error::operation_aborted (cancelled),
+    /// boost::asio::error::already_started (another wait for the same kind and task id is pending: at most
     /// one waiter per kind and task), client_errc::shut_down (close() was called or the hub was destroyed).
     /// @par Object lifetimes
     /// `task_id` is copied.
     /// @par Cancellation
     /// terminal, partial and total: the wait completes with operation_aborted and its registration
     /// is removed, so a later callback for the task is buffered again.
-    template <asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
+    template <boost::asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
     auto async_wait(callback_kind kind, std::string task_id, Token&& token = {})
     {
-        return asio::async_initiate<Token, wait_signature>(
+        return boost::asio::async_initiate<Token, wait_signature>(
             [this](auto handler, callback_kind k, std::string id) {
-                start_wait(k, std::move(id), asio::any_completion_handler<wait_signature>(std::move(handler)));
+                start_wait(k, std::move(id), boost::asio::any_completion_handler<wait_signature>(std::move(handler)));
             },
             token, kind, std::move(task_id));
     }
@@ -144,18 +142,18 @@ public:
     /// void(error_code, callback_message): a copy of the callback, of either kind (a reference is
     /// made for one submission; check callback_message::kind). It stays available to
     /// async_wait(kind, task_id) as usual (a buffered callback is not consumed). Completes at once when
-    /// such a callback is buffered. Errors: asio::error::operation_aborted (cancelled),
-    /// asio::error::already_started (another wait for the same reference is pending),
-    /// asio::error::operation_not_supported (this hub cannot look up references),
+    /// such a callback is buffered. Errors: boost::asio::error::operation_aborted (cancelled),
+    /// boost::asio::error::already_started (another wait for the same reference is pending),
+    /// boost::asio::error::operation_not_supported (this hub cannot look up references),
     /// client_errc::shut_down (closed). It has no timeout of its own: bound it with a timer.
     /// @par Cancellation
     /// terminal, partial and total, as async_wait.
-    template <asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
+    template <boost::asio::completion_token_for<wait_signature> Token = kiemidi::default_token_t<executor_type>>
     auto async_wait_reference(std::string reference, Token&& token = {})
     {
-        return asio::async_initiate<Token, wait_signature>(
+        return boost::asio::async_initiate<Token, wait_signature>(
             [this](auto handler, std::string ref) {
-                start_wait_reference(std::move(ref), asio::any_completion_handler<wait_signature>(std::move(handler)));
+                start_wait_reference(std::move(ref), boost::asio::any_completion_handler<wait_signature>(std::move(handler)));
             },
             token, std::move(reference));
     }
@@ -176,16 +174,16 @@ public:
     ///
     /// @par Handler signature
     /// void(error_code), once nothing of the hub runs any more (the hub may then be destroyed at
-    /// once): success, asio::error::timed_out (the grace ran out and the rest was cut) or
-    /// asio::error::operation_aborted (this stop was cancelled).
+    /// once): success, boost::asio::error::timed_out (the grace ran out and the rest was cut) or
+    /// boost::asio::error::operation_aborted (this stop was cancelled).
     /// @par Cancellation
     /// terminal, partial and total: cuts what is left at once; still completes only when nothing
     /// of the hub runs.
-    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
+    template <boost::asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
     auto async_stop(Token&& token = {})
     {
-        return asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler) { start_stop(asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_stop(boost::asio::any_completion_handler<void(error_code)>(std::move(handler))); },
             token);
     }
 
@@ -202,16 +200,16 @@ protected:
 
     /// Registers `handler` as the waiter of callbacks of `kind` for `task_id` (the type-erased body of async_wait).
     virtual void start_wait(callback_kind kind, std::string task_id,
-                            asio::any_completion_handler<wait_signature> handler) = 0;
+                            boost::asio::any_completion_handler<wait_signature> handler) = 0;
 
     /// Starts async_stop. This default, for hubs that run nothing of their own: close(), then
     /// completes (posted) with success.
-    KIEMIDI_DECL virtual void start_stop(asio::any_completion_handler<void(error_code)> handler);
+    KIEMIDI_DECL virtual void start_stop(boost::asio::any_completion_handler<void(error_code)> handler);
 
     /// Registers `handler` as the waiter of callbacks tagged `reference` (the body of
-    /// async_wait_reference). This default completes with asio::error::operation_not_supported.
+    /// async_wait_reference). This default completes with boost::asio::error::operation_not_supported.
     KIEMIDI_DECL virtual void start_wait_reference(std::string reference,
-                                                   asio::any_completion_handler<wait_signature> handler);
+                                                   boost::asio::any_completion_handler<wait_signature> handler);
 };
 
 }  // namespace kiemidi

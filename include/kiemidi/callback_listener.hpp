@@ -91,7 +91,7 @@ class callback_listener
 {
 public:
     /// Prepares a listener (nothing is bound yet). `opts` is copied.
-    KIEMIDI_DECL callback_listener(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
+    KIEMIDI_DECL callback_listener(boost::asio::any_io_executor ex, listener_options opts, callback_hub& hub);
     /// Runs stop().
     KIEMIDI_DECL ~callback_listener();
     /// Not copyable.
@@ -113,17 +113,17 @@ public:
     /// @par Handler signature
     /// void(error_code), once nothing of the listener runs any more (no handler of it is pending,
     /// the hub is never called again): success when every request ended within the grace,
-    /// asio::error::timed_out when the grace ran out and the rest was closed,
-    /// asio::error::operation_aborted when this stop was cancelled. Calling it again (or after
+    /// boost::asio::error::timed_out when the grace ran out and the rest was closed,
+    /// boost::asio::error::operation_aborted when this stop was cancelled. Calling it again (or after
     /// stop()) completes once the same holds.
     /// @par Cancellation
     /// terminal, partial and total: closes whatever is left at once (stop now); the operation still
     /// completes only when nothing of the listener runs.
-    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<asio::any_io_executor>>
+    template <boost::asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<boost::asio::any_io_executor>>
     auto async_stop(Token&& token = {})
     {
-        return asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler) { start_stop(asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_stop(boost::asio::any_completion_handler<void(error_code)>(std::move(handler))); },
             token);
     }
 
@@ -142,7 +142,7 @@ public:
     KIEMIDI_DECL listener_stats stats() const;
 
 private:
-    KIEMIDI_DECL void start_stop(asio::any_completion_handler<void(error_code)> handler);
+    KIEMIDI_DECL void start_stop(boost::asio::any_completion_handler<void(error_code)> handler);
 
     struct impl;
     std::shared_ptr<impl> impl_;

@@ -79,9 +79,9 @@ private:
 /// Parameters are copied. `diag` and the client must outlive the operation.
 ///
 /// @par Cancellation
-/// Through the completion handler's cancellation slot (e.g. `asio::bind_cancellation_slot`, or
+/// Through the completion handler's cancellation slot (e.g. `boost::asio::bind_cancellation_slot`, or
 /// `||` in awaitable_operators, which emits terminal). Which types each operation honours is
-/// said at each one; an honoured cancellation completes with `asio::error::operation_aborted`,
+/// said at each one; an honoured cancellation completes with `boost::asio::error::operation_aborted`,
 /// except that a paid submission cut after it may have been sent completes with
 /// client_errc::outcome_unknown (it cannot be un-sent, and KIE may have charged it).
 ///
@@ -334,7 +334,7 @@ public:
     /// Errors: client_errc::outcome_unknown when none came in time (the submission may still
     /// have been processed, e.g. if its callback was lost: do not resend it blindly);
     /// client_errc::invalid_field when the tagged callback is of the other kind;
-    /// asio::error::operation_not_supported without an attached hub that can look up
+    /// boost::asio::error::operation_not_supported without an attached hub that can look up
     /// references; operation_aborted when cancelled (terminal, partial, total); client_errc::shut_down
     /// once async_shutdown began (ask another client attached to the same hub).
     /// Handler: `void(error_code, api::task_created)`.

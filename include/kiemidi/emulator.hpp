@@ -62,7 +62,7 @@ public:
     server& operator=(const server&) = delete;
 
     /// Binds and listens synchronously (ports are known when it returns), then accepts asynchronously.
-    /// Errors: the bind's (e.g. address_in_use), asio::error::already_started when called twice or
+    /// Errors: the bind's (e.g. address_in_use), boost::asio::error::already_started when called twice or
     /// after a stop.
     KIEMIDI_DECL void start(error_code& ec);
     /// Same as start(error_code&), but throws boost::system::system_error on failure.
@@ -76,8 +76,8 @@ public:
     ///
     /// @par Handler signature
     /// void(error_code), once nothing of the server runs any more: success,
-    /// asio::error::timed_out (the grace ran out and the rest was closed) or
-    /// asio::error::operation_aborted (this stop was cancelled).
+    /// boost::asio::error::timed_out (the grace ran out and the rest was closed) or
+    /// boost::asio::error::operation_aborted (this stop was cancelled).
     /// @par Cancellation
     /// terminal, partial and total: closes whatever is left at once; still completes only when
     /// nothing of the server runs.

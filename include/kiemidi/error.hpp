@@ -6,7 +6,7 @@
 ///                  Enumerator values equal KIE's documented codes where one exists.
 ///  - client_errc : kiemidi itself detected the problem (timeouts, bad JSON, limits, forged callbacks).
 /// Transport failures from the OS, Asio, Beast and OpenSSL keep their own categories
-/// (e.g. asio::error::connection_refused, ssl verification errors).
+/// (e.g. boost::asio::error::connection_refused, ssl verification errors).
 /// Next to every error_code, a kiemidi::diagnostics carries the human-readable detail.
 #ifndef KIEMIDI_ERROR_HPP
 #define KIEMIDI_ERROR_HPP

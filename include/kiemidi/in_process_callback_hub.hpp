@@ -27,7 +27,7 @@ class in_process_callback_hub final : public callback_hub
 {
 public:
     /// Creates an empty hub; handlers without an associated executor run on `ex`.
-    KIEMIDI_DECL explicit in_process_callback_hub(asio::any_io_executor ex, callback_hub_options opts = {});
+    KIEMIDI_DECL explicit in_process_callback_hub(boost::asio::any_io_executor ex, callback_hub_options opts = {});
     /// Completes every pending wait with client_errc::shut_down.
     KIEMIDI_DECL ~in_process_callback_hub() override;
 
@@ -50,9 +50,9 @@ public:
 
 protected:
     KIEMIDI_DECL void start_wait(callback_kind kind, std::string task_id,
-                                 asio::any_completion_handler<wait_signature> handler) override;
+                                 boost::asio::any_completion_handler<wait_signature> handler) override;
     KIEMIDI_DECL void start_wait_reference(std::string reference,
-                                           asio::any_completion_handler<wait_signature> handler) override;
+                                           boost::asio::any_completion_handler<wait_signature> handler) override;
 
 private:
     struct state;

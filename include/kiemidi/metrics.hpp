@@ -110,7 +110,7 @@ enum class outcome : unsigned char
     success,    ///< Completed without error.
     failure,    ///< KIE's word, or an error that is not one of the below.
     timeout,    ///< client_errc::timeout (a stage timeout or the pipeline's deadline).
-    cancelled,  ///< asio::error::operation_aborted, client_errc::shut_down.
+    cancelled,  ///< boost::asio::error::operation_aborted, client_errc::shut_down.
     unknown,    ///< client_errc::outcome_unknown: a paid POST that may have been processed.
 };
 /// The number of outcome values.

@@ -83,7 +83,7 @@ public:
 
     /// Binds and listens synchronously (port() is known when it returns), then serves in the
     /// background. Errors: the bind's (e.g. address_in_use), an invalid address,
-    /// asio::error::already_started when called twice or after a stop.
+    /// boost::asio::error::already_started when called twice or after a stop.
     KIEMIDI_DECL void start(error_code& ec);
     /// Same as start(error_code&), but throws boost::system::system_error on failure.
     KIEMIDI_DECL void start();
@@ -94,8 +94,8 @@ public:
     ///
     /// @par Handler signature
     /// void(error_code), once nothing of the server runs any more (render() is never called
-    /// again): success, asio::error::timed_out (the grace ran out and the rest was closed) or
-    /// asio::error::operation_aborted (this stop was cancelled).
+    /// again): success, boost::asio::error::timed_out (the grace ran out and the rest was closed) or
+    /// boost::asio::error::operation_aborted (this stop was cancelled).
     /// @par Cancellation
     /// terminal, partial and total: closes whatever is left at once; still completes only when
     /// nothing of the server runs.

@@ -97,7 +97,7 @@ public:
     /// options().redis). Completes once connected, or with why the attempt failed
     /// (redis::redis_errc::connect_failed, timeout; diag says more) or redis_errc::closed.
     /// @par Cancellation
-    /// terminal, partial and total: the attempt stops with asio::error::operation_aborted.
+    /// terminal, partial and total: the attempt stops with boost::asio::error::operation_aborted.
     /// @par Object lifetimes
     /// `diag` and the object must outlive the operation.
     template <boost::asio::completion_token_for<connect_signature> Token =
@@ -117,7 +117,7 @@ public:
     /// Reads appendonly, save and maxmemory-policy (CONFIG GET). A refused CONFIG is not an
     /// error: the result says so (known == false). Handler: void(error_code, redis_durability).
     /// @par Cancellation
-    /// terminal: completes with asio::error::operation_aborted (the reads change nothing).
+    /// terminal: completes with boost::asio::error::operation_aborted (the reads change nothing).
     /// @par Object lifetimes
     /// `diag` and the object must outlive the operation.
     template <boost::asio::completion_token_for<durability_signature> Token =

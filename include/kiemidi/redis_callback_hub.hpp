@@ -89,7 +89,7 @@ class redis_callback_hub final : public callback_hub
 {
 public:
     /// Starts connecting to Redis (without waiting); handlers without an associated executor run on `ex`.
-    KIEMIDI_DECL explicit redis_callback_hub(asio::any_io_executor ex, redis_callback_hub_options opts = {});
+    KIEMIDI_DECL explicit redis_callback_hub(boost::asio::any_io_executor ex, redis_callback_hub_options opts = {});
     /// Closes both connections and completes pending waits with client_errc::shut_down.
     KIEMIDI_DECL ~redis_callback_hub() override;
 
@@ -99,12 +99,12 @@ public:
     /// void(error_code): the first failure of either connection (redis_errc::connect_failed,
     /// timeout, closed, ...); the hub keeps retrying in the background and works locally meanwhile.
     /// @par Cancellation
-    /// terminal, partial and total: completes with asio::error::operation_aborted.
-    template <asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
+    /// terminal, partial and total: completes with boost::asio::error::operation_aborted.
+    template <boost::asio::completion_token_for<void(error_code)> Token = kiemidi::default_token_t<executor_type>>
     auto async_connect(Token&& token = {})
     {
-        return asio::async_initiate<Token, void(error_code)>(
-            [this](auto handler) { start_connect(asio::any_completion_handler<void(error_code)>(std::move(handler))); },
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto handler) { start_connect(boost::asio::any_completion_handler<void(error_code)>(std::move(handler))); },
             token);
     }
 
@@ -119,17 +119,17 @@ public:
 
 protected:
     KIEMIDI_DECL void start_wait(callback_kind kind, std::string task_id,
-                                 asio::any_completion_handler<wait_signature> handler) override;
+                                 boost::asio::any_completion_handler<wait_signature> handler) override;
     /// Waits by reference: locally, and through the "<prefix>ref:<reference>" index kept in Redis
     /// next to each stored callback, so a callback that landed on another instance is found too.
     KIEMIDI_DECL void start_wait_reference(std::string reference,
-                                           asio::any_completion_handler<wait_signature> handler) override;
+                                           boost::asio::any_completion_handler<wait_signature> handler) override;
     /// Refuses new waits and deliveries, lets the Redis commands in flight finish (within
     /// stop_grace), then closes both connections.
-    KIEMIDI_DECL void start_stop(asio::any_completion_handler<void(error_code)> handler) override;
+    KIEMIDI_DECL void start_stop(boost::asio::any_completion_handler<void(error_code)> handler) override;
 
 private:
-    KIEMIDI_DECL void start_connect(asio::any_completion_handler<void(error_code)> handler);
+    KIEMIDI_DECL void start_connect(boost::asio::any_completion_handler<void(error_code)> handler);
 
     struct state;
     std::shared_ptr<state> state_;

@@ -23,9 +23,10 @@
 #include <algorithm>
 #include <memory>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
-namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
 std::string sanitize_file_name(std::string_view name)

@@ -81,33 +81,33 @@ public:
 
     /// Creates the output directory, adds `tracks` (existing ones are kept as they are), makes
     /// failed / unknown tracks takeable again as the options say, and fills `out`.
-    virtual asio::awaitable<error_code> open(std::vector<track_spec>* tracks, opened_batch* out, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> open(std::vector<track_spec>* tracks, opened_batch* out, diagnostics* diag) = 0;
 
     /// How many workers to start when `wanted` are asked for.
     virtual std::size_t worker_count(std::size_t wanted) const = 0;
 
     /// The next track for a worker. An error means the state cannot be used any more.
-    virtual asio::awaitable<error_code> take_next(next_track* out, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> take_next(next_track* out, diagnostics* diag) = 0;
 
     /// Applies `u` (any kind but requeue and release) to track `id`.
-    virtual asio::awaitable<error_code> update(std::int64_t id, const track_update* u, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> update(std::int64_t id, const track_update* u, diagnostics* diag) = 0;
 
     /// KIE finished but the files of track `id` are not written; `why` says why. The track is
     /// let go: a later run (a shared batch: the next worker to open it) reads its result again.
-    virtual asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> mark_not_written(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
 
     /// not_written → result_lost: KIE no longer has the record; `why` says so.
-    virtual asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> mark_result_lost(std::int64_t id, const std::string* why, diagnostics* diag) = 0;
 
     /// failed / outcome_unknown / result_lost → the state journal::requeue() gives; `e` is updated.
     /// `redo`, when set: a failed track's step KIE failed, submitted again (journal::requeue with
     /// a stage); a state that cannot drop task ids (shared) requeues as without it.
-    virtual asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag,
+    virtual boost::asio::awaitable<error_code> requeue(journal_entry* e, diagnostics* diag,
                                                 std::optional<journal_stage> redo = std::nullopt) = 0;
 
     /// The worker is done with track `id`; `put_back`: another worker may take it at once (a
     /// shared claim is released rather than left to expire). Errors are ignored.
-    virtual asio::awaitable<void> let_go(std::int64_t id, bool put_back) = 0;
+    virtual boost::asio::awaitable<void> let_go(std::int64_t id, bool put_back) = 0;
 
     /// A change refused because the track is no longer (or not as expected) this worker's.
     virtual bool claim_gone(const error_code& ec) const noexcept = 0;
@@ -117,7 +117,7 @@ public:
 
     /// Renews the leases of the tracks this worker holds; `lost` gets those another worker took over.
     /// Cancellable (the renewer stops with the workers).
-    virtual asio::awaitable<error_code> renew(std::vector<std::int64_t>* lost, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> renew(std::vector<std::int64_t>* lost, diagnostics* diag) = 0;
 
     /// Whether the callbacks of tasks submitted before (an earlier run, another worker) reach
     /// this run's listener; when not, resumed tasks are polled.
@@ -128,7 +128,7 @@ public:
 
     /// Ends the run: fills the parts of `summary` the state knows (the batch's end counts,
     /// unfinished tracks) and closes what open() opened.
-    virtual asio::awaitable<error_code> close(const run_tally* tally, batch_summary* summary, diagnostics* diag) = 0;
+    virtual boost::asio::awaitable<error_code> close(const run_tally* tally, batch_summary* summary, diagnostics* diag) = 0;
 };
 
 /// Why the files of the done track named `name` are to be written again from KIE's record

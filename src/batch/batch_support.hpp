@@ -23,14 +23,13 @@
 
 namespace kiemidi::batch_detail {
 
-namespace asio = boost::asio;
 
 
 /// A completion token whose operation ignores cancellation (paid POSTs, journal writes).
-inline auto shielded() { return asio::bind_cancellation_slot(asio::cancellation_slot(), use_nothrow_awaitable); }
+inline auto shielded() { return boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), use_nothrow_awaitable); }
 
-using strand_type = asio::strand<asio::any_io_executor>;
-using pool_executor = asio::thread_pool::executor_type;
+using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+using pool_executor = boost::asio::thread_pool::executor_type;
 
 /// "what: diagnostics" for the journal and events; KIE's message is in the diagnostics.
 inline std::string describe(const error_code& ec, const diagnostics& diag)
@@ -45,11 +44,11 @@ inline std::string describe(const error_code& ec, const diagnostics& diag)
 /// cancellable: a journal write, once started, completes. Callers pass a named closure: g++ 12
 /// would destroy a temporary one inside the co_await twice.
 template <class F>
-asio::awaitable<error_code> on_pool(pool_executor pool, F f)
+boost::asio::awaitable<error_code> on_pool(pool_executor pool, F f)
 {
     // Named, not a temporary inside co_await: g++ 12 would destroy the closure twice.
-    auto body = [fn = std::move(f)]() mutable -> asio::awaitable<error_code> { co_return fn(); };
-    auto [ep, ec] = co_await asio::co_spawn(pool, std::move(body), shielded());
+    auto body = [fn = std::move(f)]() mutable -> boost::asio::awaitable<error_code> { co_return fn(); };
+    auto [ep, ec] = co_await boost::asio::co_spawn(pool, std::move(body), shielded());
     if (ep) co_return detail::exception_code(ep);
     co_return ec;
 }

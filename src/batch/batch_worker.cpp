@@ -7,6 +7,8 @@
 
 #include <boost/asio/this_coro.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::batch_detail {
 
 void run_state::emit(batch_event::kind k, std::string name, std::string message, track_state state)

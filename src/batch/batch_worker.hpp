@@ -83,11 +83,11 @@ struct run_state
     }
 
     // ---- state changes of a track, through `state` ----
-    asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, const std::string& ref, diagnostics& diag);
-    asio::awaitable<error_code> record_task_id(std::int64_t id, journal_stage stage, const std::string& tid, diagnostics& diag);
-    asio::awaitable<error_code> mark_done(std::int64_t id, diagnostics& diag);
-    asio::awaitable<error_code> mark_failed(std::int64_t id, const std::string& stage, const std::string& msg, diagnostics& diag);
-    asio::awaitable<error_code> mark_outcome_unknown(std::int64_t id, const std::string& msg, diagnostics& diag);
+    boost::asio::awaitable<error_code> record_intent(std::int64_t id, journal_stage stage, const std::string& ref, diagnostics& diag);
+    boost::asio::awaitable<error_code> record_task_id(std::int64_t id, journal_stage stage, const std::string& tid, diagnostics& diag);
+    boost::asio::awaitable<error_code> mark_done(std::int64_t id, diagnostics& diag);
+    boost::asio::awaitable<error_code> mark_failed(std::int64_t id, const std::string& stage, const std::string& msg, diagnostics& diag);
+    boost::asio::awaitable<error_code> mark_outcome_unknown(std::int64_t id, const std::string& msg, diagnostics& diag);
 
     /// A change the state refused because the track is no longer (or not as expected) ours.
     bool claim_gone(const error_code& ec) const { return state.claim_gone(ec); }
@@ -103,16 +103,16 @@ enum class track_outcome { done, failed, unknown, stopped, lost, no_credits, not
 /// One track, from whatever state the batch has it in, to done / failed / unknown, or stopped
 /// (process_track.cpp). `message` says why it failed, or what was written. `entry` is moved
 /// from before the first suspension.
-asio::awaitable<track_outcome> process_track(run_state* st, journal_entry* entry, std::string* message);
+boost::asio::awaitable<track_outcome> process_track(run_state* st, journal_entry* entry, std::string* message);
 
 /// Takes tracks from the state and processes them until none is left, the run stops, or the
 /// account is out of credits. Waits while other workers of a shared batch hold leases that may
 /// expire. A state that fails ends the run (run_state::fatal).
-asio::awaitable<void> worker(run_state* st);
+boost::asio::awaitable<void> worker(run_state* st);
 
 /// Keeps the leases of this worker's claimed tracks alive (every third of the lease), marks
 /// those another worker took over as lost and ends their waits. Runs until cancelled.
-asio::awaitable<void> renew_leases(run_state* st);
+boost::asio::awaitable<void> renew_leases(run_state* st);
 
 }  // namespace kiemidi::batch_detail
 

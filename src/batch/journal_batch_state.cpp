@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::batch_detail {
 
 namespace {

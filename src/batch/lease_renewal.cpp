@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::batch_detail {
 
 using std::chrono::milliseconds;

@@ -20,6 +20,8 @@
 #include <atomic>
 #include <optional>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::batch_detail {
 
 

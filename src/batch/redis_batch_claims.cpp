@@ -18,9 +18,10 @@
 #include <charconv>
 #include <random>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
-namespace asio = boost::asio;
 namespace scripts = detail::redis_batch_scripts;
 using std::chrono::milliseconds;
 

@@ -23,6 +23,8 @@
 #include <map>
 #include <tuple>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::batch_detail {
 
 namespace {

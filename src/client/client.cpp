@@ -20,8 +20,9 @@
 #include <chrono>
 #include <cstdlib>
 
-namespace kiemidi {
 namespace asio = boost::asio;
+
+namespace kiemidi {
 
 namespace {
 

@@ -4,9 +4,9 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
 
-namespace kiemidi::detail {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::detail {
 
 namespace {
 // Completes a shutdown handler on its own executor, never inline (the caller may hold locks).

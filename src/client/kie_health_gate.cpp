@@ -12,9 +12,10 @@
 
 #include <algorithm>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::detail {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {

@@ -10,9 +10,10 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::detail {
 
-namespace asio = boost::asio;
 
 
 bool answer_may_hide_a_task(const error_code& ec) noexcept

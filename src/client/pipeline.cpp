@@ -35,9 +35,10 @@
 #include <memory>
 #include <random>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
-namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using std::chrono::milliseconds;
 

@@ -31,8 +31,7 @@
 
 namespace kiemidi::detail {
 
-namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
+using namespace boost::asio::experimental::awaitable_operators;
 using std::chrono::milliseconds;
 
 inline milliseconds jittered(milliseconds d)
@@ -48,7 +47,7 @@ inline bool is_permanent(const error_code& ec)
 {
     return ec == api_errc::unauthorized || ec == api_errc::unknown_task || ec == api_errc::not_found ||
            ec == api_errc::feature_disabled || ec == client_errc::missing_field ||
-           ec == client_errc::invalid_field || ec == client_errc::shut_down || ec == asio::error::operation_aborted;
+           ec == client_errc::invalid_field || ec == client_errc::shut_down || ec == boost::asio::error::operation_aborted;
 }
 
 /// A failure callback's error: api_errc::task_failed, as when the same failure is read by polling
@@ -177,11 +176,11 @@ void note_unknown_state(const typename Kind::record& r, diagnostics& diag, wait_
 
 /// Polls record-info until the task is finished, first after `first_delay`, then backing off.
 template <class Kind>
-asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id, const wait_options& w,
+boost::asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id, const wait_options& w,
                                                 milliseconds first_delay, diagnostics& diag, wait_counters& counters,
                                                 typename Kind::record& out)
 {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
     milliseconds delay = first_delay;
     for (;;)
     {
@@ -207,7 +206,7 @@ asio::awaitable<error_code> poll_until_finished(client& c, const std::string& id
 /// Confirms a callback with record-info (wait_options::confirm_callbacks): the signature covers
 /// the task id, not the body; KIE's own record is the truth.
 template <class Kind>
-asio::awaitable<error_code> confirm_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+boost::asio::awaitable<error_code> confirm_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
                                              wait_counters& counters, typename Kind::record& out)
 {
     ++counters.polls;
@@ -225,7 +224,7 @@ asio::awaitable<error_code> confirm_callback(client& c, const std::string& id, c
 
 /// Takes a callback the hub delivered: parses it into `out`, confirms it when asked.
 template <class Kind>
-asio::awaitable<error_code> take_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+boost::asio::awaitable<error_code> take_callback(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
                                           wait_counters& counters, const callback_message& msg,
                                           typename Kind::record& out)
 {
@@ -242,13 +241,13 @@ asio::awaitable<error_code> take_callback(client& c, const std::string& id, cons
 /// Waits for the task's callback (of this kind only: a MIDI task may carry its separation's id).
 /// If the hub fails (closed), falls back to polling.
 template <class Kind>
-asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, const std::string& id,
+boost::asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, const std::string& id,
                                               const wait_options& w, diagnostics& diag, wait_counters& counters,
                                               typename Kind::record& out)
 {
     const callback_kind kind = Kind::kind;
     auto [ec, msg] = co_await hub.async_wait(kind, id, use_nothrow_awaitable);
-    if (ec == asio::error::operation_aborted) co_return ec;
+    if (ec == boost::asio::error::operation_aborted) co_return ec;
     if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
     co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
 }
@@ -257,9 +256,9 @@ asio::awaitable<error_code> wait_for_callback(client& c, callback_hub& hub, cons
 /// Shared with the timer's handler, which may run after the awaiting coroutine has moved on.
 struct cancel_timer
 {
-    explicit cancel_timer(const asio::any_io_executor& ex) : timer(ex) {}
-    asio::steady_timer timer;
-    asio::cancellation_signal signal;
+    explicit cancel_timer(const boost::asio::any_io_executor& ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    boost::asio::cancellation_signal signal;
     bool fired = false;
     bool disarmed = false;
 
@@ -269,7 +268,7 @@ struct cancel_timer
         self->timer.async_wait([self](error_code ec) {
             if (ec || self->disarmed) return;
             self->fired = true;
-            self->signal.emit(asio::cancellation_type::terminal);
+            self->signal.emit(boost::asio::cancellation_type::terminal);
         });
     }
     void disarm()
@@ -282,18 +281,18 @@ struct cancel_timer
 /// hub.async_wait(kind, id) for at most `limit` (the hybrid strategy's first phase). The caller's own
 /// cancellation still reaches the wait. `overdue` tells whether the limit ended it; the hub then
 /// keeps a callback that arrives later until the next wait for the task.
-inline asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, callback_kind kind,
+inline boost::asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_until(callback_hub& hub, callback_kind kind,
                                                                               const std::string& id, milliseconds limit,
                                                                               bool& overdue)
 {
-    auto t = std::make_shared<cancel_timer>(co_await asio::this_coro::executor);
+    auto t = std::make_shared<cancel_timer>(co_await boost::asio::this_coro::executor);
     cancel_timer::arm(t, limit);
-    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
     auto outer = cs.slot();
-    if (outer.is_connected()) outer.assign([t](asio::cancellation_type type) { t->signal.emit(type); });
-    auto r = co_await hub.async_wait(kind, id, asio::bind_cancellation_slot(t->signal.slot(), use_nothrow_awaitable));
+    if (outer.is_connected()) outer.assign([t](boost::asio::cancellation_type type) { t->signal.emit(type); });
+    auto r = co_await hub.async_wait(kind, id, boost::asio::bind_cancellation_slot(t->signal.slot(), use_nothrow_awaitable));
     if (outer.is_connected()) outer.clear();
-    overdue = t->fired && std::get<0>(r) == asio::error::operation_aborted;
+    overdue = t->fired && std::get<0>(r) == boost::asio::error::operation_aborted;
     t->disarm();
     co_return r;
 }
@@ -301,7 +300,7 @@ inline asio::awaitable<std::tuple<error_code, callback_message>> wait_callback_u
 /// Hybrid, once the callback is overdue: whichever source delivers first wins; the other is
 /// cancelled, so the result is delivered exactly once. The poller has its own diagnostics.
 template <class Kind>
-asio::awaitable<error_code> race_callback_and_polls(client& c, callback_hub& hub, const std::string& id,
+boost::asio::awaitable<error_code> race_callback_and_polls(client& c, callback_hub& hub, const std::string& id,
                                                     const wait_options& w, diagnostics& diag, wait_counters& counters,
                                                     typename Kind::record& out)
 {
@@ -317,19 +316,19 @@ asio::awaitable<error_code> race_callback_and_polls(client& c, callback_hub& hub
 
 /// Hybrid: the callback alone until it is overdue (no poller exists before), then the race.
 template <class Kind>
-asio::awaitable<error_code> wait_hybrid(client& c, callback_hub& hub, const std::string& id, const wait_options& w,
+boost::asio::awaitable<error_code> wait_hybrid(client& c, callback_hub& hub, const std::string& id, const wait_options& w,
                                         diagnostics& diag, wait_counters& counters, typename Kind::record& out)
 {
     bool overdue = false;
     auto [ec, msg] = co_await wait_callback_until(hub, Kind::kind, id, w.callback_overdue, overdue);
     if (overdue) co_return co_await race_callback_and_polls<Kind>(c, hub, id, w, diag, counters, out);
-    if (ec == asio::error::operation_aborted) co_return ec;
+    if (ec == boost::asio::error::operation_aborted) co_return ec;
     if (ec) co_return co_await poll_until_finished<Kind>(c, id, w, w.poll_interval, diag, counters, out);
     co_return co_await take_callback<Kind>(c, id, w, diag, counters, msg, out);
 }
 
 template <class Kind>
-asio::awaitable<error_code> read_record_first(client& c, const std::string& id, diagnostics& diag,
+boost::asio::awaitable<error_code> read_record_first(client& c, const std::string& id, diagnostics& diag,
                                               wait_counters& counters, typename Kind::record& out, bool& finished)
 {
     ++counters.polls;
@@ -346,7 +345,7 @@ asio::awaitable<error_code> read_record_first(client& c, const std::string& id, 
 }
 
 template <class Kind>
-asio::awaitable<error_code> wait_task(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
+boost::asio::awaitable<error_code> wait_task(client& c, const std::string& id, const wait_options& w, diagnostics& diag,
                                       wait_counters& counters, typename Kind::record& out)
 {
     if (w.read_record_first)

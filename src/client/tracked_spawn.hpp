@@ -35,14 +35,13 @@ void spawn_tracked_on(client_life& life, const boost::asio::any_io_executor& ex,
                       boost::asio::awaitable<std::tuple<error_code, T>> op,
                       boost::asio::any_completion_handler<void(error_code, T)> handler)
 {
-    namespace asio = boost::asio;
     // The operation's own signal, on its strand: the caller's cancellation and the shutdown both
     // reach the coroutine through it (cancellation slots are not thread-safe).
     struct state
     {
-        explicit state(asio::any_io_executor s) : strand(std::move(s)) {}
-        asio::any_io_executor strand;
-        asio::cancellation_signal signal;
+        explicit state(boost::asio::any_io_executor s) : strand(std::move(s)) {}
+        boost::asio::any_io_executor strand;
+        boost::asio::cancellation_signal signal;
         bool done = false;
         bool shut_down = false;
     };
@@ -50,10 +49,10 @@ void spawn_tracked_on(client_life& life, const boost::asio::any_io_executor& ex,
     std::weak_ptr<state> w = st;
     auto ticket = life.enter([w] {
         if (auto s = w.lock())
-            asio::dispatch(s->strand, [s] {
+            boost::asio::dispatch(s->strand, [s] {
                 if (s->done) return;
                 s->shut_down = true;
-                s->signal.emit(asio::cancellation_type::terminal);
+                s->signal.emit(boost::asio::cancellation_type::terminal);
             });
     });
     if (!ticket)
@@ -61,28 +60,28 @@ void spawn_tracked_on(client_life& life, const boost::asio::any_io_executor& ex,
         refuse_after_shutdown<T>(ex, std::move(handler));
         return;
     }
-    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected())
-        slot.assign([w](asio::cancellation_type type) {
+        slot.assign([w](boost::asio::cancellation_type type) {
             if (auto s = w.lock())
-                asio::dispatch(s->strand, [s, type] {
+                boost::asio::dispatch(s->strand, [s, type] {
                     if (!s->done) s->signal.emit(type);
                 });
         });
     auto strand = st->strand;
-    asio::co_spawn(
+    boost::asio::co_spawn(
         strand, std::move(op),
-        asio::bind_cancellation_slot(
+        boost::asio::bind_cancellation_slot(
             st->signal.slot(),
             [st, ex, t = std::move(ticket), h = std::move(handler)](std::exception_ptr e, std::tuple<error_code, T> r) mutable {
                 st->done = true;
                 error_code ec = e ? exception_code(e) : std::get<0>(r);
-                if (st->shut_down && ec == asio::error::operation_aborted) ec = client_errc::shut_down;
+                if (st->shut_down && ec == boost::asio::error::operation_aborted) ec = client_errc::shut_down;
                 // The caller's cancellation slot is cleared on the handler's own executor, where
                 // the caller may emit.
-                auto hex = asio::get_associated_executor(h, ex);
-                asio::dispatch(hex, [h = std::move(h), ec, v = e ? T{} : std::move(std::get<1>(r))]() mutable {
-                    auto slot = asio::get_associated_cancellation_slot(h);
+                auto hex = boost::asio::get_associated_executor(h, ex);
+                boost::asio::dispatch(hex, [h = std::move(h), ec, v = e ? T{} : std::move(std::get<1>(r))]() mutable {
+                    auto slot = boost::asio::get_associated_cancellation_slot(h);
                     if (slot.is_connected()) slot.clear();
                     std::move(h)(ec, std::move(v));
                 });

@@ -28,9 +28,10 @@
 #include <mutex>
 #include <unordered_map>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::emulator {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;

@@ -6,6 +6,8 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
 void callback_hub::start_wait_reference(std::string, asio::any_completion_handler<wait_signature> handler)

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
 namespace {

@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
 namespace {

@@ -39,6 +39,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
 namespace {

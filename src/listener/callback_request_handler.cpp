@@ -9,6 +9,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/system/system_error.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 namespace {
 

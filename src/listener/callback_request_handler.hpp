@@ -35,7 +35,7 @@ class callback_request_handler
 {
 public:
     /// `ex` is not used (the admission policy needs no executor); kept so callers read like the listener.
-    KIEMIDI_DECL callback_request_handler(asio::any_io_executor ex, listener_options opts, callback_hub& hub);
+    KIEMIDI_DECL callback_request_handler(boost::asio::any_io_executor ex, listener_options opts, callback_hub& hub);
     KIEMIDI_DECL ~callback_request_handler();
     callback_request_handler(const callback_request_handler&) = delete;
     callback_request_handler& operator=(const callback_request_handler&) = delete;

@@ -28,9 +28,10 @@
 #include <map>
 #include <mutex>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::metrics {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <utility>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::redis {
 
 void connection::impl::complete_command(pending_command p, error_code ec, reply r)

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <utility>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::redis {
 
 void connection::impl::after_context_gone()

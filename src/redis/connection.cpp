@@ -14,6 +14,8 @@
 
 #include <utility>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::redis {
 
 namespace {

@@ -29,8 +29,6 @@
 
 namespace kiemidi::redis {
 
-namespace asio = boost::asio;
-
 /// Called (on the connection's strand, never inside hiredis) for each pub/sub message: channel, payload.
 using message_handler = std::function<void(const std::string& channel, const std::string& payload)>;
 /// Called (on the connection's strand) whenever the connection comes up (true) or goes away (false).
@@ -45,7 +43,7 @@ using state_handler = std::function<void(bool connected)>;
 ///
 /// @par Cancellation
 /// async_connect, async_command and async_subscribe honour terminal, partial and total
-/// cancellation and then complete with asio::error::operation_aborted. A cancelled command may
+/// cancellation and then complete with boost::asio::error::operation_aborted. A cancelled command may
 /// already have been sent and may still run on the server; its reply is discarded.
 ///
 /// @par Thread safety
@@ -54,7 +52,7 @@ using state_handler = std::function<void(bool connected)>;
 class connection
 {
 public:
-    using executor_type = asio::any_io_executor;
+    using executor_type = boost::asio::any_io_executor;
     using connect_signature = void(error_code);
     using command_signature = void(error_code, reply);
 
@@ -76,19 +74,19 @@ public:
     /// void(error_code). Completes at once when already connected; otherwise after the next
     /// connect attempt: success, or redis_errc::connect_failed / timeout (the connection keeps
     /// retrying in the background) or redis_errc::closed.
-    template <asio::completion_token_for<connect_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <boost::asio::completion_token_for<connect_signature> Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_connect(diagnostics& diag, Token&& token = {})
     {
-        return asio::async_initiate<Token, connect_signature>(
-            [this](auto handler, diagnostics* d) { start_connect(d, asio::any_completion_handler<connect_signature>(std::move(handler))); },
+        return boost::asio::async_initiate<Token, connect_signature>(
+            [this](auto handler, diagnostics* d) { start_connect(d, boost::asio::any_completion_handler<connect_signature>(std::move(handler))); },
             token, &diag);
     }
     /// \copydoc async_connect(diagnostics&, Token&&)
-    template <asio::completion_token_for<connect_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <boost::asio::completion_token_for<connect_signature> Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_connect(Token&& token = {})
     {
-        return asio::async_initiate<Token, connect_signature>(
-            [this](auto handler) { start_connect(nullptr, asio::any_completion_handler<connect_signature>(std::move(handler))); },
+        return boost::asio::async_initiate<Token, connect_signature>(
+            [this](auto handler) { start_connect(nullptr, boost::asio::any_completion_handler<connect_signature>(std::move(handler))); },
             token);
     }
 
@@ -98,22 +96,22 @@ public:
     /// void(error_code, reply). An error reply completes with redis_errc::server_error and the
     /// reply (type error) still carries Redis' message. Other errors: not_connected (nothing was
     /// sent), connection_lost, timeout, subscribed, closed, invalid_argument.
-    template <asio::completion_token_for<command_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <boost::asio::completion_token_for<command_signature> Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_command(std::vector<std::string> args, diagnostics& diag, Token&& token = {})
     {
-        return asio::async_initiate<Token, command_signature>(
+        return boost::asio::async_initiate<Token, command_signature>(
             [this](auto handler, std::vector<std::string> a, diagnostics* d) {
-                start_command(std::move(a), d, asio::any_completion_handler<command_signature>(std::move(handler)));
+                start_command(std::move(a), d, boost::asio::any_completion_handler<command_signature>(std::move(handler)));
             },
             token, std::move(args), &diag);
     }
     /// \copydoc async_command(std::vector<std::string>, diagnostics&, Token&&)
-    template <asio::completion_token_for<command_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <boost::asio::completion_token_for<command_signature> Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_command(std::vector<std::string> args, Token&& token = {})
     {
-        return asio::async_initiate<Token, command_signature>(
+        return boost::asio::async_initiate<Token, command_signature>(
             [this](auto handler, std::vector<std::string> a) {
-                start_command(std::move(a), nullptr, asio::any_completion_handler<command_signature>(std::move(handler)));
+                start_command(std::move(a), nullptr, boost::asio::any_completion_handler<command_signature>(std::move(handler)));
             },
             token, std::move(args));
     }
@@ -126,12 +124,12 @@ public:
     /// @par Handler signature
     /// void(error_code): once Redis confirmed every channel, or not_connected, connection_lost,
     /// timeout, closed. The channels stay registered even on error and are subscribed at the next connect.
-    template <asio::completion_token_for<connect_signature> Token = asio::default_completion_token_t<executor_type>>
+    template <boost::asio::completion_token_for<connect_signature> Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_subscribe(std::vector<std::string> channels, Token&& token = {})
     {
-        return asio::async_initiate<Token, connect_signature>(
+        return boost::asio::async_initiate<Token, connect_signature>(
             [this](auto handler, std::vector<std::string> c) {
-                start_subscribe(std::move(c), asio::any_completion_handler<connect_signature>(std::move(handler)));
+                start_subscribe(std::move(c), boost::asio::any_completion_handler<connect_signature>(std::move(handler)));
             },
             token, std::move(channels));
     }
@@ -153,10 +151,10 @@ public:
     KIEMIDI_DECL connection_stats stats() const;
 
 private:
-    KIEMIDI_DECL void start_connect(diagnostics* diag, asio::any_completion_handler<connect_signature> handler);
+    KIEMIDI_DECL void start_connect(diagnostics* diag, boost::asio::any_completion_handler<connect_signature> handler);
     KIEMIDI_DECL void start_command(std::vector<std::string> args, diagnostics* diag,
-                                    asio::any_completion_handler<command_signature> handler);
-    KIEMIDI_DECL void start_subscribe(std::vector<std::string> channels, asio::any_completion_handler<connect_signature> handler);
+                                    boost::asio::any_completion_handler<command_signature> handler);
+    KIEMIDI_DECL void start_subscribe(std::vector<std::string> channels, boost::asio::any_completion_handler<connect_signature> handler);
 
     struct impl;
     executor_type ex_;

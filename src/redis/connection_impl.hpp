@@ -45,12 +45,10 @@
 
 namespace kiemidi::redis {
 
-namespace asio = boost::asio;
-
 struct connection::impl : std::enable_shared_from_this<impl>
 {
-    using command_handler = asio::any_completion_handler<connection::command_signature>;
-    using connect_handler = asio::any_completion_handler<connection::connect_signature>;
+    using command_handler = boost::asio::any_completion_handler<connection::command_signature>;
+    using connect_handler = boost::asio::any_completion_handler<connection::connect_signature>;
 
     // privdata of SUBSCRIBE: hiredis calls that callback for the confirmation and every message.
     static constexpr std::uintptr_t subscription_tag = 0;
@@ -70,33 +68,33 @@ struct connection::impl : std::enable_shared_from_this<impl>
         command_handler handler;  // user handler, or an internal one bound to the strand
         diagnostics* diag = nullptr;
         std::string name;  // the command, for diagnostics
-        std::unique_ptr<asio::steady_timer> timer;
-        asio::any_completion_executor work;
+        std::unique_ptr<boost::asio::steady_timer> timer;
+        boost::asio::any_completion_executor work;
         bool internal = false;
     };
     struct connect_waiter
     {
         connect_handler handler;
         diagnostics* diag = nullptr;
-        asio::any_completion_executor work;
+        boost::asio::any_completion_executor work;
     };
 
-    asio::any_io_executor ex;
-    asio::strand<asio::any_io_executor> strand;
+    boost::asio::any_io_executor ex;
+    boost::asio::strand<boost::asio::any_io_executor> strand;
     connection_options opts;
 
     // ---- strand-only state ----
     phase ph = phase::idle;
     redisAsyncContext* ac = nullptr;
-    std::optional<asio::posix::stream_descriptor> sd;
+    std::optional<boost::asio::posix::stream_descriptor> sd;
     std::uint64_t gen = 0;  // bumped whenever a context goes away
     bool want_read = false, want_write = false, read_armed = false, write_armed = false;
     bool attempt_timed_out = false;
     std::string attempt_error;  // hiredis' or Redis' words about the last failed attempt
     unsigned failed_attempts = 0;
-    asio::ip::tcp::resolver resolver;
-    asio::steady_timer connect_timer;
-    asio::steady_timer backoff_timer;
+    boost::asio::ip::tcp::resolver resolver;
+    boost::asio::steady_timer connect_timer;
+    boost::asio::steady_timer backoff_timer;
     std::minstd_rand rng{std::random_device{}()};
     std::uint64_t next_id = 1;
     std::unordered_map<std::uint64_t, pending_command> commands;
@@ -113,7 +111,7 @@ struct connection::impl : std::enable_shared_from_this<impl>
     mutable std::mutex stats_mtx;
     connection_stats counters;
 
-    impl(asio::any_io_executor e, connection_options o);
+    impl(boost::asio::any_io_executor e, connection_options o);
     ~impl();
 
     template <class F>

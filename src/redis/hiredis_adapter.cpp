@@ -7,6 +7,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::redis {
 
 connection::impl::~impl()

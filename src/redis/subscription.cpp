@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::redis {
 
 void connection::impl::on_subscription_reply(redisReply* r)

@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #endif
 
-namespace kiemidi::detail {
-
 namespace asio = boost::asio;
+
+namespace kiemidi::detail {
 
 bool connection::still_open()
 {

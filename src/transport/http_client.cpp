@@ -46,9 +46,10 @@
 #include <vector>
 
 
+namespace asio = boost::asio;
+
 namespace kiemidi {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;

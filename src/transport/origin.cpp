@@ -5,9 +5,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::detail {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 namespace {

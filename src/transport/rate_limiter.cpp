@@ -12,9 +12,9 @@
 #include <list>
 #include <mutex>
 
-namespace kiemidi {
-
 namespace asio = boost::asio;
+
+namespace kiemidi {
 
 // ---- token_window ----
 

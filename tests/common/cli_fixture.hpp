@@ -169,12 +169,11 @@ inline std::string separate_elsewhere(const external_kie& kie, const std::string
                                       kiemidi::api::separation_type type, bool finished)
 {
     using namespace std::chrono_literals;
-    namespace asio = boost::asio;
-    asio::io_context ioc;
+    boost::asio::io_context ioc;
     kiemidi::client c(ioc.get_executor(), kie.client_options());
     std::string id;
     std::string failure;
-    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+    boost::asio::co_spawn(ioc, [&]() -> boost::asio::awaitable<void> {
         kiemidi::diagnostics diag;
         kiemidi::api::separation_request req{.task_id = "music-" + audio, .audio_id = audio, .type = type, .callback_url = {}};
         auto [ec, created] = co_await c.async_submit_separation(req, diag, kiemidi::use_nothrow_awaitable);
@@ -190,7 +189,7 @@ inline std::string separate_elsewhere(const external_kie& kie, const std::string
             if (wec) failure = "separation wait: " + diag.to_string();
         }
         c.close();
-    }, asio::detached);
+    }, boost::asio::detached);
     ioc.run_for(20s);
     BOOST_TEST_REQUIRE(failure.empty(), failure);
     BOOST_TEST_REQUIRE(!id.empty());

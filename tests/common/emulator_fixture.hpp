@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <utility>
 
-namespace asio = boost::asio;
 namespace json = boost::json;
 namespace emu = kiemidi::emulator;
 
@@ -34,13 +33,13 @@ struct emulator_under_test
     emu::server srv;
     raw_client cli;
 
-    explicit emulator_under_test(asio::any_io_executor ex, emu::emulator_options o = {})
+    explicit emulator_under_test(boost::asio::any_io_executor ex, emu::emulator_options o = {})
         : srv(ex, std::move(o)), cli(ex, started_http_port(srv))
     {
     }
 
     /// KIE's credit balance, as GET /api/v1/chat/credit answers it.
-    asio::awaitable<std::int64_t> credits()
+    boost::asio::awaitable<std::int64_t> credits()
     {
         auto r = co_await cli.request(get_path("/api/v1/chat/credit"));
         co_return r.json().at("data").as_int64();

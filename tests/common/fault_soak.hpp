@@ -206,10 +206,9 @@ struct outcome
 /// its own thread. Never throws for pipeline failures: they are in the report.
 inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
 {
-    namespace asio = boost::asio;
     using namespace std::chrono_literals;
     using clock = std::chrono::steady_clock;
-    auto ex = co_await asio::this_coro::executor;
+    auto ex = co_await boost::asio::this_coro::executor;
     soak_report rep;
     rep.pipelines = cfg.pipelines;
     rep.in_flight = cfg.in_flight == 0 ? cfg.pipelines : std::min(cfg.in_flight, cfg.pipelines);
@@ -230,23 +229,23 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     eo.faults.callback_delay_rate = cfg.callback_delay_rate;
     eo.faults.callback_reorder_rate = cfg.callback_reorder_rate;
     eo.faults.callback_delay = cfg.callback_delay;
-    asio::io_context emu_ioc;
+    boost::asio::io_context emu_ioc;
     auto emu = std::make_unique<emulator::server>(emu_ioc.get_executor(), eo);
     emu->start();
     // The accept loops are tracked work too: they are the baseline the count returns to.
     rep.emulator_active_baseline = emu->snapshot().active_operations;
-    auto emu_work = asio::make_work_guard(emu_ioc);
+    auto emu_work = boost::asio::make_work_guard(emu_ioc);
     std::thread emu_thread([&] { emu_ioc.run(); });
     struct joiner
     {
-        asio::io_context& ioc;
+        boost::asio::io_context& ioc;
         std::unique_ptr<emulator::server>& emu;
         std::thread& t;
         decltype(emu_work)& work;
         ~joiner()
         {
             if (!t.joinable()) return;
-            asio::post(ioc, [this] { emu->stop(); });
+            boost::asio::post(ioc, [this] { emu->stop(); });
             work.reset();
             t.join();
         }
@@ -275,8 +274,8 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     std::vector<soak_detail::outcome> outcomes(cfg.pipelines);
     const auto t0 = clock::now();
     std::size_t next = 0, running = 0;
-    asio::steady_timer all_done(ex, clock::time_point::max());
-    auto worker = [&]() -> asio::awaitable<void> {
+    boost::asio::steady_timer all_done(ex, clock::time_point::max());
+    auto worker = [&]() -> boost::asio::awaitable<void> {
         while (next < cfg.pipelines)
         {
             const std::size_t i = next++;
@@ -296,7 +295,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     for (std::size_t w = 0; w < workers; ++w)
     {
         ++running;
-        asio::co_spawn(ex, worker(), [&](std::exception_ptr) {
+        boost::asio::co_spawn(ex, worker(), [&](std::exception_ptr) {
             if (--running == 0) all_done.cancel();
         });
     }
@@ -355,7 +354,7 @@ inline boost::asio::awaitable<soak_report> run_soak(soak_config cfg)
     // ---- everything returns to zero ----
     const auto d0 = clock::now();
     cli->close();
-    asio::steady_timer tick(ex);
+    boost::asio::steady_timer tick(ex);
     auto open_counts = [&] {
         const auto ts = cli->transport_stats();
         const auto ls = listener.stats();

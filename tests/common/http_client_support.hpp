@@ -57,8 +57,7 @@ inline void check_no_token(const error_code& ec, const diagnostics& diag)
 /// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
 inline std::uint16_t closed_port(boost::asio::io_context& ioc)
 {
-    namespace asio = boost::asio;
-    asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    boost::asio::ip::tcp::acceptor a(ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
     const auto port = a.local_endpoint().port();
     a.close();
     return port;

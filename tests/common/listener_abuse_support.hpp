@@ -98,7 +98,7 @@ inline listener_options abuse_options()
 }
 
 // One request on a fresh raw connection; returns the answer (status 0 when none came).
-inline asio::awaitable<raw_response> exchange_once(asio::any_io_executor ex, std::uint16_t port, std::string bytes)
+inline boost::asio::awaitable<raw_response> exchange_once(boost::asio::any_io_executor ex, std::uint16_t port, std::string bytes)
 {
     raw_connection c(ex, port);
     raw_response res;
@@ -110,7 +110,7 @@ inline asio::awaitable<raw_response> exchange_once(asio::any_io_executor ex, std
 
 // Every connection the listener opened is closed again and no descriptor is left behind.
 // (The listener notices closed peers as events; 5 s bounds the wait so a leak fails here, with numbers.)
-inline asio::awaitable<void> expect_baseline(const callback_listener& l, std::size_t fds_before)
+inline boost::asio::awaitable<void> expect_baseline(const callback_listener& l, std::size_t fds_before)
 {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while (!(l.stats().open_connections == 0 && open_fds() <= fds_before) && std::chrono::steady_clock::now() < deadline)
@@ -119,7 +119,7 @@ inline asio::awaitable<void> expect_baseline(const callback_listener& l, std::si
     BOOST_TEST(open_fds() == fds_before);
 }
 
-inline bool closed_by_peer(const error_code& ec) { return ec == asio::error::eof || ec == asio::error::connection_reset; }
+inline bool closed_by_peer(const error_code& ec) { return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset; }
 
 }  // namespace listener_support
 

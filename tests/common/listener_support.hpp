@@ -30,10 +30,9 @@
 namespace kiemidi::test {
 
 namespace listener_support {
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using tcp = boost::asio::ip::tcp;
 using namespace std::chrono_literals;
 
 
@@ -94,24 +93,24 @@ inline request make_post(const callback_listener& l, callback_kind kind, std::st
     return make_request(http::verb::post, path_of(l.callback_url(kind)), std::move(body), std::move(headers));
 }
 
-inline asio::awaitable<beast::tcp_stream> connect_to(std::uint16_t port)
+inline boost::asio::awaitable<beast::tcp_stream> connect_to(std::uint16_t port)
 {
-    beast::tcp_stream s(co_await asio::this_coro::executor);
-    co_await s.async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port), asio::use_awaitable);
+    beast::tcp_stream s(co_await boost::asio::this_coro::executor);
+    co_await s.async_connect(tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), port), boost::asio::use_awaitable);
     co_return s;
 }
 
 template <class Stream>
-asio::awaitable<response> exchange(Stream& s, beast::flat_buffer& buf, request req)
+boost::asio::awaitable<response> exchange(Stream& s, beast::flat_buffer& buf, request req)
 {
-    co_await http::async_write(s, req, asio::use_awaitable);
+    co_await http::async_write(s, req, boost::asio::use_awaitable);
     response res;
-    co_await http::async_read(s, buf, res, asio::use_awaitable);
+    co_await http::async_read(s, buf, res, boost::asio::use_awaitable);
     co_return res;
 }
 
 // One request on a fresh connection.
-inline asio::awaitable<response> send(std::uint16_t port, request req)
+inline boost::asio::awaitable<response> send(std::uint16_t port, request req)
 {
     auto s = co_await connect_to(port);
     beast::flat_buffer buf;
@@ -120,12 +119,12 @@ inline asio::awaitable<response> send(std::uint16_t port, request req)
 
 // Reads until the server closes; returns the error that ended the read (eof or reset).
 template <class Stream>
-asio::awaitable<error_code> read_until_closed(Stream& s)
+boost::asio::awaitable<error_code> read_until_closed(Stream& s)
 {
     char byte[256];
     for (;;)
     {
-        auto [ec, n] = co_await s.async_read_some(asio::buffer(byte), use_nothrow_awaitable);
+        auto [ec, n] = co_await s.async_read_some(boost::asio::buffer(byte), use_nothrow_awaitable);
         if (ec) co_return ec;
     }
 }

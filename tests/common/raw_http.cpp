@@ -19,9 +19,10 @@
 #include <cctype>
 #include <list>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::test {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;

@@ -16,9 +16,10 @@
 #include <list>
 #include <mutex>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::test {
 
-namespace asio = boost::asio;
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
 

@@ -25,24 +25,23 @@
 
 namespace kiemidi::test {
 
-/// Runs `make_body(ioc)` (a function returning asio::awaitable<void>) to completion on a fresh
+/// Runs `make_body(ioc)` (a function returning boost::asio::awaitable<void>) to completion on a fresh
 /// io_context run by `threads` threads; fails the current test if it throws or exceeds `limit`.
 /// Every thread is joined before it returns.
 template <class MakeBody>
 void run_bounded_on_threads(MakeBody make_body, int threads,
                             std::chrono::steady_clock::duration limit = std::chrono::seconds(20))
 {
-    namespace asio = boost::asio;
     using namespace boost::asio::experimental::awaitable_operators;
-    asio::io_context ioc(threads > 1 ? threads : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT);
+    boost::asio::io_context ioc(threads > 1 ? threads : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT);
     std::atomic<bool> timed_out{false};
     std::exception_ptr failure;
-    auto guarded = [&]() -> asio::awaitable<void> {
-        asio::steady_timer timer(ioc, limit);
-        auto which = co_await (make_body(ioc) || timer.async_wait(asio::use_awaitable));
+    auto guarded = [&]() -> boost::asio::awaitable<void> {
+        boost::asio::steady_timer timer(ioc, limit);
+        auto which = co_await (make_body(ioc) || timer.async_wait(boost::asio::use_awaitable));
         if (which.index() == 1) timed_out = true;
     };
-    asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
+    boost::asio::co_spawn(ioc, guarded(), [&](std::exception_ptr e) { failure = e; });
     std::vector<std::thread> pool;
     for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
     ioc.run();
@@ -65,8 +64,7 @@ void run_bounded(MakeBody make_body, std::chrono::steady_clock::duration limit =
 /// Suspends the calling test coroutine for `d` without blocking its io_context.
 inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
 {
-    namespace asio = boost::asio;
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
     co_await t.async_wait(use_nothrow_awaitable);
 }
 

@@ -21,9 +21,10 @@
 #include <list>
 #include <stdexcept>
 
+namespace asio = boost::asio;
+
 namespace kiemidi::test {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;

@@ -9,6 +9,8 @@
 // its known-answer test is in tests/unit/crypto.cpp.
 #include "crypto/crypto.hpp"
 
+namespace asio = boost::asio;
+
 using namespace kiemidi::test;
 
 namespace {

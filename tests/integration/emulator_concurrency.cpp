@@ -7,6 +7,8 @@
 
 #include <set>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi::test;
 
 namespace {

@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi::test;
 
 namespace {

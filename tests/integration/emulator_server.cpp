@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi::test;
 
 namespace {

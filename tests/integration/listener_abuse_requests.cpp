@@ -31,6 +31,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using namespace kiemidi::test;
 using namespace std::chrono_literals;

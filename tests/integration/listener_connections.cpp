@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using namespace kiemidi::test;
 using namespace std::chrono_literals;

@@ -22,6 +22,8 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using namespace std::chrono_literals;
 using kiemidi::test::run_bounded;

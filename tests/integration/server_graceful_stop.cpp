@@ -29,6 +29,8 @@
 #include <sstream>
 #include <string>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using namespace kiemidi::test;
 using namespace std::chrono_literals;

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using kiemidi::test::outcome;
 using namespace std::chrono_literals;

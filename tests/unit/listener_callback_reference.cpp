@@ -12,6 +12,8 @@
 
 #include <set>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 using kiemidi::test::outcome;
 

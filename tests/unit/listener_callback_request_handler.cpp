@@ -9,6 +9,8 @@
 
 #include <string>
 
+namespace asio = boost::asio;
+
 using namespace kiemidi;
 
 namespace {

@@ -85,7 +85,7 @@ public:
     /// Errors: client_errc::timeout (diag names the step), client_errc::response_too_large,
     /// client_errc::outcome_unknown (paid submission sent, no answer: it may have been processed;
     /// never resent), client_errc::invalid_url, client_errc::insecure_scheme,
-    /// client_errc::shut_down, asio::error::operation_aborted (cancelled), or the network / TLS
+    /// client_errc::shut_down, boost::asio::error::operation_aborted (cancelled), or the network / TLS
     /// error of the last attempt, or client_errc::proxy_refused (the proxy answered CONNECT with a
     /// non-2xx status or closed; 407 and 403 are not retried; diag names the proxy, never its
     /// credentials; nothing was sent to KIE). `diag` gets endpoint ("POST /path"), HTTP status and an explanation.

@@ -167,7 +167,7 @@ public:
 
     /// A limiter on `ex`. With opts.enabled == false every acquisition is granted at once.
     KIEMIDI_DECL rate_limiter(executor_type ex, rate_limit_options opts);
-    /// Completes pending acquisitions with asio::error::operation_aborted.
+    /// Completes pending acquisitions with boost::asio::error::operation_aborted.
     KIEMIDI_DECL ~rate_limiter();
     /// Not copyable.
     rate_limiter(const rate_limiter&) = delete;
@@ -179,7 +179,7 @@ public:
 
     /// Waits for a token: `finish` waiters before `start` waiters, each first come first served.
     ///
-    /// Handler signature: void(error_code). Errors: asio::error::operation_aborted when cancelled
+    /// Handler signature: void(error_code). Errors: boost::asio::error::operation_aborted when cancelled
     /// or when cancel() / the destructor ran (no token is held then).
     /// Cancellation: terminal, partial and total (the acquisition leaves the queue, no token is used).
     /// The handler is never invoked from inside async_acquire.
@@ -215,7 +215,7 @@ public:
     /// Admits nothing for `d` from now.
     KIEMIDI_DECL void penalize(std::chrono::milliseconds d);
 
-    /// Completes every pending acquisition with asio::error::operation_aborted.
+    /// Completes every pending acquisition with boost::asio::error::operation_aborted.
     KIEMIDI_DECL void cancel();
 
     /// A snapshot of the counters.
