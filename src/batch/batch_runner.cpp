@@ -55,12 +55,12 @@ std::string output_name(const track_spec& track)
 
 namespace {
 
-using batch_detail::clock_type;
-using batch_detail::run_state;
-using batch_detail::strand_type;
+using detail::clock_type;
+using detail::run_state;
+using detail::strand_type;
 
 /// Fills the counts of the batch as opened and reports the tracks this run leaves as they are.
-void take_opened(run_state& st, const batch_detail::opened_batch& opened)
+void take_opened(run_state& st, const detail::opened_batch& opened)
 {
     st.total = opened.total;
     st.done_before = opened.done;
@@ -110,12 +110,12 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     co_await asio::this_coro::throw_if_cancelled(false);
     const auto t0 = clock_type::now();
     diag.clear();
-    auto state = claims ? batch_detail::make_shared_batch_state(*claims, opts, pool_ex)
-                        : batch_detail::make_journal_batch_state(opts, std::move(journal_path), pool_ex);
+    auto state = claims ? detail::make_shared_batch_state(*claims, opts, pool_ex)
+                        : detail::make_journal_batch_state(opts, std::move(journal_path), pool_ex);
     run_state st(cli, opts, pool_ex, strand, std::move(on_event), *state);
     batch_summary summary;
 
-    batch_detail::opened_batch opened;
+    detail::opened_batch opened;
     if (auto oec = co_await state->open(&tracks, &opened, &diag))
         co_return std::tuple<error_code, batch_summary>{oec, summary};
     take_opened(st, opened);
@@ -150,7 +150,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         signals.push_back(std::make_unique<asio::cancellation_signal>());
         ++running;
         ++workers_running;
-        asio::co_spawn(strand, batch_detail::worker(&st), asio::bind_cancellation_slot(signals.back()->slot(), on_worker_end));
+        asio::co_spawn(strand, detail::worker(&st), asio::bind_cancellation_slot(signals.back()->slot(), on_worker_end));
     }
     if (renew)
     {
@@ -158,7 +158,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
         auto on_renewal_end = [&](std::exception_ptr) {
             if (--running == 0) all_done.cancel();
         };
-        asio::co_spawn(strand, batch_detail::renew_leases(&st), asio::bind_cancellation_slot(renewal_signal.slot(), on_renewal_end));
+        asio::co_spawn(strand, detail::renew_leases(&st), asio::bind_cancellation_slot(renewal_signal.slot(), on_renewal_end));
     }
     if (n > 0)
     {
@@ -202,7 +202,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> run_batch(client& cli, co
     summary.result_lost = st.result_lost;
     summary.files_missing = opened.files_missing;
     summary.elapsed = std::chrono::duration_cast<milliseconds>(clock_type::now() - t0);
-    batch_detail::run_tally tally;
+    detail::run_tally tally;
     tally.done_before = st.done_before;
     tally.done_now = st.done_now;
     tally.finished = st.finished_from_queue;

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 /// What opening the batch found.
 struct opened_batch
@@ -142,6 +142,6 @@ std::unique_ptr<batch_state> make_journal_batch_state(const batch_options& opts,
 /// One worker's view of the shared batch `claims`; blocking calls run on `pool`.
 std::unique_ptr<batch_state> make_shared_batch_state(batch_claims& claims, const batch_options& opts, pool_executor pool);
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
 
 #endif

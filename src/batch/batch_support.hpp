@@ -21,7 +21,7 @@
 
 #include <string>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 
 
@@ -53,6 +53,6 @@ boost::asio::awaitable<error_code> on_pool(pool_executor pool, F f)
     co_return ec;
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
 
 #endif

@@ -9,7 +9,7 @@
 
 namespace asio = boost::asio;
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 void run_state::emit(batch_event::kind k, std::string name, std::string message, track_state state)
 {
@@ -214,4 +214,4 @@ asio::awaitable<void> worker(run_state* st_ptr)
     }
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

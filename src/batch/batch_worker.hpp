@@ -21,7 +21,7 @@
 #include <set>
 #include <string>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 using clock_type = std::chrono::steady_clock;
 
@@ -114,6 +114,6 @@ boost::asio::awaitable<void> worker(run_state* st);
 /// those another worker took over as lost and ends their waits. Runs until cancelled.
 boost::asio::awaitable<void> renew_leases(run_state* st);
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
 
 #endif

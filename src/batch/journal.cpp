@@ -283,7 +283,7 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
     }
     if (version < schema_version)
     {
-        std::string sql = "BEGIN IMMEDIATE;" + batch_detail::journal_upgrade_sql(version) +
+        std::string sql = "BEGIN IMMEDIATE;" + detail::journal_upgrade_sql(version) +
                           "PRAGMA user_version = " + std::to_string(schema_version) + "; COMMIT;";
         if ((ec = im->exec(sql.c_str(), diag)))
         {

@@ -10,7 +10,7 @@
 
 namespace asio = boost::asio;
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 namespace {
 
@@ -204,4 +204,4 @@ std::unique_ptr<batch_state> make_journal_batch_state(const batch_options& opts,
     return std::make_unique<journal_batch_state>(opts, std::move(journal_path), pool);
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

@@ -32,7 +32,7 @@ std::optional<track_state> track_state_from_string(std::string_view s) noexcept
 
 }  // namespace kiemidi
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 namespace {
 
@@ -104,4 +104,4 @@ std::string journal_upgrade_sql(int from_version)
     }
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

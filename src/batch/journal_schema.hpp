@@ -10,13 +10,13 @@
 #include <string>
 #include <string_view>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 /// The SQL that brings a journal at PRAGMA user_version `from_version` (0: a new file) to the
 /// current schema (journal::schema_version), without the surrounding transaction and without
 /// setting user_version.
 std::string journal_upgrade_sql(int from_version);
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
 
 #endif

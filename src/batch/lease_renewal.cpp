@@ -11,7 +11,7 @@
 
 namespace asio = boost::asio;
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 using std::chrono::milliseconds;
 
@@ -39,4 +39,4 @@ asio::awaitable<void> renew_leases(run_state* st_ptr)
     }
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 namespace {
 
@@ -133,4 +133,4 @@ local_evidence local_track_record::find(const track_spec& t, const std::string& 
     return ev;
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

@@ -19,7 +19,7 @@
 #include <map>
 #include <string>
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 /// What this worker's files say about one track.
 struct local_evidence
@@ -60,6 +60,6 @@ private:
     std::map<std::string, local_evidence> known_;  ///< By track key.
 };
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
 
 #endif

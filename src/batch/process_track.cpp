@@ -22,7 +22,7 @@
 
 namespace asio = boost::asio;
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 
 namespace {
@@ -623,4 +623,4 @@ asio::awaitable<track_outcome> process_track(run_state* st, journal_entry* entry
     co_return co_await track.run();
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail

@@ -25,7 +25,7 @@
 
 namespace asio = boost::asio;
 
-namespace kiemidi::batch_detail {
+namespace kiemidi::detail {
 
 namespace {
 
@@ -402,4 +402,4 @@ std::unique_ptr<batch_state> make_shared_batch_state(batch_claims& claims, const
     return std::make_unique<shared_batch_state>(claims, opts, pool);
 }
 
-}  // namespace kiemidi::batch_detail
+}  // namespace kiemidi::detail
