@@ -193,6 +193,11 @@ asio::awaitable<error_code> raw_connection::connect()
 
 asio::awaitable<error_code> raw_connection::write(std::string bytes)
 {
+    co_return co_await write_borrowed(bytes);
+}
+
+asio::awaitable<error_code> raw_connection::write_borrowed(std::string_view bytes)
+{
     impl_->stream.expires_after(std::chrono::seconds(10));
     auto [ec, n] = co_await asio::async_write(impl_->stream, asio::buffer(bytes), use_nothrow_awaitable);
     co_return ec;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace kiemidi::test {
 
@@ -75,6 +76,9 @@ public:
     boost::asio::awaitable<error_code> connect();
     /// Writes all of `bytes` (within 10 s).
     boost::asio::awaitable<error_code> write(std::string bytes);
+    /// Writes all of `bytes`, which the caller keeps alive until the write completes (within 10 s).
+    /// Copies nothing, so a test that measures memory does not count its own traffic.
+    boost::asio::awaitable<error_code> write_borrowed(std::string_view bytes);
     /// Reads one HTTP response (within 10 s); bytes after it stay buffered for the next call.
     /// `head_request`: the answer belongs to a HEAD request, so it has no body.
     boost::asio::awaitable<error_code> read_response(raw_response& out, bool head_request = false);

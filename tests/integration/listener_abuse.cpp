@@ -162,6 +162,10 @@ BOOST_AUTO_TEST_CASE(ten_mib_body_is_answered_413_and_never_buffered)
                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
             head += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Content-Length: " + std::to_string(ten_mib) + "\r\n\r\n";
             BOOST_TEST_REQUIRE(!(co_await c.write(head)));
+            // One piece, written again and again: the upload allocates nothing while memory is
+            // measured (under AddressSanitizer a fresh copy per write would stay resident in its
+            // quarantine and count as the listener's growth).
+            const std::string piece = chunked ? "10000\r\n" + chunk + "\r\n" : chunk;
 
             const auto rss_before = resident_bytes();
             std::size_t rss_peak = rss_before;
@@ -172,8 +176,7 @@ BOOST_AUTO_TEST_CASE(ten_mib_body_is_answered_413_and_never_buffered)
             auto upload = [&]() -> asio::awaitable<void> {
                 while (sent < ten_mib && !answered)
                 {
-                    std::string piece = chunked ? "10000\r\n" + chunk + "\r\n" : chunk;
-                    if (co_await c.write(std::move(piece))) co_return;  // the listener closed: expected
+                    if (co_await c.write_borrowed(piece)) co_return;  // the listener closed: expected
                     sent += chunk.size();
                     rss_peak = std::max(rss_peak, resident_bytes());
                 }
@@ -192,18 +195,17 @@ BOOST_AUTO_TEST_CASE(ten_mib_body_is_answered_413_and_never_buffered)
                 if (!chunked) BOOST_TEST(sent < ten_mib);  // refused before the body went in
                 const auto growth = rss_peak > rss_before ? rss_peak - rss_before : 0;
                 BOOST_TEST_MESSAGE("resident growth while uploading: " << growth << " bytes");
-                if (chunked)  // read until max_body, never further
-                {
 #if defined(__SANITIZE_ADDRESS__)
-                    // AddressSanitizer keeps freed blocks in quarantine, so resident size only grows
-                    // under it; the bound is checked by the regular build.
-                    (void)growth;
+                // AddressSanitizer keeps freed blocks in quarantine and maps its fake stacks on first
+                // use, so in a fresh process resident size grows under it whatever the listener
+                // does; the bounds are checked by the regular build, which runs this case alone too.
+                (void)growth;
 #else
+                if (chunked)  // read until max_body, never further
                     BOOST_TEST(growth < 2 * o.max_body + 4u * 1024u * 1024u);
-#endif
-                }
                 else  // refused from the headers alone: nothing of the body is kept
                     BOOST_TEST(growth < 4u * 1024u * 1024u);
+#endif
             }
         }
         BOOST_TEST(listener.stats().too_large == 2u);
