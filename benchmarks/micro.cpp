@@ -3,7 +3,7 @@
 // callback through the callback hub (deliver → waiting handler runs).
 #include <kiemidi/api.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <benchmark/benchmark.h>
 #include <boost/asio/executor_work_guard.hpp>

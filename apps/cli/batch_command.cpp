@@ -11,8 +11,8 @@
 #include <kiemidi/batch_claims.hpp>
 #include <kiemidi/batch_plan.hpp>
 #include <kiemidi/journal.hpp>
-#include <kiemidi/metrics.hpp>
-#include <kiemidi/metrics_server.hpp>
+#include <kiemidi/metrics/model.hpp>
+#include <kiemidi/metrics/server.hpp>
 #ifdef KIEMIDI_WITH_REDIS
 #include <kiemidi/redis_batch_claims.hpp>
 #endif

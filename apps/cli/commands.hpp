@@ -10,7 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <filesystem>
 #include <optional>

@@ -6,7 +6,7 @@
 #ifndef KIEMIDI_APPS_CLI_PROGRESS_HPP
 #define KIEMIDI_APPS_CLI_PROGRESS_HPP
 
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -1,12 +1,12 @@
 // `kiemidi run`, `midi`, `tracks` and `credits`: pipelines (or the MIDI half of one) and reads.
 #include "commands.hpp"
 #include "track_list.hpp"
-#include <kiemidi/nothrow_awaitable.hpp>
 #include <kiemidi/atomic_file.hpp>
+#include <kiemidi/nothrow_awaitable.hpp>
 #include <kiemidi/result_files.hpp>
 
-#include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -1,7 +1,7 @@
 // kie_session; see session.hpp.
 #include "session.hpp"
+#include <kiemidi/metrics/model.hpp>
 #include <kiemidi/nothrow_awaitable.hpp>
-#include <kiemidi/metrics.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 

@@ -4,10 +4,10 @@
 #ifndef KIEMIDI_APPS_CLI_SESSION_HPP
 #define KIEMIDI_APPS_CLI_SESSION_HPP
 
-#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>

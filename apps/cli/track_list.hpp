@@ -13,7 +13,7 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <optional>
 #include <string>

@@ -9,10 +9,10 @@
 #include "command_line.hpp"
 #include <kiemidi/nothrow_awaitable.hpp>
 
-#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

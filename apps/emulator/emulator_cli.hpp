@@ -6,7 +6,7 @@
 
 #include "command_line.hpp"
 
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include <string>
 #include <string_view>

@@ -4,7 +4,7 @@
 #define KIEMIDI_BENCHMARKS_LOAD_EMULATOR_COUNTERS_HPP
 
 #include <kiemidi/client.hpp>
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/http_client.hpp>
 
 #include <boost/asio/awaitable.hpp>
 

@@ -13,15 +13,15 @@
 #ifndef KIEMIDI_BATCH_HPP
 #define KIEMIDI_BATCH_HPP
 
-#include <kiemidi/default_token.hpp>
 #include <kiemidi/client.hpp>
 #include <kiemidi/config.hpp>
 #include <kiemidi/credit_costs.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/pipeline_options.hpp>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 #include <kiemidi/track.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>

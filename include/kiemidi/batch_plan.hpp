@@ -18,7 +18,7 @@
 #include <kiemidi/credit_costs.hpp>
 #include <kiemidi/journal.hpp>
 #include <kiemidi/track.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -10,16 +10,16 @@
 #ifndef KIEMIDI_CLIENT_HPP
 #define KIEMIDI_CLIENT_HPP
 
-#include <kiemidi/default_token.hpp>
 #include <kiemidi/api.hpp>
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/client_options.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
+#include <kiemidi/http_client.hpp>
 #include <kiemidi/midi_result.hpp>
 #include <kiemidi/pipeline_options.hpp>
-#include <kiemidi/transport/http_client.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>

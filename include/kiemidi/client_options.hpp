@@ -6,7 +6,7 @@
 #define KIEMIDI_CLIENT_OPTIONS_HPP
 
 #include <kiemidi/config.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <memory>
 #include <optional>

@@ -11,7 +11,7 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <filesystem>
 #include <optional>

@@ -7,7 +7,7 @@
 // pool (batch_worker.hpp).
 #include <kiemidi/batch.hpp>
 #include <kiemidi/batch_claims.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "batch_state.hpp"
 #include "batch_worker.hpp"

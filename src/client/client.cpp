@@ -2,7 +2,7 @@
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/callback_reference.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "../async_bridge.hpp"
 #include "client_life.hpp"

@@ -3,7 +3,7 @@
 #include "operations.hpp"
 #include "../nothrow_awaitable.hpp"
 
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>

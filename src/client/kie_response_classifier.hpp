@@ -7,8 +7,8 @@
 #include "../api/envelope.hpp"
 
 #include <kiemidi/config.hpp>
-#include <kiemidi/transport/http_message.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/http_message.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <string_view>
 

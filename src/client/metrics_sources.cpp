@@ -2,7 +2,7 @@
 // on the client's side so that the metrics model, which the client feeds, knows no client.
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 namespace kiemidi::metrics {
 

@@ -11,7 +11,7 @@
 #include <kiemidi/client.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/http_client.hpp>
 
 #include <boost/asio/awaitable.hpp>
 

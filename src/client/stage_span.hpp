@@ -10,7 +10,7 @@
 
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "operations.hpp"
 

@@ -11,7 +11,7 @@
 
 #include <kiemidi/callback_hub.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "operations.hpp"
 #include "../nothrow_awaitable.hpp"

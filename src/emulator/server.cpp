@@ -5,7 +5,7 @@
 // One file, past the usual size, on purpose: the emulator's Beast instantiations (HTTP, HTTPS,
 // the callback client) stay in one translation unit, and the counting that lets a stop reach
 // everything is only checkable when all the asynchronous work is in one place.
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "model.hpp"
 #include "../crypto/crypto.hpp"

@@ -1,7 +1,7 @@
 // Scores an estimated beat grid against a synthetic song's truth.
 #include "tempo_score.hpp"
 
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <algorithm>
 #include <cmath>

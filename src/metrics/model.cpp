@@ -1,6 +1,6 @@
 // The metrics model: relaxed atomics only (always on, no lock, no allocation per event).
 #include <kiemidi/error.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include <boost/asio/error.hpp>
 

@@ -1,7 +1,7 @@
 // Prometheus text exposition format 0.0.4 of the metrics model and the stats snapshots.
 // Names follow Prometheus conventions: kiemidi_ prefix, base units (seconds), counters end in
 // _total, and every family has one HELP and one TYPE line before its samples.
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include <charconv>
 #include <initializer_list>

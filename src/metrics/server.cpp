@@ -5,8 +5,8 @@
 #include "../crypto/crypto.hpp"
 #include "../nothrow_awaitable.hpp"
 #include "../server_work.hpp"
-#include <kiemidi/metrics.hpp>
-#include <kiemidi/metrics_server.hpp>
+#include <kiemidi/metrics/model.hpp>
+#include <kiemidi/metrics/server.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -2,7 +2,7 @@
 #include <kiemidi/result_files.hpp>
 
 #include <kiemidi/atomic_file.hpp>
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <boost/json.hpp>
 

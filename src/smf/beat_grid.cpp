@@ -2,7 +2,7 @@
 // beats (Ellis's dynamic programming) → meter and bar phase (accents) → confidence.
 #include <kiemidi/smf/beat_grid.hpp>
 
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <algorithm>
 #include <array>

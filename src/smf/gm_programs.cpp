@@ -1,5 +1,5 @@
 // General MIDI program names, the alias table, and drum-kit detection.
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <array>
 #include <cstddef>

@@ -1,6 +1,6 @@
 // Piano roll SVG: layout (time scale, pitch rows, drum lane, legend) and XML text output.
-#include <kiemidi/smf.hpp>
 #include <kiemidi/smf/piano_roll.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <algorithm>
 #include <array>

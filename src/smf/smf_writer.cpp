@@ -1,6 +1,6 @@
 // Standard MIDI File writer: channel assignment, note → event conversion, atomic file output.
-#include <kiemidi/smf.hpp>
 #include <kiemidi/atomic_file.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include "smf_vlq.hpp"
 #include "tempo_map.hpp"

@@ -6,9 +6,9 @@
 // Concurrency model: every operation is a coroutine on the client's strand; the pool, the
 // operation list and the retry policy are touched only there. Counters are atomics so stats()
 // can be read from any thread.
-#include <kiemidi/transport/http_client.hpp>
-#include <kiemidi/transport/rate_limiter.hpp>
-#include <kiemidi/transport/retry_policy.hpp>
+#include <kiemidi/http_client.hpp>
+#include <kiemidi/rate_limiter.hpp>
+#include <kiemidi/retry_policy.hpp>
 
 #include "../nothrow_awaitable.hpp"
 #include "connection_pool.hpp"

@@ -4,8 +4,8 @@
 #define KIEMIDI_SRC_TRANSPORT_ORIGIN_HPP
 
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/http_message.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/http_message.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <string>
 

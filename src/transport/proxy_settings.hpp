@@ -5,7 +5,7 @@
 #define KIEMIDI_SRC_TRANSPORT_PROXY_SETTINGS_HPP
 
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <functional>
 #include <optional>

@@ -1,5 +1,5 @@
 // The admission window for paid submissions: sans-I/O token bookkeeping plus an async FIFO queue.
-#include <kiemidi/transport/rate_limiter.hpp>
+#include <kiemidi/rate_limiter.hpp>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>

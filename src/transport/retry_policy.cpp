@@ -1,5 +1,5 @@
 // Retry decisions, backoff with full jitter, Retry-After parsing, default classification.
-#include <kiemidi/transport/retry_policy.hpp>
+#include <kiemidi/retry_policy.hpp>
 
 #include <algorithm>
 #include <array>

@@ -6,7 +6,7 @@
 
 #include "origin.hpp"
 
-#include <kiemidi/transport/tls_options.hpp>
+#include <kiemidi/tls_options.hpp>
 
 #include <boost/asio/ssl/context.hpp>
 

@@ -6,7 +6,7 @@
 #define KIEMIDI_TESTS_COMMON_CLI_FIXTURE_HPP
 
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"

@@ -9,7 +9,7 @@
 #include "nothrow_awaitable.hpp"
 
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 

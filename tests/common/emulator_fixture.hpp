@@ -7,7 +7,7 @@
 #include "raw_http.hpp"
 #include "run_bounded.hpp"
 
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

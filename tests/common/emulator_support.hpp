@@ -6,7 +6,7 @@
 #include "raw_http.hpp"
 #include "nothrow_awaitable.hpp"
 
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>

@@ -34,7 +34,7 @@
 
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
 
 #include <boost/asio/co_spawn.hpp>

@@ -4,7 +4,7 @@
 #ifndef KIEMIDI_TESTS_COMMON_HTTP_CLIENT_SUPPORT_HPP
 #define KIEMIDI_TESTS_COMMON_HTTP_CLIENT_SUPPORT_HPP
 
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/http_client.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

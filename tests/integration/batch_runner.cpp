@@ -1,9 +1,9 @@
 // batch_runner end to end: emulator (KIE) + callback listener + hub + client + journal, on 127.0.0.1.
 #include <kiemidi/batch.hpp>
-#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/journal.hpp>
 
 #include "common/batch_fixture.hpp"

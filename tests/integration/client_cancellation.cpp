@@ -3,7 +3,7 @@
 // in flight, while waiting), checked by the error, the result's task ids and callback references,
 // and the emulator's charges; a reference found again with async_find_task.
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"

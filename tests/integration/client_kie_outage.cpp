@@ -2,8 +2,8 @@
 // a 5xx storm) and goes on when it is back, each step paid once; or fails fast when asked; and
 // a deadline reached while KIE is down says so. Emulator outage windows, on 127.0.0.1.
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"

@@ -2,7 +2,7 @@
 // midi_params::separation_task_id) against the emulator: one paid POST, none at all when the
 // separation cannot be used, and a lost answer recovered from its tagged callback.
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"

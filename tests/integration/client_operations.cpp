@@ -1,7 +1,7 @@
 // kiemidi::client against the emulator on 127.0.0.1, over HTTP and HTTPS: every endpoint,
 // KIE's error conventions, and the fault knobs as the client sees them.
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"

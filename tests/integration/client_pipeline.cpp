@@ -1,8 +1,8 @@
 // generate_midi end to end: emulator (KIE) + callback listener + hub + client, on 127.0.0.1.
-#include <kiemidi/in_process_callback_hub.hpp>
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/in_process_callback_hub.hpp>
 
 #include "common/client_fixture.hpp"
 #include "common/run_bounded.hpp"

@@ -4,8 +4,8 @@
 // cancelled pipelines in which every charged task stays known or findable.
 #include <kiemidi/batch.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "common/batch_fixture.hpp"
 #include "common/client_fixture.hpp"

@@ -2,7 +2,7 @@
 // leaves open: generate_midi against the emulator's result knobs keeps the result and says what
 // it repaired, instead of failing a paid answer.
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 
 #include "common/client_fixture.hpp"
 

@@ -2,8 +2,8 @@
 // endpoint and code, callbacks, recovered and unknown outcomes, credits), the observer's events,
 // the /metrics server's answers, and a real Prometheus server scraping `kiemidi batch
 // --metrics-port` and answering queries about it.
-#include <kiemidi/metrics.hpp>
-#include <kiemidi/metrics_server.hpp>
+#include <kiemidi/metrics/model.hpp>
+#include <kiemidi/metrics/server.hpp>
 
 #include "common/child_process.hpp"
 #include "common/local_kie.hpp"

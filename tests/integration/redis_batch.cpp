@@ -3,7 +3,7 @@
 // one emulator, one of them killed with SIGKILL in the middle.
 #include <kiemidi/batch.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 #include <kiemidi/redis_batch_claims.hpp>
 #include "redis/connection.hpp"
 

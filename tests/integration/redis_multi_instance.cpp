@@ -5,7 +5,7 @@
 // is lost.
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 #include <kiemidi/redis_callback_hub.hpp>
 
 #include "common/redis_server.hpp"

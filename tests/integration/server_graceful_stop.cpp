@@ -4,9 +4,9 @@
 // is destroyed inside the completion handler, while the io_context goes on running: a handler of
 // the server that ran after that would touch freed memory (caught by the sanitizer builds).
 #include <kiemidi/callback_listener.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
-#include <kiemidi/metrics_server.hpp>
+#include <kiemidi/metrics/server.hpp>
 
 #include "common/listener_support.hpp"
 #include "common/raw_http.hpp"

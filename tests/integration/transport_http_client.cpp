@@ -1,7 +1,7 @@
 // http_client against a scripted server on 127.0.0.1: pooling, headers, TLS verification, the
 // plain-http guard, URL checks, cancellation, shutdown and several io threads. What goes wrong on
 // the way (timeouts, retries, throttling) is in transport_http_failures.cpp.
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/http_client.hpp>
 
 #include "common/http_client_support.hpp"
 #include "common/progress.hpp"

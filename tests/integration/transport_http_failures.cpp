@@ -2,7 +2,7 @@
 // their step, the body limit, retries for reads vs paid submissions (throttling, server errors,
 // connections closed after the request), stale keep-alives, and the bearer token never reaching
 // diagnostics on any of those paths.
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/http_client.hpp>
 
 #include "common/http_client_support.hpp"
 #include "common/progress.hpp"

@@ -4,10 +4,10 @@
 // refused; and refusals that leave a paid POST unsent (and so not "maybe paid").
 #include <kiemidi/callback_listener.hpp>
 #include <kiemidi/client.hpp>
-#include <kiemidi/emulator.hpp>
+#include <kiemidi/emulator/server.hpp>
+#include <kiemidi/http_client.hpp>
 #include <kiemidi/in_process_callback_hub.hpp>
-#include <kiemidi/metrics.hpp>
-#include <kiemidi/transport/http_client.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "common/http_client_support.hpp"
 #include "common/run_bounded.hpp"

@@ -2,7 +2,7 @@
 // (throttling, out of credits), and which are not KIE's at all.
 #include <kiemidi/api/parse.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/retry_policy.hpp>
+#include <kiemidi/retry_policy.hpp>
 
 #include "client/kie_response_classifier.hpp"
 

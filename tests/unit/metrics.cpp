@@ -1,6 +1,6 @@
 // The metrics model and its Prometheus exposition: histogram buckets, answer codes, outcomes,
 // the snapshot sources, and the output checked by Debian's `promtool check metrics`.
-#include <kiemidi/metrics.hpp>
+#include <kiemidi/metrics/model.hpp>
 
 #include "common/child_process.hpp"
 #include "common/temp_dir.hpp"

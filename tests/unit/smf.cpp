@@ -1,7 +1,7 @@
 // The Standard MIDI File writer: bytes, timing, programs, channels, overlaps, atomic files, JSON.
 #include "common/smf_reader.hpp"
 
-#include <kiemidi/smf.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include "smf/smf_vlq.hpp"
 

@@ -5,8 +5,8 @@
 #include "emulator/synthetic_music.hpp"
 #include "emulator/tempo_score.hpp"
 
-#include <kiemidi/smf.hpp>
 #include <kiemidi/smf/beat_grid.hpp>
+#include <kiemidi/smf/writer.hpp>
 
 #include <boost/test/unit_test.hpp>
 

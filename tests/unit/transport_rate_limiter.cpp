@@ -1,6 +1,6 @@
 // rate_limiter: token bookkeeping against explicit time points (tokens back a window after the
 // answer, adaptation to 429s), FIFO-fair queueing of bursts, priorities, cancellation, penalties. Assertions are on counts and order, never on durations.
-#include <kiemidi/transport/rate_limiter.hpp>
+#include <kiemidi/rate_limiter.hpp>
 
 #include "common/run_bounded.hpp"
 #include "common/progress.hpp"

@@ -1,6 +1,6 @@
 // retry_policy: which outcomes are resent for reads and paid submissions, backoff bounds with
 // full jitter, Retry-After handling and parsing, default classification by HTTP status.
-#include <kiemidi/transport/retry_policy.hpp>
+#include <kiemidi/retry_policy.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -4,8 +4,8 @@
 /// By default the server certificate is verified against the system's trust store, the host
 /// name is checked against the certificate and SNI is sent. ca_file / ca_pem replace the system
 /// store (private CAs, tests). Verification can only be turned off with a deliberately loud flag.
-#ifndef KIEMIDI_TRANSPORT_TLS_OPTIONS_HPP
-#define KIEMIDI_TRANSPORT_TLS_OPTIONS_HPP
+#ifndef KIEMIDI_TLS_OPTIONS_HPP
+#define KIEMIDI_TLS_OPTIONS_HPP
 
 #include <memory>
 #include <string>

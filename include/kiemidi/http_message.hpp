@@ -4,8 +4,8 @@
 /// These are Beast-free value types: the caller states the method, the target (path and query,
 /// relative to the client's base URL), the body and whether the request is a paid submission;
 /// the transport answers with the status, the body and the parsed Retry-After, if any.
-#ifndef KIEMIDI_TRANSPORT_HTTP_MESSAGE_HPP
-#define KIEMIDI_TRANSPORT_HTTP_MESSAGE_HPP
+#ifndef KIEMIDI_HTTP_MESSAGE_HPP
+#define KIEMIDI_HTTP_MESSAGE_HPP
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>

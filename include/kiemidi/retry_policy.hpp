@@ -5,12 +5,12 @@
 /// answer. A paid submission is resent only when it provably was not processed: it failed before
 /// a single byte was written (resolve, connect, TLS), or the server said throttled/unavailable.
 /// Delays are exponential backoff with full jitter; a server's Retry-After replaces the backoff.
-#ifndef KIEMIDI_TRANSPORT_RETRY_POLICY_HPP
-#define KIEMIDI_TRANSPORT_RETRY_POLICY_HPP
+#ifndef KIEMIDI_RETRY_POLICY_HPP
+#define KIEMIDI_RETRY_POLICY_HPP
 
 #include <kiemidi/config.hpp>
-#include <kiemidi/transport/http_message.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/http_message.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -4,13 +4,13 @@
 /// An aggregate with in-class defaults, designated-initializer friendly:
 ///   kiemidi::transport_options o{.base_url = "https://api.kie.ai", .bearer_token = key};
 /// Defaults follow KIE's documented limits (20 submissions per 10 s, admitted a little under).
-#ifndef KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
-#define KIEMIDI_TRANSPORT_TRANSPORT_OPTIONS_HPP
+#ifndef KIEMIDI_TRANSPORT_OPTIONS_HPP
+#define KIEMIDI_TRANSPORT_OPTIONS_HPP
 
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/http_message.hpp>
-#include <kiemidi/transport/tls_options.hpp>
+#include <kiemidi/http_message.hpp>
+#include <kiemidi/tls_options.hpp>
 
 #include <chrono>
 #include <cstddef>

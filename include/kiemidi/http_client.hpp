@@ -4,15 +4,15 @@
 /// async_execute = rate limiter (paid submissions only) → pooled keep-alive connection → write →
 /// read, with a deadline on every step and retries per retry_policy. TLS is verified by default.
 /// Nothing here knows KIE: the caller supplies targets and bodies and reads status and body.
-#ifndef KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
-#define KIEMIDI_TRANSPORT_HTTP_CLIENT_HPP
+#ifndef KIEMIDI_HTTP_CLIENT_HPP
+#define KIEMIDI_HTTP_CLIENT_HPP
 
-#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/http_message.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/http_message.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>

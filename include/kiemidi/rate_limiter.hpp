@@ -29,13 +29,13 @@
 /// window after its own answer (benchmarks/README.md, rate-limited).
 /// Waiters are served first come, first served within two classes: work that finishes a track
 /// (its MIDI submission) goes before work that starts one.
-#ifndef KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
-#define KIEMIDI_TRANSPORT_RATE_LIMITER_HPP
+#ifndef KIEMIDI_RATE_LIMITER_HPP
+#define KIEMIDI_RATE_LIMITER_HPP
 
-#include <kiemidi/default_token.hpp>
 #include <kiemidi/config.hpp>
+#include <kiemidi/default_token.hpp>
 #include <kiemidi/error.hpp>
-#include <kiemidi/transport/transport_options.hpp>
+#include <kiemidi/transport_options.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>

@@ -1,0 +1,57 @@
+# cmake -DINCLUDE_DIR=<include/kiemidi> -P CheckHeaderLayout.cmake
+# Fails unless the public headers keep one naming scheme, Boost's: a header's path is its namespace.
+#  - kiemidi/<part>/<name>.hpp declares into kiemidi::<part> (or its detail), never into kiemidi itself
+#    (a one-line forward declaration such as `namespace kiemidi { class client; }` aside);
+#  - kiemidi/<name>.hpp declares into kiemidi (nested forward declarations aside), never opens
+#    kiemidi::<part> as a namespace of its own;
+#  - every folder kiemidi/<part>/ has its kiemidi/<part>.hpp, which includes each header of the folder.
+file(GLOB folders LIST_DIRECTORIES true "${INCLUDE_DIR}/*")
+set(problems "")
+
+file(GLOB flat_headers "${INCLUDE_DIR}/*.hpp")
+foreach(header IN LISTS flat_headers)
+    file(STRINGS "${header}" opened REGEX "^namespace kiemidi::[a-z_]+")
+    foreach(line IN LISTS opened)
+        if(NOT line MATCHES "^namespace kiemidi::detail")
+            get_filename_component(name "${header}" NAME)
+            string(APPEND problems "kiemidi/${name} opens '${line}': move it to kiemidi/<part>/\n")
+        endif()
+    endforeach()
+endforeach()
+
+foreach(folder IN LISTS folders)
+    if(NOT IS_DIRECTORY "${folder}")
+        continue()
+    endif()
+    get_filename_component(part "${folder}" NAME)
+    if(part STREQUAL "detail")
+        continue()
+    endif()
+    set(umbrella "${INCLUDE_DIR}/${part}.hpp")
+    set(umbrella_text "")
+    if(EXISTS "${umbrella}")
+        file(READ "${umbrella}" umbrella_text)
+    else()
+        string(APPEND problems "kiemidi/${part}/ has no kiemidi/${part}.hpp including it\n")
+    endif()
+    file(GLOB headers "${folder}/*.hpp")
+    foreach(header IN LISTS headers)
+        get_filename_component(name "${header}" NAME)
+        file(STRINGS "${header}" own REGEX "^namespace kiemidi::${part}( |::detail)")
+        if(NOT own)
+            string(APPEND problems "kiemidi/${part}/${name} does not declare into kiemidi::${part}\n")
+        endif()
+        file(STRINGS "${header}" outer REGEX "^namespace kiemidi( {)?$")
+        if(outer)
+            string(APPEND problems "kiemidi/${part}/${name} declares into kiemidi itself: move it up to kiemidi/\n")
+        endif()
+        string(FIND "${umbrella_text}" "#include <kiemidi/${part}/${name}>" at)
+        if(EXISTS "${umbrella}" AND at EQUAL -1)
+            string(APPEND problems "kiemidi/${part}.hpp does not include kiemidi/${part}/${name}\n")
+        endif()
+    endforeach()
+endforeach()
+
+if(problems)
+    message(FATAL_ERROR "public headers out of the naming scheme (README, Layout):\n${problems}")
+endif()
