@@ -190,31 +190,10 @@ int batch_command(const kie_flags& flags, const batch_args& args)
         return bad_rows ? exit_bad_rows : exit_ok;
     }
 
-    batch_options bo;
-    bo.output_dir = args.output_dir;
-    bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
-    bo.concurrency = args.concurrency;
-    bo.outage_wait = args.outage_wait;
-    bo.resubmit_unknown = args.resubmit_unknown;
-    bo.retry_failed = args.retry_failed;
-    bo.resubmit_lost = args.resubmit_lost;
+    auto bo = batch_options_of(args, rows);
     // Before anything is paid: what retrying will pay for at most.
     if ((args.retry_failed || args.resubmit_lost) && !args.shared.enabled())
         progress.note(retry_plan(journal_entries_if_any(bo.journal_path), args.retry_failed, args.resubmit_lost));
-    bo.pipeline.separation = args.type;
-    bo.pipeline.stem = args.stem;
-    bo.files = args.files;
-    // A row's own tempo and quantize win over --tempo / --quantize.
-    for (const auto& r : rows.run)
-        if (r.tempo || r.quantize)
-        {
-            auto c = args.files;
-            if (r.tempo) c.tempo = *r.tempo;
-            if (r.quantize) c.quantize = *r.quantize;
-            bo.files_by_track[output_name(track_of(r))] = c;
-        }
-    bo.max_credits = args.max_credits;
-    bo.costs = args.costs;
     // The plan printed at the start counts what the journal holds already (read before the run opens it).
     std::vector<journal_entry> known;
     if (!args.shared.enabled())

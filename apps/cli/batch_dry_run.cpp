@@ -20,15 +20,7 @@ namespace kiemidi::cli {
 
 int batch_dry_run(const kie_flags& flags, const batch_args& args, const track_list& list, const batch_rows& rows)
 {
-    batch_options bo;
-    bo.output_dir = args.output_dir;
-    bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
-    bo.resubmit_unknown = args.resubmit_unknown;
-    bo.pipeline.separation = args.type;
-    bo.pipeline.stem = args.stem;
-    bo.max_credits = args.max_credits;
-    bo.costs = args.costs;
-
+    const auto bo = batch_options_of(args, rows);
     // The batch's state as it is: the journal (read, not created) or the shared batch's tracks.
     std::vector<journal_entry> known;
     if (!args.shared.enabled())

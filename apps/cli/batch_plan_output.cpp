@@ -27,6 +27,33 @@ track_spec track_of(const track_row& r)
                       .separation_task_id = r.separation_task_id};
 }
 
+batch_options batch_options_of(const batch_args& args, const batch_rows& rows)
+{
+    batch_options bo;
+    bo.output_dir = args.output_dir;
+    bo.journal_path = args.journal.empty() ? args.output_dir / "kiemidi-journal.sqlite" : args.journal;
+    bo.concurrency = args.concurrency;
+    bo.outage_wait = args.outage_wait;
+    bo.resubmit_unknown = args.resubmit_unknown;
+    bo.retry_failed = args.retry_failed;
+    bo.resubmit_lost = args.resubmit_lost;
+    bo.pipeline.separation = args.type;
+    bo.pipeline.stem = args.stem;
+    bo.files = args.files;
+    // A row's own tempo and quantize win over --tempo / --quantize.
+    for (const auto& r : rows.run)
+        if (r.tempo || r.quantize)
+        {
+            auto c = args.files;
+            if (r.tempo) c.tempo = *r.tempo;
+            if (r.quantize) c.quantize = *r.quantize;
+            bo.files_by_track[output_name(track_of(r))] = c;
+        }
+    bo.max_credits = args.max_credits;
+    bo.costs = args.costs;
+    return bo;
+}
+
 batch_rows split_duplicates(const std::vector<track_row>& rows, const midi_params& defaults, bool allow)
 {
     batch_rows out;

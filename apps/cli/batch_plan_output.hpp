@@ -34,6 +34,11 @@ struct batch_rows
 /// The tracks a row asks for, with its own choices (type, stem, separation) over the batch's.
 track_spec track_of(const track_row& r);
 
+/// The batch's options as the command line and the rows give them, before any session exists.
+/// The dry run and the run both start from these, so the plan a dry run prints counts what the
+/// run will pay (--retry-failed, --resubmit, --resubmit-unknown, the rows' own choices).
+batch_options batch_options_of(const batch_args& args, const batch_rows& rows);
+
 /// Splits `rows`; with `allow` (--allow-duplicates) every row runs.
 batch_rows split_duplicates(const std::vector<track_row>& rows, const midi_params& defaults, bool allow);
 

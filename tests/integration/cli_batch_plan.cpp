@@ -154,6 +154,46 @@ BOOST_AUTO_TEST_CASE(a_dry_run_plans_new_and_resumed_tracks_with_their_cost_and_
     expect_nothing_paid(kie, credits);
 }
 
+BOOST_AUTO_TEST_CASE(a_dry_run_plans_what_retry_failed_and_resubmit_will_pay_as_the_run_then_pays_it)
+{
+    cli_env t;
+    auto& [dir, kie, out] = t;
+    const auto credits = kie.server->snapshot().credits;
+    // An earlier run left one track failed before its separation had a task id (retried from
+    // the start: 2 paid submissions) and one whose files were not written and whose result KIE no
+    // longer keeps (resubmitted from the start: 2 more).
+    {
+        auto j = kiemidi::journal::open(t.journal());
+        std::vector<kiemidi::track_spec> earlier;
+        for (int i = 0; i < 2; ++i)
+            earlier.push_back({.task_id = "music-" + std::to_string(i), .audio_id = "track-" + std::to_string(i),
+                               .name = "song-" + std::to_string(i), .separation = {}, .stem = {}, .separation_task_id = {}});
+        j.add_tracks(earlier);
+        const auto e = j.entries();
+        j.record_intent(e[0].id, kiemidi::journal_stage::separation);
+        j.mark_failed(e[0].id, "separation", "KIE said 500");
+        j.record_intent(e[1].id, kiemidi::journal_stage::separation);
+        j.record_task_id(e[1].id, kiemidi::journal_stage::separation, "sep-gone");
+        j.record_intent(e[1].id, kiemidi::journal_stage::midi);
+        j.record_task_id(e[1].id, kiemidi::journal_stage::midi, "midi-gone");
+        j.mark_not_written(e[1].id, "disk full");
+        j.mark_result_lost(e[1].id, "KIE no longer keeps the result");
+    }
+    const auto list = write_track_list(dir.path, 2);
+    const auto batch = std::vector<std::string>{"batch", list.string(), "-o", t.out_dir().string(), "--journal",
+                                                t.journal().string(), "--retry-failed", "--resubmit"};
+    BOOST_TEST_REQUIRE(t.run(batch + std::vector<std::string>{"--dry-run"}) == 0, out);
+    BOOST_TEST(out.find("4 paid submissions (2 separate_vocal, 0 split_stem, 2 midi)") != std::string::npos, out);
+    BOOST_TEST(out.find("estimated credits: 40") != std::string::npos, out);
+    expect_nothing_paid(kie, credits);
+
+    // The run pays what its dry run said.
+    BOOST_TEST_REQUIRE(t.run(batch) == 0, out);
+    check_paid(kie.server->snapshot(), 2u, 2u);
+    BOOST_TEST(is_midi_file(t.out_dir() / "song-0.mid"));
+    BOOST_TEST(is_midi_file(t.out_dir() / "song-1.mid"));
+}
+
 BOOST_AUTO_TEST_CASE(a_dry_run_says_when_the_account_s_credits_do_not_cover_the_plan)
 {
     kiemidi::emulator::emulator_options eo;
