@@ -334,6 +334,11 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
     }
 
     static asio::awaitable<error_code> run(pipeline_op& op);
+    // One paid stage: its POST (sent at most once, see submit_paid), then the wait for its task
+    // under the pipeline's limits. `task_id` gets the stage's task as soon as KIE names it.
+    template <class Kind>
+    static asio::awaitable<error_code> paid_stage(pipeline_op& op, const detail::paid_post& post, std::string& task_id,
+                                                  typename Kind::record& record);
     static asio::awaitable<error_code> separation_step(pipeline_op& op);
     static asio::awaitable<error_code> finished_separation(pipeline_op& op);
     static asio::awaitable<error_code> choose_stem(pipeline_op& op);
@@ -343,32 +348,35 @@ struct pipeline_op : std::enable_shared_from_this<pipeline_op>
 // Steps are separate coroutines so each one's locals (request, answer, record) exist only
 // while that step runs; the op itself holds what must survive between steps.
 
-asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
+template <class Kind>
+asio::awaitable<error_code> pipeline_op::paid_stage(pipeline_op& op, const detail::paid_post& post, std::string& task_id,
+                                                    typename Kind::record& record)
 {
-    std::string task_id;
-    {
-        // The request is built inside the POST function, so it lives only in the exchange.
-        const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
-            const auto req = detail::separation_request_for(op.p.task_id, op.p.audio_id, op.p.separation, std::move(callback_url));
-            return in_flight(op, detail::submit_separation(op.c, req, op.diag, op.admission(std::move(admitted))));
-        };
-        op.open_post(callback_kind::separation);
-        auto ec = co_await detail::submit_paid(op.c, callback_kind::separation, post, nullptr, op.p.unknown_outcome_wait,
-                                               op.diag, op.step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
-        op.close_post(ec);
-        if (ec) co_return ec;
-        if (op.step.recovered) ++op.out.recovered;
-        task_id = std::move(op.step.task_id);
-    }
-    op.out.separation_task_id = task_id;
+    op.open_post(Kind::kind);
+    const auto posted = co_await detail::submit_paid(op.c, Kind::kind, post, nullptr, op.p.unknown_outcome_wait, op.diag,
+                                                     op.step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
+    op.close_post(posted);
+    if (posted) co_return posted;
+    if (op.step.recovered) ++op.out.recovered;
+    task_id = std::move(op.step.task_id);
     if (op.stop_deferred) co_return op.stopped_after_post();
-    api::separation_record sep;
-    detail::stage_span span(op.c, metrics::stage::wait, callback_kind::separation, op.span.id(), task_id);
+    detail::stage_span span(op.c, metrics::stage::wait, Kind::kind, op.span.id(), task_id);
     op.arm(true);
-    auto ec = co_await wait_task<separation_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, sep);
+    auto ec = co_await wait_task<Kind>(op.c, task_id, op.p.wait, op.diag, op.counters, record);
     op.arm(false);
     span.finish(op.fired != limit::none ? error_code(client_errc::timeout) : ec, task_id);
-    if (ec) co_return ec;
+    co_return ec;
+}
+
+asio::awaitable<error_code> pipeline_op::separation_step(pipeline_op& op)
+{
+    // The request is built inside the POST function, so it lives only in the exchange.
+    const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
+        const auto req = detail::separation_request_for(op.p.task_id, op.p.audio_id, op.p.separation, std::move(callback_url));
+        return in_flight(op, detail::submit_separation(op.c, req, op.diag, op.admission(std::move(admitted))));
+    };
+    api::separation_record sep;
+    if (auto ec = co_await paid_stage<separation_kind>(op, post, op.out.separation_task_id, sep)) co_return ec;
     op.out.stems = std::move(sep.urls);
     op.out.stem_list = std::move(sep.origin_data);
     op.out.repairs = std::move(sep.repairs);
@@ -416,31 +424,14 @@ asio::awaitable<error_code> pipeline_op::choose_stem(pipeline_op& op)
 
 asio::awaitable<error_code> pipeline_op::midi_step(pipeline_op& op)
 {
-    std::string task_id;
-    {
-        const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
-            const auto req = detail::midi_request_for(
-                op.out.separation_task_id, op.one_stem ? std::optional(op.out.transcribed_stem_id) : std::nullopt,
-                std::move(callback_url));
-            return in_flight(op, detail::submit_midi(op.c, req, op.diag, op.admission(std::move(admitted))));
-        };
-        op.open_post(callback_kind::midi);
-        auto ec = co_await detail::submit_paid(op.c, callback_kind::midi, post, nullptr, op.p.unknown_outcome_wait, op.diag,
-                                               op.step, op.span.id(), op.p.fail_fast_when_kie_unavailable);
-        op.close_post(ec);
-        if (ec) co_return ec;
-        if (op.step.recovered) ++op.out.recovered;
-        task_id = std::move(op.step.task_id);
-    }
-    op.out.midi_task_id = task_id;
-    if (op.stop_deferred) co_return op.stopped_after_post();
+    const detail::paid_post post = [&op](std::string callback_url, detail::admission_step admitted) {
+        const auto req = detail::midi_request_for(
+            op.out.separation_task_id, op.one_stem ? std::optional(op.out.transcribed_stem_id) : std::nullopt,
+            std::move(callback_url));
+        return in_flight(op, detail::submit_midi(op.c, req, op.diag, op.admission(std::move(admitted))));
+    };
     api::midi_record midi;
-    detail::stage_span span(op.c, metrics::stage::wait, callback_kind::midi, op.span.id(), task_id);
-    op.arm(true);
-    auto ec = co_await wait_task<midi_kind>(op.c, task_id, op.p.wait, op.diag, op.counters, midi);
-    op.arm(false);
-    span.finish(op.fired != limit::none ? error_code(client_errc::timeout) : ec, task_id);
-    if (ec) co_return ec;
+    if (auto ec = co_await paid_stage<midi_kind>(op, post, op.out.midi_task_id, midi)) co_return ec;
     op.out.instruments = std::move(midi.midi.instruments);
     api::merge(op.out.repairs, midi.midi.repairs);
     // A few ms of CPU for a long song, on this thread: only when the caller wants the grid.
