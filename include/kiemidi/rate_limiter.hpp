@@ -27,8 +27,10 @@
 /// not a small fixed number in flight: the first window's requests would then go out one answer
 /// time per few of them, and every later window inherits that spread, as a token comes back one
 /// window after its own answer (benchmarks/README.md, rate-limited).
-/// Waiters are served first come, first served within two classes: work that finishes a track
-/// (its MIDI submission) goes before work that starts one.
+/// Waiters are served first come, first served within three classes: a request asking again
+/// after a 429 first (it has waited longest; behind the queue, the tracks a 429 hit would finish
+/// last, long after the others), then work that finishes a track (its MIDI submission), then work
+/// that starts one.
 #ifndef KIEMIDI_RATE_LIMITER_HPP
 #define KIEMIDI_RATE_LIMITER_HPP
 
@@ -128,11 +130,14 @@ private:
     clock::time_point last_decrease_ = clock::time_point::min();
 };
 
-/// Which wait queue an acquisition joins; `finish` is served before `start`.
+/// Which wait queue an acquisition joins; `retry` is served first, then `finish`, then `start`.
 enum class admission_priority
 {
     start,   ///< Work that starts a track (a separation).
     finish,  ///< Work that finishes an already started track (its MIDI submission).
+    /// A request asking again after an attempt that KIE did not take (HTTP 429, or not sent): it
+    /// has waited longest, so it goes before everyone instead of behind the work queued since.
+    retry,
 };
 
 /// Counters of a rate_limiter (all totals since construction except `waiting`, `in_use`, `budget`).
@@ -177,7 +182,7 @@ public:
     /// The executor timers and handlers run on.
     KIEMIDI_DECL executor_type get_executor() const noexcept;
 
-    /// Waits for a token: `finish` waiters before `start` waiters, each first come first served.
+    /// Waits for a token: `retry` waiters first, then `finish`, then `start`, each first come first served.
     ///
     /// Handler signature: void(error_code). Errors: boost::asio::error::operation_aborted when cancelled
     /// or when cancel() / the destructor ran (no token is held then).

@@ -208,7 +208,8 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 co_return fail(ec, ec == client_errc::shut_down ? "the client was closed" : "cancelled");
             if (paid && opts_.rate_limit.enabled)
             {
-                const auto prio = admission_of(req);
+                // Asking again after an attempt KIE did not take: this request has waited longest.
+                const auto prio = attempt > 1 ? admission_priority::retry : admission_of(req);
                 auto [ec] = co_await limiter_.async_acquire(prio, use_nothrow_awaitable);
                 if (!ec && stop_reason(op)) limiter_.give_back();  // granted, but nothing will be written
                 if (auto stop = stop_reason(op))

@@ -161,7 +161,18 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
     }
 
-    bool empty_locked() const { return finish_.empty() && start_.empty(); }
+    queue& queue_of(admission_priority p)
+    {
+        switch (p)
+        {
+        case admission_priority::retry: return retry_;
+        case admission_priority::finish: return finish_;
+        case admission_priority::start: break;
+        }
+        return start_;
+    }
+
+    bool empty_locked() const { return retry_.empty() && finish_.empty() && start_.empty(); }
 
     void acquire(asio::any_completion_handler<void(error_code)> h, admission_priority prio)
     {
@@ -182,7 +193,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
                 if (auto self = w.lock()) self->cancel_one(id);
             });
         }
-        (prio == admission_priority::finish ? finish_ : start_).push_back(waiter{id, std::move(h)});
+        queue_of(prio).push_back(waiter{id, std::move(h)});
         ++stats_.queued;
         arm_timer_locked(now);
     }
@@ -190,7 +201,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     void cancel_one(std::uint64_t id)
     {
         std::lock_guard lock(mu_);
-        for (auto* q : {&finish_, &start_})
+        for (auto* q : {&retry_, &finish_, &start_})
         {
             auto it = std::find_if(q->begin(), q->end(), [id](const waiter& w) { return w.id == id; });
             if (it == q->end()) continue;
@@ -206,7 +217,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     void cancel_all()
     {
         std::lock_guard lock(mu_);
-        for (auto* q : {&finish_, &start_})
+        for (auto* q : {&retry_, &finish_, &start_})
         {
             for (auto& w : *q)
             {
@@ -233,7 +244,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
         while (!empty_locked() && window_.try_take(now))
         {
-            auto& q = finish_.empty() ? start_ : finish_;
+            auto& q = !retry_.empty() ? retry_ : !finish_.empty() ? finish_ : start_;
             ++stats_.granted;
             complete_later(ex_, std::move(q.front().handler), {});
             q.pop_front();
@@ -275,7 +286,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
         std::lock_guard lock(mu_);
         auto s = stats_;
-        s.waiting = finish_.size() + start_.size();
+        s.waiting = retry_.size() + finish_.size() + start_.size();
         s.in_use = window_.in_use();
         s.budget = window_.budget();
         return s;
@@ -285,6 +296,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     rate_limit_options opts_;
     mutable std::mutex mu_;
     token_window window_;
+    queue retry_;
     queue finish_;
     queue start_;
     asio::steady_timer timer_;

@@ -449,4 +449,25 @@ BOOST_AUTO_TEST_CASE(finishing_work_is_granted_before_new_work)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_request_asking_again_after_a_429_is_granted_before_everything_queued_since)
+{
+    kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        rate_limiter lim(ioc.get_executor(), {.enabled = true, .submissions_per_window = 1, .window = 1ms});
+        std::vector<int> order;
+        progress done(ioc);
+        // The first request holds the only token while the others queue, then draws a 429.
+        lim.async_acquire([&](error_code) { done.tick(); });
+        co_await done.wait(1);
+        for (int i = 0; i < 2; ++i)
+            lim.async_acquire(kiemidi::admission_priority::start, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
+        for (int i = 10; i < 12; ++i)
+            lim.async_acquire(kiemidi::admission_priority::finish, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
+        lim.throttled(std::nullopt);
+        lim.async_acquire(kiemidi::admission_priority::retry, [&](error_code) { order.push_back(99); lim.release(); done.tick(); });
+        BOOST_TEST(lim.stats().waiting == 5u);
+        co_await done.wait(6);
+        BOOST_TEST((order == std::vector<int>{99, 10, 11, 0, 1}));
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
