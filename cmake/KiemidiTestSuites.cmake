@@ -8,7 +8,7 @@
 # A test case outside any suite would be run by no entry, so it stops the configuration.
 #
 # PER_CASE registers one test per test case instead (`<p>.<suite>/<case>`, --run_test=<suite>/<case>;
-# only a case labelled "multithreaded" gets that label). The integration cases mostly wait (on
+# a case gets the labels given to it and those given to its suite). The integration cases mostly wait (on
 # timers, child processes, sockets), so a suite of slow cases run as one process would set the
 # length of the whole run; one process per case lets `ctest -j` overlap those waits.
 # A case labelled "slow" (one that waits out tens of seconds of real time, such as a maintenance
@@ -44,12 +44,21 @@ function(kiemidi_add_suite_tests target)
                     if(NOT current IN_LIST suites)
                         list(APPEND suites "${current}")
                     endif()
+                    # A label before the suite's first case is the suite's: every case of it gets it.
+                    set(case "")
+                else()
+                    # A nested suite runs with its whole top-level suite: its labels go to that entry.
+                    set(case "<nested>")
                 endif()
                 math(EXPR depth "${depth} + 1")
             elseif(tok MATCHES "^label\\(\"([a-z]+)")
                 if(depth GREATER 0)
                     set(${CMAKE_MATCH_1}_${current} ON)
-                    set(${CMAKE_MATCH_1}_${current}/${case} ON)
+                    if(case STREQUAL "")
+                        set(${CMAKE_MATCH_1}_suite_${current} ON)
+                    else()
+                        set(${CMAKE_MATCH_1}_${current}/${case} ON)
+                    endif()
                 endif()
             elseif(depth EQUAL 0)
                 message(FATAL_ERROR "kiemidi: ${src} has a test case outside any BOOST_AUTO_TEST_SUITE; "
@@ -73,6 +82,13 @@ function(kiemidi_add_suite_tests target)
     endif()
     foreach(suite IN LISTS suites)
         set(name "${ARG_PREFIX}.${suite}")
+        # A case's entry also carries its suite's own labels.
+        string(REGEX REPLACE "/.*" "" top "${suite}")
+        foreach(label IN ITEMS multithreaded slow)
+            if(${label}_suite_${top})
+                set(${label}_${suite} ON)
+            endif()
+        endforeach()
         add_test(NAME ${name} COMMAND ${target} --run_test=${suite} --report_level=short)
         set(labels ${ARG_LABELS})
         if(multithreaded_${suite})
