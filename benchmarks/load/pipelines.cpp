@@ -31,6 +31,9 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
     // Generous: on a loaded machine the emulator's callbacks for thousands of tasks queue up.
     p.stage_timeout = std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms + limit_time(e.sc);
     p.deadline = 2 * p.stage_timeout;
+    // The exchanges are measured, as the Node and Python peers make them: no tempo map. Estimated by
+    // default, it is a few ms of CPU per song (kiemidi-bench-tempo measures it; README.md, load).
+    p.tempo = std::nullopt;
     kiemidi::diagnostics diag;
     const auto t0 = steady::now();
     auto [ec, r] = co_await e.kie.async_generate_midi(std::move(p), diag, use_nothrow_awaitable);
