@@ -27,10 +27,11 @@
 /// not a small fixed number in flight: the first window's requests would then go out one answer
 /// time per few of them, and every later window inherits that spread, as a token comes back one
 /// window after its own answer (benchmarks/README.md, rate-limited).
-/// Waiters are served first come, first served within three classes: a request asking again
-/// after a 429 first (it has waited longest; behind the queue, the tracks a 429 hit would finish
-/// last, long after the others), then work that finishes a track (its MIDI submission), then work
-/// that starts one.
+/// Waiters are served first come, first served within two classes: work that finishes a track
+/// (its MIDI submission) goes before work that starts one. A request asking again after a 429
+/// goes to the front of its class: it has waited longest, and behind the queue the tracks a 429
+/// hit would finish last, long after the others. Not ahead of the other class: a separation
+/// retried before the MIDI submissions waiting would push their tracks' ends later.
 #ifndef KIEMIDI_RATE_LIMITER_HPP
 #define KIEMIDI_RATE_LIMITER_HPP
 
@@ -130,14 +131,20 @@ private:
     clock::time_point last_decrease_ = clock::time_point::min();
 };
 
-/// Which wait queue an acquisition joins; `retry` is served first, then `finish`, then `start`.
+/// Which wait queue an acquisition joins; `finish` is served before `start`.
 enum class admission_priority
 {
     start,   ///< Work that starts a track (a separation).
     finish,  ///< Work that finishes an already started track (its MIDI submission).
-    /// A request asking again after an attempt that KIE did not take (HTTP 429, or not sent): it
-    /// has waited longest, so it goes before everyone instead of behind the work queued since.
-    retry,
+};
+
+/// Where in its queue an acquisition waits.
+enum class admission_turn
+{
+    in_line,  ///< Behind every waiter of its class: first come, first served.
+    /// Ahead of the waiters of its class that are in line (behind earlier `again` ones): a request
+    /// asking again after an attempt KIE did not take (HTTP 429, or not sent) has waited longest.
+    again,
 };
 
 /// Counters of a rate_limiter (all totals since construction except `waiting`, `in_use`, `budget`).
@@ -182,7 +189,8 @@ public:
     /// The executor timers and handlers run on.
     KIEMIDI_DECL executor_type get_executor() const noexcept;
 
-    /// Waits for a token: `retry` waiters first, then `finish`, then `start`, each first come first served.
+    /// Waits for a token: `finish` waiters before `start` waiters, each first come first served
+    /// except that `admission_turn::again` waits ahead of its class's waiters in line.
     ///
     /// Handler signature: void(error_code). Errors: boost::asio::error::operation_aborted when cancelled
     /// or when cancel() / the destructor ran (no token is held then).
@@ -190,13 +198,20 @@ public:
     /// The handler is never invoked from inside async_acquire.
     template <boost::asio::completion_token_for<acquire_signature> Token =
                   kiemidi::default_token_t<executor_type>>
-    auto async_acquire(admission_priority prio, Token&& token = {})
+    auto async_acquire(admission_priority prio, admission_turn turn, Token&& token = {})
     {
         return boost::asio::async_initiate<Token, acquire_signature>(
-            [](boost::asio::any_completion_handler<acquire_signature> h, rate_limiter* self, admission_priority p) {
-                self->initiate_acquire(std::move(h), p);
-            },
-            token, this, prio);
+            [](boost::asio::any_completion_handler<acquire_signature> h, rate_limiter* self, admission_priority p,
+               admission_turn t) { self->initiate_acquire(std::move(h), p, t); },
+            token, this, prio, turn);
+    }
+
+    /// async_acquire(prio, admission_turn::in_line, token).
+    template <boost::asio::completion_token_for<acquire_signature> Token =
+                  kiemidi::default_token_t<executor_type>>
+    auto async_acquire(admission_priority prio, Token&& token = {})
+    {
+        return async_acquire(prio, admission_turn::in_line, std::forward<Token>(token));
     }
 
     /// async_acquire(admission_priority::start, token).
@@ -232,7 +247,8 @@ public:
     struct impl;
 
 private:
-    KIEMIDI_DECL void initiate_acquire(boost::asio::any_completion_handler<acquire_signature> h, admission_priority p);
+    KIEMIDI_DECL void initiate_acquire(boost::asio::any_completion_handler<acquire_signature> h, admission_priority p,
+                                       admission_turn t);
     std::shared_ptr<impl> impl_;
 };
 

@@ -209,8 +209,8 @@ struct http_client::impl : std::enable_shared_from_this<impl>
             if (paid && opts_.rate_limit.enabled)
             {
                 // Asking again after an attempt KIE did not take: this request has waited longest.
-                const auto prio = attempt > 1 ? admission_priority::retry : admission_of(req);
-                auto [ec] = co_await limiter_.async_acquire(prio, use_nothrow_awaitable);
+                const auto turn = attempt > 1 ? admission_turn::again : admission_turn::in_line;
+                auto [ec] = co_await limiter_.async_acquire(admission_of(req), turn, use_nothrow_awaitable);
                 if (!ec && stop_reason(op)) limiter_.give_back();  // granted, but nothing will be written
                 if (auto stop = stop_reason(op))
                     co_return fail(stop, stop == client_errc::shut_down ? "the client was closed"

@@ -151,6 +151,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
         std::uint64_t id;
         asio::any_completion_handler<void(error_code)> handler;
+        bool again = false;  // admission_turn::again
     };
     // A list, not a deque: Boost 1.81's any_completion_handler move assignment recurses forever,
     // so waiters must never be move-assigned (erasing from a deque's middle would).
@@ -161,20 +162,9 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
     }
 
-    queue& queue_of(admission_priority p)
-    {
-        switch (p)
-        {
-        case admission_priority::retry: return retry_;
-        case admission_priority::finish: return finish_;
-        case admission_priority::start: break;
-        }
-        return start_;
-    }
+    bool empty_locked() const { return finish_.empty() && start_.empty(); }
 
-    bool empty_locked() const { return retry_.empty() && finish_.empty() && start_.empty(); }
-
-    void acquire(asio::any_completion_handler<void(error_code)> h, admission_priority prio)
+    void acquire(asio::any_completion_handler<void(error_code)> h, admission_priority prio, admission_turn turn)
     {
         std::lock_guard lock(mu_);
         const auto now = token_window::clock::now();
@@ -193,7 +183,11 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
                 if (auto self = w.lock()) self->cancel_one(id);
             });
         }
-        queue_of(prio).push_back(waiter{id, std::move(h)});
+        auto& q = prio == admission_priority::finish ? finish_ : start_;
+        const bool again = turn == admission_turn::again;
+        // `again` waits behind earlier `again` waiters and ahead of those in line.
+        auto at = again ? std::find_if(q.begin(), q.end(), [](const waiter& w) { return !w.again; }) : q.end();
+        q.insert(at, waiter{id, std::move(h), again});
         ++stats_.queued;
         arm_timer_locked(now);
     }
@@ -201,7 +195,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     void cancel_one(std::uint64_t id)
     {
         std::lock_guard lock(mu_);
-        for (auto* q : {&retry_, &finish_, &start_})
+        for (auto* q : {&finish_, &start_})
         {
             auto it = std::find_if(q->begin(), q->end(), [id](const waiter& w) { return w.id == id; });
             if (it == q->end()) continue;
@@ -217,7 +211,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     void cancel_all()
     {
         std::lock_guard lock(mu_);
-        for (auto* q : {&retry_, &finish_, &start_})
+        for (auto* q : {&finish_, &start_})
         {
             for (auto& w : *q)
             {
@@ -244,7 +238,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
         while (!empty_locked() && window_.try_take(now))
         {
-            auto& q = !retry_.empty() ? retry_ : !finish_.empty() ? finish_ : start_;
+            auto& q = finish_.empty() ? start_ : finish_;
             ++stats_.granted;
             complete_later(ex_, std::move(q.front().handler), {});
             q.pop_front();
@@ -286,7 +280,7 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     {
         std::lock_guard lock(mu_);
         auto s = stats_;
-        s.waiting = retry_.size() + finish_.size() + start_.size();
+        s.waiting = finish_.size() + start_.size();
         s.in_use = window_.in_use();
         s.budget = window_.budget();
         return s;
@@ -296,7 +290,6 @@ struct rate_limiter::impl : std::enable_shared_from_this<impl>
     rate_limit_options opts_;
     mutable std::mutex mu_;
     token_window window_;
-    queue retry_;
     queue finish_;
     queue start_;
     asio::steady_timer timer_;
@@ -319,9 +312,10 @@ rate_limiter::~rate_limiter()
 
 rate_limiter::executor_type rate_limiter::get_executor() const noexcept { return impl_->ex_; }
 
-void rate_limiter::initiate_acquire(asio::any_completion_handler<acquire_signature> h, admission_priority p)
+void rate_limiter::initiate_acquire(asio::any_completion_handler<acquire_signature> h, admission_priority p,
+                                    admission_turn t)
 {
-    impl_->acquire(std::move(h), p);
+    impl_->acquire(std::move(h), p, t);
 }
 
 void rate_limiter::release(clock::time_point at)

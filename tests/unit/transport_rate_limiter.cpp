@@ -449,24 +449,29 @@ BOOST_AUTO_TEST_CASE(finishing_work_is_granted_before_new_work)
     });
 }
 
-BOOST_AUTO_TEST_CASE(a_request_asking_again_after_a_429_is_granted_before_everything_queued_since)
+BOOST_AUTO_TEST_CASE(a_request_asking_again_after_a_429_goes_to_the_front_of_its_class)
 {
     kiemidi::test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
+        using kiemidi::admission_priority;
+        using kiemidi::admission_turn;
         rate_limiter lim(ioc.get_executor(), {.enabled = true, .submissions_per_window = 1, .window = 1ms});
         std::vector<int> order;
         progress done(ioc);
         // The first request holds the only token while the others queue, then draws a 429.
         lim.async_acquire([&](error_code) { done.tick(); });
         co_await done.wait(1);
-        for (int i = 0; i < 2; ++i)
-            lim.async_acquire(kiemidi::admission_priority::start, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
-        for (int i = 10; i < 12; ++i)
-            lim.async_acquire(kiemidi::admission_priority::finish, [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); });
+        auto granted = [&](int i) { return [&, i](error_code) { order.push_back(i); lim.release(); done.tick(); }; };
+        for (int i = 0; i < 2; ++i) lim.async_acquire(admission_priority::start, granted(i));
+        for (int i = 10; i < 12; ++i) lim.async_acquire(admission_priority::finish, granted(i));
         lim.throttled(std::nullopt);
-        lim.async_acquire(kiemidi::admission_priority::retry, [&](error_code) { order.push_back(99); lim.release(); done.tick(); });
-        BOOST_TEST(lim.stats().waiting == 5u);
-        co_await done.wait(6);
-        BOOST_TEST((order == std::vector<int>{99, 10, 11, 0, 1}));
+        // Two start requests ask again, in this order, and one finish request.
+        lim.async_acquire(admission_priority::start, admission_turn::again, granted(98));
+        lim.async_acquire(admission_priority::start, admission_turn::again, granted(99));
+        lim.async_acquire(admission_priority::finish, admission_turn::again, granted(19));
+        BOOST_TEST(lim.stats().waiting == 7u);
+        co_await done.wait(8);
+        // Each at the front of its class, in the order they asked again; finishing work still first.
+        BOOST_TEST((order == std::vector<int>{19, 10, 11, 98, 99, 0, 1}));
     });
 }
 
