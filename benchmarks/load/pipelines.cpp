@@ -46,6 +46,25 @@ asio::awaitable<void> one_pipeline(env& e, std::size_t i)
     e.t.overhead_ms.push_back(ms - 2.0 * e.sc.delay_ms);
 }
 
+/// Waits, bounded, for the hub's callback of `task_id` and counts its resume latency. A function, not
+/// a lambda of one_latency_pipeline(): in a unity build g++ (-Wsubobject-linkage) refuses a
+/// coroutine frame that holds a closure.
+asio::awaitable<bool> wait_on_hub(env& e, kiemidi::callback_kind kind, const std::string& task_id)
+{
+    const auto wait_started = std::chrono::system_clock::now();
+    asio::steady_timer deadline(co_await asio::this_coro::executor,
+                                std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms);
+    deadline.async_wait([&](boost::system::error_code ec) { if (!ec) e.hub.close(); });
+    auto [ec, msg] = co_await e.hub.async_wait(kind, std::string(task_id), use_nothrow_awaitable);
+    const auto resumed = std::chrono::system_clock::now();
+    deadline.cancel();
+    if (ec) { record_failure(e.t, "hub wait: " + ec.message()); co_return false; }
+    if (msg.received_at < wait_started) ++e.t.buffered_callbacks;  // arrived first: not a resume latency
+    else e.t.resume_latency_us.push_back(std::chrono::duration<double, std::micro>(resumed - msg.received_at).count());
+    ++e.t.callbacks;
+    co_return true;
+}
+
 asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
 {
     kiemidi::diagnostics diag;
@@ -56,29 +75,15 @@ asio::awaitable<void> one_latency_pipeline(env& e, std::size_t i)
     auto [ec1, sep] = co_await e.kie.async_submit_separation(std::move(sreq), diag, use_nothrow_awaitable);
     if (ec1) { record_failure(e.t, "separate: " + ec1.message() + " " + diag.to_string()); co_return; }
 
-    auto wait_on_hub = [&](kiemidi::callback_kind kind, std::string task_id) -> asio::awaitable<bool> {
-        const auto wait_started = std::chrono::system_clock::now();
-        asio::steady_timer deadline(co_await asio::this_coro::executor,
-                                    std::chrono::milliseconds(e.sc.delay_ms) + 60s + e.sc.pipelines * 10ms);
-        deadline.async_wait([&](boost::system::error_code ec) { if (!ec) e.hub.close(); });
-        auto [ec, msg] = co_await e.hub.async_wait(kind, std::move(task_id), use_nothrow_awaitable);
-        const auto resumed = std::chrono::system_clock::now();
-        deadline.cancel();
-        if (ec) { record_failure(e.t, "hub wait: " + ec.message()); co_return false; }
-        if (msg.received_at < wait_started) ++e.t.buffered_callbacks;  // arrived first: not a resume latency
-        else e.t.resume_latency_us.push_back(std::chrono::duration<double, std::micro>(resumed - msg.received_at).count());
-        ++e.t.callbacks;
-        co_return true;
-    };
     std::string sep_id = sep.task_id;
-    if (!co_await wait_on_hub(kiemidi::callback_kind::separation, std::move(sep_id))) co_return;
+    if (!co_await wait_on_hub(e, kiemidi::callback_kind::separation, sep_id)) co_return;
 
     kiemidi::api::midi_request mreq;
     mreq.task_id = sep.task_id;
     auto [ec2, midi] = co_await e.kie.async_submit_midi(std::move(mreq), diag, use_nothrow_awaitable);
     if (ec2) { record_failure(e.t, "transcribe: " + ec2.message() + " " + diag.to_string()); co_return; }
     std::string midi_id = midi.task_id;
-    if (!co_await wait_on_hub(kiemidi::callback_kind::midi, std::move(midi_id))) co_return;
+    if (!co_await wait_on_hub(e, kiemidi::callback_kind::midi, midi_id)) co_return;
     ++e.t.done;
     const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
     e.t.overhead_ms.push_back(ms - 2.0 * e.sc.delay_ms);

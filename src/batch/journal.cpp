@@ -49,13 +49,17 @@ std::int64_t now_ms()
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-struct stmt_deleter
+}  // namespace
+
+namespace detail {
+// Named, not file-local: journal::impl, a class the public header declares, holds these statements.
+struct sqlite_statement_finalizer
 {
     void operator()(sqlite3_stmt* s) const noexcept { ::sqlite3_finalize(s); }
 };
-using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_deleter>;
-
-}  // namespace
+using sqlite_statement_ptr = std::unique_ptr<sqlite3_stmt, sqlite_statement_finalizer>;
+}  // namespace detail
+using detail::sqlite_statement_ptr;
 
 const boost::system::error_category& get_journal_category() noexcept
 {
@@ -79,7 +83,7 @@ struct journal::impl
     std::filesystem::path path;
     sqlite3* db = nullptr;
     mutable std::mutex mtx;
-    stmt_ptr insert, select_all, select_one, update_state, begin, commit, rollback, count;
+    sqlite_statement_ptr insert, select_all, select_one, update_state, begin, commit, rollback, count;
 
     ~impl()
     {
@@ -114,7 +118,7 @@ struct journal::impl
         return {};
     }
 
-    error_code prepare(stmt_ptr& out, const char* sql, diagnostics& diag)
+    error_code prepare(sqlite_statement_ptr& out, const char* sql, diagnostics& diag)
     {
         sqlite3_stmt* s = nullptr;
         int rc = ::sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
@@ -269,7 +273,7 @@ journal journal::open(const std::filesystem::path& path, error_code& ec, diagnos
 
     int version = 0;
     {
-        stmt_ptr v;
+        sqlite_statement_ptr v;
         if ((ec = im->prepare(v, "PRAGMA user_version", diag))) return journal();
         if (::sqlite3_step(v.get()) == SQLITE_ROW) version = ::sqlite3_column_int(v.get(), 0);
     }

@@ -12,7 +12,8 @@ namespace asio = boost::asio;
 
 namespace kiemidi::detail {
 
-namespace {
+// In kiemidi::detail, not file-local: a unity build compiles this file as an included one, where
+// g++ (-Wsubobject-linkage) refuses coroutine frames of on_pool() that hold closures of a file-local class.
 
 class journal_batch_state final : public batch_state
 {
@@ -188,8 +189,6 @@ private:
     /// File base name per journal id: output_name(), made unique within the journal.
     std::map<std::int64_t, std::string> names_;
 };
-
-}  // namespace
 
 std::string done_track_files_damaged(const batch_options& opts, const std::string& name)
 {

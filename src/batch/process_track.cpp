@@ -24,8 +24,9 @@ namespace asio = boost::asio;
 
 namespace kiemidi::detail {
 
-
-namespace {
+// In kiemidi::detail, not file-local: process_track()'s coroutine frame holds a track_run, and a
+// unity build compiles this file as an included one, where g++ (-Wsubobject-linkage) refuses
+// frames holding file-local types.
 
 /// Runs the paid exchange `start(admission)` in its own coroutine on the run's strand, where
 /// `admission` wins the gate and then runs `admitted`. The worker's cancellation reaches the
@@ -614,8 +615,6 @@ private:
     std::string transcribed_stem_;        // its name for the .json; empty: all stems
     api::midi_record midi_;
 };
-
-}  // namespace
 
 asio::awaitable<track_outcome> process_track(run_state* st, journal_entry* entry, std::string* message)
 {

@@ -27,7 +27,8 @@ namespace asio = boost::asio;
 
 namespace kiemidi::detail {
 
-namespace {
+// In kiemidi::detail, not file-local: a unity build compiles this file as an included one, where
+// g++ (-Wsubobject-linkage) refuses coroutine frames of on_pool() that hold closures of a file-local class.
 
 using std::chrono::milliseconds;
 
@@ -394,8 +395,6 @@ private:
     bool lost_ = false;
     diagnostics lost_diag_;
 };
-
-}  // namespace
 
 std::unique_ptr<batch_state> make_shared_batch_state(batch_claims& claims, const batch_options& opts, pool_executor pool)
 {

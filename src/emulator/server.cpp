@@ -37,15 +37,16 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-namespace {
-
+// Named, not file-local: server::impl, a class the public header declares, keeps these in its
+// coroutines' frames.
+namespace detail {
 
 /// One accepted connection: its stream and a timer for slowed answers, both closed by a stop.
 template <class Stream>
-struct connection
+struct emulator_connection
 {
     template <class... Args>
-    explicit connection(asio::any_io_executor ex, Args&&... args) : stream(std::forward<Args>(args)...), timer(ex) {}
+    explicit emulator_connection(asio::any_io_executor ex, Args&&... args) : stream(std::forward<Args>(args)...), timer(ex) {}
     Stream stream;
     asio::steady_timer timer;
     bool answering = false;  // on the strand: a request was read and its answer is not written yet
@@ -65,9 +66,9 @@ struct connection
 };
 
 /// State of one callback sender coroutine: what stop() must close.
-struct callback_state
+struct callback_sender_state
 {
-    explicit callback_state(asio::any_io_executor ex) : strand(std::move(ex)), timer(strand) {}
+    explicit callback_sender_state(asio::any_io_executor ex) : strand(std::move(ex)), timer(strand) {}
     asio::any_io_executor strand;
     asio::steady_timer timer;
     std::optional<beast::tcp_stream> plain;
@@ -83,7 +84,10 @@ struct callback_state
     }
 };
 
-}  // namespace
+}  // namespace detail
+
+using detail::emulator_connection;
+using detail::callback_sender_state;
 
 class server::impl : public std::enable_shared_from_this<server::impl>
 {
@@ -238,7 +242,7 @@ private:
             {
                 ++self->model_.counters_().tls_accepted;
                 auto ex = sock.get_executor();
-                auto c = std::make_shared<connection<beast::ssl_stream<beast::tcp_stream>>>(ex, beast::tcp_stream(std::move(sock)),
+                auto c = std::make_shared<emulator_connection<beast::ssl_stream<beast::tcp_stream>>>(ex, beast::tcp_stream(std::move(sock)),
                                                                                           *self->server_tls_);
                 self->start_session(ex, c, true);
             }
@@ -246,16 +250,16 @@ private:
             {
                 ++self->model_.counters_().tcp_accepted;
                 auto ex = sock.get_executor();
-                auto c = std::make_shared<connection<beast::tcp_stream>>(ex, std::move(sock));
+                auto c = std::make_shared<emulator_connection<beast::tcp_stream>>(ex, std::move(sock));
                 self->start_session(ex, c, false);
             }
         }
     }
 
     template <class Stream>
-    void start_session(const asio::any_io_executor& ex, std::shared_ptr<connection<Stream>> c, bool tls)
+    void start_session(const asio::any_io_executor& ex, std::shared_ptr<emulator_connection<Stream>> c, bool tls)
     {
-        std::weak_ptr<connection<Stream>> weak = c;
+        std::weak_ptr<emulator_connection<Stream>> weak = c;
         // Gently: a connection waiting for a request closes now; one preparing an answer writes
         // it and then closes (serve() checks for a stop after each answer).
         spawn(ex, serve(shared_from_this(), c, tls), [ex, weak](bool at_once) {
@@ -266,7 +270,7 @@ private:
     }
 
     template <class Stream>
-    static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<connection<Stream>> c, bool tls)
+    static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<emulator_connection<Stream>> c, bool tls)
     {
         auto& st = self->model_.counters_();
         ++st.open_connections;
@@ -392,7 +396,7 @@ private:
                 held_ = std::move(job);
                 const auto seq = ++held_seq_;
                 const auto wait = std::max<std::chrono::milliseconds>(model_.faults().callback_delay, std::chrono::milliseconds(200));
-                auto st = std::make_shared<callback_state>(asio::make_strand(ex_));
+                auto st = std::make_shared<callback_sender_state>(asio::make_strand(ex_));
                 spawn_sender(st, release_held_later(shared_from_this(), st, seq, wait));
                 return;
             }
@@ -403,13 +407,13 @@ private:
                 held_.reset();
             }
         }
-        auto st = std::make_shared<callback_state>(asio::make_strand(ex_));
+        auto st = std::make_shared<callback_sender_state>(asio::make_strand(ex_));
         spawn_sender(st, send_all(shared_from_this(), st, std::move(jobs)));
     }
 
-    void spawn_sender(std::shared_ptr<callback_state> st, asio::awaitable<void> work)
+    void spawn_sender(std::shared_ptr<callback_sender_state> st, asio::awaitable<void> work)
     {
-        std::weak_ptr<callback_state> weak = st;
+        std::weak_ptr<callback_sender_state> weak = st;
         auto ex = st->strand;
         // A callback being delivered is in flight: a graceful stop lets it finish (retries included,
         // within the grace); only a stop at once closes it.
@@ -421,7 +425,7 @@ private:
         });
     }
 
-    static asio::awaitable<void> release_held_later(std::shared_ptr<impl> self, std::shared_ptr<callback_state> st,
+    static asio::awaitable<void> release_held_later(std::shared_ptr<impl> self, std::shared_ptr<callback_sender_state> st,
                                                     std::uint64_t seq, std::chrono::milliseconds wait)
     {
         if (st->cancelled || self->stopped_) co_return;
@@ -438,7 +442,7 @@ private:
         co_await send_all(self, st, std::move(jobs));
     }
 
-    static asio::awaitable<void> send_all(std::shared_ptr<impl> self, std::shared_ptr<callback_state> st,
+    static asio::awaitable<void> send_all(std::shared_ptr<impl> self, std::shared_ptr<callback_sender_state> st,
                                           std::vector<detail::callback_job> jobs)
     {
         for (auto& job : jobs)
@@ -459,7 +463,7 @@ private:
         }
     }
 
-    static asio::awaitable<void> deliver(std::shared_ptr<impl> self, std::shared_ptr<callback_state> st,
+    static asio::awaitable<void> deliver(std::shared_ptr<impl> self, std::shared_ptr<callback_sender_state> st,
                                          const detail::callback_job& job)
     {
         auto& counters = self->model_.counters_();
@@ -514,7 +518,7 @@ private:
         co_return status >= 200 && status < 300;
     }
 
-    static asio::awaitable<bool> attempt_once(std::shared_ptr<impl> self, std::shared_ptr<callback_state> st,
+    static asio::awaitable<bool> attempt_once(std::shared_ptr<impl> self, std::shared_ptr<callback_sender_state> st,
                                               const detail::parsed_url& url, const detail::callback_job& job)
     {
         beast::error_code ec;

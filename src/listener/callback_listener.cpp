@@ -67,12 +67,17 @@ bool valid_secret(std::string_view s)
 
 bool looks_like_pem(std::string_view s) { return s.find("-----BEGIN") != std::string_view::npos; }
 
-struct connection_base
+}  // namespace
+
+// Named, not file-local: callback_listener::impl, a class the public header declares, is the core.
+namespace detail {
+
+struct callback_connection_base
 {
     /// True while the connection waits for the first byte of a request (or its TLS handshake):
     /// such a connection may be closed to make room for a new one when max_connections are open.
     std::atomic<bool> idle{false};
-    virtual ~connection_base() = default;
+    virtual ~callback_connection_base() = default;
     /// Closes the connection on its strand (callable from any thread).
     virtual void close() = 0;
     /// A graceful stop began (callable from any thread): an idle connection closes now; one in the
@@ -81,7 +86,7 @@ struct connection_base
 };
 
 // Everything the listener shares with its connections; kept alive by them until they end.
-struct listener_core : detail::callback_admission, std::enable_shared_from_this<listener_core>
+struct callback_listener_core : detail::callback_admission, std::enable_shared_from_this<callback_listener_core>
 {
     asio::any_io_executor ex;
     std::shared_ptr<detail::server_work> work;
@@ -94,9 +99,9 @@ struct listener_core : detail::callback_admission, std::enable_shared_from_this<
     bool started = false;
     bool stopped = false;
     std::uint64_t next_connection = 1;
-    std::map<std::uint64_t, std::weak_ptr<connection_base>> connections;  // ordered by age (ids only grow)
+    std::map<std::uint64_t, std::weak_ptr<callback_connection_base>> connections;  // ordered by age (ids only grow)
 
-    listener_core(asio::any_io_executor e, listener_options o, callback_hub& h)
+    callback_listener_core(asio::any_io_executor e, listener_options o, callback_hub& h)
         : callback_admission(std::move(o), h), ex(e), work(std::make_shared<detail::server_work>(e)), acceptor(e),
           accept_retry(e)
     {
@@ -118,7 +123,7 @@ struct listener_core : detail::callback_admission, std::enable_shared_from_this<
     }
 
     // The oldest connection that has sent nothing of a request yet, marked so it is picked once.
-    std::shared_ptr<connection_base> take_idle_connection()
+    std::shared_ptr<callback_connection_base> take_idle_connection()
     {
         std::lock_guard lk(mtx);
         for (auto& [id, w] : connections)
@@ -129,16 +134,23 @@ struct listener_core : detail::callback_admission, std::enable_shared_from_this<
 
 };
 
+}  // namespace detail
+
+using detail::callback_listener_core;
+using detail::callback_connection_base;
+
+namespace {
+
 template <class Stream>
-struct connection final : connection_base, std::enable_shared_from_this<connection<Stream>>
+struct callback_connection final : callback_connection_base, std::enable_shared_from_this<callback_connection<Stream>>
 {
-    std::shared_ptr<listener_core> owner;
+    std::shared_ptr<callback_listener_core> owner;
     Stream stream;
     std::uint64_t id = 0;
     bool closed = false;    // touched on the strand only
     bool draining = false;  // touched on the strand only
 
-    connection(std::shared_ptr<listener_core> o, Stream s) : owner(std::move(o)), stream(std::move(s)) {}
+    callback_connection(std::shared_ptr<callback_listener_core> o, Stream s) : owner(std::move(o)), stream(std::move(s)) {}
 
     void close() override
     {
@@ -300,12 +312,12 @@ struct connection final : connection_base, std::enable_shared_from_this<connecti
 
 }  // namespace
 
-struct callback_listener::impl : listener_core
+struct callback_listener::impl : callback_listener_core
 {
-    using listener_core::listener_core;
+    using callback_listener_core::callback_listener_core;
 };
 
-void listener_core::start(error_code& ec)
+void callback_listener_core::start(error_code& ec)
 {
     ec.clear();
     std::lock_guard lk(mtx);
@@ -371,7 +383,7 @@ void listener_core::start(error_code& ec)
         return;
     }
     // The accept chain counts as running work; winding it down (gently or at once) stops accepting.
-    std::weak_ptr<listener_core> weak = shared_from_this();
+    std::weak_ptr<callback_listener_core> weak = shared_from_this();
     auto t = std::make_shared<detail::server_work::ticket>(work->enter([weak](bool) {
         if (auto self = weak.lock()) self->stop_accepting();
     }));
@@ -386,7 +398,7 @@ void listener_core::start(error_code& ec)
     asio::post(ex, [self = shared_from_this(), t] { self->do_accept(t); });
 }
 
-void listener_core::do_accept(accept_ticket t)
+void callback_listener_core::do_accept(accept_ticket t)
 {
     std::lock_guard lk(mtx);
     if (stopped || !acceptor.is_open()) return;
@@ -395,7 +407,7 @@ void listener_core::do_accept(accept_ticket t)
                           [self = shared_from_this(), t](error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s), t); });
 }
 
-void listener_core::on_accept(error_code ec, tcp::socket socket, accept_ticket t)
+void callback_listener_core::on_accept(error_code ec, tcp::socket socket, accept_ticket t)
 {
     if (ec == asio::error::operation_aborted) return;
     if (ec)
@@ -435,13 +447,13 @@ void listener_core::on_accept(error_code ec, tcp::socket socket, accept_ticket t
     do_accept(std::move(t));
 }
 
-void listener_core::start_connection(tcp::socket socket)
+void callback_listener_core::start_connection(tcp::socket socket)
 {
-    std::shared_ptr<connection_base> base;
+    std::shared_ptr<callback_connection_base> base;
     asio::any_io_executor strand = socket.get_executor();
     auto spawn = [&](auto s) {
         base = s;
-        std::weak_ptr<connection_base> weak = s;
+        std::weak_ptr<callback_connection_base> weak = s;
         auto ticket = work->enter([weak](bool at_once) {
             if (auto c = weak.lock()) at_once ? c->close() : c->drain();
         });
@@ -466,13 +478,13 @@ void listener_core::start_connection(tcp::socket socket)
                        });
     };
     if (tls)
-        spawn(std::make_shared<connection<tls_stream>>(shared_from_this(), tls_stream(beast::tcp_stream(std::move(socket)), *tls)));
+        spawn(std::make_shared<callback_connection<tls_stream>>(shared_from_this(), tls_stream(beast::tcp_stream(std::move(socket)), *tls)));
     else
-        spawn(std::make_shared<connection<beast::tcp_stream>>(shared_from_this(), beast::tcp_stream(std::move(socket))));
+        spawn(std::make_shared<callback_connection<beast::tcp_stream>>(shared_from_this(), beast::tcp_stream(std::move(socket))));
 }
 
 // Closes the acceptor; connections already open go on (a stop winds them down separately).
-void listener_core::stop_accepting()
+void callback_listener_core::stop_accepting()
 {
     std::lock_guard lk(mtx);
     if (stopped) return;
@@ -483,7 +495,7 @@ void listener_core::stop_accepting()
     accept_retry.cancel();
 }
 
-void listener_core::stop_now()
+void callback_listener_core::stop_now()
 {
     work->stop_now();  // closes the acceptor and every connection
     stop_accepting();  // also when start() never ran

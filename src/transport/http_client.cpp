@@ -57,12 +57,15 @@ using tcp = asio::ip::tcp;
 using detail::connection;
 
 namespace {
-
-
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+}  // namespace
+
+// Named, not file-local: http_client::impl, a class the public header declares, keeps these in
+// its coroutines' frames.
+namespace detail {
 
 // One async_execute operation.
-struct op_state
+struct http_client_operation
 {
     http_request req;
     diagnostics* diag = nullptr;       // the caller's; valid until the handler runs
@@ -82,7 +85,7 @@ struct op_state
     }
 };
 
-struct attempt_result
+struct http_attempt_result
 {
     error_code ec;
     attempt_failure failure = attempt_failure::none;
@@ -90,8 +93,12 @@ struct attempt_result
     std::string what;  // explanation for diagnostics (never the token)
 };
 
-using execute_result = std::pair<error_code, http_response>;
+}  // namespace detail
 
+using detail::http_client_operation;
+using detail::http_attempt_result;
+namespace {
+using execute_result = std::pair<error_code, http_response>;
 }  // namespace
 
 struct http_client::impl : std::enable_shared_from_this<impl>
@@ -116,7 +123,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
 
     void start(http_request req, diagnostics& diag, asio::any_completion_handler<execute_signature> h)
     {
-        auto op = std::make_shared<op_state>();
+        auto op = std::make_shared<http_client_operation>();
         ++in_flight_;
         auto uslot = asio::get_associated_cancellation_slot(h);
         if (uslot.is_connected())
@@ -170,7 +177,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         return s;
     }
 
-    error_code stop_reason(const op_state& op) const
+    error_code stop_reason(const http_client_operation& op) const
     {
         if (closed_) return client_errc::shut_down;
         if (op.cancelled) return asio::error::operation_aborted;
@@ -178,7 +185,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     }
 
     // `self` and `op` are kept alive by the completion handler, which outlives the coroutine.
-    static asio::awaitable<execute_result> execute(impl* self, op_state* op)
+    static asio::awaitable<execute_result> execute(impl* self, http_client_operation* op)
     {
         co_await asio::this_coro::throw_if_cancelled(false);
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
@@ -189,7 +196,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         co_return r;
     }
 
-    asio::awaitable<execute_result> run(op_state& op, const http_request& req, diagnostics& diag)
+    asio::awaitable<execute_result> run(http_client_operation& op, const http_request& req, diagnostics& diag)
     {
         diag.clear();
         diag.set_endpoint(scrub(endpoint_text(req)));
@@ -229,7 +236,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
                 }
             }
             if (attempt > 1) ++retries_;
-            attempt_result r = co_await attempt_once(op, req);
+            http_attempt_result r = co_await attempt_once(op, req);
             // The token comes back one window after the answer (or the failure): KIE counts at
             // arrival, which is somewhere before the answer, so no window there sees more than
             // the budget however long the request queued for a connection or at the server.
@@ -310,9 +317,9 @@ struct http_client::impl : std::enable_shared_from_this<impl>
 
     // ---- one attempt ----
 
-    asio::awaitable<attempt_result> attempt_once(op_state& op, const http_request& req)
+    asio::awaitable<http_attempt_result> attempt_once(http_client_operation& op, const http_request& req)
     {
-        attempt_result r;
+        http_attempt_result r;
         std::unique_ptr<connection> conn;
         if (auto ec = co_await pool_.checkout(conn, [this, &op] { return stop_reason(op); }))
         {
@@ -350,7 +357,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     }
 
     template <class Stream>
-    asio::awaitable<void> exchange(Stream& stream, connection& conn, const http_request& req, attempt_result& r)
+    asio::awaitable<void> exchange(Stream& stream, connection& conn, const http_request& req, http_attempt_result& r)
     {
         ++requests_sent_;
         conn.lowest().expires_after(opts_.timeouts.write);
@@ -401,9 +408,9 @@ struct http_client::impl : std::enable_shared_from_this<impl>
         conn.keep = res.keep_alive();
     }
 
-    asio::awaitable<attempt_result> open(op_state& op, connection& conn)
+    asio::awaitable<http_attempt_result> open(http_client_operation& op, connection& conn)
     {
-        attempt_result r;
+        http_attempt_result r;
         const auto deadline = std::chrono::steady_clock::now() + opts_.timeouts.connect;
         if (origin_.tls)
             conn.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(strand_, *ssl_ctx_);
@@ -522,7 +529,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     void close_all()
     {
         closed_ = true;
-        for (auto* op : std::vector<op_state*>(ops_.begin(), ops_.end())) op->cancel();
+        for (auto* op : std::vector<http_client_operation*>(ops_.begin(), ops_.end())) op->cancel();
         limiter_.cancel();
         pool_.close();
     }
@@ -541,7 +548,7 @@ struct http_client::impl : std::enable_shared_from_this<impl>
     // strand-only state
     detail::connection_pool pool_;
     bool closed_ = false;
-    std::set<op_state*> ops_;  // running operations (each removes itself before completing)
+    std::set<http_client_operation*> ops_;  // running operations (each removes itself before completing)
 
     // counters, readable from any thread
     std::atomic<bool> close_requested_{false};

@@ -14,6 +14,8 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -89,6 +91,14 @@ inline emulator::fault_options always_fault(double emulator::fault_options::*fau
     emulator::fault_options f;
     f.*fault = 1.0;
     return f;
+}
+
+/// Paid POSTs KIE processed (charged), over all keys of one of the emulator's submission counters.
+inline std::uint64_t charged(const std::map<emulator::paid_key, std::uint64_t>& submissions)
+{
+    std::uint64_t n = 0;
+    for (const auto& [key, count] : submissions) n += count;
+    return n;
 }
 
 }  // namespace kiemidi::test

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 #include <thread>
@@ -68,11 +70,22 @@ inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
     co_await t.async_wait(use_nothrow_awaitable);
 }
 
-/// Waits until `pred()` holds, checking every 10 ms; bounded by run_bounded's limit.
-template <class Pred>
-boost::asio::awaitable<void> eventually(Pred pred)
+/// eventually()'s loop. The predicate comes as a function pointer and its address, not as a
+/// template argument: no coroutine frame holds the test's closure type, which g++ refuses
+/// (-Wsubobject-linkage) when the closure is a test body's in a unity build's included file.
+inline boost::asio::awaitable<void> poll_until(bool (*holds)(void*), void* pred)
 {
-    while (!pred()) co_await sleep_for(std::chrono::milliseconds(10));
+    while (!holds(pred)) co_await sleep_for(std::chrono::milliseconds(10));
+}
+
+/// Waits until `pred()` holds, checking every 10 ms; bounded by run_bounded's limit. Awaited in
+/// the expression that creates it (`co_await eventually(...)`), so `pred` outlives the wait.
+template <class Pred>
+boost::asio::awaitable<void> eventually(Pred&& pred)
+{
+    using pred_type = std::remove_reference_t<Pred>;
+    return poll_until([](void* p) { return static_cast<bool>((*static_cast<pred_type*>(p))()); },
+                      const_cast<void*>(static_cast<const void*>(std::addressof(pred))));
 }
 
 }  // namespace kiemidi::test

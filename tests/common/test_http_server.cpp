@@ -52,15 +52,13 @@ test_pki make_self_signed_pki(const std::vector<std::string>& dns_names, const s
 
 // ---- server ----
 
-namespace {
-
-struct session_state
+// In kiemidi::test, not file-local: test_http_server::impl, a class its header declares, holds these.
+struct test_http_session
 {
-    explicit session_state(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    explicit test_http_session(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
     tcp::socket socket;
     asio::steady_timer timer;
 };
-}  // namespace
 
 struct test_http_server::impl : std::enable_shared_from_this<impl>
 {
@@ -97,7 +95,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
             ++accepted_;
             ++current_;
             max_current_ = std::max(max_current_, current_);
-            auto st = std::make_shared<session_state>(std::move(sock));
+            auto st = std::make_shared<test_http_session>(std::move(sock));
             sessions_.push_back(st);
             notify();
             // the completion handler keeps both alive for as long as the session runs
@@ -105,7 +103,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
         }
     }
 
-    static asio::awaitable<void> session(impl* self, session_state* st)
+    static asio::awaitable<void> session(impl* self, test_http_session* st)
     {
         if (self->opts_.stall)
         {
@@ -132,12 +130,12 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
         st->socket.close(ignored);
         --self->current_;
         ++self->closed_;
-        self->sessions_.remove_if([&](const std::weak_ptr<session_state>& w) { return w.lock().get() == st || w.expired(); });
+        self->sessions_.remove_if([&](const std::weak_ptr<test_http_session>& w) { return w.lock().get() == st || w.expired(); });
         self->notify();
     }
 
     template <class Stream>
-    static asio::awaitable<void> serve(impl& self, session_state& st, Stream& stream)
+    static asio::awaitable<void> serve(impl& self, test_http_session& st, Stream& stream)
     {
         beast::flat_buffer buffer;
         for (;;)
@@ -191,7 +189,7 @@ struct test_http_server::impl : std::enable_shared_from_this<impl>
     std::list<asio::steady_timer*> waiters_;  // wait_until timers, cancelled on every event
     std::deque<scripted_response> script_;
     scripted_response default_;
-    std::list<std::weak_ptr<session_state>> sessions_;
+    std::list<std::weak_ptr<test_http_session>> sessions_;
     std::vector<recorded_request> requests_;
     std::size_t accepted_ = 0, closed_ = 0, current_ = 0, max_current_ = 0, tls_ok_ = 0, failed_tls_ = 0;
     bool stopped_ = false;

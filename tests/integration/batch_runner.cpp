@@ -7,6 +7,7 @@
 #include <kiemidi/journal.hpp>
 
 #include "common/batch_fixture.hpp"
+#include "common/cli_fixture.hpp"
 #include "common/local_kie.hpp"
 #include "common/run_bounded.hpp"
 #include "common/temp_dir.hpp"
@@ -38,13 +39,15 @@ namespace fs = std::filesystem;
 using namespace kiemidi;
 using namespace std::chrono_literals;
 
-namespace {
+// A named namespace, not a file-local one: test coroutines take batch_env, and in a unity build g++
+// (-Wsubobject-linkage) refuses coroutine frames holding file-local types in an included file.
+namespace batch_runner_fixtures {
 
 using test::sep_post;
 
-struct temp_dir : test::temp_dir
+struct batch_dir : test::temp_dir
 {
-    temp_dir() : test::temp_dir("kiemidi-batch") {}
+    batch_dir() : test::temp_dir("kiemidi-batch") {}
 };
 
 /// KIE (emulated) + listener + hub + client, as an embedding backend would wire them.
@@ -61,7 +64,7 @@ struct batch_env : test::local_kie
     }
 };
 
-batch_options fast_options(const temp_dir& dir, unsigned concurrency = 16)
+batch_options fast_options(const batch_dir& dir, unsigned concurrency = 16)
 {
     auto o = test::polling_batch_options(dir.path / "out", concurrency, 10ms, 40ms, 15s);
     o.journal_path = dir.path / "batch.journal";
@@ -79,11 +82,7 @@ std::vector<track_spec> make_tracks(int n)
     return t;
 }
 
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using kiemidi::test::read_file;
 
 std::vector<journal_entry> journal_entries(const fs::path& p)
 {
@@ -105,7 +104,7 @@ asio::awaitable<std::tuple<error_code, batch_summary>> runner_run(client& cli, c
 struct batch_case
 {
     batch_env env;
-    temp_dir dir;
+    batch_dir dir;
     batch_options opts;
 
     explicit batch_case(asio::any_io_executor ex, emulator::emulator_options eo = {}, unsigned concurrency = 16)
@@ -140,7 +139,8 @@ void check_all_recovered(const batch_summary& s, std::size_t n)
 }
 
 
-}  // namespace
+}  // namespace batch_runner_fixtures
+using namespace batch_runner_fixtures;
 
 BOOST_AUTO_TEST_SUITE(batch)
 
@@ -241,7 +241,7 @@ BOOST_AUTO_TEST_CASE(a_post_still_waiting_for_the_rate_limiter_leaves_no_intent_
             co.transport.rate_limit.submissions_per_window = 2;  // two POSTs now, the rest in a minute
             co.transport.rate_limit.window = std::chrono::minutes(1);
         });
-        temp_dir dir;
+        batch_dir dir;
         auto opts = fast_options(dir, 4);
         {
             batch_runner runner(*env.cli, opts);
@@ -719,7 +719,7 @@ BOOST_AUTO_TEST_CASE(a_track_naming_a_finished_separation_pays_only_its_midi_and
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         batch_env env(ioc.get_executor());
-        temp_dir dir;
+        batch_dir dir;
         std::string sep;
         const auto rec = co_await separation_made_earlier(env, sep);
         const auto credits = env.kie->snapshot().credits;
@@ -763,7 +763,7 @@ BOOST_AUTO_TEST_CASE(the_batch_picks_a_stem_by_audio_id_like_the_pipeline_and_an
 {
     test::run_bounded([](asio::io_context& ioc) -> asio::awaitable<void> {
         batch_env env(ioc.get_executor());
-        temp_dir dir;
+        batch_dir dir;
         std::string sep;
         const auto rec = co_await separation_made_earlier(env, sep);
         const auto* vocals = api::find_stem(rec.origin_data, "Vocals");
@@ -786,7 +786,7 @@ BOOST_AUTO_TEST_CASE(the_batch_picks_a_stem_by_audio_id_like_the_pipeline_and_an
 
         // An id the separation does not list: the track fails before its MIDI POST, with the
         // pipeline's message, and nothing is paid.
-        temp_dir dir2;
+        batch_dir dir2;
         auto opts2 = fast_options(dir2, 1);
         opts2.pipeline.stem_audio_id = "no-such-stem";
         std::vector<track_spec> tracks2{

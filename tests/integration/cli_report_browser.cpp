@@ -5,6 +5,7 @@
 // (scripts/install-deps.sh browser installs it).
 #if defined(KIEMIDI_CLI_PATH) && defined(KIEMIDI_HAVE_ZLIB)
 #include "common/child_process.hpp"
+#include "common/cli_fixture.hpp"
 #include "common/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -53,13 +54,7 @@ struct chromium_installed
     }
 };
 
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using kiemidi::test::read_file;
 
 /// Runs `exe args...` in its own process group, output to `log`; after `limit` the whole group
 /// (the browser and every helper process it started) is killed. Returns the exit code, or

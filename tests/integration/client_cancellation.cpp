@@ -39,14 +39,6 @@ midi_params params_for(const std::string& track)
     return p;
 }
 
-/// Paid POSTs KIE processed (charged), over all keys.
-std::uint64_t charged(const std::map<emulator::paid_key, std::uint64_t>& submissions)
-{
-    std::uint64_t n = 0;
-    for (const auto& [key, count] : submissions) n += count;
-    return n;
-}
-
 /// What one cancelled pipeline left.
 struct ended
 {

@@ -12,7 +12,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <numeric>
 
 namespace asio = boost::asio;
 using namespace kiemidi;
@@ -39,11 +38,6 @@ midi_params params(std::chrono::milliseconds deadline)
     p.deadline = deadline;
     p.stage_timeout = deadline;
     return p;
-}
-
-std::uint64_t charged(const std::map<emulator::paid_key, std::uint64_t>& m)
-{
-    return std::accumulate(m.begin(), m.end(), std::uint64_t{0}, [](auto n, const auto& kv) { return n + kv.second; });
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <memory>
+#include <type_traits>
 
 namespace asio = boost::asio;
 using namespace kiemidi;
@@ -102,17 +103,27 @@ outcome credits_read(emulator::fault_options faults, client_options c = {})
     return out;
 }
 
-template <class Get>
-asio::awaitable<void> wait_until_done(Get get)
+// wait_until_done()'s loop. The query comes as a function pointer and its address: no coroutine
+// frame holds the test's closure type, which g++ refuses (-Wsubobject-linkage) in a unity build.
+asio::awaitable<void> poll_until_done(asio::awaitable<bool> (*done)(void*), void* get)
 {
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (int i = 0; i < 400; ++i)
     {
-        if (co_await get()) co_return;
+        if (co_await done(get)) co_return;
         t.expires_after(5ms);
         co_await t.async_wait(asio::use_awaitable);
     }
     BOOST_FAIL("task did not finish");
+}
+
+// Awaited where it is created, so `get` outlives the wait.
+template <class Get>
+asio::awaitable<void> wait_until_done(Get&& get)
+{
+    using get_type = std::remove_reference_t<Get>;
+    return poll_until_done([](void* p) { return (*static_cast<get_type*>(p))(); },
+                           const_cast<void*>(static_cast<const void*>(std::addressof(get))));
 }
 
 asio::awaitable<void> full_round_trip(emulated_kie& env)

@@ -40,7 +40,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-midi_params params_for(const std::string& track)
+midi_params shutdown_params_for(const std::string& track)
 {
     midi_params p;
     p.task_id = "music-" + track;
@@ -49,13 +49,6 @@ midi_params params_for(const std::string& track)
     p.deadline = 30s;
     p.unknown_outcome_wait = 0ms;  // a lost answer is reported at once: the test looks for it itself
     return p;
-}
-
-std::uint64_t charged(const std::map<emulator::paid_key, std::uint64_t>& submissions)
-{
-    std::uint64_t n = 0;
-    for (const auto& [key, count] : submissions) n += count;
-    return n;
 }
 
 }  // namespace
@@ -83,7 +76,7 @@ BOOST_AUTO_TEST_CASE(a_client_destroyed_after_its_io_context_stopped_with_pipeli
         for (int i = 0; i < n; ++i)
         {
             auto& diag = diags.emplace_back();
-            env->cli->async_generate_midi(params_for("s" + std::to_string(i)), diag, [](error_code, midi_result) {});
+            env->cli->async_generate_midi(shutdown_params_for("s" + std::to_string(i)), diag, [](error_code, midi_result) {});
         }
         ioc.run_for(250ms);
         BOOST_TEST(env->cli->metrics().pipelines.in_flight.value() == n);
@@ -120,14 +113,14 @@ BOOST_AUTO_TEST_CASE(async_shutdown_stops_pipelines_and_waits_accounts_for_paid_
         };
         diagnostics sdiag;
         api::separation_request req{.task_id = "music-sd", .audio_id = "sd", .type = api::separation_type::separate_vocal, .callback_url = {}};
-        env.cli->async_generate_midi(params_for("waiting"), waiting.diag, keep(waiting));
+        env.cli->async_generate_midi(shutdown_params_for("waiting"), waiting.diag, keep(waiting));
         auto [sec, created] = co_await env.cli->async_submit_separation(req, sdiag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!sec, sdiag.to_string());
         const wait_options w;
         env.cli->async_wait_separation(created.task_id, w, wait_only.diag, [&](error_code ec, api::separation_record) {
             wait_only.ec = ec;
         });
-        env.cli->async_generate_midi(params_for("in-flight"), in_flight.diag, keep(in_flight));
+        env.cli->async_generate_midi(shutdown_params_for("in-flight"), in_flight.diag, keep(in_flight));
         co_await sleep_for(300ms);
         BOOST_TEST(env.cli->pending_operations() == 3u);
 
@@ -150,7 +143,7 @@ BOOST_AUTO_TEST_CASE(async_shutdown_stops_pipelines_and_waits_accounts_for_paid_
         diagnostics late;
         auto [lec, credits] = co_await env.cli->async_get_credits(late, use_nothrow_awaitable);
         BOOST_TEST((lec == client_errc::shut_down), lec.message());
-        auto [pec, pr] = co_await env.cli->async_generate_midi(params_for("late"), late, use_nothrow_awaitable);
+        auto [pec, pr] = co_await env.cli->async_generate_midi(shutdown_params_for("late"), late, use_nothrow_awaitable);
         BOOST_TEST((pec == client_errc::shut_down), pec.message());
 
         // Every charged separation is known or found by its reference (another client, same hub).
@@ -200,7 +193,7 @@ BOOST_AUTO_TEST_CASE(cancelled_pipelines_on_four_threads_lose_no_paid_task, *boo
         for (int i = 0; i < n; ++i) signals.push_back(std::make_shared<asio::cancellation_signal>());
         for (int i = 0; i < n; ++i)
         {
-            auto p = params_for("mt" + std::to_string(i));
+            auto p = shutdown_params_for("mt" + std::to_string(i));
             const int mode = i % 5;  // none, terminal, partial, total, deadline
             if (mode == 4) p.deadline = std::chrono::milliseconds(40 + (i * 7) % 400);
             auto strand = asio::make_strand(ioc);

@@ -6,6 +6,7 @@
 #include <kiemidi/metrics/server.hpp>
 
 #include "common/child_process.hpp"
+#include "common/cli_fixture.hpp"
 #include "common/local_kie.hpp"
 #include "common/raw_http.hpp"
 #include "common/run_bounded.hpp"
@@ -89,7 +90,7 @@ struct metrics_env : test::local_kie
     }
 };
 
-midi_params params_for(int i)
+midi_params metrics_params_for(int i)
 {
     midi_params p;
     p.task_id = "music" + std::to_string(i);
@@ -107,20 +108,9 @@ bool has_line(const std::string& text, const std::string& line)
     return false;
 }
 
-std::uint16_t free_port()
-{
-    asio::io_context ioc;
-    asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
-}
+using kiemidi::test::free_port;
 
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using kiemidi::test::read_file;
 
 }  // namespace
 
@@ -132,7 +122,7 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_counted_by_stage_endpoint_and_code_and_traced
         auto obs = std::make_shared<recording_observer>();
         metrics_env env(ioc.get_executor(), {}, obs);
         diagnostics diag;
-        auto [ec, r] = co_await env.cli->async_generate_midi(params_for(1), diag, use_nothrow_awaitable);
+        auto [ec, r] = co_await env.cli->async_generate_midi(metrics_params_for(1), diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
         using metrics::outcome;
         using metrics::stage;
@@ -191,7 +181,7 @@ BOOST_AUTO_TEST_CASE(lost_answers_recovered_from_callbacks_are_counted_with_the_
         eo.faults.processed_then_html_502_rate = 1.0;  // both paid answers are a gateway's HTML page
         metrics_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto p = params_for(2);
+        auto p = metrics_params_for(2);
         p.unknown_outcome_wait = 10s;
         auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST_REQUIRE(!ec, diag.to_string());
@@ -211,7 +201,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_outcome_is_counted_as_such_not_as_a_failure)
         eo.faults.http_500_rate = 1.0;
         metrics_env env(ioc.get_executor(), eo);
         diagnostics diag;
-        auto p = params_for(3);
+        auto p = metrics_params_for(3);
         p.unknown_outcome_wait = 300ms;
         auto [ec, r] = co_await env.cli->async_generate_midi(p, diag, use_nothrow_awaitable);
         BOOST_TEST((ec == client_errc::outcome_unknown), ec.message());

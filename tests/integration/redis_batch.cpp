@@ -56,13 +56,7 @@ struct temp_dir : kiemidi::test::temp_dir
     temp_dir() : kiemidi::test::temp_dir("kiemidi-redis-batch") {}
 };
 
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using kiemidi::test::read_file;
 
 redis::connection_options connection_to(const test::redis_server& srv)
 {

@@ -28,6 +28,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 namespace asio = boost::asio;
 
@@ -55,16 +56,25 @@ split_callback split_post(const callback_listener& l, const std::string& task_id
     return {text.substr(0, cut), text.substr(cut)};
 }
 
-// Polls `pred` every 10 ms for up to `limit`.
-template <class Pred>
-asio::awaitable<bool> soon(Pred pred, std::chrono::milliseconds limit = 3s)
+// soon()'s loop. The predicate comes as a function pointer and its address: no coroutine frame
+// holds the test's closure type, which g++ refuses (-Wsubobject-linkage) in a unity build.
+asio::awaitable<bool> poll_within(bool (*holds)(void*), void* pred, std::chrono::milliseconds limit)
 {
     for (auto waited = 0ms; waited < limit; waited += 10ms)
     {
-        if (pred()) co_return true;
+        if (holds(pred)) co_return true;
         co_await sleep_for(10ms);
     }
-    co_return pred();
+    co_return holds(pred);
+}
+
+// Polls `pred` every 10 ms for up to `limit`; awaited where it is created, so `pred` outlives it.
+template <class Pred>
+asio::awaitable<bool> soon(Pred&& pred, std::chrono::milliseconds limit = 3s)
+{
+    using pred_type = std::remove_reference_t<Pred>;
+    return poll_within([](void* p) { return static_cast<bool>((*static_cast<pred_type*>(p))()); },
+                       const_cast<void*>(static_cast<const void*>(std::addressof(pred))), limit);
 }
 
 }  // namespace

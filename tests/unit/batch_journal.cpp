@@ -17,12 +17,14 @@
 using namespace kiemidi;
 namespace fs = std::filesystem;
 
-namespace {
+// A named namespace, not a file-local one: Boost.Test's test cases derive from these fixtures, and
+// in a unity build g++ (-Wsubobject-linkage) refuses a base of a file-local type in an included file.
+namespace batch_journal_fixtures {
 
 /// A fresh directory for one test, removed afterwards.
-struct temp_dir : test::temp_dir
+struct journal_dir : test::temp_dir
 {
-    temp_dir() : test::temp_dir("kiemidi-journal") {}
+    journal_dir() : test::temp_dir("kiemidi-journal") {}
 };
 
 std::vector<track_spec> three_tracks()
@@ -46,7 +48,7 @@ int pragma_int(const fs::path& p, const char* sql)
 /// A journal file in a fresh directory, not created yet.
 struct journal_file
 {
-    temp_dir dir;
+    journal_dir dir;
     fs::path p = dir.path / "j.db";
 };
 
@@ -60,7 +62,8 @@ void write_with_sqlite(const fs::path& p, const char* sql)
     BOOST_TEST_REQUIRE(rc == SQLITE_OK);
 }
 
-}  // namespace
+}  // namespace batch_journal_fixtures
+using namespace batch_journal_fixtures;
 
 BOOST_AUTO_TEST_SUITE(journal_tests)
 
@@ -77,7 +80,7 @@ BOOST_AUTO_TEST_CASE(track_states_round_trip_through_their_names)
 
 BOOST_AUTO_TEST_CASE(a_new_journal_uses_wal_and_records_its_schema_version)
 {
-    temp_dir dir;
+    journal_dir dir;
     const auto p = dir.path / "batch.journal";
     {
         error_code ec;
@@ -101,7 +104,7 @@ BOOST_AUTO_TEST_CASE(a_new_journal_uses_wal_and_records_its_schema_version)
 
 BOOST_AUTO_TEST_CASE(adding_the_same_tracks_twice_keeps_one_row_each)
 {
-    temp_dir dir;
+    journal_dir dir;
     auto j = journal::open(dir.path / "j.db");
     auto tracks = three_tracks();
     j.add_tracks(tracks);
@@ -173,7 +176,7 @@ BOOST_FIXTURE_TEST_CASE(state_transitions_persist_across_close_and_reopen, journ
 
 BOOST_AUTO_TEST_CASE(a_transition_from_the_wrong_state_is_refused_and_changes_nothing)
 {
-    temp_dir dir;
+    journal_dir dir;
     auto j = journal::open(dir.path / "j.db");
     std::vector<track_spec> one{{"m", "a", "n"}};
     j.add_tracks(one);
@@ -192,7 +195,7 @@ BOOST_AUTO_TEST_CASE(a_transition_from_the_wrong_state_is_refused_and_changes_no
 
 BOOST_AUTO_TEST_CASE(requeue_returns_to_the_latest_state_its_task_ids_allow)
 {
-    temp_dir dir;
+    journal_dir dir;
     auto j = journal::open(dir.path / "j.db");
     auto tracks = three_tracks();
     j.add_tracks(tracks);

@@ -279,7 +279,9 @@ BOOST_AUTO_TEST_CASE(durations_take_units_and_a_bare_number_means_seconds)
         BOOST_TEST(!parse_duration(bad).has_value(), bad);
 }
 
-namespace {
+// A named namespace, not a file-local one: Boost.Test's test cases derive from these fixtures, and
+// in a unity build g++ (-Wsubobject-linkage) refuses a base of a file-local type in an included file.
+namespace cli_progress_fixtures {
 
 /// What a progress_printer wrote to `file`, captured in memory (the fixture of the progress tests).
 struct captured_output
@@ -296,7 +298,8 @@ struct captured_output
     }
 };
 
-}  // namespace
+}  // namespace cli_progress_fixtures
+using namespace cli_progress_fixtures;
 
 BOOST_FIXTURE_TEST_CASE(progress_in_a_pipe_prints_plain_lines_and_one_rate_limit_line_per_spell, captured_output)
 {

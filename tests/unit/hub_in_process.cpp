@@ -21,7 +21,9 @@ using namespace kiemidi;
 using kiemidi::test::outcome;
 using namespace std::chrono_literals;
 
-namespace {
+// A named namespace, not a file-local one: Boost.Test's test cases derive from these fixtures, and
+// in a unity build g++ (-Wsubobject-linkage) refuses a base of a file-local type in an included file.
+namespace hub_in_process_fixtures {
 
 callback_message make_message(std::string id, callback_kind kind = callback_kind::midi)
 {
@@ -86,7 +88,8 @@ void check_only_the_kept_callback_is_handed_over(asio::io_context& ioc, in_proce
     BOOST_TEST((gone_wait.ec == asio::error::operation_aborted));
 }
 
-}  // namespace
+}  // namespace hub_in_process_fixtures
+using namespace hub_in_process_fixtures;
 
 BOOST_AUTO_TEST_SUITE(callback_hub_suite)
 

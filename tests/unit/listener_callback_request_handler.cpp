@@ -13,7 +13,9 @@ namespace asio = boost::asio;
 
 using namespace kiemidi;
 
-namespace {
+// A named namespace, not a file-local one: Boost.Test's test cases derive from these fixtures, and
+// in a unity build g++ (-Wsubobject-linkage) refuses a base of a file-local type in an included file.
+namespace callback_request_handler_fixtures {
 
 constexpr const char* secret = "unit-secret-0123456789";
 
@@ -42,7 +44,8 @@ struct handler_fixture
 
 const std::string midi_body = R"({"code":200,"msg":"success","data":{"taskId":"t-1","state":"complete","instruments":[]}})";
 
-}  // namespace
+}  // namespace callback_request_handler_fixtures
+using namespace callback_request_handler_fixtures;
 
 BOOST_FIXTURE_TEST_SUITE(callback_request_handler_suite, handler_fixture)
 
