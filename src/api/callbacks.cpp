@@ -270,9 +270,7 @@ error_code parse_midi_callback(std::string_view body, midi_callback& out, diagno
 error_code detail::parse_midi_callback(std::string_view body, midi_callback& out, diagnostics& diag, note_reading how)
 {
     out = midi_callback{};
-    return parse_callback(
-        body, diag,
-        [&out](const callback_root& cb) {
+    auto read = [&out](const callback_root& cb) {
         out.code = cb.code();
         out.msg = cb.msg();
         cb.data.optional_object();
@@ -287,8 +285,8 @@ error_code detail::parse_midi_callback(std::string_view body, midi_callback& out
             out.midi.emplace();
             read_midi_data(source, *out.midi);
         }
-        },
-        how);
+    };
+    return parse_callback(body, diag, read, how);
 }
 
 }  // namespace kiemidi::api

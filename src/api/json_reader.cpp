@@ -331,7 +331,7 @@ public:
     {
         number_.clear();
         if (capturing())
-            notes->scalar(boost::json::value(i));
+            notes->scalar(i);
         else
             st.push_int64(i);
         return true;
@@ -340,7 +340,7 @@ public:
     {
         number_.clear();
         if (capturing())
-            notes->scalar(boost::json::value(u));
+            notes->scalar(u);
         else
             st.push_uint64(u);
         return true;
@@ -361,7 +361,7 @@ public:
             if (res.ec != std::errc{}) exact = d;
         }
         if (capturing())
-            notes->scalar(boost::json::value(exact));
+            notes->scalar(exact);
         else
             st.push_double(exact);
         number_.clear();
@@ -370,7 +370,7 @@ public:
     bool on_bool(bool b, error_code&)
     {
         if (capturing())
-            notes->scalar(boost::json::value(b));
+            notes->scalar(b);
         else
             st.push_bool(b);
         return true;
@@ -378,7 +378,7 @@ public:
     bool on_null(error_code&)
     {
         if (capturing())
-            notes->scalar(boost::json::value(nullptr));
+            notes->null();
         else
             st.push_null();
         return true;

@@ -5,20 +5,28 @@
 #include "readers.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace kiemidi::api::detail {
 
 // ---- field ----
+// The conversions of json_reader::opt_int64 / opt_double (and lenient_double's finiteness) for
+// each kind, without building a boost::json::value per field.
 
 std::optional<std::int64_t> note_captures::field::lenient_int64() const
 {
     switch (k)
     {
-    case kind::scalar:
+    case kind::int64: return i;
+    case kind::uint64:
+        if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return static_cast<std::int64_t>(u);
+        return std::nullopt;
+    case kind::double_:
     {
-        const json_path at;
-        json_status scratch;
-        return detail::lenient_int64(json_reader(&scalar, at, scratch));
+        // 2^63 is exactly representable; anything at or beyond it does not fit (as to_int64).
+        constexpr double limit = 9223372036854775808.0;
+        if (!std::isfinite(d) || d != std::trunc(d) || d >= limit || d < -limit) return std::nullopt;
+        return static_cast<std::int64_t>(d);
     }
     case kind::string: return kiemidi::detail::parse_int64_text(text);
     default: return std::nullopt;
@@ -27,27 +35,22 @@ std::optional<std::int64_t> note_captures::field::lenient_int64() const
 
 std::optional<double> note_captures::field::lenient_double() const
 {
+    std::optional<double> out;
     switch (k)
     {
-    case kind::scalar:
-    {
-        const json_path at;
-        json_status scratch;
-        return detail::lenient_double(json_reader(&scalar, at, scratch));
-    }
-    case kind::string:
-    {
-        auto d = kiemidi::detail::parse_double_text(text);
-        if (d && !std::isfinite(*d)) return std::nullopt;
-        return d;
-    }
+    case kind::int64: out = static_cast<double>(i); break;
+    case kind::uint64: out = static_cast<double>(u); break;
+    case kind::double_: out = d; break;
+    case kind::string: out = kiemidi::detail::parse_double_text(text); break;
     default: return std::nullopt;
     }
+    if (out && !std::isfinite(*out)) return std::nullopt;
+    return out;
 }
 
 std::optional<double> note_captures::field::infinite() const noexcept
 {
-    if (k == kind::scalar && scalar.is_double() && std::isinf(scalar.get_double())) return scalar.get_double();
+    if (k == kind::double_ && std::isinf(d)) return d;
     return std::nullopt;
 }
 
@@ -181,23 +184,53 @@ void note_captures::string(std::string_view s)
     slot_ = slot::none;
 }
 
-void note_captures::scalar(const boost::json::value& v)
+note_captures::field* note_captures::scalar_field()
 {
     if (depth_ == 0)
     {
         element_not_an_object();
-        return;
+        return nullptr;
     }
     field* f = depth_ == 1 && in_note_ ? current_field() : nullptr;
-    if (!f) return;
-    if (v.is_null())
-        f->k = field::kind::null;
-    else
-    {
-        f->k = field::kind::scalar;
-        f->scalar = v;
-    }
     slot_ = slot::none;
+    return f;
+}
+
+void note_captures::scalar(std::int64_t i)
+{
+    if (field* f = scalar_field())
+    {
+        f->k = field::kind::int64;
+        f->i = i;
+    }
+}
+
+void note_captures::scalar(std::uint64_t u)
+{
+    if (field* f = scalar_field())
+    {
+        f->k = field::kind::uint64;
+        f->u = u;
+    }
+}
+
+void note_captures::scalar(double d)
+{
+    if (field* f = scalar_field())
+    {
+        f->k = field::kind::double_;
+        f->d = d;
+    }
+}
+
+void note_captures::scalar(bool)
+{
+    if (field* f = scalar_field()) f->k = field::kind::other;
+}
+
+void note_captures::null()
+{
+    if (field* f = scalar_field()) f->k = field::kind::null;
 }
 
 namespace {

@@ -79,16 +79,23 @@ public:
     void key(std::string_view s);
     void string_part(std::string_view s);
     void string(std::string_view s);
-    /// A number, null or boolean, as the DOM would hold it.
-    void scalar(const boost::json::value& v);
+    /// A number, null or boolean, of the kind the DOM would hold it as.
+    void scalar(std::int64_t i);
+    void scalar(std::uint64_t u);
+    void scalar(double d);
+    void scalar(bool b);
+    void null();
 
     /// What is known of one field of the note being read (the last of duplicate keys wins).
     struct field
     {
-        enum class kind : unsigned char { absent, null, scalar, string, other };
+        // The number kinds mirror boost::json's, whose conversions the readers apply.
+        enum class kind : unsigned char { absent, null, int64, uint64, double_, string, other };
         kind k = kind::absent;
-        boost::json::value scalar;  ///< a number or boolean (never allocates)
-        std::string text;           ///< kind::string
+        std::int64_t i = 0;
+        std::uint64_t u = 0;
+        double d = 0;
+        std::string text;  ///< kind::string
 
         bool missing_or_null() const noexcept { return k == kind::absent || k == kind::null; }
         std::optional<std::int64_t> lenient_int64() const;
@@ -100,6 +107,7 @@ private:
     void element_not_an_object();
     void end_note();
     field* current_field() noexcept;
+    field* scalar_field();
 
     std::vector<captured_notes> lists_;
     std::string key_;
