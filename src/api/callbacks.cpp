@@ -30,8 +30,8 @@ struct callback_root
     json_reader root;
     json_reader data;
 
-    explicit callback_root(const boost::json::value& v)
-        : root(&v, root_path, status), data(root["data"])
+    callback_root(const boost::json::value& v, const note_captures* notes)
+        : root(&v, root_path, status, notes), data(root["data"])
     {
     }
     callback_root(const callback_root&) = delete;
@@ -61,9 +61,9 @@ struct callback_root
 };
 
 template <class Read>
-error_code parse_callback(std::string_view body, diagnostics& diag, Read read)
+error_code parse_callback(std::string_view body, diagnostics& diag, Read read, note_reading notes = note_reading::dom)
 {
-    json_document doc(body);
+    json_document doc(body, notes);
     if (!doc.ok())
     {
         diag.set_client_message(doc.message());
@@ -74,7 +74,7 @@ error_code parse_callback(std::string_view body, diagnostics& diag, Read read)
         diag.set_client_message("callback body is not a JSON object");
         return client_errc::bad_json;
     }
-    callback_root cb(doc.root());
+    callback_root cb(doc.root(), doc.notes());
     read(cb);
     return report(cb.status, diag);
 }
@@ -264,8 +264,13 @@ error_code parse_separation_callback(std::string_view body, separation_callback&
 
 error_code parse_midi_callback(std::string_view body, midi_callback& out, diagnostics& diag)
 {
+    return detail::parse_midi_callback(body, out, diag, detail::note_reading::captured);
+}
+
+error_code detail::parse_midi_callback(std::string_view body, midi_callback& out, diagnostics& diag, note_reading how)
+{
     out = midi_callback{};
-    return parse_callback(body, diag, [&out](const callback_root& cb) {
+    auto read = [&out](const callback_root& cb) {
         out.code = cb.code();
         out.msg = cb.msg();
         cb.data.optional_object();
@@ -280,7 +285,8 @@ error_code parse_midi_callback(std::string_view body, midi_callback& out, diagno
             out.midi.emplace();
             read_midi_data(source, *out.midi);
         }
-    });
+    };
+    return parse_callback(body, diag, read, how);
 }
 
 }  // namespace kiemidi::api

@@ -240,17 +240,88 @@ public:
     static constexpr std::size_t max_string_size = boost::json::string::max_size();
 
     boost::json::value_stack st;
+    // Set when the notes are read while parsing: the values inside a captured `notes` array go
+    // to it instead of the DOM, which gets a placeholder for the array.
+    api::detail::note_captures* notes = nullptr;
 
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
-    bool on_object_begin(error_code&) { return true; }
-    bool on_object_end(std::size_t n, error_code&) { st.push_object(n); return true; }
-    bool on_array_begin(error_code&) { return true; }
-    bool on_array_end(std::size_t n, error_code&) { st.push_array(n); return true; }
-    bool on_key_part(boost::json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
-    bool on_key(boost::json::string_view s, std::size_t, error_code&) { st.push_key(s); return true; }
-    bool on_string_part(boost::json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
-    bool on_string(boost::json::string_view s, std::size_t, error_code&) { st.push_string(s); return true; }
+    bool on_object_begin(error_code&)
+    {
+        if (capturing()) notes->begin(true);
+        return true;
+    }
+    bool on_object_end(std::size_t n, error_code&)
+    {
+        if (capturing())
+            notes->end();
+        else
+            st.push_object(n);
+        return true;
+    }
+    bool on_array_begin(error_code&)
+    {
+        if (notes)
+        {
+            if (notes->capturing())
+                notes->begin(false);
+            else
+                notes->begin_array();
+        }
+        return true;
+    }
+    bool on_array_end(std::size_t n, error_code&)
+    {
+        if (notes && notes->capturing())
+        {
+            if (notes->end())
+            {
+                st.push_uint64(notes->last_index());
+                st.push_array(1);
+            }
+        }
+        else
+            st.push_array(n);
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (notes && notes->capturing())
+            notes->key_part(s);
+        else
+        {
+            st.push_chars(s);
+            if (notes) notes->outer_key_part(s);
+        }
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (notes && notes->capturing())
+            notes->key(s);
+        else
+        {
+            st.push_key(s);
+            if (notes) notes->outer_key(s);
+        }
+        return true;
+    }
+    bool on_string_part(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (notes && notes->capturing())
+            notes->string_part(s);
+        else
+            st.push_chars(s);
+        return true;
+    }
+    bool on_string(boost::json::string_view s, std::size_t, error_code&)
+    {
+        if (capturing())
+            notes->string(s);
+        else
+            st.push_string(s);
+        return true;
+    }
     bool on_number_part(boost::json::string_view s, error_code&)
     {
         number_.append(s.data(), s.size());
@@ -259,13 +330,19 @@ public:
     bool on_int64(std::int64_t i, boost::json::string_view, error_code&)
     {
         number_.clear();
-        st.push_int64(i);
+        if (capturing())
+            notes->scalar(i);
+        else
+            st.push_int64(i);
         return true;
     }
     bool on_uint64(std::uint64_t u, boost::json::string_view, error_code&)
     {
         number_.clear();
-        st.push_uint64(u);
+        if (capturing())
+            notes->scalar(u);
+        else
+            st.push_uint64(u);
         return true;
     }
     bool on_double(double d, boost::json::string_view s, error_code&)
@@ -283,23 +360,51 @@ public:
             // Out-of-range literals keep Boost's value (e.g. infinity); the readers reject those.
             if (res.ec != std::errc{}) exact = d;
         }
-        st.push_double(exact);
+        if (capturing())
+            notes->scalar(exact);
+        else
+            st.push_double(exact);
         number_.clear();
         return true;
     }
-    bool on_bool(bool b, error_code&) { st.push_bool(b); return true; }
-    bool on_null(error_code&) { st.push_null(); return true; }
+    bool on_bool(bool b, error_code&)
+    {
+        if (capturing())
+            notes->scalar(b);
+        else
+            st.push_bool(b);
+        return true;
+    }
+    bool on_null(error_code&)
+    {
+        if (capturing())
+            notes->null();
+        else
+            st.push_null();
+        return true;
+    }
     bool on_comment_part(boost::json::string_view, error_code&) { return true; }
     bool on_comment(boost::json::string_view, error_code&) { return true; }
 
 private:
+    // Inside a captured array; outside, a value other than an array ends the wait for one after
+    // a `notes` key.
+    bool capturing() const
+    {
+        if (!notes) return false;
+        if (notes->capturing()) return true;
+        notes->outer_value();
+        return false;
+    }
+
     std::string number_;
 };
 
 }  // namespace
 
-json_document::json_document(std::string_view body)
-    : arena_(initial_buffer_, sizeof initial_buffer_),
+json_document::json_document(std::string_view body, api::detail::note_reading notes)
+    : capturing_(notes == api::detail::note_reading::captured),
+      arena_(initial_buffer_, sizeof initial_buffer_),
       // root_ must use the arena too: assigning a value from another memory resource is a deep
       // copy (Boost.JSON moves only between equal resources), which doubled the cost of parsing.
       root_(boost::json::storage_ptr(&arena_))
@@ -309,6 +414,7 @@ json_document::json_document(std::string_view body)
     opts.allow_invalid_utf8 = true;
     boost::json::basic_parser<exact_number_handler> parser(opts);
     parser.handler().st.reset(boost::json::storage_ptr(&arena_));
+    if (capturing_) parser.handler().notes = &notes_;
     boost::system::error_code ec;
     const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
     if (!ec && used < body.size()) ec = boost::json::error::extra_data;
@@ -333,7 +439,7 @@ json_reader json_reader::operator[](std::string_view key) const noexcept
 {
     const boost::json::value* child = nullptr;
     if (value_ && value_->is_object()) child = value_->get_object().if_contains(key);
-    return json_reader(child, json_path(path_, key), *status_);
+    return json_reader(child, json_path(path_, key), *status_, notes_);
 }
 
 json_reader json_reader::any_of(std::initializer_list<std::string_view> keys) const noexcept
@@ -344,7 +450,7 @@ json_reader json_reader::any_of(std::initializer_list<std::string_view> keys) co
         for (std::string_view key : keys)
         {
             const boost::json::value* child = obj.if_contains(key);
-            if (child && !child->is_null()) return json_reader(child, json_path(path_, key), *status_);
+            if (child && !child->is_null()) return json_reader(child, json_path(path_, key), *status_, notes_);
         }
     }
     return (*this)[*keys.begin()];
@@ -354,7 +460,7 @@ json_reader json_reader::operator[](std::size_t i) const noexcept
 {
     const boost::json::value* child = nullptr;
     if (value_ && value_->is_array() && i < value_->get_array().size()) child = &value_->get_array()[i];
-    return json_reader(child, json_path(path_, i), *status_);
+    return json_reader(child, json_path(path_, i), *status_, notes_);
 }
 
 bool json_reader::require_object() const

@@ -11,6 +11,8 @@
 #include <kiemidi/config.hpp>
 #include <kiemidi/error.hpp>
 
+#include "note_capture.hpp"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
@@ -71,7 +73,9 @@ class json_document
 {
 public:
     /// Parses `body`; on failure error() is client_errc::bad_json and message() says why.
-    KIEMIDI_DECL explicit json_document(std::string_view body);
+    /// With note_reading::captured, the arrays under `notes` keys are read while parsing (notes()).
+    KIEMIDI_DECL explicit json_document(std::string_view body,
+                                        api::detail::note_reading notes = api::detail::note_reading::dom);
     json_document(const json_document&) = delete;
     json_document& operator=(const json_document&) = delete;
 
@@ -79,8 +83,12 @@ public:
     const error_code& error() const noexcept { return error_; }
     const std::string& message() const noexcept { return message_; }
     const boost::json::value& root() const noexcept { return root_; }
+    /// The notes read while parsing; nullptr unless parsed with note_reading::captured.
+    const api::detail::note_captures* notes() const noexcept { return capturing_ ? &notes_ : nullptr; }
 
 private:
+    api::detail::note_captures notes_;
+    bool capturing_ = false;
     unsigned char initial_buffer_[4096];
     boost::json::monotonic_resource arena_;
     boost::json::value root_;
@@ -96,13 +104,17 @@ private:
 class json_reader
 {
 public:
-    json_reader(const boost::json::value* v, const json_path& path, json_status& status) noexcept
-        : value_(v), path_(path), status_(&status) {}
+    /// `notes`: the captures of the document `v` belongs to, when it was parsed with them.
+    json_reader(const boost::json::value* v, const json_path& path, json_status& status,
+                const api::detail::note_captures* notes = nullptr) noexcept
+        : value_(v), path_(path), status_(&status), notes_(notes) {}
 
     const boost::json::value* value() const noexcept { return value_; }
     const json_path& path() const noexcept { return path_; }
     json_status& status() const noexcept { return *status_; }
     bool ok() const noexcept { return status_->ok(); }
+    /// The notes captured while the document was parsed; nullptr when it was not parsed so.
+    const api::detail::note_captures* notes() const noexcept { return notes_; }
 
     bool missing() const noexcept { return value_ == nullptr; }
     bool missing_or_null() const noexcept { return value_ == nullptr || value_->is_null(); }
@@ -147,6 +159,7 @@ private:
     const boost::json::value* value_;
     json_path path_;
     json_status* status_;
+    const api::detail::note_captures* notes_;
 };
 
 /// Parses numeric text the way KIE's string-typed numbers need: surrounding blanks allowed,

@@ -1,6 +1,7 @@
 // MIDI generation: request body, note validation and record mapping.
 #include <kiemidi/api/midi.hpp>
 
+#include "note_rules.hpp"
 #include "readers.hpp"
 
 #include <boost/json/object.hpp>
@@ -71,92 +72,72 @@ midi_state midi_state_from_text(std::string_view text) noexcept
     return midi_state::unknown;
 }
 
-// Reads one note into `out`, repairing what has one plausible meaning (see api::note). Returns
-// false when the note cannot be right and must be dropped; both are counted in `rep`.
+// One field of a note in the DOM, as the note rules read it.
+struct dom_note_field
+{
+    json_reader r;
+
+    bool missing_or_null() const noexcept { return r.missing_or_null(); }
+    std::optional<std::int64_t> lenient_int64() const { return detail::lenient_int64(r); }
+    std::optional<double> lenient_double() const { return detail::lenient_double(r); }
+    std::optional<double> infinite() const noexcept
+    {
+        const auto* raw = r.value();
+        if (raw && raw->is_double() && std::isinf(raw->get_double())) return raw->get_double();
+        return std::nullopt;
+    }
+};
+
+// Reads one note into `out` (see apply_note_rules). Returns false when the note is dropped;
+// both are counted in `rep`.
 bool read_note(const json_reader& item, note& out, result_repairs& rep)
 {
-    auto drop = [&](std::string_view why) {
-        record_repair(rep, repair_kind::note_dropped, why, item.path());
+    if (!item.is_object())
+    {
+        record_repair(rep, repair_kind::note_dropped, "note that is not an object", item.path());
         return false;
-    };
-    if (!item.is_object()) return drop("note that is not an object");
-    {
-        json_reader pitch = item["pitch"];
-        if (pitch.missing_or_null()) return drop("note without pitch");
-        auto p = lenient_int64(pitch);
-        if (!p) return drop("pitch not an integer");
-        if (*p < 0 || *p > 127) return drop("pitch outside 0-127");
-        out.pitch = static_cast<int>(*p);
     }
-    std::optional<double> start, end;
+    struct sink
     {
-        json_reader r = item["start"];
-        start = lenient_double(r);
-    }
-    {
-        json_reader r = item["end"];
-        end = lenient_double(r);
-    }
-    if (!start || !end) return drop("note time missing or not a finite number");
-    if (*end <= *start) return drop(*end == *start ? "zero-length note" : "note ending before it starts");
-    bool repaired = false;  // a note with two repairs counts once, with both reasons
-    auto repair = [&](std::string_view why) {
-        record_repair(rep, repaired ? repair_kind::another_reason : repair_kind::note_repaired, why, item.path());
-        repaired = true;
-    };
-    if (*start < 0)
-    {
-        if (*end <= 0) return drop("note before the track start");
-        start = 0.0;
-        repair("negative start clamped to 0");
-    }
-    out.start = *start;
-    out.end = *end;
-    json_reader velocity = item["velocity"];
-    if (velocity.missing_or_null())
-    {
-        out.velocity = note::default_velocity;
-        repair("no velocity (0.8 used)");
-        return true;
-    }
-    auto v = lenient_double(velocity);
-    if (!v)
-    {
-        // A literal too large for a double reads as infinity: the loudest, like any v > 127.
-        const auto* raw = velocity.value();
-        if (raw->is_double() && std::isinf(raw->get_double()))
-            v = raw->get_double();
-        else
+        const json_reader& item;
+        result_repairs& rep;
+        void drop(std::string_view why) { record_repair(rep, repair_kind::note_dropped, why, item.path()); }
+        void repair(std::string_view why, bool another)
         {
-            out.velocity = note::default_velocity;
-            repair("velocity not a number (0.8 used)");
-            return true;
+            record_repair(rep, another ? repair_kind::another_reason : repair_kind::note_repaired, why, item.path());
         }
-    }
-    if (*v >= 0.0 && *v <= 1.0)
-        out.velocity = *v;
-    else if (*v > 1.0 && *v <= 127.0 && *v == std::trunc(*v))
+    } to{item, rep};
+    return apply_note_rules(dom_note_field{item["pitch"]}, dom_note_field{item["start"]}, dom_note_field{item["end"]},
+                            dom_note_field{item["velocity"]}, out, to);
+}
+
+// The notes read while parsing, with their repairs counted as read_note would have, in order.
+void take_captured_notes(const json_reader& list, const captured_notes& captured, std::vector<note>& out,
+                         result_repairs& rep)
+{
+    out = captured.notes;
+    for (const auto& r : captured.repairs)
     {
-        out.velocity = *v / 127.0;
-        repair("velocity on the 0-127 scale");
+        const json_path at(list.path(), r.index);
+        const repair_kind kind = r.what == captured_repair::kind::note_dropped    ? repair_kind::note_dropped
+                                 : r.what == captured_repair::kind::note_repaired ? repair_kind::note_repaired
+                                                                                  : repair_kind::another_reason;
+        record_repair(rep, kind, r.why, at);
     }
-    else if (*v > 1.0)
-    {
-        out.velocity = 1.0;
-        repair("velocity above 1 clamped");
-    }
-    else
-    {
-        out.velocity = 0.0;
-        repair("negative velocity clamped to 0");
-    }
-    return true;
 }
 
 void read_instrument(const json_reader& item, instrument& out, result_repairs& rep)
 {
     out.name = optional_text(item["name"], rep, "instrument name").value_or(std::string());
     json_reader notes = item["notes"];
+    if (notes.notes() && notes.value())
+    {
+        if (const captured_notes* captured = notes.notes()->find(*notes.value()))
+        {
+            take_captured_notes(notes, *captured, out.notes, rep);
+            return;
+        }
+    }
     read_list(notes, out.notes, rep, "instrument notes", read_note);
 }
 
@@ -171,13 +152,13 @@ void read_midi_data(const json_reader& obj, midi_data& out)
     {
         std::string_view text = obj.value()->get_string();
         if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
-        json_document nested(text);
+        json_document nested(text, obj.notes() ? note_reading::captured : note_reading::dom);
         if (!nested.ok())
         {
             obj.fail_invalid("expected an object or JSON text, got a string that is not JSON");
             return;
         }
-        read_midi_data(json_reader(&nested.root(), obj.path(), obj.status()), out);
+        read_midi_data(json_reader(&nested.root(), obj.path(), obj.status(), nested.notes()), out);
         return;
     }
     // The result as a whole must have the documented shape; its parts are repaired one by one.

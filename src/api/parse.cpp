@@ -84,9 +84,10 @@ enum class data_kind
 // Checks the envelope, then hands `data` to read(). KIE's body `code` is authoritative even when
 // the HTTP status was 200, so a non-200 code is an error whatever `data` holds.
 template <class Read>
-error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind kind, Read read)
+error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind kind, Read read,
+                          note_reading notes = note_reading::dom)
 {
-    json_document doc(body);
+    json_document doc(body, notes);
     if (!doc.ok())
     {
         diag.set_client_message(doc.message());
@@ -99,7 +100,7 @@ error_code parse_envelope(std::string_view body, diagnostics& diag, data_kind ki
     }
     json_status status;
     const json_path root_path;
-    const json_reader root(&doc.root(), root_path, status);
+    const json_reader root(&doc.root(), root_path, status, doc.notes());
 
     const int code = kiemidi::detail::read_envelope_code(root);
     if (!status.ok()) return report(status, diag);
@@ -139,8 +140,13 @@ error_code parse_response(std::string_view body, separation_record& out, diagnos
 
 error_code parse_response(std::string_view body, midi_record& out, diagnostics& diag)
 {
-    return parse_envelope(body, diag, data_kind::record,
-                          [&out](const json_reader& data) { read_midi_record(data, out); });
+    return detail::parse_midi_record(body, out, diag, detail::note_reading::captured);
+}
+
+error_code detail::parse_midi_record(std::string_view body, midi_record& out, diagnostics& diag, note_reading how)
+{
+    return parse_envelope(
+        body, diag, data_kind::record, [&out](const json_reader& data) { read_midi_record(data, out); }, how);
 }
 
 error_code parse_response(std::string_view body, credits& out, diagnostics& diag)
