@@ -39,6 +39,9 @@ struct midi_callback
     std::string msg;                 ///< KIE's `msg`, verbatim.
     std::string task_id;             ///< The MIDI task id.
     std::optional<midi_data> midi;   ///< The notes; set (possibly empty) when code is 200 or notes were sent.
+
+    /// Equal when every member is equal.
+    friend bool operator==(const midi_callback&, const midi_callback&) = default;
 };
 
 /// The task id of a callback body, whatever its placement: tries data.task_id, data.taskId,

@@ -113,6 +113,9 @@ struct midi_record
     /// @{
     std::optional<std::string> error_code, error_message;          ///< Set on failure (numbers as text).
     /// @}
+
+    /// Equal when every member is equal.
+    friend bool operator==(const midi_record&, const midi_record&) = default;
 };
 
 /// Total number of notes over all instruments.
