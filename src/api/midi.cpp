@@ -118,11 +118,7 @@ void take_captured_notes(const json_reader& list, const captured_notes& captured
     out = captured.notes;
     for (const auto& r : captured.repairs)
     {
-        const json_path at(list.path(), r.index);
-        const repair_kind kind = r.what == captured_repair::kind::note_dropped    ? repair_kind::note_dropped
-                                 : r.what == captured_repair::kind::note_repaired ? repair_kind::note_repaired
-                                                                                  : repair_kind::another_reason;
-        record_repair(rep, kind, r.why, at);
+        record_repair(rep, r.what, r.why, json_path(list.path(), r.index));
     }
 }
 

@@ -88,7 +88,7 @@ bool note_captures::begin_array()
 
 void note_captures::element_not_an_object()
 {
-    lists_.back().repairs.push_back({count_++, captured_repair::kind::note_dropped, "note that is not an object"});
+    lists_.back().repairs.push_back({count_++, repair_kind::note_dropped, "note that is not an object"});
 }
 
 void note_captures::begin(bool object)
@@ -240,11 +240,11 @@ struct capture_sink
     captured_notes& list;
     std::size_t index;
 
-    void drop(std::string_view why) { list.repairs.push_back({index, captured_repair::kind::note_dropped, why}); }
+    void drop(std::string_view why) { list.repairs.push_back({index, repair_kind::note_dropped, why}); }
     void repair(std::string_view why, bool another)
     {
         list.repairs.push_back(
-            {index, another ? captured_repair::kind::another_reason : captured_repair::kind::note_repaired, why});
+            {index, another ? repair_kind::another_reason : repair_kind::note_repaired, why});
     }
 };
 

@@ -17,6 +17,8 @@
 #include <kiemidi/diagnostics.hpp>
 #include <kiemidi/error.hpp>
 
+#include "repair_kind.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstddef>
@@ -38,9 +40,8 @@ enum class note_reading
 /// One repair of a captured list, in the order the note rules met it.
 struct captured_repair
 {
-    enum class kind : unsigned char { note_dropped, note_repaired, another_reason };
     std::size_t index;    ///< of the element in the list
-    kind what;
+    repair_kind what;     ///< note_dropped, note_repaired or another_reason
     std::string_view why; ///< a string literal of the note rules
 };
 

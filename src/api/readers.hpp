@@ -11,6 +11,7 @@
 #include <kiemidi/diagnostics.hpp>
 
 #include "json_reader.hpp"
+#include "repair_kind.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -44,16 +45,6 @@ int read_int(const json_reader& r, int min, int max);
 void read_separation_record(const json_reader& data, separation_record& out);
 void read_midi_record(const json_reader& data, midi_record& out);
 void read_music_task_record(const json_reader& data, music_task_record& out);
-
-/// How a repair counts in result_repairs.
-enum class repair_kind
-{
-    note_repaired,
-    note_dropped,
-    item_dropped,
-    field_ignored,
-    another_reason,  ///< a further reason for a value or item already counted
-};
 
 /// Counts one repair; `what` is the reason shown to users, `at` where it happened.
 void record_repair(result_repairs& r, repair_kind kind, std::string_view what, const json_path& at);
