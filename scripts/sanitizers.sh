@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh build boost libraries redis
+# What the whole test suite needs, as for scripts/test.sh: the ASan build runs every test.
+bash scripts/install-deps.sh build boost libraries redis monitoring browser proxy midi packaging
 
 jobs=$(nproc 2>/dev/null || echo 2)
 stages=("$@")
